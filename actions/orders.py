@@ -1,0 +1,150 @@
+"""Order-status business actions: the order form's validation and the lookup.
+
+Everything the customer reads comes from domain responses, which have an
+English and a French variant selected by the ``language`` slot; the only text
+made here is the localised date passed into those responses.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.order_store import Order, OrderStore, normalise_order_number
+
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July",
+           "August", "September", "October", "November", "December"),
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet",
+           "août", "septembre", "octobre", "novembre", "décembre"),
+}
+_WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+}
+
+# Something the customer typed that looks like an attempt at an order number:
+# a run of 3+ digits, possibly split by spaces, dots or dashes ("10 234").
+_NUMBER_ATTEMPT = re.compile(r"#?\s*(\d[\d .-]{1,}\d)")
+
+
+def customer_language(tracker: Tracker) -> str:
+    lang = tracker.get_slot("language")
+    return lang if lang in ("en", "fr") else "en"
+
+
+def format_date(value: Optional[date], language: str) -> str:
+    """``date(2025, 6, 12)`` -> "Thursday 12 June 2025" / "jeudi 12 juin 2025"."""
+    if value is None:
+        return "?"
+    lang = language if language in _MONTHS else "en"
+    day = "1er" if (lang == "fr" and value.day == 1) else str(value.day)
+    return (
+        f"{_WEEKDAYS[lang][value.weekday()]} {day} "
+        f"{_MONTHS[lang][value.month - 1]} {value.year}"
+    )
+
+
+def order_number_attempt(text: Optional[str]) -> Optional[str]:
+    """What the customer seems to have typed as an order number, digits only.
+
+    "10 234" -> "10234"; "it's 1234" -> "1234"; "no idea" -> None.
+    """
+    if not text:
+        return None
+    match = _NUMBER_ATTEMPT.search(text)
+    if not match:
+        return None
+    return re.sub(r"\D", "", match.group(1))
+
+
+class ValidateOrderForm(FormValidationAction):
+    """Validates ``order_number`` (exactly 5 digits) for ``order_form``."""
+
+    def name(self) -> Text:
+        return "validate_order_form"
+
+    async def extract_order_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Catch malformed attempts ("1234", "10 234") that the entity regex misses.
+
+        Only while the form is asking for the number (or being opened by an
+        order-status message), and only when no well-formed number was found,
+        so that ``validate_order_number`` can explain the expected format.
+        """
+        if list(tracker.get_latest_entity_values("order_number")):
+            return {}
+        asking = tracker.get_slot("requested_slot") == "order_number"
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if not asking and intent not in ("order_status", "inform"):
+            return {}
+        attempt = order_number_attempt(tracker.latest_message.get("text"))
+        if attempt is None:
+            return {}
+        return {"order_number": attempt}
+
+    def validate_order_number(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        number = normalise_order_number(slot_value)
+        if number is None:
+            dispatcher.utter_message(response="utter_invalid_order_number")
+            return {"order_number": None}
+        return {"order_number": number}
+
+
+class ActionOrderStatus(Action):
+    """Looks the order up and tells the customer its status, in their language."""
+
+    def __init__(self, store: Optional[OrderStore] = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> OrderStore:
+        if self._store is None:
+            self._store = OrderStore()
+        return self._store
+
+    def name(self) -> Text:
+        return "action_order_status"
+
+    def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Dict[Text, Any]]:
+        language = customer_language(tracker)
+        number = normalise_order_number(tracker.get_slot("order_number"))
+        if number is None:
+            dispatcher.utter_message(response="utter_ask_order_number")
+            return [SlotSet("order_number", None)]
+
+        order = self.store.get(number)
+        if order is None:
+            dispatcher.utter_message(response="utter_order_not_found", order_number=number)
+            # Forget the wrong number so the next request asks again.
+            return [SlotSet("order_number", None)]
+
+        dispatcher.utter_message(**self.status_message(order, language))
+        return []
+
+    @staticmethod
+    def status_message(order: Order, language: str) -> Dict[str, Any]:
+        """Arguments for ``dispatcher.utter_message`` describing ``order``."""
+        return {
+            "response": f"utter_order_{order.status}",
+            "order_number": order.order_number,
+            "carrier": order.carrier or "",
+            "delivery_date": format_date(order.expected_delivery, language),
+        }

@@ -1,0 +1,31 @@
+"""Runs the handoff service: `python -m handoff`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from aiohttp import web
+
+from handoff.app import create_app
+from handoff.settings import Settings, SettingsError
+
+
+def main() -> int:
+    """Configures logging, reads settings and serves until SIGTERM/SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"handoff: {exc}", file=sys.stderr)
+        return 2
+    if not settings.rasa_token:
+        print("handoff: RASA_TOKEN is not set (the token of Rasa's HTTP API)", file=sys.stderr)
+        return 2
+    web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                print=None, shutdown_timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

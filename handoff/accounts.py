@@ -1,0 +1,115 @@
+"""Agent accounts in Redis, with argon2 password hashes.
+
+    python -m handoff.accounts create USERNAME --name "Marie Dupont" [--role supervisor]
+
+asks for the password (or reads it from HANDOFF_NEW_PASSWORD).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from redis.asyncio import Redis
+
+from handoff.keys import Keys
+from handoff.settings import Settings
+
+ROLES = ("agent", "supervisor")
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A signed-in person of the support team."""
+
+    username: str
+    name: str
+    role: str
+
+    def public(self) -> dict:
+        """The JSON shape of the agent API."""
+        return {"username": self.username, "name": self.name, "role": self.role}
+
+
+class AccountError(ValueError):
+    """A bad username, role or password on account creation."""
+
+
+class AccountStore:
+    """Creates and checks agent accounts."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def create(self, username: str, name: str, password: str, role: str = "agent") -> Agent:
+        """Creates or replaces an account."""
+        if not username.isidentifier() or len(username) > 64:
+            raise AccountError("username: letters, digits and _ only, up to 64 characters")
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        if len(password) < 4:
+            raise AccountError("password: at least 4 characters")
+        await self._redis.hset(self._keys.agent(username), mapping={
+            "name": name or username, "role": role, "password": _hasher.hash(password)})
+        return Agent(username, name or username, role)
+
+    async def get(self, username: str) -> Optional[Agent]:
+        """An account, or None."""
+        raw = await self._redis.hgetall(self._keys.agent(username))
+        if not raw:
+            return None
+        return Agent(username, raw.get("name", username), raw.get("role", "agent"))
+
+    async def verify(self, username: str, password: str) -> Optional[Agent]:
+        """The account if the password matches, else None."""
+        stored = await self._redis.hget(self._keys.agent(username), "password")
+        if not stored:
+            _hasher.hash(password)  # same cost whether or not the account exists
+            return None
+        try:
+            _hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return await self.get(username)
+
+
+async def _create(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    password = os.environ.get("HANDOFF_NEW_PASSWORD") or getpass.getpass("Password: ")
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        agent = await AccountStore(redis, Keys(settings.key_prefix)).create(
+            args.username, args.name, password, args.role)
+    finally:
+        await redis.close()
+    print(f"Account {agent.username} ({agent.role}) saved.")
+
+
+def main(argv: Optional[list] = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m handoff.accounts")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create", help="create or replace an agent account")
+    create.add_argument("username")
+    create.add_argument("--name", default="")
+    create.add_argument("--role", default="agent", choices=ROLES)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(_create(args))
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

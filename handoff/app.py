@@ -1,0 +1,126 @@
+"""The handoff service: agent console, agent API and the background workers.
+
+`create_app(settings)` builds the aiohttp application; the process edge (`__main__`) runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Awaitable, Callable, Optional
+
+import aiohttp
+import aiohttp_session
+from aiohttp import web
+from aiohttp_session.redis_storage import RedisStorage
+from redis.asyncio import Redis
+
+from handoff import routes, ws
+from handoff.accounts import AccountStore
+from handoff.conversation import ConversationStore
+from handoff.errors import ApiError, error_response
+from handoff.hub import Hub
+from handoff.keys import Keys
+from handoff.rasa_api import RasaClient
+from handoff.settings import Settings
+from handoff.workers import Workers
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 64 * 1024
+
+SETTINGS = web.AppKey("settings", Settings)
+KEYS = web.AppKey("keys", Keys)
+REDIS = web.AppKey("redis", Redis)
+STORE = web.AppKey("store", ConversationStore)
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+RASA = web.AppKey("rasa", RasaClient)
+HUB = web.AppKey("hub", Hub)
+WORKERS = web.AppKey("workers", Workers)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Application:
+    """Builds the application; Redis, Rasa client, hub and workers live as long as it does."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors, _csrf])
+    redis = redis or Redis.from_url(settings.redis_url, decode_responses=True)
+    keys = Keys(settings.key_prefix)
+    app[SETTINGS], app[KEYS], app[REDIS] = settings, keys, redis
+    app[STORE] = ConversationStore(redis, keys)
+    app[ACCOUNTS] = AccountStore(redis, keys)
+    aiohttp_session.setup(app, RedisStorage(
+        redis, cookie_name=keys.session_cookie, max_age=settings.session_max_age,
+        httponly=True, samesite="Strict", secure=settings.public_url.startswith("https://")))
+    app.cleanup_ctx.append(_lifecycle)
+    routes.add_routes(app)
+    app.router.add_get("/api/ws", ws.handle)
+    app.router.add_get("/", _page("console/index.html"))
+    app.router.add_get("/chat", _page("chat/index.html"))
+    app.router.add_get("/chat/config.js", _chat_config)
+    app.router.add_static("/static/", STATIC)
+    return app
+
+
+async def _lifecycle(app: web.Application):
+    settings, redis, keys = app[SETTINGS], app[REDIS], app[KEYS]
+    timeout = aiohttp.ClientTimeout(total=settings.rasa_timeout)
+    session = aiohttp.ClientSession(timeout=timeout)
+    app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token)
+    app[HUB] = Hub(redis, keys)
+    app[HUB].start()
+    app[WORKERS] = Workers(redis, keys, app[STORE], app[RASA])
+    app[WORKERS].start()
+    yield
+    await app[WORKERS].stop()
+    await app[HUB].stop()
+    await session.close()
+    await redis.close()
+
+
+def _page(relative: str) -> Handler:
+    async def page(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / relative, headers={"Cache-Control": "no-cache"})
+    return page
+
+
+async def _chat_config(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    config = {"rasaUrl": settings.chat_rasa_url, "socketPath": "/socket.io"}
+    return web.Response(text=f"window.HANDOFF_CONFIG = {json.dumps(config)};\n",
+                        content_type="application/javascript")
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(request, exc.code)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(request, "too_large")
+    except web.HTTPException:
+        raise
+    except Exception:
+        logger.exception("api.unhandled path=%s", request.path)
+        return web.json_response(
+            {"error": {"code": "internal", "message": "Internal error / Erreur interne"}},
+            status=500)
+
+
+@web.middleware
+async def _csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        origin = request.headers.get("Origin")
+        own = request.app[SETTINGS].public_url
+        if request.content_type != "application/json":
+            raise ApiError("csrf")
+        if origin is not None and origin.rstrip("/") not in (own, _request_origin(request)):
+            raise ApiError("csrf")
+    return await handler(request)
+
+
+def _request_origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"

@@ -1,0 +1,230 @@
+"""The conversation state machine: the only code that changes a conversation's state.
+
+    bot → queued → assigned → [transferred] → bot | closed
+
+Every transition is one Redis transaction (WATCH on the conversation hash, then MULTI): the state,
+the queue, the agent's set, the ticket and the notice to consoles change together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from handoff.keys import Keys
+from handoff.ticket import Ticket
+
+
+class State(str, Enum):
+    """Who owns the conversation."""
+
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    TRANSFERRED = "transferred"
+    CLOSED = "closed"
+
+
+ALLOWED: Mapping[State, FrozenSet[State]] = {
+    State.BOT: frozenset({State.QUEUED}),
+    State.QUEUED: frozenset({State.ASSIGNED, State.BOT, State.CLOSED}),
+    State.ASSIGNED: frozenset({State.TRANSFERRED, State.BOT, State.CLOSED}),
+    State.TRANSFERRED: frozenset({State.ASSIGNED, State.BOT, State.CLOSED}),
+    State.CLOSED: frozenset({State.QUEUED}),
+}
+
+# States in which a human owns the conversation: the bot must not answer.
+HUMAN_STATES = frozenset({State.QUEUED, State.ASSIGNED, State.TRANSFERRED})
+
+
+class IllegalTransition(Exception):
+    """A transition the state machine does not allow from the current state."""
+
+    def __init__(self, conversation_id: str, current: State, target: State) -> None:
+        super().__init__(f"conversation {conversation_id}: {current.value} -> {target.value}")
+        self.conversation_id = conversation_id
+        self.current = current
+        self.target = target
+
+
+class NotYours(Exception):
+    """An agent acted on a conversation assigned to someone else."""
+
+    def __init__(self, conversation_id: str, agent: Optional[str]) -> None:
+        super().__init__(f"conversation {conversation_id} is assigned to {agent}")
+        self.conversation_id = conversation_id
+        self.agent = agent
+
+
+def check_transition(conversation_id: str, current: State, target: State) -> None:
+    """Raises `IllegalTransition` unless `current -> target` is in `ALLOWED`."""
+    if target not in ALLOWED[current]:
+        raise IllegalTransition(conversation_id, current, target)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation's handoff record."""
+
+    id: str
+    state: State
+    agent: Optional[str] = None
+    agent_name: Optional[str] = None
+    ticket_id: Optional[str] = None
+    updated_at: float = 0.0
+
+    @classmethod
+    def from_hash(cls, conversation_id: str, raw: Mapping[str, str]) -> "Conversation":
+        """Reads the Redis hash; a conversation never handed off is with the bot."""
+        return cls(
+            id=conversation_id,
+            state=State(raw.get("state", State.BOT.value)),
+            agent=raw.get("agent") or None,
+            agent_name=raw.get("agent_name") or None,
+            ticket_id=raw.get("ticket_id") or None,
+            updated_at=float(raw.get("updated_at", 0) or 0),
+        )
+
+    def public(self) -> Dict[str, Any]:
+        """The JSON shape of the agent API."""
+        return {"id": self.id, "state": self.state.value, "agent": self.agent,
+                "agent_name": self.agent_name}
+
+
+Extra = Callable[[Pipeline, Conversation], None]
+
+
+class ConversationStore:
+    """Reads conversations and moves them between states, atomically, in Redis."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def get(self, conversation_id: str) -> Conversation:
+        """The conversation's current record."""
+        raw = await self._redis.hgetall(self._keys.conversation(conversation_id))
+        return Conversation.from_hash(conversation_id, raw)
+
+    async def ticket(self, ticket_id: Optional[str]) -> Optional[Ticket]:
+        """A stored ticket, or None."""
+        if not ticket_id:
+            return None
+        raw = await self._redis.get(self._keys.ticket(ticket_id))
+        return Ticket.from_json(raw) if raw else None
+
+    async def position(self, conversation_id: str) -> Optional[int]:
+        """1-based place in the queue, or None when not queued."""
+        rank = await self._redis.zrank(self._keys.queue, conversation_id)
+        return None if rank is None else rank + 1
+
+    async def queued_ids(self) -> List[str]:
+        """Queued conversation ids, first in line first."""
+        return list(await self._redis.zrange(self._keys.queue, 0, -1))
+
+    async def agent_conversation_ids(self, username: str) -> List[str]:
+        """Ids of the conversations assigned to an agent."""
+        return sorted(await self._redis.smembers(self._keys.agent_conversations(username)))
+
+    async def earlier_tickets(self, customer_id: str, limit: int = 10) -> List[Dict[str, Any]]:
+        """Briefs of the customer's earlier tickets, newest first."""
+        ids = await self._redis.lrange(self._keys.customer_tickets(customer_id), 0, limit - 1)
+        tickets = [await self.ticket(ticket_id) for ticket_id in ids]
+        return [t.brief() for t in tickets if t is not None]
+
+    async def enqueue(self, ticket: Ticket) -> Conversation:
+        """bot|closed → queued: stores the ticket and puts the conversation in the queue."""
+        keys, raw = self._keys, ticket.to_json()
+
+        def extra(pipe: Pipeline, _: Conversation) -> None:
+            pipe.set(keys.ticket(ticket.ticket_id), raw)
+            pipe.lpush(keys.customer_tickets(ticket.customer["id"]), ticket.ticket_id)
+            pipe.zadd(keys.queue, {ticket.conversation_id: ticket.created_at})
+            pipe.xadd(keys.tickets_stream, {"ticket": raw}, maxlen=100_000, approximate=True)
+
+        return await self.transition(
+            ticket.conversation_id, State.QUEUED,
+            fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "",
+                    "channel": ticket.channel, "language": ticket.language},
+            extra=extra,
+        )
+
+    async def claim(self, conversation_id: str, agent: str, agent_name: str) -> Conversation:
+        """queued → assigned to `agent`; a second claimer gets `IllegalTransition`."""
+        return await self.transition(conversation_id, State.ASSIGNED,
+                                     fields={"agent": agent, "agent_name": agent_name})
+
+    async def release(self, conversation_id: str, agent: str, target: State) -> Conversation:
+        """assigned → bot (hand-back) or closed, by the agent who owns it."""
+        return await self.transition(conversation_id, target, owner=agent,
+                                     fields={"agent": "", "agent_name": ""})
+
+    async def transition(
+        self,
+        conversation_id: str,
+        target: State,
+        *,
+        owner: Optional[str] = None,
+        fields: Optional[Dict[str, str]] = None,
+        extra: Optional[Extra] = None,
+    ) -> Conversation:
+        """Moves a conversation to `target` in one transaction, retrying on a concurrent write.
+
+        Args:
+            conversation_id: the Rasa sender id.
+            target: the new state; must be allowed from the current one.
+            owner: when given, the conversation must be assigned to this agent.
+            fields: more hash fields to write with the state.
+            extra: queues more commands in the same transaction.
+        """
+        key = self._keys.conversation(conversation_id)
+        while True:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    current = Conversation.from_hash(conversation_id, await pipe.hgetall(key))
+                    check_transition(conversation_id, current.state, target)
+                    if owner is not None and current.agent != owner:
+                        raise NotYours(conversation_id, current.agent)
+                    pipe.multi()
+                    updated = self._queue_writes(pipe, current, target, fields or {})
+                    if extra is not None:
+                        extra(pipe, current)
+                    await pipe.execute()
+                    return updated
+                except WatchError:
+                    continue
+
+    def _queue_writes(self, pipe: Pipeline, current: Conversation, target: State,
+                      fields: Dict[str, str]) -> Conversation:
+        keys, cid, now = self._keys, current.id, time.time()
+        record = {"state": target.value, "updated_at": str(now), **fields}
+        pipe.hset(keys.conversation(cid), mapping=record)
+        if current.state == State.QUEUED:
+            pipe.zrem(keys.queue, cid)
+            removed = {"type": "ticket.removed", "conversation_id": cid, "state": target.value,
+                       "audience": {"all": True}}
+            pipe.publish(keys.push_channel, json.dumps(removed))
+        if current.agent and record.get("agent", current.agent) != current.agent:
+            pipe.srem(keys.agent_conversations(current.agent), cid)
+        agent = record.get("agent", current.agent or "") or None
+        if agent and target in HUMAN_STATES:
+            pipe.sadd(keys.agent_conversations(agent), cid)
+        updated = Conversation(
+            id=cid, state=target, agent=agent,
+            agent_name=record.get("agent_name", current.agent_name or "") or None,
+            ticket_id=record.get("ticket_id", current.ticket_id), updated_at=now,
+        )
+        frame = {"type": "conversation.state", "conversation_id": cid, "state": target.value,
+                 "agent": updated.agent, "agent_name": updated.agent_name,
+                 "previous_state": current.state.value,
+                 "audience": {"all": True}}
+        pipe.publish(keys.push_channel, json.dumps(frame))
+        return updated

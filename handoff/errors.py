@@ -1,0 +1,54 @@
+"""Errors of the agent API, with their HTTP status and their message in French and English."""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+from aiohttp import web
+
+# code -> (HTTP status, English, French)
+MESSAGES: Dict[str, Tuple[int, str, str]] = {
+    "bad_json": (400, "The request body is not valid JSON.",
+                 "Le corps de la requête n'est pas du JSON valide."),
+    "bad_request": (400, "The request is missing a field or has a wrong value.",
+                    "La requête est incomplète ou contient une valeur incorrecte."),
+    "empty_message": (400, "The message is empty.", "Le message est vide."),
+    "message_too_long": (400, "The message is too long.", "Le message est trop long."),
+    "unknown_flow": (400, "Unknown hand-back flow.", "Parcours de retour au bot inconnu."),
+    "unauthenticated": (401, "Please sign in.", "Veuillez vous connecter."),
+    "bad_credentials": (401, "Wrong username or password.",
+                        "Identifiant ou mot de passe incorrect."),
+    "csrf": (403, "Request refused: it did not come from the console.",
+             "Requête refusée : elle ne vient pas de la console."),
+    "forbidden": (403, "You may not do this.", "Vous n'avez pas le droit de faire ceci."),
+    "not_found": (404, "No such conversation.", "Conversation introuvable."),
+    "already_claimed": (409, "Another agent already took this conversation.",
+                        "Un autre conseiller a déjà pris cette conversation."),
+    "not_yours": (409, "This conversation is assigned to another agent.",
+                  "Cette conversation est attribuée à un autre conseiller."),
+    "bad_state": (409, "This conversation is not in a state that allows this.",
+                  "L'état de cette conversation ne permet pas cette action."),
+    "too_large": (413, "The request is too large.", "La requête est trop volumineuse."),
+    "rasa_unavailable": (503, "The assistant server did not answer; nothing was changed. "
+                              "Please try again.",
+                         "Le serveur de l'assistant n'a pas répondu ; rien n'a été modifié. "
+                         "Veuillez réessayer."),
+}
+
+
+class ApiError(Exception):
+    """An error answered to the API client."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = MESSAGES[code][0]
+
+
+def error_response(request: web.Request, code: str) -> web.Response:
+    """The JSON error body, in the language the client asked for."""
+    status, english, french = MESSAGES[code]
+    accept = request.headers.get("Accept-Language", "")
+    french_first = accept.lower().lstrip().startswith("fr")
+    message = french if french_first else english
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)

@@ -1,0 +1,78 @@
+"""Agents' WebSocket connections in this process, fed from the Redis push channel.
+
+Any process (action server, handoff service, another handoff service) publishes frames on one
+pub/sub channel; every handoff service process forwards each frame to its own sockets whose agent
+is in the frame's audience. Pub/sub is at-most-once: a console that reconnects reloads its state
+through the HTTP API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Dict, Optional, Set, Tuple
+
+from aiohttp import WSCloseCode, web
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from handoff.keys import Keys
+
+logger = logging.getLogger(__name__)
+
+
+class Hub:
+    """Registry of open agent sockets and the task that feeds them."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._sockets: Set[Tuple[web.WebSocketResponse, str]] = set()
+        self._task: Optional[asyncio.Task] = None
+        self.subscribed = asyncio.Event()
+
+    def add(self, ws: web.WebSocketResponse, agent: str) -> None:
+        """Registers an agent's socket."""
+        self._sockets.add((ws, agent))
+
+    def remove(self, ws: web.WebSocketResponse, agent: str) -> None:
+        """Forgets a closed socket."""
+        self._sockets.discard((ws, agent))
+
+    def start(self) -> None:
+        """Starts listening to the push channel."""
+        self._task = asyncio.create_task(self._listen(), name="hub")
+
+    async def stop(self) -> None:
+        """Stops listening and closes every socket with 'going away'."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for ws, _ in list(self._sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    async def send(self, frame: Dict[str, Any]) -> None:
+        """Sends a frame to the local sockets of its audience."""
+        audience = frame.pop("audience", {"all": True})
+        data = json.dumps(frame, ensure_ascii=False)
+        for ws, agent in list(self._sockets):
+            if audience.get("all") or audience.get("agent") == agent:
+                try:
+                    await ws.send_str(data)
+                except (ConnectionResetError, RuntimeError):
+                    self.remove(ws, agent)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                await pubsub.subscribe(self._keys.push_channel)
+                self.subscribed.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await self.send(json.loads(message["data"]))
+            except (RedisConnectionError, OSError) as exc:
+                self.subscribed.clear()
+                logger.warning("hub.subscribe.failure error=%s", exc)
+                await asyncio.sleep(0.5)

@@ -1,0 +1,80 @@
+"""Every Redis key, stream, channel and consumer-group name, in one place.
+
+Per-conversation keys carry the conversation id as a hash tag (`{id}`) so that, under Redis
+Cluster, all keys of one conversation live in one slot. The prefix is versioned: change it when a
+stored format changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Consumer groups (one per role; every process of that role joins the same group).
+GROUP_ROUTER = "router"  # reads STREAM tickets
+GROUP_RELAY = "relay"  # reads STREAM events
+GROUP_DELIVERY = "delivery"  # reads STREAM outbox
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names under one prefix (default `hf:v1`)."""
+
+    prefix: str = "hf:v1"
+
+    def conversation(self, conversation_id: str) -> str:
+        """HASH, owner `handoff.conversation`: state, agent, ticket_id, channel, language."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}"
+
+    def delivered(self, conversation_id: str) -> str:
+        """HASH, owner `handoff.workers`: agent message id -> `sending` | `sent`."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:delivered"
+
+    def client_ids(self, conversation_id: str) -> str:
+        """HASH, owner `handoff.outbox`: console client_id -> message id (resends are no-ops)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:client_ids"
+
+    def ticket(self, ticket_id: str) -> str:
+        """STRING (JSON of `handoff.ticket.Ticket`), owner `handoff.conversation`."""
+        return f"{self.prefix}:ticket:{ticket_id}"
+
+    def customer_tickets(self, customer_id: str) -> str:
+        """LIST of ticket ids, newest first, owner `handoff.conversation`."""
+        return f"{self.prefix}:customer:{customer_id}:tickets"
+
+    def agent(self, username: str) -> str:
+        """HASH, owner `handoff.accounts`: name, role, password hash."""
+        return f"{self.prefix}:agent:{username}"
+
+    @property
+    def queue(self) -> str:
+        """ZSET conversation id -> enqueue time, owner `handoff.conversation`."""
+        return f"{self.prefix}:queue"
+
+    def agent_conversations(self, username: str) -> str:
+        """SET of conversation ids assigned to an agent, owner `handoff.conversation`."""
+        return f"{self.prefix}:agent:{username}:conversations"
+
+    @property
+    def tickets_stream(self) -> str:
+        """STREAM of new tickets (field `ticket`: JSON), written by `action_handoff`."""
+        return f"{self.prefix}:stream:tickets"
+
+    @property
+    def events_stream(self) -> str:
+        """STREAM of every Rasa tracker event (field `event`: JSON), written by the broker."""
+        return f"{self.prefix}:stream:events"
+
+    @property
+    def outbox_stream(self) -> str:
+        """STREAM of agent messages to deliver (fields of `handoff.outbox.OutboxMessage`)."""
+        return f"{self.prefix}:stream:outbox"
+
+    @property
+    def push_channel(self) -> str:
+        """PUB/SUB channel of frames for agents' WebSockets (JSON with an `audience`)."""
+        return f"{self.prefix}:push"
+
+    @property
+    def session_cookie(self) -> str:
+        """Cookie name; aiohttp-session stores sessions as STRING `<cookie>_<uuid>`."""
+        return "hf_session"

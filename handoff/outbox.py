@@ -1,0 +1,59 @@
+"""Agent messages on their way to the customer: accepted into a stream, delivered by a worker."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, replace
+from typing import Dict, Optional
+
+from redis.asyncio import Redis
+
+from handoff.keys import Keys
+
+OUTBOX_MAXLEN = 1_000_000
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One agent message, as stored in `Keys.outbox_stream`."""
+
+    id: str
+    conversation_id: str
+    agent: str
+    agent_name: str
+    text: str
+    client_id: str = ""
+
+    def to_fields(self) -> Dict[str, str]:
+        """Stream entry fields."""
+        return asdict(self)
+
+    @classmethod
+    def from_fields(cls, fields: Dict[str, str]) -> "OutboxMessage":
+        """Reads a stream entry."""
+        return cls(**{k: fields.get(k, "") for k in cls.__dataclass_fields__})
+
+
+# Records the client id and enqueues the message in one step, so that a crash cannot leave a
+# client id recorded for a message that was never enqueued.
+_ACCEPT = """
+local first = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if first == 0 then return redis.call('HGET', KEYS[1], ARGV[1]) end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+return ARGV[2]
+"""
+
+
+async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, agent_name: str,
+                 text: str, client_id: Optional[str]) -> OutboxMessage:
+    """Puts an agent message in the outbox; a resend with the same `client_id` is a no-op that
+    returns the id of the message accepted the first time."""
+    message = OutboxMessage(id=uuid.uuid4().hex, conversation_id=conversation_id, agent=agent,
+                            agent_name=agent_name, text=text,
+                            client_id=client_id or f"server-{uuid.uuid4().hex}")
+    flat = [part for item in message.to_fields().items() for part in item]
+    accepted_id = await redis.eval(
+        _ACCEPT, 2, keys.client_ids(conversation_id), keys.outbox_stream,
+        message.client_id, message.id, str(OUTBOX_MAXLEN), *flat,
+    )
+    return replace(message, id=accepted_id)

@@ -1,0 +1,275 @@
+"""HTTP routes of the agent API (see docs/agent-api.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional
+
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+
+from handoff import app as app_keys
+from handoff import outbox
+from handoff.accounts import Agent
+from handoff.conversation import HUMAN_STATES, Conversation, IllegalTransition, NotYours, State
+from handoff.errors import ApiError
+from handoff.rasa_api import RasaUnavailable
+from handoff.transcript import turns_from_events
+
+# Hand-back flows: the id the console sends -> the intent triggered in Rasa.
+FLOWS = {
+    "anything_else": ("EXTERNAL_handback_anything_else",
+                      {"en": "Anything else?", "fr": "Autre chose ?"}),
+    "satisfaction": ("EXTERNAL_handback_satisfaction",
+                     {"en": "Satisfaction question", "fr": "Question de satisfaction"}),
+}
+
+CLOSING_TEXT = {
+    "en": "This conversation is now closed. Write again any time if you need anything.",
+    "fr": "Cette conversation est maintenant close. Écrivez-nous à tout moment si besoin.",
+}
+
+
+def add_routes(app: web.Application) -> None:
+    """Registers the API routes."""
+    app.router.add_post("/api/login", login)
+    app.router.add_post("/api/logout", logout)
+    app.router.add_get("/api/me", me)
+    app.router.add_get("/api/flows", flows)
+    app.router.add_get("/api/queue", queue)
+    app.router.add_get("/api/conversations", my_conversations)
+    app.router.add_get("/api/conversations/{id}", conversation)
+    app.router.add_post("/api/conversations/{id}/claim", claim)
+    app.router.add_post("/api/conversations/{id}/messages", send_message)
+    app.router.add_post("/api/conversations/{id}/handback", handback)
+    app.router.add_post("/api/conversations/{id}/close", close)
+
+
+async def current_agent(request: web.Request) -> Agent:
+    """The signed-in agent, or 401."""
+    session = await get_session(request)
+    username = session.get("agent")
+    agent = await request.app[app_keys.ACCOUNTS].get(username) if username else None
+    if agent is None:
+        raise ApiError("unauthenticated")
+    return agent
+
+
+async def _body(request: web.Request) -> Dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError("bad_json") from exc
+    if not isinstance(body, dict):
+        raise ApiError("bad_request")
+    return body
+
+
+async def login(request: web.Request) -> web.Response:
+    """Signs an agent in with a username and password."""
+    body = await _body(request)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ApiError("bad_request")
+    agent = await request.app[app_keys.ACCOUNTS].verify(username, password)
+    if agent is None:
+        raise ApiError("bad_credentials")
+    session = await new_session(request)
+    session["agent"] = agent.username
+    return web.json_response({"agent": agent.public()})
+
+
+async def logout(request: web.Request) -> web.Response:
+    """Ends the session."""
+    session = await get_session(request)
+    session.invalidate()
+    return web.json_response({})
+
+
+async def me(request: web.Request) -> web.Response:
+    """The signed-in agent."""
+    return web.json_response({"agent": (await current_agent(request)).public()})
+
+
+async def flows(request: web.Request) -> web.Response:
+    """Flows an agent can hand a conversation back into."""
+    await current_agent(request)
+    return web.json_response(
+        {"flows": [{"id": fid, "label": label} for fid, (_, label) in FLOWS.items()]})
+
+
+async def queue(request: web.Request) -> web.Response:
+    """Tickets waiting for an agent, first in line first."""
+    await current_agent(request)
+    store = request.app[app_keys.STORE]
+    tickets = []
+    for cid in await store.queued_ids():
+        ticket = await store.ticket((await store.get(cid)).ticket_id)
+        if ticket is not None:
+            tickets.append(json.loads(ticket.to_json()))
+    return web.json_response({"tickets": tickets})
+
+
+async def my_conversations(request: web.Request) -> web.Response:
+    """Conversations assigned to the signed-in agent."""
+    agent = await current_agent(request)
+    store = request.app[app_keys.STORE]
+    found = [await _describe(request, await store.get(cid), transcript=False)
+             for cid in await store.agent_conversation_ids(agent.username)]
+    return web.json_response({"conversations": found})
+
+
+async def conversation(request: web.Request) -> web.Response:
+    """One conversation with its ticket and its whole transcript."""
+    agent = await current_agent(request)
+    record = await _visible(request, agent)
+    return web.json_response({"conversation": await _describe(request, record)})
+
+
+async def claim(request: web.Request) -> web.Response:
+    """Takes a queued conversation; exactly one of two racing agents wins."""
+    agent = await current_agent(request)
+    cid = request.match_info["id"]
+    await _known(request, cid)
+    try:
+        record = await request.app[app_keys.STORE].claim(cid, agent.username, agent.name)
+    except IllegalTransition as exc:
+        raise ApiError("already_claimed" if exc.current != State.BOT else "bad_state") from exc
+    await _append(request, cid, [{"event": "slot", "name": "handoff_agent", "value": agent.name}])
+    return web.json_response({"conversation": await _describe(request, record, transcript=False)})
+
+
+async def send_message(request: web.Request) -> web.Response:
+    """Accepts an agent message for delivery to the customer."""
+    agent = await current_agent(request)
+    cid = request.match_info["id"]
+    body = await _body(request)
+    text, client_id = body.get("text"), body.get("client_id")
+    if not isinstance(text, str) or (client_id is not None and not _valid_client_id(client_id)):
+        raise ApiError("bad_request")
+    if not text.strip():
+        raise ApiError("empty_message")
+    if len(text) > request.app[app_keys.SETTINGS].max_message_chars:
+        raise ApiError("message_too_long")
+    record = await _known(request, cid)
+    if record.agent != agent.username or record.state not in HUMAN_STATES:
+        raise ApiError("not_yours")
+    message = await outbox.accept(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
+                                  agent.username, agent.name, text.strip(), client_id)
+    return web.json_response({"message": {"id": message.id, "client_id": message.client_id,
+                                          "status": "accepted"}}, status=202)
+
+
+async def handback(request: web.Request) -> web.Response:
+    """Gives the conversation back to the bot, optionally into a chosen flow."""
+    agent = await current_agent(request)
+    cid = request.match_info["id"]
+    body = await _body(request)
+    flow = body.get("flow")
+    if flow is not None and flow not in FLOWS:
+        raise ApiError("unknown_flow")
+    await _owned(request, cid, agent)
+    await _append(request, cid, _resume_events())
+    record = await _release(request, cid, agent, State.BOT)
+    if flow is not None:
+        await _rasa_call(request.app[app_keys.RASA].trigger_intent(cid, FLOWS[flow][0]))
+    return web.json_response({"conversation": await _describe(request, record, transcript=False)})
+
+
+async def close(request: web.Request) -> web.Response:
+    """Closes the conversation; the customer's next message starts again with the bot."""
+    agent = await current_agent(request)
+    cid = request.match_info["id"]
+    body = await _body(request)
+    resolution = body.get("resolution", "resolved")
+    if not isinstance(resolution, str) or len(resolution) > 64:
+        raise ApiError("bad_request")
+    record = await _owned(request, cid, agent)
+    ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
+    language = ticket.language if ticket and ticket.language in CLOSING_TEXT else "en"
+    farewell = {"event": "bot", "text": CLOSING_TEXT[language],
+                "metadata": {"handoff_notice": "closed", "resolution": resolution}}
+    await _append(request, cid, [*_resume_events(), farewell], send=True)
+    record = await _release(request, cid, agent, State.CLOSED)
+    return web.json_response({"conversation": await _describe(request, record, transcript=False)})
+
+
+def _resume_events() -> List[Dict[str, Any]]:
+    # `action_listen` makes the tracker look as if the bot had just finished a turn, so the
+    # policies predict the customer's next message as usual (a paused tracker ends without it).
+    return [{"event": "resume"}, {"event": "slot", "name": "handoff_agent", "value": None},
+            {"event": "action", "name": "action_listen"}]
+
+
+async def _release(request: web.Request, cid: str, agent: Agent, target: State) -> Conversation:
+    try:
+        return await request.app[app_keys.STORE].release(cid, agent.username, target)
+    except IllegalTransition as exc:
+        raise ApiError("bad_state") from exc
+    except NotYours as exc:
+        raise ApiError("not_yours") from exc
+
+
+async def _append(request: web.Request, cid: str, events: List[Dict[str, Any]],
+                  send: bool = False) -> None:
+    await _rasa_call(request.app[app_keys.RASA].append_events(cid, events, send=send))
+
+
+async def _rasa_call(call: Any) -> Any:
+    try:
+        return await call
+    except RasaUnavailable as exc:
+        raise ApiError("rasa_unavailable") from exc
+
+
+async def _known(request: web.Request, cid: str) -> Conversation:
+    record = await request.app[app_keys.STORE].get(cid)
+    if record.ticket_id is None:
+        raise ApiError("not_found")
+    return record
+
+
+async def _visible(request: web.Request, agent: Agent) -> Conversation:
+    record = await _known(request, request.match_info["id"])
+    if record.state == State.QUEUED or record.agent == agent.username:
+        return record
+    if agent.role == "supervisor":
+        return record
+    raise ApiError("not_found")
+
+
+async def _owned(request: web.Request, cid: str, agent: Agent) -> Conversation:
+    record = await _known(request, cid)
+    if record.state not in (State.ASSIGNED, State.TRANSFERRED):
+        raise ApiError("bad_state")
+    if record.agent != agent.username:
+        raise ApiError("not_yours")
+    return record
+
+
+async def _describe(request: web.Request, record: Conversation,
+                    transcript: bool = True) -> Dict[str, Any]:
+    store = request.app[app_keys.STORE]
+    ticket = await store.ticket(record.ticket_id)
+    described: Dict[str, Any] = {
+        **record.public(),
+        "position": await store.position(record.id),
+        "ticket": json.loads(ticket.to_json()) if ticket else None,
+    }
+    if transcript:
+        described.update(await _transcript(request, record.id, ticket))
+    return described
+
+
+async def _transcript(request: web.Request, cid: str, ticket: Optional[Any]) -> Dict[str, Any]:
+    try:
+        tracker = await request.app[app_keys.RASA].tracker(cid)
+    except RasaUnavailable:
+        # The ticket's copy keeps the agent working while Rasa restarts.
+        return {"transcript": ticket.transcript if ticket else [], "transcript_source": "ticket"}
+    return {"transcript": turns_from_events(tracker.get("events") or []),
+            "transcript_source": "rasa"}
+
+
+def _valid_client_id(client_id: Any) -> bool:
+    return isinstance(client_id, str) and 0 < len(client_id) <= 64

@@ -1,0 +1,61 @@
+"""Configuration of the handoff parts, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the handoff service, the action server and the broker need to know.
+
+    Env var names sit next to their defaults in `from_env`.
+    """
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    chat_rasa_url: str = "http://127.0.0.1:5005"
+    key_prefix: str = "hf:v1"
+    max_message_chars: int = 4000
+    session_max_age: int = 12 * 3600
+    rasa_timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
+        """Builds settings from environment variables, failing fast on bad values."""
+        env = os.environ if env is None else env
+        port = _int(env, "HANDOFF_PORT", cls.port)
+        host = env.get("HANDOFF_HOST", cls.host)
+        rasa_url = env.get("RASA_URL", cls.rasa_url).rstrip("/")
+        return cls(
+            redis_url=env.get("REDIS_URL", cls.redis_url),
+            rasa_url=rasa_url,
+            rasa_token=env.get("RASA_TOKEN", cls.rasa_token),
+            host=host,
+            port=port,
+            public_url=env.get("HANDOFF_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+            chat_rasa_url=env.get("CHAT_RASA_URL", rasa_url).rstrip("/"),
+            key_prefix=env.get("HANDOFF_KEY_PREFIX", cls.key_prefix),
+            max_message_chars=_int(env, "HANDOFF_MAX_MESSAGE_CHARS", cls.max_message_chars),
+            session_max_age=_int(env, "HANDOFF_SESSION_MAX_AGE", cls.session_max_age),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc

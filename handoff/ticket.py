@@ -1,0 +1,157 @@
+"""The handoff ticket: everything the agent needs so the customer never repeats themselves."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Optional
+
+from handoff.transcript import Turn, turns_from_events
+
+
+class Reason(str, Enum):
+    """Why the conversation left the bot."""
+
+    ASKED = "asked"
+    COMPLAINT = "complaint"
+    FRUSTRATION = "frustration"
+    NOT_UNDERSTOOD = "not_understood"
+    SENSITIVE = "sensitive"
+
+
+_REASON_BY_INTENT = {
+    "request_human": Reason.ASKED,
+    "complaint": Reason.COMPLAINT,
+    "nlu_fallback": Reason.NOT_UNDERSTOOD,
+}
+
+# Slots that describe the handoff itself rather than facts the customer gave.
+_INTERNAL_SLOTS = {"handoff_reason", "handoff_ticket_id", "handoff_agent", "requested_slot"}
+
+_REASON_TEXT = {
+    Reason.ASKED: ("Asked for a person.", "A demandé à parler à une personne."),
+    Reason.COMPLAINT: ("Complaint.", "Réclamation."),
+    Reason.FRUSTRATION: ("Customer seems frustrated.", "Le client semble agacé."),
+    Reason.NOT_UNDERSTOOD: ("The bot did not understand twice.",
+                            "Le bot n'a pas compris deux fois."),
+    Reason.SENSITIVE: ("Sensitive topic.", "Sujet sensible."),
+}
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A request for a human, with the full context of the conversation so far."""
+
+    ticket_id: str
+    conversation_id: str
+    created_at: float
+    reason: str
+    language: str
+    channel: str
+    priority: int
+    summary: str
+    summary_fr: str
+    customer: Dict[str, Any]
+    slots: Dict[str, Any]
+    entities: List[Dict[str, Any]]
+    intent_ranking: List[Dict[str, Any]]
+    transcript: List[Turn]
+    earlier_conversations: List[Dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        """The ticket as stored in Redis and sent to consoles."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> "Ticket":
+        """Reads a ticket written by `to_json`."""
+        return cls(**json.loads(raw))
+
+    def brief(self) -> Dict[str, Any]:
+        """What a customer's later ticket shows of this one."""
+        return {"ticket_id": self.ticket_id, "conversation_id": self.conversation_id,
+                "created_at": self.created_at, "reason": self.reason, "channel": self.channel,
+                "summary": self.summary, "summary_fr": self.summary_fr}
+
+
+def reason_for(latest_intent: Optional[str]) -> Reason:
+    """The handoff reason implied by the customer's last intent."""
+    return _REASON_BY_INTENT.get(latest_intent or "", Reason.ASKED)
+
+
+def build_ticket(
+    conversation_id: str,
+    events: List[Dict[str, Any]],
+    slots: Dict[str, Any],
+    latest_message: Dict[str, Any],
+    reason: Reason,
+    earlier_conversations: Optional[List[Dict[str, Any]]] = None,
+    now: Optional[float] = None,
+) -> Ticket:
+    """Builds the ticket from a tracker's events, slots and latest message."""
+    facts = {k: v for k, v in slots.items() if v is not None and k not in _INTERNAL_SLOTS}
+    channel = _latest_input_channel(events)
+    language = str(slots.get("language") or "en")
+    return Ticket(
+        ticket_id=uuid.uuid4().hex,
+        conversation_id=conversation_id,
+        created_at=time.time() if now is None else now,
+        reason=reason.value,
+        language=language,
+        channel=channel,
+        priority=1 if reason in (Reason.COMPLAINT, Reason.FRUSTRATION) else 0,
+        summary=_summary(events, facts, reason, french=False),
+        summary_fr=_summary(events, facts, reason, french=True),
+        customer={"id": conversation_id, "channel": channel, "name": slots.get("name"),
+                  "email": slots.get("email")},
+        slots=facts,
+        entities=_entities(events),
+        intent_ranking=list(latest_message.get("intent_ranking") or [])[:5],
+        transcript=turns_from_events(events),
+        earlier_conversations=list(earlier_conversations or []),
+    )
+
+
+def _latest_input_channel(events: List[Dict[str, Any]]) -> str:
+    for event in reversed(events):
+        if event.get("event") == "user" and event.get("input_channel"):
+            return str(event["input_channel"])
+    return "unknown"
+
+
+def _entities(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    seen, found = set(), []
+    for event in events:
+        if event.get("event") != "user":
+            continue
+        for entity in (event.get("parse_data") or {}).get("entities") or []:
+            key = (entity.get("entity"), str(entity.get("value")))
+            if key not in seen:
+                seen.add(key)
+                found.append({"entity": entity.get("entity"), "value": entity.get("value")})
+    return found
+
+
+def _intents(events: List[Dict[str, Any]]) -> List[str]:
+    names: List[str] = []
+    for event in events:
+        name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if event.get("event") == "user" and name and name not in names:
+            names.append(name)
+    return names
+
+
+def _summary(events: List[Dict[str, Any]], facts: Dict[str, Any], reason: Reason,
+             french: bool) -> str:
+    topics = [i for i in _intents(events) if i not in ("request_human", "greet", "nlu_fallback")]
+    parts = []
+    if topics:
+        parts.append(("Sujets : " if french else "Topics: ") + ", ".join(topics) + ".")
+    order = facts.get("order_number")
+    if order:
+        parts.append(("Commande " if french else "Order ") + str(order) + ".")
+    parts.append(_REASON_TEXT[reason][1 if french else 0])
+    return " ".join(parts)

@@ -1,0 +1,159 @@
+"""The handoff service's background consumers.
+
+- router: new tickets (`tickets` stream) are announced to agents' consoles;
+- relay: tracker events (`events` stream, written by Rasa's event broker) of conversations a
+  human owns are pushed to the consoles; the customer's messages are already in the tracker;
+- delivery: agent messages (`outbox` stream) are appended to the Rasa tracker as `bot` events
+  with the agent in their metadata and sent out on the customer's channel by Rasa itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from typing import Any, Dict, List
+
+from redis.asyncio import Redis
+
+from handoff import keys as key_names
+from handoff.conversation import HUMAN_STATES, ConversationStore, State
+from handoff.keys import Keys
+from handoff.outbox import OutboxMessage
+from handoff.rasa_api import RasaClient, RasaUnavailable
+from handoff.streams import StreamConsumer
+from handoff.ticket import Ticket
+from handoff.transcript import agent_metadata, turn_from_event
+
+logger = logging.getLogger(__name__)
+
+
+async def publish(redis: Redis, keys: Keys, frame: Dict[str, Any]) -> None:
+    """Sends a frame to the consoles of its `audience` ({"all": true} or {"agent": name})."""
+    await redis.publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
+
+
+class Router:
+    """Announces queued tickets."""
+
+    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore) -> None:
+        self._redis, self._keys, self._store = redis, keys, store
+
+    async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
+        """Announces the ticket if its conversation is still waiting for it."""
+        ticket = Ticket.from_json(fields["ticket"])
+        conversation = await self._store.get(ticket.conversation_id)
+        if conversation.state == State.QUEUED and conversation.ticket_id == ticket.ticket_id:
+            frame = {"type": "ticket.queued", "ticket": json.loads(fields["ticket"]),
+                     "audience": {"all": True}}
+            await publish(self._redis, self._keys, frame)
+
+
+class Relay:
+    """Pushes the turns of conversations that humans own to the consoles."""
+
+    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore) -> None:
+        self._redis, self._keys, self._store = redis, keys, store
+
+    async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
+        """One tracker event from the broker."""
+        event = json.loads(fields["event"])
+        turn = turn_from_event(event)
+        conversation_id = event.get("sender_id")
+        if turn is None or not conversation_id:
+            return
+        if turn["kind"] == "agent":
+            audience: Dict[str, Any] = {"agent": turn["agent_username"]}
+        else:
+            conversation = await self._store.get(conversation_id)
+            if conversation.state not in HUMAN_STATES and turn["kind"] != "marker":
+                return
+            audience = {"agent": conversation.agent} if conversation.agent else {"all": True}
+        frame = {"type": "message", "conversation_id": conversation_id, "turn": turn,
+                 "audience": audience}
+        await publish(self._redis, self._keys, frame)
+
+
+class Delivery:
+    """Delivers agent messages through Rasa, once each, in order."""
+
+    def __init__(self, redis: Redis, keys: Keys, rasa: RasaClient) -> None:
+        self._redis, self._keys, self._rasa = redis, keys, rasa
+
+    async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
+        """Appends the message to the tracker and sends it, unless that was already done."""
+        message = OutboxMessage.from_fields(fields)
+        marks = self._keys.delivered(message.conversation_id)
+        mark = await self._redis.hget(marks, message.id)
+        if mark == "sent":
+            return
+        if mark == "sending" and await self._in_tracker(message):
+            await self._redis.hset(marks, message.id, "sent")
+            return
+        await self._redis.hset(marks, message.id, "sending")
+        event = {"event": "bot", "text": message.text,
+                 "metadata": agent_metadata(message.agent, message.agent_name, message.id,
+                                            message.client_id)}
+        try:
+            await self._rasa.append_events(message.conversation_id, [event], send=True)
+        except RasaUnavailable as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                await self._fail(message, str(exc))
+                return
+            raise
+        await self._redis.hset(marks, message.id, "sent")
+
+    async def _in_tracker(self, message: OutboxMessage) -> bool:
+        tracker = await self._rasa.tracker(message.conversation_id)
+        return any((e.get("metadata") or {}).get("message_id") == message.id
+                   for e in tracker.get("events") or [] if e.get("event") == "bot")
+
+    async def _fail(self, message: OutboxMessage, reason: str) -> None:
+        logger.error("delivery.failed conversation=%s message=%s reason=%s",
+                     message.conversation_id, message.id, reason)
+        await self._redis.hset(self._keys.delivered(message.conversation_id), message.id,
+                               "failed")
+        frame = {"type": "message.failed", "conversation_id": message.conversation_id,
+                 "message_id": message.id, "client_id": message.client_id, "reason": reason,
+                 "audience": {"agent": message.agent}}
+        await publish(self._redis, self._keys, frame)
+
+
+class Workers:
+    """Owns the consumer tasks: `start()` them, and `stop()` awaits them."""
+
+    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore, rasa: RasaClient,
+                 consumer_name: str = "") -> None:
+        name = consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+        self._stop = asyncio.Event()
+        self._tasks: List[asyncio.Task] = []
+        self._jobs = [
+            (StreamConsumer(redis, keys.tickets_stream, key_names.GROUP_ROUTER, name),
+             Router(redis, keys, store).handle),
+            (StreamConsumer(redis, keys.events_stream, key_names.GROUP_RELAY, name),
+             Relay(redis, keys, store).handle),
+            (StreamConsumer(redis, keys.outbox_stream, key_names.GROUP_DELIVERY, name),
+             Delivery(redis, keys, rasa).handle),
+        ]
+
+    def start(self) -> None:
+        """Starts one task per consumer."""
+        for consumer, handler in self._jobs:
+            task = asyncio.create_task(consumer.run(handler, self._stop),
+                                       name=f"consumer:{consumer.stream}")
+            self._tasks.append(task)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Lets the consumers finish the entry in hand, then cancels what is left."""
+        self._stop.set()
+        done, pending = await asyncio.wait(self._tasks, timeout=grace) if self._tasks else ((), ())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("workers.stopped.error task=%s error=%r", task.get_name(),
+                             task.exception())
+        logger.info("workers.stopped finished=%d cancelled=%d", len(done), len(pending))

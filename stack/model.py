@@ -1,0 +1,71 @@
+"""The trained Rasa model, keyed by a hash of what training reads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, List
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+# Everything that changes the trained model: config, domain, training data and the custom
+# NLU component's code.
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/language.py")
+
+
+class TrainingFailed(RuntimeError):
+    """`rasa train` exited with an error."""
+
+
+def _files(root: Path, inputs: Iterable[str]) -> List[Path]:
+    found: List[Path] = []
+    for name in inputs:
+        path = root / name
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+        elif path.exists():
+            found.append(path)
+    return found
+
+
+def model_hash(root: Path = ROOT) -> str:
+    """A hash of the training inputs (file names and contents)."""
+    digest = hashlib.sha256()
+    for path in _files(root, TRAINING_INPUTS):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def ensure_model(say: Callable[[str], None] = print, root: Path = ROOT) -> Path:
+    """The model for the current data, trained first if none matches."""
+    key = model_hash(root)
+    model = MODELS / f"{key}.tar.gz"
+    if model.exists():
+        say(f"Model {model.name} matches the data (no training needed).")
+        return model
+    MODELS.mkdir(exist_ok=True)
+    log = MODELS / f"{key}.train.log"
+    say(f"Training the Rasa model ({key}); this takes 1-3 minutes. Log: {log}")
+    started = time.monotonic()
+    rasa = Path(sys.executable).with_name("rasa")
+    cmd = [str(rasa), "train", "--config", "config.yml", "--domain", "domain.yml", "--data",
+           "data", "--out", str(MODELS), "--fixed-model-name", key]
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": str(root)}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                say(f"  ... still training, {time.monotonic() - started:.0f} s")
+    if proc.returncode != 0 or not model.exists():
+        tail = log.read_text(errors="replace").splitlines()[-30:]
+        raise TrainingFailed("rasa train failed:\n" + "\n".join(tail))
+    say(f"Model trained in {time.monotonic() - started:.0f} s: {model}")
+    return model

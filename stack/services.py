@@ -1,0 +1,248 @@
+"""Starting, checking and stopping the product's processes."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+from urllib.parse import urlparse
+
+from stack.model import ROOT
+
+
+class StackError(RuntimeError):
+    """A setup problem, with what to do about it."""
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Ports:
+    """The ports of one stack."""
+
+    redis: int = 6380
+    rasa: int = 5005
+    actions: int = 5055
+    handoff: int = 8080
+
+    @classmethod
+    def free(cls) -> "Ports":
+        """Four ports nobody uses (for tests)."""
+        return cls(free_port(), free_port(), free_port(), free_port())
+
+
+@dataclass
+class Process:
+    """One child process, in its own process group, with its output in a log file."""
+
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def tail(self, lines: int = 40) -> str:
+        """The end of the process's log."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM to the group, then SIGKILL if it has not gone within `timeout`."""
+        if self.popen.poll() is not None:
+            return
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=5)
+
+
+@dataclass
+class Stack:
+    """Redis (unless `redis_url` is given), action server, Rasa server and handoff service."""
+
+    model: Path
+    run_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    redis_url: Optional[str] = None
+    rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    say: Callable[[str], None] = print
+    processes: Dict[str, Process] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def handoff_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.handoff}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.actions}"
+
+    def start(self) -> None:
+        """Starts every process and waits until each answers; stops all on any failure."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._check_ports()
+        try:
+            if self.redis_url is None:
+                self.start_redis()
+            self._wait(self._redis_ready, "redis", 20)
+            self.start_actions()
+            self.start_rasa()
+            self.start_handoff()
+            self._wait(lambda: _http_ok(f"{self.actions_url}/health"), "actions", 90)
+            self._wait(lambda: _http_ok(f"{self.handoff_url}/api/flows", accept=(401,)),
+                       "handoff", 60)
+            self._wait(self._rasa_ready, "rasa", 240)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stops every process (handoff and Rasa first, Redis last)."""
+        for name in ("handoff", "rasa", "actions", "redis"):
+            if name in self.processes:
+                self.processes[name].stop()
+
+    def env(self) -> Dict[str, str]:
+        """Environment shared by every process of the stack."""
+        url = self.redis_url or f"redis://127.0.0.1:{self.ports.redis}/0"
+        parsed = urlparse(url)
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "REDIS_URL": url,
+            "REDIS_HOST": parsed.hostname or "127.0.0.1",
+            "REDIS_PORT": str(parsed.port or 6379),
+            "REDIS_DB": (parsed.path or "/0").lstrip("/") or "0",
+            "REDIS_PASSWORD": parsed.password or "",
+            "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
+            "RASA_URL": self.rasa_url,
+            "RASA_TOKEN": self.rasa_token,
+            "HANDOFF_PORT": str(self.ports.handoff),
+            "HANDOFF_HOST": "127.0.0.1",
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        }
+
+    def start_redis(self) -> None:
+        """A redis-server of our own, with an append-only file in the run directory."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StackError("redis-server is not installed: `apt-get install redis-server`, "
+                             "or set REDIS_URL to a Redis you run yourself.")
+        data = self.run_dir / "redis"
+        data.mkdir(exist_ok=True)
+        self._spawn("redis", [binary, "--port", str(self.ports.redis), "--bind", "127.0.0.1",
+                              "--dir", str(data), "--appendonly", "yes",
+                              "--appendfsync", "everysec", "--save", ""])
+
+    def start_actions(self) -> None:
+        """The rasa-sdk action server."""
+        self._spawn("actions", [_bin("rasa"), "run", "actions", "--actions", "actions",
+                                "--port", str(self.ports.actions)])
+
+    def start_rasa(self) -> None:
+        """The Rasa server, with its HTTP API behind the token."""
+        self._spawn("rasa", [_bin("rasa"), "run", "--model", str(self.model), "--enable-api",
+                             "--auth-token", self.rasa_token, "--port", str(self.ports.rasa),
+                             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                             "--interface", "127.0.0.1"])
+
+    def start_handoff(self) -> None:
+        """The handoff service."""
+        self._spawn("handoff", [sys.executable, "-m", "handoff"])
+
+    def _spawn(self, name: str, cmd: List[str]) -> None:
+        log = self.run_dir / f"{name}.log"
+        out = open(log, "ab")
+        popen = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+        out.close()
+        self.processes[name] = Process(name, popen, log)
+
+    def _check_ports(self) -> None:
+        wanted = {"rasa": self.ports.rasa, "actions": self.ports.actions,
+                  "handoff": self.ports.handoff}
+        if self.redis_url is None:
+            wanted["redis"] = self.ports.redis
+        for name, port in wanted.items():
+            if port_in_use(port):
+                raise StackError(f"Port {port} (for {name}) is already in use. Stop what uses "
+                                 f"it, or choose another port: see `./run.sh --help`.")
+
+    def _redis_ready(self) -> bool:
+        url = urlparse(self.redis_url or f"redis://127.0.0.1:{self.ports.redis}")
+        try:
+            with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), 1) as s:
+                if url.password:
+                    s.sendall(f"AUTH {url.password}\r\n".encode())
+                    s.recv(64)
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def _rasa_ready(self) -> bool:
+        return _http_ok(f"{self.rasa_url}/status?token={self.rasa_token}")
+
+    def _wait(self, ready: Callable[[], bool], name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                self.say(f"  {name} is up")
+                return
+            proc = self.processes.get(name)
+            if proc is not None and proc.popen.poll() is not None:
+                raise StackError(f"{name} exited with code {proc.popen.returncode}:\n"
+                                 f"{proc.tail()}")
+            time.sleep(0.3)
+        proc = self.processes.get(name)
+        raise StackError(f"{name} did not answer within {timeout:.0f} s"
+                         + (f":\n{proc.tail()}" if proc else ""))
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def _http_ok(url: str, accept: tuple = ()) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except urllib.error.HTTPError as exc:
+        return exc.code in accept
+    except (urllib.error.URLError, OSError):
+        return False
