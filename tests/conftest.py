@@ -1,0 +1,47 @@
+"""Shared fixtures: a real redis-server per session, a flushed client per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from handoff.conversation import ConversationStore
+from handoff.keys import Keys
+from tests.redis_server import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.close(close_connection_pool=True)
+        await client.connection_pool.disconnect()
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys("hf:test")
+
+
+@pytest.fixture
+def store(redis: Redis, keys: Keys) -> ConversationStore:
+    return ConversationStore(redis, keys)
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

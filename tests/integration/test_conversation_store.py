@@ -1,0 +1,105 @@
+"""The state machine against a real Redis: atomic, exclusive transitions."""
+
+import asyncio
+import json
+
+import pytest
+
+from handoff.conversation import IllegalTransition, NotYours, State
+from handoff.ticket import Reason, build_ticket
+from tests import events as ev
+
+pytestmark = pytest.mark.integration
+
+
+def _ticket(cid: str, now: float = 100.0):
+    events = ev.order_conversation()
+    return build_ticket(cid, events, {"order_number": "10234", "language": "en"},
+                        events[-1]["parse_data"], Reason.ASKED, now=now)
+
+
+async def test_enqueue_stores_ticket_queue_and_stream(store, redis, keys):
+    ticket = _ticket("c1")
+    record = await store.enqueue(ticket)
+    assert record.state is State.QUEUED
+    assert (await store.get("c1")).ticket_id == ticket.ticket_id
+    assert await store.position("c1") == 1
+    assert (await store.ticket(ticket.ticket_id)).slots["order_number"] == "10234"
+    entries = await redis.xrange(keys.tickets_stream)
+    assert json.loads(entries[0][1]["ticket"])["ticket_id"] == ticket.ticket_id
+
+
+async def test_queue_positions_follow_arrival(store):
+    await store.enqueue(_ticket("first", now=1.0))
+    await store.enqueue(_ticket("second", now=2.0))
+    assert await store.queued_ids() == ["first", "second"]
+    assert await store.position("second") == 2
+
+
+async def test_enqueue_twice_is_refused(store):
+    await store.enqueue(_ticket("c1"))
+    with pytest.raises(IllegalTransition):
+        await store.enqueue(_ticket("c1"))
+
+
+async def test_claim_race_has_exactly_one_winner(store):
+    await store.enqueue(_ticket("c1"))
+    results = await asyncio.gather(
+        *[store.claim("c1", f"agent{i}", f"Agent {i}") for i in range(10)],
+        return_exceptions=True)
+    winners = [r for r in results if not isinstance(r, Exception)]
+    assert len(winners) == 1
+    assert all(isinstance(r, IllegalTransition) for r in results if r not in winners)
+    record = await store.get("c1")
+    assert record.state is State.ASSIGNED and record.agent == winners[0].agent
+    assert await store.position("c1") is None
+    assert await store.agent_conversation_ids(record.agent) == ["c1"]
+
+
+async def test_illegal_transitions_are_refused_and_change_nothing(store):
+    with pytest.raises(IllegalTransition):
+        await store.claim("never-queued", "marie", "Marie")
+    assert (await store.get("never-queued")).state is State.BOT
+    await store.enqueue(_ticket("c1"))
+    with pytest.raises(IllegalTransition):
+        await store.transition("c1", State.TRANSFERRED)
+    assert (await store.get("c1")).state is State.QUEUED
+
+
+async def test_only_the_owner_releases(store):
+    await store.enqueue(_ticket("c1"))
+    await store.claim("c1", "marie", "Marie")
+    with pytest.raises(NotYours):
+        await store.release("c1", "paul", State.BOT)
+    record = await store.release("c1", "marie", State.BOT)
+    assert record.state is State.BOT and record.agent is None
+    assert await store.agent_conversation_ids("marie") == []
+
+
+async def test_transitions_are_announced_to_consoles(store, redis, keys):
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.push_channel)
+    await store.enqueue(_ticket("c1"))
+    await store.claim("c1", "marie", "Marie")
+    frames = []
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(frames) < 3 and asyncio.get_running_loop().time() < deadline:
+        # get_message returns None for the (ignored) subscription confirmation too.
+        message = await pubsub.get_message(timeout=1)
+        if message is not None:
+            frames.append(json.loads(message["data"]))
+    await pubsub.close()
+    assert [f["type"] for f in frames] == ["conversation.state", "ticket.removed",
+                                           "conversation.state"]
+    assert frames[2]["agent"] == "marie"
+
+
+async def test_earlier_tickets_of_the_customer(store):
+    first = _ticket("c1", now=1.0)
+    await store.enqueue(first)
+    await store.claim("c1", "marie", "Marie")
+    await store.release("c1", "marie", State.CLOSED)
+    second = _ticket("c1", now=2.0)
+    await store.enqueue(second)
+    earlier = await store.earlier_tickets("c1")
+    assert [t["ticket_id"] for t in earlier] == [second.ticket_id, first.ticket_id]

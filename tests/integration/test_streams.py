@@ -1,0 +1,55 @@
+"""Acknowledged delivery: what a crashed consumer read but did not acknowledge comes back."""
+
+import asyncio
+
+import pytest
+
+from handoff.streams import StreamConsumer
+
+pytestmark = pytest.mark.integration
+
+
+async def test_unacknowledged_entry_is_read_again_by_the_restarted_consumer(redis):
+    first = StreamConsumer(redis, "s", "g", "worker-1", block_ms=100)
+    await first.ensure_group()
+    await redis.xadd("s", {"n": "1"})
+    entries = await first.read()
+    assert [f["n"] for _, f in entries] == ["1"]
+    # The consumer "crashes" here: no ack. The same consumer name, restarted, reads it again.
+    restarted = StreamConsumer(redis, "s", "g", "worker-1", block_ms=100)
+    again = await restarted.read()
+    assert again == entries
+    await restarted.ack(again[0][0])
+    assert await StreamConsumer(redis, "s", "g", "worker-1", block_ms=100).read() == []
+
+
+async def test_entry_of_a_dead_consumer_is_claimed_by_another(redis):
+    dead = StreamConsumer(redis, "s", "g", "dead", block_ms=100)
+    await dead.ensure_group()
+    await redis.xadd("s", {"n": "1"})
+    assert len(await dead.read()) == 1
+    other = StreamConsumer(redis, "s", "g", "alive", block_ms=100, claim_idle_ms=0)
+    claimed = await other.read()
+    assert [f["n"] for _, f in claimed] == ["1"]
+    await other.ack(claimed[0][0])
+    pending = await redis.xpending("s", "g")
+    assert pending["pending"] == 0
+
+
+async def test_run_delivers_in_order_and_retries_a_failed_entry(redis):
+    consumer = StreamConsumer(redis, "s", "g", "w", block_ms=50)
+    for n in range(5):
+        await redis.xadd("s", {"n": str(n)})
+    seen, failed_once, stop = [], set(), asyncio.Event()
+
+    async def handler(entry_id, fields):
+        if fields["n"] == "2" and "2" not in failed_once:
+            failed_once.add("2")
+            raise RuntimeError("transient failure")
+        seen.append(fields["n"])
+        if len(seen) == 5:
+            stop.set()
+
+    await asyncio.wait_for(consumer.run(handler, stop, retry_delay=0.01), timeout=10)
+    assert seen == ["0", "1", "2", "3", "4"]
+    assert (await redis.xpending("s", "g"))["pending"] == 0
