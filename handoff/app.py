@@ -34,6 +34,7 @@ MAX_BODY = 64 * 1024
 SETTINGS = web.AppKey("settings", Settings)
 KEYS = web.AppKey("keys", Keys)
 REDIS = web.AppKey("redis", Redis)
+SESSION_REDIS = web.AppKey("session_redis", Redis)
 STORE = web.AppKey("store", ConversationStore)
 ACCOUNTS = web.AppKey("accounts", AccountStore)
 RASA = web.AppKey("rasa", RasaClient)
@@ -51,8 +52,10 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[SETTINGS], app[KEYS], app[REDIS] = settings, keys, redis
     app[STORE] = ConversationStore(redis, keys)
     app[ACCOUNTS] = AccountStore(redis, keys)
+    # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
+    app[SESSION_REDIS] = Redis.from_url(settings.redis_url)
     aiohttp_session.setup(app, RedisStorage(
-        redis, cookie_name=keys.session_cookie, max_age=settings.session_max_age,
+        app[SESSION_REDIS], cookie_name=keys.session_cookie, max_age=settings.session_max_age,
         httponly=True, samesite="Strict", secure=settings.public_url.startswith("https://")))
     app.cleanup_ctx.append(_lifecycle)
     routes.add_routes(app)
@@ -78,6 +81,7 @@ async def _lifecycle(app: web.Application):
     await app[HUB].stop()
     await session.close()
     await redis.close()
+    await app[SESSION_REDIS].close()
 
 
 def _page(relative: str) -> Handler:

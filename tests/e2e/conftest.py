@@ -1,0 +1,185 @@
+"""The whole stack, started once per test session, and clients that play customer and agent."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional
+
+import aiohttp
+import pytest
+import socketio
+
+from stack.model import ROOT, ensure_model
+from stack.services import Ports, Stack
+
+AGENTS = {"marie": ("Marie", "marie-pass", "agent"), "paul": ("Paul", "paul-pass", "agent"),
+          "sam": ("Sam", "sam-pass", "supervisor")}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    model = ensure_model(say=lambda line: print(line, file=sys.stderr))
+    running = Stack(model=model, run_dir=tmp_path_factory.mktemp("stack"), ports=Ports.free(),
+                    say=lambda line: print(line, file=sys.stderr))
+    running.start()
+    try:
+        for username, (name, password, role) in AGENTS.items():
+            subprocess.run([sys.executable, "-m", "handoff.accounts", "create", username,
+                            "--name", name, "--role", role], cwd=ROOT, check=True,
+                           env={**running.env(), "HANDOFF_NEW_PASSWORD": password},
+                           stdout=subprocess.DEVNULL, timeout=60)
+        yield running
+    finally:
+        running.stop()
+
+
+async def wait_for(queue: "asyncio.Queue[Any]", match: Callable[[Any], bool],
+                   timeout: float = 30, seen: Optional[List[Any]] = None) -> Any:
+    """The first item of `queue` that matches (others are kept in `seen`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"nothing matched within {timeout} s; saw {seen}")
+        try:
+            item = await asyncio.wait_for(queue.get(), remaining)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"nothing matched within {timeout} s; saw {seen}") from None
+        if seen is not None:
+            seen.append(item)
+        if match(item):
+            return item
+
+
+class Customer:
+    """A customer on the web chat, speaking Rasa's socket.io protocol."""
+
+    def __init__(self, rasa_url: str) -> None:
+        self.url = rasa_url
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.received: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
+        self.history: List[Dict[str, Any]] = []
+        self.session_id = ""
+
+    async def connect(self) -> None:
+        confirmed: "asyncio.Future[str]" = asyncio.get_running_loop().create_future()
+
+        @self.sio.on("session_confirm")
+        async def on_confirm(data: Any) -> None:
+            if not confirmed.done():
+                confirmed.set_result(data if isinstance(data, str) else data["session_id"])
+
+        @self.sio.on("bot_uttered")
+        async def on_bot(data: Dict[str, Any]) -> None:
+            self.history.append(data)
+            await self.received.put(data)
+
+        await self.sio.connect(self.url, transports=["websocket"], socketio_path="/socket.io")
+        await self.sio.emit("session_request", {"session_id": None})
+        self.session_id = await asyncio.wait_for(confirmed, 20)
+
+    async def say(self, text: str, **extra: Any) -> None:
+        await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id,
+                                             **extra})
+
+    async def reply(self, match: Callable[[Dict[str, Any]], bool] = lambda m: True,
+                    timeout: float = 30) -> Dict[str, Any]:
+        return await wait_for(self.received, match, timeout, seen=[])
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+class AgentClient:
+    """An agent using the console's own API: HTTP plus the WebSocket."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                          timeout=aiohttp.ClientTimeout(total=30))
+        self.frames: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
+        self.all_frames: List[Dict[str, Any]] = []
+        self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
+        self._reader: Optional[asyncio.Task] = None
+
+    async def login(self, username: str, password: str) -> Dict[str, Any]:
+        status, body = await self.post("/api/login", {"username": username, "password": password})
+        assert status == 200, body
+        return body
+
+    async def connect_ws(self) -> None:
+        self._ws = await self.http.ws_connect(f"{self.base}/api/ws")
+        hello = await self._ws.receive_json(timeout=10)
+        assert hello["type"] == "hello"
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        async for message in self._ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                frame = message.json()
+                self.all_frames.append(frame)
+                await self.frames.put(frame)
+
+    async def frame(self, match: Callable[[Dict[str, Any]], bool], timeout: float = 30) -> Any:
+        return await wait_for(self.frames, match, timeout, seen=[])
+
+    async def get(self, path: str) -> "tuple[int, Any]":
+        async with self.http.get(f"{self.base}{path}") as resp:
+            return resp.status, await resp.json()
+
+    async def post(self, path: str, body: Any, headers: Optional[Dict[str, str]] = None,
+                   raw: Optional[bytes] = None) -> "tuple[int, Any]":
+        kwargs: Dict[str, Any] = {"data": raw} if raw is not None else {"json": body}
+        async with self.http.post(f"{self.base}{path}", headers=headers or
+                                  ({"Content-Type": "application/json"} if raw else None),
+                                  **kwargs) as resp:
+            return resp.status, await resp.json()
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        await self.http.close()
+
+
+@pytest.fixture
+async def agents(stack: Stack) -> AsyncIterator[Dict[str, AgentClient]]:
+    clients = {name: AgentClient(stack.handoff_url) for name in AGENTS}
+    try:
+        for name, client in clients.items():
+            await client.login(name, AGENTS[name][1])
+        yield clients
+    finally:
+        for client in clients.values():
+            await client.close()
+
+
+@pytest.fixture
+async def customer_factory(stack: Stack) -> AsyncIterator[Callable[[], Any]]:
+    made: List[Customer] = []
+
+    async def make() -> Customer:
+        customer = Customer(stack.rasa_url)
+        await customer.connect()
+        made.append(customer)
+        return customer
+
+    try:
+        yield make
+    finally:
+        for customer in made:
+            await customer.close()
+
+
+async def rasa_tracker(stack: Stack, conversation_id: str) -> Dict[str, Any]:
+    """The conversation's tracker, read straight from Rasa's API."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
+                            params={"token": stack.rasa_token}) as resp:
+            assert resp.status == 200
+            return await resp.json()

@@ -1,0 +1,183 @@
+"""The whole path, with every part real: customer → bot → human → back to the bot.
+
+redis-server, `rasa run` with the trained model, the action server and the handoff service run
+as processes; the customer is a socket.io client, the agents use the console's HTTP + WebSocket
+API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tests.e2e.conftest import rasa_tracker
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+def _after(events, predicate):
+    """Events after the last one matching `predicate`."""
+    index = max(i for i, e in enumerate(events) if predicate(e))
+    return events[index + 1:]
+
+
+async def _user_event_logged(stack, cid, text, timeout=30):
+    """Waits until Rasa has recorded the customer's message (processing is done)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        events = (await rasa_tracker(stack, cid))["events"]
+        if any(e["event"] == "user" and e.get("text") == text for e in events):
+            return events
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"Rasa never recorded {text!r}")
+
+
+async def test_customer_bot_human_and_back(stack, agents, customer_factory):
+    marie, paul = agents["marie"], agents["paul"]
+    await marie.connect_ws()
+    await paul.connect_ws()
+    customer = await customer_factory()
+    cid = customer.session_id
+
+    # The bot settles a simple question, with a custom action reading the order store.
+    await customer.say("where is my order 10234?")
+    answer = await customer.reply(lambda m: "10234" in m.get("text", ""))
+    assert "agent" not in answer
+
+    # One message reaches a human: a ticket with the full context, and the queue position.
+    await customer.say("I want to talk to a human")
+    queued = await customer.reply()
+    assert "1" in queued["text"], queued
+    frame = await marie.frame(lambda f: f["type"] == "ticket.queued"
+                              and f["ticket"]["conversation_id"] == cid)
+    ticket = frame["ticket"]
+    assert ticket["slots"]["order_number"] == "10234"
+    assert ticket["reason"] == "asked" and ticket["language"] == "en"
+    assert ticket["channel"] == "socketio"
+    assert any(t["kind"] == "customer" and "10234" in t["text"] for t in ticket["transcript"])
+    status, queue = await marie.get("/api/queue")
+    assert status == 200 and cid in [t["conversation_id"] for t in queue["tickets"]]
+
+    # While queued, the customer's messages go to the agents, not to the bot.
+    await customer.say("are you there?")
+    waiting = await marie.frame(lambda f: f["type"] == "message"
+                                and f["turn"]["text"] == "are you there?")
+    assert waiting["turn"]["kind"] == "customer"
+
+    # Two agents claim at once: exactly one wins, the other is told.
+    (s1, b1), (s2, b2) = await asyncio.gather(
+        marie.post(f"/api/conversations/{cid}/claim", {}),
+        paul.post(f"/api/conversations/{cid}/claim", {}))
+    assert sorted([s1, s2]) == [200, 409], (b1, b2)
+    owner, other = (marie, paul) if s1 == 200 else (paul, marie)
+    owner_name = "Marie" if owner is marie else "Paul"
+    loser_body = b2 if s1 == 200 else b1
+    assert loser_body["error"]["code"] == "already_claimed"
+    status, body = await other.post(f"/api/conversations/{cid}/messages", {"text": "hi"})
+    assert status == 409 and body["error"]["code"] == "not_yours"
+    status, body = await owner.post(f"/api/conversations/{cid}/messages", {"text": "  "})
+    assert status == 400 and body["error"]["code"] == "empty_message"
+    status, body = await owner.post(f"/api/conversations/{cid}/messages", {"text": "x" * 4001})
+    assert status == 400 and body["error"]["code"] == "message_too_long"
+
+    # Whatever the customer sends now (text, a button payload, an attachment) reaches the agent
+    # and never the bot.
+    await customer.say("my parcel never came")
+    await customer.say("/affirm")
+    await customer.say("", attachment={"type": "image", "url": "http://127.0.0.1/photo.jpg"})
+    for text in ("my parcel never came", "/affirm"):
+        await owner.frame(lambda f, t=text: f["type"] == "message" and f["turn"]["text"] == t)
+    attached = await owner.frame(lambda f: f["type"] == "message"
+                                 and f["turn"].get("attachment"))
+    assert attached["turn"]["attachment"]["type"] == "image"
+    events = await _user_event_logged(stack, cid, "/affirm")
+    after_handoff = _after(events, lambda e: e["event"] == "pause")
+    assert [e for e in after_handoff if e["event"] == "bot"] == []
+    assert customer.received.empty(), "the bot answered during the handoff"
+
+    # The agent answers; the customer gets it once, marked with the agent's name.
+    client_id = uuid.uuid4().hex
+    status, sent = await owner.post(f"/api/conversations/{cid}/messages",
+                                    {"text": "Hello, I'm looking at order 10234 now.",
+                                     "client_id": client_id})
+    assert status == 202
+    status, resent = await owner.post(f"/api/conversations/{cid}/messages",
+                                      {"text": "Hello, I'm looking at order 10234 now.",
+                                       "client_id": client_id})
+    assert status == 202 and resent["message"]["id"] == sent["message"]["id"]
+    got = await customer.reply(lambda m: m.get("agent"))
+    assert got["agent"] == owner_name and got["text"].startswith("Hello, I'm looking")
+    echo = await owner.frame(lambda f: f["type"] == "message" and f["turn"]["kind"] == "agent")
+    assert echo["turn"]["id"] == sent["message"]["id"] and echo["turn"]["client_id"] == client_id
+
+    # The one transcript holds customer, bot and agent turns; the agent turn names the agent.
+    status, body = await owner.get(f"/api/conversations/{cid}")
+    assert status == 200
+    kinds = [t["kind"] for t in body["conversation"]["transcript"]]
+    assert "customer" in kinds and "bot" in kinds and "agent" in kinds
+    agent_turns = [t for t in body["conversation"]["transcript"] if t["kind"] == "agent"]
+    assert [t["agent"] for t in agent_turns] == [owner_name]
+
+    # Hand back into the "anything else?" flow; the bot answers again, with its context.
+    status, body = await owner.post(f"/api/conversations/{cid}/handback",
+                                    {"flow": "anything_else"})
+    assert status == 200, body
+    assert body["conversation"]["state"] == "bot"
+    await customer.reply(lambda m: not m.get("agent"))
+    await customer.say("what is the status of my order?")
+    again = await customer.reply(lambda m: "10234" in m.get("text", ""))
+    assert not again.get("agent")
+
+    tracker = await rasa_tracker(stack, cid)
+    kinds = [e["event"] for e in tracker["events"]]
+    assert kinds.index("pause") < kinds.index("resume")
+    agent_events = [e for e in tracker["events"] if e["event"] == "bot"
+                    and (e.get("metadata") or {}).get("handoff_agent")]
+    assert len(agent_events) == 1 and agent_events[0]["metadata"]["agent"] == owner_name
+    await asyncio.sleep(0)
+    assert sum(1 for m in customer.history if m.get("agent")) == 1
+
+
+async def test_french_customer_is_closed_by_the_agent(stack, agents, customer_factory):
+    marie = agents["marie"]
+    customer = await customer_factory()
+    cid = customer.session_id
+    await customer.say("bonjour, je veux parler à un conseiller")
+    queued = await customer.reply()
+    assert "file" in queued["text"] or "position" in queued["text"], queued
+    status, body = await marie.post(f"/api/conversations/{cid}/claim", {})
+    assert status == 200, body
+    assert body["conversation"]["ticket"]["language"] == "fr"
+    status, body = await marie.post(f"/api/conversations/{cid}/close", {"resolution": "resolved"})
+    assert status == 200 and body["conversation"]["state"] == "closed"
+    closing = await customer.reply()
+    assert "close" in closing["text"]  # "Cette conversation est maintenant close."
+    status, body = await marie.post(f"/api/conversations/{cid}/close", {})
+    assert status == 409 and body["error"]["code"] == "bad_state"
+
+
+async def test_bad_input_gets_clear_errors(stack, agents):
+    marie = agents["marie"]
+    status, body = await marie.get("/api/conversations/no-such-conversation")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, body = await marie.post("/api/conversations/x/messages", None, raw=b"{not json")
+    assert status == 400 and body["error"]["code"] == "bad_json"
+    status, body = await marie.post("/api/login", None, raw=b"x" * 100_000)
+    assert status == 413 and body["error"]["code"] == "too_large"
+    status, body = await marie.post("/api/login", {"username": "marie", "password": "wrong"})
+    assert status == 401 and body["error"]["code"] == "bad_credentials"
+    status, body = await marie.post("/api/conversations/x/claim", {},
+                                    headers={"Origin": "http://evil.example"})
+    assert status == 403 and body["error"]["code"] == "csrf"
+    async with marie.http.post(f"{marie.base}/api/conversations/x/claim", data="a=b",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"}
+                               ) as resp:
+        assert resp.status == 403
+    async with marie.http.get(f"{marie.base}/api/queue",
+                              headers={"Accept-Language": "fr-FR"}) as resp:
+        assert resp.status == 200
+    anonymous_status, body = await marie.get("/api/me")
+    assert anonymous_status == 200
