@@ -80,8 +80,8 @@ async def _lifecycle(app: web.Application):
     await app[WORKERS].stop()
     await app[HUB].stop()
     await session.close()
-    await redis.close()
-    await app[SESSION_REDIS].close()
+    await redis.close(close_connection_pool=True)
+    await app[SESSION_REDIS].close(close_connection_pool=True)
 
 
 def _page(relative: str) -> Handler:

@@ -67,7 +67,8 @@ class RedisStreamEventBroker(EventBroker):
             except asyncio.TimeoutError:
                 logger.warning("broker.close.unsent count=%d", self._queue.qsize())
             self._writer.cancel()
-        await self._redis.close()
+            await asyncio.gather(self._writer, return_exceptions=True)
+        await self._redis.close(close_connection_pool=True)
 
     async def _write_forever(self) -> None:
         while True:

@@ -29,7 +29,8 @@ _REASON_BY_INTENT = {
 }
 
 # Slots that describe the handoff itself rather than facts the customer gave.
-_INTERNAL_SLOTS = {"handoff_reason", "handoff_ticket_id", "handoff_agent", "requested_slot"}
+_INTERNAL_SLOTS = {"handoff_reason", "handoff_ticket_id", "handoff_agent", "requested_slot",
+                  "session_started_metadata"}
 
 _REASON_TEXT = {
     Reason.ASKED: ("Asked for a person.", "A demandé à parler à une personne."),
