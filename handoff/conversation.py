@@ -140,7 +140,7 @@ class ConversationStore:
         return [t.brief() for t in tickets if t is not None]
 
     async def enqueue(self, ticket: Ticket) -> Conversation:
-        """bot|closed → queued: stores the ticket and puts the conversation in the queue."""
+        """Moves bot|closed → queued: stores the ticket and queues the conversation."""
         keys, raw = self._keys, ticket.to_json()
 
         def extra(pipe: Pipeline, _: Conversation) -> None:
@@ -157,12 +157,12 @@ class ConversationStore:
         )
 
     async def claim(self, conversation_id: str, agent: str, agent_name: str) -> Conversation:
-        """queued → assigned to `agent`; a second claimer gets `IllegalTransition`."""
+        """Moves queued → assigned to `agent`; a second claimer gets `IllegalTransition`."""
         return await self.transition(conversation_id, State.ASSIGNED,
                                      fields={"agent": agent, "agent_name": agent_name})
 
     async def release(self, conversation_id: str, agent: str, target: State) -> Conversation:
-        """assigned → bot (hand-back) or closed, by the agent who owns it."""
+        """Moves assigned → bot (hand-back) or closed, by the agent who owns it."""
         return await self.transition(conversation_id, target, owner=agent,
                                      fields={"agent": "", "agent_name": ""})
 

@@ -46,8 +46,11 @@ return ARGV[2]
 
 async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, agent_name: str,
                  text: str, client_id: Optional[str]) -> OutboxMessage:
-    """Puts an agent message in the outbox; a resend with the same `client_id` is a no-op that
-    returns the id of the message accepted the first time."""
+    """Puts an agent message in the outbox.
+
+    A resend with the same `client_id` is a no-op that returns the id of the message accepted
+    the first time.
+    """
     message = OutboxMessage(id=uuid.uuid4().hex, conversation_id=conversation_id, agent=agent,
                             agent_name=agent_name, text=text,
                             client_id=client_id or f"server-{uuid.uuid4().hex}")

@@ -13,7 +13,8 @@ from typing import Awaitable, Callable, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError, TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,11 @@ class StreamConsumer:
         return entries
 
     async def run(self, handler: Handler, stop: asyncio.Event, retry_delay: float = 0.5) -> None:
-        """Feeds entries to `handler` until `stop` is set; an entry whose handler fails stays
-        pending and is retried on the next pass over pending entries."""
+        """Feeds entries to `handler` until `stop` is set.
+
+        An entry whose handler fails stays pending and is retried, before any later entry, on
+        the next pass over pending entries.
+        """
         await self._ensure_group_retrying(stop, retry_delay)
         while not stop.is_set():
             try:

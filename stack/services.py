@@ -99,14 +99,17 @@ class Stack:
 
     @property
     def rasa_url(self) -> str:
+        """Base URL of the Rasa server."""
         return f"http://127.0.0.1:{self.ports.rasa}"
 
     @property
     def handoff_url(self) -> str:
+        """Base URL of the handoff service (console, chat page, agent API)."""
         return f"http://127.0.0.1:{self.ports.handoff}"
 
     @property
     def actions_url(self) -> str:
+        """Base URL of the action server."""
         return f"http://127.0.0.1:{self.ports.actions}"
 
     def start(self) -> None:

@@ -26,7 +26,8 @@ XSS = '<img src=x onerror="window.__xss=1">'
 @pytest.fixture
 def browser():
     if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: ./test.sh installs it (apt-get install chromium)")
+        pytest.fail("Debian's chromium is missing: ./test.sh installs it "
+                    "(apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
                                              headless=True)

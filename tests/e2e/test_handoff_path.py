@@ -141,13 +141,21 @@ async def test_customer_bot_human_and_back(stack, agents, customer_factory):
     assert sum(1 for m in customer.history if m.get("agent")) == 1
 
 
-async def test_french_customer_is_closed_by_the_agent(stack, agents, customer_factory):
+async def test_french_customer_mid_form_then_closed_by_the_agent(stack, agents,
+                                                                 customer_factory):
     marie = agents["marie"]
     customer = await customer_factory()
     cid = customer.session_id
-    await customer.say("bonjour, je veux parler à un conseiller")
+    # The order form asks for the number; the customer asks for a person instead.
+    await customer.say("je voudrais savoir où en est ma commande")
+    await customer.reply()
+    tracker = await rasa_tracker(stack, cid)
+    assert (tracker.get("active_loop") or {}).get("name") == "order_form"
+    await customer.say("je veux parler à un conseiller")
     queued = await customer.reply()
-    assert "file" in queued["text"] or "position" in queued["text"], queued
+    assert "file d'attente" in queued["text"], queued
+    tracker = await rasa_tracker(stack, cid)
+    assert tracker["paused"] and not (tracker.get("active_loop") or {}).get("name")
     status, body = await marie.post(f"/api/conversations/{cid}/claim", {})
     assert status == 200, body
     assert body["conversation"]["ticket"]["language"] == "fr"

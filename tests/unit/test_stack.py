@@ -1,0 +1,32 @@
+"""Set-up errors of the run command say what to do."""
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from stack.model import model_hash
+from stack.services import Ports, Stack, StackError
+
+
+def test_a_taken_port_stops_with_a_clear_message(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = Ports.free()
+        ports.handoff = port
+        stack = Stack(model=Path("unused"), run_dir=tmp_path, ports=ports, say=lambda _: None)
+        with pytest.raises(StackError, match=f"Port {port} .*already in use"):
+            stack.start()
+    assert stack.processes == {}
+
+
+def test_model_hash_changes_with_training_data(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "config.yml").write_text("pipeline: []\n")
+    (tmp_path / "data" / "nlu.yml").write_text("nlu: []\n")
+    before = model_hash(tmp_path)
+    assert model_hash(tmp_path) == before
+    (tmp_path / "data" / "nlu.yml").write_text("nlu: [x]\n")
+    assert model_hash(tmp_path) != before
