@@ -18,6 +18,17 @@ from redis.asyncio import Redis
 
 from handoff import routes, ws
 from handoff.accounts import AccountStore
+from handoff.appkeys import (
+    ACCOUNTS,
+    HUB,
+    KEYS,
+    RASA,
+    REDIS,
+    SESSION_REDIS,
+    SETTINGS,
+    STORE,
+    WORKERS,
+)
 from handoff.conversation import ConversationStore
 from handoff.errors import ApiError, error_response
 from handoff.hub import Hub
@@ -31,15 +42,6 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024
 
-SETTINGS = web.AppKey("settings", Settings)
-KEYS = web.AppKey("keys", Keys)
-REDIS = web.AppKey("redis", Redis)
-SESSION_REDIS = web.AppKey("session_redis", Redis)
-STORE = web.AppKey("store", ConversationStore)
-ACCOUNTS = web.AppKey("accounts", AccountStore)
-RASA = web.AppKey("rasa", RasaClient)
-HUB = web.AppKey("hub", Hub)
-WORKERS = web.AppKey("workers", Workers)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
-from handoff import app as app_keys
+from handoff import appkeys as app_keys
 from handoff import outbox
 from handoff.accounts import Agent
 from handoff.conversation import HUMAN_STATES, Conversation, IllegalTransition, NotYours, State
 from handoff.errors import ApiError
 from handoff.rasa_api import RasaUnavailable
 from handoff.transcript import turns_from_events
+
+logger = logging.getLogger(__name__)
 
 # Hand-back flows: the id the console sends -> the intent triggered in Rasa.
 FLOWS = {
@@ -135,7 +138,12 @@ async def claim(request: web.Request) -> web.Response:
         record = await request.app[app_keys.STORE].claim(cid, agent.username, agent.name)
     except IllegalTransition as exc:
         raise ApiError("already_claimed" if exc.current != State.BOT else "bad_state") from exc
-    await _append(request, cid, [{"event": "slot", "name": "handoff_agent", "value": agent.name}])
+    try:
+        await request.app[app_keys.RASA].append_events(
+            cid, [{"event": "slot", "name": "handoff_agent", "value": agent.name}])
+    except RasaUnavailable as exc:
+        # The claim stands (it is in Redis); the slot only informs the bot after hand-back.
+        logger.warning("claim.slot.failure conversation=%s error=%s", cid, exc)
     return web.json_response({"conversation": await _describe(request, record, transcript=False)})
 
 

@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from handoff import app as app_keys
+from handoff import appkeys as app_keys
 from handoff.errors import ApiError, error_response
 from handoff.routes import current_agent
 

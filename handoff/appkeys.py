@@ -1,0 +1,24 @@
+"""Typed keys of what the handoff service's application holds (set in `handoff.app`)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from handoff.accounts import AccountStore
+from handoff.conversation import ConversationStore
+from handoff.hub import Hub
+from handoff.keys import Keys
+from handoff.rasa_api import RasaClient
+from handoff.settings import Settings
+from handoff.workers import Workers
+
+SETTINGS = web.AppKey("settings", Settings)
+KEYS = web.AppKey("keys", Keys)
+REDIS = web.AppKey("redis", Redis)
+SESSION_REDIS = web.AppKey("session_redis", Redis)
+STORE = web.AppKey("store", ConversationStore)
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+RASA = web.AppKey("rasa", RasaClient)
+HUB = web.AppKey("hub", Hub)
+WORKERS = web.AppKey("workers", Workers)
