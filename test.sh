@@ -8,6 +8,9 @@ if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# The end-to-end tests share one model, trained here (once per data hash) so that its progress
+# shows and no test's time limit includes training.
+.venv/bin/python -m stack train
 set +e
 .venv/bin/python -m pytest "$@"
 code=$?

@@ -14,6 +14,7 @@ from handoff import outbox
 from handoff.accounts import Agent
 from handoff.conversation import HUMAN_STATES, Conversation, IllegalTransition, NotYours, State
 from handoff.errors import ApiError
+from handoff.notices import notice_event
 from handoff.rasa_api import RasaUnavailable
 from handoff.transcript import turns_from_events
 
@@ -27,10 +28,6 @@ FLOWS = {
                      {"en": "Satisfaction question", "fr": "Question de satisfaction"}),
 }
 
-CLOSING_TEXT = {
-    "en": "This conversation is now closed. Write again any time if you need anything.",
-    "fr": "Cette conversation est maintenant close. Écrivez-nous à tout moment si besoin.",
-}
 
 
 def add_routes(app: web.Application) -> None:
@@ -138,12 +135,13 @@ async def claim(request: web.Request) -> web.Response:
         record = await request.app[app_keys.STORE].claim(cid, agent.username, agent.name)
     except IllegalTransition as exc:
         raise ApiError("already_claimed" if exc.current != State.BOT else "bad_state") from exc
+    joined = [{"event": "slot", "name": "handoff_agent", "value": agent.name},
+              notice_event("agent_joined", await _language(request, record), agent.name)]
     try:
-        await request.app[app_keys.RASA].append_events(
-            cid, [{"event": "slot", "name": "handoff_agent", "value": agent.name}])
+        await request.app[app_keys.RASA].append_events(cid, joined, send=True)
     except RasaUnavailable as exc:
-        # The claim stands (it is in Redis); the slot only informs the bot after hand-back.
-        logger.warning("claim.slot.failure conversation=%s error=%s", cid, exc)
+        # The claim stands (it is in Redis); the customer only misses the "joined" notice.
+        logger.warning("claim.notice.failure conversation=%s error=%s", cid, exc)
     return web.json_response({"conversation": await _describe(request, record, transcript=False)})
 
 
@@ -176,8 +174,11 @@ async def handback(request: web.Request) -> web.Response:
     flow = body.get("flow")
     if flow is not None and flow not in FLOWS:
         raise ApiError("unknown_flow")
-    await _owned(request, cid, agent)
-    await _append(request, cid, _resume_events())
+    record = await _owned(request, cid, agent)
+    events = _resume_events()
+    if flow is None:
+        events.append(notice_event("handed_back", await _language(request, record), agent.name))
+    await _append(request, cid, events, send=True)
     record = await _release(request, cid, agent, State.BOT)
     if flow is not None:
         await _rasa_call(request.app[app_keys.RASA].trigger_intent(cid, FLOWS[flow][0]))
@@ -193,13 +194,16 @@ async def close(request: web.Request) -> web.Response:
     if not isinstance(resolution, str) or len(resolution) > 64:
         raise ApiError("bad_request")
     record = await _owned(request, cid, agent)
-    ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
-    language = ticket.language if ticket and ticket.language in CLOSING_TEXT else "en"
-    farewell = {"event": "bot", "text": CLOSING_TEXT[language],
-                "metadata": {"handoff_notice": "closed", "resolution": resolution}}
+    farewell = notice_event("closed", await _language(request, record), agent.name,
+                            resolution=resolution)
     await _append(request, cid, [*_resume_events(), farewell], send=True)
     record = await _release(request, cid, agent, State.CLOSED)
     return web.json_response({"conversation": await _describe(request, record, transcript=False)})
+
+
+async def _language(request: web.Request, record: Conversation) -> str:
+    ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
+    return ticket.language if ticket else "en"
 
 
 def _resume_events() -> List[Dict[str, Any]]:

@@ -67,6 +67,8 @@ def _bot_turn(event: Dict[str, Any]) -> Turn:
         turn["agent_username"] = meta["handoff_agent"]
         if meta.get("client_id"):
             turn["client_id"] = meta["client_id"]
+    if meta.get("handoff_notice"):
+        turn["notice"] = meta["handoff_notice"]
     buttons = (event.get("data") or {}).get("buttons")
     if buttons:
         turn["buttons"] = [{"title": b.get("title"), "payload": b.get("payload")} for b in buttons]

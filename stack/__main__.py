@@ -25,7 +25,8 @@ def _args(argv: list) -> argparse.Namespace:
     parser.add_argument("--rasa-port", type=int, default=defaults.rasa)
     parser.add_argument("--actions-port", type=int, default=defaults.actions)
     parser.add_argument("--handoff-port", type=int, default=defaults.handoff)
-    parser.add_argument("command", nargs="?", default="run", choices=["run"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "train"],
+                        help="run: the whole product (default); train: only the model")
     return parser.parse_args(argv)
 
 
@@ -40,6 +41,13 @@ def create_demo_account(stack: Stack) -> None:
 def main(argv: list) -> int:
     """Starts everything, prints the addresses, and stops everything on Ctrl-C or SIGTERM."""
     args = _args(argv)
+    if args.command == "train":
+        try:
+            ensure_model()
+        except TrainingFailed as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            return 1
+        return 0
     ports = Ports(args.redis_port, args.rasa_port, args.actions_port, args.handoff_port)
     stack = Stack(model=Path(), run_dir=ROOT / ".run", ports=ports,
                   redis_url=os.environ.get("REDIS_URL") or None)

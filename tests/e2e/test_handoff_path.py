@@ -76,6 +76,8 @@ async def test_customer_bot_human_and_back(stack, agents, customer_factory):
     owner_name = "Marie" if owner is marie else "Paul"
     loser_body = b2 if s1 == 200 else b1
     assert loser_body["error"]["code"] == "already_claimed"
+    joined = await customer.reply()
+    assert joined.get("notice") == "agent_joined" and owner_name in joined["text"]
     status, body = await other.post(f"/api/conversations/{cid}/messages", {"text": "hi"})
     assert status == 409 and body["error"]["code"] == "not_yours"
     status, body = await owner.post(f"/api/conversations/{cid}/messages", {"text": "  "})
@@ -161,8 +163,10 @@ async def test_french_customer_mid_form_then_closed_by_the_agent(stack, agents,
     assert body["conversation"]["ticket"]["language"] == "fr"
     status, body = await marie.post(f"/api/conversations/{cid}/close", {"resolution": "resolved"})
     assert status == 200 and body["conversation"]["state"] == "closed"
+    joined = await customer.reply()
+    assert joined["text"].startswith("Marie, de notre équipe, a rejoint")
     closing = await customer.reply()
-    assert "close" in closing["text"]  # "Cette conversation est maintenant close."
+    assert closing.get("notice") == "closed" and "close" in closing["text"]
     status, body = await marie.post(f"/api/conversations/{cid}/close", {})
     assert status == 409 and body["error"]["code"] == "bad_state"
 

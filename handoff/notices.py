@@ -1,0 +1,29 @@
+"""What the customer is told, in their language, when a person joins, leaves or closes."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+TEXTS: Dict[str, Dict[str, str]] = {
+    "agent_joined": {
+        "en": "{agent} from our team has joined the conversation.",
+        "fr": "{agent}, de notre équipe, a rejoint la conversation.",
+    },
+    "handed_back": {
+        "en": "{agent} has handed you back to the assistant. Ask me anything, or ask for a "
+              "person again at any time.",
+        "fr": "{agent} vous a redirigé vers l'assistant. Posez-moi vos questions, ou demandez "
+              "à nouveau une personne à tout moment.",
+    },
+    "closed": {
+        "en": "This conversation is now closed. Write again any time if you need anything.",
+        "fr": "Cette conversation est maintenant close. Écrivez-nous à tout moment si besoin.",
+    },
+}
+
+
+def notice_event(kind: str, language: str, agent: str, **metadata: Any) -> Dict[str, Any]:
+    """A `bot` event carrying a notice, for Rasa's tracker/events API."""
+    texts = TEXTS[kind]
+    text = texts.get(language, texts["en"]).format(agent=agent)
+    return {"event": "bot", "text": text, "metadata": {"handoff_notice": kind, **metadata}}
