@@ -5,6 +5,7 @@ The database file (``actions/data/orders.db``, gitignored) is built from
 temporary file, then renamed), so several action-server processes starting at
 once never see a half-built database. ``ORDERS_DB_PATH`` overrides the path.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,6 +36,8 @@ def normalise_order_number(value: object) -> Optional[str]:
 
 @dataclass(frozen=True)
 class Order:
+    """One row of the ``orders`` table."""
+
     order_number: str
     status: str
     carrier: Optional[str]

@@ -4,6 +4,7 @@ Everything the customer reads comes from domain responses, which have an
 English and a French variant selected by the ``language`` slot; the only text
 made here is the localised date passed into those responses.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,10 +19,34 @@ from rasa_sdk.types import DomainDict
 from actions.order_store import Order, OrderStore, normalise_order_number
 
 _MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July",
-           "August", "September", "October", "November", "December"),
-    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet",
-           "août", "septembre", "octobre", "novembre", "décembre"),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "fr": (
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ),
 }
 _WEEKDAYS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
@@ -34,6 +59,7 @@ _NUMBER_ATTEMPT = re.compile(r"#?\s*(\d[\d .-]{1,}\d)")
 
 
 def customer_language(tracker: Tracker) -> str:
+    """The customer's language from the ``language`` slot ("en" when unknown)."""
     lang = tracker.get_slot("language")
     return lang if lang in ("en", "fr") else "en"
 
@@ -44,10 +70,7 @@ def format_date(value: Optional[date], language: str) -> str:
         return "?"
     lang = language if language in _MONTHS else "en"
     day = "1er" if (lang == "fr" and value.day == 1) else str(value.day)
-    return (
-        f"{_WEEKDAYS[lang][value.weekday()]} {day} "
-        f"{_MONTHS[lang][value.month - 1]} {value.year}"
-    )
+    return f"{_WEEKDAYS[lang][value.weekday()]} {day} {_MONTHS[lang][value.month - 1]} {value.year}"
 
 
 def order_number_attempt(text: Optional[str]) -> Optional[str]:
@@ -67,6 +90,7 @@ class ValidateOrderForm(FormValidationAction):
     """Validates ``order_number`` (exactly 5 digits) for ``order_form``."""
 
     def name(self) -> Text:
+        """Name of the action, as in the domain."""
         return "validate_order_form"
 
     async def extract_order_number(
@@ -96,6 +120,7 @@ class ValidateOrderForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        """Accepts 5-digit numbers; otherwise explains the format and asks again."""
         number = normalise_order_number(slot_value)
         if number is None:
             dispatcher.utter_message(response="utter_invalid_order_number")
@@ -111,11 +136,13 @@ class ActionOrderStatus(Action):
 
     @property
     def store(self) -> OrderStore:
+        """The order store (created on first use)."""
         if self._store is None:
             self._store = OrderStore()
         return self._store
 
     def name(self) -> Text:
+        """Name of the action, as in the domain."""
         return "action_order_status"
 
     def run(
@@ -124,6 +151,7 @@ class ActionOrderStatus(Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Dict[Text, Any]]:
+        """Answers with the status of the order in the ``order_number`` slot."""
         language = customer_language(tracker)
         number = normalise_order_number(tracker.get_slot("order_number"))
         if number is None:

@@ -10,6 +10,7 @@ slot keeps its previous value.
 The scoring lives in plain functions (``score``/``detect``) so it can be tested
 without Rasa; ``LanguageDetector`` is the thin Rasa 3.6 graph component around it.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,55 +26,51 @@ SUPPORTED = ("en", "fr")
 # "ok", "bot", "client", "on", "a", "as", "me", "son") are deliberately absent:
 # they carry no signal. Weight 2 for highly distinctive words, 1 otherwise.
 _FR_WORDS: Dict[str, int] = {
-    # pronouns, articles, prepositions, conjunctions
-    **{w: 1 for w in (
-        "je", "j", "tu", "il", "elle", "nous", "vous", "ils", "elles", "moi", "toi",
-        "le", "la", "les", "l", "un", "une", "des", "du", "de", "d", "au", "aux",
-        "mon", "ma", "mes", "ton", "ta", "tes", "votre", "vos", "notre", "nos",
-        "ce", "cet", "cette", "ces", "ça", "ca", "c", "qu", "que", "qui", "quoi",
-        "et", "ou", "mais", "donc", "avec", "sans", "pour", "par", "chez", "sur",
-        "dans", "est", "sont", "suis", "es", "ai", "avez", "avons", "ont",
-        "ne", "n", "pas", "plus", "y", "en", "si", "très", "tres", "bien", "aussi", "encore",
-    )},
-    **{w: 2 for w in (
-        "où", "quand", "comment", "pourquoi", "quel", "quelle", "quels", "quelles",
-        "bonjour", "bonsoir", "salut", "coucou", "merci", "oui", "ouais", "non",
-        "revoir", "bonne", "journée", "soirée", "svp", "stp", "plaît", "plait",
-        "veux", "voudrais", "aimerais", "peux", "pouvez", "puis", "faut", "parler",
-        "conseiller", "conseillère", "humain", "vraie", "vrai", "personne",
-        "quelqu", "commande", "colis", "livraison", "livré", "livrée", "reçu",
-        "retour", "retourner", "rembourser", "remboursement", "horaires",
-        "ouvert", "ouverts", "fermé", "heure", "heures", "numéro", "mettre",
-        "aide", "aidez", "besoin", "marche", "rien", "d'accord", "daccord",
-        "nul", "être", "était", "avoir", "fait", "faire", "combien", "délai",
-        "délais", "jours", "semaine", "magasin", "boutique", "échange",
-        "est-ce", "c'est", "j'ai", "n'est", "qu'il",
-    )},
+    **dict.fromkeys(
+        """
+    je j tu il elle nous vous ils elles moi toi le la les l un une des du de d au aux
+    mon ma mes ton ta tes votre vos notre nos ce cet cette ces ça ca c qu que qui quoi
+    et ou mais donc avec sans pour par chez sur dans est sont suis es ai avez avons ont
+    ne n pas plus y en si très tres bien aussi encore
+        """.split(),
+        1,
+    ),
+    **dict.fromkeys(
+        """
+    où quand comment pourquoi quel quelle quels quelles bonjour bonsoir salut coucou
+    merci oui ouais non revoir bonne journée soirée svp stp plaît plait veux voudrais
+    aimerais peux pouvez puis faut parler conseiller conseillère humain vraie vrai
+    personne quelqu commande colis livraison livré livrée reçu retour retourner
+    rembourser remboursement horaires ouvert ouverts fermé heure heures numéro mettre
+    aide aidez besoin marche rien d'accord daccord nul être était avoir fait faire
+    combien délai délais jours semaine magasin boutique échange est-ce c'est j'ai n'est
+    qu'il
+        """.split(),
+        2,
+    ),
 }
 
 _EN_WORDS: Dict[str, int] = {
-    **{w: 1 for w in (
-        "i", "you", "he", "she", "we", "they", "it", "the", "an", "my", "your",
-        "our", "their", "this", "that", "these", "those", "is", "are", "am",
-        "was", "were", "be", "been", "do", "does", "did", "have", "has", "had",
-        "and", "or", "but", "with", "without", "for", "of", "to", "from", "in",
-        "at", "by", "not", "can", "could", "would", "will", "should", "there",
-        "just", "some", "any", "get", "got", "still", "yet", "very", "too",
-    )},
-    **{w: 2 for w in (
-        "where", "when", "how", "why", "what", "which", "who", "hello", "hi",
-        "hey", "thanks", "thank", "thx", "cheers", "yes", "yeah", "yep", "no",
-        "nope", "bye", "goodbye", "please", "pls", "plz", "want", "wanna",
-        "need", "talk", "speak", "human", "real", "someone", "somebody",
-        "order", "parcel", "package", "delivery", "deliver", "delivered",
-        "shipping", "shipped", "arrive", "return", "refund", "hours", "open",
-        "opening", "closed", "help", "don't", "dont", "can't", "cant", "i'm",
-        "im", "it's", "what's", "where's", "doesn't", "isn't", "won't",
-        "number", "track", "tracking", "status", "morning", "evening",
-        "afternoon", "good", "great", "sure", "nothing", "else",
-        "useless", "person", "representative", "rep", "store", "shop",
-        "days", "long", "take", "much", "send", "back", "money",
-    )},
+    **dict.fromkeys(
+        """
+    i you he she we they it the an my your our their this that these those is are am was
+    were be been do does did have has had and or but with without for of to from in at
+    by not can could would will should there just some any get got still yet very too
+        """.split(),
+        1,
+    ),
+    **dict.fromkeys(
+        """
+    where when how why what which who hello hi hey thanks thank thx cheers yes yeah yep
+    no nope bye goodbye please pls plz want wanna need talk speak human real someone
+    somebody order parcel package delivery deliver delivered shipping shipped arrive
+    return refund hours open opening closed help don't dont can't cant i'm im it's
+    what's where's doesn't isn't won't number track tracking status morning evening
+    afternoon good great sure nothing else useless person representative rep store shop
+    days long take much send back money
+        """.split(),
+        2,
+    ),
 }
 
 # Letters that do not occur in English words.
@@ -177,14 +174,13 @@ except ImportError:  # pragma: no cover
 
 if DefaultV1Recipe is not None:
 
-    @DefaultV1Recipe.register(
-        [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
-    )
+    @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
     class LanguageDetector(GraphComponent, EntityExtractorMixin):
         """Adds a ``language`` entity (``en``/``fr``) when the message's language is clear."""
 
         @staticmethod
         def get_default_config() -> Dict[Text, Any]:
+            """Thresholds of ``detect``: minimum winning score and share of all points."""
             return {"min_score": 2.0, "min_ratio": 0.7}
 
         def __init__(self, config: Dict[Text, Any]) -> None:
@@ -198,15 +194,17 @@ if DefaultV1Recipe is not None:
             resource: Resource,
             execution_context: ExecutionContext,
         ) -> "LanguageDetector":
+            """Creates the component (nothing to train or persist)."""
             return cls(config)
 
         def process(self, messages: List[Message]) -> List[Message]:
+            """Adds a ``language`` entity to each message whose language is clear."""
             for message in messages:
                 self._process_one(message)
             return messages
 
         def process_training_data(self, training_data: Any) -> Any:
-            # Nothing to learn and nothing to add to training examples.
+            """Leaves training data as it is: there is nothing to learn."""
             return training_data
 
         def _process_one(self, message: Message) -> None:
