@@ -1,0 +1,1 @@
+"""Rasa-side code: the web chat channel and the language detector."""
