@@ -51,8 +51,6 @@ def main(argv: list) -> int:
     ports = Ports(args.redis_port, args.rasa_port, args.actions_port, args.handoff_port)
     stack = Stack(model=Path(), run_dir=ROOT / ".run", ports=ports,
                   redis_url=os.environ.get("REDIS_URL") or None)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         stack.model = ensure_model()
         print("Starting Redis, the action server, the Rasa server and the handoff service...")
@@ -61,6 +59,12 @@ def main(argv: list) -> int:
     except (StackError, TrainingFailed, subprocess.CalledProcessError) as exc:
         print(f"\nCannot start: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\nStopped before the start was complete.", file=sys.stderr)
+        return 130
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
     print(f"""
 Ready.
   Customer chat page : {stack.handoff_url}/chat
@@ -75,8 +79,6 @@ Press Ctrl-C to stop.""", flush=True)
                     print(f"{proc.name} stopped (code {proc.popen.returncode}):\n{proc.tail()}",
                           file=sys.stderr)
                     return 1
-    except KeyboardInterrupt:
-        pass
     finally:
         print("Stopping...")
         stack.stop()
