@@ -68,7 +68,7 @@ class Relay:
             audience: Dict[str, Any] = {"agent": turn["agent_username"]}
         else:
             conversation = await self._store.get(conversation_id)
-            if conversation.state not in HUMAN_STATES and turn["kind"] != "marker":
+            if conversation.state not in HUMAN_STATES:
                 return
             audience = {"agent": conversation.agent} if conversation.agent else {"all": True}
         frame = {"type": "message", "conversation_id": conversation_id, "turn": turn,

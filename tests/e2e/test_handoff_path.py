@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import aiohttp
 import pytest
 
 from tests.e2e.conftest import rasa_tracker
@@ -190,8 +191,20 @@ async def test_bad_input_gets_clear_errors(stack, agents):
                                headers={"Content-Type": "application/x-www-form-urlencoded"}
                                ) as resp:
         assert resp.status == 403
-    async with marie.http.get(f"{marie.base}/api/queue",
-                              headers={"Accept-Language": "fr-FR"}) as resp:
-        assert resp.status == 200
-    anonymous_status, body = await marie.get("/api/me")
-    assert anonymous_status == 200
+    async with marie.http.get(f"{marie.base}/api/conversations/unknown",
+                              headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as resp:
+        body = await resp.json()
+        assert resp.status == 404 and body["error"]["message"] == "Conversation introuvable."
+    status, body = await marie.get("/api/me")
+    assert status == 200 and body["agent"]["username"] == "marie"
+
+    anonymous = aiohttp.ClientSession()
+    try:
+        async with anonymous.get(f"{stack.handoff_url}/api/queue") as resp:
+            assert resp.status == 401
+            assert (await resp.json())["error"]["code"] == "unauthenticated"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await anonymous.ws_connect(f"{stack.handoff_url}/api/ws")
+        assert refused.value.status == 401
+    finally:
+        await anonymous.close()
