@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Dict, List, Optional
 
+from handoff.frustration import Frustration
+from handoff.frustration import detect as detect_frustration
 from handoff.transcript import Turn, turns_from_events
 
 
@@ -25,8 +27,11 @@ class Reason(str, Enum):
 _REASON_BY_INTENT = {
     "request_human": Reason.ASKED,
     "complaint": Reason.COMPLAINT,
+    "frustration": Reason.FRUSTRATION,
     "nlu_fallback": Reason.NOT_UNDERSTOOD,
+    "sensitive_topic": Reason.SENSITIVE,
 }
+MAX_PRIORITY = 2
 
 # Slots that describe the handoff itself rather than facts the customer gave.
 _INTERNAL_SLOTS = {"handoff_reason", "handoff_ticket_id", "handoff_agent", "requested_slot",
@@ -61,6 +66,7 @@ class Ticket:
     intent_ranking: List[Dict[str, Any]]
     transcript: List[Turn]
     earlier_conversations: List[Dict[str, Any]] = field(default_factory=list)
+    frustration: Dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The ticket as stored in Redis and sent to consoles."""
@@ -96,6 +102,7 @@ def build_ticket(
     facts = {k: v for k, v in slots.items() if v is not None and k not in _INTERNAL_SLOTS}
     channel = _latest_input_channel(events)
     language = str(slots.get("language") or "en")
+    frustration = detect_frustration(events)
     return Ticket(
         ticket_id=uuid.uuid4().hex,
         conversation_id=conversation_id,
@@ -103,7 +110,7 @@ def build_ticket(
         reason=reason.value,
         language=language,
         channel=channel,
-        priority=1 if reason in (Reason.COMPLAINT, Reason.FRUSTRATION) else 0,
+        priority=priority_for(reason, frustration),
         summary=_summary(events, facts, reason, french=False),
         summary_fr=_summary(events, facts, reason, french=True),
         customer={"id": conversation_id, "channel": channel, "name": slots.get("name"),
@@ -113,7 +120,16 @@ def build_ticket(
         intent_ranking=list(latest_message.get("intent_ranking") or [])[:5],
         transcript=turns_from_events(events),
         earlier_conversations=list(earlier_conversations or []),
+        frustration=frustration.public(),
     )
+
+
+def priority_for(reason: Reason, frustration: Frustration) -> int:
+    """0 normal, 1 high (complaint, frustration), 2 urgent (and several signs of frustration)."""
+    priority = 1 if reason in (Reason.COMPLAINT, Reason.FRUSTRATION) else 0
+    if frustration.score >= 2:
+        priority += 1
+    return min(priority, MAX_PRIORITY)
 
 
 def _latest_input_channel(events: List[Dict[str, Any]]) -> str:

@@ -41,6 +41,8 @@ def test_ticket_round_trips_through_json():
 def test_reason_follows_the_last_intent():
     assert reason_for("request_human") is Reason.ASKED
     assert reason_for("nlu_fallback") is Reason.NOT_UNDERSTOOD
+    assert reason_for("complaint") is Reason.COMPLAINT
+    assert reason_for("frustration") is Reason.FRUSTRATION
     assert reason_for(None) is Reason.ASKED
 
 
