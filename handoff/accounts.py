@@ -13,7 +13,7 @@ import getpass
 import os
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,6 +23,7 @@ from handoff.keys import Keys
 from handoff.settings import Settings
 
 ROLES = ("agent", "supervisor")
+DEFAULT_MAX_CONVERSATIONS = 5
 _hasher = PasswordHasher()
 
 
@@ -33,10 +34,12 @@ class Agent:
     username: str
     name: str
     role: str
+    max_conversations: int = DEFAULT_MAX_CONVERSATIONS
 
     def public(self) -> dict:
         """The JSON shape of the agent API."""
-        return {"username": self.username, "name": self.name, "role": self.role}
+        return {"username": self.username, "name": self.name, "role": self.role,
+                "max_conversations": self.max_conversations}
 
 
 class AccountError(ValueError):
@@ -50,7 +53,8 @@ class AccountStore:
         self._redis = redis
         self._keys = keys
 
-    async def create(self, username: str, name: str, password: str, role: str = "agent") -> Agent:
+    async def create(self, username: str, name: str, password: str, role: str = "agent",
+                     max_conversations: int = DEFAULT_MAX_CONVERSATIONS) -> Agent:
         """Creates or replaces an account."""
         if not username.isidentifier() or len(username) > 64:
             raise AccountError("username: letters, digits and _ only, up to 64 characters")
@@ -58,16 +62,27 @@ class AccountStore:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
         if len(password) < 4:
             raise AccountError("password: at least 4 characters")
+        if not 1 <= max_conversations <= 50:
+            raise AccountError("max conversations: between 1 and 50")
         await self._redis.hset(self._keys.agent(username), mapping={
-            "name": name or username, "role": role, "password": _hasher.hash(password)})
-        return Agent(username, name or username, role)
+            "name": name or username, "role": role, "password": _hasher.hash(password),
+            "max_conversations": str(max_conversations)})
+        await self._redis.sadd(self._keys.agents, username)
+        return Agent(username, name or username, role, max_conversations)
+
+    async def all(self) -> List[Agent]:
+        """Every account, by username."""
+        found = [await self.get(name) for name in sorted(await self._redis.smembers(
+            self._keys.agents))]
+        return [agent for agent in found if agent is not None]
 
     async def get(self, username: str) -> Optional[Agent]:
         """An account, or None."""
         raw = await self._redis.hgetall(self._keys.agent(username))
         if not raw:
             return None
-        return Agent(username, raw.get("name", username), raw.get("role", "agent"))
+        return Agent(username, raw.get("name", username), raw.get("role", "agent"),
+                     int(raw.get("max_conversations", DEFAULT_MAX_CONVERSATIONS)))
 
     async def verify(self, username: str, password: str) -> Optional[Agent]:
         """The account if the password matches, else None."""
@@ -88,7 +103,7 @@ async def _create(args: argparse.Namespace) -> None:
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     try:
         agent = await AccountStore(redis, Keys(settings.key_prefix)).create(
-            args.username, args.name, password, args.role)
+            args.username, args.name, password, args.role, args.max_conversations)
     finally:
         await redis.close()
     print(f"Account {agent.username} ({agent.role}) saved.")
@@ -102,6 +117,8 @@ def main(argv: Optional[list] = None) -> int:
     create.add_argument("username")
     create.add_argument("--name", default="")
     create.add_argument("--role", default="agent", choices=ROLES)
+    create.add_argument("--max-conversations", type=int, default=DEFAULT_MAX_CONVERSATIONS,
+                        help="how many conversations the agent may hold at once")
     args = parser.parse_args(argv)
     try:
         asyncio.run(_create(args))

@@ -16,10 +16,11 @@ from aiohttp import web
 from aiohttp_session.redis_storage import RedisStorage
 from redis.asyncio import Redis
 
-from handoff import routes, ws
+from handoff import canned, console_routes, routes, ws
 from handoff.accounts import AccountStore
 from handoff.appkeys import (
     ACCOUNTS,
+    CANNED,
     HUB,
     KEYS,
     RASA,
@@ -54,6 +55,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[SETTINGS], app[KEYS], app[REDIS] = settings, keys, redis
     app[STORE] = ConversationStore(redis, keys)
     app[ACCOUNTS] = AccountStore(redis, keys)
+    app[CANNED] = canned.load()
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
     app[SESSION_REDIS] = Redis.from_url(settings.redis_url)
     aiohttp_session.setup(app, RedisStorage(
@@ -61,6 +63,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
         httponly=True, samesite="Strict", secure=settings.public_url.startswith("https://")))
     app.cleanup_ctx.append(_lifecycle)
     routes.add_routes(app)
+    console_routes.add_routes(app)
     app.router.add_get("/api/ws", ws.handle)
     app.router.add_get("/", _page("console/index.html"))
     app.router.add_get("/chat", _page("chat/index.html"))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import List
+
 from aiohttp import web
 from redis.asyncio import Redis
 
 from handoff.accounts import AccountStore
+from handoff.canned import Canned
 from handoff.conversation import ConversationStore
 from handoff.hub import Hub
 from handoff.keys import Keys
@@ -22,3 +25,4 @@ ACCOUNTS = web.AppKey("accounts", AccountStore)
 RASA = web.AppKey("rasa", RasaClient)
 HUB = web.AppKey("hub", Hub)
 WORKERS = web.AppKey("workers", Workers)
+CANNED = web.AppKey("canned", List[Canned])

@@ -54,6 +54,15 @@ class IllegalTransition(Exception):
         self.target = target
 
 
+class LimitReached(Exception):
+    """The agent already has as many conversations as they may have at once."""
+
+    def __init__(self, agent: str, limit: int) -> None:
+        super().__init__(f"agent {agent} has reached {limit} conversations")
+        self.agent = agent
+        self.limit = limit
+
+
 class NotYours(Exception):
     """An agent acted on a conversation assigned to someone else."""
 
@@ -156,10 +165,24 @@ class ConversationStore:
             extra=extra,
         )
 
-    async def claim(self, conversation_id: str, agent: str, agent_name: str) -> Conversation:
-        """Moves queued → assigned to `agent`; a second claimer gets `IllegalTransition`."""
-        return await self.transition(conversation_id, State.ASSIGNED,
+    async def claim(self, conversation_id: str, agent: str, agent_name: str,
+                    limit: Optional[int] = None) -> Conversation:
+        """Moves queued → assigned to `agent`; a second claimer gets `IllegalTransition`.
+
+        With `limit`, an agent who already has that many conversations gets `LimitReached`.
+        """
+        return await self.transition(conversation_id, State.ASSIGNED, limit=limit,
                                      fields={"agent": agent, "agent_name": agent_name})
+
+    async def transfer(self, conversation_id: str, agent: str, to_agent: str,
+                       to_name: str) -> Conversation:
+        """Moves assigned → transferred to another agent, by the agent who owns it."""
+        return await self.transition(conversation_id, State.TRANSFERRED, owner=agent,
+                                     fields={"agent": to_agent, "agent_name": to_name})
+
+    async def accept(self, conversation_id: str, agent: str) -> Conversation:
+        """Moves transferred → assigned, by the agent it was transferred to."""
+        return await self.transition(conversation_id, State.ASSIGNED, owner=agent)
 
     async def release(self, conversation_id: str, agent: str, target: State) -> Conversation:
         """Moves assigned → bot (hand-back) or closed, by the agent who owns it."""
@@ -174,6 +197,7 @@ class ConversationStore:
         owner: Optional[str] = None,
         fields: Optional[Dict[str, str]] = None,
         extra: Optional[Extra] = None,
+        limit: Optional[int] = None,
     ) -> Conversation:
         """Moves a conversation to `target` in one transaction, retrying on a concurrent write.
 
@@ -183,6 +207,7 @@ class ConversationStore:
             owner: when given, the conversation must be assigned to this agent.
             fields: more hash fields to write with the state.
             extra: queues more commands in the same transaction.
+            limit: the new agent (in `fields`) may hold at most this many conversations.
         """
         key = self._keys.conversation(conversation_id)
         while True:
@@ -193,6 +218,8 @@ class ConversationStore:
                     check_transition(conversation_id, current.state, target)
                     if owner is not None and current.agent != owner:
                         raise NotYours(conversation_id, current.agent)
+                    if limit is not None and fields and fields.get("agent"):
+                        await self._check_limit(pipe, fields["agent"], limit)
                     pipe.multi()
                     updated = self._queue_writes(pipe, current, target, fields or {})
                     if extra is not None:
@@ -201,6 +228,13 @@ class ConversationStore:
                     return updated
                 except WatchError:
                     continue
+
+    async def _check_limit(self, pipe: Pipeline, agent: str, limit: int) -> None:
+        # Watching the agent's set too makes two claims by one agent at once serialise.
+        agent_key = self._keys.agent_conversations(agent)
+        await pipe.watch(agent_key)
+        if await pipe.scard(agent_key) >= limit:
+            raise LimitReached(agent, limit)
 
     def _queue_writes(self, pipe: Pipeline, current: Conversation, target: State,
                       fields: Dict[str, str]) -> Conversation:

@@ -33,6 +33,14 @@ class Keys:
         """HASH, owner `handoff.outbox`: console client_id -> message id (resends are no-ops)."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:client_ids"
 
+    def notes(self, conversation_id: str) -> str:
+        """LIST of note JSON, owner `handoff.notes`: internal notes, never shown to customers."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:notes"
+
+    def presence(self, username: str) -> str:
+        """STRING `online` | `away`, owner `handoff.presence`; missing means offline."""
+        return f"{self.prefix}:agent:{username}:presence"
+
     def ticket(self, ticket_id: str) -> str:
         """STRING (JSON of `handoff.ticket.Ticket`), owner `handoff.conversation`."""
         return f"{self.prefix}:ticket:{ticket_id}"
@@ -44,6 +52,11 @@ class Keys:
     def agent(self, username: str) -> str:
         """HASH, owner `handoff.accounts`: name, role, password hash."""
         return f"{self.prefix}:agent:{username}"
+
+    @property
+    def agents(self) -> str:
+        """SET of every agent username, owner `handoff.accounts`."""
+        return f"{self.prefix}:agents"
 
     @property
     def queue(self) -> str:

@@ -10,9 +10,17 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from handoff import appkeys as app_keys
-from handoff import outbox
+from handoff import notes, outbox
+from handoff.access import current_agent, json_body, known, language_of, owned, visible
 from handoff.accounts import Agent
-from handoff.conversation import HUMAN_STATES, Conversation, IllegalTransition, NotYours, State
+from handoff.conversation import (
+    HUMAN_STATES,
+    Conversation,
+    IllegalTransition,
+    LimitReached,
+    NotYours,
+    State,
+)
 from handoff.errors import ApiError
 from handoff.notices import notice_event
 from handoff.rasa_api import RasaUnavailable
@@ -45,29 +53,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/conversations/{id}/close", close)
 
 
-async def current_agent(request: web.Request) -> Agent:
-    """The signed-in agent, or 401."""
-    session = await get_session(request)
-    username = session.get("agent")
-    agent = await request.app[app_keys.ACCOUNTS].get(username) if username else None
-    if agent is None:
-        raise ApiError("unauthenticated")
-    return agent
-
-
-async def _body(request: web.Request) -> Dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError("bad_json") from exc
-    if not isinstance(body, dict):
-        raise ApiError("bad_request")
-    return body
-
-
 async def login(request: web.Request) -> web.Response:
     """Signs an agent in with a username and password."""
-    body = await _body(request)
+    body = await json_body(request)
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise ApiError("bad_request")
@@ -122,7 +110,7 @@ async def my_conversations(request: web.Request) -> web.Response:
 async def conversation(request: web.Request) -> web.Response:
     """One conversation with its ticket and its whole transcript."""
     agent = await current_agent(request)
-    record = await _visible(request, agent)
+    record = await visible(request, agent)
     return web.json_response({"conversation": await _describe(request, record)})
 
 
@@ -130,13 +118,21 @@ async def claim(request: web.Request) -> web.Response:
     """Takes a queued conversation; exactly one of two racing agents wins."""
     agent = await current_agent(request)
     cid = request.match_info["id"]
-    await _known(request, cid)
+    record = await known(request, cid)
+    store = request.app[app_keys.STORE]
+    if record.state == State.TRANSFERRED and record.agent == agent.username:
+        record = await store.accept(cid, agent.username)
+        return web.json_response({"conversation": await _describe(request, record,
+                                                                  transcript=False)})
     try:
-        record = await request.app[app_keys.STORE].claim(cid, agent.username, agent.name)
+        record = await store.claim(cid, agent.username, agent.name,
+                                   limit=agent.max_conversations)
     except IllegalTransition as exc:
         raise ApiError("already_claimed" if exc.current != State.BOT else "bad_state") from exc
+    except LimitReached as exc:
+        raise ApiError("limit_reached") from exc
     joined = [{"event": "slot", "name": "handoff_agent", "value": agent.name},
-              notice_event("agent_joined", await _language(request, record), agent.name)]
+              notice_event("agent_joined", await language_of(request, record), agent.name)]
     try:
         await request.app[app_keys.RASA].append_events(cid, joined, send=True)
     except RasaUnavailable as exc:
@@ -149,7 +145,7 @@ async def send_message(request: web.Request) -> web.Response:
     """Accepts an agent message for delivery to the customer."""
     agent = await current_agent(request)
     cid = request.match_info["id"]
-    body = await _body(request)
+    body = await json_body(request)
     text, client_id = body.get("text"), body.get("client_id")
     if not isinstance(text, str) or (client_id is not None and not _valid_client_id(client_id)):
         raise ApiError("bad_request")
@@ -157,7 +153,7 @@ async def send_message(request: web.Request) -> web.Response:
         raise ApiError("empty_message")
     if len(text) > request.app[app_keys.SETTINGS].max_message_chars:
         raise ApiError("message_too_long")
-    record = await _known(request, cid)
+    record = await known(request, cid)
     if record.agent != agent.username or record.state not in HUMAN_STATES:
         raise ApiError("not_yours")
     message = await outbox.accept(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
@@ -170,14 +166,14 @@ async def handback(request: web.Request) -> web.Response:
     """Gives the conversation back to the bot, optionally into a chosen flow."""
     agent = await current_agent(request)
     cid = request.match_info["id"]
-    body = await _body(request)
+    body = await json_body(request)
     flow = body.get("flow")
     if flow is not None and flow not in FLOWS:
         raise ApiError("unknown_flow")
-    record = await _owned(request, cid, agent)
+    record = await owned(request, cid, agent)
     events = _resume_events()
     if flow is None:
-        events.append(notice_event("handed_back", await _language(request, record), agent.name))
+        events.append(notice_event("handed_back", await language_of(request, record), agent.name))
     await _append(request, cid, events, send=True)
     record = await _release(request, cid, agent, State.BOT)
     if flow is not None:
@@ -189,21 +185,16 @@ async def close(request: web.Request) -> web.Response:
     """Closes the conversation; the customer's next message starts again with the bot."""
     agent = await current_agent(request)
     cid = request.match_info["id"]
-    body = await _body(request)
+    body = await json_body(request)
     resolution = body.get("resolution", "resolved")
     if not isinstance(resolution, str) or len(resolution) > 64:
         raise ApiError("bad_request")
-    record = await _owned(request, cid, agent)
-    farewell = notice_event("closed", await _language(request, record), agent.name,
+    record = await owned(request, cid, agent)
+    farewell = notice_event("closed", await language_of(request, record), agent.name,
                             resolution=resolution)
     await _append(request, cid, [*_resume_events(), farewell], send=True)
     record = await _release(request, cid, agent, State.CLOSED)
     return web.json_response({"conversation": await _describe(request, record, transcript=False)})
-
-
-async def _language(request: web.Request, record: Conversation) -> str:
-    ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
-    return ticket.language if ticket else "en"
 
 
 def _resume_events() -> List[Dict[str, Any]]:
@@ -234,31 +225,6 @@ async def _rasa_call(call: Any) -> Any:
         raise ApiError("rasa_unavailable") from exc
 
 
-async def _known(request: web.Request, cid: str) -> Conversation:
-    record = await request.app[app_keys.STORE].get(cid)
-    if record.ticket_id is None:
-        raise ApiError("not_found")
-    return record
-
-
-async def _visible(request: web.Request, agent: Agent) -> Conversation:
-    record = await _known(request, request.match_info["id"])
-    if record.state == State.QUEUED or record.agent == agent.username:
-        return record
-    if agent.role == "supervisor":
-        return record
-    raise ApiError("not_found")
-
-
-async def _owned(request: web.Request, cid: str, agent: Agent) -> Conversation:
-    record = await _known(request, cid)
-    if record.state not in (State.ASSIGNED, State.TRANSFERRED):
-        raise ApiError("bad_state")
-    if record.agent != agent.username:
-        raise ApiError("not_yours")
-    return record
-
-
 async def _describe(request: web.Request, record: Conversation,
                     transcript: bool = True) -> Dict[str, Any]:
     store = request.app[app_keys.STORE]
@@ -270,6 +236,8 @@ async def _describe(request: web.Request, record: Conversation,
     }
     if transcript:
         described.update(await _transcript(request, record.id, ticket))
+        described["notes"] = await notes.all_notes(request.app[app_keys.REDIS],
+                                                   request.app[app_keys.KEYS], record.id)
     return described
 
 

@@ -8,8 +8,8 @@ import logging
 from aiohttp import WSMsgType, web
 
 from handoff import appkeys as app_keys
+from handoff.access import current_agent
 from handoff.errors import ApiError, error_response
-from handoff.routes import current_agent
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from handoff.conversation import IllegalTransition, NotYours, State
+from handoff.conversation import IllegalTransition, LimitReached, NotYours, State
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
 
@@ -103,3 +103,28 @@ async def test_earlier_tickets_of_the_customer(store):
     await store.enqueue(second)
     earlier = await store.earlier_tickets("c1")
     assert [t["ticket_id"] for t in earlier] == [second.ticket_id, first.ticket_id]
+
+
+async def test_transfer_then_accept_by_the_new_agent_only(store):
+    await store.enqueue(_ticket("c1"))
+    await store.claim("c1", "marie", "Marie")
+    with pytest.raises(NotYours):
+        await store.transfer("c1", "paul", "sam", "Sam")
+    record = await store.transfer("c1", "marie", "paul", "Paul")
+    assert record.state is State.TRANSFERRED and record.agent == "paul"
+    assert await store.agent_conversation_ids("marie") == []
+    assert await store.agent_conversation_ids("paul") == ["c1"]
+    with pytest.raises(NotYours):
+        await store.accept("c1", "marie")
+    record = await store.accept("c1", "paul")
+    assert record.state is State.ASSIGNED and record.agent == "paul"
+
+
+async def test_an_agent_cannot_hold_more_than_their_limit(store):
+    for n in range(3):
+        await store.enqueue(_ticket(f"c{n}", now=float(n)))
+    results = await asyncio.gather(*[store.claim(f"c{n}", "marie", "Marie", limit=2)
+                                     for n in range(3)], return_exceptions=True)
+    assert sum(1 for r in results if isinstance(r, LimitReached)) == 1
+    assert len(await store.agent_conversation_ids("marie")) == 2
+    assert len(await store.queued_ids()) == 1

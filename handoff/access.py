@@ -1,0 +1,69 @@
+"""Who may see and act on what, and reading request bodies: shared by the API routes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+from aiohttp import web
+from aiohttp_session import get_session
+
+from handoff import appkeys as app_keys
+from handoff.accounts import Agent
+from handoff.conversation import Conversation, State
+from handoff.errors import ApiError
+
+
+async def current_agent(request: web.Request) -> Agent:
+    """The signed-in agent, or 401."""
+    session = await get_session(request)
+    username = session.get("agent")
+    agent = await request.app[app_keys.ACCOUNTS].get(username) if username else None
+    if agent is None:
+        raise ApiError("unauthenticated")
+    return agent
+
+
+async def json_body(request: web.Request) -> Dict[str, Any]:
+    """The JSON object in the request body, or `bad_json` / `bad_request`."""
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError("bad_json") from exc
+    if not isinstance(body, dict):
+        raise ApiError("bad_request")
+    return body
+
+
+async def known(request: web.Request, cid: str) -> Conversation:
+    """A conversation that was handed off at least once, or `not_found`."""
+    record = await request.app[app_keys.STORE].get(cid)
+    if record.ticket_id is None:
+        raise ApiError("not_found")
+    return record
+
+
+async def visible(request: web.Request, agent: Agent) -> Conversation:
+    """The route's conversation if the agent may see it (queued, theirs, or supervisor)."""
+    record = await known(request, request.match_info["id"])
+    if record.state == State.QUEUED or record.agent == agent.username:
+        return record
+    if agent.role == "supervisor":
+        return record
+    raise ApiError("not_found")
+
+
+async def owned(request: web.Request, cid: str, agent: Agent) -> Conversation:
+    """The conversation if the agent owns it and a human has it; else `bad_state`/`not_yours`."""
+    record = await known(request, cid)
+    if record.state not in (State.ASSIGNED, State.TRANSFERRED):
+        raise ApiError("bad_state")
+    if record.agent != agent.username:
+        raise ApiError("not_yours")
+    return record
+
+
+async def language_of(request: web.Request, record: Conversation) -> str:
+    """The customer's language, from the conversation's ticket."""
+    ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
+    return ticket.language if ticket else "en"

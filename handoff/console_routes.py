@@ -1,0 +1,141 @@
+"""Agent API routes for working on conversations: notes, canned responses, transfer, presence.
+
+See docs/agent-api.md. Conversation lifecycle routes (claim, messages, hand-back, close) are in
+`handoff.routes`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List
+
+from aiohttp import web
+
+from handoff import appkeys as app_keys
+from handoff import canned, notes
+from handoff.access import current_agent, json_body, language_of, owned, visible
+from handoff.accounts import Agent
+from handoff.conversation import IllegalTransition, NotYours
+from handoff.errors import ApiError
+from handoff.notices import notice_event
+from handoff.rasa_api import RasaUnavailable
+from handoff.workers import publish
+
+logger = logging.getLogger(__name__)
+
+MAX_NOTE_CHARS = 4000
+PRESENCE = ("online", "away")
+
+
+def add_routes(app: web.Application) -> None:
+    """Registers the routes."""
+    app.router.add_get("/api/canned", canned_responses)
+    app.router.add_get("/api/agents", agents)
+    app.router.add_post("/api/me/presence", set_presence)
+    app.router.add_get("/api/conversations/{id}/notes", list_notes)
+    app.router.add_post("/api/conversations/{id}/notes", add_note)
+    app.router.add_post("/api/conversations/{id}/transfer", transfer)
+
+
+async def canned_responses(request: web.Request) -> web.Response:
+    """Canned responses, filtered by `?q=` (words in title or text, either language)."""
+    await current_agent(request)
+    found = canned.search(request.app[app_keys.CANNED], request.query.get("q", ""))
+    return web.json_response({"canned": [c.public() for c in found]})
+
+
+async def agents(request: web.Request) -> web.Response:
+    """Every agent with presence, load and limit (to pick a transfer target; supervisors)."""
+    await current_agent(request)
+    return web.json_response({"agents": [await _agent_status(request, a)
+                                         for a in await request.app[app_keys.ACCOUNTS].all()]})
+
+
+async def set_presence(request: web.Request) -> web.Response:
+    """Sets the signed-in agent's presence: `online` or `away`."""
+    agent = await current_agent(request)
+    status = (await json_body(request)).get("status")
+    if status not in PRESENCE:
+        raise ApiError("bad_request")
+    await request.app[app_keys.REDIS].set(request.app[app_keys.KEYS].presence(agent.username),
+                                          status)
+    await publish(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
+                  {"type": "agent.presence", "agent": agent.username, "status": status,
+                   "audience": {"all": True}})
+    return web.json_response({"agent": await _agent_status(request, agent)})
+
+
+async def list_notes(request: web.Request) -> web.Response:
+    """The conversation's internal notes."""
+    agent = await current_agent(request)
+    record = await visible(request, agent)
+    found = await notes.all_notes(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
+                                  record.id)
+    return web.json_response({"notes": found})
+
+
+async def add_note(request: web.Request) -> web.Response:
+    """Adds an internal note; agents who can see the conversation get it, the customer never."""
+    agent = await current_agent(request)
+    record = await visible(request, agent)
+    text = (await json_body(request)).get("text")
+    if not isinstance(text, str):
+        raise ApiError("bad_request")
+    if not text.strip():
+        raise ApiError("empty_message")
+    if len(text) > MAX_NOTE_CHARS:
+        raise ApiError("message_too_long")
+    note = await notes.add(request.app[app_keys.REDIS], request.app[app_keys.KEYS], record.id,
+                           agent.username, agent.name, text.strip())
+    await _announce_note(request, record.id, record.agent, note)
+    return web.json_response({"note": note}, status=201)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """Hands the conversation to another agent, with a note they see first."""
+    agent = await current_agent(request)
+    cid = request.match_info["id"]
+    body = await json_body(request)
+    to, note_text = body.get("to"), body.get("note", "")
+    if not isinstance(to, str) or not isinstance(note_text, str) or len(note_text) > 4000:
+        raise ApiError("bad_request")
+    target = await request.app[app_keys.ACCOUNTS].get(to)
+    if target is None or target.username == agent.username:
+        raise ApiError("unknown_agent")
+    record = await owned(request, cid, agent)
+    store = request.app[app_keys.STORE]
+    try:
+        record = await store.transfer(cid, agent.username, target.username, target.name)
+    except (IllegalTransition, NotYours) as exc:
+        raise ApiError("bad_state") from exc
+    text = f"{agent.name} → {target.name}" + (f": {note_text.strip()}" if note_text.strip()
+                                                 else "")
+    note = await notes.add(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
+                           agent.username, agent.name, text)
+    await _announce_note(request, cid, target.username, note)
+    await _tell_customer(request, cid, record, target)
+    return web.json_response({"conversation": record.public()})
+
+
+async def _tell_customer(request: web.Request, cid: str, record: Any, target: Agent) -> None:
+    joined = [{"event": "slot", "name": "handoff_agent", "value": target.name},
+              notice_event("agent_joined", await language_of(request, record), target.name)]
+    try:
+        await request.app[app_keys.RASA].append_events(cid, joined, send=True)
+    except RasaUnavailable as exc:
+        logger.warning("transfer.notice.failure conversation=%s error=%s", cid, exc)
+
+
+async def _announce_note(request: web.Request, cid: str, owner: Any,
+                         note: Dict[str, Any]) -> None:
+    audience: Dict[str, Any] = {"agent": owner} if owner else {"all": True}
+    await publish(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
+                  {"type": "note", "conversation_id": cid, "note": note, "audience": audience})
+
+
+async def _agent_status(request: web.Request, agent: Agent) -> Dict[str, Any]:
+    redis, keys = request.app[app_keys.REDIS], request.app[app_keys.KEYS]
+    presence = await redis.get(keys.presence(agent.username))
+    load: List[str] = await request.app[app_keys.STORE].agent_conversation_ids(agent.username)
+    return {**agent.public(), "presence": presence or "offline", "load": len(load)}
+

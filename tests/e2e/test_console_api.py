@@ -1,0 +1,72 @@
+"""Working on a conversation through the agent API: notes, canned responses, transfer, presence."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import rasa_tracker
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+async def test_note_transfer_canned_and_presence(stack, agents, customer_factory):
+    marie, paul = agents["marie"], agents["paul"]
+    await paul.connect_ws()
+    customer = await customer_factory()
+    cid = customer.session_id
+    await customer.say("I need to speak to someone please, a real person")
+    await customer.reply()
+    status, body = await marie.post(f"/api/conversations/{cid}/claim", {})
+    assert status == 200, body
+    await customer.reply(lambda m: m.get("notice") == "agent_joined")
+
+    # An internal note: other agents cannot read it, the customer never gets it.
+    status, body = await marie.post(f"/api/conversations/{cid}/notes",
+                                    {"text": "Long-time customer, be generous"})
+    assert status == 201
+    status, body = await paul.get(f"/api/conversations/{cid}/notes")
+    assert status == 404
+    status, body = await marie.post(f"/api/conversations/{cid}/notes", {"text": " "})
+    assert status == 400 and body["error"]["code"] == "empty_message"
+
+    status, body = await marie.get("/api/canned?q=rembourse")
+    assert status == 200 and [c["id"] for c in body["canned"]] == ["refund"]
+    assert body["canned"][0]["text"]["fr"].startswith("J'ai lancé")
+
+    # Transfer to Paul with a note: he is told first, the customer is told who joined.
+    status, body = await marie.post(f"/api/conversations/{cid}/transfer",
+                                    {"to": "nobody", "note": ""})
+    assert status == 400 and body["error"]["code"] == "unknown_agent"
+    status, body = await marie.post(f"/api/conversations/{cid}/transfer",
+                                    {"to": "paul", "note": "Refund question, over to you"})
+    assert status == 200 and body["conversation"]["state"] == "transferred"
+    frame = await paul.frame(lambda f: f["type"] == "note" and f["conversation_id"] == cid)
+    assert frame["note"]["text"] == "Marie → Paul: Refund question, over to you"
+    joined = await customer.reply(lambda m: m.get("notice") == "agent_joined")
+    assert joined["text"].startswith("Paul from our team")
+    status, body = await marie.post(f"/api/conversations/{cid}/messages", {"text": "hi"})
+    assert status == 409 and body["error"]["code"] == "not_yours"
+    status, body = await paul.get(f"/api/conversations/{cid}")
+    assert status == 200
+    assert [n["text"] for n in body["conversation"]["notes"]] == [
+        "Long-time customer, be generous", "Marie → Paul: Refund question, over to you"]
+    status, body = await paul.post(f"/api/conversations/{cid}/claim", {})
+    assert status == 200 and body["conversation"]["state"] == "assigned"
+    status, _ = await paul.post(f"/api/conversations/{cid}/messages",
+                                {"text": "Paul here, I'll sort out the refund."})
+    assert status == 202
+    got = await customer.reply(lambda m: m.get("agent"))
+    assert got["agent"] == "Paul"
+
+    tracker = await rasa_tracker(stack, cid)
+    texts = [e.get("text") or "" for e in tracker["events"]]
+    assert not any("generous" in t or "over to you" in t for t in texts)
+    assert not any("generous" in (m.get("text") or "") for m in customer.history)
+
+    status, body = await marie.post("/api/me/presence", {"status": "away"})
+    assert status == 200 and body["agent"]["presence"] == "away"
+    status, body = await paul.get("/api/agents")
+    by_name = {a["username"]: a for a in body["agents"]}
+    assert by_name["marie"]["presence"] == "away" and by_name["paul"]["load"] >= 1
+    status, body = await marie.post("/api/me/presence", {"status": "asleep"})
+    assert status == 400
