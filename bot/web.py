@@ -21,6 +21,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from socketio import AsyncServer
 
+from bot.customer_events import CustomerEvents
+from handoff.keys import Keys
+
 logger = logging.getLogger(__name__)
 
 
@@ -41,10 +44,23 @@ class WebChatOutput(SocketIOOutput):
 class WebChatInput(SocketIOInput):
     """Socket.io input channel for the project's chat page and widget."""
 
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WebChatInput":
+        """Rasa's `socketio` options, plus `redis_url` and `key_prefix` for typing events."""
+        credentials = credentials or {}
+        channel = super().from_credentials(credentials)
+        assert isinstance(channel, WebChatInput)
+        redis_url = credentials.get("redis_url")
+        if redis_url:
+            keys = Keys(credentials.get("key_prefix") or Keys.prefix)
+            channel.customer_events = CustomerEvents(redis_url, keys)
+        return channel
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Same options as Rasa's `socketio` channel; `session_persistence` is forced on."""
         super().__init__(*args, **kwargs)
         self.session_persistence = True
+        self.customer_events: Optional[CustomerEvents] = None
 
     def get_output_channel(self) -> Optional[WebChatOutput]:
         """The output for messages sent from outside a customer turn (agents, hand-back)."""
@@ -64,6 +80,8 @@ class WebChatInput(SocketIOInput):
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            if self.customer_events is not None:
+                self.customer_events.start(sio, self.namespace)
             session_id = (data or {}).get("session_id") or uuid.uuid4().hex
             sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
@@ -73,6 +91,14 @@ class WebChatInput(SocketIOInput):
             message = self._user_message(sid, data, WebChatOutput(sio, self.bot_message_evt))
             if message is not None:
                 await on_new_message(message)
+
+        @sio.on("user_typing", namespace=self.namespace)
+        async def user_typing(sid: Text, data: Any) -> None:
+            if self.customer_events is None or not isinstance(data, dict):
+                return
+            session_id = data.get("session_id")
+            if isinstance(session_id, str) and session_id in sio.rooms(sid, self.namespace):
+                await self.customer_events.customer_typing(session_id, bool(data.get("typing")))
 
         return webhook
 

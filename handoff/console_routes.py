@@ -18,8 +18,9 @@ from handoff.accounts import Agent
 from handoff.conversation import IllegalTransition, NotYours
 from handoff.errors import ApiError
 from handoff.notices import notice_event
+from handoff.push import to_agents as publish
+from handoff.push import to_customer
 from handoff.rasa_api import RasaUnavailable
-from handoff.workers import publish
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/conversations/{id}/notes", list_notes)
     app.router.add_post("/api/conversations/{id}/notes", add_note)
     app.router.add_post("/api/conversations/{id}/transfer", transfer)
+    app.router.add_post("/api/conversations/{id}/typing", typing)
 
 
 async def canned_responses(request: web.Request) -> web.Response:
@@ -115,6 +117,19 @@ async def transfer(request: web.Request) -> web.Response:
     await _announce_note(request, cid, target.username, note)
     await _tell_customer(request, cid, record, target)
     return web.json_response({"conversation": record.public()})
+
+
+async def typing(request: web.Request) -> web.Response:
+    """Shows or hides "Marie is typing…" in the customer's chat."""
+    agent = await current_agent(request)
+    cid = request.match_info["id"]
+    is_typing = (await json_body(request)).get("typing")
+    if not isinstance(is_typing, bool):
+        raise ApiError("bad_request")
+    await owned(request, cid, agent)
+    await to_customer(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
+                      "agent_typing", {"typing": is_typing, "agent": agent.name})
+    return web.json_response({})
 
 
 async def _tell_customer(request: web.Request, cid: str, record: Any, target: Agent) -> None:

@@ -88,6 +88,15 @@ class Keys:
         return f"{self.prefix}:push"
 
     @property
+    def customer_channel(self) -> str:
+        """PUB/SUB channel of socket.io events for customers ({room, event, data} JSON).
+
+        Read by every Rasa process's web channel (`bot.customer_events`), written by the
+        handoff service (`handoff.push`).
+        """
+        return f"{self.prefix}:customer-push"
+
+    @property
     def session_cookie(self) -> str:
         """Cookie name; aiohttp-session stores sessions as STRING `<cookie>_<uuid>`."""
         return "hf_session"

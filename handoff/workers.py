@@ -22,17 +22,13 @@ from handoff import keys as key_names
 from handoff.conversation import HUMAN_STATES, ConversationStore, State
 from handoff.keys import Keys
 from handoff.outbox import OutboxMessage
+from handoff.push import to_agents as publish
 from handoff.rasa_api import RasaClient, RasaUnavailable
 from handoff.streams import StreamConsumer
 from handoff.ticket import Ticket
 from handoff.transcript import agent_metadata, turn_from_event
 
 logger = logging.getLogger(__name__)
-
-
-async def publish(redis: Redis, keys: Keys, frame: Dict[str, Any]) -> None:
-    """Sends a frame to the consoles of its `audience` ({"all": true} or {"agent": name})."""
-    await redis.publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
 
 
 class Router:

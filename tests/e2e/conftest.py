@@ -62,6 +62,7 @@ class Customer:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.received: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
         self.history: List[Dict[str, Any]] = []
+        self.typing: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
         self.session_id = ""
 
     async def connect(self) -> None:
@@ -76,6 +77,10 @@ class Customer:
         async def on_bot(data: Dict[str, Any]) -> None:
             self.history.append(data)
             await self.received.put(data)
+
+        @self.sio.on("agent_typing")
+        async def on_typing(data: Dict[str, Any]) -> None:
+            await self.typing.put(data)
 
         await self.sio.connect(self.url, transports=["websocket"], socketio_path="/socket.io")
         await self.sio.emit("session_request", {"session_id": None})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import rasa_tracker
+from tests.e2e.conftest import rasa_tracker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -62,6 +62,18 @@ async def test_note_transfer_canned_and_presence(stack, agents, customer_factory
     texts = [e.get("text") or "" for e in tracker["events"]]
     assert not any("generous" in t or "over to you" in t for t in texts)
     assert not any("generous" in (m.get("text") or "") for m in customer.history)
+
+    # Typing indicators both ways.
+    await customer.sio.emit("user_typing", {"session_id": cid, "typing": True})
+    frame = await paul.frame(lambda f: f["type"] == "typing")
+    assert frame == {"type": "typing", "conversation_id": cid, "typing": True}
+    status, _ = await paul.post(f"/api/conversations/{cid}/typing", {"typing": True})
+    assert status == 200
+    assert await wait_for(customer.typing, lambda d: True) == {"typing": True, "agent": "Paul"}
+    status, body = await marie.post(f"/api/conversations/{cid}/typing", {"typing": True})
+    assert status == 409 and body["error"]["code"] == "not_yours"
+    # A customer cannot pretend to type in someone else's conversation.
+    await customer.sio.emit("user_typing", {"session_id": "someone-else", "typing": True})
 
     status, body = await marie.post("/api/me/presence", {"status": "away"})
     assert status == 200 and body["agent"]["presence"] == "away"
