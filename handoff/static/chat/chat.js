@@ -4,6 +4,8 @@
  *   session_confirm  <- session id (string) or {session_id}; saved in localStorage
  *   emit('user_uttered', {message, session_id, metadata: {language}})
  *   bot_uttered      <- {text?, quick_replies?|buttons?, attachment?|image?, agent?}
+ *   emit('user_typing', {session_id, typing})   while the customer types (at most every 3 s)
+ *   agent_typing     <- {typing, agent}: "Marie is typing…"
  *
  * Every text from the bot, an agent or the customer is shown with textContent, never innerHTML.
  */
@@ -17,6 +19,9 @@
   var SESSION_KEY = 'handoff.chat.session_id';
   var HISTORY_KEY = 'handoff.chat.history.';
   var HISTORY_MAX = 200;
+  var TYPING_EVERY_MS = 3000;     // resend "typing" at most this often while the customer types
+  var TYPING_IDLE_MS = 5000;      // "stopped typing" after this long without a keystroke
+  var TYPING_SHOW_MS = 8000;      // hide "Marie is typing…" after this long without news
 
   var socket = null;
   var sessionId = load(localStorage_(), SESSION_KEY);
@@ -27,6 +32,9 @@
   var messagesBox = document.getElementById('chat-messages');
   var input = document.getElementById('chat-input');
   var form = document.getElementById('chat-form');
+  var typingBox = document.getElementById('chat-typing');
+  var typingOut = { active: false, lastSent: 0, idle: null };
+  var typingInTimer = null;
 
   /* ------------------------------------------------------------------ storage */
 
@@ -203,8 +211,60 @@
     if (!text.trim()) return;
     input.value = '';
     autoGrow();
+    stopTyping();
     send(text);
     input.focus();
+  }
+
+  /* ------------------------------------------------------------------ typing */
+
+  function emitTyping(typing) {
+    if (!socket || !socket.connected || !confirmed || !sessionId) return false;
+    socket.emit('user_typing', { session_id: sessionId, typing: !!typing });
+    return true;
+  }
+
+  /* On every change of the box: "typing" at most every 3 s; "stopped" when the box is emptied,
+   * after 5 s without a keystroke, or when the message is sent. */
+  function onTypingInput() {
+    if (!input.value.trim()) { stopTyping(); return; }
+    var now = Date.now();
+    if (!typingOut.active || now - typingOut.lastSent >= TYPING_EVERY_MS) {
+      if (emitTyping(true)) {
+        typingOut.active = true;
+        typingOut.lastSent = now;
+      }
+    }
+    clearTimeout(typingOut.idle);
+    typingOut.idle = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    clearTimeout(typingOut.idle);
+    typingOut.idle = null;
+    if (!typingOut.active) return;
+    typingOut.active = false;
+    emitTyping(false);
+  }
+
+  function showAgentTyping(on, name) {
+    clearTimeout(typingInTimer);
+    if (on) {
+      typingBox.querySelector('.typing-text').textContent = name ? t('chat.typing', { name: name }) : t('chat.typingAnon');
+      var stick = nearBottom();
+      typingBox.hidden = false;
+      if (stick) scrollDown();
+      typingInTimer = setTimeout(function () { typingBox.hidden = true; }, TYPING_SHOW_MS);
+    } else {
+      typingBox.hidden = true;
+    }
+  }
+
+  function onAgentTyping(data) {
+    if (!data || typeof data !== 'object') return;
+    var name = typeof data.agent === 'string' ? data.agent
+      : (data.agent && typeof data.agent === 'object' && data.agent.name ? String(data.agent.name) : '');
+    showAgentTyping(!!data.typing, name);
   }
 
   function autoGrow() {
@@ -252,6 +312,7 @@
       buttons: asButtons(data.quick_replies).concat(asButtons(data.buttons)),
       elements: elementsOf(data)
     };
+    if (agent || data.notice) showAgentTyping(false);
     if (!msg.text && !msg.image && !msg.buttons.length && !(msg.elements && msg.elements.length)) return;
     addMessage(msg);
   }
@@ -289,9 +350,12 @@
     });
 
     socket.on('bot_uttered', onBotUttered);
+    socket.on('agent_typing', onAgentTyping);
 
     socket.on('disconnect', function () {
       confirmed = false;
+      typingOut.active = false;
+      showAgentTyping(false);
       setStatus(navigator.onLine === false ? 'offline' : 'reconnecting');
     });
     socket.on('connect_error', function () {
@@ -315,7 +379,8 @@
         onSubmit();
       }
     });
-    input.addEventListener('input', autoGrow);
+    input.addEventListener('input', function () { autoGrow(); onTypingInput(); });
+    window.addEventListener('pagehide', stopTyping);
     window.addEventListener('offline', function () { setStatus('offline'); });
     connect();
     input.focus();

@@ -15,6 +15,11 @@
   var DEAD_AFTER_MS = 50000;
   var WAIT_REFRESH_MS = 5000;
   var OWNED_STATES = { assigned: true, transferred: true };
+  var TYPING_EVERY_MS = 3000;     // resend "typing" at most this often while the agent types
+  var TYPING_IDLE_MS = 5000;      // "stopped typing" after this long without a keystroke
+  var TYPING_SHOW_MS = 8000;      // hide "Customer is typing…" after this long without news
+  var CANNED_DELAY_MS = 120;
+  var RESOLUTIONS = ['resolved', 'not_resolved', 'no_answer', 'duplicate'];
 
   var state = {
     me: null,               // {username, name, role}
@@ -33,7 +38,17 @@
     wsTimer: null,
     pingTimer: null,
     lastFrameAt: 0,
-    busy: false             // an action on the open conversation is running
+    busy: false,            // an action on the open conversation is running
+    shownNotes: {},         // note id -> true, for the open conversation
+    lastNote: {},           // conversation id -> its latest note (shown on transferred items)
+    drafts: {},             // conversation id -> {text, note}: what was in the reply box
+    noteMode: false,        // the reply box writes an internal note
+    presence: null,         // 'online' | 'away', mine
+    agents: [],             // GET /api/agents, for transfers
+    typingOut: { convId: null, active: false, lastSent: 0, idle: null },
+    typingInTimer: null,
+    canned: { open: false, dismissed: false, items: [], active: 0, seq: 0, timer: null,
+      loading: false, enterPending: false }
   };
 
   /* ------------------------------------------------------------------ helpers */
@@ -155,16 +170,16 @@
 
   /* ------------------------------------------------------------------ notices */
 
-  function notify(message, kind) {
+  function notify(message, kind, code) {
     var box = $('notices');
     var n = el('div', { class: 'notice notice-' + (kind || 'error'), role: kind === 'info' ? 'status' : 'alert',
-      'data-testid': 'notice', 'data-kind': kind || 'error' }, [
+      'data-testid': 'notice', 'data-kind': kind || 'error', 'data-code': code || null }, [
       el('span', { class: 'notice-text', text: message }),
       el('button', { type: 'button', class: 'notice-close', 'aria-label': t('dismiss'), text: '×' })
     ]);
     n.querySelector('button').addEventListener('click', function () { n.remove(); });
     box.appendChild(n);
-    setTimeout(function () { n.remove(); }, kind === 'info' ? 4000 : 9000);
+    setTimeout(function () { n.remove(); }, kind === 'info' ? 4000 : (code === 'limit_reached' ? 15000 : 9000));
     while (box.children.length > 4) box.removeChild(box.firstChild);
   }
 
@@ -239,6 +254,19 @@
     state.shownIds = {};
     state.pending = {};
     state.unread = {};
+    state.shownNotes = {};
+    state.lastNote = {};
+    state.drafts = {};
+    state.agents = [];
+    state.presence = null;
+    state.typingOut.active = false;
+    clearTimeout(state.typingOut.idle);
+    $('reply-input').value = '';
+    setNoteMode(false);
+    closeCanned();
+    hideTransferPanel();
+    showCustomerTyping(false);
+    $('presence-toggle').hidden = true;
     renderQueue();
     renderMine();
     renderConversation();
@@ -290,6 +318,7 @@
     document.querySelector('[data-testid="connection-status"]').hidden = false;
     loadFlows();
     loadLists();
+    loadPresence();
     connectWs();
   }
 
@@ -303,6 +332,7 @@
     var p2 = call('GET', '/api/conversations').then(function (d) {
       state.mine = Array.isArray(d.conversations) ? d.conversations : [];
       renderMine();
+      loadTransferNotes();
     });
     return Promise.all([p1, p2]).catch(function (err) {
       if (err.status !== 401) notify(err.message);
@@ -313,6 +343,7 @@
     return call('GET', '/api/conversations').then(function (d) {
       state.mine = Array.isArray(d.conversations) ? d.conversations : [];
       renderMine();
+      loadTransferNotes();
     }).catch(function (err) { if (err.status !== 401) notify(err.message); });
   }
 
@@ -453,6 +484,20 @@
         ]),
         summaryOf(ticket) ? el('p', { class: 'item-summary', text: firstLine(summaryOf(ticket)) }) : null
       ]);
+      if (conv.state === 'transferred') {
+        li.classList.add('transferred');
+        li.setAttribute('data-transferred', 'true');
+        var note = state.lastNote[conv.id];
+        var accept = el('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-testid': 'accept-button',
+          'data-conversation-id': conv.id, text: t('transfer.accept') });
+        accept.addEventListener('click', function (ev) { ev.stopPropagation(); acceptConversation(conv.id, accept); });
+        li.insertBefore(el('div', { class: 'transfer-flag', 'data-testid': 'transferred-to-you', text: t('transfer.toYou') }),
+          li.firstChild);
+        if (note && note.text) {
+          li.appendChild(el('p', { class: 'item-note', 'data-testid': 'transfer-note-text', text: note.text }));
+        }
+        li.appendChild(el('div', { class: 'item-actions' }, [accept]));
+      }
       li.addEventListener('click', function () { openConversation(conv.id); });
       li.addEventListener('keydown', function (ev) {
         if (ev.target === li && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); openConversation(conv.id); }
@@ -461,6 +506,10 @@
     });
     $('mine-count').textContent = String(state.mine.length);
     $('mine-empty').hidden = state.mine.length > 0;
+    var max = state.me && state.me.max_conversations;
+    var limit = $('mine-limit');
+    limit.textContent = max ? t('mine.limit', { n: state.mine.length, max: max }) : '';
+    limit.hidden = !(max && state.mine.length >= max);
   }
 
   function indexOfMine(id) {
@@ -493,6 +542,7 @@
   function openConversation(id, opts) {
     opts = opts || {};
     var switching = state.openId !== id;
+    if (switching) leaveOpenConversation();
     state.openId = id;
     state.unread[id] = 0;
     var gen = ++state.openGen;
@@ -500,6 +550,10 @@
     renderMine();
     if (switching) {
       state.openConv = null;
+      var draft = state.drafts[id] || { text: '', note: false };
+      $('reply-input').value = draft.text;
+      setNoteMode(draft.note);
+      updateCount();
       renderConversation(true);
     }
     return call('GET', '/api/conversations/' + enc(id)).then(function (d) {
@@ -542,7 +596,7 @@
     placeholder.hidden = true;
     body.hidden = false;
     renderConvHeader();
-    renderTranscript(conv.transcript || [], keepScroll);
+    renderTranscript(conv.transcript || [], conv.notes || [], keepScroll);
     renderContext(conv);
   }
 
@@ -564,13 +618,17 @@
 
     var mine = isMine(conv);
     $('conv-claim').hidden = conv.state !== 'queued';
+    $('conv-accept').hidden = !(mine && conv.state === 'transferred');
+    $('transfer-button').hidden = !(mine && conv.state === 'assigned');
+    if ($('transfer-button').hidden) hideTransferPanel();
     $('handback-group').hidden = !mine;
-    $('close-button').hidden = !mine;
+    $('close-group').hidden = !mine;
     setBusy(state.busy);
 
     var banner = $('conv-banner');
     var text = '';
     if (conv.state === 'queued') text = t('conv.preview');
+    else if (mine && conv.state === 'transferred') text = t('transfer.banner');
     else if (!mine && OWNED_STATES[conv.state]) text = t('conv.readonly');
     else if (!mine) text = t('conv.ended', { state: label('state', conv.state) });
     banner.textContent = text;
@@ -579,11 +637,13 @@
     var input = $('reply-input');
     $('reply-form').hidden = !mine;
     input.disabled = !mine;
+    if (!mine) { stopTyping(); closeCanned(); showCustomerTyping(false); }
   }
 
   function setBusy(busy) {
     state.busy = busy;
-    ['conv-claim', 'handback-button', 'close-button', 'handback-flow'].forEach(function (id) {
+    ['conv-claim', 'conv-accept', 'transfer-button', 'transfer-submit', 'handback-button', 'close-button',
+      'close-resolution', 'handback-flow'].forEach(function (id) {
       $(id).disabled = busy;
     });
   }
@@ -596,13 +656,40 @@
 
   function scrollToBottom(box) { box.scrollTop = box.scrollHeight; }
 
-  function renderTranscript(turns, keepScroll) {
+  function tsOf(x) {
+    var n = x && x.timestamp != null ? Number(x.timestamp) : NaN;
+    if (isNaN(n)) { var d = toDate(x && x.timestamp); n = d ? d.getTime() / 1000 : NaN; }
+    return isNaN(n) ? null : (n > 1e12 ? n / 1000 : n);
+  }
+
+  /* Turns and notes in one timeline, by timestamp (an item without one stays after the previous). */
+  function timeline(turns, notes) {
+    var items = [];
+    var last = -Infinity;
+    turns.forEach(function (turn, i) {
+      var ts = tsOf(turn);
+      if (ts == null) ts = last; else last = ts;
+      items.push({ ts: ts, order: i, turn: turn });
+    });
+    notes.forEach(function (note, i) {
+      var ts = tsOf(note);
+      items.push({ ts: ts == null ? Infinity : ts, order: turns.length + i, note: note });
+    });
+    items.sort(function (a, b) { return a.ts === b.ts ? a.order - b.order : (a.ts < b.ts ? -1 : 1); });
+    return items;
+  }
+
+  function renderTranscript(turns, notes, keepScroll) {
     var box = $('transcript');
     var oldTop = box.scrollTop;
     var wasBottom = nearBottom(box);
     clear(box);
     state.shownIds = {};
-    turns.forEach(function (turn) { appendTurn(turn, turn.client_id); });
+    state.shownNotes = {};
+    timeline(turns, notes || []).forEach(function (item) {
+      if (item.note) addNote(item.note, true);
+      else appendTurn(item.turn, item.turn.client_id);
+    });
     // Messages typed here and not yet confirmed by the server stay on screen, after the transcript.
     Object.keys(state.pending).forEach(function (cid) {
       var p = state.pending[cid];
@@ -631,6 +718,8 @@
     var stick = nearBottom(box);
     var p = (clientId && state.pending[clientId]) || findPendingByMessageId(turn.id);
     var node = renderTurn(turn);
+    var ts = tsOf(turn);
+    if (ts != null) node.setAttribute('data-ts', String(ts));
     if (p && p.el.parentNode === box) {
       box.replaceChild(node, p.el);
     } else {
@@ -688,13 +777,6 @@
 
   /* --- sending --- */
 
-  function onReplyKeydown(ev) {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
-      ev.preventDefault();
-      sendReply();
-    }
-  }
-
   function updateCount() {
     var n = $('reply-input').value.length;
     var c = $('reply-count');
@@ -702,6 +784,7 @@
   }
 
   function sendReply() {
+    if (state.noteMode) { sendNote(); return; }
     var input = $('reply-input');
     var text = input.value;
     var conv = state.openConv;
@@ -716,6 +799,7 @@
       agent: state.me ? (state.me.name || state.me.username) : ''
     };
     var node = renderTurn(turn);
+    node.setAttribute('data-ts', String(turn.timestamp));
     node.classList.add('pending');
     node.setAttribute('data-pending', 'true');
     var status = el('div', { class: 'turn-status', 'data-testid': 'turn-status' });
@@ -726,7 +810,10 @@
     box.appendChild(node);
     scrollToBottom(box);
     input.value = '';
+    delete state.drafts[conv.id];
     updateCount();
+    closeCanned();
+    stopTyping();
     postPending(p);
   }
 
@@ -811,7 +898,11 @@
       if (button) button.disabled = false;
       setBusy(false);
       if (err.status === 401) return;
-      notify(err.message);
+      if (err.code === 'limit_reached') {
+        notify(t('claim.limit', { max: (state.me && state.me.max_conversations) || '?' }), 'error', err.code);
+        return;
+      }
+      notify(err.message, 'error', err.code);
       if (err.code === 'already_claimed' || err.code === 'bad_state' || err.code === 'not_found') {
         removeTicket(id);
         if (state.openId === id) openConversation(id, { keepScroll: true });
@@ -824,9 +915,11 @@
     if (!conv) return;
     var id = conv.id;
     setBusy(true);
+    stopTyping();
     call('POST', '/api/conversations/' + enc(id) + '/' + action, body).then(function (d) {
       setBusy(false);
       removeMine(id);
+      delete state.drafts[id];
       notify(t(doneKey), 'info');
       if (state.openId === id && d.conversation) {
         var next = d.conversation;
@@ -849,7 +942,521 @@
   }
 
   function onClose() {
-    finishConversation('close', { resolution: 'resolved' }, 'close.done');
+    var r = $('close-resolution').value || 'resolved';
+    finishConversation('close', { resolution: r }, 'close.done');
+  }
+
+  /* ------------------------------------------------------------------ leaving a conversation */
+
+  function isSupervisor() { return !!(state.me && state.me.role === 'supervisor'); }
+
+  /* Before another conversation is shown: keep the draft, stop typing signals and pop-ups. */
+  function leaveOpenConversation() {
+    var id = state.openId;
+    var input = $('reply-input');
+    if (id) {
+      if (input.value || state.noteMode) state.drafts[id] = { text: input.value, note: state.noteMode };
+      else delete state.drafts[id];
+    }
+    stopTyping();
+    closeCanned();
+    state.canned.dismissed = false;
+    showCustomerTyping(false);
+    hideTransferPanel();
+    input.value = '';
+    setNoteMode(false);
+  }
+
+  /* Nothing in the middle pane (e.g. the conversation went to a colleague). */
+  function closeView() {
+    leaveOpenConversation();
+    state.openId = null;
+    state.openConv = null;
+    state.openGen++;
+    markSelected();
+    renderMine();
+    renderConversation();
+  }
+
+  /* ------------------------------------------------------------------ internal notes */
+
+  function setNoteMode(on) {
+    state.noteMode = !!on;
+    $('reply-form').setAttribute('data-mode', on ? 'note' : 'reply');
+    $('note-toggle').setAttribute('aria-pressed', on ? 'true' : 'false');
+    $('mode-reply').setAttribute('aria-pressed', on ? 'false' : 'true');
+    $('reply-input').setAttribute('placeholder', t(on ? 'note.placeholder' : 'reply.placeholder'));
+    $('reply-send').textContent = t(on ? 'note.send' : 'reply.send');
+    if (on) stopTyping();
+  }
+
+  function renderNote(note) {
+    var d = toDate(note.timestamp);
+    return el('div', {
+      class: 'turn turn-note', 'data-testid': 'note', 'data-kind': 'note', 'data-note-id': note.id || null,
+      'data-ts': tsOf(note) != null ? String(tsOf(note)) : null
+    }, [
+      el('div', { class: 'turn-meta' }, [
+        el('span', { class: 'note-label', text: t('note.label') }), ' · ',
+        el('span', { class: 'turn-who', text: note.agent_name || note.agent || '?' }), ' ',
+        el('time', { class: 'turn-time', datetime: d ? d.toISOString() : null, text: fmtTime(note.timestamp) })
+      ]),
+      el('div', { class: 'bubble note-bubble' }, [
+        el('div', { class: 'turn-text', 'data-testid': 'note-text', text: note.text || '' })
+      ])
+    ]);
+  }
+
+  /* Shows a note of the open conversation once, at its place in time. */
+  function addNote(note, inOrder) {
+    if (!note) return;
+    if (note.id && state.shownNotes[note.id]) return;
+    var box = $('transcript');
+    var stick = nearBottom(box);
+    var node = renderNote(note);
+    var ts = tsOf(note);
+    var before = null;
+    if (!inOrder && ts != null) {
+      for (var i = 0; i < box.children.length; i++) {
+        var other = Number(box.children[i].getAttribute('data-ts'));
+        if (box.children[i].hasAttribute('data-ts') && other > ts) { before = box.children[i]; break; }
+      }
+    }
+    box.insertBefore(node, before);
+    if (note.id) state.shownNotes[note.id] = true;
+    if (stick) scrollToBottom(box);
+  }
+
+  function rememberNote(convId, note) {
+    if (!note) return;
+    var prev = state.lastNote[convId];
+    if (!prev || (tsOf(note) || 0) >= (tsOf(prev) || 0)) state.lastNote[convId] = note;
+    var conv = state.openConv;
+    if (conv && conv.id === convId && state.openId === convId) {
+      conv.notes = conv.notes || [];
+      if (!(note.id && conv.notes.some(function (n) { return n.id === note.id; }))) conv.notes.push(note);
+      addNote(note, false);
+    }
+  }
+
+  function onNoteFrame(f) {
+    if (!f.conversation_id || !f.note) return;
+    rememberNote(f.conversation_id, f.note);
+    if (indexOfMine(f.conversation_id) >= 0) renderMine();
+  }
+
+  var notesAsked = {};
+
+  /* A conversation transferred to me shows its transfer note in my list, even after a reload. */
+  function loadTransferNotes() {
+    state.mine.forEach(function (conv) {
+      if (conv.state !== 'transferred' || state.lastNote[conv.id] || notesAsked[conv.id]) return;
+      notesAsked[conv.id] = true;
+      call('GET', '/api/conversations/' + enc(conv.id) + '/notes').then(function (d) {
+        var list = Array.isArray(d.notes) ? d.notes : [];
+        if (list.length) { rememberNote(conv.id, list[list.length - 1]); renderMine(); }
+      }).catch(function () { delete notesAsked[conv.id]; });
+    });
+  }
+
+  function sendNote() {
+    var input = $('reply-input');
+    var text = input.value;
+    var conv = state.openConv;
+    if (!text.trim() || !conv || !isMine(conv)) return;
+    if (text.length > MAX_MESSAGE) {
+      notify(t('reply.tooLong', { n: text.length, max: MAX_MESSAGE }));
+      return;
+    }
+    var id = conv.id;
+    input.value = '';
+    delete state.drafts[id];
+    updateCount();
+    closeCanned();
+    call('POST', '/api/conversations/' + enc(id) + '/notes', { text: text }).then(function (d) {
+      rememberNote(id, d && d.note);
+    }).catch(function (err) {
+      if (err.status === 401) return;
+      notify(err.message, 'error', err.code);
+      if (state.openId === id && !input.value) input.value = text;
+    });
+  }
+
+  /* ------------------------------------------------------------------ typing signals */
+
+  function postTyping(convId, typing, keepalive) {
+    if (!convId) return;
+    try {
+      fetch('/api/conversations/' + enc(convId) + '/typing', {
+        method: 'POST', credentials: 'same-origin', cache: 'no-store', keepalive: !!keepalive,
+        headers: { 'Content-Type': 'application/json', 'Accept': 'application/json', 'Accept-Language': lang },
+        body: JSON.stringify({ typing: !!typing })
+      }).catch(function () { /* a lost typing signal does not matter */ });
+    } catch (e) { /* idem */ }
+  }
+
+  /* Called on every change of the reply box: "typing" at most every 3 s, "stopped" when the box
+   * is emptied, after 5 s without a keystroke, on send, or when the agent leaves the conversation. */
+  function typingInput() {
+    var conv = state.openConv;
+    var o = state.typingOut;
+    var v = $('reply-input').value;
+    if (!conv || !isMine(conv) || state.noteMode || !v.trim()) { stopTyping(); return; }
+    if (o.active && o.convId !== conv.id) stopTyping();
+    var now = Date.now();
+    if (!o.active || now - o.lastSent >= TYPING_EVERY_MS) {
+      o.active = true;
+      o.convId = conv.id;
+      o.lastSent = now;
+      postTyping(conv.id, true);
+    }
+    clearTimeout(o.idle);
+    o.idle = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    var o = state.typingOut;
+    clearTimeout(o.idle);
+    o.idle = null;
+    if (!o.active) return;
+    o.active = false;
+    postTyping(o.convId, false);
+  }
+
+  function showCustomerTyping(on) {
+    var box = $('typing-indicator');
+    clearTimeout(state.typingInTimer);
+    box.hidden = !on;
+    if (on) state.typingInTimer = setTimeout(function () { box.hidden = true; }, TYPING_SHOW_MS);
+  }
+
+  /* ------------------------------------------------------------------ canned responses */
+
+  /* "/words" alone on the first line of the reply box searches the canned responses. */
+  function cannedQuery() {
+    var v = $('reply-input').value;
+    if (v.charAt(0) !== '/' || v.indexOf('\n') >= 0) return null;
+    return v.slice(1);
+  }
+
+  function onReplyInput() {
+    updateCount();
+    var c = state.canned;
+    c.enterPending = false;
+    var q = cannedQuery();
+    if (q == null) { c.dismissed = false; closeCanned(); } else if (!c.dismissed) scheduleCannedSearch(q);
+    typingInput();
+  }
+
+  function scheduleCannedSearch(q) {
+    var c = state.canned;
+    clearTimeout(c.timer);
+    c.loading = true;
+    if (!c.open) { c.open = true; c.items = []; c.active = 0; renderCanned(); }
+    c.timer = setTimeout(function () { searchCanned(q); }, CANNED_DELAY_MS);
+  }
+
+  function searchCanned(q) {
+    var c = state.canned;
+    var seq = ++c.seq;
+    call('GET', '/api/canned?q=' + enc(q.trim())).then(function (d) {
+      if (seq !== c.seq || !c.open) return;
+      c.loading = false;
+      c.items = Array.isArray(d.canned) ? d.canned : [];
+      c.active = 0;
+      renderCanned();
+      if (c.enterPending) { c.enterPending = false; if (c.items.length) insertCanned(0); }
+    }).catch(function (err) {
+      if (seq !== c.seq) return;
+      closeCanned();
+      if (err.status !== 401) notify(err.message, 'error', err.code);
+    });
+  }
+
+  function closeCanned() {
+    var c = state.canned;
+    clearTimeout(c.timer);
+    c.seq++;
+    c.open = false;
+    c.loading = false;
+    c.enterPending = false;
+    c.items = [];
+    var list = $('canned-list');
+    clear(list);
+    list.hidden = true;
+    var input = $('reply-input');
+    input.removeAttribute('aria-activedescendant');
+    input.setAttribute('aria-expanded', 'false');
+  }
+
+  function customerLanguage() {
+    var ticket = state.openConv && state.openConv.ticket;
+    return (ticket && ticket.language) || 'en';
+  }
+
+  function cannedText(item) {
+    var texts = item.text || {};
+    var l = customerLanguage();
+    var text = typeof texts === 'string' ? texts : (texts[l] || texts.en || texts.fr || '');
+    var name = state.me ? (state.me.name || state.me.username) : '';
+    return String(text).replace(/\{agent\}/g, name);
+  }
+
+  function cannedTitle(item) {
+    var ti = item.title || {};
+    return typeof ti === 'string' ? ti : (ti[lang] || ti.en || ti.fr || item.id || '');
+  }
+
+  function renderCanned() {
+    var c = state.canned;
+    var list = $('canned-list');
+    var input = $('reply-input');
+    clear(list);
+    list.hidden = !c.open;
+    input.setAttribute('aria-expanded', c.open ? 'true' : 'false');
+    if (!c.open) return;
+    if (!c.items.length) {
+      input.removeAttribute('aria-activedescendant');
+      list.appendChild(el('li', { class: 'canned-empty', role: 'presentation', 'data-testid': 'canned-empty',
+        text: t(c.loading ? 'canned.loading' : 'canned.empty') }));
+      return;
+    }
+    c.items.forEach(function (item, i) {
+      var li = el('li', {
+        id: 'canned-opt-' + i, class: 'canned-item' + (i === c.active ? ' active' : ''), role: 'option',
+        'aria-selected': i === c.active ? 'true' : 'false', 'data-testid': 'canned-item',
+        'data-canned-id': item.id || null
+      }, [
+        el('span', { class: 'canned-title', text: cannedTitle(item) }),
+        el('span', { class: 'canned-text', text: cannedText(item) })
+      ]);
+      li.addEventListener('mousedown', function (ev) { ev.preventDefault(); });   // keep the focus
+      li.addEventListener('click', function () { insertCanned(i); });
+      list.appendChild(li);
+    });
+    input.setAttribute('aria-activedescendant', 'canned-opt-' + c.active);
+  }
+
+  function moveCanned(delta) {
+    var c = state.canned;
+    var n = c.items.length;
+    if (!n) return;
+    c.active = (c.active + delta + n) % n;
+    renderCanned();
+    var node = $('canned-opt-' + c.active);
+    if (node && node.scrollIntoView) node.scrollIntoView({ block: 'nearest' });
+  }
+
+  function insertCanned(i) {
+    var c = state.canned;
+    var item = c.items[i];
+    if (!item) return;
+    var text = cannedText(item);
+    var input = $('reply-input');
+    input.value = text;
+    closeCanned();
+    c.dismissed = false;
+    input.focus();
+    input.setSelectionRange(text.length, text.length);
+    updateCount();
+    typingInput();
+  }
+
+  function onReplyKeydown(ev) {
+    var c = state.canned;
+    var enter = ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229;
+    if (c.open) {
+      if (ev.key === 'ArrowDown') { ev.preventDefault(); moveCanned(1); return; }
+      if (ev.key === 'ArrowUp') { ev.preventDefault(); moveCanned(-1); return; }
+      if (ev.key === 'Escape') { ev.preventDefault(); c.dismissed = true; closeCanned(); return; }
+      if (enter || ev.key === 'Tab') {
+        if (c.loading) { ev.preventDefault(); c.enterPending = true; return; }
+        if (c.items.length) { ev.preventDefault(); insertCanned(c.active); return; }
+        if (enter) { ev.preventDefault(); return; }   // no match: never send "/words" by mistake
+      }
+    }
+    if (enter) {
+      ev.preventDefault();
+      sendReply();
+    }
+  }
+
+  /* ------------------------------------------------------------------ presence */
+
+  function findAgent(username) {
+    for (var i = 0; i < state.agents.length; i++) if (state.agents[i].username === username) return state.agents[i];
+    return null;
+  }
+
+  function loadPresence() {
+    call('GET', '/api/agents').then(function (d) {
+      state.agents = Array.isArray(d.agents) ? d.agents : [];
+      var me = state.me && findAgent(state.me.username);
+      var p = me && me.presence;
+      // Signed in with the console open: online, unless the agent chose "away" earlier.
+      if (p === 'online' || p === 'away') renderPresence(p); else setPresence('online', true);
+    }).catch(function (err) {
+      if (err.status !== 401) renderPresence('offline');
+    });
+  }
+
+  function renderPresence(p) {
+    state.presence = p;
+    var b = $('presence-toggle');
+    b.hidden = false;
+    b.setAttribute('data-presence', p);
+    b.setAttribute('aria-pressed', p === 'away' ? 'true' : 'false');
+    b.setAttribute('title', t('presence.title'));
+    b.querySelector('.presence-text').textContent = t('presence.' + p);
+  }
+
+  function setPresence(status, quiet) {
+    var b = $('presence-toggle');
+    b.disabled = true;
+    call('POST', '/api/me/presence', { status: status }).then(function (d) {
+      b.disabled = false;
+      var p = (d.agent && d.agent.presence) || status;
+      renderPresence(p);
+      var me = state.me && findAgent(state.me.username);
+      if (me) me.presence = p;
+      if (!quiet) notify(t(p === 'away' ? 'presence.nowAway' : 'presence.nowOnline'), 'info');
+    }).catch(function (err) {
+      b.disabled = false;
+      if (err.status !== 401) notify(err.message, 'error', err.code);
+    });
+  }
+
+  function onPresenceToggle() {
+    setPresence(state.presence === 'online' ? 'away' : 'online');
+  }
+
+  function onPresenceFrame(f) {
+    var a = findAgent(f.agent);
+    if (a) a.presence = f.status;
+    if (state.me && f.agent === state.me.username && (f.status === 'online' || f.status === 'away')) {
+      renderPresence(f.status);
+    }
+    if (!$('transfer-panel').hidden) renderTransferAgents();
+  }
+
+  /* ------------------------------------------------------------------ transfer */
+
+  function onTransferButton() {
+    if (!$('transfer-panel').hidden) { hideTransferPanel(); return; }
+    var sel = $('transfer-agent');
+    $('transfer-panel').hidden = false;
+    $('transfer-button').setAttribute('aria-expanded', 'true');
+    clear(sel);
+    sel.appendChild(el('option', { value: '', text: t('transfer.loading') }));
+    sel.disabled = true;
+    call('GET', '/api/agents').then(function (d) {
+      state.agents = Array.isArray(d.agents) ? d.agents : [];
+      sel.disabled = false;
+      renderTransferAgents();
+      if (!$('transfer-panel').hidden) sel.focus();
+    }).catch(function (err) {
+      sel.disabled = false;
+      hideTransferPanel();
+      if (err.status !== 401) notify(err.message, 'error', err.code);
+    });
+  }
+
+  function hideTransferPanel() {
+    $('transfer-panel').hidden = true;
+    $('transfer-button').setAttribute('aria-expanded', 'false');
+  }
+
+  var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
+
+  /* Colleagues I can transfer to (not me), online first, with their presence and load. */
+  function renderTransferAgents() {
+    var sel = $('transfer-agent');
+    var previous = sel.value;
+    clear(sel);
+    var others = state.agents.filter(function (a) {
+      return a && a.username && !(state.me && a.username === state.me.username);
+    }).sort(function (a, b) {
+      var pa = PRESENCE_ORDER[a.presence] != null ? PRESENCE_ORDER[a.presence] : 3;
+      var pb = PRESENCE_ORDER[b.presence] != null ? PRESENCE_ORDER[b.presence] : 3;
+      return pa - pb || String(a.name || a.username).localeCompare(String(b.name || b.username));
+    });
+    if (!others.length) {
+      sel.appendChild(el('option', { value: '', text: t('transfer.noAgent') }));
+      return;
+    }
+    others.forEach(function (a) {
+      var p = a.presence || 'offline';
+      sel.appendChild(el('option', {
+        value: a.username, 'data-presence': p,
+        text: t('transfer.option', { name: a.name || a.username, presence: label('presence', p),
+          load: a.load != null ? a.load : 0, max: a.max_conversations != null ? a.max_conversations : '?' })
+      }));
+    });
+    sel.value = previous;
+    if (sel.selectedIndex < 0 || !sel.value) sel.selectedIndex = 0;
+  }
+
+  function submitTransfer() {
+    var conv = state.openConv;
+    if (!conv || !isMine(conv) || state.busy) return;
+    var to = $('transfer-agent').value;
+    if (!to) return;
+    var a = findAgent(to);
+    var name = a ? (a.name || a.username) : to;
+    var note = $('transfer-note').value.trim();
+    var id = conv.id;
+    setBusy(true);
+    stopTyping();
+    call('POST', '/api/conversations/' + enc(id) + '/transfer', { to: to, note: note }).then(function () {
+      setBusy(false);
+      hideTransferPanel();
+      $('transfer-note').value = '';
+      removeMine(id);
+      notify(t('transfer.done', { name: name }), 'info');
+      if (state.openId === id) {
+        if (isSupervisor()) openConversation(id, { keepScroll: true });
+        else closeView();
+      }
+      delete state.drafts[id];
+    }).catch(function (err) {
+      setBusy(false);
+      if (err.status === 401) return;
+      notify(err.message, 'error', err.code);
+      if (err.status === 409 || err.status === 404) openConversation(id, { keepScroll: true });
+    });
+  }
+
+  /* Takes over a conversation a colleague transferred to me (transferred → assigned). */
+  function acceptConversation(id, button) {
+    if (button) button.disabled = true;
+    setBusy(true);
+    call('POST', '/api/conversations/' + enc(id) + '/claim', {}).then(function (d) {
+      setBusy(false);
+      var conv = d.conversation || { id: id, state: 'assigned', agent: state.me && state.me.username };
+      upsertMine(conv);
+      notify(t('transfer.accepted'), 'info');
+      openConversation(conv.id || id, { keepScroll: state.openId === id }).then(function () {
+        var input = $('reply-input');
+        if (!input.disabled) input.focus();
+      });
+    }).catch(function (err) {
+      if (button) button.disabled = false;
+      setBusy(false);
+      if (err.status === 401) return;
+      notify(err.code === 'limit_reached'
+        ? t('claim.limit', { max: (state.me && state.me.max_conversations) || '?' }) : err.message, 'error', err.code);
+      refreshMine();
+      if (state.openId === id) openConversation(id, { keepScroll: true });
+    });
+  }
+
+  /* ------------------------------------------------------------------ closing */
+
+  function renderResolutions() {
+    var sel = $('close-resolution');
+    clear(sel);
+    RESOLUTIONS.forEach(function (r) { sel.appendChild(el('option', { value: r, text: t('resolution.' + r) })); });
+    sel.value = 'resolved';
   }
 
   /* ------------------------------------------------------------------ context panel */
@@ -1088,6 +1695,17 @@
       case 'message.failed':
         onMessageFailed(f);
         break;
+      case 'note':
+        onNoteFrame(f);
+        break;
+      case 'typing':
+        if (f.conversation_id === state.openId && state.openConv && isMine(state.openConv)) {
+          showCustomerTyping(!!f.typing);
+        }
+        break;
+      case 'agent.presence':
+        onPresenceFrame(f);
+        break;
       case 'pong':
         break;
       default:
@@ -1102,7 +1720,12 @@
     if (f.state !== 'queued') removeTicket(id);
     if (mineNow) {
       var i = indexOfMine(id);
+      var incoming = f.state === 'transferred' && (i < 0 || state.mine[i].state !== 'transferred');
       if (i >= 0) { state.mine[i].state = f.state; renderMine(); } else refreshMine();
+      if (incoming) {
+        notify(t('transfer.incoming'), 'info');
+        announce(t('transfer.incoming'));
+      }
     } else {
       removeMine(id);
     }
@@ -1110,11 +1733,14 @@
       var changedHands = agentUsername(state.openConv.agent) !== agent;
       state.openConv.state = f.state;
       state.openConv.agent = f.agent != null ? f.agent : null;
-      if (changedHands) state.openConv.agent_name = null;
+      state.openConv.agent_name = f.agent_name || (changedHands ? null : state.openConv.agent_name);
       renderConvHeader();
       renderContext(state.openConv);
-      // Fetch the names and ticket as the server now sees them.
-      if (changedHands || f.state === 'queued') openConversation(id, { keepScroll: true });
+      // Fetch the names and ticket as the server now sees them (an agent who no longer owns
+      // the conversation may not read it any more: only a supervisor reloads it then).
+      if (f.state === 'queued' || (changedHands && (mineNow || isSupervisor()))) {
+        openConversation(id, { keepScroll: true });
+      }
     }
   }
 
@@ -1123,6 +1749,7 @@
     if (!turn) return;
     var cid = f.client_id || turn.client_id;
     if (f.conversation_id === state.openId && state.openConv) {
+      if (turn.kind === 'customer') showCustomerTyping(false);
       appendTurn(turn, cid);
       if (state.openConv.transcript && !(turn.id && state.openConv.transcript.some(function (x) { return x.id === turn.id; }))) {
         state.openConv.transcript.push(turn);
@@ -1153,7 +1780,26 @@
     $('logout').addEventListener('click', onLogout);
     $('reply-form').addEventListener('submit', function (ev) { ev.preventDefault(); sendReply(); });
     $('reply-input').addEventListener('keydown', onReplyKeydown);
-    $('reply-input').addEventListener('input', updateCount);
+    $('reply-input').addEventListener('input', onReplyInput);
+    $('reply-input').addEventListener('blur', function () {
+      setTimeout(function () { if (document.activeElement !== $('reply-input')) closeCanned(); }, 150);
+    });
+    $('note-toggle').addEventListener('click', function () { setNoteMode(!state.noteMode); $('reply-input').focus(); });
+    $('mode-reply').addEventListener('click', function () { setNoteMode(false); $('reply-input').focus(); });
+    $('presence-toggle').addEventListener('click', onPresenceToggle);
+    $('transfer-button').addEventListener('click', onTransferButton);
+    $('transfer-cancel').addEventListener('click', function () { hideTransferPanel(); $('transfer-button').focus(); });
+    $('transfer-panel').addEventListener('submit', function (ev) { ev.preventDefault(); submitTransfer(); });
+    $('transfer-panel').addEventListener('keydown', function (ev) {
+      if (ev.key === 'Escape') { ev.preventDefault(); hideTransferPanel(); $('transfer-button').focus(); }
+    });
+    $('conv-accept').addEventListener('click', function () {
+      if (state.openId) acceptConversation(state.openId, null);
+    });
+    window.addEventListener('pagehide', function () {
+      var o = state.typingOut;
+      if (o.active) postTyping(o.convId, false, true);
+    });
     $('handback-button').addEventListener('click', onHandback);
     $('close-button').addEventListener('click', onClose);
     $('conv-claim').addEventListener('click', function () {
@@ -1164,6 +1810,7 @@
     });
     setInterval(refreshWaits, WAIT_REFRESH_MS);
     renderFlows();
+    renderResolutions();
 
     api('GET', '/api/me').then(function (d) {
       startApp(d.agent);

@@ -1,0 +1,320 @@
+"""Two agents and customers in a real browser: claim race, live messages, typing both ways,
+canned responses, internal notes, presence, transfer and accept, hand-back, close with a
+resolution (issue 4, the agent console).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from typing import Dict
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from stack.model import ROOT
+from tests.e2e import test_browser as recipe
+from tests.e2e.conftest import AGENTS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
+
+browser = recipe.browser  # the Playwright recipe of test_browser.py: Debian's Chromium, headless
+_sign_in = recipe._sign_in
+_chat_says = recipe._chat_says
+
+LIVE = 30_000      # ms: anything that goes through Rasa, Redis and a WebSocket
+QUICK = 10_000     # ms: the page reacting to its own API
+ALREADY_CLAIMED = "Another agent already took this conversation."
+NOTE = "VIP customer since 2019, be generous"
+TRANSFER_NOTE = "Refund question, over to you"
+
+
+def _context(browser: Browser, width: int, height: int) -> BrowserContext:
+    context = browser.new_context(locale="en-US", viewport={"width": width, "height": height})
+    # Nothing may come from outside the machine.
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1|localhost)"), lambda r: r.abort())
+    return context
+
+
+def _open_chat(context: BrowserContext, url: str) -> Page:
+    chat = context.new_page()
+    chat.goto(f"{url}/chat")
+    expect(chat.get_by_test_id("chat-status")).to_have_attribute("data-state", "connected",
+                                                                  timeout=LIVE)
+    return chat
+
+
+def _session_id(chat: Page) -> str:
+    cid = chat.evaluate("localStorage.getItem('handoff.chat.session_id')")
+    assert cid, "the chat page has no session id"
+    return cid
+
+
+def _queue_item(page: Page, cid: str):
+    return page.locator(f'[data-testid="queue-item"][data-conversation-id="{cid}"]')
+
+
+def _my_item(page: Page, cid: str):
+    return page.locator(f'[data-testid="my-conversation"][data-conversation-id="{cid}"]')
+
+
+def _chat_from(chat: Page, who: str):
+    return chat.locator(f'[data-testid="chat-message"][data-from="{who}"]')
+
+
+def _ask_for_a_human(url: str, context: BrowserContext, agents: Dict[str, Page]) -> "tuple":
+    chat = _open_chat(context, url)
+    _chat_says(chat, "I want to talk to a human please")
+    cid = _session_id(chat)
+    for page in agents.values():
+        expect(_queue_item(page, cid)).to_be_visible(timeout=LIVE)
+    return chat, cid
+
+
+def test_two_agents_share_the_work(stack, browser):
+    url = stack.handoff_url
+    customer = _context(browser, 900, 760)
+    consoles = {name: _context(browser, 1440, 900) for name in ("marie", "paul")}
+    pages = {name: context.new_page() for name, context in consoles.items()}
+    for name, page in pages.items():
+        _sign_in(page, url, name)
+        expect(page.get_by_test_id("connection-status")).to_have_attribute(
+            "data-state", "connected", timeout=QUICK)
+        expect(page.get_by_test_id("presence-toggle")).to_have_attribute(
+            "data-presence", "online", timeout=QUICK)
+
+    # --- The customer asks for a person: both agents see the ticket. ---
+    chat, cid = _ask_for_a_human(url, customer, pages)
+
+    # --- Both click "Claim" at the same instant: exactly one gets the conversation. ---
+    at = pages["marie"].evaluate("Date.now()") + 500
+    # The button is found now and clicked at `at` in both pages (same browser, same clock).
+    arm = """([cid, at]) => {
+        const item = `[data-testid="queue-item"][data-conversation-id="${cid}"]`;
+        const b = document.querySelector(`${item} [data-testid="claim-button"]`);
+        setTimeout(() => b.click(), Math.max(0, at - Date.now()));
+    }"""
+    claim_url = re.compile(rf"/api/conversations/{cid}/claim$")
+    with pages["marie"].expect_response(claim_url, timeout=LIVE) as marie_claim, \
+            pages["paul"].expect_response(claim_url, timeout=LIVE) as paul_claim:
+        for page in pages.values():
+            page.evaluate(arm, [cid, at])
+    statuses = {"marie": marie_claim.value.status, "paul": paul_claim.value.status}
+    assert sorted(statuses.values()) == [200, 409], statuses
+    owner_name = "marie" if statuses["marie"] == 200 else "paul"
+    other_name = "paul" if owner_name == "marie" else "marie"
+    owner, other = pages[owner_name], pages[other_name]
+    owner_display, other_display = AGENTS[owner_name][0], AGENTS[other_name][0]
+    expect(other.get_by_test_id("notice").filter(has_text=ALREADY_CLAIMED)).to_be_visible(
+        timeout=QUICK)
+    expect(_my_item(owner, cid)).to_be_visible(timeout=QUICK)
+    expect(_my_item(other, cid)).to_have_count(0)
+    expect(_queue_item(other, cid)).to_have_count(0, timeout=QUICK)
+    expect(chat.get_by_test_id("chat-messages")).to_contain_text(
+        f"{owner_display} from our team has joined", timeout=LIVE)
+
+    transcript = owner.get_by_test_id("transcript")
+    reply = owner.get_by_test_id("reply-input")
+    expect(owner.get_by_test_id("conversation-state")).to_have_attribute("data-state", "assigned",
+                                                                         timeout=QUICK)
+    expect(transcript).to_contain_text("talk to a human", timeout=QUICK)
+
+    # --- The agent types: the customer sees "Marie is typing…"; then the message arrives. ---
+    chat_typing = chat.get_by_test_id("chat-typing")
+    reply.press_sequentially("Hello, let me look", delay=20)
+    expect(chat_typing).to_be_visible(timeout=QUICK)
+    expect(chat_typing).to_have_text(f"{owner_display} is typing…")
+    reply.press_sequentially(" at your account.", delay=20)
+    reply.press("Enter")
+    from_agent = _chat_from(chat, "agent")
+    expect(from_agent.filter(has_text="let me look at your account")).to_have_count(1,
+                                                                                  timeout=LIVE)
+    expect(chat_typing).to_be_hidden(timeout=QUICK)
+
+    # --- The customer types: the console shows "Customer is typing…"; then the message. ---
+    console_typing = owner.get_by_test_id("typing-indicator")
+    chat.get_by_test_id("chat-input").press_sequentially("I was charged twice", delay=20)
+    expect(console_typing).to_be_visible(timeout=QUICK)
+    expect(console_typing).to_have_text("Customer is typing…")
+    chat.get_by_test_id("chat-input").press("Enter")
+    expect(transcript).to_contain_text("I was charged twice", timeout=LIVE)
+    expect(console_typing).to_be_hidden(timeout=QUICK)
+
+    # --- An internal note: in the console's timeline, never in the customer's page. ---
+    owner.get_by_test_id("note-toggle").click()
+    expect(owner.get_by_test_id("note-toggle")).to_have_attribute("aria-pressed", "true")
+    reply.fill(NOTE)
+    reply.press("Enter")
+    note = transcript.get_by_test_id("note")
+    expect(note).to_have_count(1, timeout=QUICK)
+    expect(note).to_contain_text(NOTE)
+    expect(note).to_contain_text("Internal note — not visible to the customer")
+    # The note comes after the customer's last message in the timeline.
+    last_two = transcript.locator('[data-testid="turn"], [data-testid="note"]')
+    expect(last_two.last).to_have_attribute("data-testid", "note")
+    owner.get_by_test_id("reply-mode").click()
+    expect(owner.get_by_test_id("note-toggle")).to_have_attribute("aria-pressed", "false")
+
+    # --- Canned responses: "/" opens the list; arrows + Enter, Escape, typing filters. ---
+    canned_list = owner.get_by_test_id("canned-list")
+    items = canned_list.get_by_test_id("canned-item")
+    reply.press_sequentially("/ref", delay=30)
+    expect(canned_list).to_be_visible(timeout=QUICK)
+    expect(items).to_have_count(1, timeout=QUICK)
+    expect(items.first).to_contain_text("Refund started")
+    reply.press("Escape")
+    expect(canned_list).to_be_hidden()
+    reply.fill("")
+    reply.press_sequentially("/", delay=30)
+    expect(items).to_have_count(6, timeout=QUICK)
+    reply.press("ArrowDown")
+    expect(items.nth(1)).to_have_attribute("aria-selected", "true")
+    reply.press("Enter")
+    expect(reply).to_have_value("Thank you for your patience, I'm checking this for you now.")
+    expect(canned_list).to_be_hidden()
+    reply.fill("")
+    reply.press_sequentially("/greet", delay=30)
+    expect(items).to_have_count(1, timeout=QUICK)
+    items.first.click()
+    greeting = (f"Hello, I'm {owner_display}. I've read your conversation with our assistant, "
+                "so you don't need to repeat anything.")
+    expect(reply).to_have_value(greeting)
+    reply.press("Enter")
+    expect(from_agent.filter(has_text="you don't need to repeat anything")).to_have_count(
+        1, timeout=LIVE)
+    # Messages arrive in order and the note was written before this one: it never reached the
+    # customer.
+    expect(chat.get_by_test_id("chat-messages")).not_to_contain_text(NOTE)
+    assert NOTE not in chat.get_by_test_id("chat-messages").inner_text()
+
+    # --- Presence: the other agent goes away; it shows to colleagues and survives a reload. ---
+    toggle = other.get_by_test_id("presence-toggle")
+    toggle.click()
+    expect(toggle).to_have_attribute("data-presence", "away", timeout=QUICK)
+    other.reload()
+    expect(other.get_by_test_id("connection-status")).to_have_attribute(
+        "data-state", "connected", timeout=QUICK)
+    toggle = other.get_by_test_id("presence-toggle")
+    expect(toggle).to_have_attribute("data-presence", "away", timeout=QUICK)
+
+    # --- Transfer to the other agent, with a note; the conversation leaves the owner. ---
+    owner.get_by_test_id("transfer-button").click()
+    select = owner.get_by_test_id("transfer-agent")
+    expect(select.locator(f'option[value="{other_name}"]')).to_contain_text(
+        f"{other_display} — Away", timeout=QUICK)
+    expect(select.locator(f'option[value="{owner_name}"]')).to_have_count(0)
+    toggle.click()  # back online before taking the conversation
+    expect(toggle).to_have_attribute("data-presence", "online", timeout=QUICK)
+    select.select_option(other_name)
+    owner.get_by_test_id("transfer-note").fill(TRANSFER_NOTE)
+    owner.get_by_test_id("transfer-submit").click()
+    expect(_my_item(owner, cid)).to_have_count(0, timeout=QUICK)
+    expect(owner.get_by_test_id("notice").filter(
+        has_text=f"transferred to {other_display}")).to_be_visible(timeout=QUICK)
+
+    incoming = _my_item(other, cid)
+    expect(incoming).to_be_visible(timeout=LIVE)
+    expect(incoming.get_by_test_id("transferred-to-you")).to_have_text("Transferred to you")
+    expect(incoming).to_contain_text(f"{owner_display} → {other_display}: {TRANSFER_NOTE}",
+                                     timeout=QUICK)
+    expect(chat.get_by_test_id("chat-messages")).to_contain_text(
+        f"{other_display} from our team has joined", timeout=LIVE)
+    incoming.get_by_test_id("accept-button").click()
+    expect(other.get_by_test_id("conversation-state")).to_have_attribute(
+        "data-state", "assigned", timeout=QUICK)
+    expect(incoming.get_by_test_id("transferred-to-you")).to_have_count(0, timeout=QUICK)
+    other_transcript = other.get_by_test_id("transcript")
+    expect(other_transcript).to_contain_text("I was charged twice", timeout=QUICK)
+    expect(other_transcript.get_by_test_id("note")).to_have_count(2)
+    expect(other_transcript.get_by_test_id("note").last).to_contain_text(TRANSFER_NOTE)
+
+    other.get_by_test_id("reply-input").fill("I'll sort out the refund for you.")
+    other.get_by_test_id("reply-input").press("Enter")
+    expect(from_agent.filter(has_text="sort out the refund")).to_have_attribute(
+        "data-agent", other_display, timeout=LIVE)
+    _chat_says(chat, "Thank you so much")
+    expect(other_transcript).to_contain_text("Thank you so much", timeout=LIVE)
+
+    # --- Hand-back to the bot: the customer is told, and the bot answers again. ---
+    other.get_by_test_id("handback-flow").select_option(label="No follow-up")
+    other.get_by_test_id("handback-button").click()
+    expect(_my_item(other, cid)).to_have_count(0, timeout=QUICK)
+    expect(chat.get_by_test_id("chat-messages")).to_contain_text(
+        "handed you back to the assistant", timeout=LIVE)
+    bot = _chat_from(chat, "bot")
+    before = bot.count()
+    _chat_says(chat, "hello")
+    expect(bot.nth(before)).to_be_visible(timeout=LIVE)
+
+    # --- A second conversation, closed with a resolution. ---
+    customer2 = _context(browser, 900, 760)
+    chat2, cid2 = _ask_for_a_human(url, customer2, pages)
+    _queue_item(owner, cid2).get_by_test_id("claim-button").click()
+    expect(_my_item(owner, cid2)).to_be_visible(timeout=QUICK)
+    expect(owner.get_by_test_id("conversation-state")).to_have_attribute(
+        "data-state", "assigned", timeout=QUICK)
+    expect(_queue_item(other, cid2)).to_have_count(0, timeout=QUICK)
+    resolution = owner.get_by_test_id("close-resolution")
+    expect(resolution.locator("option")).to_have_text(
+        ["Resolved", "Not resolved", "No answer from customer", "Duplicate"])
+    resolution.select_option("no_answer")
+    close_url = re.compile(rf"/api/conversations/{cid2}/close$")
+    with owner.expect_request(close_url, timeout=QUICK) as closing:
+        owner.get_by_test_id("close-button").click()
+    assert closing.value.post_data_json == {"resolution": "no_answer"}
+    expect(_my_item(owner, cid2)).to_have_count(0, timeout=QUICK)
+    expect(owner.get_by_test_id("conversation-state")).to_have_attribute("data-state", "closed",
+                                                                         timeout=QUICK)
+    expect(chat2.get_by_test_id("chat-messages")).to_contain_text(
+        "This conversation is now closed", timeout=LIVE)
+
+    for context in (customer, customer2, *consoles.values()):
+        context.close()
+
+
+def test_limit_reached_is_shown(stack, browser):
+    # An agent who may hold one conversation at a time.
+    subprocess.run([sys.executable, "-m", "handoff.accounts", "create", "lea", "--name", "Léa",
+                    "--max-conversations", "1"], cwd=ROOT, check=True, timeout=60,
+                   env={**stack.env(), "HANDOFF_NEW_PASSWORD": "lea-pass"},
+                   stdout=subprocess.DEVNULL)
+    url = stack.handoff_url
+    customer = _context(browser, 900, 760)
+    console = _context(browser, 1440, 900)
+    lea = console.new_page()
+    lea.goto(url)
+    lea.get_by_test_id("login-username").fill("lea")
+    lea.get_by_test_id("login-password").fill("lea-pass")
+    lea.get_by_test_id("login-submit").click()
+    expect(lea.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected",
+                                                                      timeout=QUICK)
+    first, cid1 = _ask_for_a_human(url, customer, {"lea": lea})
+    second, cid2 = _ask_for_a_human(url, browser.new_context(locale="en-US"), {"lea": lea})
+
+    _queue_item(lea, cid1).get_by_test_id("claim-button").click()
+    expect(_my_item(lea, cid1)).to_be_visible(timeout=QUICK)
+    limit_banner = lea.get_by_test_id("limit-banner")
+    expect(limit_banner).to_have_text("Limit reached: 1/1 conversations.")
+    _queue_item(lea, cid2).get_by_test_id("claim-button").click()
+    notice = lea.locator('[data-testid="notice"][data-code="limit_reached"]')
+    expect(notice).to_be_visible(timeout=QUICK)
+    expect(notice).to_contain_text("Limit reached: at most 1 at once.")
+    expect(_queue_item(lea, cid2)).to_be_visible()  # still waiting, still claimable
+
+    # Closing the first one frees a place: the second can be taken, then closed too.
+    _my_item(lea, cid1).click()
+    lea.get_by_test_id("close-resolution").select_option("duplicate")
+    lea.get_by_test_id("close-button").click()
+    expect(_my_item(lea, cid1)).to_have_count(0, timeout=QUICK)
+    expect(limit_banner).to_be_hidden()
+    _queue_item(lea, cid2).get_by_test_id("claim-button").click()
+    expect(_my_item(lea, cid2)).to_be_visible(timeout=QUICK)
+    expect(lea.get_by_test_id("conversation-state")).to_have_attribute("data-state", "assigned",
+                                                                       timeout=QUICK)
+    lea.get_by_test_id("close-button").click()
+    expect(_my_item(lea, cid2)).to_have_count(0, timeout=QUICK)
+    expect(second.get_by_test_id("chat-messages")).to_contain_text(
+        "This conversation is now closed", timeout=LIVE)
+    for context in (customer, second.context, console):
+        context.close()
