@@ -1,9 +1,15 @@
-"""A small read-only SQLite store of orders for the order-status action.
+"""A small SQLite store of orders for the order actions.
 
 The database file (``actions/data/orders.db``, gitignored) is built from
 ``actions/data/orders.sql`` on first use. Building is atomic (written to a
 temporary file, then renamed), so several action-server processes starting at
 once never see a half-built database. ``ORDERS_DB_PATH`` overrides the path.
+
+Reads use a read-only connection. The two writes (``cancel`` and
+``change_address``) are single conditional ``UPDATE`` statements inside an
+immediate transaction: the status check and the change happen atomically, so
+an order that ships (or is cancelled by another process) in between is never
+changed. Delete the ``.db`` file to get the sample orders back.
 """
 
 from __future__ import annotations
@@ -24,6 +30,13 @@ DEFAULT_DB_PATH = DATA_DIR / "orders.db"
 ORDER_NUMBER_RE = re.compile(r"^\d{5}$")
 
 STATUSES = ("processing", "shipped", "delivered", "cancelled")
+# Only orders still in the warehouse can be cancelled or re-addressed.
+CHANGEABLE_STATUS = "processing"
+MAX_ADDRESS_LENGTH = 300
+_COLUMNS = (
+    "order_number, status, carrier, expected_delivery, customer_email, placed_on,"
+    " delivery_address"
+)
 
 
 def normalise_order_number(value: object) -> Optional[str]:
@@ -44,6 +57,25 @@ class Order:
     expected_delivery: Optional[date]
     customer_email: str
     placed_on: date
+    delivery_address: Optional[str] = None
+
+    @property
+    def changeable(self) -> bool:
+        """Whether the order can still be cancelled or re-addressed."""
+        return self.status == CHANGEABLE_STATUS
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Outcome of ``cancel``/``change_address``.
+
+    ``done`` is True when the change was made. ``order`` is the order as it is
+    now (after the change when done; as found, which says why not, otherwise),
+    or ``None`` when there is no such order.
+    """
+
+    done: bool
+    order: Optional[Order]
 
 
 class OrderStore:
@@ -85,23 +117,33 @@ class OrderStore:
 
     def _connect(self) -> sqlite3.Connection:
         path = self.ensure_database()
-        # Read-only: the action server never writes orders.
+        self._migrate(path)
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
-    def get(self, order_number: object) -> Optional[Order]:
-        """The order with this number, or ``None`` (also for malformed numbers)."""
-        number = normalise_order_number(order_number)
-        if number is None:
-            return None
-        conn = self._connect()
+    def _connect_rw(self) -> sqlite3.Connection:
+        path = self.ensure_database()
+        self._migrate(path)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE).
+        return sqlite3.connect(str(path), timeout=10, isolation_level=None)
+
+    @staticmethod
+    def _migrate(path: Path) -> None:
+        """Adds ``delivery_address`` to databases built before it existed."""
+        conn = sqlite3.connect(str(path), timeout=10)
         try:
-            row = conn.execute(
-                "SELECT order_number, status, carrier, expected_delivery,"
-                " customer_email, placed_on FROM orders WHERE order_number = ?",
-                (number,),
-            ).fetchone()
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(orders)")}
+            if "delivery_address" not in columns:
+                try:
+                    conn.execute("ALTER TABLE orders ADD COLUMN delivery_address TEXT")
+                    conn.commit()
+                except sqlite3.OperationalError as exc:  # another process was first
+                    if "duplicate column" not in str(exc):
+                        raise
         finally:
             conn.close()
+
+    @staticmethod
+    def _row_to_order(row: Optional[tuple]) -> Optional[Order]:
         if row is None:
             return None
         return Order(
@@ -111,4 +153,58 @@ class OrderStore:
             expected_delivery=date.fromisoformat(row[3]) if row[3] else None,
             customer_email=row[4],
             placed_on=date.fromisoformat(row[5]),
+            delivery_address=row[6],
         )
+
+    def get(self, order_number: object) -> Optional[Order]:
+        """The order with this number, or ``None`` (also for malformed numbers)."""
+        number = normalise_order_number(order_number)
+        if number is None:
+            return None
+        conn = self._connect()
+        try:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM orders WHERE order_number = ?", (number,)
+            ).fetchone()
+        finally:
+            conn.close()
+        return self._row_to_order(row)
+
+    def _conditional_update(self, number: str, assignments: str, params: tuple) -> WriteResult:
+        """``UPDATE ... WHERE status = 'processing'`` and the order as it is after it."""
+        conn = self._connect_rw()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = conn.execute(
+                    f"UPDATE orders SET {assignments} WHERE order_number = ? AND status = ?",
+                    (*params, number, CHANGEABLE_STATUS),
+                )
+                done = cursor.rowcount == 1
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM orders WHERE order_number = ?", (number,)
+                ).fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+        return WriteResult(done=done, order=self._row_to_order(row))
+
+    def cancel(self, order_number: object) -> WriteResult:
+        """Cancels the order if it is still processing (atomically)."""
+        number = normalise_order_number(order_number)
+        if number is None:
+            return WriteResult(done=False, order=None)
+        return self._conditional_update(number, "status = 'cancelled'", ())
+
+    def change_address(self, order_number: object, address: str) -> WriteResult:
+        """Sets a new delivery address if the order is still processing (atomically)."""
+        number = normalise_order_number(order_number)
+        clean = " ".join(str(address or "").split())
+        if number is None:
+            return WriteResult(done=False, order=None)
+        if not clean or len(clean) > MAX_ADDRESS_LENGTH:
+            raise ValueError("address must be 1 to 300 characters")
+        return self._conditional_update(number, "delivery_address = ?", (clean,))

@@ -8,11 +8,12 @@ made here is the localised date passed into those responses.
 from __future__ import annotations
 
 import re
+from abc import ABCMeta, abstractmethod
 from datetime import date
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -58,6 +59,55 @@ _WEEKDAYS = {
 _NUMBER_ATTEMPT = re.compile(r"#?\s*(\d[\d .-]{1,}\d)")
 
 
+# Intents that always lead straight to a person (principle 1), from any state.
+HUMAN_PATH_INTENTS = frozenset({"request_human", "complaint", "frustration"})
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    """Name of the intent of the customer's latest message."""
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def wants_a_person(tracker: Tracker) -> bool:
+    """Whether the latest message is on the human path.
+
+    Either its intent is a human-path intent, or the message was not
+    understood (``nlu_fallback``) and the best real guess is one: "I want a
+    person about order 31007" must never be taken as a slot value.
+    """
+    intent = latest_intent(tracker)
+    if intent in HUMAN_PATH_INTENTS:
+        return True
+    if intent != "nlu_fallback":
+        return False
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    guesses = [r.get("name") for r in ranking if r.get("name") != "nlu_fallback"]
+    return bool(guesses) and guesses[0] in HUMAN_PATH_INTENTS
+
+
+class HumanPathFirst(FormValidationAction, metaclass=ABCMeta):
+    """A form validation that steps aside for the human path.
+
+    A message such as "I want a person about order 10234" carries an order
+    number, so without this the form would take the number and carry on. The
+    form is rejected instead (``ActionExecutionRejected``), so the handoff
+    rules in data/rules/handoff.yml apply. Slots already extracted stay set:
+    the handoff ticket carries them.
+    """
+
+    @abstractmethod
+    def name(self) -> Text:
+        """Name of the action (abstract: the action server skips this base class)."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        """Rejects the form on a human-path intent, else validates as usual."""
+        if wants_a_person(tracker):
+            return [ActionExecutionRejected(self.form_name())]
+        return await super().run(dispatcher, tracker, domain)
+
+
 def customer_language(tracker: Tracker) -> str:
     """The customer's language from the ``language`` slot ("en" when unknown)."""
     lang = tracker.get_slot("language")
@@ -86,8 +136,11 @@ def order_number_attempt(text: Optional[str]) -> Optional[str]:
     return re.sub(r"\D", "", match.group(1))
 
 
-class ValidateOrderForm(FormValidationAction):
+class ValidateOrderForm(HumanPathFirst):
     """Validates ``order_number`` (exactly 5 digits) for ``order_form``."""
+
+    # Intents whose message may carry the number when they open the form.
+    opening_intents = ("order_status", "inform")
 
     def name(self) -> Text:
         """Name of the action, as in the domain."""
@@ -105,8 +158,7 @@ class ValidateOrderForm(FormValidationAction):
         if list(tracker.get_latest_entity_values("order_number")):
             return {}
         asking = tracker.get_slot("requested_slot") == "order_number"
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if not asking and intent not in ("order_status", "inform"):
+        if not asking and latest_intent(tracker) not in self.opening_intents:
             return {}
         attempt = order_number_attempt(tracker.latest_message.get("text"))
         if attempt is None:

@@ -75,10 +75,14 @@ async def test_note_transfer_canned_and_presence(stack, agents, customer_factory
     # A customer cannot pretend to type in someone else's conversation.
     await customer.sio.emit("user_typing", {"session_id": "someone-else", "typing": True})
 
-    status, body = await marie.post("/api/me/presence", {"status": "away"})
+    # Presence (Sam's, so that other tests' agents keep theirs).
+    sam = agents["sam"]
+    status, body = await sam.post("/api/me/presence", {"status": "away"})
     assert status == 200 and body["agent"]["presence"] == "away"
     status, body = await paul.get("/api/agents")
     by_name = {a["username"]: a for a in body["agents"]}
-    assert by_name["marie"]["presence"] == "away" and by_name["paul"]["load"] >= 1
-    status, body = await marie.post("/api/me/presence", {"status": "asleep"})
-    assert status == 400
+    assert by_name["sam"]["presence"] == "away" and by_name["paul"]["load"] >= 1
+    status, body = await sam.post("/api/me/presence", {"status": "asleep"})
+    assert status == 400 and body["error"]["code"] == "bad_request"
+    status, body = await sam.post("/api/me/presence", {"status": "online"})
+    assert status == 200 and body["agent"]["presence"] == "online"

@@ -1,0 +1,278 @@
+"""Changing an order: cancelling it, or changing its delivery address.
+
+Both are forms (``cancel_order_form``, ``change_address_form``) whose
+validation checks the order number against the store, then an action that
+makes the change in the store (atomically, only while the order is still
+``processing``) or refuses politely: a shipped or delivered order can be
+returned instead of cancelled, and a person can see with the carrier about an
+address. Every text the customer reads is a domain response (EN/FR, chosen by
+the ``language`` slot); the human-path intents reject the forms (see
+``HumanPathFirst``).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.order_store import MAX_ADDRESS_LENGTH, Order, OrderStore, normalise_order_number
+from actions.orders import ValidateOrderForm
+
+
+class _StoreMixin:
+    """An order store created on first use (tests pass their own)."""
+
+    def __init__(self, store: Optional[OrderStore] = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> OrderStore:
+        """The order store."""
+        if self._store is None:
+            self._store = OrderStore()
+        return self._store
+
+
+def slot_before_latest_message(tracker: Tracker, name: str) -> Any:
+    """The value ``name`` had before the customer's latest message."""
+    value = None
+    latest_user = max(
+        (i for i, e in enumerate(tracker.events) if e.get("event") == "user"), default=-1
+    )
+    for event in tracker.events[: max(latest_user, 0)]:
+        if event.get("event") == "slot" and event.get("name") == name:
+            value = event.get("value")
+    return value
+
+
+def clean_address(text: Any) -> Optional[str]:
+    """A plausible postal address from the customer's message, or ``None``.
+
+    It must have a number (street number or postcode), some letters, at least
+    three words, and fit in the store; whitespace is tidied.
+    """
+    if not isinstance(text, str):
+        return None
+    clean = " ".join(text.split()).strip(" .")
+    if not (8 <= len(clean) <= MAX_ADDRESS_LENGTH):
+        return None
+    if not any(c.isdigit() for c in clean) or sum(c.isalpha() for c in clean) < 4:
+        return None
+    if len(clean.replace(",", " ").split()) < 3:
+        return None
+    return clean
+
+
+class _ChangeFormValidation(_StoreMixin, ValidateOrderForm):
+    """Order-number validation shared by the two change forms.
+
+    The number must be well formed and belong to an order. When the order can
+    no longer be changed, the form stops after the number (``required_slots``)
+    and the action explains why, without asking a useless question first.
+    """
+
+    def __init__(self, store: Optional[OrderStore] = None) -> None:
+        _StoreMixin.__init__(self, store)
+
+    @abstractmethod
+    def name(self) -> Text:
+        """Name of the action (abstract: the action server skips this base class)."""
+
+    def validate_order_number(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """Accepts the number of an existing order; otherwise says why and asks again."""
+        number = normalise_order_number(slot_value)
+        if number is None:
+            dispatcher.utter_message(response="utter_invalid_order_number")
+            return {"order_number": None}
+        if self.store.get(number) is None:
+            dispatcher.utter_message(response="utter_order_not_found", order_number=number)
+            return {"order_number": None}
+        return {"order_number": number}
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        """Only the number when the order is known and can't be changed any more."""
+        number = normalise_order_number(tracker.get_slot("order_number"))
+        if number is not None:
+            order = self.store.get(number)
+            if order is not None and not order.changeable:
+                return ["order_number"]
+        return domain_slots
+
+
+class ValidateCancelOrderForm(_ChangeFormValidation):
+    """Validates ``cancel_order_form``: the order number, then the yes/no."""
+
+    opening_intents = ("cancel_order",)
+
+    def name(self) -> Text:
+        """Name of the action, as in the domain."""
+        return "validate_cancel_order_form"
+
+    def validate_cancel_confirmed(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """The buttons' (or typed) yes/no, as a boolean."""
+        if isinstance(slot_value, bool):
+            return {"cancel_confirmed": slot_value}
+        return {"cancel_confirmed": None}
+
+
+class ValidateChangeAddressForm(_ChangeFormValidation):
+    """Validates ``change_address_form``: the order number, then the new address."""
+
+    opening_intents = ("change_address",)
+
+    def name(self) -> Text:
+        """Name of the action, as in the domain."""
+        return "validate_change_address_form"
+
+    def validate_order_number(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """As for any order, except that a postcode in the new address is not a number.
+
+        "12 rue de la Paix, 75002 Paris" has a five-digit group that the
+        order-number regex picks up; while the form asks for the address, the
+        order number keeps the value it had.
+        """
+        if tracker.get_slot("requested_slot") == "new_address":
+            return {"order_number": slot_before_latest_message(tracker, "order_number")}
+        return super().validate_order_number(slot_value, dispatcher, tracker, domain)
+
+    def validate_new_address(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """Accepts something that looks like a full postal address."""
+        address = clean_address(slot_value)
+        if address is None:
+            dispatcher.utter_message(response="utter_invalid_address")
+            return {"new_address": None}
+        return {"new_address": address}
+
+
+def _known_order(
+    store: OrderStore, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> Optional[Order]:
+    """The order in the ``order_number`` slot; says so when missing or unknown."""
+    number = normalise_order_number(tracker.get_slot("order_number"))
+    if number is None:
+        dispatcher.utter_message(response="utter_ask_order_number")
+        return None
+    order = store.get(number)
+    if order is None:
+        dispatcher.utter_message(response="utter_order_not_found", order_number=number)
+    return order
+
+
+class ActionCancelOrder(_StoreMixin, Action):
+    """Cancels the order if it is still processing and the customer said yes."""
+
+    def name(self) -> Text:
+        """Name of the action, as in the domain."""
+        return "action_cancel_order"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        """Cancels, keeps or refuses, and forgets the yes/no for next time."""
+        events: List[Dict[Text, Any]] = [SlotSet("cancel_confirmed", None)]
+        order = _known_order(self.store, dispatcher, tracker)
+        if order is None:
+            if tracker.get_slot("order_number") is not None:
+                events.append(SlotSet("order_number", None))
+            return events
+        if not order.changeable:
+            self._refuse(dispatcher, order)
+            return events
+        if tracker.get_slot("cancel_confirmed") is not True:
+            dispatcher.utter_message(response="utter_cancel_kept", order_number=order.order_number)
+            return events
+        result = self.store.cancel(order.order_number)
+        if result.done:
+            dispatcher.utter_message(response="utter_cancel_done", order_number=order.order_number)
+        elif result.order is not None:  # it shipped in the meantime
+            self._refuse(dispatcher, result.order)
+        return events
+
+    @staticmethod
+    def _refuse(dispatcher: CollectingDispatcher, order: Order) -> None:
+        dispatcher.utter_message(
+            response=f"utter_cancel_refused_{order.status}", order_number=order.order_number
+        )
+
+
+class ActionChangeAddress(_StoreMixin, Action):
+    """Changes the delivery address if the order has not left the warehouse."""
+
+    def name(self) -> Text:
+        """Name of the action, as in the domain."""
+        return "action_change_address"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        """Changes or refuses (offering a person), and forgets the address for next time.
+
+        The address stays in the transcript, which the handoff ticket carries.
+        """
+        events: List[Dict[Text, Any]] = [SlotSet("new_address", None)]
+        order = _known_order(self.store, dispatcher, tracker)
+        if order is None:
+            if tracker.get_slot("order_number") is not None:
+                events.append(SlotSet("order_number", None))
+            return events
+        if not order.changeable:
+            self._refuse(dispatcher, order)
+            return events
+        address = clean_address(tracker.get_slot("new_address"))
+        if address is None:
+            dispatcher.utter_message(response="utter_invalid_address")
+            return events
+        result = self.store.change_address(order.order_number, address)
+        if result.done:
+            dispatcher.utter_message(
+                response="utter_address_changed",
+                order_number=order.order_number,
+                new_address=address,
+            )
+        elif result.order is not None:  # it shipped in the meantime
+            self._refuse(dispatcher, result.order)
+        return events
+
+    @staticmethod
+    def _refuse(dispatcher: CollectingDispatcher, order: Order) -> None:
+        response = (
+            "utter_address_refused_cancelled"
+            if order.status == "cancelled"
+            else "utter_address_refused"
+        )
+        dispatcher.utter_message(response=response, order_number=order.order_number)
