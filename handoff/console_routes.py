@@ -13,14 +13,13 @@ from aiohttp import web
 
 from handoff import appkeys as app_keys
 from handoff import canned, notes
-from handoff.access import current_agent, json_body, language_of, owned, visible
+from handoff.access import current_agent, json_body, owned, visible
 from handoff.accounts import Agent
 from handoff.conversation import IllegalTransition, NotYours
 from handoff.errors import ApiError
-from handoff.notices import notice_event
 from handoff.push import to_agents as publish
 from handoff.push import to_customer
-from handoff.rasa_api import RasaUnavailable
+from handoff.routes import tell_customer_agent_joined
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ async def transfer(request: web.Request) -> web.Response:
     note = await notes.add(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
                            agent.username, agent.name, text)
     await _announce_note(request, cid, target.username, note)
-    await _tell_customer(request, cid, record, target)
+    await tell_customer_agent_joined(request, record, target.name)
     return web.json_response({"conversation": record.public()})
 
 
@@ -130,15 +129,6 @@ async def typing(request: web.Request) -> web.Response:
     await to_customer(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
                       "agent_typing", {"typing": is_typing, "agent": agent.name})
     return web.json_response({})
-
-
-async def _tell_customer(request: web.Request, cid: str, record: Any, target: Agent) -> None:
-    joined = [{"event": "slot", "name": "handoff_agent", "value": target.name},
-              notice_event("agent_joined", await language_of(request, record), target.name)]
-    try:
-        await request.app[app_keys.RASA].append_events(cid, joined, send=True)
-    except RasaUnavailable as exc:
-        logger.warning("transfer.notice.failure conversation=%s error=%s", cid, exc)
 
 
 async def _announce_note(request: web.Request, cid: str, owner: Any,

@@ -131,14 +131,20 @@ async def claim(request: web.Request) -> web.Response:
         raise ApiError("already_claimed" if exc.current != State.BOT else "bad_state") from exc
     except LimitReached as exc:
         raise ApiError("limit_reached") from exc
-    joined = [{"event": "slot", "name": "handoff_agent", "value": agent.name},
-              notice_event("agent_joined", await language_of(request, record), agent.name)]
-    try:
-        await request.app[app_keys.RASA].append_events(cid, joined, send=True)
-    except RasaUnavailable as exc:
-        # The claim stands (it is in Redis); the customer only misses the "joined" notice.
-        logger.warning("claim.notice.failure conversation=%s error=%s", cid, exc)
+    await tell_customer_agent_joined(request, record, agent.name)
     return web.json_response({"conversation": await _describe(request, record, transcript=False)})
+
+
+async def tell_customer_agent_joined(request: web.Request, record: Conversation,
+                                     agent_name: str) -> None:
+    """Tells the customer, in their language, who has joined; best effort."""
+    joined = [{"event": "slot", "name": "handoff_agent", "value": agent_name},
+              notice_event("agent_joined", await language_of(request, record), agent_name)]
+    try:
+        await request.app[app_keys.RASA].append_events(record.id, joined, send=True)
+    except RasaUnavailable as exc:
+        # The claim or transfer stands (it is in Redis); the customer only misses the notice.
+        logger.warning("joined.notice.failure conversation=%s error=%s", record.id, exc)
 
 
 async def send_message(request: web.Request) -> web.Response:
