@@ -76,6 +76,8 @@ def test_customer_and_agent_in_the_browser(stack, browser):
     expect(transcript).to_contain_text(XSS)
     assert agent.evaluate("window.__xss") is None
     expect(agent.get_by_test_id("context-panel")).to_contain_text("10235")
+    frustration = agent.get_by_test_id("context-panel").locator('[data-key="frustration"]')
+    expect(frustration).to_have_text("No sign")
 
     agent.get_by_test_id("reply-input").fill("Hi, Paul here. I can see order 10235.")
     agent.get_by_test_id("reply-input").press("Enter")

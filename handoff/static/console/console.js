@@ -1498,6 +1498,12 @@
       return;
     }
 
+    function frustrationText(found) {
+      var signals = (found && found.signals) || [];
+      if (!signals.length) return t('signal.none');
+      return signals.map(function (s) { return t('signal.' + s); }).join(', ');
+    }
+
     var summary = summaryOf(ticket);
     if (summary) {
       body.appendChild(section('ctx.summary', el('p', { class: 'summary', 'data-testid': 'context-summary', text: summary })));
@@ -1505,6 +1511,8 @@
 
     body.appendChild(dl([
       [t('ctx.reason'), label('reason', ticket.reason), 'reason'],
+      [t('ctx.priority'), t('prio.' + Math.max(0, Math.min(2, ticket.priority || 0))), 'priority'],
+      [t('ctx.frustration'), frustrationText(ticket.frustration), 'frustration'],
       [t('ctx.language'), label('lang', ticket.language), 'language'],
       [t('ctx.channel'), label('channel', ticket.channel), 'channel'],
       [t('ctx.state'), label('state', conv.state), 'state'],

@@ -1,0 +1,34 @@
+"""Every string of the console and the chat page exists in English and in French."""
+
+import re
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parents[2] / "handoff" / "static"
+KEY = re.compile(r"^\s+'([\w.]+)':", re.MULTILINE)
+
+
+def _tables():
+    source = (STATIC / "i18n.js").read_text(encoding="utf-8")
+    english = source[source.index("    en: {"):source.index("    fr: {")]
+    french = source[source.index("    fr: {"):]
+    french = french[:french.index("\n    }\n")]
+    return KEY.findall(english), KEY.findall(french)
+
+
+def test_same_keys_in_both_languages():
+    english, french = _tables()
+    assert len(english) > 100
+    assert sorted(english) == sorted(french)
+    assert len(set(english)) == len(english), "a key is defined twice"
+
+
+def test_keys_used_by_the_pages_exist():
+    english, _ = _tables()
+    used = set()
+    for script in (STATIC / "console" / "console.js", STATIC / "chat" / "chat.js"):
+        used |= set(re.findall(r"\bt\('([\w.]+)'", script.read_text(encoding="utf-8")))
+    assert used, "no t('...') call found"
+    # t('signal.' + name) builds keys at run time: such a prefix must start some keys.
+    prefixes = {key for key in used if key.endswith(".")}
+    assert [p for p in prefixes if not any(k.startswith(p) for k in english)] == []
+    assert sorted(used - prefixes - set(english)) == []
