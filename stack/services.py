@@ -93,7 +93,8 @@ class Stack:
     run_dir: Path
     ports: Ports = field(default_factory=Ports)
     redis_url: Optional[str] = None
-    rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Hex, so that the token never starts with "-" (argparse would take it for an option).
+    rasa_token: str = field(default_factory=lambda: secrets.token_hex(24))
     say: Callable[[str], None] = print
     processes: Dict[str, Process] = field(default_factory=dict)
 

@@ -69,6 +69,8 @@ def test_customer_and_agent_in_the_browser(stack, browser):
     _sign_in(agent, stack.handoff_url, "paul")
     item = agent.get_by_test_id("queue-item").first
     expect(item).to_be_visible(timeout=30_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    agent.screenshot(path=str(SCREENSHOTS / "queue.png"))
     item.get_by_test_id("claim-button").click()
     transcript = agent.get_by_test_id("transcript")
     expect(transcript).to_contain_text("10235", timeout=30_000)

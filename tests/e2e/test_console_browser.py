@@ -86,6 +86,10 @@ def test_two_agents_share_the_work(stack, browser):
 
     # --- The customer asks for a person: both agents see the ticket. ---
     chat, cid = _ask_for_a_human(url, customer, pages)
+    for page in pages.values():  # a visible and an audible notice of the new ticket
+        expect(page.locator('[data-testid="notice"][data-code="ticket_queued"]').first
+               ).to_be_visible(timeout=LIVE)
+        assert int(page.evaluate("document.body.getAttribute('data-chimes') || 0")) >= 1
 
     # --- Both click "Claim" at the same instant: exactly one gets the conversation. ---
     at = pages["marie"].evaluate("Date.now()") + 500

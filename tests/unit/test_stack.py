@@ -30,3 +30,10 @@ def test_model_hash_changes_with_training_data(tmp_path):
     assert model_hash(tmp_path) == before
     (tmp_path / "data" / "nlu.yml").write_text("nlu: [x]\n")
     assert model_hash(tmp_path) != before
+
+
+def test_the_rasa_token_is_never_taken_for_an_option(tmp_path):
+    # A token starting with "-" once made `rasa run --auth-token <token>` fail.
+    tokens = {Stack(model=Path("unused"), run_dir=tmp_path).rasa_token for _ in range(300)}
+    assert len(tokens) == 300
+    assert all(len(t) == 48 and all(c in "0123456789abcdef" for c in t) for t in tokens)

@@ -179,7 +179,8 @@
     ]);
     n.querySelector('button').addEventListener('click', function () { n.remove(); });
     box.appendChild(n);
-    setTimeout(function () { n.remove(); }, kind === 'info' ? 4000 : (code === 'limit_reached' ? 15000 : 9000));
+    var life = code === 'ticket_queued' ? 10000 : (kind === 'info' ? 4000 : (code === 'limit_reached' ? 15000 : 9000));
+    setTimeout(function () { n.remove(); }, life);
     while (box.children.length > 4) box.removeChild(box.firstChild);
   }
 
@@ -1685,7 +1686,11 @@
         if (f.ticket) {
           var isNew = indexOfTicket(ticketConvId(f.ticket)) < 0;
           upsertTicket(f.ticket);
-          if (isNew) announce(t('queue.new'));
+          if (isNew) {
+            announce(t('queue.new'));
+            notify(t('queue.new'), 'info', 'ticket_queued');
+            chime();
+          }
         }
         break;
       case 'ticket.removed':
@@ -1771,6 +1776,28 @@
   }
 
   /* Screen-reader announcement without stealing focus. */
+  // A short two-note chime made with WebAudio (no sound file to load). Browsers allow it once
+  // the agent has interacted with the page, which signing in does.
+  var audio = null;
+  function chime() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      [660, 880].forEach(function (freq, i) {
+        var osc = audio.createOscillator();
+        var gain = audio.createGain();
+        var start = audio.currentTime + i * 0.15;
+        osc.frequency.value = freq;
+        gain.gain.setValueAtTime(0.0001, start);
+        gain.gain.exponentialRampToValueAtTime(0.15, start + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.14);
+        osc.connect(gain).connect(audio.destination);
+        osc.start(start);
+        osc.stop(start + 0.15);
+      });
+      document.body.setAttribute('data-chimes', String(Number(document.body.getAttribute('data-chimes') || 0) + 1));
+    } catch (e) { /* no audio device: the visible notice remains */ }
+  }
+
   function announce(text) {
     var live = $('sr-live');
     if (!live) {
