@@ -13,9 +13,9 @@ from aiohttp import web
 
 from handoff import appkeys as app_keys
 from handoff import canned, notes
-from handoff.access import current_agent, json_body, owned, visible
+from handoff.access import current_agent, json_body, known, owned, visible
 from handoff.accounts import Agent
-from handoff.conversation import IllegalTransition, NotYours
+from handoff.conversation import IllegalTransition, LimitReached, NotYours
 from handoff.errors import ApiError
 from handoff.push import to_agents as publish
 from handoff.push import to_customer
@@ -36,6 +36,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/conversations/{id}/notes", add_note)
     app.router.add_post("/api/conversations/{id}/transfer", transfer)
     app.router.add_post("/api/conversations/{id}/typing", typing)
+    app.router.add_post("/api/conversations/{id}/reassign", reassign)
+    app.router.add_get("/api/supervisor/conversations", all_conversations)
 
 
 async def canned_responses(request: web.Request) -> web.Response:
@@ -116,6 +118,52 @@ async def transfer(request: web.Request) -> web.Response:
     await _announce_note(request, cid, target.username, note)
     await tell_customer_agent_joined(request, record, target.name)
     return web.json_response({"conversation": record.public()})
+
+
+async def reassign(request: web.Request) -> web.Response:
+    """A supervisor gives a queued or held conversation to an agent, with a note."""
+    supervisor = await _supervisor(request)
+    cid = request.match_info["id"]
+    body = await json_body(request)
+    to, note_text = body.get("to"), body.get("note", "")
+    if not isinstance(to, str) or not isinstance(note_text, str) or len(note_text) > 4000:
+        raise ApiError("bad_request")
+    target = await request.app[app_keys.ACCOUNTS].get(to)
+    if target is None:
+        raise ApiError("unknown_agent")
+    await known(request, cid)
+    try:
+        record = await request.app[app_keys.STORE].reassign(cid, target.username, target.name,
+                                                            limit=target.max_conversations)
+    except IllegalTransition as exc:
+        raise ApiError("bad_state") from exc
+    except LimitReached as exc:
+        raise ApiError("limit_reached") from exc
+    text = f"{supervisor.name} → {target.name}" + (f": {note_text.strip()}"
+                                                   if note_text.strip() else "")
+    note = await notes.add(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
+                           supervisor.username, supervisor.name, text)
+    await _announce_note(request, cid, target.username, note)
+    await tell_customer_agent_joined(request, record, target.name)
+    return web.json_response({"conversation": record.public()})
+
+
+async def all_conversations(request: web.Request) -> web.Response:
+    """Every conversation an agent holds now, for supervisors."""
+    await _supervisor(request)
+    store = request.app[app_keys.STORE]
+    held = []
+    for agent in await request.app[app_keys.ACCOUNTS].all():
+        for cid in await store.agent_conversation_ids(agent.username):
+            held.append((await store.get(cid)).public())
+    return web.json_response({"conversations": held})
+
+
+async def _supervisor(request: web.Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role != "supervisor":
+        raise ApiError("forbidden")
+    return agent
 
 
 async def typing(request: web.Request) -> web.Response:

@@ -36,7 +36,7 @@ ALLOWED: Mapping[State, FrozenSet[State]] = {
     State.BOT: frozenset({State.QUEUED}),
     State.QUEUED: frozenset({State.ASSIGNED, State.BOT, State.CLOSED}),
     State.ASSIGNED: frozenset({State.TRANSFERRED, State.BOT, State.CLOSED}),
-    State.TRANSFERRED: frozenset({State.ASSIGNED, State.BOT, State.CLOSED}),
+    State.TRANSFERRED: frozenset({State.ASSIGNED, State.TRANSFERRED, State.BOT, State.CLOSED}),
     State.CLOSED: frozenset({State.QUEUED}),
 }
 
@@ -178,6 +178,17 @@ class ConversationStore:
                        to_name: str) -> Conversation:
         """Moves assigned → transferred to another agent, by the agent who owns it."""
         return await self.transition(conversation_id, State.TRANSFERRED, owner=agent,
+                                     fields={"agent": to_agent, "agent_name": to_name})
+
+    async def reassign(self, conversation_id: str, to_agent: str, to_name: str,
+                       limit: Optional[int] = None) -> Conversation:
+        """Gives the conversation to `to_agent`, whoever holds it now (a supervisor's move).
+
+        A queued conversation becomes assigned; a held one becomes transferred.
+        """
+        current = await self.get(conversation_id)
+        target = State.ASSIGNED if current.state == State.QUEUED else State.TRANSFERRED
+        return await self.transition(conversation_id, target, limit=limit,
                                      fields={"agent": to_agent, "agent_name": to_name})
 
     async def accept(self, conversation_id: str, agent: str) -> Conversation:

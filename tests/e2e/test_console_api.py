@@ -86,3 +86,29 @@ async def test_note_transfer_canned_and_presence(stack, agents, customer_factory
     assert status == 400 and body["error"]["code"] == "bad_request"
     status, body = await sam.post("/api/me/presence", {"status": "online"})
     assert status == 200 and body["agent"]["presence"] == "online"
+
+
+async def test_a_supervisor_reassigns(stack, agents, customer_factory):
+    marie, paul, sam = agents["marie"], agents["paul"], agents["sam"]
+    customer = await customer_factory()
+    cid = customer.session_id
+    await customer.say("agent please")
+    await customer.reply()
+    status, body = await marie.post(f"/api/conversations/{cid}/reassign", {"to": "paul"})
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    status, body = await sam.post(f"/api/conversations/{cid}/reassign",
+                                  {"to": "marie", "note": "VIP"})
+    assert status == 200 and body["conversation"]["state"] == "assigned"
+    assert body["conversation"]["agent"] == "marie"
+    await customer.reply(lambda m: m.get("notice") == "agent_joined")
+    status, body = await sam.post(f"/api/conversations/{cid}/reassign", {"to": "paul"})
+    assert status == 200 and body["conversation"]["state"] == "transferred"
+    status, body = await sam.get("/api/supervisor/conversations")
+    assert status == 200
+    assert {"id": cid, "state": "transferred", "agent": "paul", "agent_name": "Paul"} in \
+        body["conversations"]
+    status, _ = await marie.get("/api/supervisor/conversations")
+    assert status == 403
+    status, body = await paul.get(f"/api/conversations/{cid}")
+    assert [n["text"] for n in body["conversation"]["notes"]] == ["Sam → Marie: VIP",
+                                                                  "Sam → Paul"]

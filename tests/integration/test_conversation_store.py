@@ -128,3 +128,17 @@ async def test_an_agent_cannot_hold_more_than_their_limit(store):
     assert sum(1 for r in results if isinstance(r, LimitReached)) == 1
     assert len(await store.agent_conversation_ids("marie")) == 2
     assert len(await store.queued_ids()) == 1
+
+
+async def test_a_supervisor_reassigns_queued_and_held_conversations(store):
+    await store.enqueue(_ticket("queued"))
+    record = await store.reassign("queued", "marie", "Marie")
+    assert record.state is State.ASSIGNED and record.agent == "marie"
+    record = await store.reassign("queued", "paul", "Paul")
+    assert record.state is State.TRANSFERRED and record.agent == "paul"
+    assert await store.agent_conversation_ids("marie") == []
+    with pytest.raises(LimitReached):
+        await store.enqueue(_ticket("other"))
+        await store.reassign("other", "paul", "Paul", limit=1)
+    with pytest.raises(IllegalTransition):
+        await store.reassign("never-handed-off", "paul", "Paul")
