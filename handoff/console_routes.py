@@ -6,7 +6,6 @@ See docs/agent-api.md. Conversation lifecycle routes (claim, messages, hand-back
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List
 
 from aiohttp import web
@@ -20,8 +19,6 @@ from handoff.errors import ApiError
 from handoff.push import to_agents as publish
 from handoff.push import to_customer
 from handoff.routes import tell_customer_agent_joined
-
-logger = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 4000
 PRESENCE = ("online", "away")
