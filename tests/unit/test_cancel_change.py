@@ -31,7 +31,8 @@ SQL = ROOT / "actions" / "data" / "orders.sql"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 
 # Sample orders by status (actions/data/orders.sql).
-PROCESSING, PROCESSING_2, SHIPPED, DELIVERED, CANCELLED = "10235", "31008", "10234", "10236", "10237"
+PROCESSING, PROCESSING_2 = "10235", "31008"
+SHIPPED, DELIVERED, CANCELLED = "10234", "10236", "10237"
 
 
 @pytest.fixture
@@ -123,7 +124,8 @@ def test_cancel_unknown_or_malformed(store, number):
     assert not result.done and result.order is None
     store.ensure_database()
     with sqlite3.connect(store.db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM orders WHERE status='cancelled'").fetchone() == (1,)
+        cancelled = conn.execute("SELECT count(*) FROM orders WHERE status='cancelled'")
+        assert cancelled.fetchone() == (1,)
 
 
 def test_change_address_of_a_processing_order(store):
