@@ -158,6 +158,8 @@ class Stack:
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            # Each stack gets its own copy of the sample orders (tests cancel and edit orders).
+            "ORDERS_DB_PATH": str(self.run_dir / "orders.db"),
         }
 
     def start_redis(self) -> None:
