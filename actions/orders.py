@@ -60,7 +60,7 @@ _NUMBER_ATTEMPT = re.compile(r"#?\s*(\d[\d .-]{1,}\d)")
 
 
 # Intents that always lead straight to a person (principle 1), from any state.
-HUMAN_PATH_INTENTS = frozenset({"request_human", "complaint", "frustration"})
+HUMAN_PATH_INTENTS = frozenset({"request_human", "complaint", "frustration", "sensitive_topic"})
 
 
 def latest_intent(tracker: Tracker) -> Optional[str]:

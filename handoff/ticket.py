@@ -126,7 +126,7 @@ def build_ticket(
 
 def priority_for(reason: Reason, frustration: Frustration) -> int:
     """0 normal, 1 high (complaint, frustration), 2 urgent (and several signs of frustration)."""
-    priority = 1 if reason in (Reason.COMPLAINT, Reason.FRUSTRATION) else 0
+    priority = 1 if reason in (Reason.COMPLAINT, Reason.FRUSTRATION, Reason.SENSITIVE) else 0
     if frustration.score >= 2:
         priority += 1
     return min(priority, MAX_PRIORITY)

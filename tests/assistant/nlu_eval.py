@@ -36,7 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT_DIR = ROOT / "tests" / "nlu_heldout"
 
-HUMAN = frozenset({"request_human", "complaint", "frustration"})
+HUMAN = frozenset({"request_human", "complaint", "frustration", "sensitive_topic"})
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 # Intents that are neither "simple" (answered by the bot) nor the human path.
@@ -325,7 +325,7 @@ class Evaluation:
         add(row("nlu_fallback predictions",
                 lambda s: f"{sum(p.intent == FALLBACK for p in s.predictions)}"))
         add("")
-        add('"wants a human" (request_human, complaint, frustration) vs everything else '
+        add(f'"wants a human" ({", ".join(sorted(HUMAN))}) vs everything else '
             "(every example, out_of_scope included):")
         for lang, s in slices:
             c = s.confusion()

@@ -43,6 +43,7 @@ def test_reason_follows_the_last_intent():
     assert reason_for("nlu_fallback") is Reason.NOT_UNDERSTOOD
     assert reason_for("complaint") is Reason.COMPLAINT
     assert reason_for("frustration") is Reason.FRUSTRATION
+    assert reason_for("sensitive_topic") is Reason.SENSITIVE
     assert reason_for(None) is Reason.ASKED
 
 
