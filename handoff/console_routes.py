@@ -6,7 +6,7 @@ See docs/agent-api.md. Conversation lifecycle routes (claim, messages, hand-back
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from aiohttp import web
 
@@ -14,7 +14,7 @@ from handoff import appkeys as app_keys
 from handoff import canned, notes
 from handoff.access import current_agent, json_body, known, owned, visible
 from handoff.accounts import Agent
-from handoff.conversation import IllegalTransition, LimitReached, NotYours
+from handoff.conversation import Conversation, IllegalTransition, LimitReached, NotYours
 from handoff.errors import ApiError
 from handoff.push import to_agents as publish
 from handoff.push import to_customer
@@ -95,25 +95,16 @@ async def transfer(request: web.Request) -> web.Response:
     """Hands the conversation to another agent, with a note they see first."""
     agent = await current_agent(request)
     cid = request.match_info["id"]
-    body = await json_body(request)
-    to, note_text = body.get("to"), body.get("note", "")
-    if not isinstance(to, str) or not isinstance(note_text, str) or len(note_text) > 4000:
-        raise ApiError("bad_request")
-    target = await request.app[app_keys.ACCOUNTS].get(to)
-    if target is None or target.username == agent.username:
+    target, note_text = await _handover_request(request)
+    if target.username == agent.username:
         raise ApiError("unknown_agent")
-    record = await owned(request, cid, agent)
+    await owned(request, cid, agent)
     store = request.app[app_keys.STORE]
     try:
         record = await store.transfer(cid, agent.username, target.username, target.name)
     except (IllegalTransition, NotYours) as exc:
         raise ApiError("bad_state") from exc
-    text = f"{agent.name} → {target.name}" + (f": {note_text.strip()}" if note_text.strip()
-                                                 else "")
-    note = await notes.add(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
-                           agent.username, agent.name, text)
-    await _announce_note(request, cid, target.username, note)
-    await tell_customer_agent_joined(request, record, target.name)
+    await _after_handover(request, agent, target, record, note_text)
     return web.json_response({"conversation": record.public()})
 
 
@@ -121,13 +112,7 @@ async def reassign(request: web.Request) -> web.Response:
     """A supervisor gives a queued or held conversation to an agent, with a note."""
     supervisor = await _supervisor(request)
     cid = request.match_info["id"]
-    body = await json_body(request)
-    to, note_text = body.get("to"), body.get("note", "")
-    if not isinstance(to, str) or not isinstance(note_text, str) or len(note_text) > 4000:
-        raise ApiError("bad_request")
-    target = await request.app[app_keys.ACCOUNTS].get(to)
-    if target is None:
-        raise ApiError("unknown_agent")
+    target, note_text = await _handover_request(request)
     await known(request, cid)
     try:
         record = await request.app[app_keys.STORE].reassign(cid, target.username, target.name,
@@ -136,13 +121,32 @@ async def reassign(request: web.Request) -> web.Response:
         raise ApiError("bad_state") from exc
     except LimitReached as exc:
         raise ApiError("limit_reached") from exc
-    text = f"{supervisor.name} → {target.name}" + (f": {note_text.strip()}"
-                                                   if note_text.strip() else "")
-    note = await notes.add(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
-                           supervisor.username, supervisor.name, text)
-    await _announce_note(request, cid, target.username, note)
-    await tell_customer_agent_joined(request, record, target.name)
+    await _after_handover(request, supervisor, target, record, note_text)
     return web.json_response({"conversation": record.public()})
+
+
+async def _handover_request(request: web.Request) -> Tuple[Agent, str]:
+    """The target agent and the note of a transfer or reassign request."""
+    body = await json_body(request)
+    to, note_text = body.get("to"), body.get("note", "")
+    if not isinstance(to, str) or not isinstance(note_text, str) or \
+            len(note_text) > MAX_NOTE_CHARS:
+        raise ApiError("bad_request")
+    target = await request.app[app_keys.ACCOUNTS].get(to)
+    if target is None:
+        raise ApiError("unknown_agent")
+    return target, note_text
+
+
+async def _after_handover(request: web.Request, actor: Agent, target: Agent,
+                          record: Conversation, note_text: str) -> None:
+    """The note "Actor → Target: note" for the new owner, and the customer told who joined."""
+    text = f"{actor.name} → {target.name}" + (f": {note_text.strip()}" if note_text.strip()
+                                             else "")
+    note = await notes.add(request.app[app_keys.REDIS], request.app[app_keys.KEYS], record.id,
+                           actor.username, actor.name, text)
+    await _announce_note(request, record.id, target.username, note)
+    await tell_customer_agent_joined(request, record, target.name)
 
 
 async def all_conversations(request: web.Request) -> web.Response:
