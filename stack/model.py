@@ -50,7 +50,7 @@ def ensure_model(say: Callable[[str], None] = print, root: Path = ROOT) -> Path:
         return model
     MODELS.mkdir(exist_ok=True)
     log = MODELS / f"{key}.train.log"
-    say(f"Training the Rasa model ({key}); this takes 1-3 minutes. Log: {log}")
+    say(f"Training the Rasa model ({key}); this takes 2-4 minutes on 2 cores. Log: {log}")
     started = time.monotonic()
     rasa = Path(sys.executable).with_name("rasa")
     cmd = [str(rasa), "train", "--config", "config.yml", "--domain", "domain.yml", "--data",
