@@ -44,11 +44,10 @@ async def known(request: web.Request, cid: str) -> Conversation:
 
 
 async def visible(request: web.Request, agent: Agent) -> Conversation:
-    """The route's conversation if the agent may see it (queued, theirs, or supervisor)."""
+    """The route's conversation if queued for this agent, theirs, or any for a supervisor."""
     record = await known(request, request.match_info["id"])
-    if record.state == State.QUEUED or record.agent == agent.username:
-        return record
-    if agent.role == "supervisor":
+    if (record.state == State.QUEUED and agent.serves(record.team)) or \
+            record.agent == agent.username or agent.is_supervisor:
         return record
     raise ApiError("not_found")
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp_session.redis_storage import RedisStorage
 from redis.asyncio import Redis
 
-from handoff import canned, console_routes, routes, ws
+from handoff import canned, console_routes, routes, teams, ws
 from handoff.accounts import AccountStore
 from handoff.appkeys import (
     ACCOUNTS,
@@ -28,6 +28,7 @@ from handoff.appkeys import (
     SESSION_REDIS,
     SETTINGS,
     STORE,
+    TEAMS,
     WORKERS,
 )
 from handoff.conversation import ConversationStore
@@ -56,6 +57,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[STORE] = ConversationStore(redis, keys)
     app[ACCOUNTS] = AccountStore(redis, keys)
     app[CANNED] = canned.load()
+    app[TEAMS] = teams.load()
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
     app[SESSION_REDIS] = Redis.from_url(settings.redis_url)
     aiohttp_session.setup(app, RedisStorage(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -14,6 +14,7 @@ from handoff.hub import Hub
 from handoff.keys import Keys
 from handoff.rasa_api import RasaClient
 from handoff.settings import Settings
+from handoff.teams import Team
 from handoff.workers import Workers
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,3 +27,4 @@ RASA = web.AppKey("rasa", RasaClient)
 HUB = web.AppKey("hub", Hub)
 WORKERS = web.AppKey("workers", Workers)
 CANNED = web.AppKey("canned", List[Canned])
+TEAMS = web.AppKey("teams", Dict[str, Team])

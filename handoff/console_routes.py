@@ -6,19 +6,24 @@ See docs/agent-api.md. Conversation lifecycle routes (claim, messages, hand-back
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+import logging
+from typing import Any, Dict, List
 
 from aiohttp import web
 
 from handoff import appkeys as app_keys
-from handoff import canned, notes
-from handoff.access import current_agent, json_body, known, owned, visible
+from handoff import canned, notes, push
+from handoff.access import current_agent, json_body, known, language_of, owned, visible
 from handoff.accounts import Agent
 from handoff.conversation import Conversation, IllegalTransition, LimitReached, NotYours
-from handoff.errors import ApiError
+from handoff.errors import ApiError, prefers_french
+from handoff.notices import notice_event
 from handoff.push import to_agents as publish
 from handoff.push import to_customer
+from handoff.rasa_api import RasaUnavailable
 from handoff.routes import tell_customer_agent_joined
+
+logger = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 4000
 PRESENCE = ("online", "away")
@@ -34,6 +39,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/conversations/{id}/transfer", transfer)
     app.router.add_post("/api/conversations/{id}/typing", typing)
     app.router.add_post("/api/conversations/{id}/reassign", reassign)
+    app.router.add_get("/api/teams", teams)
     app.router.add_get("/api/supervisor/conversations", all_conversations)
 
 
@@ -61,7 +67,7 @@ async def set_presence(request: web.Request) -> web.Response:
                                           status)
     await publish(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
                   {"type": "agent.presence", "agent": agent.username, "status": status,
-                   "audience": {"all": True}})
+                   "audience": push.everyone()})
     return web.json_response({"agent": await _agent_status(request, agent)})
 
 
@@ -87,15 +93,19 @@ async def add_note(request: web.Request) -> web.Response:
         raise ApiError("message_too_long")
     note = await notes.add(request.app[app_keys.REDIS], request.app[app_keys.KEYS], record.id,
                            agent.username, agent.name, text.strip())
-    await _announce_note(request, record.id, record.agent, note)
+    await _announce_note(request, record, note)
     return web.json_response({"note": note}, status=201)
 
 
 async def transfer(request: web.Request) -> web.Response:
-    """Hands the conversation to another agent, with a note they see first."""
+    """Hands the conversation to an agent (`to`) or a team's queue (`team`), with a note."""
     agent = await current_agent(request)
     cid = request.match_info["id"]
-    target, note_text = await _handover_request(request)
+    body = await json_body(request)
+    note_text = _note_of(body)
+    if body.get("team") is not None:
+        return await _transfer_to_team(request, agent, cid, body["team"], note_text)
+    target = await _target_agent(request, body)
     if target.username == agent.username:
         raise ApiError("unknown_agent")
     await owned(request, cid, agent)
@@ -104,15 +114,54 @@ async def transfer(request: web.Request) -> web.Response:
         record = await store.transfer(cid, agent.username, target.username, target.name)
     except (IllegalTransition, NotYours) as exc:
         raise ApiError("bad_state") from exc
-    await _after_handover(request, agent, target, record, note_text)
+    await _handover_note(request, agent, record, target.name, note_text)
+    await tell_customer_agent_joined(request, record, target.name)
     return web.json_response({"conversation": record.public()})
+
+
+async def _transfer_to_team(request: web.Request, agent: Agent, cid: str, team_id: Any,
+                            note_text: str) -> web.Response:
+    team = request.app[app_keys.TEAMS].get(team_id) if isinstance(team_id, str) else None
+    if team is None:
+        raise ApiError("unknown_team")
+    await owned(request, cid, agent)
+    try:
+        record = await request.app[app_keys.STORE].to_team(cid, agent.username, team.id)
+    except (IllegalTransition, NotYours) as exc:
+        raise ApiError("bad_state") from exc
+    console_language = "fr" if prefers_french(request) else "en"
+    await _handover_note(request, agent, record, team.label[console_language], note_text)
+    customer_language = await language_of(request, record)
+    notice = notice_event("transferred_to_team", customer_language, agent.name,
+                          team=team.label.get(customer_language, team.label["en"]))
+    try:
+        await request.app[app_keys.RASA].append_events(cid, [notice], send=True)
+    except RasaUnavailable as exc:
+        # The conversation is in the team's queue either way; only the notice is missed.
+        logger.warning("team.notice.failure conversation=%s error=%s", cid, exc)
+    return web.json_response({"conversation": record.public()})
+
+
+async def teams(request: web.Request) -> web.Response:
+    """The teams a conversation can be transferred to, with members online now."""
+    await current_agent(request)
+    accounts = await request.app[app_keys.ACCOUNTS].all()
+    redis, keys = request.app[app_keys.REDIS], request.app[app_keys.KEYS]
+    found = []
+    for team in request.app[app_keys.TEAMS].values():
+        members = [a for a in accounts if team.id in a.teams]
+        online = [a for a in members if await redis.get(keys.presence(a.username)) == "online"]
+        found.append({**team.public(), "members": len(members), "online": len(online)})
+    return web.json_response({"teams": found})
 
 
 async def reassign(request: web.Request) -> web.Response:
     """A supervisor gives a queued or held conversation to an agent, with a note."""
     supervisor = await _supervisor(request)
     cid = request.match_info["id"]
-    target, note_text = await _handover_request(request)
+    body = await json_body(request)
+    note_text = _note_of(body)
+    target = await _target_agent(request, body)
     await known(request, cid)
     try:
         record = await request.app[app_keys.STORE].reassign(cid, target.username, target.name,
@@ -121,32 +170,35 @@ async def reassign(request: web.Request) -> web.Response:
         raise ApiError("bad_state") from exc
     except LimitReached as exc:
         raise ApiError("limit_reached") from exc
-    await _after_handover(request, supervisor, target, record, note_text)
+    await _handover_note(request, supervisor, record, target.name, note_text)
+    await tell_customer_agent_joined(request, record, target.name)
     return web.json_response({"conversation": record.public()})
 
 
-async def _handover_request(request: web.Request) -> Tuple[Agent, str]:
-    """The target agent and the note of a transfer or reassign request."""
-    body = await json_body(request)
-    to, note_text = body.get("to"), body.get("note", "")
-    if not isinstance(to, str) or not isinstance(note_text, str) or \
-            len(note_text) > MAX_NOTE_CHARS:
+def _note_of(body: Dict[str, Any]) -> str:
+    note_text = body.get("note", "")
+    if not isinstance(note_text, str) or len(note_text) > MAX_NOTE_CHARS:
+        raise ApiError("bad_request")
+    return note_text.strip()
+
+
+async def _target_agent(request: web.Request, body: Dict[str, Any]) -> Agent:
+    to = body.get("to")
+    if not isinstance(to, str):
         raise ApiError("bad_request")
     target = await request.app[app_keys.ACCOUNTS].get(to)
     if target is None:
         raise ApiError("unknown_agent")
-    return target, note_text
+    return target
 
 
-async def _after_handover(request: web.Request, actor: Agent, target: Agent,
-                          record: Conversation, note_text: str) -> None:
-    """The note "Actor → Target: note" for the new owner, and the customer told who joined."""
-    text = f"{actor.name} → {target.name}" + (f": {note_text.strip()}" if note_text.strip()
-                                             else "")
+async def _handover_note(request: web.Request, actor: Agent, record: Conversation,
+                         target: str, note_text: str) -> None:
+    """The note "Actor → Target: note", which the new owner or team sees first."""
+    text = f"{actor.name} → {target}" + (f": {note_text}" if note_text else "")
     note = await notes.add(request.app[app_keys.REDIS], request.app[app_keys.KEYS], record.id,
                            actor.username, actor.name, text)
-    await _announce_note(request, record.id, target.username, note)
-    await tell_customer_agent_joined(request, record, target.name)
+    await _announce_note(request, record, note)
 
 
 async def all_conversations(request: web.Request) -> web.Response:
@@ -162,7 +214,7 @@ async def all_conversations(request: web.Request) -> web.Response:
 
 async def _supervisor(request: web.Request) -> Agent:
     agent = await current_agent(request)
-    if agent.role != "supervisor":
+    if not agent.is_supervisor:
         raise ApiError("forbidden")
     return agent
 
@@ -180,11 +232,12 @@ async def typing(request: web.Request) -> web.Response:
     return web.json_response({})
 
 
-async def _announce_note(request: web.Request, cid: str, owner: Any,
+async def _announce_note(request: web.Request, record: Conversation,
                          note: Dict[str, Any]) -> None:
-    audience: Dict[str, Any] = {"agent": owner} if owner else {"all": True}
+    audience = push.agents(record.agent) if record.agent else push.team(record.team)
     await publish(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
-                  {"type": "note", "conversation_id": cid, "note": note, "audience": audience})
+                  {"type": "note", "conversation_id": record.id, "note": note,
+                   "audience": audience})
 
 
 async def _agent_status(request: web.Request, agent: Agent) -> Dict[str, Any]:

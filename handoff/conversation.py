@@ -1,6 +1,7 @@
 """The conversation state machine: the only code that changes a conversation's state.
 
     bot → queued → assigned → [transferred] → bot | closed
+                     ↑  └── to a team ──┘ (back in the queue, for that team)
 
 Every transition is one Redis transaction (WATCH on the conversation hash, then MULTI): the state,
 the queue, the agent's set, the ticket and the notice to consoles change together or not at all.
@@ -18,6 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
+from handoff import push
 from handoff.keys import Keys
 from handoff.ticket import Ticket
 
@@ -35,8 +37,9 @@ class State(str, Enum):
 ALLOWED: Mapping[State, FrozenSet[State]] = {
     State.BOT: frozenset({State.QUEUED}),
     State.QUEUED: frozenset({State.ASSIGNED, State.BOT, State.CLOSED}),
-    State.ASSIGNED: frozenset({State.TRANSFERRED, State.BOT, State.CLOSED}),
-    State.TRANSFERRED: frozenset({State.ASSIGNED, State.TRANSFERRED, State.BOT, State.CLOSED}),
+    State.ASSIGNED: frozenset({State.TRANSFERRED, State.QUEUED, State.BOT, State.CLOSED}),
+    State.TRANSFERRED: frozenset({State.ASSIGNED, State.TRANSFERRED, State.QUEUED, State.BOT,
+                                  State.CLOSED}),
     State.CLOSED: frozenset({State.QUEUED}),
 }
 
@@ -88,6 +91,7 @@ class Conversation:
     agent_name: Optional[str] = None
     ticket_id: Optional[str] = None
     updated_at: float = 0.0
+    team: Optional[str] = None
 
     @classmethod
     def from_hash(cls, conversation_id: str, raw: Mapping[str, str]) -> "Conversation":
@@ -99,12 +103,13 @@ class Conversation:
             agent_name=raw.get("agent_name") or None,
             ticket_id=raw.get("ticket_id") or None,
             updated_at=float(raw.get("updated_at", 0) or 0),
+            team=raw.get("team") or None,
         )
 
     def public(self) -> Dict[str, Any]:
         """The JSON shape of the agent API."""
         return {"id": self.id, "state": self.state.value, "agent": self.agent,
-                "agent_name": self.agent_name}
+                "agent_name": self.agent_name, "team": self.team}
 
 
 Extra = Callable[[Pipeline, Conversation], None]
@@ -160,7 +165,7 @@ class ConversationStore:
 
         return await self.transition(
             ticket.conversation_id, State.QUEUED,
-            fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "",
+            fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "", "team": "",
                     "channel": ticket.channel, "language": ticket.language},
             extra=extra,
         )
@@ -180,6 +185,27 @@ class ConversationStore:
         return await self.transition(conversation_id, State.TRANSFERRED, owner=agent,
                                      fields={"agent": to_agent, "agent_name": to_name})
 
+    async def to_team(self, conversation_id: str, agent: str, team: str) -> Conversation:
+        """Moves assigned|transferred → queued for `team`, by the agent who owns it.
+
+        The conversation keeps its first place in line (its ticket's time), so a transfer never
+        sends the customer to the back of the queue; the team's consoles are told at once.
+        """
+        current = await self.get(conversation_id)
+        ticket = await self.ticket(current.ticket_id)
+        if ticket is None:
+            raise IllegalTransition(conversation_id, current.state, State.QUEUED)
+        keys = self._keys
+
+        def extra(pipe: Pipeline, _: Conversation) -> None:
+            pipe.zadd(keys.queue, {conversation_id: ticket.created_at})
+            frame = {"type": "ticket.queued", "ticket": {**ticket.public(), "team": team},
+                     "audience": push.team(team)}
+            pipe.publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
+
+        return await self.transition(conversation_id, State.QUEUED, owner=agent, extra=extra,
+                                     fields={"agent": "", "agent_name": "", "team": team})
+
     async def reassign(self, conversation_id: str, to_agent: str, to_name: str,
                        limit: Optional[int] = None) -> Conversation:
         """Gives the conversation to `to_agent`, whoever holds it now (a supervisor's move).
@@ -189,7 +215,8 @@ class ConversationStore:
         current = await self.get(conversation_id)
         target = State.ASSIGNED if current.state == State.QUEUED else State.TRANSFERRED
         return await self.transition(conversation_id, target, limit=limit,
-                                     fields={"agent": to_agent, "agent_name": to_name})
+                                     fields={"agent": to_agent, "agent_name": to_name,
+                                             "team": ""})
 
     async def accept(self, conversation_id: str, agent: str) -> Conversation:
         """Moves transferred → assigned, by the agent it was transferred to."""
@@ -255,7 +282,7 @@ class ConversationStore:
         if current.state == State.QUEUED:
             pipe.zrem(keys.queue, cid)
             removed = {"type": "ticket.removed", "conversation_id": cid, "state": target.value,
-                       "audience": {"all": True}}
+                       "audience": push.team(current.team)}
             pipe.publish(keys.push_channel, json.dumps(removed))
         if current.agent and record.get("agent", current.agent) != current.agent:
             pipe.srem(keys.agent_conversations(current.agent), cid)
@@ -266,10 +293,12 @@ class ConversationStore:
             id=cid, state=target, agent=agent,
             agent_name=record.get("agent_name", current.agent_name or "") or None,
             ticket_id=record.get("ticket_id", current.ticket_id), updated_at=now,
+            team=record.get("team", current.team or "") or None,
         )
+        # The agents who held it and hold it now, and supervisors; not the whole floor.
         frame = {"type": "conversation.state", "conversation_id": cid, "state": target.value,
-                 "agent": updated.agent, "agent_name": updated.agent_name,
+                 "agent": updated.agent, "agent_name": updated.agent_name, "team": updated.team,
                  "previous_state": current.state.value,
-                 "audience": {"all": True}}
+                 "audience": push.agents(current.agent, updated.agent)}
         pipe.publish(keys.push_channel, json.dumps(frame))
         return updated

@@ -17,12 +17,15 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
     "unknown_flow": (400, "Unknown hand-back flow.", "Parcours de retour au bot inconnu."),
     "unknown_agent": (400, "No such agent to transfer to.",
                       "Aucun conseiller de ce nom à qui transférer."),
+    "unknown_team": (400, "No such team to transfer to.", "Aucune équipe de ce nom."),
     "unauthenticated": (401, "Please sign in.", "Veuillez vous connecter."),
     "bad_credentials": (401, "Wrong username or password.",
                         "Identifiant ou mot de passe incorrect."),
     "csrf": (403, "Request refused: it did not come from the console.",
              "Requête refusée : elle ne vient pas de la console."),
     "forbidden": (403, "You may not do this.", "Vous n'avez pas le droit de faire ceci."),
+    "other_team": (403, "This conversation is waiting for another team.",
+                   "Cette conversation attend une autre équipe."),
     "not_found": (404, "No such conversation.", "Conversation introuvable."),
     "already_claimed": (409, "Another agent already took this conversation.",
                         "Un autre conseiller a déjà pris cette conversation."),
@@ -49,10 +52,13 @@ class ApiError(Exception):
         self.status = MESSAGES[code][0]
 
 
+def prefers_french(request: web.Request) -> bool:
+    """Whether the client's first language is French (the console sends its own)."""
+    return request.headers.get("Accept-Language", "").lower().lstrip().startswith("fr")
+
+
 def error_response(request: web.Request, code: str) -> web.Response:
     """The JSON error body, in the language the client asked for."""
     status, english, french = MESSAGES[code]
-    accept = request.headers.get("Accept-Language", "")
-    french_first = accept.lower().lstrip().startswith("fr")
-    message = french if french_first else english
+    message = french if prefers_french(request) else english
     return web.json_response({"error": {"code": code, "message": message}}, status=status)

@@ -17,7 +17,9 @@ from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from handoff.accounts import Agent
 from handoff.keys import Keys
+from handoff.push import everyone, reaches
 
 logger = logging.getLogger(__name__)
 
@@ -28,15 +30,15 @@ class Hub:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._sockets: Set[Tuple[web.WebSocketResponse, str]] = set()
+        self._sockets: Set[Tuple[web.WebSocketResponse, Agent]] = set()
         self._task: Optional[asyncio.Task] = None
         self.subscribed = asyncio.Event()
 
-    def add(self, ws: web.WebSocketResponse, agent: str) -> None:
-        """Registers an agent's socket."""
+    def add(self, ws: web.WebSocketResponse, agent: Agent) -> None:
+        """Registers an agent's socket (with the account as it was when it connected)."""
         self._sockets.add((ws, agent))
 
-    def remove(self, ws: web.WebSocketResponse, agent: str) -> None:
+    def remove(self, ws: web.WebSocketResponse, agent: Agent) -> None:
         """Forgets a closed socket."""
         self._sockets.discard((ws, agent))
 
@@ -54,10 +56,10 @@ class Hub:
 
     async def send(self, frame: Dict[str, Any]) -> None:
         """Sends a frame to the local sockets of its audience."""
-        audience = frame.pop("audience", {"all": True})
+        audience = frame.pop("audience", everyone())
         data = json.dumps(frame, ensure_ascii=False)
         for ws, agent in list(self._sockets):
-            if audience.get("all") or audience.get("agent") == agent:
+            if reaches(audience, agent):
                 try:
                     await ws.send_str(data)
                 except (ConnectionResetError, RuntimeError):

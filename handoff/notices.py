@@ -9,6 +9,12 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "{agent} from our team has joined the conversation.",
         "fr": "{agent}, de notre équipe, a rejoint la conversation.",
     },
+    "transferred_to_team": {
+        "en": "{agent} is passing your conversation to our {team} team, with everything you "
+              "wrote. Someone will be with you shortly; you can keep writing meanwhile.",
+        "fr": "{agent} transmet votre conversation à notre équipe {team}, avec tout ce que vous "
+              "avez écrit. Quelqu'un vous répond très vite ; vous pouvez continuer à écrire.",
+    },
     "handed_back": {
         "en": "{agent} has handed you back to the assistant. Ask me anything, or ask for a "
               "person again at any time.",
@@ -25,5 +31,5 @@ TEXTS: Dict[str, Dict[str, str]] = {
 def notice_event(kind: str, language: str, agent: str, **metadata: Any) -> Dict[str, Any]:
     """A `bot` event carrying a notice, for Rasa's tracker/events API."""
     texts = TEXTS[kind]
-    text = texts.get(language, texts["en"]).format(agent=agent)
+    text = texts.get(language, texts["en"]).format(agent=agent, **metadata)
     return {"event": "bot", "text": text, "metadata": {"handoff_notice": kind, **metadata}}

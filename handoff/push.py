@@ -7,15 +7,44 @@ streams or through Rasa; these only make the screens live.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
 
+if TYPE_CHECKING:
+    from handoff.accounts import Agent
+
+Audience = Dict[str, Any]
+
+
+def everyone() -> Audience:
+    """Every signed-in agent."""
+    return {"all": True}
+
+
+def agents(*usernames: Optional[str]) -> Audience:
+    """The named agents (None is skipped) and the supervisors, who see every conversation."""
+    return {"agents": sorted({name for name in usernames if name}), "supervisors": True}
+
+
+def team(name: Optional[str]) -> Audience:
+    """The members of a team and the supervisors; no team means every agent."""
+    return {"team": name} if name else everyone()
+
+
+def reaches(audience: Audience, agent: "Agent") -> bool:
+    """Whether a frame with this audience is for this agent's consoles."""
+    if audience.get("all") or agent.username in audience.get("agents", ()):
+        return True
+    if audience.get("supervisors") and agent.is_supervisor:
+        return True
+    return "team" in audience and agent.serves(audience["team"])
+
 
 async def to_agents(redis: Redis, keys: Keys, frame: Dict[str, Any]) -> None:
-    """A frame for the consoles of its `audience` ({"all": true} or {"agent": username})."""
+    """A frame for the consoles of its `audience` (built by the functions above)."""
     await redis.publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
 
 

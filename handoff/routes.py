@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Dict, List, Optional
 
@@ -87,14 +86,15 @@ async def flows(request: web.Request) -> web.Response:
 
 
 async def queue(request: web.Request) -> web.Response:
-    """Tickets waiting for an agent, first in line first."""
-    await current_agent(request)
+    """Tickets waiting for this agent (no team, or one of theirs), first in line first."""
+    agent = await current_agent(request)
     store = request.app[app_keys.STORE]
     tickets = []
     for cid in await store.queued_ids():
-        ticket = await store.ticket((await store.get(cid)).ticket_id)
-        if ticket is not None:
-            tickets.append(json.loads(ticket.to_json()))
+        record = await store.get(cid)
+        ticket = await store.ticket(record.ticket_id)
+        if ticket is not None and agent.serves(record.team):
+            tickets.append({**ticket.public(), "team": record.team})
     return web.json_response({"tickets": tickets})
 
 
@@ -120,6 +120,8 @@ async def claim(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
     record = await known(request, cid)
     store = request.app[app_keys.STORE]
+    if record.state == State.QUEUED and not agent.serves(record.team):
+        raise ApiError("other_team")
     if record.state == State.TRANSFERRED and record.agent == agent.username:
         record = await store.accept(cid, agent.username)
         return web.json_response({"conversation": await _describe(request, record,
@@ -238,7 +240,7 @@ async def _describe(request: web.Request, record: Conversation,
     described: Dict[str, Any] = {
         **record.public(),
         "position": await store.position(record.id),
-        "ticket": json.loads(ticket.to_json()) if ticket else None,
+        "ticket": ticket.public() if ticket else None,
     }
     if transcript:
         described.update(await _transcript(request, record.id, ticket))

@@ -68,9 +68,13 @@ class Ticket:
     earlier_conversations: List[Dict[str, Any]] = field(default_factory=list)
     frustration: Dict[str, Any] = field(default_factory=dict)
 
+    def public(self) -> Dict[str, Any]:
+        """The ticket as consoles get it."""
+        return asdict(self)
+
     def to_json(self) -> str:
-        """The ticket as stored in Redis and sent to consoles."""
-        return json.dumps(asdict(self), ensure_ascii=False)
+        """The ticket as stored in Redis."""
+        return json.dumps(self.public(), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> "Ticket":

@@ -14,11 +14,12 @@ import json
 import logging
 import os
 import socket
-from typing import Any, Dict, List
+from typing import Dict, List
 
 from redis.asyncio import Redis
 
 from handoff import keys as key_names
+from handoff import push
 from handoff.conversation import HUMAN_STATES, ConversationStore, State
 from handoff.keys import Keys
 from handoff.outbox import OutboxMessage
@@ -42,8 +43,9 @@ class Router:
         ticket = Ticket.from_json(fields["ticket"])
         conversation = await self._store.get(ticket.conversation_id)
         if conversation.state == State.QUEUED and conversation.ticket_id == ticket.ticket_id:
-            frame = {"type": "ticket.queued", "ticket": json.loads(fields["ticket"]),
-                     "audience": {"all": True}}
+            frame = {"type": "ticket.queued",
+                     "ticket": {**ticket.public(), "team": conversation.team},
+                     "audience": push.team(conversation.team)}
             await publish(self._redis, self._keys, frame)
 
 
@@ -61,12 +63,13 @@ class Relay:
         if turn is None or not conversation_id:
             return
         if turn["kind"] == "agent":
-            audience: Dict[str, Any] = {"agent": turn["agent_username"]}
+            audience = push.agents(turn["agent_username"])
         else:
             conversation = await self._store.get(conversation_id)
             if conversation.state not in HUMAN_STATES:
                 return
-            audience = {"agent": conversation.agent} if conversation.agent else {"all": True}
+            audience = push.agents(conversation.agent) if conversation.agent else \
+                push.team(conversation.team)
         frame = {"type": "message", "conversation_id": conversation_id, "turn": turn,
                  "audience": audience}
         await publish(self._redis, self._keys, frame)
@@ -113,7 +116,7 @@ class Delivery:
                                "failed")
         frame = {"type": "message.failed", "conversation_id": message.conversation_id,
                  "message_id": message.id, "client_id": message.client_id, "reason": reason,
-                 "audience": {"agent": message.agent}}
+                 "audience": push.agents(message.agent)}
         await publish(self._redis, self._keys, frame)
 
 

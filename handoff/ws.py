@@ -27,7 +27,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
     hub = request.app[app_keys.HUB]
-    hub.add(ws, agent.username)
+    hub.add(ws, agent)
     try:
         await ws.send_json({"type": "hello", "agent": agent.public()})
         async for message in ws:
@@ -41,5 +41,5 @@ async def handle(request: web.Request) -> web.StreamResponse:
             if isinstance(frame, dict) and frame.get("type") == "ping":
                 await ws.send_json({"type": "pong"})
     finally:
-        hub.remove(ws, agent.username)
+        hub.remove(ws, agent)
     return ws

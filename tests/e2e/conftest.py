@@ -16,6 +16,7 @@ from stack.services import Ports, Stack
 
 AGENTS = {"marie": ("Marie", "marie-pass", "agent"), "paul": ("Paul", "paul-pass", "agent"),
           "sam": ("Sam", "sam-pass", "supervisor")}
+TEAMS = {"marie": "orders", "paul": "billing", "sam": ""}
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +28,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         for username, (name, password, role) in AGENTS.items():
             subprocess.run([sys.executable, "-m", "handoff.accounts", "create", username,
-                            "--name", name, "--role", role], cwd=ROOT, check=True,
+                            "--name", name, "--role", role, "--teams", TEAMS[username]],
+                           cwd=ROOT, check=True,
                            env={**running.env(), "HANDOFF_NEW_PASSWORD": password},
                            stdout=subprocess.DEVNULL, timeout=60)
         yield running

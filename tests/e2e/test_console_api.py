@@ -105,10 +105,69 @@ async def test_a_supervisor_reassigns(stack, agents, customer_factory):
     assert status == 200 and body["conversation"]["state"] == "transferred"
     status, body = await sam.get("/api/supervisor/conversations")
     assert status == 200
-    assert {"id": cid, "state": "transferred", "agent": "paul", "agent_name": "Paul"} in \
-        body["conversations"]
+    assert {"id": cid, "state": "transferred", "agent": "paul", "agent_name": "Paul",
+            "team": None} in body["conversations"]
     status, _ = await marie.get("/api/supervisor/conversations")
     assert status == 403
     status, body = await paul.get(f"/api/conversations/{cid}")
     assert [n["text"] for n in body["conversation"]["notes"]] == ["Sam → Marie: VIP",
                                                                   "Sam → Paul"]
+
+
+async def test_transfer_to_a_team(stack, agents, customer_factory):
+    marie, paul, sam = agents["marie"], agents["paul"], agents["sam"]
+    for agent in agents.values():
+        await agent.connect_ws()
+    customer = await customer_factory()
+    cid = customer.session_id
+    await customer.say("Je voudrais parler à un conseiller s'il vous plaît")
+    await customer.reply()
+    status, body = await marie.post(f"/api/conversations/{cid}/claim", {})
+    assert status == 200, body
+    status, body = await marie.get("/api/teams")
+    assert status == 200
+    billing = {t["id"]: t for t in body["teams"]}["billing"]
+    assert billing["label"]["fr"] == "Facturation et paiements" and billing["members"] >= 1
+
+    status, body = await marie.post(f"/api/conversations/{cid}/transfer", {"team": "legal"})
+    assert status == 400 and body["error"]["code"] == "unknown_team"
+    status, body = await marie.post(f"/api/conversations/{cid}/transfer",
+                                    {"team": "billing", "note": "Double charge on 10234"},
+                                    headers={"Accept-Language": "fr-FR"})
+    assert status == 200, body
+    assert body["conversation"]["state"] == "queued"
+    assert body["conversation"]["team"] == "billing"
+
+    # Paul (billing) and Sam (supervisor) see it in their queue, with the note; Marie does not.
+    frame = await paul.frame(lambda f: f["type"] == "ticket.queued"
+                             and f["ticket"]["conversation_id"] == cid)
+    assert frame["ticket"]["team"] == "billing"
+    for agent in (paul, sam):
+        status, body = await agent.get("/api/queue")
+        assert cid in [t["conversation_id"] for t in body["tickets"]]
+    status, body = await marie.get("/api/queue")
+    assert cid not in [t["conversation_id"] for t in body["tickets"]]
+    status, body = await paul.get(f"/api/conversations/{cid}/notes")
+    assert body["notes"][-1]["text"] == "Marie → Facturation et paiements: Double charge on 10234"
+    told = await customer.reply(lambda m: m.get("notice") == "transferred_to_team")
+    assert "Facturation et paiements" in told["text"] and "Marie" in told["text"]
+
+    status, body = await marie.post(f"/api/conversations/{cid}/claim", {})
+    assert status == 403 and body["error"]["code"] == "other_team"
+    status, body = await marie.get(f"/api/conversations/{cid}")
+    assert status == 404
+    status, body = await paul.post(f"/api/conversations/{cid}/claim", {})
+    assert status == 200 and body["conversation"]["agent"] == "paul"
+    await paul.frame(lambda f: f["type"] == "conversation.state" and f["conversation_id"] == cid
+                     and f["state"] == "assigned")
+    # State frames go to the agents concerned and to supervisors, not to the whole floor:
+    # once a later frame for everyone has reached Marie, she has had no word of Paul's claim.
+    await sam.post("/api/me/presence", {"status": "online"})
+    await marie.frame(lambda f: f["type"] == "agent.presence" and f["agent"] == "sam")
+    assert not [f for f in marie.all_frames if f["type"] == "conversation.state"
+                and f["conversation_id"] == cid and f["state"] == "assigned"
+                and f["agent"] == "paul"]
+    assert [f for f in sam.all_frames if f["type"] == "conversation.state"
+            and f["conversation_id"] == cid and f["agent"] == "paul"]
+    status, _ = await paul.post(f"/api/conversations/{cid}/close", {"resolution": "resolved"})
+    assert status == 200

@@ -142,3 +142,42 @@ async def test_a_supervisor_reassigns_queued_and_held_conversations(store):
         await store.reassign("other", "paul", "Paul", limit=1)
     with pytest.raises(IllegalTransition):
         await store.reassign("never-handed-off", "paul", "Paul")
+
+
+async def test_a_transfer_to_a_team_keeps_the_place_in_line(store, redis, keys):
+    await store.enqueue(_ticket("early", now=1.0))
+    await store.enqueue(_ticket("later", now=2.0))
+    await store.claim("early", "marie", "Marie")
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.push_channel)
+    with pytest.raises(NotYours):
+        await store.to_team("early", "paul", "billing")
+    record = await store.to_team("early", "marie", "billing")
+    assert record.state is State.QUEUED and record.agent is None and record.team == "billing"
+    assert await store.queued_ids() == ["early", "later"]
+    assert await store.agent_conversation_ids("marie") == []
+    frames = []
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(frames) < 2 and asyncio.get_running_loop().time() < deadline:
+        message = await pubsub.get_message(timeout=1)
+        if message is not None:
+            frames.append(json.loads(message["data"]))
+    await pubsub.close()
+    by_type = {f["type"]: f for f in frames}
+    # The team hears of the ticket; the state change goes to Marie (who held it) and supervisors.
+    assert by_type["ticket.queued"]["audience"] == {"team": "billing"}
+    assert by_type["ticket.queued"]["ticket"]["team"] == "billing"
+    assert by_type["conversation.state"]["audience"] == {"agents": ["marie"], "supervisors": True}
+    # Claimed from the team's queue, then reassigned by a supervisor: the team label goes.
+    record = await store.claim("early", "paul", "Paul")
+    assert record.team == "billing"
+    record = await store.reassign("early", "marie", "Marie")
+    assert record.team is None and (await store.get("early")).team is None
+
+
+async def test_only_a_held_conversation_goes_to_a_team(store):
+    await store.enqueue(_ticket("c1"))
+    with pytest.raises(IllegalTransition):
+        await store.to_team("c1", "marie", "billing")
+    with pytest.raises(IllegalTransition):
+        await store.to_team("never-handed-off", "marie", "billing")

@@ -13,7 +13,8 @@ def test_every_state_has_an_entry():
     (State.BOT, State.QUEUED), (State.QUEUED, State.ASSIGNED), (State.ASSIGNED, State.BOT),
     (State.ASSIGNED, State.CLOSED), (State.ASSIGNED, State.TRANSFERRED),
     (State.TRANSFERRED, State.ASSIGNED), (State.CLOSED, State.QUEUED), (State.QUEUED, State.BOT),
-    (State.TRANSFERRED, State.TRANSFERRED),
+    (State.TRANSFERRED, State.TRANSFERRED), (State.ASSIGNED, State.QUEUED),
+    (State.TRANSFERRED, State.QUEUED),
 ])
 def test_allowed_moves(current, target):
     check_transition("c", current, target)
