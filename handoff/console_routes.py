@@ -21,7 +21,7 @@ from handoff.notices import notice_event
 from handoff.push import to_agents as publish
 from handoff.push import to_customer
 from handoff.rasa_api import RasaUnavailable
-from handoff.routes import tell_customer_agent_joined
+from handoff.routes import describe, tell_customer_agent_joined
 
 logger = logging.getLogger(__name__)
 
@@ -202,13 +202,13 @@ async def _handover_note(request: web.Request, actor: Agent, record: Conversatio
 
 
 async def all_conversations(request: web.Request) -> web.Response:
-    """Every conversation an agent holds now, for supervisors."""
+    """Every conversation an agent holds now, with its ticket, for supervisors."""
     await _supervisor(request)
     store = request.app[app_keys.STORE]
     held = []
     for agent in await request.app[app_keys.ACCOUNTS].all():
         for cid in await store.agent_conversation_ids(agent.username):
-            held.append((await store.get(cid)).public())
+            held.append(await describe(request, await store.get(cid), transcript=False))
     return web.json_response({"conversations": held})
 
 

@@ -102,7 +102,7 @@ async def my_conversations(request: web.Request) -> web.Response:
     """Conversations assigned to the signed-in agent."""
     agent = await current_agent(request)
     store = request.app[app_keys.STORE]
-    found = [await _describe(request, await store.get(cid), transcript=False)
+    found = [await describe(request, await store.get(cid), transcript=False)
              for cid in await store.agent_conversation_ids(agent.username)]
     return web.json_response({"conversations": found})
 
@@ -111,7 +111,7 @@ async def conversation(request: web.Request) -> web.Response:
     """One conversation with its ticket and its whole transcript."""
     agent = await current_agent(request)
     record = await visible(request, agent)
-    return web.json_response({"conversation": await _describe(request, record)})
+    return web.json_response({"conversation": await describe(request, record)})
 
 
 async def claim(request: web.Request) -> web.Response:
@@ -124,7 +124,7 @@ async def claim(request: web.Request) -> web.Response:
         raise ApiError("other_team")
     if record.state == State.TRANSFERRED and record.agent == agent.username:
         record = await store.accept(cid, agent.username)
-        return web.json_response({"conversation": await _describe(request, record,
+        return web.json_response({"conversation": await describe(request, record,
                                                                   transcript=False)})
     try:
         record = await store.claim(cid, agent.username, agent.name,
@@ -134,7 +134,7 @@ async def claim(request: web.Request) -> web.Response:
     except LimitReached as exc:
         raise ApiError("limit_reached") from exc
     await tell_customer_agent_joined(request, record, agent.name)
-    return web.json_response({"conversation": await _describe(request, record, transcript=False)})
+    return web.json_response({"conversation": await describe(request, record, transcript=False)})
 
 
 async def tell_customer_agent_joined(request: web.Request, record: Conversation,
@@ -186,7 +186,7 @@ async def handback(request: web.Request) -> web.Response:
     record = await _release(request, cid, agent, State.BOT)
     if flow is not None:
         await _rasa_call(request.app[app_keys.RASA].trigger_intent(cid, FLOWS[flow][0]))
-    return web.json_response({"conversation": await _describe(request, record, transcript=False)})
+    return web.json_response({"conversation": await describe(request, record, transcript=False)})
 
 
 async def close(request: web.Request) -> web.Response:
@@ -202,7 +202,7 @@ async def close(request: web.Request) -> web.Response:
                             resolution=resolution)
     await _append(request, cid, [*_resume_events(), farewell], send=True)
     record = await _release(request, cid, agent, State.CLOSED)
-    return web.json_response({"conversation": await _describe(request, record, transcript=False)})
+    return web.json_response({"conversation": await describe(request, record, transcript=False)})
 
 
 def _resume_events() -> List[Dict[str, Any]]:
@@ -233,8 +233,9 @@ async def _rasa_call(call: Any) -> Any:
         raise ApiError("rasa_unavailable") from exc
 
 
-async def _describe(request: web.Request, record: Conversation,
-                    transcript: bool = True) -> Dict[str, Any]:
+async def describe(request: web.Request, record: Conversation,
+                   transcript: bool = True) -> Dict[str, Any]:
+    """A conversation as the console shows it; with `transcript`, its turns and notes too."""
     store = request.app[app_keys.STORE]
     ticket = await store.ticket(record.ticket_id)
     described: Dict[str, Any] = {

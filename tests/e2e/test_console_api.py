@@ -105,8 +105,9 @@ async def test_a_supervisor_reassigns(stack, agents, customer_factory):
     assert status == 200 and body["conversation"]["state"] == "transferred"
     status, body = await sam.get("/api/supervisor/conversations")
     assert status == 200
-    assert {"id": cid, "state": "transferred", "agent": "paul", "agent_name": "Paul",
-            "team": None} in body["conversations"]
+    held = {c["id"]: c for c in body["conversations"]}[cid]
+    assert (held["state"], held["agent"], held["agent_name"]) == ("transferred", "paul", "Paul")
+    assert held["ticket"]["reason"] == "asked"
     status, _ = await marie.get("/api/supervisor/conversations")
     assert status == 403
     status, body = await paul.get(f"/api/conversations/{cid}")

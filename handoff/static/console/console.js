@@ -45,6 +45,7 @@
     noteMode: false,        // the reply box writes an internal note
     presence: null,         // 'online' | 'away', mine
     agents: [],             // GET /api/agents, for transfers
+    teams: [],              // GET /api/teams: [{id, label: {en, fr}, members, online}]
     typingOut: { convId: null, active: false, lastSent: 0, idle: null },
     typingInTimer: null,
     canned: { open: false, dismissed: false, items: [], active: 0, seq: 0, timer: null,
@@ -148,6 +149,20 @@
     var c = ticket && ticket.customer;
     if (c && c.name) return c.name;
     return t('conv.customer') + ' ' + shortId(conv && (conv.id || conv.conversation_id));
+  }
+
+  function teamLabel(id) {
+    for (var i = 0; i < state.teams.length; i++) {
+      var team = state.teams[i];
+      if (team.id === id) return (team.label && (team.label[lang] || team.label.en)) || id;
+    }
+    return id;
+  }
+
+  function loadTeams() {
+    return call('GET', '/api/teams').then(function (d) {
+      state.teams = Array.isArray(d.teams) ? d.teams : [];
+    }).catch(function () { /* team labels fall back to their ids */ });
   }
 
   function agentUsername(a) {
@@ -259,6 +274,7 @@
     state.lastNote = {};
     state.drafts = {};
     state.agents = [];
+    state.teams = [];
     state.presence = null;
     state.typingOut.active = false;
     clearTimeout(state.typingOut.idle);
@@ -274,6 +290,7 @@
   }
 
   function signedOut(message) {
+    stopHooks.forEach(function (fn) { fn(); });
     resetState();
     showLogin(message);
   }
@@ -318,9 +335,11 @@
     me.hidden = !agent;
     document.querySelector('[data-testid="connection-status"]').hidden = false;
     loadFlows();
+    loadTeams().then(renderQueue);
     loadLists();
     loadPresence();
     connectWs();
+    startHooks.forEach(function (fn) { fn(state.me); });
   }
 
   /* ------------------------------------------------------------------ loading */
@@ -403,7 +422,9 @@
       ticket.priority > 0 ? el('span', { class: 'tag tag-priority', text: t('queue.priority') }) : null,
       el('span', { class: 'tag', title: label('lang', ticket.language),
         text: String(ticket.language || '?').toUpperCase() }),
-      el('span', { class: 'tag', text: label('channel', ticket.channel) })
+      el('span', { class: 'tag', text: label('channel', ticket.channel) }),
+      ticket.team ? el('span', { class: 'tag tag-team', 'data-testid': 'queue-team',
+        title: t('queue.team', { team: teamLabel(ticket.team) }), text: teamLabel(ticket.team) }) : null
     ]);
     var li = el('li', {
       class: 'item queue-item' + (id === state.openId ? ' selected' : ''),
@@ -1350,7 +1371,8 @@
     clear(sel);
     sel.appendChild(el('option', { value: '', text: t('transfer.loading') }));
     sel.disabled = true;
-    call('GET', '/api/agents').then(function (d) {
+    Promise.all([call('GET', '/api/agents'), loadTeams()]).then(function (r) {
+      var d = r[0];
       state.agents = Array.isArray(d.agents) ? d.agents : [];
       sel.disabled = false;
       renderTransferAgents();
@@ -1381,18 +1403,26 @@
       var pb = PRESENCE_ORDER[b.presence] != null ? PRESENCE_ORDER[b.presence] : 3;
       return pa - pb || String(a.name || a.username).localeCompare(String(b.name || b.username));
     });
-    if (!others.length) {
+    if (!others.length && !state.teams.length) {
       sel.appendChild(el('option', { value: '', text: t('transfer.noAgent') }));
       return;
     }
+    var people = el('optgroup', { label: t('transfer.agents') });
     others.forEach(function (a) {
       var p = a.presence || 'offline';
-      sel.appendChild(el('option', {
+      people.appendChild(el('option', {
         value: a.username, 'data-presence': p,
         text: t('transfer.option', { name: a.name || a.username, presence: label('presence', p),
           load: a.load != null ? a.load : 0, max: a.max_conversations != null ? a.max_conversations : '?' })
       }));
     });
+    if (others.length) sel.appendChild(people);
+    var teams = el('optgroup', { label: t('transfer.teams') });
+    state.teams.forEach(function (team) {
+      teams.appendChild(el('option', { value: 'team:' + team.id, 'data-team': team.id,
+        text: t('transfer.teamOption', { team: teamLabel(team.id), online: team.online || 0 }) }));
+    });
+    if (state.teams.length) sel.appendChild(teams);
     sel.value = previous;
     if (sel.selectedIndex < 0 || !sel.value) sel.selectedIndex = 0;
   }
@@ -1402,18 +1432,20 @@
     if (!conv || !isMine(conv) || state.busy) return;
     var to = $('transfer-agent').value;
     if (!to) return;
+    var team = to.indexOf('team:') === 0 ? to.slice(5) : null;
     var a = findAgent(to);
     var name = a ? (a.name || a.username) : to;
     var note = $('transfer-note').value.trim();
     var id = conv.id;
+    var body = team ? { team: team, note: note } : { to: to, note: note };
     setBusy(true);
     stopTyping();
-    call('POST', '/api/conversations/' + enc(id) + '/transfer', { to: to, note: note }).then(function () {
+    call('POST', '/api/conversations/' + enc(id) + '/transfer', body).then(function () {
       setBusy(false);
       hideTransferPanel();
       $('transfer-note').value = '';
       removeMine(id);
-      notify(t('transfer.done', { name: name }), 'info');
+      notify(team ? t('transfer.teamDone', { team: teamLabel(team) }) : t('transfer.done', { name: name }), 'info');
       if (state.openId === id) {
         if (isSupervisor()) openConversation(id, { keepScroll: true });
         else closeView();
@@ -1724,6 +1756,7 @@
       default:
         break;
     }
+    frameHooks.forEach(function (fn) { fn(f); });
   }
 
   function onStateFrame(f) {
@@ -1751,7 +1784,10 @@
       renderContext(state.openConv);
       // Fetch the names and ticket as the server now sees them (an agent who no longer owns
       // the conversation may not read it any more: only a supervisor reloads it then).
-      if (f.state === 'queued' || (changedHands && (mineNow || isSupervisor()))) {
+      var queuedForMe = f.state === 'queued' && (!f.team || isSupervisor() ||
+        (state.me && (state.me.teams || []).indexOf(f.team) >= 0));
+      if (f.state === 'queued' && !queuedForMe) closeView();
+      else if (queuedForMe || (changedHands && (mineNow || isSupervisor()))) {
         openConversation(id, { keepScroll: true });
       }
     }
@@ -1806,6 +1842,24 @@
     }
     live.textContent = text;
   }
+
+  /* ------------------------------------------------------------------ extensions */
+
+  // supervisor.js builds on the console through this small surface, not its internals.
+  var startHooks = [];
+  var stopHooks = [];
+  var frameHooks = [];
+  window.HandoffConsole = {
+    el: el, clear: clear, call: call, notify: notify, label: label, enc: enc,
+    fmtDuration: fmtDuration, waitingText: waitingText, firstLine: firstLine, summaryOf: summaryOf,
+    customerTitle: customerTitle, teamLabel: teamLabel, toDate: toDate,
+    me: function () { return state.me; },
+    queue: function () { return state.queue.slice(); },
+    open: function (id) { return openConversation(id); },
+    onStart: function (fn) { startHooks.push(fn); },
+    onStop: function (fn) { stopHooks.push(fn); },
+    onFrame: function (fn) { frameHooks.push(fn); }
+  };
 
   /* ------------------------------------------------------------------ start */
 
