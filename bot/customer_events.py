@@ -21,7 +21,7 @@ from socketio import AsyncServer
 
 from handoff.conversation import HUMAN_STATES, ConversationStore
 from handoff.keys import Keys
-from handoff.push import to_agents
+from handoff.push import agents, to_agents
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class CustomerEvents:
             if record.state not in HUMAN_STATES or not record.agent:
                 return
             frame = {"type": "typing", "conversation_id": conversation_id, "typing": typing,
-                     "audience": {"agent": record.agent}}
+                     "audience": agents(record.agent)}
             await to_agents(self._redis, self._keys, frame)
         except RedisError as exc:
             logger.warning("webchat.typing.failure conversation=%s error=%s", conversation_id, exc)

@@ -141,8 +141,9 @@ async def test_transfer_to_a_team(stack, agents, customer_factory):
 
     # Paul (billing) and Sam (supervisor) see it in their queue, with the note; Marie does not.
     frame = await paul.frame(lambda f: f["type"] == "ticket.queued"
-                             and f["ticket"]["conversation_id"] == cid)
-    assert frame["ticket"]["team"] == "billing"
+                             and f["ticket"]["conversation_id"] == cid
+                             and f["ticket"]["team"] == "billing")
+    assert frame["ticket"]["reason"] == "asked"
     for agent in (paul, sam):
         status, body = await agent.get("/api/queue")
         assert cid in [t["conversation_id"] for t in body["tickets"]]
