@@ -23,6 +23,7 @@ from handoff.appkeys import (
     CANNED,
     HUB,
     KEYS,
+    MESSENGER,
     RASA,
     REDIS,
     SESSION_REDIS,
@@ -35,6 +36,7 @@ from handoff.conversation import ConversationStore
 from handoff.errors import ApiError, error_response
 from handoff.hub import Hub
 from handoff.keys import Keys
+from handoff.messenger_api import SendApi
 from handoff.rasa_api import RasaClient
 from handoff.settings import Settings
 from handoff.workers import Workers
@@ -81,11 +83,14 @@ async def _lifecycle(app: web.Application):
     app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token)
     app[HUB] = Hub(redis, keys)
     app[HUB].start()
-    app[WORKERS] = Workers(redis, keys, app[STORE], app[RASA])
+    app[MESSENGER] = SendApi(settings.messenger_page_token, settings.messenger_graph_url,
+                             backoff=settings.messenger_retry_backoff)
+    app[WORKERS] = Workers(redis, keys, app[STORE], app[RASA], app[MESSENGER])
     app[WORKERS].start()
     yield
     await app[WORKERS].stop()
     await app[HUB].stop()
+    await app[MESSENGER].close()
     await session.close()
     await redis.close(close_connection_pool=True)
     await app[SESSION_REDIS].close(close_connection_pool=True)

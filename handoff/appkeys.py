@@ -12,6 +12,7 @@ from handoff.canned import Canned
 from handoff.conversation import ConversationStore
 from handoff.hub import Hub
 from handoff.keys import Keys
+from handoff.messenger_api import SendApi
 from handoff.rasa_api import RasaClient
 from handoff.settings import Settings
 from handoff.teams import Team
@@ -26,5 +27,6 @@ ACCOUNTS = web.AppKey("accounts", AccountStore)
 RASA = web.AppKey("rasa", RasaClient)
 HUB = web.AppKey("hub", Hub)
 WORKERS = web.AppKey("workers", Workers)
+MESSENGER = web.AppKey("messenger", SendApi)
 CANNED = web.AppKey("canned", List[Canned])
 TEAMS = web.AppKey("teams", Dict[str, Team])

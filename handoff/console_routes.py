@@ -7,6 +7,7 @@ See docs/agent-api.md. Conversation lifecycle routes (claim, messages, hand-back
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Dict, List
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from handoff import appkeys as app_keys
 from handoff import canned, notes, push
 from handoff.access import current_agent, json_body, known, language_of, owned, visible
 from handoff.accounts import Agent
+from handoff.channels import MESSENGER, channel_of, messenger_fields
 from handoff.conversation import Conversation, IllegalTransition, LimitReached, NotYours
 from handoff.errors import ApiError, prefers_french
 from handoff.notices import notice_event
@@ -227,8 +229,15 @@ async def typing(request: web.Request) -> web.Response:
     if not isinstance(is_typing, bool):
         raise ApiError("bad_request")
     await owned(request, cid, agent)
-    await to_customer(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
-                      "agent_typing", {"typing": is_typing, "agent": agent.name})
+    redis, keys = request.app[app_keys.REDIS], request.app[app_keys.KEYS]
+    if await channel_of(redis, keys, cid) == MESSENGER:
+        # Best effort, and only while the customer can still be written to.
+        if await messenger_fields(redis, keys, cid, time.time()) is not None:
+            await request.app[app_keys.MESSENGER].sender_action(
+                cid, "typing_on" if is_typing else "typing_off")
+    else:
+        await to_customer(redis, keys, cid, "agent_typing",
+                          {"typing": is_typing, "agent": agent.name})
     return web.json_response({})
 
 

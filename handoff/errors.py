@@ -33,6 +33,10 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                   "Cette conversation est attribuée à un autre conseiller."),
     "limit_reached": (409, "You already have as many conversations as you may hold at once.",
                       "Vous avez déjà le nombre maximal de conversations simultanées."),
+    "customer_unreachable": (409, "The customer can't be reached on this channel any more "
+                                  "(Messenger allows agents 7 days after their last message).",
+                             "Le client n'est plus joignable sur ce canal (Messenger laisse "
+                             "7 jours après son dernier message)."),
     "bad_state": (409, "This conversation is not in a state that allows this.",
                   "L'état de cette conversation ne permet pas cette action."),
     "too_large": (413, "The request is too large.", "La requête est trop volumineuse."),

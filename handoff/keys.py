@@ -53,6 +53,14 @@ class Keys:
         """HASH, owner `handoff.accounts`: name, role, password hash."""
         return f"{self.prefix}:agent:{username}"
 
+    def messenger_event(self, mid: str) -> str:
+        """STRING with a TTL, owner `bot.messenger`: a webhook event already taken (dedupe)."""
+        return f"{self.prefix}:messenger:mid:{mid}"
+
+    def messenger_last_inbound(self, psid: str) -> str:
+        """STRING (seconds), owner `bot.messenger`: when the person last wrote to the page."""
+        return f"{self.prefix}:messenger:psid:{psid}:last-in"
+
     @property
     def agents(self) -> str:
         """SET of every agent username, owner `handoff.accounts`."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from handoff import appkeys as app_keys
-from handoff import notes, outbox
+from handoff import channels, notes, outbox
 from handoff.access import current_agent, json_body, known, language_of, owned, visible
 from handoff.accounts import Agent
 from handoff.conversation import (
@@ -164,6 +165,9 @@ async def send_message(request: web.Request) -> web.Response:
     record = await known(request, cid)
     if record.agent != agent.username or record.state not in HUMAN_STATES:
         raise ApiError("not_yours")
+    if not (await channels.reach(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
+                                 time.time()))["can_reply"]:
+        raise ApiError("customer_unreachable")
     message = await outbox.accept(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
                                   agent.username, agent.name, text.strip(), client_id)
     return web.json_response({"message": {"id": message.id, "client_id": message.client_id,
@@ -242,6 +246,8 @@ async def describe(request: web.Request, record: Conversation,
         **record.public(),
         "position": await store.position(record.id),
         "ticket": ticket.public() if ticket else None,
+        "reach": await channels.reach(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
+                                      record.id, time.time()),
     }
     if transcript:
         described.update(await _transcript(request, record.id, ticket))

@@ -29,6 +29,9 @@ class Settings:
     max_message_chars: int = 4000
     session_max_age: int = 12 * 3600
     rasa_timeout: float = 10.0
+    messenger_page_token: str = ""
+    messenger_graph_url: str = "https://graph.facebook.com/v19.0"
+    messenger_retry_backoff: float = 0.5
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -48,6 +51,10 @@ class Settings:
             key_prefix=env.get("HANDOFF_KEY_PREFIX", cls.key_prefix),
             max_message_chars=_int(env, "HANDOFF_MAX_MESSAGE_CHARS", cls.max_message_chars),
             session_max_age=_int(env, "HANDOFF_SESSION_MAX_AGE", cls.session_max_age),
+            messenger_page_token=env.get("MESSENGER_PAGE_TOKEN", cls.messenger_page_token),
+            messenger_graph_url=env.get("MESSENGER_GRAPH_URL") or cls.messenger_graph_url,
+            messenger_retry_backoff=_float(env, "MESSENGER_RETRY_BACKOFF",
+                                           cls.messenger_retry_backoff),
         )
 
 
@@ -59,3 +66,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc

@@ -4,7 +4,8 @@
 - relay: tracker events (`events` stream, written by Rasa's event broker) of conversations a
   human owns are pushed to the consoles; the customer's messages are already in the tracker;
 - delivery: agent messages (`outbox` stream) are appended to the Rasa tracker as `bot` events
-  with the agent in their metadata and sent out on the customer's channel by Rasa itself.
+  with the agent in their metadata and sent out on the customer's channel by Rasa itself (web
+  chat) or by the Send API first (Messenger).
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import json
 import logging
 import os
 import socket
-from typing import Dict, List
+import time
+from typing import Callable, Dict, List
 
 from redis.asyncio import Redis
 
 from handoff import keys as key_names
 from handoff import push
+from handoff.channels import MESSENGER, channel_of, messenger_fields
 from handoff.conversation import HUMAN_STATES, ConversationStore, State
 from handoff.keys import Keys
+from handoff.messenger_api import GraphError, SendApi
 from handoff.outbox import OutboxMessage
 from handoff.push import to_agents as publish
 from handoff.rasa_api import RasaClient, RasaUnavailable
@@ -76,33 +80,64 @@ class Relay:
 
 
 class Delivery:
-    """Delivers agent messages through Rasa, once each, in order."""
+    """Delivers agent messages, once each, in order, and records them in the Rasa tracker.
 
-    def __init__(self, redis: Redis, keys: Keys, rasa: RasaClient) -> None:
+    Web chat: the tracker append asks Rasa to send the message on the customer's channel.
+    Messenger: the Send API is called here first (so that its retries and refusals reach the
+    agent as `message.failed`), then the message is recorded without sending. A crash between the
+    two may send a Messenger message twice (the Send API has no idempotency key); it never loses
+    one.
+    """
+
+    def __init__(self, redis: Redis, keys: Keys, rasa: RasaClient, messenger: SendApi,
+                 clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._rasa = redis, keys, rasa
+        self._messenger, self._clock = messenger, clock
 
     async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
-        """Appends the message to the tracker and sends it, unless that was already done."""
+        """Sends the message and appends it to the tracker, unless that was already done."""
         message = OutboxMessage.from_fields(fields)
         marks = self._keys.delivered(message.conversation_id)
         mark = await self._redis.hget(marks, message.id)
-        if mark == "sent":
+        if mark in ("sent", "failed"):
             return
-        if mark == "sending" and await self._in_tracker(message):
+        on_messenger = await channel_of(self._redis, self._keys,
+                                        message.conversation_id) == MESSENGER
+        if mark == "sending" and not on_messenger and await self._in_tracker(message):
             await self._redis.hset(marks, message.id, "sent")
             return
-        await self._redis.hset(marks, message.id, "sending")
+        if on_messenger and mark != "sent_out" and not await self._send_on_messenger(message):
+            return
+        if not on_messenger:
+            await self._redis.hset(marks, message.id, "sending")
         event = {"event": "bot", "text": message.text,
                  "metadata": agent_metadata(message.agent, message.agent_name, message.id,
                                             message.client_id)}
         try:
-            await self._rasa.append_events(message.conversation_id, [event], send=True)
+            await self._rasa.append_events(message.conversation_id, [event],
+                                           send=not on_messenger)
         except RasaUnavailable as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 await self._fail(message, str(exc))
                 return
             raise
         await self._redis.hset(marks, message.id, "sent")
+
+    async def _send_on_messenger(self, message: OutboxMessage) -> bool:
+        marks = self._keys.delivered(message.conversation_id)
+        psid = message.conversation_id
+        fields = await messenger_fields(self._redis, self._keys, psid, self._clock())
+        if fields is None:
+            await self._fail(message, "customer_unreachable")
+            return False
+        await self._redis.hset(marks, message.id, "sending")
+        try:
+            await self._messenger.send_message(psid, {"text": message.text}, fields)
+        except GraphError as exc:
+            await self._fail(message, f"messenger: {exc}")
+            return False
+        await self._redis.hset(marks, message.id, "sent_out")
+        return True
 
     async def _in_tracker(self, message: OutboxMessage) -> bool:
         tracker = await self._rasa.tracker(message.conversation_id)
@@ -124,7 +159,7 @@ class Workers:
     """Owns the consumer tasks: `start()` them, and `stop()` awaits them."""
 
     def __init__(self, redis: Redis, keys: Keys, store: ConversationStore, rasa: RasaClient,
-                 consumer_name: str = "") -> None:
+                 messenger: SendApi, consumer_name: str = "") -> None:
         name = consumer_name or f"{socket.gethostname()}-{os.getpid()}"
         self._stop = asyncio.Event()
         self._tasks: List[asyncio.Task] = []
@@ -134,7 +169,7 @@ class Workers:
             (StreamConsumer(redis, keys.events_stream, key_names.GROUP_RELAY, name),
              Relay(redis, keys, store).handle),
             (StreamConsumer(redis, keys.outbox_stream, key_names.GROUP_DELIVERY, name),
-             Delivery(redis, keys, rasa).handle),
+             Delivery(redis, keys, rasa, messenger).handle),
         ]
 
     def start(self) -> None:

@@ -17,7 +17,18 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 from urllib.parse import urlparse
 
+from handoff.messenger_api import DEFAULT_GRAPH_URL
 from stack.model import ROOT
+
+# Messenger is optional: with no app secret its webhook answers 503 (docs/channels.md). Rasa
+# needs every variable of credentials.yml to exist, so each has a default.
+MESSENGER_DEFAULTS = {
+    "MESSENGER_VERIFY_TOKEN": "",
+    "MESSENGER_APP_SECRET": "",
+    "MESSENGER_PAGE_TOKEN": "",
+    "MESSENGER_GRAPH_URL": DEFAULT_GRAPH_URL,
+    "MESSENGER_RETRY_BACKOFF": "0.5",
+}
 
 
 class StackError(RuntimeError):
@@ -97,6 +108,8 @@ class Stack:
     rasa_token: str = field(default_factory=lambda: secrets.token_hex(24))
     say: Callable[[str], None] = print
     processes: Dict[str, Process] = field(default_factory=dict)
+    # More environment for every process (tests point Messenger at their own Graph API).
+    extra_env: Dict[str, str] = field(default_factory=dict)
 
     @property
     def rasa_url(self) -> str:
@@ -143,7 +156,9 @@ class Stack:
         url = self.redis_url or f"redis://127.0.0.1:{self.ports.redis}/0"
         parsed = urlparse(url)
         return {
+            **MESSENGER_DEFAULTS,
             **os.environ,
+            **self.extra_env,
             "PYTHONPATH": str(ROOT),
             "REDIS_URL": url,
             "REDIS_HOST": parsed.hostname or "127.0.0.1",

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import subprocess
 import sys
+import time
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional
 
 import aiohttp
@@ -13,17 +17,36 @@ import socketio
 
 from stack.model import ROOT, ensure_model
 from stack.services import Ports, Stack
+from tests.fake_graph import FakeGraph
 
 AGENTS = {"marie": ("Marie", "marie-pass", "agent"), "paul": ("Paul", "paul-pass", "agent"),
           "sam": ("Sam", "sam-pass", "supervisor")}
 TEAMS = {"marie": "orders", "paul": "billing", "sam": ""}
 
 
+MESSENGER = {"MESSENGER_VERIFY_TOKEN": "verify-me-please",
+             "MESSENGER_APP_SECRET": "app-secret-known-to-tests",
+             "MESSENGER_PAGE_TOKEN": "page-token-known-to-tests",
+             "MESSENGER_RETRY_BACKOFF": "0.05"}
+PAGE_ID = "1000000000001"
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def graph() -> Iterator[FakeGraph]:
+    """The Graph API's stand-in, up before the stack so that Rasa and the service use it."""
+    fake = FakeGraph(MESSENGER["MESSENGER_PAGE_TOKEN"]).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph) -> Iterator[Stack]:
     model = ensure_model(say=lambda line: print(line, file=sys.stderr))
     running = Stack(model=model, run_dir=tmp_path_factory.mktemp("stack"), ports=Ports.free(),
-                    say=lambda line: print(line, file=sys.stderr))
+                    say=lambda line: print(line, file=sys.stderr),
+                    extra_env={**MESSENGER, "MESSENGER_GRAPH_URL": graph.url})
     running.start()
     try:
         for username, (name, password, role) in AGENTS.items():
@@ -190,3 +213,56 @@ async def rasa_tracker(stack: Stack, conversation_id: str) -> Dict[str, Any]:
                             params={"token": stack.rasa_token}) as resp:
             assert resp.status == 200
             return await resp.json()
+
+
+class MessengerCustomer:
+    """A person writing to the page: webhook calls signed like Facebook's, in its format."""
+
+    def __init__(self, stack: Stack, psid: str) -> None:
+        self.url = f"{stack.rasa_url}/webhooks/messenger/webhook"
+        self.psid = psid
+        self.sent = 0
+
+    def event(self, text: Optional[str] = None, quick_reply: Optional[str] = None,
+              postback: Optional[str] = None, echo: bool = False) -> Dict[str, Any]:
+        """One `messaging` event from this person (a message, quick reply or postback)."""
+        self.sent += 1
+        now = int(time.time() * 1000)
+        mid = f"m_{self.psid}_{self.sent}_{now}"
+        event: Dict[str, Any] = {"sender": {"id": PAGE_ID if echo else self.psid},
+                                 "recipient": {"id": self.psid if echo else PAGE_ID},
+                                 "timestamp": now}
+        if postback is not None:
+            event["postback"] = {"mid": mid, "title": postback, "payload": postback}
+        else:
+            event["message"] = {"mid": mid, "text": text}
+            if quick_reply is not None:
+                event["message"]["quick_reply"] = {"payload": quick_reply}
+            if echo:
+                event["message"]["is_echo"] = True
+        return event
+
+    async def post(self, *events: Dict[str, Any], secret: Optional[str] = None,
+                   signature: Optional[str] = None, raw: Optional[bytes] = None) -> int:
+        """POSTs a batch as one webhook call; the HTTP status."""
+        body = raw if raw is not None else json.dumps(page_payload(*events)).encode()
+        key = (secret if secret is not None else MESSENGER["MESSENGER_APP_SECRET"]).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature is None:
+            signature = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+        if signature:
+            headers["X-Hub-Signature-256"] = signature
+        async with aiohttp.ClientSession() as http:
+            async with http.post(self.url, data=body, headers=headers) as resp:
+                return resp.status
+
+    async def say(self, text: str, **kind: Any) -> Dict[str, Any]:
+        event = self.event(text, **kind)
+        assert await self.post(event) == 200
+        return event
+
+
+def page_payload(*events: Dict[str, Any]) -> Dict[str, Any]:
+    """A webhook body with one `entry` per event, as Facebook batches them."""
+    return {"object": "page", "entry": [{"id": PAGE_ID, "time": e["timestamp"],
+                                         "messaging": [e]} for e in events]}

@@ -1,0 +1,288 @@
+"""The Facebook Messenger channel: the page's webhook in, the Send API out.
+
+Facebook's rules, and what this channel does about each:
+- verification: `GET …/webhook` echoes `hub.challenge` only with the right verify token;
+- every `POST` is signed (`X-Hub-Signature-256`, HMAC-SHA256 of the raw body with the app
+  secret): a missing or wrong signature gets 403 and changes nothing; compared in constant time;
+- events come in batches (`entry[].messaging[]`) and are redelivered when an answer is late or
+  lost: each is taken once (its `mid` is remembered in Redis for a day), the page's own echoes are
+  dropped, and the 200 goes back at once: the work runs after it, in order per person;
+- text, quick replies and postbacks become Rasa messages (a payload such as `/affirm` as the
+  text); attachments are kept in the metadata so that an agent sees them.
+
+Replies go out through `handoff.messenger_api`: the bot only inside the 24-hour window and never
+with a tag; agents' messages are sent by the handoff service (`handoff.workers.Delivery`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sanic import Blueprint, response
+from sanic.request import Request
+
+from handoff.conversation import HUMAN_STATES, State
+from handoff.keys import Keys
+from handoff.messenger_api import (
+    DEFAULT_GRAPH_URL,
+    TEXT_MAX,
+    GraphError,
+    SendApi,
+    quick_replies,
+    send_fields,
+)
+
+logger = logging.getLogger(__name__)
+
+SEEN_FOR = 24 * 3600  # Facebook redelivers for hours at most: a day of remembered ids is enough
+Handler = Callable[[UserMessage], Awaitable[Any]]
+
+
+def valid_signature(app_secret: str, body: bytes, header: Optional[str]) -> bool:
+    """Whether `X-Hub-Signature-256` is the HMAC-SHA256 of the body (constant-time compare)."""
+    if not app_secret or not header:
+        return False
+    expected = "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def messaging_events(payload: Any) -> Iterator[Dict[str, Any]]:
+    """Every messaging event of a webhook payload, in order, across its `entry` batch."""
+    if not isinstance(payload, dict):
+        return
+    for entry in payload.get("entry") or []:
+        if isinstance(entry, dict):
+            for event in entry.get("messaging") or []:
+                if isinstance(event, dict) and isinstance(event.get("sender"), dict):
+                    yield event
+
+
+def event_id(event: Dict[str, Any]) -> str:
+    """The id that makes a redelivered event recognisable: its `mid`, else sender and time."""
+    for part in ("message", "postback"):
+        mid = (event.get(part) or {}).get("mid")
+        if mid:
+            return str(mid)
+    return f"{event['sender'].get('id')}:{event.get('timestamp')}:{part_of(event)}"
+
+
+def part_of(event: Dict[str, Any]) -> str:
+    """`message`, `postback`, or another kind this channel does not turn into a message."""
+    if isinstance(event.get("message"), dict):
+        return "message"
+    if isinstance(event.get("postback"), dict):
+        return "postback"
+    return "other"
+
+
+def to_text_and_metadata(event: Dict[str, Any]) -> Optional[tuple]:
+    """(text, metadata) of a message or postback; None for what carries nothing to answer."""
+    metadata: Dict[str, Any] = {"messenger": {"timestamp": event.get("timestamp")}}
+    if part_of(event) == "postback":
+        postback = event["postback"]
+        metadata["messenger"]["postback_title"] = postback.get("title")
+        return str(postback.get("payload") or postback.get("title") or ""), metadata
+    if part_of(event) != "message":
+        return None
+    message = event["message"]
+    quick = message.get("quick_reply")
+    if isinstance(quick, dict) and quick.get("payload"):
+        metadata["messenger"]["quick_reply_title"] = message.get("text")
+        return str(quick["payload"]), metadata
+    attachments = [a for a in message.get("attachments") or [] if isinstance(a, dict)]
+    if attachments:
+        first = attachments[0]
+        metadata["attachment"] = {"type": first.get("type"),
+                                  "url": (first.get("payload") or {}).get("url")}
+    text = message.get("text")
+    if not text and not attachments:
+        return None
+    return str(text or ""), metadata
+
+
+class MessengerOutput(OutputChannel):
+    """The bot's messages to a person on Messenger (only within the 24-hour window)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """The channel's name in trackers and tickets."""
+        return "messenger"
+
+    def __init__(self, api: SendApi, redis: Redis, keys: Keys,
+                 clock: Callable[[], float] = time.time) -> None:
+        """Sends with `api`; reads the person's last message time from Redis."""
+        self._api, self._redis, self._keys, self._clock = api, redis, keys, clock
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """Sends text, cut at Messenger's 2,000 characters."""
+        for start in range(0, len(text), TEXT_MAX):
+            await self._send(recipient_id, {"text": text[start:start + TEXT_MAX]})
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
+                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        """Buttons become quick replies."""
+        await self._send(recipient_id, {"text": text[:TEXT_MAX],
+                                        "quick_replies": quick_replies(buttons)})
+
+    async def send_quick_replies(self, recipient_id: Text, text: Text,
+                                 quick_replies: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        """Quick replies as Messenger's own."""
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        """An image attachment by URL."""
+        await self._send(recipient_id, {"attachment": {
+            "type": "image", "payload": {"url": image, "is_reusable": True}}})
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
+                               **kwargs: Any) -> None:
+        """A Messenger `message` object written in the domain (`custom:`)."""
+        await self._send(recipient_id, json_message)
+
+    async def _send(self, psid: str, message: Dict[str, Any]) -> None:
+        last = await self._redis.get(self._keys.messenger_last_inbound(psid))
+        fields = send_fields(float(last) if last else None, self._clock(), human=False)
+        if fields is None:
+            # Automated messages may not use a tag: outside the window the bot stays silent.
+            logger.warning("messenger.bot.window_closed psid=%s", psid)
+            return
+        try:
+            await self._api.send_message(psid, message, fields)
+        except GraphError as exc:
+            logger.error("messenger.bot.send.failure psid=%s error=%s", psid, exc)
+
+
+class MessengerInput(InputChannel):
+    """The project's Messenger input channel (`bot.messenger.MessengerInput` in credentials)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """Webhook at `/webhooks/messenger/webhook`."""
+        return "messenger"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "MessengerInput":
+        """verify_token, app_secret, page_access_token, graph_url, redis_url, key_prefix."""
+        c = credentials or {}
+        return cls(verify_token=str(c.get("verify_token") or ""),
+                   app_secret=str(c.get("app_secret") or ""),
+                   page_token=str(c.get("page_access_token") or ""),
+                   graph_url=str(c.get("graph_url") or DEFAULT_GRAPH_URL),
+                   redis_url=str(c.get("redis_url") or "redis://127.0.0.1:6379/0"),
+                   key_prefix=str(c.get("key_prefix") or Keys.prefix),
+                   retry_backoff=float(c.get("retry_backoff") or 0.5))
+
+    def __init__(self, verify_token: str, app_secret: str, page_token: str, graph_url: str,
+                 redis_url: str, key_prefix: str = Keys.prefix,
+                 retry_backoff: float = 0.5) -> None:
+        """An unconfigured channel (no app secret) answers 503 to webhook calls."""
+        self.verify_token, self.app_secret = verify_token, app_secret
+        self.api = SendApi(page_token, graph_url, backoff=retry_backoff)
+        self.redis = Redis.from_url(redis_url, decode_responses=True)
+        self.keys = Keys(key_prefix)
+        self._tails: Dict[str, asyncio.Task] = {}
+
+    def get_output_channel(self) -> OutputChannel:
+        """For messages sent outside a customer turn (notices, hand-back flows)."""
+        return MessengerOutput(self.api, self.redis, self.keys)
+
+    def blueprint(self, on_new_message: Handler) -> Blueprint:
+        """The webhook routes."""
+        hook = Blueprint("messenger_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> Any:
+            return response.json({"status": "ok", "configured": bool(self.app_secret)})
+
+        @hook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> Any:
+            token = request.args.get("hub.verify_token") or ""
+            if request.args.get("hub.mode") == "subscribe" and self.verify_token and \
+                    hmac.compare_digest(token.encode(), self.verify_token.encode()):
+                return response.text(request.args.get("hub.challenge") or "")
+            return response.text("Verification failed", status=403)
+
+        @hook.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> Any:
+            if not self.app_secret:
+                return response.text("Messenger is not configured", status=503)
+            if not valid_signature(self.app_secret, request.body,
+                                   request.headers.get("X-Hub-Signature-256")):
+                logger.warning("messenger.webhook.bad_signature")
+                return response.text("Bad signature", status=403)
+            try:
+                payload = json.loads(request.body)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return response.text("Body is not JSON", status=400)
+            if not isinstance(payload, dict) or payload.get("object") != "page":
+                return response.text("Not a page event", status=400)
+            try:
+                fresh = [e for e in messaging_events(payload) if await self._first_time(e)]
+            except RedisError as exc:
+                # Facebook retries what is not acknowledged: nothing is lost by refusing now.
+                logger.error("messenger.webhook.redis_down error=%s", exc)
+                return response.text("Try again later", status=503)
+            for event in fresh:
+                self._schedule(event, on_new_message)
+            return response.text("EVENT_RECEIVED")
+
+        @hook.listener("after_server_stop")
+        async def close(*_: Any) -> None:
+            await self.api.close()
+            await self.redis.close(close_connection_pool=True)
+
+        return hook
+
+    async def _first_time(self, event: Dict[str, Any]) -> bool:
+        if (event.get("message") or {}).get("is_echo"):
+            return False  # the page's own messages, bot's and agents', coming back
+        if part_of(event) == "other":
+            return False  # delivery and read receipts, reactions…: nothing to answer
+        return bool(await self.redis.set(self.keys.messenger_event(event_id(event)), "1",
+                                         nx=True, ex=SEEN_FOR))
+
+    async def _with_a_person(self, psid: str) -> bool:
+        state = await self.redis.hget(self.keys.conversation(psid), "state")
+        return state is not None and State(state) in HUMAN_STATES
+
+    def _schedule(self, event: Dict[str, Any], on_new_message: Handler) -> None:
+        """Runs after the 200; one person's events one after the other, in webhook order."""
+        psid = str(event["sender"]["id"])
+        previous = self._tails.get(psid)
+        task = asyncio.create_task(self._handle(previous, psid, event, on_new_message))
+        self._tails[psid] = task
+
+        def forget(done: asyncio.Task) -> None:
+            if self._tails.get(psid) is done:
+                del self._tails[psid]
+
+        task.add_done_callback(forget)
+
+    async def _handle(self, previous: Optional[asyncio.Task], psid: str,
+                      event: Dict[str, Any], on_new_message: Handler) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        found = to_text_and_metadata(event)
+        if found is None:
+            return
+        text, metadata = found
+        try:
+            sent_at = float(event.get("timestamp") or 0) / 1000 or time.time()
+            await self.redis.set(self.keys.messenger_last_inbound(psid), str(sent_at))
+            await self.api.sender_action(psid, "mark_seen")
+            if not await self._with_a_person(psid):
+                await self.api.sender_action(psid, "typing_on")  # the bot is about to answer
+            output = MessengerOutput(self.api, self.redis, self.keys)
+            await on_new_message(UserMessage(text, output, psid, input_channel=self.name(),
+                                             message_id=event_id(event), metadata=metadata))
+        except Exception:  # noqa: BLE001 - a background task: log, never lose silently
+            logger.exception("messenger.event.failure psid=%s", psid)

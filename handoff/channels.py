@@ -1,0 +1,41 @@
+"""Which channel a conversation is on, and whether an agent can reach the customer there now.
+
+The web chat always can. On Messenger, an agent may write up to 7 days after the customer's last
+message (with the `HUMAN_AGENT` tag after 24 hours); after that the console says so before the
+agent types (`handoff.messenger_api.send_fields`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from redis.asyncio import Redis
+
+from handoff.keys import Keys
+from handoff.messenger_api import HUMAN_AGENT_WINDOW, send_fields
+
+MESSENGER = "messenger"
+
+
+async def channel_of(redis: Redis, keys: Keys, conversation_id: str) -> str:
+    """The customer's channel when the conversation was handed off."""
+    return await redis.hget(keys.conversation(conversation_id), "channel") or "socketio"
+
+
+async def messenger_fields(redis: Redis, keys: Keys, psid: str,
+                           now: float) -> Optional[Dict[str, str]]:
+    """Send API fields for an agent's message now, or None when the window is closed."""
+    last = await redis.get(keys.messenger_last_inbound(psid))
+    return send_fields(float(last) if last else None, now, human=True)
+
+
+async def reach(redis: Redis, keys: Keys, conversation_id: str, now: float) -> Dict[str, Any]:
+    """`{"channel", "can_reply", "tag", "until"}` for the console."""
+    channel = await channel_of(redis, keys, conversation_id)
+    if channel != MESSENGER:
+        return {"channel": channel, "can_reply": True, "tag": None, "until": None}
+    last = await redis.get(keys.messenger_last_inbound(conversation_id))
+    fields = send_fields(float(last) if last else None, now, human=True)
+    return {"channel": channel, "can_reply": fields is not None,
+            "tag": (fields or {}).get("tag"),
+            "until": float(last) + HUMAN_AGENT_WINDOW if last else None}
