@@ -649,8 +649,13 @@
 
     var banner = $('conv-banner');
     var text = '';
+    var reach = conv.reach || {};
+    banner.setAttribute('data-reach', unreachable(conv) ? 'closed' : (reach.tag ? 'tagged' : 'open'));
     if (conv.state === 'queued') text = t('conv.preview');
-    else if (mine && conv.state === 'transferred') text = t('transfer.banner');
+    else if (mine && unreachable(conv)) text = t('reach.closed', { channel: label('channel', reach.channel) });
+    else if (mine && reach.tag === 'HUMAN_AGENT') {
+      text = t('reach.humanAgent', { until: reach.until ? dateTimeFmt.format(toDate(reach.until)) : '?' });
+    } else if (mine && conv.state === 'transferred') text = t('transfer.banner');
     else if (!mine && OWNED_STATES[conv.state]) text = t('conv.readonly');
     else if (!mine) text = t('conv.ended', { state: label('state', conv.state) });
     banner.textContent = text;
@@ -661,6 +666,9 @@
     input.disabled = !mine;
     if (!mine) { stopTyping(); closeCanned(); showCustomerTyping(false); }
   }
+
+  /* Messenger lets agents write for 7 days after the customer's last message, then no more. */
+  function unreachable(conv) { return !!(conv && conv.reach && conv.reach.can_reply === false); }
 
   function setBusy(busy) {
     state.busy = busy;
@@ -815,6 +823,7 @@
       notify(t('reply.tooLong', { n: text.length, max: MAX_MESSAGE }));
       return;
     }
+    if (unreachable(conv)) { notify(t('reach.closed', { channel: label('channel', conv.reach.channel) })); return; }
     var clientId = newClientId();
     var turn = {
       kind: 'agent', text: text, timestamp: Date.now() / 1000, client_id: clientId,
