@@ -1,0 +1,71 @@
+"""Messenger rules that need no server: windows (with an injected clock), signatures, payloads."""
+
+import hashlib
+import hmac
+
+import pytest
+
+from bot.messenger import event_id, messaging_events, to_text_and_metadata, valid_signature
+from handoff.messenger_api import quick_replies, send_fields
+
+HOUR = 3600.0
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize("age_hours,human,expected", [
+    (0, False, {"messaging_type": "RESPONSE"}),
+    (23.9, False, {"messaging_type": "RESPONSE"}),
+    (23.9, True, {"messaging_type": "RESPONSE"}),
+    (24.1, False, None),  # the bot never uses a tag
+    (24.1, True, {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}),
+    (7 * 24 - 0.1, True, {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}),
+    (7 * 24 + 0.1, True, None),
+])
+def test_messaging_windows(age_hours, human, expected):
+    assert send_fields(NOW - age_hours * HOUR, NOW, human=human) == expected
+
+
+def test_a_person_who_never_wrote_cannot_be_written_to():
+    assert send_fields(None, NOW, human=True) is None
+
+
+def test_signatures():
+    body = b'{"object":"page"}'
+    good = "sha256=" + hmac.new(b"secret", body, hashlib.sha256).hexdigest()
+    assert valid_signature("secret", body, good)
+    assert not valid_signature("secret", body + b" ", good)
+    assert not valid_signature("other", body, good)
+    assert not valid_signature("secret", body, None)
+    assert not valid_signature("", body, good)
+    assert not valid_signature("secret", body, good.replace("sha256=", "sha1="))
+
+
+def test_batched_events_in_order_and_their_content():
+    payload = {"object": "page", "entry": [
+        {"messaging": [{"sender": {"id": "1"}, "timestamp": 1,
+                        "message": {"mid": "m1", "text": "hi"}}]},
+        {"messaging": [
+            {"sender": {"id": "2"}, "timestamp": 2,
+             "message": {"mid": "m2", "text": "Yes", "quick_reply": {"payload": "/affirm"}}},
+            {"sender": {"id": "2"}, "timestamp": 3,
+             "postback": {"mid": "m3", "title": "Talk to someone", "payload": "/request_human"}},
+            {"sender": {"id": "2"}, "timestamp": 4,
+             "message": {"mid": "m4", "attachments": [
+                 {"type": "image", "payload": {"url": "https://x/y.jpg"}}]}},
+            {"sender": {"id": "2"}, "timestamp": 5, "read": {"watermark": 4}},
+            "not an event",
+        ]},
+    ]}
+    events = list(messaging_events(payload))
+    assert [event_id(e) for e in events[:4]] == ["m1", "m2", "m3", "m4"]
+    found = [to_text_and_metadata(e) for e in events]
+    assert [f[0] if f else None for f in found] == ["hi", "/affirm", "/request_human", "", None]
+    assert found[3][1]["attachment"] == {"type": "image", "url": "https://x/y.jpg"}
+    assert found[2][1]["messenger"]["postback_title"] == "Talk to someone"
+
+
+def test_buttons_become_quick_replies_within_messenger_limits():
+    buttons = [{"title": "A very long button title indeed", "payload": "/x"}] * 20
+    replies = quick_replies(buttons)
+    assert len(replies) == 13
+    assert replies[0] == {"content_type": "text", "title": "A very long button t", "payload": "/x"}
