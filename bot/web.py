@@ -1,11 +1,19 @@
-"""The web chat channel: Rasa's socket.io protocol, with agent messages marked as such.
+"""The web chat channel: Rasa's socket.io protocol, with signed sessions and replay.
 
 `session_request` / `session_confirm` / `user_uttered` / `bot_uttered` as in Rasa's own
 `socketio` channel (whose name it keeps, so Rasa's widgets work with it). Differences:
-- `bot_uttered` carries `agent` (the agent's name) and `id` when a person wrote the message;
-- an attachment sent by the customer (`attachment` in the payload) is kept in the metadata, so a
-  message without text is still recorded and relayed;
-- session persistence is always on: the conversation id is the session id.
+- session ids are issued and signed by the server (`bot.web_session`): `session_confirm` carries
+  a token; a `session_request` with a token that does not verify starts a new conversation, and
+  a socket only ever speaks in the conversation of its own session;
+- the socket.io server accepts browsers only from `allowed_origins`;
+- every message is journaled (`bot.web_journal`) and carries its journal id (`id`); a browser
+  that reconnects sends `last_seen` in `session_request` and gets what it missed; a customer
+  message carries `message_id`, is acknowledged (socket.io ack) once handled, and a resend of the
+  same id is acknowledged without being handled twice;
+- with `redis_url`, emits go through python-socketio's Redis manager, so a message sent by any
+  Rasa process reaches a browser connected to any other;
+- `bot_uttered` carries `agent` (the agent's name) when a person wrote the message, and `notice`
+  for the handoff service's notices; `user_typing` / `agent_typing` show typing both ways.
 """
 
 from __future__ import annotations
@@ -13,28 +21,50 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.customer_events import CustomerEvents
+from bot.web_journal import Journal
+from bot.web_session import SessionSigner
 from handoff.keys import Keys
 
 logger = logging.getLogger(__name__)
 
+MAX_MESSAGE_ID = 64
+
 
 class WebChatOutput(SocketIOOutput):
-    """Socket.io output that tells the widget which agent, if any, wrote a message."""
+    """Socket.io output that journals each message and tells the widget who wrote it."""
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: Text,
+                 journal: Optional[Journal] = None) -> None:
+        """`journal`: where messages are recorded for replay (None: not recorded)."""
+        super().__init__(sio, bot_message_evt)
+        self._journal = journal
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        # `socket_id` is the conversation id: its room holds the customer's sockets.
+        if self._journal is not None and isinstance(response, dict):
+            try:
+                response = {**response, "id": await self._journal.record(socket_id, "bot",
+                                                                         response)}
+            except RedisError as exc:
+                logger.warning("webchat.journal.failure conversation=%s error=%s", socket_id, exc)
+        await self.sio.emit(self.bot_message_evt, response, room=socket_id)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         """Sends text, with the agent's name and the message id when a person wrote it."""
         extra: Dict[str, Any] = {}
         if kwargs.get("handoff_agent"):
-            extra = {"agent": kwargs.get("agent"), "id": kwargs.get("message_id")}
+            extra = {"agent": kwargs.get("agent"), "agent_message_id": kwargs.get("message_id")}
         elif kwargs.get("handoff_notice"):
             extra = {"notice": kwargs["handoff_notice"]}
         for part in text.strip().split("\n\n"):
@@ -46,31 +76,52 @@ class WebChatInput(SocketIOInput):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WebChatInput":
-        """Rasa's `socketio` options, plus `redis_url` and `key_prefix` for typing events."""
+        """Rasa's options plus session_secret, allowed_origins, redis_url and key_prefix."""
         credentials = credentials or {}
         channel = super().from_credentials(credentials)
         assert isinstance(channel, WebChatInput)
+        secret = credentials.get("session_secret")
+        if not secret:
+            raise ValueError("bot.web.WebChatInput needs a session_secret (CHAT_SESSION_SECRET)")
+        channel.signer = SessionSigner(str(secret))
+        channel.allowed_origins = [o.strip().rstrip("/") for o in
+                                   str(credentials.get("allowed_origins") or "").split(",")
+                                   if o.strip()]
         redis_url = credentials.get("redis_url")
         if redis_url:
             keys = Keys(credentials.get("key_prefix") or Keys.prefix)
+            channel.redis_url, channel.keys = str(redis_url), keys
             channel.customer_events = CustomerEvents(redis_url, keys)
+            channel.journal = Journal(Redis.from_url(redis_url, decode_responses=True), keys)
         return channel
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Same options as Rasa's `socketio` channel; `session_persistence` is forced on."""
         super().__init__(*args, **kwargs)
         self.session_persistence = True
+        self.signer = SessionSigner(uuid.uuid4().hex)  # replaced by from_credentials
+        self.allowed_origins: List[str] = []
+        self.redis_url: Optional[str] = None
+        self.keys = Keys()
         self.customer_events: Optional[CustomerEvents] = None
+        self.journal: Optional[Journal] = None
 
     def get_output_channel(self) -> Optional[WebChatOutput]:
         """The output for messages sent from outside a customer turn (agents, hand-back)."""
         if self.sio is None:
             return None
-        return WebChatOutput(self.sio, self.bot_message_evt)
+        return WebChatOutput(self.sio, self.bot_message_evt, self.journal)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The socket.io server mounted in Rasa's Sanic app."""
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins="*")
+        manager = None
+        if self.redis_url:
+            # Emits from any Rasa process reach browsers connected to any other.
+            manager = AsyncRedisManager(self.redis_url,
+                                        channel=f"{self.keys.prefix}:socketio")
+        # An empty allowlist would mean "same origin as Rasa": the chat page is elsewhere.
+        sio = AsyncServer(async_mode="sanic", client_manager=manager,
+                          cors_allowed_origins=self.allowed_origins or None)
         self.sio = sio
         webhook = SocketBlueprint(sio, self.socketio_path, "webchat_webhook", __name__)
 
@@ -79,32 +130,87 @@ class WebChatInput(SocketIOInput):
             return response.json({"status": "ok"})
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        async def session_request(sid: Text, data: Any) -> None:
             if self.customer_events is not None:
                 self.customer_events.start(sio, self.namespace)
-            session_id = (data or {}).get("session_id") or uuid.uuid4().hex
-            sio.enter_room(sid, session_id, namespace=self.namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            data = data if isinstance(data, dict) else {}
+            token = data.get("session_id")
+            conversation_id = self.signer.verify(token)
+            returning = conversation_id is not None
+            if conversation_id is None:
+                conversation_id, token = self.signer.issue()
+            await sio.save_session(sid, {"conversation_id": conversation_id, "token": token},
+                                   namespace=self.namespace)
+            sio.enter_room(sid, conversation_id, namespace=self.namespace)
+            await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
+            if returning:
+                await self._replay(sid, conversation_id, data.get("last_seen"))
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Dict) -> None:
-            message = self._user_message(sid, data, WebChatOutput(sio, self.bot_message_evt))
-            if message is not None:
-                await on_new_message(message)
+        async def handle_message(sid: Text, data: Any) -> Dict[str, Any]:
+            conversation_id = await self._conversation_of(sid, data)
+            if conversation_id is None:
+                return {"ok": False, "error": "no_session"}
+            message_id = data.get("message_id") if isinstance(data, dict) else None
+            if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID:
+                message_id = uuid.uuid4().hex
+            output = WebChatOutput(sio, self.bot_message_evt, self.journal)
+            message = self._user_message(conversation_id, message_id, data, output)
+            if message is None:
+                return {"ok": False, "error": "bad_message"}
+            if self.journal is not None:
+                try:
+                    if not await self.journal.first_time(conversation_id, message_id):
+                        return {"ok": True, "id": message_id, "duplicate": True}
+                    await self.journal.record(conversation_id, "customer", {
+                        "text": message.text, "message_id": message_id})
+                except RedisError as exc:
+                    logger.warning("webchat.journal.failure conversation=%s error=%s",
+                                   conversation_id, exc)
+            await on_new_message(message)
+            return {"ok": True, "id": message_id}
 
         @sio.on("user_typing", namespace=self.namespace)
         async def user_typing(sid: Text, data: Any) -> None:
-            if self.customer_events is None or not isinstance(data, dict):
+            conversation_id = await self._conversation_of(sid, None)
+            if self.customer_events is None or conversation_id is None or \
+                    not isinstance(data, dict):
                 return
-            session_id = data.get("session_id")
-            if isinstance(session_id, str) and session_id in sio.rooms(sid, self.namespace):
-                await self.customer_events.customer_typing(session_id, bool(data.get("typing")))
+            await self.customer_events.customer_typing(conversation_id, bool(data.get("typing")))
 
         return webhook
 
-    def _user_message(self, sid: Text, data: Any, output: WebChatOutput) -> Optional[UserMessage]:
-        if not isinstance(data, dict) or not data.get("session_id"):
-            logger.warning("webchat.message.rejected sid=%s reason=no_session_id", sid)
+    async def _conversation_of(self, sid: Text, data: Any) -> Optional[str]:
+        """The socket's own conversation; a message naming another session is refused."""
+        assert self.sio is not None
+        session = await self.sio.get_session(sid, namespace=self.namespace)
+        conversation_id = session.get("conversation_id") if session else None
+        if conversation_id is None:
+            logger.warning("webchat.message.rejected sid=%s reason=no_session", sid)
+            return None
+        claimed = data.get("session_id") if isinstance(data, dict) else None
+        if claimed not in (None, session.get("token")):
+            logger.warning("webchat.message.rejected sid=%s reason=other_session", sid)
+            return None
+        return conversation_id
+
+    async def _replay(self, sid: Text, conversation_id: str, last_seen: Any) -> None:
+        """What the browser missed since `last_seen`, to this socket only."""
+        if self.journal is None or self.sio is None:
+            return
+        try:
+            entries = await self.journal.since(conversation_id, last_seen)
+        except RedisError as exc:
+            logger.warning("webchat.replay.failure conversation=%s error=%s", conversation_id, exc)
+            return
+        for entry_id, kind, payload in entries:
+            event = self.bot_message_evt if kind == "bot" else "user_echo"
+            await self.sio.emit(event, {**payload, "id": entry_id, "replayed": True}, room=sid,
+                                namespace=self.namespace)
+
+    def _user_message(self, conversation_id: str, message_id: str, data: Any,
+                      output: WebChatOutput) -> Optional[UserMessage]:
+        if not isinstance(data, dict):
             return None
         metadata = data.get(self.metadata_key) or {}
         if isinstance(metadata, str):
@@ -119,5 +225,5 @@ class WebChatInput(SocketIOInput):
         text = data.get("message") or ""
         if not isinstance(text, str):
             return None
-        return UserMessage(text, output, str(data["session_id"]), input_channel=self.name(),
-                           metadata=metadata)
+        return UserMessage(text, output, conversation_id, input_channel=self.name(),
+                           metadata=metadata, message_id=message_id)

@@ -37,6 +37,14 @@ class Keys:
         """LIST of note JSON, owner `handoff.notes`: internal notes, never shown to customers."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:notes"
 
+    def web_journal(self, conversation_id: str) -> str:
+        """STREAM, owner `bot.web_journal`: the web conversation's messages, for replay."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:web"
+
+    def web_message(self, conversation_id: str, message_id: str) -> str:
+        """STRING with a TTL, owner `bot.web_journal`: a customer message already taken."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:web-msg:{message_id}"
+
     def presence(self, username: str) -> str:
         """STRING `online` | `away`, owner `handoff.presence`; missing means offline."""
         return f"{self.prefix}:agent:{username}:presence"

@@ -158,7 +158,6 @@ class Stack:
         return {
             **MESSENGER_DEFAULTS,
             **os.environ,
-            **self.extra_env,
             "PYTHONPATH": str(ROOT),
             "REDIS_URL": url,
             "REDIS_HOST": parsed.hostname or "127.0.0.1",
@@ -175,7 +174,21 @@ class Stack:
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             # Each stack gets its own copy of the sample orders (tests cancel and edit orders).
             "ORDERS_DB_PATH": str(self.run_dir / "orders.db"),
+            "CHAT_SESSION_SECRET": os.environ.get("CHAT_SESSION_SECRET") or self._chat_secret(),
+            "CHAT_ALLOWED_ORIGINS": os.environ.get("CHAT_ALLOWED_ORIGINS") or ",".join(filter(
+                None, [os.environ.get("HANDOFF_PUBLIC_URL"), self.handoff_url,
+                       f"http://localhost:{self.ports.handoff}"])),
+            **self.extra_env,
         }
+
+    def _chat_secret(self) -> str:
+        """The chat's session-signing secret, kept so that restarts keep customers' sessions."""
+        path = self.run_dir / "chat-session-secret"
+        if not path.exists():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def start_redis(self) -> None:
         """A redis-server of our own, with an append-only file in the run directory."""

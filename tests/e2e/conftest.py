@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional
 
 import aiohttp
@@ -80,40 +81,54 @@ async def wait_for(queue: "asyncio.Queue[Any]", match: Callable[[Any], bool],
 
 
 class Customer:
-    """A customer on the web chat, speaking Rasa's socket.io protocol."""
+    """A customer on the web chat, speaking Rasa's socket.io protocol (as the chat page does)."""
 
-    def __init__(self, rasa_url: str) -> None:
+    def __init__(self, rasa_url: str, origin: Optional[str] = None) -> None:
         self.url = rasa_url
+        self.origin = origin
         self.sio = socketio.AsyncClient(reconnection=False)
         self.received: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
         self.history: List[Dict[str, Any]] = []
+        self.echoes: List[Dict[str, Any]] = []
         self.typing: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
-        self.session_id = ""
-
-    async def connect(self) -> None:
-        confirmed: "asyncio.Future[str]" = asyncio.get_running_loop().create_future()
+        self.session_id = ""  # the conversation id
+        self.token = ""       # the signed session id the server issued
+        self._confirmed: "Optional[asyncio.Future[str]]" = None
 
         @self.sio.on("session_confirm")
         async def on_confirm(data: Any) -> None:
-            if not confirmed.done():
-                confirmed.set_result(data if isinstance(data, str) else data["session_id"])
+            if self._confirmed is not None and not self._confirmed.done():
+                self._confirmed.set_result(data if isinstance(data, str) else data["session_id"])
 
         @self.sio.on("bot_uttered")
         async def on_bot(data: Dict[str, Any]) -> None:
             self.history.append(data)
             await self.received.put(data)
 
+        @self.sio.on("user_echo")
+        async def on_echo(data: Dict[str, Any]) -> None:
+            self.echoes.append(data)
+
         @self.sio.on("agent_typing")
         async def on_typing(data: Dict[str, Any]) -> None:
             await self.typing.put(data)
 
-        await self.sio.connect(self.url, transports=["websocket"], socketio_path="/socket.io")
-        await self.sio.emit("session_request", {"session_id": None})
-        self.session_id = await asyncio.wait_for(confirmed, 20)
+    async def connect(self, token: Optional[str] = None,
+                      last_seen: Optional[str] = None) -> None:
+        """Opens the socket and asks for a session (a new one, or `token`'s)."""
+        self._confirmed = asyncio.get_running_loop().create_future()
+        headers = {"Origin": self.origin} if self.origin else {}
+        await self.sio.connect(self.url, transports=["websocket"], socketio_path="/socket.io",
+                               headers=headers)
+        await self.sio.emit("session_request", {"session_id": token, "last_seen": last_seen})
+        self.token = await asyncio.wait_for(self._confirmed, 20)
+        self.session_id = self.token.split(".")[0]
 
-    async def say(self, text: str, **extra: Any) -> None:
-        await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id,
-                                             **extra})
+    async def say(self, text: str, message_id: Optional[str] = None, **extra: Any) -> Any:
+        """Sends a message; the server's acknowledgement."""
+        return await self.sio.call("user_uttered", {
+            "message": text, "session_id": self.token,
+            "message_id": message_id or uuid.uuid4().hex, **extra}, timeout=60)
 
     async def reply(self, match: Callable[[Dict[str, Any]], bool] = lambda m: True,
                     timeout: float = 30) -> Dict[str, Any]:

@@ -46,9 +46,9 @@ def _open_chat(context: BrowserContext, url: str) -> Page:
 
 
 def _session_id(chat: Page) -> str:
-    cid = chat.evaluate("localStorage.getItem('handoff.chat.session_id')")
-    assert cid, "the chat page has no session id"
-    return cid
+    token = chat.evaluate("localStorage.getItem('handoff.chat.session_id')")
+    assert token, "the chat page has no session id"
+    return token.split(".")[0]  # the server signs it: `<conversation id>.<signature>`
 
 
 def _queue_item(page: Page, cid: str):

@@ -1,9 +1,13 @@
 /* Customer chat page: speaks Rasa's socket.io protocol.
  *
- *   connect          -> emit('session_request', {session_id: <saved id> | null})
- *   session_confirm  <- session id (string) or {session_id}; saved in localStorage
- *   emit('user_uttered', {message, session_id, metadata: {language}})
- *   bot_uttered      <- {text?, quick_replies?|buttons?, attachment?|image?, agent?}
+ *   connect          -> emit('session_request', {session_id: <saved token> | null, last_seen})
+ *   session_confirm  <- the session token the server issued and signed; saved in localStorage
+ *   emit('user_uttered', {message, session_id, message_id, metadata: {language}}, ack)
+ *                       kept and resent (same message_id) until the server acknowledges it
+ *   bot_uttered      <- {id, text?, quick_replies?|buttons?, attachment?|image?, agent?, notice?}
+ *   user_echo        <- {id, message_id, text}: the customer's own messages, on replay
+ *                       (after a reconnect the server replays everything after last_seen;
+ *                       ids already shown are dropped, so nothing appears twice)
  *   emit('user_typing', {session_id, typing})   while the customer types (at most every 3 s)
  *   agent_typing     <- {typing, agent}: "Marie is typing…"
  *
@@ -19,6 +23,9 @@
   var SESSION_KEY = 'handoff.chat.session_id';
   var HISTORY_KEY = 'handoff.chat.history.';
   var HISTORY_MAX = 200;
+  var LAST_SEEN_KEY = 'handoff.chat.last_seen.';
+  var PENDING_KEY = 'handoff.chat.pending.';
+  var ACK_TIMEOUT_MS = 20000;     // no ack by then: resent at the next (re)connection
   var TYPING_EVERY_MS = 3000;     // resend "typing" at most this often while the customer types
   var TYPING_IDLE_MS = 5000;      // "stopped typing" after this long without a keystroke
   var TYPING_SHOW_MS = 8000;      // hide "Marie is typing…" after this long without news
@@ -26,8 +33,10 @@
   var socket = null;
   var sessionId = load(localStorage_(), SESSION_KEY);
   var confirmed = false;          // session_confirm received on the current connection
-  var outbox = [];                // messages typed while not connected / not confirmed
+  var outbox = [];                // {message, messageId, row}: sent but not acknowledged yet
   var history = [];
+  var seen = {};                  // journal ids and message ids already on screen
+  var lastSeen = null;            // journal id of the latest message received
 
   var messagesBox = document.getElementById('chat-messages');
   var input = document.getElementById('chat-input');
@@ -126,12 +135,16 @@
 
     var row = el('div', {
       class: 'message from-' + msg.from, 'data-testid': 'chat-message', 'data-from': msg.from,
-      'data-agent': msg.from === 'agent' ? msg.agent : null
+      'data-agent': msg.from === 'agent' ? msg.agent : null,
+      'data-message-id': msg.messageId || null, 'data-id': msg.id || null
     }, [name, bubble]);
     if (Array.isArray(msg.buttons) && msg.buttons.length) row.appendChild(renderButtons(msg.buttons, opts.restored));
     messagesBox.appendChild(row);
+    if (msg.id) seen[msg.id] = true;
+    if (msg.messageId) seen[msg.messageId] = true;
     if (!opts.restored) {
-      remember({ from: msg.from, text: msg.text || '', agent: msg.agent || null, image: img || null });
+      remember({ from: msg.from, text: msg.text || '', agent: msg.agent || null, image: img || null,
+        id: msg.id || null, messageId: msg.messageId || null });
     }
     if (stick) scrollDown();
     return row;
@@ -173,36 +186,90 @@
 
   /* ------------------------------------------------------------------ sending */
 
-  function send(message, shownText) {
-    if (!message || !String(message).trim()) return;
-    var row = addMessage({ from: 'customer', text: shownText != null ? shownText : message });
-    var item = { message: String(message), row: row };
-    if (socket && socket.connected && confirmed) {
-      emit(item);
-    } else {
-      row.classList.add('queued');
-      row.setAttribute('data-queued', 'true');
-      row.appendChild(el('div', { class: 'queued-note', text: t('chat.queued') }));
-      outbox.push(item);
-    }
+  function newId() {
+    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
+    return String(Date.now()) + Math.random().toString(16).slice(2);
   }
 
-  function emit(item) {
-    socket.emit('user_uttered', {
-      message: item.message,
-      session_id: sessionId,
-      metadata: { language: lang }
-    });
-    if (item.row) {
-      item.row.classList.remove('queued');
+  function send(message, shownText) {
+    if (!message || !String(message).trim()) return;
+    var messageId = newId();
+    var row = addMessage({ from: 'customer', text: shownText != null ? shownText : message, messageId: messageId });
+    var item = { message: String(message), messageId: messageId, shown: shownText, row: row };
+    outbox.push(item);
+    savePending();
+    markQueued(item, true);
+    if (socket && socket.connected && confirmed) emit(item);
+  }
+
+  function markQueued(item, on) {
+    if (!item.row) return;
+    var note = item.row.querySelector('.queued-note');
+    item.row.classList.toggle('queued', on);
+    if (on) {
+      item.row.setAttribute('data-queued', 'true');
+      if (!note) item.row.appendChild(el('div', { class: 'queued-note', text: t('chat.queued') }));
+    } else {
       item.row.removeAttribute('data-queued');
-      var note = item.row.querySelector('.queued-note');
       if (note) note.parentNode.removeChild(note);
     }
   }
 
+  /* Sends one message; it stays in the outbox until the server acknowledges it. */
+  function emit(item) {
+    if (item.inFlight) return;
+    item.inFlight = true;
+    markQueued(item, false);
+    socket.timeout(ACK_TIMEOUT_MS).emit('user_uttered', {
+      message: item.message,
+      message_id: item.messageId,
+      session_id: sessionId,
+      metadata: { language: lang }
+    }, function (err, ack) {
+      item.inFlight = false;
+      if (!err && ack && ack.ok) {
+        var i = outbox.indexOf(item);
+        if (i >= 0) outbox.splice(i, 1);
+        savePending();
+        if (item.row) item.row.setAttribute('data-delivered', 'true');
+      } else {
+        markQueued(item, true);  // resent at the next session_confirm
+      }
+    });
+  }
+
   function flushOutbox() {
-    while (outbox.length && socket && socket.connected && confirmed) emit(outbox.shift());
+    outbox.forEach(function (item) { if (socket && socket.connected && confirmed) emit(item); });
+  }
+
+  /* Unacknowledged messages survive a reload of the page (same tab). */
+  function savePending() {
+    if (!sessionId) return;
+    save(sessionStorage_(), PENDING_KEY + sessionId, JSON.stringify(outbox.map(function (item) {
+      return { message: item.message, messageId: item.messageId, shown: item.shown };
+    })));
+  }
+
+  function loadPending() {
+    if (!sessionId) return;
+    try {
+      var list = JSON.parse(load(sessionStorage_(), PENDING_KEY + sessionId) || '[]');
+      (Array.isArray(list) ? list : []).forEach(function (p) {
+        if (!p || !p.messageId || !p.message) return;
+        var rows = messagesBox.querySelectorAll('[data-from="customer"]');
+        var row = null;
+        for (var i = 0; i < rows.length; i++) if (rows[i].getAttribute('data-message-id') === p.messageId) row = rows[i];
+        var item = { message: p.message, messageId: p.messageId, shown: p.shown, row: row };
+        outbox.push(item);
+        markQueued(item, true);
+      });
+    } catch (e) { /* nothing to resend */ }
+  }
+
+  function setLastSeen(id) {
+    if (!id) return;
+    lastSeen = id;
+    if (sessionId) save(sessionStorage_(), LAST_SEEN_KEY + sessionId, id);
   }
 
   function onSubmit(ev) {
@@ -302,9 +369,12 @@
   function onBotUttered(data) {
     if (data == null) return;
     if (typeof data === 'string') data = { text: data };
+    if (data.id && seen[data.id]) { setLastSeen(String(data.id)); return; }
+    if (data.id) setLastSeen(String(data.id));
     var agent = typeof data.agent === 'string' && data.agent ? data.agent
       : (data.agent && typeof data.agent === 'object' && data.agent.name ? String(data.agent.name) : null);
     var msg = {
+      id: data.id ? String(data.id) : null,
       from: agent ? 'agent' : 'bot',
       agent: agent,
       text: data.text != null ? String(data.text) : '',
@@ -312,9 +382,18 @@
       buttons: asButtons(data.quick_replies).concat(asButtons(data.buttons)),
       elements: elementsOf(data)
     };
-    if (agent || data.notice) showAgentTyping(false);
+    if ((agent || data.notice) && !data.replayed) showAgentTyping(false);
     if (!msg.text && !msg.image && !msg.buttons.length && !(msg.elements && msg.elements.length)) return;
     addMessage(msg);
+  }
+
+  /* A customer message on replay: shown unless this page already shows it. */
+  function onUserEcho(data) {
+    if (!data || typeof data !== 'object') return;
+    if (data.id) setLastSeen(String(data.id));
+    if ((data.id && seen[data.id]) || (data.message_id && seen[data.message_id])) return;
+    addMessage({ from: 'customer', text: data.text != null ? String(data.text) : '', id: data.id ? String(data.id) : null,
+      messageId: data.message_id ? String(data.message_id) : null });
   }
 
   /* ------------------------------------------------------------------ socket */
@@ -331,7 +410,7 @@
     socket.on('connect', function () {
       confirmed = false;
       setStatus('connecting');
-      socket.emit('session_request', { session_id: sessionId || null });
+      socket.emit('session_request', { session_id: sessionId || null, last_seen: lastSeen });
     });
 
     socket.on('session_confirm', function (data) {
@@ -339,9 +418,12 @@
       if (id) {
         id = String(id);
         if (id !== sessionId) {
+          // A new conversation (first visit, or the saved token was refused): nothing carries over.
           sessionId = id;
+          lastSeen = null;
           save(localStorage_(), SESSION_KEY, id);
           if (history.length) save(sessionStorage_(), HISTORY_KEY + id, JSON.stringify(history));
+          savePending();
         }
       }
       confirmed = !!sessionId;
@@ -350,6 +432,7 @@
     });
 
     socket.on('bot_uttered', onBotUttered);
+    socket.on('user_echo', onUserEcho);
     socket.on('agent_typing', onAgentTyping);
 
     socket.on('disconnect', function () {
@@ -370,6 +453,8 @@
     I18N.apply(document);
     history = loadHistory();
     history.forEach(function (m) { addMessage(m, { restored: true }); });
+    if (sessionId) lastSeen = load(sessionStorage_(), LAST_SEEN_KEY + sessionId);
+    loadPending();
     scrollDown();
 
     form.addEventListener('submit', onSubmit);

@@ -1,0 +1,51 @@
+"""The web conversation's journal: every message to and from the browser, in a Redis stream.
+
+socket.io delivers at most once (a message emitted while the browser reconnects, or while the
+Redis manager's pub/sub is down, is gone). So every message is first written to the
+conversation's stream, and its entry id is the message id the browser sees; a browser that
+reconnects says the last id it has and gets the rest again. The browser drops ids it already
+shows, so nothing appears twice. Customer messages are journaled too (a new tab shows the whole
+conversation), and their ids make a resent message a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+from redis.asyncio import Redis
+
+from handoff.keys import Keys
+
+MAX_ENTRIES = 500
+TAKEN_FOR = 24 * 3600
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+Entry = Tuple[str, str, Dict[str, Any]]  # (entry id, "customer" | "bot", payload)
+
+
+class Journal:
+    """Writes and replays one Redis stream per web conversation."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis, self._keys = redis, keys
+
+    async def record(self, conversation_id: str, kind: str, payload: Dict[str, Any]) -> str:
+        """Appends a message; its entry id."""
+        return await self._redis.xadd(
+            self._keys.web_journal(conversation_id),
+            {"kind": kind, "payload": json.dumps(payload, ensure_ascii=False)},
+            maxlen=MAX_ENTRIES, approximate=True)
+
+    async def since(self, conversation_id: str, last_id: Optional[str]) -> List[Entry]:
+        """Messages after `last_id` (all of them when None or malformed), oldest first."""
+        start = f"({last_id}" if isinstance(last_id, str) and _STREAM_ID.match(last_id) else "-"
+        entries = await self._redis.xrange(self._keys.web_journal(conversation_id), start, "+")
+        return [(entry_id, fields.get("kind", "bot"), json.loads(fields.get("payload", "{}")))
+                for entry_id, fields in entries]
+
+    async def first_time(self, conversation_id: str, message_id: str) -> bool:
+        """Whether this customer message id is new (a resend after a lost ack is not)."""
+        return bool(await self._redis.set(self._keys.web_message(conversation_id, message_id),
+                                          "1", nx=True, ex=TAKEN_FOR))
