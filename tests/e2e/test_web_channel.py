@@ -1,0 +1,139 @@
+"""The web chat channel against the real stack (issue 5): signed sessions, the Origin allowlist,
+acknowledged and deduplicated customer messages, and replay after a reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import socketio
+
+from tests.e2e.conftest import Customer, rasa_tracker
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+def _order(stream_id: str):
+    return tuple(int(part) for part in stream_id.split("-"))
+
+
+def _user_texts(tracker):
+    return [e.get("text") for e in tracker["events"] if e["event"] == "user"]
+
+
+async def test_sessions_are_issued_and_signed_by_the_server(stack, customer_factory):
+    victim = await customer_factory()
+    await victim.say("where is my order 10234?")
+    await victim.reply()
+    conversation, signature = victim.token.split(".")
+    assert conversation == victim.session_id and len(signature) >= 40
+
+    # Someone who knows (or guesses) the conversation id cannot join it: a token that does not
+    # verify gets a new conversation of its own.
+    for forged in (victim.session_id, f"{victim.session_id}.{'A' * len(signature)}",
+                   f"{victim.session_id}.", "not-a-token"):
+        intruder = Customer(stack.rasa_url)
+        try:
+            await intruder.connect(token=forged)
+            assert intruder.session_id != victim.session_id
+            ack = await intruder.say("show me the order of this conversation")
+            assert ack["ok"] is True
+            # A message naming another session than the socket's own is refused.
+            ack = await intruder.sio.call("user_uttered", {"message": "let me in",
+                                                           "session_id": victim.token},
+                                          timeout=30)
+            assert ack == {"ok": False, "error": "no_session"}
+        finally:
+            await intruder.close()
+    assert _user_texts(await rasa_tracker(stack, victim.session_id)) == [
+        "where is my order 10234?"]
+    # Every intruder message was handled (acknowledged) before this: none reached the victim.
+    assert victim.received.empty(), victim.history
+
+
+async def test_only_allowed_origins_may_connect(stack):
+    stranger = socketio.AsyncClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await stranger.connect(stack.rasa_url, transports=["websocket"],
+                               headers={"Origin": "https://evil.example"})
+    await stranger.disconnect()
+    welcome = Customer(stack.rasa_url, origin=stack.handoff_url)
+    try:
+        await welcome.connect()
+        assert welcome.session_id
+    finally:
+        await welcome.close()
+
+
+async def test_a_resent_message_is_acknowledged_and_handled_once(stack, customer_factory):
+    customer = await customer_factory()
+    message_id = uuid.uuid4().hex
+    first = await customer.say("what are your opening hours?", message_id=message_id)
+    assert first == {"ok": True, "id": message_id}
+    await customer.reply()
+    again = await customer.say("what are your opening hours?", message_id=message_id)
+    assert again == {"ok": True, "id": message_id, "duplicate": True}
+    assert _user_texts(await rasa_tracker(stack, customer.session_id)) == [
+        "what are your opening hours?"]
+
+
+async def test_a_reconnecting_customer_gets_what_they_missed_once(stack, agents):
+    marie = agents["marie"]
+    customer = Customer(stack.rasa_url)
+    await customer.connect()
+    try:
+        await customer.say("I want to talk to a human")
+        await customer.reply()
+        cid = customer.session_id
+        status, _ = await marie.post(f"/api/conversations/{cid}/claim", {})
+        assert status == 200
+        joined = await customer.reply(lambda m: m.get("notice") == "agent_joined")
+        last_seen = joined["id"]
+        before = len(customer.history)
+        await customer.close()  # the network drops
+
+        for text in ("First while you were away", "Second while you were away"):
+            status, _ = await marie.post(f"/api/conversations/{cid}/messages", {"text": text})
+            assert status == 202
+        tracker_texts = []
+        for _ in range(100):
+            tracker_texts = [e.get("text") for e in (await rasa_tracker(stack, cid))["events"]
+                             if e["event"] == "bot"]
+            if "Second while you were away" in tracker_texts:
+                break
+            await asyncio.sleep(0.2)
+        assert customer.history[before:] == []  # nothing reached the closed socket
+
+        back = Customer(stack.rasa_url)
+        try:
+            await back.connect(token=customer.token, last_seen=last_seen)
+            assert back.session_id == cid
+            first = await back.reply(lambda m: m.get("agent") == "Marie")
+            second = await back.reply(lambda m: m.get("agent") == "Marie")
+            assert [first["text"], second["text"]] == ["First while you were away",
+                                                       "Second while you were away"]
+            assert first["replayed"] and _order(second["id"]) > _order(first["id"])
+            # Nothing from before `last_seen` came again, and a live message still arrives once.
+            status, _ = await marie.post(f"/api/conversations/{cid}/messages",
+                                         {"text": "Glad you're back"})
+            live = await back.reply()
+            assert live["text"] == "Glad you're back" and not live.get("replayed")
+            assert [m["text"] for m in back.history] == [
+                "First while you were away", "Second while you were away", "Glad you're back"]
+            # A new tab (no last_seen) gets the whole conversation, customer lines included.
+            status, _ = await marie.post(f"/api/conversations/{cid}/close", {})
+            assert status == 200
+        finally:
+            await back.close()
+        tab = Customer(stack.rasa_url)
+        try:
+            await tab.connect(token=customer.token)
+            await tab.reply(lambda m: "now closed" in m.get("text", ""))
+            assert [e["text"] for e in tab.echoes][:1] == ["I want to talk to a human"]
+        finally:
+            await tab.close()
+    finally:
+        if customer.sio.connected:
+            await customer.close()
