@@ -72,6 +72,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app.router.add_get("/", _page("console/index.html"))
     app.router.add_get("/chat", _page("chat/index.html"))
     app.router.add_get("/chat/config.js", _chat_config)
+    app.router.add_get("/widget.js", _page("widget/widget.js"))
     app.router.add_static("/static/", STATIC)
     return app
 
@@ -97,8 +98,12 @@ async def _lifecycle(app: web.Application):
 
 
 def _page(relative: str) -> Handler:
+    # The chat page may be framed by any site (that is what the widget does); the console never.
+    framing = {} if relative.startswith(("chat/", "widget/")) else {"X-Frame-Options": "DENY"}
+
     async def page(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / relative, headers={"Cache-Control": "no-cache"})
+        return web.FileResponse(STATIC / relative, headers={
+            "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", **framing})
     return page
 
 

@@ -451,6 +451,8 @@
 
   function init() {
     I18N.apply(document);
+    // In the widget's frame (/chat?embed=1): fill the frame, no page margins.
+    if (/[?&]embed=1\b/.test(location.search)) document.documentElement.classList.add('embedded');
     history = loadHistory();
     history.forEach(function (m) { addMessage(m, { restored: true }); });
     if (sessionId) lastSeen = load(sessionStorage_(), LAST_SEEN_KEY + sessionId);
