@@ -1,4 +1,4 @@
-"""Events between customers' browsers and agents that are not messages: typing indicators.
+"""Events between customers' browsers and agents that are not messages: typing, queue status.
 
 Messages always go through Rasa (one record). Typing is ephemeral, so it takes a shorter path:
 - customer typing: the web channel publishes a `typing` frame on the agents' push channel, for
@@ -25,7 +25,7 @@ from handoff.push import agents, to_agents
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_EVENTS = ("agent_typing",)
+ALLOWED_EVENTS = ("agent_typing", "queue_status")
 
 
 class CustomerEvents:
@@ -72,6 +72,8 @@ class CustomerEvents:
         except json.JSONDecodeError:
             return
         if item.get("event") in ALLOWED_EVENTS and isinstance(item.get("room"), str):
+            # Every Rasa process gets the event: each emits to its own sockets only (with the
+            # Redis manager, a queued emit would reach the customer once per process).
             await sio.emit(item["event"], item.get("data") or {}, room=item["room"],
-                           namespace=namespace)
+                           namespace=namespace, ignore_queue=True)
 

@@ -206,7 +206,7 @@ class WebChatInput(SocketIOInput):
         for entry_id, kind, payload in entries:
             event = self.bot_message_evt if kind == "bot" else "user_echo"
             await self.sio.emit(event, {**payload, "id": entry_id, "replayed": True}, room=sid,
-                                namespace=self.namespace)
+                                namespace=self.namespace, ignore_queue=True)
 
     def _user_message(self, conversation_id: str, message_id: str, data: Any,
                       output: WebChatOutput) -> Optional[UserMessage]:

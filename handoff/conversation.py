@@ -43,6 +43,8 @@ ALLOWED: Mapping[State, FrozenSet[State]] = {
     State.CLOSED: frozenset({State.QUEUED}),
 }
 
+CLAIMS_KEPT = 2 * 3600  # seconds of claim history kept for estimated waits
+
 # States in which a human owns the conversation: the bot must not answer.
 HUMAN_STATES = frozenset({State.QUEUED, State.ASSIGNED, State.TRANSFERRED})
 
@@ -281,6 +283,9 @@ class ConversationStore:
         pipe.hset(keys.conversation(cid), mapping=record)
         if current.state == State.QUEUED:
             pipe.zrem(keys.queue, cid)
+            if target == State.ASSIGNED:
+                pipe.zadd(keys.recent_claims, {f"{cid}:{now}": now})
+                pipe.zremrangebyscore(keys.recent_claims, 0, now - CLAIMS_KEPT)
             removed = {"type": "ticket.removed", "conversation_id": cid, "state": target.value,
                        "audience": push.team(current.team)}
             pipe.publish(keys.push_channel, json.dumps(removed))

@@ -84,6 +84,11 @@ class Keys:
         return f"{self.prefix}:agent:{username}:conversations"
 
     @property
+    def recent_claims(self) -> str:
+        """ZSET `<id>:<time>` -> claim time, owner `handoff.conversation`: recent claims."""
+        return f"{self.prefix}:stats:claims"
+
+    @property
     def tickets_stream(self) -> str:
         """STREAM of new tickets (field `ticket`: JSON), written by `action_handoff`."""
         return f"{self.prefix}:stream:tickets"

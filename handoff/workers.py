@@ -3,6 +3,8 @@
 - router: new tickets (`tickets` stream) are announced to agents' consoles;
 - relay: tracker events (`events` stream, written by Rasa's event broker) of conversations a
   human owns are pushed to the consoles; the customer's messages are already in the tracker;
+- queue status: waiting web customers are told their place and estimated wait
+  (`handoff.waiting`);
 - delivery: agent messages (`outbox` stream) are appended to the Rasa tracker as `bot` events
   with the agent in their metadata and sent out on the customer's channel by Rasa itself (web
   chat) or by the Send API first (Messenger).
@@ -32,6 +34,7 @@ from handoff.rasa_api import RasaClient, RasaUnavailable
 from handoff.streams import StreamConsumer
 from handoff.ticket import Ticket
 from handoff.transcript import agent_metadata, turn_from_event
+from handoff.waiting import QueueStatus
 
 logger = logging.getLogger(__name__)
 
@@ -171,13 +174,16 @@ class Workers:
             (StreamConsumer(redis, keys.outbox_stream, key_names.GROUP_DELIVERY, name),
              Delivery(redis, keys, rasa, messenger).handle),
         ]
+        self._queue_status = QueueStatus(redis, keys, store)
 
     def start(self) -> None:
-        """Starts one task per consumer."""
+        """Starts one task per consumer, and the queue status task."""
         for consumer, handler in self._jobs:
             task = asyncio.create_task(consumer.run(handler, self._stop),
                                        name=f"consumer:{consumer.stream}")
             self._tasks.append(task)
+        self._tasks.append(asyncio.create_task(self._queue_status.run(self._stop),
+                                               name="queue-status"))
 
     async def stop(self, grace: float = 5.0) -> None:
         """Lets the consumers finish the entry in hand, then cancels what is left."""

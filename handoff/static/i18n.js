@@ -221,6 +221,10 @@
       'chat.queued': 'Will be sent when the connection is back',
       'chat.typing': '{name} is typing…',
       'chat.typingAnon': 'An agent is typing…',
+      'chat.queuePlace': 'You are number {position} in line.',
+      'chat.queueNext': 'You are next in line.',
+      'chat.queueWait': 'Estimated wait: about {minutes} min.',
+      'chat.queueNoEstimate': 'Someone will be with you as soon as possible.',
       'chat.messagesLabel': 'Conversation'
     },
     fr: {
@@ -432,6 +436,10 @@
       'chat.queued': 'Partira dès le retour de la connexion',
       'chat.typing': '{name} écrit…',
       'chat.typingAnon': 'Un conseiller écrit…',
+      'chat.queuePlace': 'Vous êtes en position {position} dans la file.',
+      'chat.queueNext': 'Vous êtes le prochain dans la file.',
+      'chat.queueWait': 'Attente estimée : environ {minutes} min.',
+      'chat.queueNoEstimate': 'Quelqu’un vous répond dès que possible.',
       'chat.messagesLabel': 'Conversation'
     }
   };

@@ -91,6 +91,7 @@ class Customer:
         self.history: List[Dict[str, Any]] = []
         self.echoes: List[Dict[str, Any]] = []
         self.typing: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
+        self.queue_status: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
         self.session_id = ""  # the conversation id
         self.token = ""       # the signed session id the server issued
         self._confirmed: "Optional[asyncio.Future[str]]" = None
@@ -112,6 +113,10 @@ class Customer:
         @self.sio.on("agent_typing")
         async def on_typing(data: Dict[str, Any]) -> None:
             await self.typing.put(data)
+
+        @self.sio.on("queue_status")
+        async def on_queue_status(data: Dict[str, Any]) -> None:
+            await self.queue_status.put(data)
 
     async def connect(self, token: Optional[str] = None,
                       last_seen: Optional[str] = None) -> None:

@@ -5,12 +5,16 @@ acknowledged and deduplicated customer messages, and replay after a reconnect.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
 import socketio
+from redis.asyncio import Redis
 
-from tests.e2e.conftest import Customer, rasa_tracker
+from handoff.keys import Keys
+from handoff.waiting import estimate_wait
+from tests.e2e.conftest import Customer, rasa_tracker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -137,3 +141,36 @@ async def test_a_reconnecting_customer_gets_what_they_missed_once(stack, agents)
     finally:
         if customer.sio.connected:
             await customer.close()
+
+
+async def test_waiting_customers_see_their_place_and_wait_update(stack, agents, customer_factory):
+    marie = agents["marie"]
+    first, second = await customer_factory(), await customer_factory()
+    for customer in (first, second):
+        await customer.say("I want to talk to a human")
+        await customer.reply()
+    ahead = await wait_for(first.queue_status, lambda d: True)
+    behind = await wait_for(second.queue_status, lambda d: True)
+    assert behind["position"] == ahead["position"] + 1
+
+    redis = Redis.from_url(stack.env()["REDIS_URL"], decode_responses=True)
+    try:
+        claims = [s for _, s in await redis.zrange(Keys().recent_claims, 0, -1, withscores=True)]
+    finally:
+        await redis.close(close_connection_pool=True)
+    expected = estimate_wait(behind["position"], claims, time.time())
+    if expected is None:
+        assert behind["wait_minutes"] is None
+    else:
+        assert abs(behind["wait_minutes"] - max(1, round(expected / 60))) <= 1
+
+    # The customer ahead is taken: the one behind moves up, without asking.
+    status, _ = await marie.post(f"/api/conversations/{first.session_id}/claim", {})
+    assert status == 200
+    moved = await wait_for(second.queue_status,
+                           lambda d: d["position"] == behind["position"] - 1)
+    assert moved["position"] == ahead["position"]
+    for customer in (first, second):
+        await marie.post(f"/api/conversations/{customer.session_id}/claim", {})
+        status, _ = await marie.post(f"/api/conversations/{customer.session_id}/close", {})
+        assert status == 200

@@ -77,6 +77,8 @@ def test_widget_on_a_third_party_page_survives_a_reload(stack, browser, shop):
                                                                   timeout=LIVE)
     recipe._chat_says(chat, "I want to talk to a human please")
     cid = chat.evaluate("localStorage.getItem('handoff.chat.session_id')").split(".")[0]
+    waiting = chat.get_by_test_id("chat-queue")
+    expect(waiting).to_contain_text("in line", timeout=LIVE)  # place and wait, while waiting
 
     console = _context(browser, 1440, 900)
     marie = console.new_page()
@@ -85,6 +87,7 @@ def test_widget_on_a_third_party_page_survives_a_reload(stack, browser, shop):
     expect(_my_item(marie, cid)).to_be_visible(timeout=QUICK)
     messages = chat.get_by_test_id("chat-messages")
     expect(messages).to_contain_text("Marie from our team has joined", timeout=LIVE)
+    expect(waiting).to_be_hidden()
     marie.get_by_test_id("reply-input").fill("Hello from Marie")
     marie.get_by_test_id("reply-input").press("Enter")
     expect(messages).to_contain_text("Hello from Marie", timeout=LIVE)

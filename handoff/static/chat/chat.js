@@ -10,6 +10,7 @@
  *                       ids already shown are dropped, so nothing appears twice)
  *   emit('user_typing', {session_id, typing})   while the customer types (at most every 3 s)
  *   agent_typing     <- {typing, agent}: "Marie is typing…"
+ *   queue_status     <- {position, wait_minutes | null}: place in line while waiting for a person
  *
  * Every text from the bot, an agent or the customer is shown with textContent, never innerHTML.
  */
@@ -327,6 +328,18 @@
     }
   }
 
+  function onQueueStatus(data) {
+    if (!data || typeof data !== 'object' || !(data.position > 0)) return;
+    var box = document.getElementById('chat-queue');
+    var place = data.position === 1 ? t('chat.queueNext') : t('chat.queuePlace', { position: data.position });
+    var wait = data.wait_minutes > 0 ? t('chat.queueWait', { minutes: data.wait_minutes }) : t('chat.queueNoEstimate');
+    box.textContent = place + ' ' + wait;
+    box.setAttribute('data-position', String(data.position));
+    box.hidden = false;
+  }
+
+  function hideQueueStatus() { document.getElementById('chat-queue').hidden = true; }
+
   function onAgentTyping(data) {
     if (!data || typeof data !== 'object') return;
     var name = typeof data.agent === 'string' ? data.agent
@@ -383,6 +396,7 @@
       elements: elementsOf(data)
     };
     if ((agent || data.notice) && !data.replayed) showAgentTyping(false);
+    if (agent || (data.notice && data.notice !== 'transferred_to_team')) hideQueueStatus();
     if (!msg.text && !msg.image && !msg.buttons.length && !(msg.elements && msg.elements.length)) return;
     addMessage(msg);
   }
@@ -434,6 +448,7 @@
     socket.on('bot_uttered', onBotUttered);
     socket.on('user_echo', onUserEcho);
     socket.on('agent_typing', onAgentTyping);
+    socket.on('queue_status', onQueueStatus);
 
     socket.on('disconnect', function () {
       confirmed = false;
