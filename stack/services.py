@@ -145,9 +145,23 @@ class Stack:
             self.stop()
             raise
 
+    def add_rasa(self, name: str, port: int, timeout: float = 240) -> str:
+        """Starts one more Rasa server on `port` and waits for it; its URL."""
+        self.start_rasa(name, port)
+        url = f"http://127.0.0.1:{port}"
+        self._wait(lambda: self._rasa_ready(url), name, timeout)
+        return url
+
+    def stop_process(self, name: str) -> None:
+        """Stops one process of the stack (e.g. an extra Rasa server)."""
+        process = self.processes.pop(name, None)
+        if process is not None:
+            process.stop()
+
     def stop(self) -> None:
         """Stops every process (handoff and Rasa first, Redis last)."""
-        for name in ("handoff", "rasa", "actions", "redis"):
+        rasas = sorted(name for name in self.processes if name.startswith("rasa"))
+        for name in ("handoff", *rasas, "actions", "redis"):
             if name in self.processes:
                 self.processes[name].stop()
 
@@ -207,12 +221,13 @@ class Stack:
         self._spawn("actions", [_bin("rasa"), "run", "actions", "--actions", "actions",
                                 "--port", str(self.ports.actions)])
 
-    def start_rasa(self) -> None:
-        """The Rasa server, with its HTTP API behind the token."""
-        self._spawn("rasa", [_bin("rasa"), "run", "--model", str(self.model), "--enable-api",
-                             "--auth-token", self.rasa_token, "--port", str(self.ports.rasa),
-                             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
-                             "--interface", "127.0.0.1"])
+    def start_rasa(self, name: str = "rasa", port: Optional[int] = None) -> None:
+        """A Rasa server, with its HTTP API behind the token (more than one may run)."""
+        port = port or self.ports.rasa
+        self._spawn(name, [_bin("rasa"), "run", "--model", str(self.model), "--enable-api",
+                           "--auth-token", self.rasa_token, "--port", str(port),
+                           "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                           "--interface", "127.0.0.1"])
 
     def start_handoff(self) -> None:
         """The handoff service."""
@@ -249,8 +264,8 @@ class Stack:
         except OSError:
             return False
 
-    def _rasa_ready(self) -> bool:
-        return _http_ok(f"{self.rasa_url}/status?token={self.rasa_token}")
+    def _rasa_ready(self, url: Optional[str] = None) -> bool:
+        return _http_ok(f"{url or self.rasa_url}/status?token={self.rasa_token}")
 
     def _wait(self, ready: Callable[[], bool], name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
