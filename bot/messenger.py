@@ -31,6 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from handoff.conversation import HUMAN_STATES, State
+from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.messenger_api import (
     DEFAULT_GRAPH_URL,
@@ -40,6 +41,7 @@ from handoff.messenger_api import (
     quick_replies,
     send_fields,
 )
+from handoff.profiles import MESSENGER, ProfileStore, identity, normalise_code
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +78,13 @@ def event_id(event: Dict[str, Any]) -> str:
 
 
 def part_of(event: Dict[str, Any]) -> str:
-    """`message`, `postback`, or another kind this channel does not turn into a message."""
+    """`message`, `postback`, `referral`, or another kind this channel does not handle."""
     if isinstance(event.get("message"), dict):
         return "message"
     if isinstance(event.get("postback"), dict):
         return "postback"
+    if isinstance(event.get("referral"), dict):
+        return "referral"  # an m.me link opened in an existing thread
     return "other"
 
 
@@ -109,6 +113,36 @@ def to_text_and_metadata(event: Dict[str, Any]) -> Optional[tuple]:
     return str(text or ""), metadata
 
 
+def journal_payload(message: Dict[str, Any]) -> Dict[str, Any]:
+    """A Messenger message as the web chat shows it (for a conversation that moves there)."""
+    payload: Dict[str, Any] = {"text": message.get("text", "")}
+    if message.get("quick_replies"):
+        payload["buttons"] = [{"title": q.get("title"), "payload": q.get("payload")}
+                              for q in message["quick_replies"]]
+    return payload
+
+
+LINK_TEXTS = {
+    "continued_here": {
+        "en": "You're connected: we continue here, with everything you already told us.",
+        "fr": "C'est fait : nous continuons ici, avec tout ce que vous nous avez déjà dit.",
+    },
+    "link_expired": {
+        "en": "This link has expired or was already used. Ask us for a new one.",
+        "fr": "Ce lien a expiré ou a déjà servi. Demandez-nous-en un nouveau.",
+    },
+}
+
+
+def link_code_of(event: Dict[str, Any], text: str) -> Optional[str]:
+    """A link code brought by an m.me link (`ref`) or typed by the customer, if any."""
+    referral = event.get("referral") or (event.get("postback") or {}).get("referral") or {}
+    ref = referral.get("ref") if isinstance(referral, dict) else None
+    if isinstance(ref, str) and normalise_code(ref):
+        return normalise_code(ref)
+    return normalise_code(text) if text and text.strip().upper().startswith("HF") else None
+
+
 class MessengerOutput(OutputChannel):
     """The bot's messages to a person on Messenger (only within the 24-hour window)."""
 
@@ -119,8 +153,10 @@ class MessengerOutput(OutputChannel):
 
     def __init__(self, api: SendApi, redis: Redis, keys: Keys,
                  clock: Callable[[], float] = time.time) -> None:
-        """Sends with `api`; reads the person's last message time from Redis."""
+        """Sends with `api`; reads the person's address and last message time from Redis."""
         self._api, self._redis, self._keys, self._clock = api, redis, keys, clock
+        self._profiles = ProfileStore(redis, keys)
+        self._journal = Journal(redis, keys)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         """Sends text, cut at Messenger's 2,000 characters."""
@@ -148,7 +184,8 @@ class MessengerOutput(OutputChannel):
         """A Messenger `message` object written in the domain (`custom:`)."""
         await self._send(recipient_id, json_message)
 
-    async def _send(self, psid: str, message: Dict[str, Any]) -> None:
+    async def _send(self, conversation_id: str, message: Dict[str, Any]) -> None:
+        psid = await self._profiles.messenger_address(conversation_id)
         last = await self._redis.get(self._keys.messenger_last_inbound(psid))
         fields = send_fields(float(last) if last else None, self._clock(), human=False)
         if fields is None:
@@ -159,6 +196,8 @@ class MessengerOutput(OutputChannel):
             await self._api.send_message(psid, message, fields)
         except GraphError as exc:
             logger.error("messenger.bot.send.failure psid=%s error=%s", psid, exc)
+            return
+        await self._journal.record(conversation_id, "bot", journal_payload(message))
 
 
 class MessengerInput(InputChannel):
@@ -189,6 +228,8 @@ class MessengerInput(InputChannel):
         self.api = SendApi(page_token, graph_url, backoff=retry_backoff)
         self.redis = Redis.from_url(redis_url, decode_responses=True)
         self.keys = Keys(key_prefix)
+        self.profiles = ProfileStore(self.redis, self.keys)
+        self.journal = Journal(self.redis, self.keys)
         self._tails: Dict[str, asyncio.Task] = {}
 
     def get_output_channel(self) -> OutputChannel:
@@ -250,8 +291,8 @@ class MessengerInput(InputChannel):
         return bool(await self.redis.set(self.keys.messenger_event(event_id(event)), "1",
                                          nx=True, ex=SEEN_FOR))
 
-    async def _with_a_person(self, psid: str) -> bool:
-        state = await self.redis.hget(self.keys.conversation(psid), "state")
+    async def _with_a_person(self, conversation_id: str) -> bool:
+        state = await self.redis.hget(self.keys.conversation(conversation_id), "state")
         return state is not None and State(state) in HUMAN_STATES
 
     def _schedule(self, event: Dict[str, Any], on_new_message: Handler) -> None:
@@ -272,17 +313,47 @@ class MessengerInput(InputChannel):
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
         found = to_text_and_metadata(event)
-        if found is None:
+        code = link_code_of(event, found[0] if found else "")
+        if found is None and code is None:
             return
-        text, metadata = found
         try:
             sent_at = float(event.get("timestamp") or 0) / 1000 or time.time()
             await self.redis.set(self.keys.messenger_last_inbound(psid), str(sent_at))
             await self.api.sender_action(psid, "mark_seen")
-            if not await self._with_a_person(psid):
+            if code is not None:
+                await self._follow_link(psid, code)
+                return
+            assert found is not None
+            text, metadata = found
+            conversation_id = await self.profiles.messenger_conversation(psid)
+            if not await self._with_a_person(conversation_id):
                 await self.api.sender_action(psid, "typing_on")  # the bot is about to answer
+            await self.journal.record(conversation_id, "customer",
+                                      {"text": text, "message_id": event_id(event)})
             output = MessengerOutput(self.api, self.redis, self.keys)
-            await on_new_message(UserMessage(text, output, psid, input_channel=self.name(),
+            await on_new_message(UserMessage(text, output, conversation_id,
+                                             input_channel=self.name(),
                                              message_id=event_id(event), metadata=metadata))
         except Exception:  # noqa: BLE001 - a background task: log, never lose silently
             logger.exception("messenger.event.failure psid=%s", psid)
+
+    async def _follow_link(self, psid: str, code: str) -> None:
+        """A link code from the web chat: this Messenger user continues that conversation."""
+        record = await self.profiles.redeem(code, MESSENGER)
+        if record is None:
+            await self._tell(psid, None, "link_expired")
+            return
+        conversation_id = record["conversation_id"]
+        await self.profiles.link(record["from"], identity(MESSENGER, psid))
+        await self.profiles.move_to_messenger(conversation_id, psid)
+        language = await self.redis.hget(self.keys.conversation(conversation_id), "language")
+        await self._tell(psid, language, "continued_here")
+        logger.info("messenger.linked psid=%s conversation=%s", psid, conversation_id)
+
+    async def _tell(self, psid: str, language: Optional[str], kind: str) -> None:
+        texts = LINK_TEXTS[kind]
+        text = texts[language] if language in texts else f"{texts['en']}\n{texts['fr']}"
+        try:
+            await self.api.send_message(psid, {"text": text}, {"messaging_type": "RESPONSE"})
+        except GraphError as exc:
+            logger.error("messenger.link.notice.failure psid=%s error=%s", psid, exc)

@@ -6,7 +6,7 @@
   a token; a `session_request` with a token that does not verify starts a new conversation, and
   a socket only ever speaks in the conversation of its own session;
 - the socket.io server accepts browsers only from `allowed_origins`;
-- every message is journaled (`bot.web_journal`) and carries its journal id (`id`); a browser
+- every message is journaled (`handoff.journal`) and carries its journal id (`id`); a browser
   that reconnects sends `last_seen` in `session_request` and gets what it missed; a customer
   message carries `message_id`, is acknowledged (socket.io ack) once handled, and a resend of the
   same id is acknowledged without being handled twice;
@@ -32,9 +32,10 @@ from sanic.request import Request
 from socketio import AsyncRedisManager, AsyncServer
 
 from bot.customer_events import CustomerEvents
-from bot.web_journal import Journal
 from bot.web_session import SessionSigner
+from handoff.journal import Journal
 from handoff.keys import Keys
+from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ class WebChatInput(SocketIOInput):
             keys = Keys(credentials.get("key_prefix") or Keys.prefix)
             channel.redis_url, channel.keys = str(redis_url), keys
             channel.customer_events = CustomerEvents(redis_url, keys)
-            channel.journal = Journal(Redis.from_url(redis_url, decode_responses=True), keys)
+            redis = Redis.from_url(redis_url, decode_responses=True)
+            channel.journal = Journal(redis, keys)
+            channel.profiles = ProfileStore(redis, keys)
         return channel
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -105,6 +108,7 @@ class WebChatInput(SocketIOInput):
         self.keys = Keys()
         self.customer_events: Optional[CustomerEvents] = None
         self.journal: Optional[Journal] = None
+        self.profiles: Optional[ProfileStore] = None
 
     def get_output_channel(self) -> Optional[WebChatOutput]:
         """The output for messages sent from outside a customer turn (agents, hand-back)."""
@@ -137,14 +141,23 @@ class WebChatInput(SocketIOInput):
             token = data.get("session_id")
             conversation_id = self.signer.verify(token)
             returning = conversation_id is not None
-            if conversation_id is None:
+            last_seen = data.get("last_seen")
+            link = data.get("link")
+            moved = await self._follow_link(link) if isinstance(link, str) else None
+            if moved is not None:
+                conversation_id, token, returning, last_seen = (
+                    moved, self.signer.token_for(moved), True, None)
+            elif conversation_id is None:
                 conversation_id, token = self.signer.issue()
             await sio.save_session(sid, {"conversation_id": conversation_id, "token": token},
                                    namespace=self.namespace)
             sio.enter_room(sid, conversation_id, namespace=self.namespace)
             await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
+            if isinstance(link, str) and moved is None:
+                await sio.emit("link_error", {"reason": "expired_or_used"}, room=sid,
+                               namespace=self.namespace)
             if returning:
-                await self._replay(sid, conversation_id, data.get("last_seen"))
+                await self._replay(sid, conversation_id, last_seen)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any) -> Dict[str, Any]:
@@ -179,6 +192,24 @@ class WebChatInput(SocketIOInput):
             await self.customer_events.customer_typing(conversation_id, bool(data.get("typing")))
 
         return webhook
+
+    async def _follow_link(self, link: str) -> Optional[str]:
+        """The conversation a valid link code brings this browser to (used up), else None."""
+        code = normalise_code(link)
+        if code is None or self.profiles is None:
+            return None
+        try:
+            record = await self.profiles.redeem(code, WEB)
+            if record is None:
+                return None
+            conversation_id = record["conversation_id"]
+            await self.profiles.link(record["from"], identity(WEB, conversation_id))
+            await self.profiles.move_to_web(conversation_id)
+        except RedisError as exc:
+            logger.warning("webchat.link.failure error=%s", exc)
+            return None
+        logger.info("webchat.linked conversation=%s", conversation_id)
+        return conversation_id
 
     async def _conversation_of(self, sid: Text, data: Any) -> Optional[str]:
         """The socket's own conversation; a message naming another session is refused."""

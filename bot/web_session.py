@@ -27,7 +27,11 @@ class SessionSigner:
     def issue(self) -> Tuple[str, str]:
         """A new (conversation id, token)."""
         conversation_id = uuid.uuid4().hex
-        return conversation_id, f"{conversation_id}.{self._sign(conversation_id)}"
+        return conversation_id, self.token_for(conversation_id)
+
+    def token_for(self, conversation_id: str) -> str:
+        """The token of an existing conversation (for a customer who proved it is theirs)."""
+        return f"{conversation_id}.{self._sign(conversation_id)}"
 
     def verify(self, token: object) -> Optional[str]:
         """The conversation id of a genuine token, else None (compared in constant time)."""

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp_session.redis_storage import RedisStorage
 from redis.asyncio import Redis
 
-from handoff import canned, console_routes, routes, teams, ws
+from handoff import canned, console_routes, move_routes, routes, teams, ws
 from handoff.accounts import AccountStore
 from handoff.appkeys import (
     ACCOUNTS,
@@ -68,6 +68,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app.cleanup_ctx.append(_lifecycle)
     routes.add_routes(app)
     console_routes.add_routes(app)
+    move_routes.add_routes(app)
     app.router.add_get("/api/ws", ws.handle)
     app.router.add_get("/", _page("console/index.html"))
     app.router.add_get("/chat", _page("chat/index.html"))

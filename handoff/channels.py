@@ -15,6 +15,7 @@ from handoff.keys import Keys
 from handoff.messenger_api import HUMAN_AGENT_WINDOW, send_fields
 
 MESSENGER = "messenger"
+WEB = "socketio"
 
 
 async def channel_of(redis: Redis, keys: Keys, conversation_id: str) -> str:
@@ -22,9 +23,26 @@ async def channel_of(redis: Redis, keys: Keys, conversation_id: str) -> str:
     return await redis.hget(keys.conversation(conversation_id), "channel") or "socketio"
 
 
-async def messenger_fields(redis: Redis, keys: Keys, psid: str,
+async def output_channel(redis: Redis, keys: Keys, conversation_id: str) -> str:
+    """Where Rasa should send to reach the customer now.
+
+    The conversation's channel (it may have moved since the customer last wrote), else the
+    channel they last wrote from.
+    """
+    channel = await redis.hget(keys.conversation(conversation_id), "channel")
+    return channel if channel in (WEB, MESSENGER) else "latest"
+
+
+async def messenger_address(redis: Redis, keys: Keys, conversation_id: str) -> str:
+    """The PSID to write to (a conversation that moved to Messenger keeps its own id)."""
+    return await redis.hget(keys.conversation(conversation_id), "messenger_psid") or \
+        conversation_id
+
+
+async def messenger_fields(redis: Redis, keys: Keys, conversation_id: str,
                            now: float) -> Optional[Dict[str, str]]:
     """Send API fields for an agent's message now, or None when the window is closed."""
+    psid = await messenger_address(redis, keys, conversation_id)
     last = await redis.get(keys.messenger_last_inbound(psid))
     return send_fields(float(last) if last else None, now, human=True)
 
@@ -34,7 +52,8 @@ async def reach(redis: Redis, keys: Keys, conversation_id: str, now: float) -> D
     channel = await channel_of(redis, keys, conversation_id)
     if channel != MESSENGER:
         return {"channel": channel, "can_reply": True, "tag": None, "until": None}
-    last = await redis.get(keys.messenger_last_inbound(conversation_id))
+    psid = await messenger_address(redis, keys, conversation_id)
+    last = await redis.get(keys.messenger_last_inbound(psid))
     fields = send_fields(float(last) if last else None, now, human=True)
     return {"channel": channel, "can_reply": fields is not None,
             "tag": (fields or {}).get("tag"),

@@ -16,7 +16,13 @@ from handoff import appkeys as app_keys
 from handoff import canned, notes, push
 from handoff.access import current_agent, json_body, known, language_of, owned, visible
 from handoff.accounts import Agent
-from handoff.channels import MESSENGER, channel_of, messenger_fields
+from handoff.channels import (
+    MESSENGER,
+    channel_of,
+    messenger_address,
+    messenger_fields,
+    output_channel,
+)
 from handoff.conversation import Conversation, IllegalTransition, LimitReached, NotYours
 from handoff.errors import ApiError, prefers_french
 from handoff.notices import notice_event
@@ -137,7 +143,10 @@ async def _transfer_to_team(request: web.Request, agent: Agent, cid: str, team_i
     notice = notice_event("transferred_to_team", customer_language, agent.name,
                           team=team.label.get(customer_language, team.label["en"]))
     try:
-        await request.app[app_keys.RASA].append_events(cid, [notice], send=True)
+        await request.app[app_keys.RASA].append_events(
+            cid, [notice], send=True,
+            channel=await output_channel(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
+                                         cid))
     except RasaUnavailable as exc:
         # The conversation is in the team's queue either way; only the notice is missed.
         logger.warning("team.notice.failure conversation=%s error=%s", cid, exc)
@@ -234,7 +243,8 @@ async def typing(request: web.Request) -> web.Response:
         # Best effort, and only while the customer can still be written to.
         if await messenger_fields(redis, keys, cid, time.time()) is not None:
             await request.app[app_keys.MESSENGER].sender_action(
-                cid, "typing_on" if is_typing else "typing_off")
+                await messenger_address(redis, keys, cid), "typing_on" if is_typing else
+                "typing_off")
     else:
         await to_customer(redis, keys, cid, "agent_typing",
                           {"typing": is_typing, "agent": agent.name})

@@ -37,6 +37,10 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                                   "(Messenger allows agents 7 days after their last message).",
                              "Le client n'est plus joignable sur ce canal (Messenger laisse "
                              "7 jours après son dernier message)."),
+    "same_channel": (409, "The customer is already on this channel.",
+                     "Le client est déjà sur ce canal."),
+    "channel_unavailable": (409, "This channel is not set up (see docs/channels.md).",
+                            "Ce canal n'est pas configuré (voir docs/channels.md)."),
     "bad_state": (409, "This conversation is not in a state that allows this.",
                   "L'état de cette conversation ne permet pas cette action."),
     "too_large": (413, "The request is too large.", "La requête est trop volumineuse."),

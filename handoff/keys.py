@@ -37,12 +37,12 @@ class Keys:
         """LIST of note JSON, owner `handoff.notes`: internal notes, never shown to customers."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:notes"
 
-    def web_journal(self, conversation_id: str) -> str:
-        """STREAM, owner `bot.web_journal`: the web conversation's messages, for replay."""
-        return f"{self.prefix}:conv:{{{conversation_id}}}:web"
+    def journal(self, conversation_id: str) -> str:
+        """STREAM, owner `handoff.journal`: the conversation's messages, for replay."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:journal"
 
     def web_message(self, conversation_id: str, message_id: str) -> str:
-        """STRING with a TTL, owner `bot.web_journal`: a customer message already taken."""
+        """STRING with a TTL, owner `handoff.journal`: a customer message already taken."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:web-msg:{message_id}"
 
     def presence(self, username: str) -> str:
@@ -68,6 +68,22 @@ class Keys:
     def messenger_last_inbound(self, psid: str) -> str:
         """STRING (seconds), owner `bot.messenger`: when the person last wrote to the page."""
         return f"{self.prefix}:messenger:psid:{psid}:last-in"
+
+    def profile(self, profile_id: str) -> str:
+        """SET of identities (`<channel>:<conversation id>`), owner `handoff.profiles`."""
+        return f"{self.prefix}:profile:{profile_id}"
+
+    def profile_of(self, identity: str) -> str:
+        """STRING profile id of an identity, owner `handoff.profiles`."""
+        return f"{self.prefix}:identity:{identity}:profile"
+
+    def link_code(self, code: str) -> str:
+        """STRING (JSON) with a TTL, owner `handoff.profiles`: a code that moves a conversation."""
+        return f"{self.prefix}:link-code:{code}"
+
+    def messenger_alias(self, psid: str) -> str:
+        """STRING conversation id, owner `handoff.profiles`: where a Messenger user now writes."""
+        return f"{self.prefix}:messenger:psid:{psid}:conversation"
 
     @property
     def agents(self) -> str:

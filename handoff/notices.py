@@ -15,6 +15,20 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fr": "{agent} transmet votre conversation à notre équipe {team}, avec tout ce que vous "
               "avez écrit. Quelqu'un vous répond très vite ; vous pouvez continuer à écrire.",
     },
+    "continue_on_messenger": {
+        "en": "{agent} suggests we continue on Messenger. Open {link} and you will find us "
+              "there with this whole conversation (or send us the code {code} on Messenger). "
+              "The link works once, for 30 minutes.",
+        "fr": "{agent} vous propose de continuer sur Messenger. Ouvrez {link} : vous nous y "
+              "retrouverez avec toute cette conversation (ou envoyez-nous le code {code} sur "
+              "Messenger). Le lien sert une fois, pendant 30 minutes.",
+    },
+    "continue_on_web": {
+        "en": "{agent} suggests we continue in the chat on our website. Open {link} to find "
+              "this whole conversation there. The link works once, for 30 minutes.",
+        "fr": "{agent} vous propose de continuer dans le chat de notre site. Ouvrez {link} pour "
+              "y retrouver toute cette conversation. Le lien sert une fois, pendant 30 minutes.",
+    },
     "handed_back": {
         "en": "{agent} has handed you back to the assistant. Ask me anything, or ask for a "
               "person again at any time.",

@@ -33,17 +33,22 @@ class RasaClient:
         return await self._call("GET", conversation_id, "tracker", {"include_events": "ALL"})
 
     async def append_events(
-        self, conversation_id: str, events: List[Dict[str, Any]], send: bool = False
+        self, conversation_id: str, events: List[Dict[str, Any]], send: bool = False,
+        channel: str = "latest",
     ) -> Dict[str, Any]:
-        """Appends events; with `send`, bot events also go out on the customer's channel."""
+        """Appends events; with `send`, bot events also go out on `channel`.
+
+        `channel` is an input channel's name, or `latest`: the one the customer last wrote from.
+        """
         params = {"include_events": "NONE"}
         if send:
-            params.update({"output_channel": "latest", "execute_side_effects": "true"})
+            params.update({"output_channel": channel, "execute_side_effects": "true"})
         return await self._call("POST", conversation_id, "tracker/events", params, events)
 
-    async def trigger_intent(self, conversation_id: str, intent: str) -> Dict[str, Any]:
-        """Runs the bot as if the customer had expressed `intent`; replies go to their channel."""
-        params = {"output_channel": "latest", "include_events": "NONE"}
+    async def trigger_intent(self, conversation_id: str, intent: str,
+                             channel: str = "latest") -> Dict[str, Any]:
+        """Runs the bot as if the customer had expressed `intent`; replies go to `channel`."""
+        params = {"output_channel": channel, "include_events": "NONE"}
         return await self._call("POST", conversation_id, "trigger_intent", params,
                                 {"name": intent})
 

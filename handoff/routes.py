@@ -23,7 +23,9 @@ from handoff.conversation import (
 )
 from handoff.errors import ApiError
 from handoff.notices import notice_event
+from handoff.profiles import ProfileStore
 from handoff.rasa_api import RasaUnavailable
+from handoff.ticket import Ticket
 from handoff.transcript import turns_from_events
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ FLOWS = {
                      {"en": "Satisfaction question", "fr": "Question de satisfaction"}),
 }
 
+EARLIER_SHOWN = 10
 
 
 def add_routes(app: web.Application) -> None:
@@ -144,7 +147,8 @@ async def tell_customer_agent_joined(request: web.Request, record: Conversation,
     joined = [{"event": "slot", "name": "handoff_agent", "value": agent_name},
               notice_event("agent_joined", await language_of(request, record), agent_name)]
     try:
-        await request.app[app_keys.RASA].append_events(record.id, joined, send=True)
+        await request.app[app_keys.RASA].append_events(
+            record.id, joined, send=True, channel=await _channel(request, record.id))
     except RasaUnavailable as exc:
         # The claim or transfer stands (it is in Redis); the customer only misses the notice.
         logger.warning("joined.notice.failure conversation=%s error=%s", record.id, exc)
@@ -189,7 +193,8 @@ async def handback(request: web.Request) -> web.Response:
     await _append(request, cid, events, send=True)
     record = await _release(request, cid, agent, State.BOT)
     if flow is not None:
-        await _rasa_call(request.app[app_keys.RASA].trigger_intent(cid, FLOWS[flow][0]))
+        await _rasa_call(request.app[app_keys.RASA].trigger_intent(
+            cid, FLOWS[flow][0], channel=await _channel(request, cid)))
     return web.json_response({"conversation": await describe(request, record, transcript=False)})
 
 
@@ -227,7 +232,13 @@ async def _release(request: web.Request, cid: str, agent: Agent, target: State) 
 
 async def _append(request: web.Request, cid: str, events: List[Dict[str, Any]],
                   send: bool = False) -> None:
-    await _rasa_call(request.app[app_keys.RASA].append_events(cid, events, send=send))
+    await _rasa_call(request.app[app_keys.RASA].append_events(
+        cid, events, send=send, channel=await _channel(request, cid)))
+
+
+async def _channel(request: web.Request, cid: str) -> str:
+    return await channels.output_channel(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
+                                         cid)
 
 
 async def _rasa_call(call: Any) -> Any:
@@ -250,10 +261,24 @@ async def describe(request: web.Request, record: Conversation,
                                       record.id, time.time()),
     }
     if transcript:
+        described["earlier"] = await _earlier(request, record, ticket)
         described.update(await _transcript(request, record.id, ticket))
         described["notes"] = await notes.all_notes(request.app[app_keys.REDIS],
                                                    request.app[app_keys.KEYS], record.id)
     return described
+
+
+async def _earlier(request: web.Request, record: Conversation,
+                  ticket: Optional[Ticket]) -> List[Dict[str, Any]]:
+    """The customer's earlier tickets on every linked channel, newest first."""
+    profiles = ProfileStore(request.app[app_keys.REDIS], request.app[app_keys.KEYS])
+    store = request.app[app_keys.STORE]
+    found: Dict[str, Dict[str, Any]] = {}
+    for cid in await profiles.linked_conversations(record.id):
+        for brief in await store.earlier_tickets(cid):
+            found[brief["ticket_id"]] = brief
+    found.pop(ticket.ticket_id if ticket else "", None)
+    return sorted(found.values(), key=lambda b: b["created_at"], reverse=True)[:EARLIER_SHOWN]
 
 
 async def _transcript(request: web.Request, cid: str, ticket: Optional[Any]) -> Dict[str, Any]:

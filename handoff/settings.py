@@ -32,6 +32,7 @@ class Settings:
     messenger_page_token: str = ""
     messenger_graph_url: str = "https://graph.facebook.com/v19.0"
     messenger_retry_backoff: float = 0.5
+    messenger_page_id: str = ""
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -55,6 +56,7 @@ class Settings:
             messenger_graph_url=env.get("MESSENGER_GRAPH_URL") or cls.messenger_graph_url,
             messenger_retry_backoff=_float(env, "MESSENGER_RETRY_BACKOFF",
                                            cls.messenger_retry_backoff),
+            messenger_page_id=env.get("MESSENGER_PAGE_ID", cls.messenger_page_id),
         )
 
 

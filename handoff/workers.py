@@ -24,8 +24,15 @@ from redis.asyncio import Redis
 
 from handoff import keys as key_names
 from handoff import push
-from handoff.channels import MESSENGER, channel_of, messenger_fields
+from handoff.channels import (
+    MESSENGER,
+    channel_of,
+    messenger_address,
+    messenger_fields,
+    output_channel,
+)
 from handoff.conversation import HUMAN_STATES, ConversationStore, State
+from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.messenger_api import GraphError, SendApi
 from handoff.outbox import OutboxMessage
@@ -96,6 +103,7 @@ class Delivery:
                  clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._rasa = redis, keys, rasa
         self._messenger, self._clock = messenger, clock
+        self._journal = Journal(redis, keys)
 
     async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
         """Sends the message and appends it to the tracker, unless that was already done."""
@@ -117,8 +125,9 @@ class Delivery:
                  "metadata": agent_metadata(message.agent, message.agent_name, message.id,
                                             message.client_id)}
         try:
-            await self._rasa.append_events(message.conversation_id, [event],
-                                           send=not on_messenger)
+            await self._rasa.append_events(
+                message.conversation_id, [event], send=not on_messenger,
+                channel=await output_channel(self._redis, self._keys, message.conversation_id))
         except RasaUnavailable as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 await self._fail(message, str(exc))
@@ -128,8 +137,9 @@ class Delivery:
 
     async def _send_on_messenger(self, message: OutboxMessage) -> bool:
         marks = self._keys.delivered(message.conversation_id)
-        psid = message.conversation_id
-        fields = await messenger_fields(self._redis, self._keys, psid, self._clock())
+        psid = await messenger_address(self._redis, self._keys, message.conversation_id)
+        fields = await messenger_fields(self._redis, self._keys, message.conversation_id,
+                                        self._clock())
         if fields is None:
             await self._fail(message, "customer_unreachable")
             return False
@@ -140,6 +150,8 @@ class Delivery:
             await self._fail(message, f"messenger: {exc}")
             return False
         await self._redis.hset(marks, message.id, "sent_out")
+        await self._journal.record(message.conversation_id, "bot",
+                                   {"text": message.text, "agent": message.agent_name})
         return True
 
     async def _in_tracker(self, message: OutboxMessage) -> bool:

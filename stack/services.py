@@ -28,6 +28,7 @@ MESSENGER_DEFAULTS = {
     "MESSENGER_PAGE_TOKEN": "",
     "MESSENGER_GRAPH_URL": DEFAULT_GRAPH_URL,
     "MESSENGER_RETRY_BACKOFF": "0.5",
+    "MESSENGER_PAGE_ID": "",  # for m.me links ("continue on Messenger")
 }
 
 

@@ -160,6 +160,9 @@
       'transfer.banner': 'This conversation was transferred to you: accept it to take it over (you can also answer straight away).',
       'transfer.accept': 'Accept',
       'transfer.accepted': 'You accepted the conversation.',
+      'move.toMessenger': 'Continue on Messenger',
+      'move.toWeb': 'Continue on the web',
+      'move.sent': 'The customer got a link to continue on {channel}, with this whole conversation.',
       'transfer.agents': 'Colleagues',
       'transfer.teams': 'Teams (back to their queue)',
       'transfer.teamOption': '{team} — {online} online',
@@ -225,6 +228,7 @@
       'chat.queueNext': 'You are next in line.',
       'chat.queueWait': 'Estimated wait: about {minutes} min.',
       'chat.queueNoEstimate': 'Someone will be with you as soon as possible.',
+      'chat.linkExpired': 'This link has expired or was already used: you are in a new conversation. Ask us for a new link if you need one.',
       'chat.messagesLabel': 'Conversation'
     },
     fr: {
@@ -375,6 +379,9 @@
       'transfer.banner': 'Cette conversation vous a été transférée : acceptez-la pour la prendre en charge (vous pouvez aussi répondre tout de suite).',
       'transfer.accept': 'Accepter',
       'transfer.accepted': 'Vous avez accepté la conversation.',
+      'move.toMessenger': 'Continuer sur Messenger',
+      'move.toWeb': 'Continuer sur le site',
+      'move.sent': 'Le client a reçu un lien pour continuer sur {channel}, avec toute cette conversation.',
       'transfer.agents': 'Collègues',
       'transfer.teams': 'Équipes (retour dans leur file)',
       'transfer.teamOption': '{team} — {online} en ligne',
@@ -440,6 +447,7 @@
       'chat.queueNext': 'Vous êtes le prochain dans la file.',
       'chat.queueWait': 'Attente estimée : environ {minutes} min.',
       'chat.queueNoEstimate': 'Quelqu’un vous répond dès que possible.',
+      'chat.linkExpired': 'Ce lien a expiré ou a déjà servi : vous êtes dans une nouvelle conversation. Demandez-nous un nouveau lien si besoin.',
       'chat.messagesLabel': 'Conversation'
     }
   };

@@ -25,11 +25,12 @@ AGENTS = {"marie": ("Marie", "marie-pass", "agent"), "paul": ("Paul", "paul-pass
 TEAMS = {"marie": "orders", "paul": "billing", "sam": ""}
 
 
+PAGE_ID = "1000000000001"
 MESSENGER = {"MESSENGER_VERIFY_TOKEN": "verify-me-please",
              "MESSENGER_APP_SECRET": "app-secret-known-to-tests",
              "MESSENGER_PAGE_TOKEN": "page-token-known-to-tests",
-             "MESSENGER_RETRY_BACKOFF": "0.05"}
-PAGE_ID = "1000000000001"
+             "MESSENGER_RETRY_BACKOFF": "0.05",
+             "MESSENGER_PAGE_ID": PAGE_ID}
 
 
 @pytest.fixture(scope="session")
@@ -118,14 +119,17 @@ class Customer:
         async def on_queue_status(data: Dict[str, Any]) -> None:
             await self.queue_status.put(data)
 
-    async def connect(self, token: Optional[str] = None,
-                      last_seen: Optional[str] = None) -> None:
-        """Opens the socket and asks for a session (a new one, or `token`'s)."""
+    async def connect(self, token: Optional[str] = None, last_seen: Optional[str] = None,
+                      link: Optional[str] = None) -> None:
+        """Opens the socket and asks for a session (a new one, `token`'s, or `link`'s)."""
         self._confirmed = asyncio.get_running_loop().create_future()
         headers = {"Origin": self.origin} if self.origin else {}
         await self.sio.connect(self.url, transports=["websocket"], socketio_path="/socket.io",
                                headers=headers)
-        await self.sio.emit("session_request", {"session_id": token, "last_seen": last_seen})
+        request: Dict[str, Any] = {"session_id": token, "last_seen": last_seen}
+        if link is not None:
+            request["link"] = link
+        await self.sio.emit("session_request", request)
         self.token = await asyncio.wait_for(self._confirmed, 20)
         self.session_id = self.token.split(".")[0]
 
@@ -244,15 +248,18 @@ class MessengerCustomer:
         self.sent = 0
 
     def event(self, text: Optional[str] = None, quick_reply: Optional[str] = None,
-              postback: Optional[str] = None, echo: bool = False) -> Dict[str, Any]:
-        """One `messaging` event from this person (a message, quick reply or postback)."""
+              postback: Optional[str] = None, echo: bool = False,
+              referral: Optional[str] = None) -> Dict[str, Any]:
+        """One `messaging` event from this person (message, quick reply, postback, m.me link)."""
         self.sent += 1
         now = int(time.time() * 1000)
         mid = f"m_{self.psid}_{self.sent}_{now}"
         event: Dict[str, Any] = {"sender": {"id": PAGE_ID if echo else self.psid},
                                  "recipient": {"id": self.psid if echo else PAGE_ID},
                                  "timestamp": now}
-        if postback is not None:
+        if referral is not None:
+            event["referral"] = {"ref": referral, "source": "SHORTLINK", "type": "OPEN_THREAD"}
+        elif postback is not None:
             event["postback"] = {"mid": mid, "title": postback, "payload": postback}
         else:
             event["message"] = {"mid": mid, "text": text}

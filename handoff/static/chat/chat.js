@@ -11,6 +11,9 @@
  *   emit('user_typing', {session_id, typing})   while the customer types (at most every 3 s)
  *   agent_typing     <- {typing, agent}: "Marie is typing…"
  *   queue_status     <- {position, wait_minutes | null}: place in line while waiting for a person
+ *   /chat?link=HF-…  the first session_request carries {link}: a one-time code an agent sent on
+ *                       another channel; the server answers with that conversation's session
+ *                       and replays its history (or `link_error` if the code is used or expired)
  *
  * Every text from the bot, an agent or the customer is shown with textContent, never innerHTML.
  */
@@ -32,12 +35,14 @@
   var TYPING_SHOW_MS = 8000;      // hide "Marie is typing…" after this long without news
 
   var socket = null;
+  var history_ = window.history;
   var sessionId = load(localStorage_(), SESSION_KEY);
   var confirmed = false;          // session_confirm received on the current connection
   var outbox = [];                // {message, messageId, row}: sent but not acknowledged yet
   var history = [];
   var seen = {};                  // journal ids and message ids already on screen
   var lastSeen = null;            // journal id of the latest message received
+  var linkCode = (location.search.match(/[?&]link=([A-Za-z0-9-]{1,40})/) || [])[1] || null;
 
   var messagesBox = document.getElementById('chat-messages');
   var input = document.getElementById('chat-input');
@@ -96,6 +101,22 @@
     } catch (e) { return null; }
   }
 
+  /* Text with its http(s) links clickable: text nodes and <a> elements, never parsed HTML. */
+  function linkified(text) {
+    var parts = [];
+    var re = /https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)]/g;
+    var last = 0;
+    var m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) parts.push(text.slice(last, m.index));
+      var url = safeUrl(m[0]);
+      parts.push(url ? el('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: m[0] }) : m[0]);
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) parts.push(text.slice(last));
+    return parts;
+  }
+
   function nearBottom() {
     return messagesBox.scrollHeight - messagesBox.scrollTop - messagesBox.clientHeight < 120;
   }
@@ -118,7 +139,7 @@
         text: msg.from === 'agent' ? t('chat.agent', { name: msg.agent }) : t('chat.bot') });
     }
     var bubble = el('div', { class: 'bubble' });
-    if (msg.text) bubble.appendChild(el('div', { class: 'text', 'data-testid': 'chat-text', text: msg.text }));
+    if (msg.text) bubble.appendChild(el('div', { class: 'text', 'data-testid': 'chat-text' }, linkified(msg.text)));
     var img = safeUrl(msg.image);
     if (img) {
       bubble.appendChild(el('img', { class: 'image', src: img, alt: msg.text ? '' : t('chat.image'), loading: 'lazy',
@@ -401,6 +422,14 @@
     addMessage(msg);
   }
 
+  function clearConversation() {
+    var rows = messagesBox.querySelectorAll('[data-testid="chat-message"]');
+    for (var i = 0; i < rows.length; i++) rows[i].parentNode.removeChild(rows[i]);
+    history = [];
+    seen = {};
+    lastFrom = null;
+  }
+
   /* A customer message on replay: shown unless this page already shows it. */
   function onUserEcho(data) {
     if (!data || typeof data !== 'object') return;
@@ -424,15 +453,23 @@
     socket.on('connect', function () {
       confirmed = false;
       setStatus('connecting');
-      socket.emit('session_request', { session_id: sessionId || null, last_seen: lastSeen });
+      var request = { session_id: sessionId || null, last_seen: lastSeen };
+      if (linkCode) request.link = linkCode;
+      socket.emit('session_request', request);
     });
 
     socket.on('session_confirm', function (data) {
       var id = typeof data === 'string' ? data : (data && data.session_id);
       if (id) {
         id = String(id);
+        if (linkCode) {
+          linkCode = null;  // used once; the address bar forgets it too
+          try { history_.replaceState(null, '', location.pathname + location.search.replace(/([?&])link=[^&]*&?/, '$1').replace(/[?&]$/, '')); } catch (e) { /* old browser */ }
+        }
         if (id !== sessionId) {
-          // A new conversation (first visit, or the saved token was refused): nothing carries over.
+          // Another conversation (a link from another channel, or the saved token was refused):
+          // what was on screen belongs to the old one; the new one's history is replayed.
+          if (sessionId) clearConversation();
           sessionId = id;
           lastSeen = null;
           save(localStorage_(), SESSION_KEY, id);
@@ -447,6 +484,9 @@
 
     socket.on('bot_uttered', onBotUttered);
     socket.on('user_echo', onUserEcho);
+    socket.on('link_error', function () {
+      messagesBox.appendChild(el('p', { class: 'system-note', 'data-testid': 'chat-link-error', text: t('chat.linkExpired') }));
+    });
     socket.on('agent_typing', onAgentTyping);
     socket.on('queue_status', onQueueStatus);
 

@@ -634,7 +634,8 @@
     var meta = [];
     if (ticket.reason) meta.push(label('reason', ticket.reason));
     if (ticket.language) meta.push(label('lang', ticket.language));
-    if (ticket.channel) meta.push(label('channel', ticket.channel));
+    var channel = (conv.reach && conv.reach.channel) || ticket.channel;
+    if (channel) meta.push(label('channel', channel));
     if (conv.agent_name || conv.agent) meta.push(t('conv.agentOf', { name: conv.agent_name || agentUsername(conv.agent) }));
     $('conv-meta').textContent = meta.join(' · ');
 
@@ -642,6 +643,10 @@
     $('conv-claim').hidden = conv.state !== 'queued';
     $('conv-accept').hidden = !(mine && conv.state === 'transferred');
     $('transfer-button').hidden = !(mine && conv.state === 'assigned');
+    var onMessenger = (conv.reach && conv.reach.channel) === 'messenger';
+    $('move-button').hidden = !(mine && conv.state === 'assigned') || unreachable(conv);
+    $('move-button').textContent = t(onMessenger ? 'move.toWeb' : 'move.toMessenger');
+    $('move-button').setAttribute('data-to', onMessenger ? 'web' : 'messenger');
     if ($('transfer-button').hidden) hideTransferPanel();
     $('handback-group').hidden = !mine;
     $('close-group').hidden = !mine;
@@ -672,7 +677,7 @@
 
   function setBusy(busy) {
     state.busy = busy;
-    ['conv-claim', 'conv-accept', 'transfer-button', 'transfer-submit', 'handback-button', 'close-button',
+    ['conv-claim', 'conv-accept', 'transfer-button', 'move-button', 'transfer-submit', 'handback-button', 'close-button',
       'close-resolution', 'handback-flow'].forEach(function (id) {
       $(id).disabled = busy;
     });
@@ -964,6 +969,21 @@
       if (err.status === 401) return;
       notify(err.message);
       if (err.status === 409 || err.status === 404) openConversation(id, { keepScroll: true });
+    });
+  }
+
+  /* Sends the customer a one-time link to continue on the other channel. */
+  function onMove() {
+    var conv = state.openConv;
+    if (!conv || !isMine(conv) || state.busy) return;
+    var to = $('move-button').getAttribute('data-to');
+    setBusy(true);
+    call('POST', '/api/conversations/' + enc(conv.id) + '/move', { to: to }).then(function () {
+      setBusy(false);
+      notify(t('move.sent', { channel: label('channel', to === 'web' ? 'socketio' : 'messenger') }), 'info');
+    }).catch(function (err) {
+      setBusy(false);
+      if (err.status !== 401) notify(err.message, 'error', err.code);
     });
   }
 
@@ -1602,12 +1622,15 @@
       }))
       : el('p', { class: 'empty', text: t('ctx.noIntents') }), 'context-intents'));
 
-    var earlier = Array.isArray(ticket.earlier_conversations) ? ticket.earlier_conversations : [];
+    // Earlier conversations of this customer on every channel linked to this one.
+    var earlier = Array.isArray(conv.earlier) ? conv.earlier
+      : (Array.isArray(ticket.earlier_conversations) ? ticket.earlier_conversations : []);
     body.appendChild(section('ctx.earlier', earlier.length
       ? el('ul', { class: 'earlier' }, earlier.map(function (e) {
         var b = el('button', { type: 'button', class: 'earlier-item', 'data-conversation-id': e.conversation_id }, [
-          el('span', { class: 'earlier-head', text: [fmtTime(e.created_at), e.reason ? label('reason', e.reason) : '']
-            .filter(Boolean).join(' · ') }),
+          el('span', { class: 'earlier-head', 'data-testid': 'earlier-item',
+            text: [fmtTime(e.created_at), e.channel ? label('channel', e.channel) : '',
+              e.reason ? label('reason', e.reason) : ''].filter(Boolean).join(' · ') }),
           e.summary ? el('span', { class: 'earlier-summary', text: String(e.summary) }) : null
         ]);
         b.addEventListener('click', function () { if (e.conversation_id) openConversation(e.conversation_id); });
@@ -1899,6 +1922,7 @@
       if (o.active) postTyping(o.convId, false, true);
     });
     $('handback-button').addEventListener('click', onHandback);
+    $('move-button').addEventListener('click', onMove);
     $('close-button').addEventListener('click', onClose);
     $('conv-claim').addEventListener('click', function () {
       if (state.openId) claimConversation(state.openId, null);

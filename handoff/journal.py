@@ -1,5 +1,7 @@
-"""The web conversation's journal: every message to and from the browser, in a Redis stream.
+"""A conversation's journal: every message to and from the customer, in a Redis stream.
 
+Written by the web chat and Messenger channels and by the handoff service's delivery of agents'
+messages on Messenger, so that a conversation that moves to the web chat shows its whole history.
 socket.io delivers at most once (a message emitted while the browser reconnects, or while the
 Redis manager's pub/sub is down, is gone). So every message is first written to the
 conversation's stream, and its entry id is the message id the browser sees; a browser that
@@ -26,7 +28,7 @@ Entry = Tuple[str, str, Dict[str, Any]]  # (entry id, "customer" | "bot", payloa
 
 
 class Journal:
-    """Writes and replays one Redis stream per web conversation."""
+    """Writes and replays one Redis stream per conversation."""
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
@@ -34,14 +36,14 @@ class Journal:
     async def record(self, conversation_id: str, kind: str, payload: Dict[str, Any]) -> str:
         """Appends a message; its entry id."""
         return await self._redis.xadd(
-            self._keys.web_journal(conversation_id),
+            self._keys.journal(conversation_id),
             {"kind": kind, "payload": json.dumps(payload, ensure_ascii=False)},
             maxlen=MAX_ENTRIES, approximate=True)
 
     async def since(self, conversation_id: str, last_id: Optional[str]) -> List[Entry]:
         """Messages after `last_id` (all of them when None or malformed), oldest first."""
         start = f"({last_id}" if isinstance(last_id, str) and _STREAM_ID.match(last_id) else "-"
-        entries = await self._redis.xrange(self._keys.web_journal(conversation_id), start, "+")
+        entries = await self._redis.xrange(self._keys.journal(conversation_id), start, "+")
         return [(entry_id, fields.get("kind", "bot"), json.loads(fields.get("payload", "{}")))
                 for entry_id, fields in entries]
 

@@ -1,0 +1,58 @@
+"""Moving a conversation to another channel: the agent sends the customer a one-time link.
+
+`POST /api/conversations/{id}/move` `{"to": "messenger" | "web"}`: the customer gets, on the
+channel they are on, a link (`m.me/<page>?ref=HF-<code>`, or the chat page with `?link=HF-<code>`)
+that brings them to the other channel in the same conversation (`handoff.profiles`).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handoff import appkeys as app_keys
+from handoff.access import current_agent, json_body, language_of, owned
+from handoff.channels import MESSENGER, WEB, channel_of, messenger_address, output_channel
+from handoff.errors import ApiError
+from handoff.notices import notice_event
+from handoff.profiles import ProfileStore, identity
+from handoff.rasa_api import RasaUnavailable
+
+TARGETS = {"messenger": MESSENGER, "web": WEB}
+
+
+def add_routes(app: web.Application) -> None:
+    """Registers the route."""
+    app.router.add_post("/api/conversations/{id}/move", move)
+
+
+async def move(request: web.Request) -> web.Response:
+    """Sends the customer a link to continue this conversation on another channel."""
+    agent = await current_agent(request)
+    cid = request.match_info["id"]
+    target = TARGETS.get((await json_body(request)).get("to"))
+    if target is None:
+        raise ApiError("bad_request")
+    record = await owned(request, cid, agent)
+    redis, keys, settings = (request.app[app_keys.REDIS], request.app[app_keys.KEYS],
+                             request.app[app_keys.SETTINGS])
+    current = await channel_of(redis, keys, cid)
+    if current == target:
+        raise ApiError("same_channel")
+    if target == MESSENGER and not (settings.messenger_page_id and
+                                    request.app[app_keys.MESSENGER].configured):
+        raise ApiError("channel_unavailable")
+    address = await messenger_address(redis, keys, cid) if current == MESSENGER else cid
+    code = await ProfileStore(redis, keys).issue_code(cid, target, identity(current, address))
+    if target == MESSENGER:
+        link = f"https://m.me/{settings.messenger_page_id}?ref=HF-{code}"
+    else:
+        link = f"{settings.public_url}/chat?link=HF-{code}"
+    kind = "continue_on_messenger" if target == MESSENGER else "continue_on_web"
+    notice = notice_event(kind, await language_of(request, record), agent.name, link=link,
+                          code=f"HF-{code}")
+    try:
+        await request.app[app_keys.RASA].append_events(
+            cid, [notice], send=True, channel=await output_channel(redis, keys, cid))
+    except RasaUnavailable as exc:
+        raise ApiError("rasa_unavailable") from exc
+    return web.json_response({"code": f"HF-{code}", "link": link, "to": target})
