@@ -1,0 +1,28 @@
+"""The conversation journal against a real Redis: replay after an id, resends taken once."""
+
+import pytest
+
+from handoff.journal import Journal
+
+pytestmark = pytest.mark.integration
+
+
+async def test_replay_after_the_last_id_seen(redis, keys):
+    journal = Journal(redis, keys)
+    ids = [await journal.record("c1", kind, {"text": text}) for kind, text in
+           [("customer", "hi"), ("bot", "hello"), ("bot", "how can I help?")]]
+    await journal.record("c2", "bot", {"text": "another conversation"})
+    assert [e[2]["text"] for e in await journal.since("c1", None)] == [
+        "hi", "hello", "how can I help?"]
+    assert await journal.since("c1", ids[0]) == [(ids[1], "bot", {"text": "hello"}),
+                                                 (ids[2], "bot", {"text": "how can I help?"})]
+    assert await journal.since("c1", ids[2]) == []
+    # A malformed id replays everything rather than failing.
+    assert len(await journal.since("c1", "not-an-id")) == 3
+
+
+async def test_a_customer_message_id_is_taken_once(redis, keys):
+    journal = Journal(redis, keys)
+    assert await journal.first_time("c1", "m-1") is True
+    assert await journal.first_time("c1", "m-1") is False
+    assert await journal.first_time("c2", "m-1") is True
