@@ -293,3 +293,12 @@ def page_payload(*events: Dict[str, Any]) -> Dict[str, Any]:
     """A webhook body with one `entry` per event, as Facebook batches them."""
     return {"object": "page", "entry": [{"id": PAGE_ID, "time": e["timestamp"],
                                          "messaging": [e]} for e in events]}
+
+
+async def with_an_agent(customer: Customer, agent: AgentClient) -> Dict[str, Any]:
+    """The customer asks for a person and `agent` takes the conversation; the "joined" notice."""
+    await customer.say("I want to talk to a human")
+    await customer.reply()
+    status, body = await agent.post(f"/api/conversations/{customer.session_id}/claim", {})
+    assert status == 200, body
+    return await customer.reply(lambda m: m.get("notice") == "agent_joined")

@@ -146,6 +146,21 @@ async def test_bot_agent_bot_with_every_send_api_call_checked(stack, graph, agen
     replies = await _replies(graph, psid, answered + 1)
     assert any("10234" in text for text in replies[answered:]), replies[answered:]
 
+    # Every call of the whole conversation: accepted, to this person, with the page token; every
+    # message a RESPONSE (all within 24 hours), no tag; sender actions only the known three.
+    calls = graph.calls(psid)
+    assert calls and all(c["status"] == 200 for c in calls)
+    for call in calls:
+        body = call["body"]
+        if "message" in body:
+            assert body["messaging_type"] == "RESPONSE" and "tag" not in body, body
+            assert set(body["message"]) <= {"text", "quick_replies", "attachment"}, body
+        else:
+            assert body["sender_action"] in {"mark_seen", "typing_on", "typing_off"}, body
+    texts = _texts(graph, psid)
+    assert texts.count("Hello, Marie here: order 10234 left yesterday.") == 1
+    assert sum("Marie from our team" in t for t in texts) == 1
+
 
 async def _with_marie(stack, graph, marie, text: str = "a person please") -> str:
     customer = MessengerCustomer(stack, _psid())

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from stack.services import free_port
-from tests.e2e.conftest import Customer, rasa_tracker
+from tests.e2e.conftest import Customer, rasa_tracker, with_an_agent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -29,12 +29,8 @@ async def test_emits_from_either_process_reach_the_customer(stack, agents, secon
     customer = Customer(stack.rasa_url)  # connected to the first Rasa process
     await customer.connect()
     try:
-        await customer.say("I want to talk to a human")
-        await customer.reply()
+        await with_an_agent(customer, marie)
         cid = customer.session_id
-        status, _ = await marie.post(f"/api/conversations/{cid}/claim", {})
-        assert status == 200
-        await customer.reply(lambda m: m.get("notice") == "agent_joined")
 
         # A message sent through the second process's API reaches the socket on the first.
         event = {"event": "bot", "text": "Sent by the second Rasa process",

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from handoff.keys import Keys
 from handoff.waiting import estimate_wait
-from tests.e2e.conftest import Customer, rasa_tracker, wait_for
+from tests.e2e.conftest import Customer, rasa_tracker, wait_for, with_an_agent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -88,12 +88,8 @@ async def test_a_reconnecting_customer_gets_what_they_missed_once(stack, agents)
     customer = Customer(stack.rasa_url)
     await customer.connect()
     try:
-        await customer.say("I want to talk to a human")
-        await customer.reply()
+        joined = await with_an_agent(customer, marie)
         cid = customer.session_id
-        status, _ = await marie.post(f"/api/conversations/{cid}/claim", {})
-        assert status == 200
-        joined = await customer.reply(lambda m: m.get("notice") == "agent_joined")
         last_seen = joined["id"]
         before = len(customer.history)
         await customer.close()  # the network drops
