@@ -11,7 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
 from actions import deps
+from handoff import teams
 from handoff.conversation import HUMAN_STATES, IllegalTransition
+from handoff.routing import route
 from handoff.ticket import build_ticket, reason_for
 
 logger = logging.getLogger(__name__)
@@ -50,12 +52,23 @@ class ActionHandoff(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         ticket = build_ticket(cid, tracker.events, tracker.current_slot_values(),
                               tracker.latest_message, reason_for(intent),
-                              earlier_conversations=await store.earlier_tickets(cid))
+                              earlier_conversations=await store.earlier_tickets(cid),
+                              vip=await deps.profile_store().is_vip(_emails_of(tracker)))
+        team = route(ticket, teams.load())
         try:
-            await store.enqueue(ticket)
+            await store.enqueue(ticket, team)
         except IllegalTransition:
             # A concurrent run of this action queued it first.
             return (await store.get(cid)).ticket_id
-        logger.info("handoff.enqueued conversation=%s ticket=%s reason=%s", cid,
-                    ticket.ticket_id, ticket.reason)
+        logger.info("handoff.enqueued conversation=%s ticket=%s reason=%s team=%s priority=%d",
+                    cid, ticket.ticket_id, ticket.reason, team, ticket.priority)
         return ticket.ticket_id
+
+
+def _emails_of(tracker: Tracker) -> List[Optional[str]]:
+    """The customer's e-mail addresses we know: the one they gave, their order's."""
+    emails: List[Optional[str]] = [tracker.get_slot("email")]
+    order = deps.order_store().get(tracker.get_slot("order_number"))
+    if order is not None:
+        emails.append(order.customer_email)
+    return emails

@@ -18,8 +18,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
@@ -40,6 +42,7 @@ from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_ID = 64
+CUSTOMER_HEARTBEAT = 5.0  # seconds; `handoff.abandonment` waits far longer than this
 
 
 class WebChatOutput(SocketIOOutput):
@@ -96,6 +99,7 @@ class WebChatInput(SocketIOInput):
             redis = Redis.from_url(redis_url, decode_responses=True)
             channel.journal = Journal(redis, keys)
             channel.profiles = ProfileStore(redis, keys)
+            channel._redis = redis
         return channel
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -109,6 +113,9 @@ class WebChatInput(SocketIOInput):
         self.customer_events: Optional[CustomerEvents] = None
         self.journal: Optional[Journal] = None
         self.profiles: Optional[ProfileStore] = None
+        self._redis: Optional[Redis] = None
+        self._open: Dict[str, str] = {}  # socket id -> conversation id, on this process
+        self._heartbeat: Optional[asyncio.Task] = None
 
     def get_output_channel(self) -> Optional[WebChatOutput]:
         """The output for messages sent from outside a customer turn (agents, hand-back)."""
@@ -152,6 +159,8 @@ class WebChatInput(SocketIOInput):
             await sio.save_session(sid, {"conversation_id": conversation_id, "token": token},
                                    namespace=self.namespace)
             sio.enter_room(sid, conversation_id, namespace=self.namespace)
+            self._open[sid] = conversation_id
+            await self._customers_here()
             await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
             if isinstance(link, str) and moved is None:
                 await sio.emit("link_error", {"reason": "expired_or_used"}, room=sid,
@@ -183,6 +192,10 @@ class WebChatInput(SocketIOInput):
             await on_new_message(message)
             return {"ok": True, "id": message_id}
 
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text) -> None:
+            self._open.pop(sid, None)
+
         @sio.on("user_typing", namespace=self.namespace)
         async def user_typing(sid: Text, data: Any) -> None:
             conversation_id = await self._conversation_of(sid, None)
@@ -192,6 +205,30 @@ class WebChatInput(SocketIOInput):
             await self.customer_events.customer_typing(conversation_id, bool(data.get("typing")))
 
         return webhook
+
+    async def _customers_here(self) -> None:
+        """Writes that the customers with a page open here are still here (for abandonment)."""
+        if self._redis is None:
+            return
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+        await self._write_seen()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(CUSTOMER_HEARTBEAT)
+            await self._write_seen()
+
+    async def _write_seen(self) -> None:
+        assert self._redis is not None
+        here = set(self._open.values())
+        if not here:
+            return
+        try:
+            await self._redis.hset(self.keys.customers_seen,
+                                   mapping={cid: str(time.time()) for cid in here})
+        except RedisError as exc:
+            logger.warning("webchat.heartbeat.failure error=%s", exc)
 
     async def _follow_link(self, link: str) -> Optional[str]:
         """The conversation a valid link code brings this browser to (used up), else None."""

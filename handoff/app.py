@@ -37,6 +37,7 @@ from handoff.errors import ApiError, error_response
 from handoff.hub import Hub
 from handoff.keys import Keys
 from handoff.messenger_api import SendApi
+from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
 from handoff.settings import Settings
 from handoff.workers import Workers
@@ -83,11 +84,12 @@ async def _lifecycle(app: web.Application):
     timeout = aiohttp.ClientTimeout(total=settings.rasa_timeout)
     session = aiohttp.ClientSession(timeout=timeout)
     app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token)
-    app[HUB] = Hub(redis, keys)
+    app[HUB] = Hub(redis, keys, Presence(redis, keys, settings.disconnect_grace))
     app[HUB].start()
     app[MESSENGER] = SendApi(settings.messenger_page_token, settings.messenger_graph_url,
                              backoff=settings.messenger_retry_backoff)
-    app[WORKERS] = Workers(redis, keys, app[STORE], app[RASA], app[MESSENGER])
+    app[WORKERS] = Workers(redis, keys, app[STORE], app[RASA], app[MESSENGER], app[ACCOUNTS],
+                           app[TEAMS], settings)
     app[WORKERS].start()
     yield
     await app[WORKERS].stop()

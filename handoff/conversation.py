@@ -21,6 +21,7 @@ from redis.exceptions import WatchError
 
 from handoff import push
 from handoff.keys import Keys
+from handoff.routing import queue_score
 from handoff.ticket import Ticket
 
 
@@ -44,6 +45,7 @@ ALLOWED: Mapping[State, FrozenSet[State]] = {
 }
 
 CLAIMS_KEPT = 2 * 3600  # seconds of claim history kept for estimated waits
+FRONT = 1e9  # queue score taken off a requeued conversation: ahead of all others
 
 # States in which a human owns the conversation: the bot must not answer.
 HUMAN_STATES = frozenset({State.QUEUED, State.ASSIGNED, State.TRANSFERRED})
@@ -155,20 +157,24 @@ class ConversationStore:
         tickets = [await self.ticket(ticket_id) for ticket_id in ids]
         return [t.brief() for t in tickets if t is not None]
 
-    async def enqueue(self, ticket: Ticket) -> Conversation:
-        """Moves bot|closed → queued: stores the ticket and queues the conversation."""
+    async def enqueue(self, ticket: Ticket, team: Optional[str] = None) -> Conversation:
+        """Moves bot|closed → queued for `team` (None: everyone), at its place in line.
+
+        Stores the ticket; the place comes from `handoff.routing.queue_score`.
+        """
         keys, raw = self._keys, ticket.to_json()
 
         def extra(pipe: Pipeline, _: Conversation) -> None:
             pipe.set(keys.ticket(ticket.ticket_id), raw)
             pipe.lpush(keys.customer_tickets(ticket.customer["id"]), ticket.ticket_id)
-            pipe.zadd(keys.queue, {ticket.conversation_id: ticket.created_at})
+            pipe.zadd(keys.queue, {ticket.conversation_id: queue_score(ticket)})
             pipe.xadd(keys.tickets_stream, {"ticket": raw}, maxlen=100_000, approximate=True)
 
         return await self.transition(
             ticket.conversation_id, State.QUEUED,
-            fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "", "team": "",
-                    "channel": ticket.channel, "language": ticket.language},
+            fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "",
+                    "team": team or "", "channel": ticket.channel, "language": ticket.language,
+                    "queued_at": str(ticket.created_at), "first_reply_at": ""},
             extra=extra,
         )
 
@@ -190,23 +196,33 @@ class ConversationStore:
     async def to_team(self, conversation_id: str, agent: str, team: str) -> Conversation:
         """Moves assigned|transferred → queued for `team`, by the agent who owns it.
 
-        The conversation keeps its first place in line (its ticket's time), so a transfer never
-        sends the customer to the back of the queue; the team's consoles are told at once.
+        The conversation keeps its place in line (from its ticket), so a transfer never sends the
+        customer to the back of the queue; the team's consoles are told at once.
+        """
+        return await self.requeue(conversation_id, agent, team, front=False)
+
+    async def requeue(self, conversation_id: str, agent: str, team: Optional[str],
+                      front: bool) -> Conversation:
+        """Moves assigned|transferred → queued for `team`, taking it from `agent`.
+
+        With `front`, ahead of every ticket that was not requeued (an agent who disappeared must
+        not cost the customer their wait); else at the ticket's own place.
         """
         current = await self.get(conversation_id)
         ticket = await self.ticket(current.ticket_id)
         if ticket is None:
             raise IllegalTransition(conversation_id, current.state, State.QUEUED)
         keys = self._keys
+        score = queue_score(ticket) - (FRONT if front else 0.0)
 
         def extra(pipe: Pipeline, _: Conversation) -> None:
-            pipe.zadd(keys.queue, {conversation_id: ticket.created_at})
+            pipe.zadd(keys.queue, {conversation_id: score})
             frame = {"type": "ticket.queued", "ticket": {**ticket.public(), "team": team},
                      "audience": push.team(team)}
             pipe.publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
 
         return await self.transition(conversation_id, State.QUEUED, owner=agent, extra=extra,
-                                     fields={"agent": "", "agent_name": "", "team": team})
+                                     fields={"agent": "", "agent_name": "", "team": team or ""})
 
     async def reassign(self, conversation_id: str, to_agent: str, to_name: str,
                        limit: Optional[int] = None) -> Conversation:

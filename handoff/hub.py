@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any, Dict, Optional, Set, Tuple
 
 from aiohttp import WSCloseCode, web
@@ -19,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from handoff.accounts import Agent
 from handoff.keys import Keys
+from handoff.presence import HEARTBEAT, Presence
 from handoff.push import everyone, reaches
 
 logger = logging.getLogger(__name__)
@@ -27,30 +29,35 @@ logger = logging.getLogger(__name__)
 class Hub:
     """Registry of open agent sockets and the task that feeds them."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, presence: Presence) -> None:
         self._redis = redis
         self._keys = keys
+        self._presence = presence
         self._sockets: Set[Tuple[web.WebSocketResponse, Agent]] = set()
         self._task: Optional[asyncio.Task] = None
+        self._heartbeat: Optional[asyncio.Task] = None
         self.subscribed = asyncio.Event()
 
-    def add(self, ws: web.WebSocketResponse, agent: Agent) -> None:
+    async def add(self, ws: web.WebSocketResponse, agent: Agent) -> None:
         """Registers an agent's socket (with the account as it was when it connected)."""
         self._sockets.add((ws, agent))
+        await self._presence.beat([agent.username], time.time())
 
     def remove(self, ws: web.WebSocketResponse, agent: Agent) -> None:
         """Forgets a closed socket."""
         self._sockets.discard((ws, agent))
 
     def start(self) -> None:
-        """Starts listening to the push channel."""
+        """Starts listening to the push channel, and the consoles' heartbeat."""
         self._task = asyncio.create_task(self._listen(), name="hub")
+        self._heartbeat = asyncio.create_task(self._beat(), name="hub-heartbeat")
 
     async def stop(self) -> None:
         """Stops listening and closes every socket with 'going away'."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for ws, _ in list(self._sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
@@ -64,6 +71,16 @@ class Hub:
                     await ws.send_str(data)
                 except (ConnectionResetError, RuntimeError):
                     self.remove(ws, agent)
+
+    async def _beat(self) -> None:
+        # Agents with a console open here are there: `handoff.presence` reads these times.
+        while True:
+            try:
+                await self._presence.beat({agent.username for _, agent in self._sockets},
+                                          time.time())
+            except (RedisConnectionError, OSError) as exc:
+                logger.warning("hub.heartbeat.failure error=%s", exc)
+            await asyncio.sleep(HEARTBEAT)
 
     async def _listen(self) -> None:
         while True:

@@ -49,6 +49,26 @@ class Keys:
         """STRING `online` | `away`, owner `handoff.presence`; missing means offline."""
         return f"{self.prefix}:agent:{username}:presence"
 
+    @property
+    def agents_seen(self) -> str:
+        """HASH username -> last time a console of theirs was connected, owner `presence`."""
+        return f"{self.prefix}:agents:seen"
+
+    @property
+    def last_assigned(self) -> str:
+        """HASH username -> last time they were given a conversation, owner `assignment`."""
+        return f"{self.prefix}:agents:last-assigned"
+
+    @property
+    def customers_seen(self) -> str:
+        """HASH conversation id -> last time the customer had the chat open, owner `bot.web`."""
+        return f"{self.prefix}:customers:seen"
+
+    @property
+    def stats(self) -> str:
+        """HASH of counters (e.g. `abandoned`), owner `handoff.abandonment`."""
+        return f"{self.prefix}:stats"
+
     def ticket(self, ticket_id: str) -> str:
         """STRING (JSON of `handoff.ticket.Ticket`), owner `handoff.conversation`."""
         return f"{self.prefix}:ticket:{ticket_id}"
@@ -84,6 +104,11 @@ class Keys:
     def messenger_alias(self, psid: str) -> str:
         """STRING conversation id, owner `handoff.profiles`: where a Messenger user now writes."""
         return f"{self.prefix}:messenger:psid:{psid}:conversation"
+
+    @property
+    def vip_customers(self) -> str:
+        """SET of customer e-mail addresses (lower case), owner `handoff.profiles`."""
+        return f"{self.prefix}:vip"
 
     @property
     def agents(self) -> str:

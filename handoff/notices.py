@@ -29,6 +29,12 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fr": "{agent} vous propose de continuer dans le chat de notre site. Ouvrez {link} pour "
               "y retrouver toute cette conversation. Le lien sert une fois, pendant 30 minutes.",
     },
+    "requeued": {
+        "en": "{agent} had to leave. You are back at the front of the queue: another person "
+              "from our team will be with you shortly, with everything you wrote.",
+        "fr": "{agent} a dû s'absenter. Vous repassez en tête de file : une autre personne de "
+              "notre équipe vous répond très vite, avec tout ce que vous avez écrit.",
+    },
     "handed_back": {
         "en": "{agent} has handed you back to the assistant. Ask me anything, or ask for a "
               "person again at any time.",

@@ -13,15 +13,19 @@ Codes are random (about 40 bits), single-use (GETDEL) and expire after `CODE_TTL
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import secrets
+import sys
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from redis.asyncio import Redis
 
 from handoff.channels import MESSENGER, WEB, messenger_address
 from handoff.keys import Keys
+from handoff.settings import Settings
 
 CODE_TTL = 30 * 60
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or typed safely
@@ -102,6 +106,18 @@ class ProfileStore:
             found |= {each.split(":", 1)[1] for each in await self.identities(member)}
         return sorted(found)
 
+    async def is_vip(self, emails: Iterable[Optional[str]]) -> bool:
+        """Whether any of these addresses belongs to a VIP customer."""
+        for email in {e.strip().lower() for e in emails if e}:
+            if await self._redis.sismember(self._keys.vip_customers, email):
+                return True
+        return False
+
+    async def set_vip(self, email: str, vip: bool) -> None:
+        """Adds or removes a VIP customer (by e-mail address)."""
+        key, email = self._keys.vip_customers, email.strip().lower()
+        await (self._redis.sadd(key, email) if vip else self._redis.srem(key, email))
+
     async def messenger_conversation(self, psid: str) -> str:
         """The conversation a Messenger user's messages go to (their own, unless moved)."""
         return await self._redis.get(self._keys.messenger_alias(psid)) or psid
@@ -121,3 +137,33 @@ class ProfileStore:
     async def messenger_address(self, conversation_id: str) -> str:
         """The PSID to write to for a conversation on Messenger."""
         return await messenger_address(self._redis, self._keys, conversation_id)
+
+
+async def _vip(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        await ProfileStore(redis, Keys(settings.key_prefix)).set_vip(args.email,
+                                                                     args.action == "add")
+    finally:
+        await redis.close(close_connection_pool=True)
+    print(f"{args.email}: {'VIP' if args.action == 'add' else 'no longer VIP'}.")
+
+
+def main(argv: Optional[list] = None) -> int:
+    """`python -m handoff.profiles vip add|remove EMAIL`: VIP customers get a higher priority."""
+    parser = argparse.ArgumentParser(prog="python -m handoff.profiles")
+    sub = parser.add_subparsers(dest="command", required=True)
+    vip = sub.add_parser("vip", help="mark or unmark a VIP customer by e-mail address")
+    vip.add_argument("action", choices=("add", "remove"))
+    vip.add_argument("email")
+    args = parser.parse_args(argv)
+    if "@" not in args.email:
+        print("error: give an e-mail address", file=sys.stderr)
+        return 2
+    asyncio.run(_vip(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -68,3 +68,13 @@ class RasaClient:
 
 def _quote(conversation_id: str) -> str:
     return quote(conversation_id, safe="")
+
+
+def resume_events() -> List[Dict[str, Any]]:
+    """Events that give a paused conversation back to the bot.
+
+    `action_listen` makes the tracker look as if the bot had just finished a turn, so the
+    policies predict the customer's next message as usual (a paused tracker ends without it).
+    """
+    return [{"event": "resume"}, {"event": "slot", "name": "handoff_agent", "value": None},
+            {"event": "action", "name": "action_listen"}]

@@ -13,6 +13,7 @@ from handoff import appkeys as app_keys
 from handoff import channels, notes, outbox
 from handoff.access import current_agent, json_body, known, language_of, owned, visible
 from handoff.accounts import Agent
+from handoff.announce import Announcer
 from handoff.conversation import (
     HUMAN_STATES,
     Conversation,
@@ -24,7 +25,7 @@ from handoff.conversation import (
 from handoff.errors import ApiError
 from handoff.notices import notice_event
 from handoff.profiles import ProfileStore
-from handoff.rasa_api import RasaUnavailable
+from handoff.rasa_api import RasaUnavailable, resume_events
 from handoff.ticket import Ticket
 from handoff.transcript import turns_from_events
 
@@ -144,14 +145,9 @@ async def claim(request: web.Request) -> web.Response:
 async def tell_customer_agent_joined(request: web.Request, record: Conversation,
                                      agent_name: str) -> None:
     """Tells the customer, in their language, who has joined; best effort."""
-    joined = [{"event": "slot", "name": "handoff_agent", "value": agent_name},
-              notice_event("agent_joined", await language_of(request, record), agent_name)]
-    try:
-        await request.app[app_keys.RASA].append_events(
-            record.id, joined, send=True, channel=await _channel(request, record.id))
-    except RasaUnavailable as exc:
-        # The claim or transfer stands (it is in Redis); the customer only misses the notice.
-        logger.warning("joined.notice.failure conversation=%s error=%s", record.id, exc)
+    await Announcer(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
+                    request.app[app_keys.STORE], request.app[app_keys.RASA]).agent_joined(
+        record.id, agent_name)
 
 
 async def send_message(request: web.Request) -> web.Response:
@@ -187,7 +183,7 @@ async def handback(request: web.Request) -> web.Response:
     if flow is not None and flow not in FLOWS:
         raise ApiError("unknown_flow")
     record = await owned(request, cid, agent)
-    events = _resume_events()
+    events = resume_events()
     if flow is None:
         events.append(notice_event("handed_back", await language_of(request, record), agent.name))
     await _append(request, cid, events, send=True)
@@ -209,16 +205,9 @@ async def close(request: web.Request) -> web.Response:
     record = await owned(request, cid, agent)
     farewell = notice_event("closed", await language_of(request, record), agent.name,
                             resolution=resolution)
-    await _append(request, cid, [*_resume_events(), farewell], send=True)
+    await _append(request, cid, [*resume_events(), farewell], send=True)
     record = await _release(request, cid, agent, State.CLOSED)
     return web.json_response({"conversation": await describe(request, record, transcript=False)})
-
-
-def _resume_events() -> List[Dict[str, Any]]:
-    # `action_listen` makes the tracker look as if the bot had just finished a turn, so the
-    # policies predict the customer's next message as usual (a paused tracker ends without it).
-    return [{"event": "resume"}, {"event": "slot", "name": "handoff_agent", "value": None},
-            {"event": "action", "name": "action_listen"}]
 
 
 async def _release(request: web.Request, cid: str, agent: Agent, target: State) -> Conversation:

@@ -33,6 +33,9 @@ class Settings:
     messenger_graph_url: str = "https://graph.facebook.com/v19.0"
     messenger_retry_backoff: float = 0.5
     messenger_page_id: str = ""
+    auto_assign: bool = True
+    disconnect_grace: float = 60.0
+    abandon_after: float = 300.0
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -57,6 +60,9 @@ class Settings:
             messenger_retry_backoff=_float(env, "MESSENGER_RETRY_BACKOFF",
                                            cls.messenger_retry_backoff),
             messenger_page_id=env.get("MESSENGER_PAGE_ID", cls.messenger_page_id),
+            auto_assign=env.get("HANDOFF_AUTO_ASSIGN", "1") not in ("0", "false", "no"),
+            disconnect_grace=_float(env, "HANDOFF_DISCONNECT_GRACE", cls.disconnect_grace),
+            abandon_after=_float(env, "HANDOFF_ABANDON_AFTER", cls.abandon_after),
         )
 
 

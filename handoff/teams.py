@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import yaml
 
@@ -16,16 +16,24 @@ class TeamsError(ValueError):
     """The teams file is malformed."""
 
 
+ASSIGNMENTS = ("auto", "manual")
+
+
 @dataclass(frozen=True)
 class Team:
-    """A team, with its label in each language."""
+    """A team: its label in each language, what it handles and how work reaches it."""
 
     id: str
     label: Dict[str, str]
+    topics: Tuple[str, ...] = ()
+    slots: Tuple[str, ...] = ()
+    assignment: str = "auto"
+    first_reply_sla: int = 300
 
     def public(self) -> Dict[str, Any]:
         """The JSON shape of the agent API."""
-        return {"id": self.id, "label": dict(self.label)}
+        return {"id": self.id, "label": dict(self.label), "assignment": self.assignment,
+                "first_reply_sla": self.first_reply_sla}
 
 
 def load(path: Path = DEFAULT_FILE) -> Dict[str, Team]:
@@ -41,6 +49,14 @@ def load(path: Path = DEFAULT_FILE) -> Dict[str, Team]:
                 not isinstance(label.get(lang), str) or not label[lang].strip()
                 for lang in LANGUAGES):
             raise TeamsError(f"{path}: team {team_id} needs a label in {' and '.join(LANGUAGES)}")
-        teams[team_id] = Team(team_id, {lang: label[lang] for lang in LANGUAGES})
+        assignment = label.get("assignment", "auto")
+        if assignment not in ASSIGNMENTS:
+            raise TeamsError(f"{path}: team {team_id}: assignment is auto or manual")
+        sla = label.get("first_reply_sla", 300)
+        if not isinstance(sla, int) or sla <= 0:
+            raise TeamsError(f"{path}: team {team_id}: first_reply_sla is a number of seconds")
+        teams[team_id] = Team(team_id, {lang: label[lang] for lang in LANGUAGES},
+                              tuple(label.get("topics") or ()), tuple(label.get("slots") or ()),
+                              assignment, sla)
     return teams
 

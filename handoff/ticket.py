@@ -7,7 +7,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from handoff.frustration import Frustration
 from handoff.frustration import detect as detect_frustration
@@ -31,11 +31,15 @@ _REASON_BY_INTENT = {
     "nlu_fallback": Reason.NOT_UNDERSTOOD,
     "sensitive_topic": Reason.SENSITIVE,
 }
-MAX_PRIORITY = 2
+MAX_PRIORITY = 3
+REPEAT_WINDOW = 48 * 3600  # a customer back within 48 hours was not helped enough the first time
 
 # Slots that describe the handoff itself rather than facts the customer gave.
 _INTERNAL_SLOTS = {"handoff_reason", "handoff_ticket_id", "handoff_agent", "requested_slot",
                   "session_started_metadata"}
+
+_NOT_TOPICS = {"request_human", "greet", "nlu_fallback", "goodbye", "thank", "affirm", "deny",
+               "inform", "complaint", "frustration", "sensitive_topic", "out_of_scope"}
 
 _REASON_TEXT = {
     Reason.ASKED: ("Asked for a person.", "A demandé à parler à une personne."),
@@ -67,6 +71,8 @@ class Ticket:
     transcript: List[Turn]
     earlier_conversations: List[Dict[str, Any]] = field(default_factory=list)
     frustration: Dict[str, Any] = field(default_factory=dict)
+    topics: List[str] = field(default_factory=list)
+    priority_reasons: List[str] = field(default_factory=list)
 
     def public(self) -> Dict[str, Any]:
         """The ticket as consoles get it."""
@@ -101,20 +107,25 @@ def build_ticket(
     reason: Reason,
     earlier_conversations: Optional[List[Dict[str, Any]]] = None,
     now: Optional[float] = None,
+    vip: bool = False,
 ) -> Ticket:
     """Builds the ticket from a tracker's events, slots and latest message."""
     facts = {k: v for k, v in slots.items() if v is not None and k not in _INTERNAL_SLOTS}
     channel = _latest_input_channel(events)
     language = str(slots.get("language") or "en")
     frustration = detect_frustration(events)
+    created_at = time.time() if now is None else now
+    repeated = any(created_at - float(e.get("created_at") or 0) <= REPEAT_WINDOW
+                   for e in earlier_conversations or [])
+    priority, why = priority_for(reason, frustration, repeated=repeated, vip=vip)
     return Ticket(
         ticket_id=uuid.uuid4().hex,
         conversation_id=conversation_id,
-        created_at=time.time() if now is None else now,
+        created_at=created_at,
         reason=reason.value,
         language=language,
         channel=channel,
-        priority=priority_for(reason, frustration),
+        priority=priority,
         summary=_summary(events, facts, reason, french=False),
         summary_fr=_summary(events, facts, reason, french=True),
         customer={"id": conversation_id, "channel": channel, "name": slots.get("name"),
@@ -125,15 +136,27 @@ def build_ticket(
         transcript=turns_from_events(events),
         earlier_conversations=list(earlier_conversations or []),
         frustration=frustration.public(),
+        topics=_topics(events),
+        priority_reasons=why,
     )
 
 
-def priority_for(reason: Reason, frustration: Frustration) -> int:
-    """0 normal, 1 high (complaint, frustration), 2 urgent (and several signs of frustration)."""
-    priority = 1 if reason in (Reason.COMPLAINT, Reason.FRUSTRATION, Reason.SENSITIVE) else 0
+def priority_for(reason: Reason, frustration: Frustration, repeated: bool = False,
+                 vip: bool = False) -> Tuple[int, List[str]]:
+    """The priority (0 normal … 3) and why.
+
+    One step each for: a complaint, frustration or a sensitive topic; several signs of
+    frustration; a repeated contact within 48 h; a VIP customer.
+    """
+    why = [reason.value] if reason in (Reason.COMPLAINT, Reason.FRUSTRATION,
+                                       Reason.SENSITIVE) else []
     if frustration.score >= 2:
-        priority += 1
-    return min(priority, MAX_PRIORITY)
+        why.append("frustration_signals")
+    if repeated:
+        why.append("repeat_48h")
+    if vip:
+        why.append("vip")
+    return min(len(why), MAX_PRIORITY), why
 
 
 def _latest_input_channel(events: List[Dict[str, Any]]) -> str:
@@ -165,9 +188,14 @@ def _intents(events: List[Dict[str, Any]]) -> List[str]:
     return names
 
 
+def _topics(events: List[Dict[str, Any]]) -> List[str]:
+    """What the customer asked about, oldest first (for routing to a team)."""
+    return [i for i in _intents(events) if i not in _NOT_TOPICS]
+
+
 def _summary(events: List[Dict[str, Any]], facts: Dict[str, Any], reason: Reason,
              french: bool) -> str:
-    topics = [i for i in _intents(events) if i not in ("request_human", "greet", "nlu_fallback")]
+    topics = _topics(events)
     parts = []
     if topics:
         parts.append(("Sujets : " if french else "Topics: ") + ", ".join(topics) + ".")

@@ -5,7 +5,7 @@ last claims, kept by the state machine): with claims every `interval` seconds on
 n-th in line waits about n × interval. With fewer than `MIN_CLAIMS` recent claims there is no
 honest estimate, and the customer is told their place only.
 
-`QueueStatus` runs in the handoff service: every `every` seconds it sends each web customer
+`QueueStatus` runs in the handoff service: at each pass (every 2 s) it sends each web customer
 whose place or estimate changed a `queue_status` event (and everyone again every `refresh`
 seconds, for browsers that reconnected). Messenger customers get their place from the bot's
 message when they are queued, not a stream of updates (each would be a message).
@@ -13,13 +13,11 @@ message when they are queued, not a stream of updates (each would be a message).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from handoff.channels import MESSENGER, channel_of
 from handoff.conversation import ConversationStore
@@ -50,24 +48,12 @@ def estimate_wait(position: int, claim_times: Sequence[float], now: float) -> Op
 class QueueStatus:
     """Tells waiting web customers their place and estimated wait when either changes."""
 
-    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore, every: float = 2.0,
+    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore,
                  refresh: float = 30.0, clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._store = redis, keys, store
-        self._every, self._refresh, self._clock = every, refresh, clock
+        self._refresh, self._clock = refresh, clock
         self._sent: Dict[str, Tuple[int, Optional[int]]] = {}
         self._refreshed = 0.0
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set."""
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except RedisError as exc:
-                logger.warning("queue_status.failure error=%s", exc)
-            try:
-                await asyncio.wait_for(stop.wait(), self._every)
-            except asyncio.TimeoutError:
-                pass
 
     async def tick(self) -> None:
         """One pass over the queue."""

@@ -3,8 +3,10 @@
 - router: new tickets (`tickets` stream) are announced to agents' consoles;
 - relay: tracker events (`events` stream, written by Rasa's event broker) of conversations a
   human owns are pushed to the consoles; the customer's messages are already in the tracker;
-- queue status: waiting web customers are told their place and estimated wait
-  (`handoff.waiting`);
+- periodic jobs: waiting web customers are told their place and estimated wait
+  (`handoff.waiting`); queued conversations are assigned to available agents
+  (`handoff.assignment`); conversations of agents who are gone are requeued (`handoff.presence`);
+  customers who left the queue are counted out (`handoff.abandonment`);
 - delivery: agent messages (`outbox` stream) are appended to the Rasa tracker as `bot` events
   with the agent in their metadata and sent out on the customer's channel by Rasa itself (web
   chat) or by the Send API first (Messenger).
@@ -18,12 +20,17 @@ import logging
 import os
 import socket
 import time
-from typing import Callable, Dict, List
+from typing import Any, Awaitable, Callable, Dict, List, Tuple
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from handoff import keys as key_names
 from handoff import push
+from handoff.abandonment import Abandonment
+from handoff.accounts import AccountStore
+from handoff.announce import Announcer
+from handoff.assignment import Assigner
 from handoff.channels import (
     MESSENGER,
     channel_of,
@@ -36,9 +43,12 @@ from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.messenger_api import GraphError, SendApi
 from handoff.outbox import OutboxMessage
+from handoff.presence import Presence, Requeuer
 from handoff.push import to_agents as publish
 from handoff.rasa_api import RasaClient, RasaUnavailable
+from handoff.settings import Settings
 from handoff.streams import StreamConsumer
+from handoff.teams import Team
 from handoff.ticket import Ticket
 from handoff.transcript import agent_metadata, turn_from_event
 from handoff.waiting import QueueStatus
@@ -170,11 +180,28 @@ class Delivery:
         await publish(self._redis, self._keys, frame)
 
 
+Tick = Callable[[], Awaitable[Any]]
+
+
+async def periodic(name: str, tick: Tick, every: float, stop: asyncio.Event) -> None:
+    """Runs `tick` every `every` seconds until `stop`; a failing pass is logged, not fatal."""
+    while not stop.is_set():
+        try:
+            await tick()
+        except (RedisError, RasaUnavailable, OSError) as exc:
+            logger.warning("%s.failure error=%r", name, exc)
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+        except asyncio.TimeoutError:
+            pass
+
+
 class Workers:
-    """Owns the consumer tasks: `start()` them, and `stop()` awaits them."""
+    """Owns the background tasks: `start()` them, and `stop()` awaits them."""
 
     def __init__(self, redis: Redis, keys: Keys, store: ConversationStore, rasa: RasaClient,
-                 messenger: SendApi, consumer_name: str = "") -> None:
+                 messenger: SendApi, accounts: AccountStore, teams: Dict[str, Team],
+                 settings: Settings, consumer_name: str = "") -> None:
         name = consumer_name or f"{socket.gethostname()}-{os.getpid()}"
         self._stop = asyncio.Event()
         self._tasks: List[asyncio.Task] = []
@@ -186,16 +213,28 @@ class Workers:
             (StreamConsumer(redis, keys.outbox_stream, key_names.GROUP_DELIVERY, name),
              Delivery(redis, keys, rasa, messenger).handle),
         ]
-        self._queue_status = QueueStatus(redis, keys, store)
+        announcer = Announcer(redis, keys, store, rasa)
+        presence = Presence(redis, keys, settings.disconnect_grace)
+        self._periodic: List[Tuple[str, Tick, float]] = [
+            ("queue_status", QueueStatus(redis, keys, store).tick, 2.0),
+            ("requeue", Requeuer(presence, accounts, store, announcer, redis, keys,
+                                 time.time).tick, 5.0),
+            ("abandonment", Abandonment(redis, keys, store, rasa, settings.abandon_after,
+                                        time.time).tick, 5.0),
+        ]
+        if settings.auto_assign:
+            self._periodic.append(("assign", Assigner(redis, keys, store, accounts, presence,
+                                                      teams, announcer, time.time).tick, 1.0))
 
     def start(self) -> None:
-        """Starts one task per consumer, and the queue status task."""
+        """Starts one task per consumer and per periodic job."""
         for consumer, handler in self._jobs:
             task = asyncio.create_task(consumer.run(handler, self._stop),
                                        name=f"consumer:{consumer.stream}")
             self._tasks.append(task)
-        self._tasks.append(asyncio.create_task(self._queue_status.run(self._stop),
-                                               name="queue-status"))
+        for job, tick, every in self._periodic:
+            self._tasks.append(asyncio.create_task(periodic(job, tick, every, self._stop),
+                                                   name=job))
 
     async def stop(self, grace: float = 5.0) -> None:
         """Lets the consumers finish the entry in hand, then cancels what is left."""

@@ -27,7 +27,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
     hub = request.app[app_keys.HUB]
-    hub.add(ws, agent)
+    await hub.add(ws, agent)
     try:
         await ws.send_json({"type": "hello", "agent": agent.public()})
         async for message in ws:

@@ -153,6 +153,14 @@ class Stack:
         self._wait(lambda: self._rasa_ready(url), name, timeout)
         return url
 
+    def add_handoff(self, name: str, port: int, env: Dict[str, str],
+                    timeout: float = 60) -> str:
+        """Starts one more handoff service on `port` with more settings; its URL."""
+        self._spawn(name, [sys.executable, "-m", "handoff"], {**env, "HANDOFF_PORT": str(port)})
+        url = f"http://127.0.0.1:{port}"
+        self._wait(lambda: _http_ok(f"{url}/api/flows", accept=(401,)), name, timeout)
+        return url
+
     def stop_process(self, name: str) -> None:
         """Stops one process of the stack (e.g. an extra Rasa server)."""
         process = self.processes.pop(name, None)
@@ -162,7 +170,8 @@ class Stack:
     def stop(self) -> None:
         """Stops every process (handoff and Rasa first, Redis last)."""
         rasas = sorted(name for name in self.processes if name.startswith("rasa"))
-        for name in ("handoff", *rasas, "actions", "redis"):
+        handoffs = sorted(name for name in self.processes if name.startswith("handoff"))
+        for name in (*handoffs, *rasas, "actions", "redis"):
             if name in self.processes:
                 self.processes[name].stop()
 
@@ -234,10 +243,10 @@ class Stack:
         """The handoff service."""
         self._spawn("handoff", [sys.executable, "-m", "handoff"])
 
-    def _spawn(self, name: str, cmd: List[str]) -> None:
+    def _spawn(self, name: str, cmd: List[str], env: Optional[Dict[str, str]] = None) -> None:
         log = self.run_dir / f"{name}.log"
         out = open(log, "ab")
-        popen = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=out,
+        popen = subprocess.Popen(cmd, cwd=ROOT, env={**self.env(), **(env or {})}, stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True)
         out.close()

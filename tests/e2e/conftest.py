@@ -48,7 +48,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph) -> Iterato
     model = ensure_model(say=lambda line: print(line, file=sys.stderr))
     running = Stack(model=model, run_dir=tmp_path_factory.mktemp("stack"), ports=Ports.free(),
                     say=lambda line: print(line, file=sys.stderr),
-                    extra_env={**MESSENGER, "MESSENGER_GRAPH_URL": graph.url})
+                    extra_env={**MESSENGER, "MESSENGER_GRAPH_URL": graph.url,
+                               # Agents claim by hand here (the claim race is tested); automatic
+                               # assignment, requeue and abandonment are tested in
+                               # tests/integration against real Redis and real processes.
+                               "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_DISCONNECT_GRACE": "3600"})
     running.start()
     try:
         for username, (name, password, role) in AGENTS.items():

@@ -7,6 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import deps
 from actions.handoff import ActionHandoff
 from handoff.conversation import State
+from handoff.profiles import ProfileStore
 from tests import events as ev
 
 pytestmark = pytest.mark.integration
@@ -21,8 +22,8 @@ def _tracker(sender: str = "c1", language: str = "en") -> Tracker:
 
 
 @pytest.fixture(autouse=True)
-def _use_test_store(store):
-    deps.use_store(store)
+def _use_test_store(store, redis, keys):
+    deps.use_store(store, ProfileStore(redis, keys))
     yield
     deps.use_store(None)
 
@@ -59,9 +60,23 @@ async def test_redis_down_tells_the_customer_and_does_not_pause(store, redis_ser
 
     dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True,
                           socket_connect_timeout=0.5)
-    deps.use_store(ConversationStore(dead, Keys("hf:test")))
+    deps.use_store(ConversationStore(dead, Keys("hf:test")), ProfileStore(dead, Keys("hf:test")))
     dispatcher = CollectingDispatcher()
     events = await ActionHandoff().run(dispatcher, _tracker(), {})
     await dead.close(close_connection_pool=True)
     assert dispatcher.messages[0]["response"] == "utter_handoff_failed"
     assert "pause" not in [e["event"] for e in events]
+
+
+async def test_the_ticket_goes_to_its_team_with_its_priority(store, redis, keys):
+    await ActionHandoff().run(CollectingDispatcher(), _tracker("plain"), {})
+    record = await store.get("plain")
+    ticket = await store.ticket(record.ticket_id)
+    assert record.team == "orders" and "order_status" in ticket.topics  # asked about an order
+    assert ticket.priority == 0 and ticket.priority_reasons == []
+    # Order 10234 belongs to claire.martin@example.com: made a VIP, she goes ahead.
+    await ProfileStore(redis, keys).set_vip("Claire.Martin@example.com", True)
+    await ActionHandoff().run(CollectingDispatcher(), _tracker("vip"), {})
+    vip = await store.ticket((await store.get("vip")).ticket_id)
+    assert vip.priority == 1 and vip.priority_reasons == ["vip"]
+    assert await store.queued_ids() == ["vip", "plain"]

@@ -1,0 +1,60 @@
+"""Customers who leave the queue.
+
+A web conversation waiting in the queue whose customer has had no chat page open for `after`
+seconds (the web channel writes, every few seconds, the time for each conversation with a page
+open: `Keys.customers_seen`) is abandoned: it leaves the queue (queued → closed, resolution
+`abandoned`), is counted (`Keys.stats` field `abandoned`), and goes back to the bot, so that a
+customer who comes back later is answered. Messenger conversations are not abandoned this way:
+Messenger keeps the thread, and customers answer hours later.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from redis.asyncio import Redis
+
+from handoff.channels import WEB
+from handoff.conversation import ConversationStore, IllegalTransition, State
+from handoff.keys import Keys
+from handoff.rasa_api import RasaClient, RasaUnavailable, resume_events
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_AFTER = 300.0
+
+
+class Abandonment:
+    """One pass over the queue per `tick()`."""
+
+    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore, rasa: RasaClient,
+                 after: float, clock: Callable[[], float]) -> None:
+        self._redis, self._keys, self._store, self._rasa = redis, keys, store, rasa
+        self._after, self._clock = after, clock
+
+    async def tick(self) -> int:
+        """Closes the abandoned conversations; how many."""
+        now = self._clock()
+        closed = 0
+        for cid in await self._store.queued_ids():
+            fields = await self._redis.hgetall(self._keys.conversation(cid))
+            if fields.get("channel") != WEB:
+                continue
+            seen = await self._redis.hget(self._keys.customers_seen, cid)
+            last = max(float(seen or 0), float(fields.get("queued_at") or 0))
+            if now - last <= self._after:
+                continue
+            try:
+                await self._store.transition(cid, State.CLOSED, fields={
+                    "resolution": "abandoned", "agent": "", "agent_name": ""},
+                    extra=lambda pipe, _: pipe.hincrby(self._keys.stats, "abandoned", 1))
+            except IllegalTransition:
+                continue  # taken or cancelled meanwhile
+            closed += 1
+            logger.info("queue.abandoned conversation=%s waited=%.0f", cid, now - last)
+            try:
+                await self._rasa.append_events(cid, resume_events())
+            except RasaUnavailable as exc:
+                logger.warning("abandoned.resume.failure conversation=%s error=%s", cid, exc)
+        return closed

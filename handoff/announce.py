@@ -1,0 +1,51 @@
+"""Telling the customer, through Rasa, that their conversation changed hands.
+
+Used by the agent API (claim, transfer, reassign) and by the background workers (automatic
+assignment, requeue when an agent disconnects). Best effort: the change itself is already in
+Redis; a customer who misses a notice still gets the next messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Sequence
+
+from redis.asyncio import Redis
+
+from handoff.channels import output_channel
+from handoff.conversation import ConversationStore
+from handoff.keys import Keys
+from handoff.notices import notice_event
+from handoff.rasa_api import RasaClient, RasaUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class Announcer:
+    """Sends notices to customers in their language, on their channel."""
+
+    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore,
+                 rasa: RasaClient) -> None:
+        self._redis, self._keys, self._store, self._rasa = redis, keys, store, rasa
+
+    async def agent_joined(self, conversation_id: str, agent_name: str) -> None:
+        """Tells the customer who has joined (and keeps the name in the `handoff_agent` slot)."""
+        await self.send(conversation_id, "agent_joined", agent_name,
+                        [{"event": "slot", "name": "handoff_agent", "value": agent_name}])
+
+    async def send(self, conversation_id: str, kind: str, agent_name: str,
+                   before: Sequence[Dict[str, Any]] = (), **fields: Any) -> bool:
+        """One notice (`handoff.notices.TEXTS[kind]`); whether Rasa took it."""
+        record = await self._store.get(conversation_id)
+        ticket = await self._store.ticket(record.ticket_id)
+        language = ticket.language if ticket else "en"
+        events = [*before, notice_event(kind, language, agent_name, **fields)]
+        try:
+            await self._rasa.append_events(
+                conversation_id, events, send=True,
+                channel=await output_channel(self._redis, self._keys, conversation_id))
+        except RasaUnavailable as exc:
+            logger.warning("notice.failure conversation=%s kind=%s error=%s", conversation_id,
+                           kind, exc)
+            return False
+        return True
