@@ -6,38 +6,69 @@ this module: it reads the settings once and owns the one Redis client.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 from redis.asyncio import Redis
 
 from actions.order_store import OrderStore
+from handoff.accounts import AccountStore
+from handoff.availability import OpeningHours, load_hours
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
+from handoff.presence import Presence
 from handoff.profiles import ProfileStore
 from handoff.settings import Settings
 
-_store: Optional[ConversationStore] = None
-_profiles: Optional[ProfileStore] = None
+_settings: Optional[Settings] = None
+_redis: Optional[Tuple[Redis, Keys]] = None
 _orders: Optional[OrderStore] = None
+_hours: Optional[OpeningHours] = None
+
+
+def settings() -> Settings:
+    """The settings, read once from the environment."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings
+
+
+def redis_and_keys() -> Tuple[Redis, Keys]:
+    """The Redis client and key names of the handoff parts."""
+    global _redis
+    if _redis is None:
+        client = Redis.from_url(settings().redis_url, decode_responses=True,
+                                socket_connect_timeout=2, socket_timeout=5)
+        _redis = (client, Keys(settings().key_prefix))
+    return _redis
 
 
 def conversation_store() -> ConversationStore:
-    """The conversation store on the configured Redis."""
-    global _store, _profiles
-    if _store is None:
-        settings = Settings.from_env()
-        redis = Redis.from_url(settings.redis_url, decode_responses=True,
-                               socket_connect_timeout=2, socket_timeout=5)
-        keys = Keys(settings.key_prefix)
-        _store, _profiles = ConversationStore(redis, keys), ProfileStore(redis, keys)
-    return _store
+    """The conversation store."""
+    return ConversationStore(*redis_and_keys())
 
 
 def profile_store() -> ProfileStore:
-    """Customer profiles (VIP list) on the same Redis."""
-    conversation_store()
-    assert _profiles is not None
-    return _profiles
+    """Customer profiles (VIP list)."""
+    return ProfileStore(*redis_and_keys())
+
+
+def account_store() -> AccountStore:
+    """Agent accounts."""
+    return AccountStore(*redis_and_keys())
+
+
+def presence() -> Presence:
+    """Which agents are there."""
+    return Presence(*redis_and_keys(), grace=settings().disconnect_grace)
+
+
+def opening_hours() -> OpeningHours:
+    """`handoff/hours.yml`, read once."""
+    global _hours
+    if _hours is None:
+        _hours = load_hours(always_open=settings().always_open)
+    return _hours
 
 
 def order_store() -> OrderStore:
@@ -48,8 +79,13 @@ def order_store() -> OrderStore:
     return _orders
 
 
-def use_store(store: Optional[ConversationStore],
-              profiles: Optional[ProfileStore] = None) -> None:
-    """Replaces the stores (tests give ones on their own Redis)."""
-    global _store, _profiles
-    _store, _profiles = store, profiles
+def use_redis(redis: Optional[Redis], keys: Optional[Keys] = None) -> None:
+    """Replaces the Redis client (tests give one of their own; None: back to the settings)."""
+    global _redis
+    _redis = (redis, keys or Keys()) if redis is not None else None
+
+
+def use_hours(hours: Optional[OpeningHours]) -> None:
+    """Replaces the opening hours (tests; None: back to `handoff/hours.yml`)."""
+    global _hours
+    _hours = hours

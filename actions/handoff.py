@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -12,15 +13,20 @@ from redis.exceptions import RedisError
 
 from actions import deps
 from handoff import teams
+from handoff.availability import opening_text, unavailable_reason
 from handoff.conversation import HUMAN_STATES, IllegalTransition
 from handoff.routing import route
-from handoff.ticket import build_ticket, reason_for
+from handoff.ticket import Ticket, build_ticket, reason_for
+from handoff.waiting import LAST_CLAIMS, estimate_wait
 
 logger = logging.getLogger(__name__)
 
 
 class ActionHandoff(Action):
-    """Builds the ticket, enqueues it, pauses the bot and tells the customer where they stand."""
+    """Builds the ticket, enqueues it, pauses the bot and tells the customer where they stand.
+
+    Where they stand: their place in line, or, at once, that nobody can answer now and why.
+    """
 
     def name(self) -> Text:
         """The action's name in the domain."""
@@ -32,37 +38,64 @@ class ActionHandoff(Action):
         store = deps.conversation_store()
         cid = tracker.sender_id
         try:
-            ticket_id = await self._enqueue(tracker)
+            ticket = await self._enqueue(tracker)
             position = await store.position(cid)
         except RedisError as exc:
             logger.error("handoff.enqueue.failure conversation=%s error=%s", cid, exc)
             dispatcher.utter_message(response="utter_handoff_failed")
             return [ActiveLoop(None)]
-        dispatcher.utter_message(response="utter_handoff_queued", position=position or 1)
+        if ticket is not None and ticket.follow_up == "closed":
+            opening = deps.opening_hours().next_opening(ticket.created_at)
+            dispatcher.utter_message(response="utter_handoff_closed",
+                                     opening=opening_text(opening, ticket.language))
+        elif ticket is not None and ticket.follow_up == "nobody":
+            dispatcher.utter_message(response="utter_handoff_nobody")
+        elif ticket is not None and ticket.follow_up == "long_wait":
+            dispatcher.utter_message(response="utter_handoff_long_wait", position=position or 1)
+        else:
+            dispatcher.utter_message(response="utter_handoff_queued", position=position or 1)
         reason = reason_for((tracker.latest_message.get("intent") or {}).get("name"))
-        return [SlotSet("handoff_reason", reason.value), SlotSet("handoff_ticket_id", ticket_id),
+        return [SlotSet("handoff_reason", reason.value),
+                SlotSet("handoff_ticket_id", ticket.ticket_id if ticket else None),
                 ActiveLoop(None), ConversationPaused()]
 
-    async def _enqueue(self, tracker: Tracker) -> Optional[str]:
+    async def _enqueue(self, tracker: Tracker) -> Optional[Ticket]:
         store = deps.conversation_store()
         cid = tracker.sender_id
         current = await store.get(cid)
         if current.state in HUMAN_STATES:
-            return current.ticket_id
+            return await store.ticket(current.ticket_id)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         ticket = build_ticket(cid, tracker.events, tracker.current_slot_values(),
                               tracker.latest_message, reason_for(intent),
                               earlier_conversations=await store.earlier_tickets(cid),
                               vip=await deps.profile_store().is_vip(_emails_of(tracker)))
         team = route(ticket, teams.load())
+        ticket = replace(ticket, follow_up=await _nobody_now(ticket, team))
         try:
-            await store.enqueue(ticket, team)
+            # Kept either way; when nobody can answer now, ahead of the queue for later.
+            await store.enqueue(ticket, team, front=ticket.follow_up in ("closed", "nobody"))
         except IllegalTransition:
             # A concurrent run of this action queued it first.
-            return (await store.get(cid)).ticket_id
-        logger.info("handoff.enqueued conversation=%s ticket=%s reason=%s team=%s priority=%d",
-                    cid, ticket.ticket_id, ticket.reason, team, ticket.priority)
-        return ticket.ticket_id
+            return await store.ticket((await store.get(cid)).ticket_id)
+        logger.info("handoff.enqueued conversation=%s ticket=%s reason=%s team=%s priority=%d "
+                    "follow_up=%s", cid, ticket.ticket_id, ticket.reason, team, ticket.priority,
+                    ticket.follow_up)
+        return ticket
+
+
+async def _nobody_now(ticket: Ticket, team: Optional[str]) -> Optional[str]:
+    """Why nobody can answer at once, if so (`handoff.availability`)."""
+    redis, keys = deps.redis_and_keys()
+    agents = await deps.account_store().all()
+    available = await deps.presence().available(agents, ticket.created_at)
+    queued = len(await deps.conversation_store().queued_ids())
+    claims = [score for _, score in await redis.zrange(keys.recent_claims, -LAST_CLAIMS, -1,
+                                                       withscores=True)]
+    return unavailable_reason(deps.opening_hours(), ticket.created_at, agents, available, team,
+                              ticket.language, estimate_wait(queued + 1, claims,
+                                                             ticket.created_at),
+                              deps.settings().max_wait)
 
 
 def _emails_of(tracker: Tracker) -> List[Optional[str]]:

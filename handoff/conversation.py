@@ -157,17 +157,20 @@ class ConversationStore:
         tickets = [await self.ticket(ticket_id) for ticket_id in ids]
         return [t.brief() for t in tickets if t is not None]
 
-    async def enqueue(self, ticket: Ticket, team: Optional[str] = None) -> Conversation:
+    async def enqueue(self, ticket: Ticket, team: Optional[str] = None,
+                      front: bool = False) -> Conversation:
         """Moves bot|closed → queued for `team` (None: everyone), at its place in line.
 
-        Stores the ticket; the place comes from `handoff.routing.queue_score`.
+        Stores the ticket; the place comes from `handoff.routing.queue_score`, ahead of all
+        others with `front` (a follow-up kept while nobody could answer).
         """
         keys, raw = self._keys, ticket.to_json()
+        score = queue_score(ticket) - (FRONT if front else 0.0)
 
         def extra(pipe: Pipeline, _: Conversation) -> None:
             pipe.set(keys.ticket(ticket.ticket_id), raw)
             pipe.lpush(keys.customer_tickets(ticket.customer["id"]), ticket.ticket_id)
-            pipe.zadd(keys.queue, {ticket.conversation_id: queue_score(ticket)})
+            pipe.zadd(keys.queue, {ticket.conversation_id: score})
             pipe.xadd(keys.tickets_stream, {"ticket": raw}, maxlen=100_000, approximate=True)
 
         return await self.transition(

@@ -36,6 +36,8 @@ class Settings:
     auto_assign: bool = True
     disconnect_grace: float = 60.0
     abandon_after: float = 300.0
+    always_open: bool = False
+    max_wait: float = 20 * 60.0
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -63,6 +65,8 @@ class Settings:
             auto_assign=env.get("HANDOFF_AUTO_ASSIGN", "1") not in ("0", "false", "no"),
             disconnect_grace=_float(env, "HANDOFF_DISCONNECT_GRACE", cls.disconnect_grace),
             abandon_after=_float(env, "HANDOFF_ABANDON_AFTER", cls.abandon_after),
+            always_open=env.get("HANDOFF_ALWAYS_OPEN", "0") in ("1", "true", "yes"),
+            max_wait=_float(env, "HANDOFF_MAX_WAIT", cls.max_wait),
         )
 
 

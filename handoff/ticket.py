@@ -73,6 +73,9 @@ class Ticket:
     frustration: Dict[str, Any] = field(default_factory=dict)
     topics: List[str] = field(default_factory=list)
     priority_reasons: List[str] = field(default_factory=list)
+    # Why nobody could answer at once (`handoff.availability`), if so: `closed`, `nobody`,
+    # `long_wait`. Such a ticket is a follow-up: the customer may leave contact details.
+    follow_up: Optional[str] = None
 
     def public(self) -> Dict[str, Any]:
         """The ticket as consoles get it."""

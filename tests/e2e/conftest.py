@@ -52,7 +52,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph) -> Iterato
                                # Agents claim by hand here (the claim race is tested); automatic
                                # assignment, requeue and abandonment are tested in
                                # tests/integration against real Redis and real processes.
-                               "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_DISCONNECT_GRACE": "3600"})
+                               "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_DISCONNECT_GRACE": "3600",
+                               # Results must not depend on the hour CI runs at.
+                               "HANDOFF_ALWAYS_OPEN": "1"})
     running.start()
     try:
         for username, (name, password, role) in AGENTS.items():

@@ -1,12 +1,18 @@
 """`action_handoff` called directly on a hand-built tracker, with a real Redis behind it."""
 
+import datetime as dt
+import time
+
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import deps
 from actions.handoff import ActionHandoff
+from handoff.accounts import AccountStore
+from handoff.availability import OpeningHours
 from handoff.conversation import State
+from handoff.presence import Presence
 from handoff.profiles import ProfileStore
 from tests import events as ev
 
@@ -21,11 +27,20 @@ def _tracker(sender: str = "c1", language: str = "en") -> Tracker:
                    latest_action_name="action_listen")
 
 
+ALWAYS_OPEN = OpeningHours("Europe/Paris", {}, always_open=True)
+
+
 @pytest.fixture(autouse=True)
-def _use_test_store(store, redis, keys):
-    deps.use_store(store, ProfileStore(redis, keys))
+async def _use_test_redis(redis, keys):
+    """The action on the test Redis, open hours, and Marie (orders, en/fr) at her console."""
+    deps.use_redis(redis, keys)
+    deps.use_hours(ALWAYS_OPEN)
+    await AccountStore(redis, keys).create("marie", "Marie", "pass", teams=["orders"])
+    await redis.set(keys.presence("marie"), "online")
+    await Presence(redis, keys).beat(["marie"], time.time())
     yield
-    deps.use_store(None)
+    deps.use_redis(None)
+    deps.use_hours(None)
 
 
 async def test_handoff_queues_a_ticket_pauses_and_tells_the_position(store):
@@ -54,13 +69,12 @@ async def test_a_retried_handoff_makes_no_second_ticket(store, redis, keys):
 async def test_redis_down_tells_the_customer_and_does_not_pause(store, redis_server, tmp_path):
     from redis.asyncio import Redis
 
-    from handoff.conversation import ConversationStore
     from handoff.keys import Keys
     from stack.services import free_port
 
     dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True,
                           socket_connect_timeout=0.5)
-    deps.use_store(ConversationStore(dead, Keys("hf:test")), ProfileStore(dead, Keys("hf:test")))
+    deps.use_redis(dead, Keys("hf:test"))
     dispatcher = CollectingDispatcher()
     events = await ActionHandoff().run(dispatcher, _tracker(), {})
     await dead.close(close_connection_pool=True)
@@ -80,3 +94,40 @@ async def test_the_ticket_goes_to_its_team_with_its_priority(store, redis, keys)
     vip = await store.ticket((await store.get("vip")).ticket_id)
     assert vip.priority == 1 and vip.priority_reasons == ["vip"]
     assert await store.queued_ids() == ["vip", "plain"]
+
+
+async def test_nobody_available_is_said_at_once_and_the_request_kept_first(store, redis, keys):
+    await ActionHandoff().run(CollectingDispatcher(), _tracker("earlier"), {})
+    await Presence(redis, keys).beat(["marie"], time.time() - 3600)  # her console is long gone
+    dispatcher = CollectingDispatcher()
+    events = await ActionHandoff().run(dispatcher, _tracker("nobody"), {})
+    assert dispatcher.messages[0]["response"] == "utter_handoff_nobody"
+    assert "pause" in [e["event"] for e in events]  # what they write next goes to the ticket
+    ticket = await store.ticket((await store.get("nobody")).ticket_id)
+    assert ticket.follow_up == "nobody"
+    assert await store.queued_ids() == ["nobody", "earlier"]  # seen first when agents are back
+
+
+async def test_closed_hours_give_the_next_opening(store):
+    today = dt.datetime.now(dt.timezone.utc).astimezone().weekday()
+    only_another_day = OpeningHours("Europe/Paris", {(today + 2) % 7: [
+        (dt.time(9), dt.time(19))]})
+    deps.use_hours(only_another_day)
+    dispatcher = CollectingDispatcher()
+    await ActionHandoff().run(dispatcher, _tracker("closed", language="fr"), {})
+    message = dispatcher.messages[0]
+    assert message["response"] == "utter_handoff_closed"
+    assert message["opening"].endswith("à 09:00")
+    assert (await store.ticket((await store.get("closed")).ticket_id)).follow_up == "closed"
+
+
+async def test_a_long_wait_is_said_honestly(store, redis, keys):
+    now = time.time()
+    # Lately a conversation was taken only every 1,000 s: two in line means over 20 min.
+    await redis.zadd(keys.recent_claims, {f"x{i}": now - 1000 * i for i in (1, 2, 3)})
+    await ActionHandoff().run(CollectingDispatcher(), _tracker("first"), {})
+    dispatcher = CollectingDispatcher()
+    await ActionHandoff().run(dispatcher, _tracker("second"), {})
+    assert dispatcher.messages[0]["response"] == "utter_handoff_long_wait"
+    assert dispatcher.messages[0]["position"] == 2
+    assert await store.queued_ids() == ["first", "second"]  # its normal place
