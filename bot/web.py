@@ -192,6 +192,21 @@ class WebChatInput(SocketIOInput):
             await on_new_message(message)
             return {"ok": True, "id": message_id}
 
+        @sio.on("cancel_wait", namespace=self.namespace)
+        async def cancel_wait(sid: Text, data: Any) -> Dict[str, Any]:
+            # The handoff service owns the queue: the request goes to it through a stream.
+            conversation_id = await self._conversation_of(sid, None)
+            if conversation_id is None or self._redis is None:
+                return {"ok": False, "error": "no_session"}
+            try:
+                await self._redis.xadd(self.keys.customer_requests_stream, {
+                    "conversation_id": conversation_id, "kind": "cancel_wait"},
+                    maxlen=100_000, approximate=True)
+            except RedisError as exc:
+                logger.warning("webchat.cancel_wait.failure error=%s", exc)
+                return {"ok": False, "error": "unavailable"}
+            return {"ok": True}
+
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text) -> None:
             self._open.pop(sid, None)

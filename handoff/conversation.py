@@ -147,6 +147,11 @@ class ConversationStore:
         """Queued conversation ids, first in line first."""
         return list(await self._redis.zrange(self._keys.queue, 0, -1))
 
+    async def first_reply(self, conversation_id: str, at: float) -> None:
+        """Records the first agent reply since the handoff (later ones change nothing)."""
+        await self._redis.hsetnx(self._keys.conversation(conversation_id), "first_reply_at",
+                                 str(at))
+
     async def agent_conversation_ids(self, username: str) -> List[str]:
         """Ids of the conversations assigned to an agent."""
         return sorted(await self._redis.smembers(self._keys.agent_conversations(username)))
@@ -168,6 +173,8 @@ class ConversationStore:
         score = queue_score(ticket) - (FRONT if front else 0.0)
 
         def extra(pipe: Pipeline, _: Conversation) -> None:
+            # A new handoff: the first-reply clock of an earlier one does not count.
+            pipe.hdel(keys.conversation(ticket.conversation_id), "first_reply_at")
             pipe.set(keys.ticket(ticket.ticket_id), raw)
             pipe.lpush(keys.customer_tickets(ticket.customer["id"]), ticket.ticket_id)
             pipe.zadd(keys.queue, {ticket.conversation_id: score})
@@ -177,7 +184,7 @@ class ConversationStore:
             ticket.conversation_id, State.QUEUED,
             fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "",
                     "team": team or "", "channel": ticket.channel, "language": ticket.language,
-                    "queued_at": str(ticket.created_at), "first_reply_at": ""},
+                    "queued_at": str(ticket.created_at)},
             extra=extra,
         )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 GROUP_ROUTER = "router"  # reads STREAM tickets
 GROUP_RELAY = "relay"  # reads STREAM events
 GROUP_DELIVERY = "delivery"  # reads STREAM outbox
+GROUP_REQUESTS = "requests"  # reads STREAM customer-requests
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,11 @@ class Keys:
     def outbox_stream(self) -> str:
         """STREAM of agent messages to deliver (fields of `handoff.outbox.OutboxMessage`)."""
         return f"{self.prefix}:stream:outbox"
+
+    @property
+    def customer_requests_stream(self) -> str:
+        """STREAM of customers' requests (`conversation_id`, `kind`), from the web channel."""
+        return f"{self.prefix}:stream:customer-requests"
 
     @property
     def push_channel(self) -> str:

@@ -35,6 +35,12 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fr": "{agent} a dû s'absenter. Vous repassez en tête de file : une autre personne de "
               "notre équipe vous répond très vite, avec tout ce que vous avez écrit.",
     },
+    "wait_cancelled": {
+        "en": "You are back with the assistant: ask me anything, or ask for a person again at "
+              "any time.",
+        "fr": "Vous êtes de retour avec l'assistant : posez-moi vos questions, ou redemandez une "
+              "personne à tout moment.",
+    },
     "handed_back": {
         "en": "{agent} has handed you back to the assistant. Ask me anything, or ask for a "
               "person again at any time.",

@@ -26,6 +26,7 @@ from handoff.errors import ApiError
 from handoff.notices import notice_event
 from handoff.profiles import ProfileStore
 from handoff.rasa_api import RasaUnavailable, resume_events
+from handoff.sla import DEFAULT_FIRST_REPLY_SLA, sla_status
 from handoff.ticket import Ticket
 from handoff.transcript import turns_from_events
 
@@ -99,7 +100,8 @@ async def queue(request: web.Request) -> web.Response:
         record = await store.get(cid)
         ticket = await store.ticket(record.ticket_id)
         if ticket is not None and agent.serves(record.team):
-            tickets.append({**ticket.public(), "team": record.team})
+            tickets.append({**ticket.public(), "team": record.team,
+                            "sla": await sla_of(request, record)})
     return web.json_response({"tickets": tickets})
 
 
@@ -170,6 +172,7 @@ async def send_message(request: web.Request) -> web.Response:
         raise ApiError("customer_unreachable")
     message = await outbox.accept(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
                                   agent.username, agent.name, text.strip(), client_id)
+    await request.app[app_keys.STORE].first_reply(cid, time.time())
     return web.json_response({"message": {"id": message.id, "client_id": message.client_id,
                                           "status": "accepted"}}, status=202)
 
@@ -248,6 +251,7 @@ async def describe(request: web.Request, record: Conversation,
         "ticket": ticket.public() if ticket else None,
         "reach": await channels.reach(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
                                       record.id, time.time()),
+        "sla": await sla_of(request, record),
     }
     if transcript:
         described["earlier"] = await _earlier(request, record, ticket)
@@ -255,6 +259,16 @@ async def describe(request: web.Request, record: Conversation,
         described["notes"] = await notes.all_notes(request.app[app_keys.REDIS],
                                                    request.app[app_keys.KEYS], record.id)
     return described
+
+
+async def sla_of(request: web.Request, record: Conversation) -> Optional[Dict[str, Any]]:
+    """The conversation's first-reply SLA (`handoff.sla`), by its team's target."""
+    fields = await request.app[app_keys.REDIS].hgetall(
+        request.app[app_keys.KEYS].conversation(record.id))
+    team = request.app[app_keys.TEAMS].get(record.team or "")
+    target = team.first_reply_sla if team else DEFAULT_FIRST_REPLY_SLA
+    return sla_status(float(fields.get("queued_at") or 0) or None,
+                      float(fields.get("first_reply_at") or 0) or None, target, time.time())
 
 
 async def _earlier(request: web.Request, record: Conversation,

@@ -3,6 +3,8 @@
 - router: new tickets (`tickets` stream) are announced to agents' consoles;
 - relay: tracker events (`events` stream, written by Rasa's event broker) of conversations a
   human owns are pushed to the consoles; the customer's messages are already in the tracker;
+- requests: customers' requests from the web chat (`customer-requests` stream), e.g. to stop
+  waiting and go back to the bot;
 - periodic jobs: waiting web customers are told their place and estimated wait
   (`handoff.waiting`); queued conversations are assigned to available agents
   (`handoff.assignment`); conversations of agents who are gone are requeued (`handoff.presence`);
@@ -38,14 +40,14 @@ from handoff.channels import (
     messenger_fields,
     output_channel,
 )
-from handoff.conversation import HUMAN_STATES, ConversationStore, State
+from handoff.conversation import HUMAN_STATES, ConversationStore, IllegalTransition, State
 from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.messenger_api import GraphError, SendApi
 from handoff.outbox import OutboxMessage
 from handoff.presence import Presence, Requeuer
 from handoff.push import to_agents as publish
-from handoff.rasa_api import RasaClient, RasaUnavailable
+from handoff.rasa_api import RasaClient, RasaUnavailable, resume_events
 from handoff.settings import Settings
 from handoff.streams import StreamConsumer
 from handoff.teams import Team
@@ -180,6 +182,26 @@ class Delivery:
         await publish(self._redis, self._keys, frame)
 
 
+class Requests:
+    """Customers' requests: `cancel_wait` gives a queued conversation back to the bot."""
+
+    def __init__(self, store: ConversationStore, rasa: RasaClient, announcer: Announcer) -> None:
+        self._store, self._rasa, self._announcer = store, rasa, announcer
+
+    async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
+        """One request from the web channel."""
+        cid = fields.get("conversation_id", "")
+        if fields.get("kind") != "cancel_wait" or not cid:
+            return
+        try:
+            await self._store.transition(cid, State.BOT, fields={"agent": "", "agent_name": ""})
+        except IllegalTransition:
+            return  # an agent took it meanwhile, or it was already cancelled
+        await self._rasa.append_events(cid, resume_events())
+        await self._announcer.send(cid, "wait_cancelled", "")
+        logger.info("queue.cancelled_by_customer conversation=%s", cid)
+
+
 Tick = Callable[[], Awaitable[Any]]
 
 
@@ -214,6 +236,9 @@ class Workers:
              Delivery(redis, keys, rasa, messenger).handle),
         ]
         announcer = Announcer(redis, keys, store, rasa)
+        self._jobs.append((StreamConsumer(redis, keys.customer_requests_stream,
+                                          key_names.GROUP_REQUESTS, name),
+                           Requests(store, rasa, announcer).handle))
         presence = Presence(redis, keys, settings.disconnect_grace)
         self._periodic: List[Tuple[str, Tick, float]] = [
             ("queue_status", QueueStatus(redis, keys, store).tick, 2.0),

@@ -198,6 +198,12 @@
       'sup.done': 'The conversation is now with {name}.',
       'sup.open': 'Open',
       'sup.allTeams': 'Everyone',
+      'sup.sla': 'First reply',
+      'sla.ok': 'Due in {time}',
+      'sla.near': 'Due in {time}',
+      'sla.breached': 'Late by {time}',
+      'sla.met': 'Answered in {time}',
+      'sla.missed': 'Answered late ({time})',
       'close.resolution': 'Resolution',
       'resolution.resolved': 'Resolved',
       'resolution.not_resolved': 'Not resolved',
@@ -229,6 +235,7 @@
       'chat.queueWait': 'Estimated wait: about {minutes} min.',
       'chat.queueNoEstimate': 'Someone will be with you as soon as possible.',
       'chat.linkExpired': 'This link has expired or was already used: you are in a new conversation. Ask us for a new link if you need one.',
+      'chat.cancelWait': 'Back to the assistant',
       'chat.messagesLabel': 'Conversation'
     },
     fr: {
@@ -417,6 +424,12 @@
       'sup.done': 'La conversation est maintenant avec {name}.',
       'sup.open': 'Ouvrir',
       'sup.allTeams': 'Tout le monde',
+      'sup.sla': 'Première réponse',
+      'sla.ok': 'Dans {time}',
+      'sla.near': 'Dans {time}',
+      'sla.breached': 'En retard de {time}',
+      'sla.met': 'Répondu en {time}',
+      'sla.missed': 'Répondu en retard ({time})',
       'close.resolution': 'Résolution',
       'resolution.resolved': 'Résolu',
       'resolution.not_resolved': 'Non résolu',
@@ -448,6 +461,7 @@
       'chat.queueWait': 'Attente estimée : environ {minutes} min.',
       'chat.queueNoEstimate': 'Quelqu’un vous répond dès que possible.',
       'chat.linkExpired': 'Ce lien a expiré ou a déjà servi : vous êtes dans une nouvelle conversation. Demandez-nous un nouveau lien si besoin.',
+      'chat.cancelWait': 'Revenir à l’assistant',
       'chat.messagesLabel': 'Conversation'
     }
   };

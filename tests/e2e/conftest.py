@@ -22,7 +22,7 @@ from tests.fake_graph import FakeGraph
 
 AGENTS = {"marie": ("Marie", "marie-pass", "agent"), "paul": ("Paul", "paul-pass", "agent"),
           "sam": ("Sam", "sam-pass", "supervisor")}
-TEAMS = {"marie": "orders", "paul": "billing", "sam": ""}
+TEAMS = {"marie": "orders", "paul": "billing,orders", "sam": ""}
 
 
 PAGE_ID = "1000000000001"

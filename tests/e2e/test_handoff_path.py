@@ -38,8 +38,10 @@ async def _user_event_logged(stack, cid, text, timeout=30):
 
 async def test_customer_bot_human_and_back(stack, agents, customer_factory):
     marie, paul = agents["marie"], agents["paul"]
-    await marie.connect_ws()
-    await paul.connect_ws()
+    for agent in (marie, paul):  # at their consoles, online: someone can answer
+        await agent.connect_ws()
+        status, _ = await agent.post("/api/me/presence", {"status": "online"})
+        assert status == 200
     customer = await customer_factory()
     cid = customer.session_id
 
@@ -51,7 +53,8 @@ async def test_customer_bot_human_and_back(stack, agents, customer_factory):
     # One message reaches a human: a ticket with the full context, and the queue position.
     await customer.say("I want to talk to a human")
     queued = await customer.reply()
-    assert "1" in queued["text"], queued
+    status, body = await marie.get(f"/api/conversations/{cid}")
+    assert f"You are number {body['conversation']['position']} in the queue" in queued["text"]
     frame = await marie.frame(lambda f: f["type"] == "ticket.queued"
                               and f["ticket"]["conversation_id"] == cid)
     ticket = frame["ticket"]

@@ -13,7 +13,10 @@ import sys
 from typing import Iterator
 
 import pytest
+from redis.asyncio import Redis
 
+from handoff.conversation import FRONT
+from handoff.keys import Keys
 from stack.model import ROOT
 from stack.services import free_port
 from tests.e2e.conftest import AgentClient, rasa_tracker
@@ -45,9 +48,10 @@ async def test_auto_assignment_then_requeue_when_the_agent_disappears(
     _account(stack, "owen", "orders", "en")     # orders, English: the one for this customer
     _account(stack, "bill", "billing", "en")    # English, but billing
     consoles = {}
-    # Marie (orders, speaks English) is away: she gets no new conversations.
-    status, _ = await agents["marie"].post("/api/me/presence", {"status": "away"})
-    assert status == 200
+    # Marie and Paul (orders, speak English) are away: they get no new conversations.
+    for name in ("marie", "paul"):
+        status, _ = await agents[name].post("/api/me/presence", {"status": "away"})
+        assert status == 200
     try:
         for name in ("nora", "owen", "bill"):
             consoles[name] = AgentClient(stack.handoff_url)
@@ -83,8 +87,15 @@ async def test_auto_assignment_then_requeue_when_the_agent_disappears(
         assert body["conversation"]["state"] == "queued"
         assert body["conversation"]["team"] == "orders"
         assert "no console" in body["conversation"]["notes"][-1]["text"]
-        status, body = await sam.get("/api/queue")
-        assert [t["conversation_id"] for t in body["tickets"]][0] == cid
+        # At the front: its place now is ahead of any ticket not itself put first (the queue is
+        # shared with other tests' leftovers, so compare scores, not positions).
+        redis = Redis.from_url(stack.env()["REDIS_URL"], decode_responses=True)
+        try:
+            score = await redis.zscore(Keys().queue, cid)
+        finally:
+            await redis.close(close_connection_pool=True)
+        created = body["conversation"]["ticket"]["created_at"]
+        assert score <= created - FRONT
         # Nobody else who may take it is available: it waits, and nothing was lost.
         await asyncio.sleep(3)
         status, body = await sam.get(f"/api/conversations/{cid}")
@@ -98,3 +109,48 @@ async def test_auto_assignment_then_requeue_when_the_agent_disappears(
     finally:
         for console in consoles.values():
             await console.close()
+        for name in ("marie", "paul"):  # as other tests expect them
+            await agents[name].post("/api/me/presence", {"status": "online"})
+
+
+@pytest.fixture
+def quick_abandonment(stack) -> Iterator[str]:
+    try:
+        yield stack.add_handoff("handoff-abandon", free_port(), {
+            "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_ABANDON_AFTER": "4"})
+    finally:
+        stack.stop_process("handoff-abandon")
+
+
+async def test_a_customer_who_leaves_the_queue_is_counted_and_the_bot_resumes(
+        stack, quick_abandonment, agents):
+    from tests.e2e.conftest import Customer
+
+    redis = Redis.from_url(stack.env()["REDIS_URL"], decode_responses=True)
+    before = int(await redis.hget(Keys().stats, "abandoned") or 0)
+    customer = Customer(stack.rasa_url)
+    await customer.connect()
+    token, cid = customer.token, customer.session_id
+    await customer.say("I want to talk to a human")
+    await customer.reply()
+    await customer.close()  # the customer leaves
+    try:
+        for _ in range(60):
+            if (await redis.hget(Keys().conversation(cid), "state")) == "closed":
+                break
+            await asyncio.sleep(0.5)
+        fields = await redis.hgetall(Keys().conversation(cid))
+        assert (fields["state"], fields["resolution"]) == ("closed", "abandoned")
+        assert int(await redis.hget(Keys().stats, "abandoned")) == before + 1
+        status, body = await agents["sam"].get("/api/queue")
+        assert cid not in [t["conversation_id"] for t in body["tickets"]]
+        # Coming back later, the customer is answered by the bot again.
+        back = Customer(stack.rasa_url)
+        try:
+            await back.connect(token=token)
+            await back.say("what are your opening hours?")
+            await back.reply(lambda m: "Monday to Friday" in m.get("text", ""))
+        finally:
+            await back.close()
+    finally:
+        await redis.close(close_connection_pool=True)

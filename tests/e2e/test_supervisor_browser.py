@@ -6,9 +6,13 @@ Also produces docs/screenshots/supervisor.png.
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import redis
 from playwright.sync_api import expect
 
+from handoff.keys import Keys
 from tests.e2e import test_browser as recipe
 from tests.e2e.test_console_browser import (
     LIVE,
@@ -49,6 +53,13 @@ def test_supervisor_reassigns_and_agent_transfers_to_a_team(stack, browser):
     customer = _context(browser, 900, 760)
     chat, cid = _ask_for_a_human(url, customer, pages)
 
+    # This customer has been waiting 10 minutes for a first reply (no team: 5 min target).
+    store = redis.Redis.from_url(stack.env()["REDIS_URL"], decode_responses=True)
+    try:
+        store.hset(Keys().conversation(cid), "queued_at", str(time.time() - 600))
+    finally:
+        store.close()
+
     # --- The supervisor sees agents with presence and load, and the waiting customer. ---
     sam.get_by_test_id("supervisor-toggle").click()
     view = sam.get_by_test_id("supervisor-view")
@@ -58,6 +69,8 @@ def test_supervisor_reassigns_and_agent_transfers_to_a_team(stack, browser):
     queued = _row(sam, "sup-queued", cid)
     expect(queued).to_be_visible(timeout=QUICK)
     marie_load = int(_agent_row(sam, "marie").get_attribute("data-load"))
+    expect(queued.get_by_test_id("sup-sla")).to_have_attribute("data-sla", "breached")
+    expect(queued.get_by_test_id("sup-sla")).to_contain_text("Late by 5 min")  # 10 min, 5 due
 
     # --- ... and gives the conversation to Marie, who gets it live. ---
     queued.get_by_test_id("sup-target").select_option("marie")

@@ -170,3 +170,18 @@ async def test_waiting_customers_see_their_place_and_wait_update(stack, agents, 
         await marie.post(f"/api/conversations/{customer.session_id}/claim", {})
         status, _ = await marie.post(f"/api/conversations/{customer.session_id}/close", {})
         assert status == 200
+
+
+async def test_a_waiting_customer_can_go_back_to_the_bot(stack, agents, customer_factory):
+    customer = await customer_factory()
+    await customer.say("I want to talk to a human")
+    await customer.reply()
+    ack = await customer.sio.call("cancel_wait", {}, timeout=30)
+    assert ack == {"ok": True}
+    back = await customer.reply(lambda m: m.get("notice") == "wait_cancelled")
+    assert back["text"].startswith("You are back with the assistant")
+    status, body = await agents["sam"].get(f"/api/conversations/{customer.session_id}")
+    assert body["conversation"]["state"] == "bot"
+    await customer.say("what are your opening hours?")
+    answer = await customer.reply(lambda m: "Monday to Friday" in m.get("text", ""))
+    assert not answer.get("agent")

@@ -354,10 +354,23 @@
     var box = document.getElementById('chat-queue');
     var place = data.position === 1 ? t('chat.queueNext') : t('chat.queuePlace', { position: data.position });
     var wait = data.wait_minutes > 0 ? t('chat.queueWait', { minutes: data.wait_minutes }) : t('chat.queueNoEstimate');
-    box.textContent = place + ' ' + wait;
+    clearNode(box);
+    box.appendChild(el('span', { class: 'queue-text', text: place + ' ' + wait }));
+    var cancel = el('button', { type: 'button', class: 'queue-cancel', 'data-testid': 'chat-cancel-wait',
+      text: t('chat.cancelWait') });
+    cancel.addEventListener('click', function () {
+      if (!socket || !socket.connected) return;
+      cancel.disabled = true;
+      socket.timeout(ACK_TIMEOUT_MS).emit('cancel_wait', {}, function (err, ack) {
+        if (err || !ack || !ack.ok) cancel.disabled = false;
+      });
+    });
+    box.appendChild(cancel);
     box.setAttribute('data-position', String(data.position));
     box.hidden = false;
   }
+
+  function clearNode(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
   function hideQueueStatus() { document.getElementById('chat-queue').hidden = true; }
 

@@ -424,7 +424,11 @@
         text: String(ticket.language || '?').toUpperCase() }),
       el('span', { class: 'tag', text: label('channel', ticket.channel) }),
       ticket.team ? el('span', { class: 'tag tag-team', 'data-testid': 'queue-team',
-        title: t('queue.team', { team: teamLabel(ticket.team) }), text: teamLabel(ticket.team) }) : null
+        title: t('queue.team', { team: teamLabel(ticket.team) }), text: teamLabel(ticket.team) }) : null,
+      // Supervisors see at a glance which tickets are about to miss their first-reply target.
+      isSupervisor() && ticket.sla && (ticket.sla.state === 'near' || ticket.sla.state === 'breached')
+        ? el('span', { class: 'tag sla sla-' + ticket.sla.state, 'data-testid': 'queue-sla',
+          text: t('sla.' + ticket.sla.state, { time: fmtDuration(Math.abs(ticket.sla.seconds_left)) }) }) : null
     ]);
     var li = el('li', {
       class: 'item queue-item' + (id === state.openId ? ' selected' : ''),

@@ -11,12 +11,13 @@
   var t = window.HandoffI18n.t;
   var el = C.el;
   var REFRESH_DELAY_MS = 250;   // frames come in bursts (a claim sends two): reload once
+  var TICK_MS = 15000;          // SLA timers move even when nothing happens
   var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
   // Frames after which the view's figures may have changed.
   var RELOAD_ON = { 'conversation.state': true, 'agent.presence': true, 'ticket.queued': true,
     'ticket.removed': true };
 
-  var view = { shown: false, agents: [], held: [], timer: null, seq: 0, busy: {} };
+  var view = { shown: false, agents: [], held: [], queue: [], timer: null, seq: 0, busy: {} };
 
   function $(id) { return document.getElementById(id); }
 
@@ -32,11 +33,13 @@
 
   function load() {
     var seq = ++view.seq;
-    return Promise.all([C.call('GET', '/api/agents'), C.call('GET', '/api/supervisor/conversations')])
+    return Promise.all([C.call('GET', '/api/agents'), C.call('GET', '/api/supervisor/conversations'),
+      C.call('GET', '/api/queue')])
       .then(function (r) {
         if (seq !== view.seq) return;   // a later reload is on its way
         view.agents = Array.isArray(r[0].agents) ? r[0].agents : [];
         view.held = Array.isArray(r[1].conversations) ? r[1].conversations : [];
+        view.queue = Array.isArray(r[2].tickets) ? r[2].tickets : [];
         render();
       }).catch(function (err) {
         if (err.status !== 401) C.notify(err.message, 'error', err.code);
@@ -62,6 +65,14 @@
   }
 
   function cell(content, attrs) { return el('td', attrs || null, [content]); }
+
+  /* The first-reply SLA of a conversation (handoff/sla.py), as a tag. */
+  function slaCell(sla) {
+    if (!sla) return cell(el('span', { text: '—' }));
+    var seconds = sla.state === 'met' || sla.state === 'missed' ? sla.first_reply_after : Math.abs(sla.seconds_left);
+    return cell(el('span', { class: 'tag sla sla-' + sla.state, 'data-testid': 'sup-sla', 'data-sla': sla.state,
+      text: t('sla.' + sla.state, { time: C.fmtDuration(seconds || 0) }) }));
+  }
 
   function heldBy(username) {
     return view.held.filter(function (c) { return c.agent === username; });
@@ -153,7 +164,7 @@
   function renderQueue() {
     var body = $('sup-queue');
     C.clear(body);
-    var queue = C.queue();
+    var queue = view.queue;  // from the API: with each ticket's SLA
     $('sup-queue-empty').hidden = queue.length > 0;
     queue.forEach(function (ticket) {
       var conv = { id: ticket.conversation_id, ticket: ticket, agent: null };
@@ -162,6 +173,7 @@
         cell(el('span', { text: C.label('reason', ticket.reason) })),
         cell(el('span', { class: 'wait', 'data-created-at': ticket.created_at, text: C.waitingText(ticket.created_at) })),
         cell(el('span', { text: ticket.team ? C.teamLabel(ticket.team) : t('sup.allTeams') })),
+        slaCell(ticket.sla),
         cell(el('span', { class: 'sup-summary', text: C.firstLine(C.summaryOf(ticket)) })),
         cell(el('div', { class: 'sup-actions' }, [giveTo(conv, 'sup.assign'), openButton(conv.id)]))
       ]));
@@ -179,6 +191,7 @@
         cell(el('span', { text: C.label('reason', conv.ticket && conv.ticket.reason) })),
         cell(el('span', { text: conv.agent_name || conv.agent || '' })),
         cell(el('span', { class: 'tag tag-state tag-state-' + conv.state, text: C.label('state', conv.state) })),
+        slaCell(conv.sla),
         cell(el('span', { class: 'sup-summary', text: C.firstLine(C.summaryOf(conv.ticket)) })),
         cell(el('div', { class: 'sup-actions' }, [giveTo(conv, 'sup.reassign'), openButton(conv.id)]))
       ]));
@@ -197,10 +210,11 @@
       setShown(false);
       view.agents = [];
       view.held = [];
+      view.queue = [];
     });
+    setInterval(function () { if (view.shown) load(); }, TICK_MS);
     C.onFrame(function (f) {
       if (!view.shown) return;
-      if (f.type === 'ticket.queued' || f.type === 'ticket.removed') renderQueue();
       if (RELOAD_ON[f.type]) reloadSoon();
     });
   }
