@@ -41,7 +41,10 @@ class Hub:
     async def add(self, ws: web.WebSocketResponse, agent: Agent) -> None:
         """Registers an agent's socket (with the account as it was when it connected)."""
         self._sockets.add((ws, agent))
-        await self._presence.beat([agent.username], time.time())
+        try:
+            await self._presence.beat([agent.username], time.time())
+        except (RedisConnectionError, OSError) as exc:
+            logger.warning("hub.heartbeat.failure error=%s", exc)  # the next beat will do
 
     def remove(self, ws: web.WebSocketResponse, agent: Agent) -> None:
         """Forgets a closed socket."""

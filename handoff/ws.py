@@ -27,9 +27,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
     hub = request.app[app_keys.HUB]
-    await hub.add(ws, agent)
     try:
         await ws.send_json({"type": "hello", "agent": agent.public()})
+        await hub.add(ws, agent)  # after the hello: it is always the first frame
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 continue

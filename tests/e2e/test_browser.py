@@ -63,10 +63,12 @@ def test_customer_and_agent_in_the_browser(stack, browser):
     bot = chat.locator('[data-testid="chat-message"][data-from="bot"]')
     expect(bot.filter(has_text="10235").first).to_be_visible(timeout=30_000)
     _chat_says(chat, XSS)
+    _sign_in(agent, stack.handoff_url, "paul")  # at the console: someone can answer
+    expect(agent.get_by_test_id("connection-status")).to_have_attribute(
+        "data-state", "connected", timeout=30_000)
     _chat_says(chat, "I want to talk to a human")
     expect(bot.last).to_contain_text("queue", timeout=30_000)
 
-    _sign_in(agent, stack.handoff_url, "paul")
     item = agent.get_by_test_id("queue-item").first
     expect(item).to_be_visible(timeout=30_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -419,7 +419,10 @@
     var tags = el('div', { class: 'item-tags' }, [
       el('span', { class: 'tag tag-reason tag-reason-' + (ticket.reason || 'unknown'), 'data-testid': 'queue-reason',
         text: label('reason', ticket.reason) }),
-      ticket.priority > 0 ? el('span', { class: 'tag tag-priority', text: t('queue.priority') }) : null,
+      ticket.priority > 0 ? el('span', { class: 'tag tag-priority', title: (ticket.priority_reasons || [])
+        .map(function (r) { return label('why', r); }).join(', '), text: t('queue.priority') }) : null,
+      ticket.follow_up ? el('span', { class: 'tag tag-followup', 'data-testid': 'queue-followup',
+        text: label('followup', ticket.follow_up) }) : null,
       el('span', { class: 'tag', title: label('lang', ticket.language),
         text: String(ticket.language || '?').toUpperCase() }),
       el('span', { class: 'tag', text: label('channel', ticket.channel) }),
