@@ -200,8 +200,7 @@ class WebChatInput(SocketIOInput):
                 return {"ok": False, "error": "no_session"}
             try:
                 await self._redis.xadd(self.keys.customer_requests_stream, {
-                    "conversation_id": conversation_id, "kind": "cancel_wait"},
-                    maxlen=100_000, approximate=True)
+                    "conversation_id": conversation_id, "kind": "cancel_wait"})
             except RedisError as exc:
                 logger.warning("webchat.cancel_wait.failure error=%s", exc)
                 return {"ok": False, "error": "unavailable"}

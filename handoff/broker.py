@@ -27,7 +27,6 @@ from handoff.keys import Keys
 
 logger = logging.getLogger(__name__)
 
-STREAM_MAXLEN = 1_000_000
 
 
 class RedisStreamEventBroker(EventBroker):
@@ -84,8 +83,7 @@ class RedisStreamEventBroker(EventBroker):
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for event in batch:
-                        pipe.xadd(self._stream, {"event": json.dumps(event, ensure_ascii=False)},
-                                  maxlen=STREAM_MAXLEN, approximate=True)
+                        pipe.xadd(self._stream, {"event": json.dumps(event, ensure_ascii=False)})
                     await pipe.execute()
                 return
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:

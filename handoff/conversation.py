@@ -178,7 +178,7 @@ class ConversationStore:
             pipe.set(keys.ticket(ticket.ticket_id), raw)
             pipe.lpush(keys.customer_tickets(ticket.customer["id"]), ticket.ticket_id)
             pipe.zadd(keys.queue, {ticket.conversation_id: score})
-            pipe.xadd(keys.tickets_stream, {"ticket": raw}, maxlen=100_000, approximate=True)
+            pipe.xadd(keys.tickets_stream, {"ticket": raw})  # trimmed by handoff.streams
 
         return await self.transition(
             ticket.conversation_id, State.QUEUED,

@@ -151,6 +151,11 @@ class Keys:
         return f"{self.prefix}:stream:customer-requests"
 
     @property
+    def dead_letters(self) -> str:
+        """STREAM of poison entries (`handoff.streams`); `:failures` HASH counts failures."""
+        return f"{self.prefix}:stream:dead-letters"
+
+    @property
     def push_channel(self) -> str:
         """PUB/SUB channel of frames for agents' WebSockets (JSON with an `audience`)."""
         return f"{self.prefix}:push"

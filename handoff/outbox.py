@@ -10,8 +10,6 @@ from redis.asyncio import Redis
 
 from handoff.keys import Keys
 
-OUTBOX_MAXLEN = 1_000_000
-
 
 @dataclass(frozen=True)
 class OutboxMessage:
@@ -39,7 +37,7 @@ class OutboxMessage:
 _ACCEPT = """
 local first = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if first == 0 then return redis.call('HGET', KEYS[1], ARGV[1]) end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
 return ARGV[2]
 """
 
@@ -57,6 +55,6 @@ async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, age
     flat = [part for item in message.to_fields().items() for part in item]
     accepted_id = await redis.eval(
         _ACCEPT, 2, keys.client_ids(conversation_id), keys.outbox_stream,
-        message.client_id, message.id, str(OUTBOX_MAXLEN), *flat,
+        message.client_id, message.id, *flat,
     )
     return replace(message, id=accepted_id)

@@ -3,13 +3,22 @@
 A consumer first re-reads its own pending entries (id `0`), then takes new ones (`>`), and
 periodically claims entries that another consumer read but never acknowledged (it crashed).
 Handlers must therefore be idempotent.
+
+A handler failure is either transient (Redis or Rasa unreachable: the entry is retried, as long
+as it takes) or not: an entry whose handler fails that way `max_failures` times is a poison
+entry; it moves to the dead-letter stream (`Keys.dead_letters`, with its stream, id, fields and
+error), is acknowledged so that it blocks nothing behind it, and is reported (log, and `on_dead`).
+
+Streams are never trimmed by length at XADD (that could drop entries not yet handled): the
+`StreamTrimmer` removes only entries older than everything some group still has to handle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from typing import Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 Entry = Tuple[str, Dict[str, str]]
 Handler = Callable[[str, Dict[str, str]], Awaitable[None]]
+OnDead = Callable[[Dict[str, str]], Awaitable[None]]
+TRANSIENT: Tuple[Type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+MAX_FAILURES = 3
 
 
 class StreamConsumer:
@@ -35,8 +47,16 @@ class StreamConsumer:
         block_ms: int = 1000,
         count: int = 50,
         claim_idle_ms: int = 30_000,
+        dead_letters: Optional[str] = None,
+        transient: Callable[[BaseException], bool] = lambda exc: isinstance(exc, TRANSIENT),
+        max_failures: int = MAX_FAILURES,
+        on_dead: Optional[OnDead] = None,
     ) -> None:
         self._redis = redis
+        self._dead_letters = dead_letters
+        self._transient = transient
+        self._max_failures = max_failures
+        self._on_dead = on_dead
         self.stream = stream
         self.group = group
         self.consumer = consumer
@@ -109,7 +129,7 @@ class StreamConsumer:
             for entry_id, fields in entries:
                 if not await self._handle(handler, entry_id, fields):
                     failed = True
-                    break
+                    break  # retried first, on the next pass, so that order is kept
             if failed:
                 self._pending_first = True
                 await _wait(stop, retry_delay)
@@ -121,9 +141,39 @@ class StreamConsumer:
             return True
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - one bad entry must not stop the consumer
+        except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the consumer
+            if self._transient(exc):
+                logger.warning("stream.handler.retry stream=%s entry=%s error=%r", self.stream,
+                               entry_id, exc)
+                return False
             logger.exception("stream.handler.failure stream=%s entry=%s", self.stream, entry_id)
+            return await self._count_failure(entry_id, fields, exc)
+
+    async def _count_failure(self, entry_id: str, fields: Dict[str, str],
+                             exc: BaseException) -> bool:
+        """True when the entry was moved to the dead letters (so the consumer goes on)."""
+        if self._dead_letters is None:
             return False
+        failures_key = f"{self._dead_letters}:failures"
+        try:
+            failures = await self._redis.hincrby(failures_key, f"{self.stream}|{entry_id}", 1)
+            if failures < self._max_failures:
+                return False
+            dead = {"stream": self.stream, "group": self.group, "entry_id": entry_id,
+                    "fields": json.dumps(fields, ensure_ascii=False), "error": repr(exc)[:500],
+                    "failures": str(failures)}
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(self._dead_letters, dead)
+                pipe.xack(self.stream, self.group, entry_id)
+                pipe.hdel(failures_key, f"{self.stream}|{entry_id}")
+                await pipe.execute()
+        except TRANSIENT:
+            return False
+        logger.error("stream.dead_letter stream=%s entry=%s failures=%d error=%r", self.stream,
+                     entry_id, failures, exc)
+        if self._on_dead is not None:
+            await self._on_dead(dead)
+        return True
 
     async def _ensure_group_retrying(self, stop: asyncio.Event, delay: float) -> None:
         while not stop.is_set():
@@ -140,3 +190,46 @@ async def _wait(stop: asyncio.Event, delay: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=delay)
     except asyncio.TimeoutError:
         pass
+
+
+class StreamTrimmer:
+    """Trims streams of the entries every group is done with, and never any other."""
+
+    def __init__(self, redis: Redis, streams: Sequence[str]) -> None:
+        self._redis, self._streams = redis, list(streams)
+
+    async def tick(self) -> Dict[str, int]:
+        """Trims each stream; how many entries each lost."""
+        trimmed = {}
+        for stream in self._streams:
+            floor = await self.safe_floor(stream)
+            if floor is not None:
+                trimmed[stream] = await self._redis.xtrim(stream, minid=floor, approximate=False)
+        return trimmed
+
+    async def safe_floor(self, stream: str) -> Optional[str]:
+        """The oldest id some group still needs (pending, or not delivered yet); None: unsure."""
+        try:
+            groups = await self._redis.xinfo_groups(stream)
+        except ResponseError:
+            return None  # no such stream
+        if not groups:
+            return None  # nobody reads it yet: keep everything
+        floors = []
+        for group in groups:
+            pending = await self._redis.xpending(stream, group["name"])
+            if pending.get("pending"):
+                floors.append(pending["min"])
+            else:
+                floors.append(_next_id(group["last-delivered-id"]))
+        return min(floors, key=_id_key)
+
+
+def _id_key(entry_id: str) -> Tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _next_id(entry_id: str) -> str:
+    ms, seq = _id_key(entry_id)
+    return f"{ms}-{seq + 1}"

@@ -49,7 +49,7 @@ from handoff.presence import Presence, Requeuer
 from handoff.push import to_agents as publish
 from handoff.rasa_api import RasaClient, RasaUnavailable, resume_events
 from handoff.settings import Settings
-from handoff.streams import StreamConsumer
+from handoff.streams import TRANSIENT, StreamConsumer, StreamTrimmer
 from handoff.teams import Team
 from handoff.ticket import Ticket
 from handoff.transcript import agent_metadata, turn_from_event
@@ -218,6 +218,13 @@ async def periodic(name: str, tick: Tick, every: float, stop: asyncio.Event) -> 
             pass
 
 
+def _transient(exc: BaseException) -> bool:
+    """Failures that pass (Redis or Rasa away): retried as long as it takes, never dead-lettered."""
+    if isinstance(exc, RasaUnavailable):
+        return exc.status is None or exc.status >= 500
+    return isinstance(exc, TRANSIENT)
+
+
 class Workers:
     """Owns the background tasks: `start()` them, and `stop()` awaits them."""
 
@@ -227,17 +234,25 @@ class Workers:
         name = consumer_name or f"{socket.gethostname()}-{os.getpid()}"
         self._stop = asyncio.Event()
         self._tasks: List[asyncio.Task] = []
+        async def report(dead: Dict[str, str]) -> None:
+            await publish(redis, keys, {"type": "dead_letter", "stream": dead["stream"],
+                                        "entry_id": dead["entry_id"], "error": dead["error"],
+                                        "audience": push.agents()})
+
+        def consumer(stream: str, group: str) -> StreamConsumer:
+            return StreamConsumer(redis, stream, group, name, dead_letters=keys.dead_letters,
+                                  transient=_transient, on_dead=report)
+
         self._jobs = [
-            (StreamConsumer(redis, keys.tickets_stream, key_names.GROUP_ROUTER, name),
+            (consumer(keys.tickets_stream, key_names.GROUP_ROUTER),
              Router(redis, keys, store).handle),
-            (StreamConsumer(redis, keys.events_stream, key_names.GROUP_RELAY, name),
+            (consumer(keys.events_stream, key_names.GROUP_RELAY),
              Relay(redis, keys, store).handle),
-            (StreamConsumer(redis, keys.outbox_stream, key_names.GROUP_DELIVERY, name),
+            (consumer(keys.outbox_stream, key_names.GROUP_DELIVERY),
              Delivery(redis, keys, rasa, messenger).handle),
         ]
         announcer = Announcer(redis, keys, store, rasa)
-        self._jobs.append((StreamConsumer(redis, keys.customer_requests_stream,
-                                          key_names.GROUP_REQUESTS, name),
+        self._jobs.append((consumer(keys.customer_requests_stream, key_names.GROUP_REQUESTS),
                            Requests(store, rasa, announcer).handle))
         presence = Presence(redis, keys, settings.disconnect_grace)
         self._periodic: List[Tuple[str, Tick, float]] = [
@@ -246,6 +261,9 @@ class Workers:
                                  time.time).tick, 5.0),
             ("abandonment", Abandonment(redis, keys, store, rasa, settings.abandon_after,
                                         time.time).tick, 5.0),
+            ("trim", StreamTrimmer(redis, [keys.tickets_stream, keys.events_stream,
+                                           keys.outbox_stream,
+                                           keys.customer_requests_stream]).tick, 60.0),
         ]
         if settings.auto_assign:
             self._periodic.append(("assign", Assigner(redis, keys, store, accounts, presence,
