@@ -42,6 +42,7 @@ from handoff.messenger_api import (
     send_fields,
 )
 from handoff.profiles import MESSENGER, ProfileStore, identity, normalise_code
+from handoff.ratelimit import MESSENGER_EVENTS, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -325,6 +326,10 @@ class MessengerInput(InputChannel):
                 return
             assert found is not None
             text, metadata = found
+            wait = await RateLimiter(self.redis, self.keys).retry_after(MESSENGER_EVENTS, psid)
+            if wait is not None:
+                logger.warning("messenger.rate_limited psid=%s retry_after=%d", psid, wait)
+                return
             conversation_id = await self.profiles.messenger_conversation(psid)
             if not await self._with_a_person(conversation_id):
                 await self.api.sender_action(psid, "typing_on")  # the bot is about to answer

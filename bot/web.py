@@ -38,6 +38,7 @@ from bot.web_session import SessionSigner
 from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.profiles import WEB, ProfileStore, identity, normalise_code
+from handoff.ratelimit import CHAT_MESSAGES, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,10 @@ class WebChatInput(SocketIOInput):
             message = self._user_message(conversation_id, message_id, data, output)
             if message is None:
                 return {"ok": False, "error": "bad_message"}
+            wait = await self._too_fast(conversation_id)
+            if wait is not None:
+                # Not taken: the page keeps the message and sends it again later.
+                return {"ok": False, "error": "rate_limited", "retry_after": wait}
             if self.journal is not None:
                 try:
                     if not await self.journal.first_time(conversation_id, message_id):
@@ -219,6 +224,15 @@ class WebChatInput(SocketIOInput):
             await self.customer_events.customer_typing(conversation_id, bool(data.get("typing")))
 
         return webhook
+
+    async def _too_fast(self, conversation_id: str) -> Optional[int]:
+        if self._redis is None:
+            return None
+        try:
+            return await RateLimiter(self._redis, self.keys).retry_after(CHAT_MESSAGES,
+                                                                        conversation_id)
+        except RedisError:
+            return None  # no Redis, no counting: the message itself matters more
 
     async def _customers_here(self) -> None:
         """Writes that the customers with a page open here are still here (for abandonment)."""

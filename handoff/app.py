@@ -39,6 +39,7 @@ from handoff.keys import Keys
 from handoff.messenger_api import SendApi
 from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
+from handoff.ratelimit import AGENT_API, RateLimiter
 from handoff.settings import Settings
 from handoff.workers import Workers
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     aiohttp_session.setup(app, RedisStorage(
         app[SESSION_REDIS], cookie_name=keys.session_cookie, max_age=settings.session_max_age,
         httponly=True, samesite="Strict", secure=settings.public_url.startswith("https://")))
+    app.middlewares.append(_rate_limit)  # after the session middleware: it reads the session
     app.cleanup_ctx.append(_lifecycle)
     routes.add_routes(app)
     console_routes.add_routes(app)
@@ -132,6 +134,21 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.json_response(
             {"error": {"code": "internal", "message": "Internal error / Erreur interne"}},
             status=500)
+
+
+@web.middleware
+async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # Per agent when signed in, else per address (which also slows password guessing).
+    if not request.path.startswith("/api/") or request.path == "/api/ws":
+        return await handler(request)
+    session = await aiohttp_session.get_session(request)
+    client = f"agent:{session['agent']}" if session.get("agent") else f"ip:{request.remote}"
+    wait = await RateLimiter(request.app[REDIS], request.app[KEYS]).retry_after(AGENT_API, client)
+    if wait is not None:
+        response = error_response(request, "too_many_requests")
+        response.headers["Retry-After"] = str(wait)
+        return response
+    return await handler(request)
 
 
 @web.middleware

@@ -43,6 +43,10 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                             "Ce canal n'est pas configuré (voir docs/channels.md)."),
     "bad_state": (409, "This conversation is not in a state that allows this.",
                   "L'état de cette conversation ne permet pas cette action."),
+    "too_many_requests": (429, "Too many requests at once: please wait a few seconds and try "
+                               "again. Nothing was lost.",
+                          "Trop de requêtes à la fois : attendez quelques secondes et "
+                          "réessayez. Rien n'a été perdu."),
     "too_large": (413, "The request is too large.", "La requête est trop volumineuse."),
     "rasa_unavailable": (503, "The assistant server did not answer; nothing was changed. "
                               "Please try again.",

@@ -65,6 +65,10 @@ class Keys:
         """HASH conversation id -> last time the customer had the chat open, owner `bot.web`."""
         return f"{self.prefix}:customers:seen"
 
+    def rate(self, limit: str, client: str, window_start: int) -> str:
+        """STRING counter with a TTL, owner `handoff.ratelimit`: requests in one window."""
+        return f"{self.prefix}:rate:{limit}:{client}:{window_start}"
+
     @property
     def stats(self) -> str:
         """HASH of counters (e.g. `abandoned`), owner `handoff.abandonment`."""

@@ -245,6 +245,7 @@
       'chat.queueNoEstimate': 'Someone will be with you as soon as possible.',
       'chat.linkExpired': 'This link has expired or was already used: you are in a new conversation. Ask us for a new link if you need one.',
       'chat.cancelWait': 'Back to the assistant',
+      'chat.tooFast': 'You are sending messages very fast: this one goes in a few seconds.',
       'chat.messagesLabel': 'Conversation'
     },
     fr: {
@@ -480,6 +481,7 @@
       'chat.queueNoEstimate': 'Quelqu’un vous répond dès que possible.',
       'chat.linkExpired': 'Ce lien a expiré ou a déjà servi : vous êtes dans une nouvelle conversation. Demandez-nous un nouveau lien si besoin.',
       'chat.cancelWait': 'Revenir à l’assistant',
+      'chat.tooFast': 'Vous envoyez des messages très vite : celui-ci part dans quelques secondes.',
       'chat.messagesLabel': 'Conversation'
     }
   };

@@ -224,13 +224,14 @@
     if (socket && socket.connected && confirmed) emit(item);
   }
 
-  function markQueued(item, on) {
+  function markQueued(item, on, why) {
     if (!item.row) return;
     var note = item.row.querySelector('.queued-note');
     item.row.classList.toggle('queued', on);
     if (on) {
       item.row.setAttribute('data-queued', 'true');
-      if (!note) item.row.appendChild(el('div', { class: 'queued-note', text: t('chat.queued') }));
+      if (note) note.textContent = why || t('chat.queued');
+      else item.row.appendChild(el('div', { class: 'queued-note', 'data-testid': 'chat-queued-note', text: why || t('chat.queued') }));
     } else {
       item.row.removeAttribute('data-queued');
       if (note) note.parentNode.removeChild(note);
@@ -254,6 +255,11 @@
         if (i >= 0) outbox.splice(i, 1);
         savePending();
         if (item.row) item.row.setAttribute('data-delivered', 'true');
+      } else if (ack && ack.error === 'rate_limited') {
+        // Too many messages at once: this one waits its turn, nothing is lost.
+        markQueued(item, true, t('chat.tooFast'));
+        setTimeout(function () { if (socket && socket.connected && confirmed) emit(item); },
+          Math.max(1, Number(ack.retry_after) || 5) * 1000);
       } else {
         markQueued(item, true);  // resent at the next session_confirm
       }
