@@ -11,7 +11,7 @@ import pytest
 
 from handoff.ratelimit import AGENT_API, CHAT_MESSAGES
 from stack.model import ROOT
-from tests.e2e.conftest import AgentClient, rasa_tracker
+from tests.e2e.conftest import AgentClient, MessengerCustomer, rasa_tracker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -57,3 +57,14 @@ async def test_a_chat_flood_is_refused_and_nothing_accepted_is_lost(stack, custo
     # Another customer meanwhile: answered as usual.
     assert (await other.say("what are your opening hours?"))["ok"] is True
     await other.reply(lambda m: "Monday to Friday" in m.get("text", ""))
+
+
+async def test_invalid_utf8_is_refused_at_the_doors(stack, agents, graph):
+    status, body = await agents["marie"].post("/api/login", None,
+                                              raw=b'{"username": "\xff\xfe", "password": "x"}')
+    assert status == 400 and body["error"]["code"] == "bad_json"
+    messenger = MessengerCustomer(stack, "9990001112223334")
+    assert await messenger.post(raw=b'{"object": "page", "entry": [\xff]}') == 400
+    assert graph.calls(messenger.psid) == []
+    status, _ = await agents["marie"].get("/api/me")  # nothing else affected
+    assert status == 200
