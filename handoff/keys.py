@@ -34,6 +34,10 @@ class Keys:
         """HASH, owner `handoff.outbox`: console client_id -> message id (resends are no-ops)."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:client_ids"
 
+    def contact(self, conversation_id: str) -> str:
+        """HASH email, phone: contact details a waiting customer left, owner `Relay`."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:contact"
+
     def notes(self, conversation_id: str) -> str:
         """LIST of note JSON, owner `handoff.notes`: internal notes, never shown to customers."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:notes"

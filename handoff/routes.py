@@ -254,6 +254,8 @@ async def describe(request: web.Request, record: Conversation,
         "sla": await sla_of(request, record),
     }
     if transcript:
+        described["contact"] = await request.app[app_keys.REDIS].hgetall(
+            request.app[app_keys.KEYS].contact(record.id))
         described["earlier"] = await _earlier(request, record, ticket)
         described.update(await _transcript(request, record.id, ticket))
         described["notes"] = await notes.all_notes(request.app[app_keys.REDIS],

@@ -96,9 +96,24 @@ class Relay:
                 return
             audience = push.agents(conversation.agent) if conversation.agent else \
                 push.team(conversation.team)
+            if turn["kind"] == "customer":
+                await self._keep_contact(conversation_id, event)
         frame = {"type": "message", "conversation_id": conversation_id, "turn": turn,
                  "audience": audience}
         await publish(self._redis, self._keys, frame)
+
+
+    async def _keep_contact(self, conversation_id: str, event: Dict[str, Any]) -> None:
+        # A waiting customer invited to leave an e-mail address or a phone number (nobody
+        # could answer at once): the agent who opens the conversation finds it in the context.
+        found = {e.get("entity"): str(e.get("value")) for e in
+                 (event.get("parse_data") or {}).get("entities") or []
+                 if e.get("entity") in CONTACT_ENTITIES and e.get("value")}
+        if found:
+            await self._redis.hset(self._keys.contact(conversation_id), mapping=found)
+
+
+CONTACT_ENTITIES = ("email", "phone")
 
 
 class Delivery:

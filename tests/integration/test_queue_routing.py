@@ -4,6 +4,7 @@ two processes, abandonment."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 
@@ -17,6 +18,7 @@ from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
 from handoff.routing import HEAD_START
 from handoff.ticket import Reason, build_ticket
+from handoff.workers import Relay
 from stack.model import ROOT
 from stack.services import free_port
 from tests import events as ev
@@ -110,3 +112,18 @@ async def test_customers_who_leave_are_counted_out_of_the_queue(store, redis, ke
     assert sorted(await store.queued_ids()) == ["on-messenger", "still-here"]
     assert await redis.hget(keys.stats, "abandoned") == "1"
     assert await redis.hget(keys.conversation("gone"), "resolution") == "abandoned"
+
+
+async def test_contact_details_a_waiting_customer_leaves_are_kept(store, redis, keys):
+    await store.enqueue(_ticket("waiting", time.time()))
+    event = ev.user("you can write to jo@example.com or call +33 6 12 34 56 78", "inform",
+                    [{"entity": "email", "value": "jo@example.com"},
+                     {"entity": "phone", "value": "+33 6 12 34 56 78"}], ts=time.time())
+    await Relay(redis, keys, store).handle("1-0", {"event": json.dumps(
+        {**event, "sender_id": "waiting"})})
+    assert await redis.hgetall(keys.contact("waiting")) == {"email": "jo@example.com",
+                                                             "phone": "+33 6 12 34 56 78"}
+    # A conversation with the bot is not relayed, and nothing is kept for it.
+    await Relay(redis, keys, store).handle("2-0", {"event": json.dumps(
+        {**event, "sender_id": "with-the-bot"})})
+    assert await redis.hgetall(keys.contact("with-the-bot")) == {}

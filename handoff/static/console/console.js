@@ -1632,6 +1632,12 @@
     // Earlier conversations of this customer on every channel linked to this one.
     var earlier = Array.isArray(conv.earlier) ? conv.earlier
       : (Array.isArray(ticket.earlier_conversations) ? ticket.earlier_conversations : []);
+    var contact = conv.contact || {};
+    if (contact.email || contact.phone) {
+      // Left by a customer who was told nobody could answer at once: answer them there.
+      body.appendChild(section('ctx.contact', dl([[t('ctx.email'), contact.email, 'contact-email'],
+        [t('ctx.phone'), contact.phone, 'contact-phone']]), 'context-contact'));
+    }
     body.appendChild(section('ctx.earlier', earlier.length
       ? el('ul', { class: 'earlier' }, earlier.map(function (e) {
         var b = el('button', { type: 'button', class: 'earlier-item', 'data-conversation-id': e.conversation_id }, [
