@@ -147,6 +147,15 @@ class ConversationStore:
         """Queued conversation ids, first in line first."""
         return list(await self._redis.zrange(self._keys.queue, 0, -1))
 
+    async def resume_pending(self, conversation_id: str) -> bool:
+        """Whether the conversation went back to the bot but Rasa was not resumed yet."""
+        return bool(await self._redis.hget(self._keys.conversation(conversation_id),
+                                           "resume_pending"))
+
+    async def resumed(self, conversation_id: str) -> None:
+        """Rasa has resumed the conversation."""
+        await self._redis.hdel(self._keys.conversation(conversation_id), "resume_pending")
+
     async def first_reply(self, conversation_id: str, at: float) -> None:
         """Records the first agent reply since the handoff (later ones change nothing)."""
         await self._redis.hsetnx(self._keys.conversation(conversation_id), "first_reply_at",

@@ -209,10 +209,15 @@ class Requests:
         if fields.get("kind") != "cancel_wait" or not cid:
             return
         try:
-            await self._store.transition(cid, State.BOT, fields={"agent": "", "agent_name": ""})
+            # `resume_pending` stays until Rasa has resumed: a retry after a failure finishes it.
+            await self._store.transition(cid, State.BOT, fields={
+                "agent": "", "agent_name": "", "resume_pending": "1"})
         except IllegalTransition:
-            return  # an agent took it meanwhile, or it was already cancelled
+            record = await self._store.get(cid)
+            if record.state != State.BOT or not await self._store.resume_pending(cid):
+                return  # an agent took it meanwhile, or it was already done
         await self._rasa.append_events(cid, resume_events())
+        await self._store.resumed(cid)
         await self._announcer.send(cid, "wait_cancelled", "")
         logger.info("queue.cancelled_by_customer conversation=%s", cid)
 
