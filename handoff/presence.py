@@ -72,7 +72,10 @@ class Requeuer:
         moved = 0
         for agent in await self._accounts.all():
             held = await self._store.agent_conversation_ids(agent.username)
-            if not held or now - seen.get(agent.username, 0.0) <= self._presence.grace:
+            last = seen.get(agent.username)
+            # Only a console that went away counts (an agent who never had one, e.g. a script
+            # using the API, keeps their conversations).
+            if not held or last is None or now - last <= self._presence.grace:
                 continue
             for cid in held:
                 moved += await self._requeue(cid, agent)
