@@ -13,8 +13,9 @@ import pytest
 
 from handoff.abandonment import Abandonment
 from handoff.accounts import AccountStore
+from handoff.announce import Announcer
 from handoff.conversation import State
-from handoff.presence import Presence
+from handoff.presence import Presence, Requeuer
 from handoff.rasa_api import RasaClient
 from handoff.routing import HEAD_START
 from handoff.ticket import Reason, build_ticket
@@ -127,3 +128,27 @@ async def test_contact_details_a_waiting_customer_leaves_are_kept(store, redis, 
     await Relay(redis, keys, store).handle("2-0", {"event": json.dumps(
         {**event, "sender_id": "with-the-bot"})})
     assert await redis.hgetall(keys.contact("with-the-bot")) == {}
+
+
+async def test_only_agents_whose_console_went_away_lose_their_conversations(store, redis, keys):
+    accounts = AccountStore(redis, keys)
+    now = time.time()
+    for name in ("gone", "here", "api_only"):
+        await accounts.create(name, name.capitalize(), "pass")
+        await store.enqueue(_ticket(f"held-by-{name}", now - 100))
+        await store.claim(f"held-by-{name}", name, name.capitalize())
+    await store.enqueue(_ticket("older-waiting", now - 1000))
+    presence = Presence(redis, keys, grace=60)
+    await presence.beat(["gone"], now - 600)
+    await presence.beat(["here"], now - 10)
+    async with aiohttp.ClientSession() as http:
+        rasa = RasaClient(http, f"http://127.0.0.1:{free_port()}", "unused")  # notices: logged
+        moved = await Requeuer(presence, accounts, store, Announcer(redis, keys, store, rasa),
+                               redis, keys, lambda: now).tick()
+    assert moved == 1
+    assert (await store.get("held-by-gone")).state is State.QUEUED
+    assert await store.queued_ids() == ["held-by-gone", "older-waiting"]  # at the front
+    assert (await store.get("held-by-here")).agent == "here"
+    assert (await store.get("held-by-api_only")).agent == "api_only"
+    notes = await redis.lrange(keys.notes("held-by-gone"), 0, -1)
+    assert "no console" in json.loads(notes[-1])["text"]
