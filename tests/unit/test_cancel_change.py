@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -25,6 +24,7 @@ from actions.order_changes import (
 )
 from actions.order_store import OrderStore
 from actions.orders import HUMAN_PATH_INTENTS, ValidateOrderForm
+from tests.trackers import action_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL = ROOT / "actions" / "data" / "orders.sql"
@@ -40,45 +40,10 @@ def store(tmp_path):
     return OrderStore(db_path=tmp_path / "orders.db", sql_path=SQL)
 
 
-def make_tracker(
-    text="",
-    intent="inform",
-    entities=(),
-    slots=None,
-    active_loop=None,
-    earlier_events=(),
-    trailing_slot_events=(),
-):
-    """A tracker as the Rasa server sends it to the action server."""
-    all_slots = {
-        "language": "en",
-        "order_number": None,
-        "requested_slot": None,
-        "cancel_confirmed": None,
-        "new_address": None,
-    }
-    all_slots.update(slots or {})
-    latest = {
-        "text": text,
-        "intent": {"name": intent, "confidence": 0.99},
-        "entities": list(entities),
-    }
-    events = [
-        *earlier_events,
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": text, "parse_data": latest},
-        *({"event": "slot", "name": k, "value": v} for k, v in trailing_slot_events),
-    ]
-    return Tracker(
-        sender_id="test-user",
-        slots=all_slots,
-        latest_message=latest,
-        events=events,
-        paused=False,
-        followup_action=None,
-        active_loop={"name": active_loop} if active_loop else {},
-        latest_action_name="action_listen",
-    )
+def make_tracker(slots=None, **kwargs):
+    """A tracker with the change forms' slots."""
+    return action_tracker(slots={"cancel_confirmed": None, "new_address": None, **(slots or {})},
+                          **kwargs)
 
 
 def responses(dispatcher):
