@@ -10,7 +10,6 @@ from typing import Optional, Tuple
 
 from redis.asyncio import Redis
 
-from actions.order_store import OrderStore
 from handoff.accounts import AccountStore
 from handoff.availability import OpeningHours, load_hours
 from handoff.conversation import ConversationStore
@@ -21,7 +20,6 @@ from handoff.settings import Settings
 
 _settings: Optional[Settings] = None
 _redis: Optional[Tuple[Redis, Keys]] = None
-_orders: Optional[OrderStore] = None
 _hours: Optional[OpeningHours] = None
 
 
@@ -69,14 +67,6 @@ def opening_hours() -> OpeningHours:
     if _hours is None:
         _hours = load_hours(always_open=settings().always_open)
     return _hours
-
-
-def order_store() -> OrderStore:
-    """The sample order store."""
-    global _orders
-    if _orders is None:
-        _orders = OrderStore()
-    return _orders
 
 
 def use_redis(redis: Optional[Redis], keys: Optional[Keys] = None) -> None:

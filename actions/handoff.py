@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
 from actions import deps
+from actions.order_store import OrderStore
 from handoff import teams
 from handoff.availability import opening_text, unavailable_reason
 from handoff.conversation import HUMAN_STATES, IllegalTransition
@@ -101,7 +102,7 @@ async def _nobody_now(ticket: Ticket, team: Optional[str]) -> Optional[str]:
 def _emails_of(tracker: Tracker) -> List[Optional[str]]:
     """The customer's e-mail addresses we know: the one they gave, their order's."""
     emails: List[Optional[str]] = [tracker.get_slot("email")]
-    order = deps.order_store().get(tracker.get_slot("order_number"))
+    order = OrderStore().get(tracker.get_slot("order_number"))
     if order is not None:
         emails.append(order.customer_email)
     return emails

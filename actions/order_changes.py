@@ -20,22 +20,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.order_store import MAX_ADDRESS_LENGTH, Order, OrderStore, normalise_order_number
+from actions.order_store import (
+    MAX_ADDRESS_LENGTH,
+    Order,
+    OrderStore,
+    UsesOrderStore,
+    normalise_order_number,
+)
 from actions.orders import ValidateOrderForm
-
-
-class _StoreMixin:
-    """An order store created on first use (tests pass their own)."""
-
-    def __init__(self, store: Optional[OrderStore] = None) -> None:
-        self._store = store
-
-    @property
-    def store(self) -> OrderStore:
-        """The order store."""
-        if self._store is None:
-            self._store = OrderStore()
-        return self._store
 
 
 def slot_before_latest_message(tracker: Tracker, name: str) -> Any:
@@ -68,7 +60,7 @@ def clean_address(text: Any) -> Optional[str]:
     return clean
 
 
-class _ChangeFormValidation(_StoreMixin, ValidateOrderForm):
+class _ChangeFormValidation(UsesOrderStore, ValidateOrderForm):
     """Order-number validation shared by the two change forms.
 
     The number must be well formed and belong to an order. When the order can
@@ -77,7 +69,7 @@ class _ChangeFormValidation(_StoreMixin, ValidateOrderForm):
     """
 
     def __init__(self, store: Optional[OrderStore] = None) -> None:
-        _StoreMixin.__init__(self, store)
+        UsesOrderStore.__init__(self, store)
 
     @abstractmethod
     def name(self) -> Text:
@@ -91,10 +83,10 @@ class _ChangeFormValidation(_StoreMixin, ValidateOrderForm):
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         """Accepts the number of an existing order; otherwise says why and asks again."""
-        number = normalise_order_number(slot_value)
+        checked = super().validate_order_number(slot_value, dispatcher, tracker, domain)
+        number = checked["order_number"]
         if number is None:
-            dispatcher.utter_message(response="utter_invalid_order_number")
-            return {"order_number": None}
+            return checked
         if self.store.get(number) is None:
             dispatcher.utter_message(response="utter_order_not_found", order_number=number)
             return {"order_number": None}
@@ -193,7 +185,7 @@ def _known_order(
     return order
 
 
-class ActionCancelOrder(_StoreMixin, Action):
+class ActionCancelOrder(UsesOrderStore, Action):
     """Cancels the order if it is still processing and the customer said yes."""
 
     def name(self) -> Text:
@@ -230,7 +222,7 @@ class ActionCancelOrder(_StoreMixin, Action):
         )
 
 
-class ActionChangeAddress(_StoreMixin, Action):
+class ActionChangeAddress(UsesOrderStore, Action):
     """Changes the delivery address if the order has not left the warehouse."""
 
     def name(self) -> Text:

@@ -78,6 +78,20 @@ class WriteResult:
     order: Optional[Order]
 
 
+class UsesOrderStore:
+    """For actions: the order store given (tests pass their own), else one made on first use."""
+
+    def __init__(self, store: Optional["OrderStore"] = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> "OrderStore":
+        """The order store."""
+        if self._store is None:
+            self._store = OrderStore()
+        return self._store
+
+
 class OrderStore:
     """Look up orders by number in an SQLite file built from a SQL script."""
 

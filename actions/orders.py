@@ -17,7 +17,7 @@ from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.order_store import Order, OrderStore, normalise_order_number
+from actions.order_store import Order, UsesOrderStore, normalise_order_number
 
 _MONTHS = {
     "en": (
@@ -180,18 +180,8 @@ class ValidateOrderForm(HumanPathFirst):
         return {"order_number": number}
 
 
-class ActionOrderStatus(Action):
+class ActionOrderStatus(UsesOrderStore, Action):
     """Looks the order up and tells the customer its status, in their language."""
-
-    def __init__(self, store: Optional[OrderStore] = None) -> None:
-        self._store = store
-
-    @property
-    def store(self) -> OrderStore:
-        """The order store (created on first use)."""
-        if self._store is None:
-            self._store = OrderStore()
-        return self._store
 
     def name(self) -> Text:
         """Name of the action, as in the domain."""
