@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from handoff.channels import messenger_address
 from handoff.conversation import HUMAN_STATES, State
 from handoff.journal import Journal
 from handoff.keys import Keys
@@ -156,7 +157,6 @@ class MessengerOutput(OutputChannel):
                  clock: Callable[[], float] = time.time) -> None:
         """Sends with `api`; reads the person's address and last message time from Redis."""
         self._api, self._redis, self._keys, self._clock = api, redis, keys, clock
-        self._profiles = ProfileStore(redis, keys)
         self._journal = Journal(redis, keys)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
@@ -186,7 +186,7 @@ class MessengerOutput(OutputChannel):
         await self._send(recipient_id, json_message)
 
     async def _send(self, conversation_id: str, message: Dict[str, Any]) -> None:
-        psid = await self._profiles.messenger_address(conversation_id)
+        psid = await messenger_address(self._redis, self._keys, conversation_id)
         last = await self._redis.get(self._keys.messenger_last_inbound(psid))
         fields = send_fields(float(last) if last else None, self._clock(), human=False)
         if fields is None:

@@ -35,10 +35,15 @@ class Announcer:
 
     async def send(self, conversation_id: str, kind: str, agent_name: str,
                    before: Sequence[Dict[str, Any]] = (), **fields: Any) -> bool:
-        """One notice (`handoff.notices.TEXTS[kind]`); whether Rasa took it."""
+        """One notice (`handoff.notices.TEXTS[kind]`); whether Rasa took it.
+
+        A field given in each language (`{"en": …, "fr": …}`) is put in the customer's.
+        """
         record = await self._store.get(conversation_id)
         ticket = await self._store.ticket(record.ticket_id)
         language = ticket.language if ticket else "en"
+        fields = {name: value.get(language, value.get("en")) if isinstance(value, dict) else value
+                  for name, value in fields.items()}
         events = [*before, notice_event(kind, language, agent_name, **fields)]
         try:
             await self._rasa.append_events(

@@ -6,7 +6,6 @@ See docs/agent-api.md. Conversation lifecycle routes (claim, messages, hand-back
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Dict, List
 
@@ -14,24 +13,20 @@ from aiohttp import web
 
 from handoff import appkeys as app_keys
 from handoff import canned, notes, push
-from handoff.access import current_agent, json_body, known, language_of, owned, visible
+from handoff.access import current_agent, json_body, known, owned, visible
 from handoff.accounts import Agent
+from handoff.announce import Announcer
 from handoff.channels import (
     MESSENGER,
     channel_of,
     messenger_address,
     messenger_fields,
-    output_channel,
 )
 from handoff.conversation import Conversation, IllegalTransition, LimitReached, NotYours
 from handoff.errors import ApiError, prefers_french
-from handoff.notices import notice_event
 from handoff.push import to_agents as publish
 from handoff.push import to_customer
-from handoff.rasa_api import RasaUnavailable
 from handoff.routes import describe, tell_customer_agent_joined
-
-logger = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 4000
 PRESENCE = ("online", "away")
@@ -139,17 +134,10 @@ async def _transfer_to_team(request: web.Request, agent: Agent, cid: str, team_i
         raise ApiError("bad_state") from exc
     console_language = "fr" if prefers_french(request) else "en"
     await _handover_note(request, agent, record, team.label[console_language], note_text)
-    customer_language = await language_of(request, record)
-    notice = notice_event("transferred_to_team", customer_language, agent.name,
-                          team=team.label.get(customer_language, team.label["en"]))
-    try:
-        await request.app[app_keys.RASA].append_events(
-            cid, [notice], send=True,
-            channel=await output_channel(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
-                                         cid))
-    except RasaUnavailable as exc:
-        # The conversation is in the team's queue either way; only the notice is missed.
-        logger.warning("team.notice.failure conversation=%s error=%s", cid, exc)
+    # The conversation is in the team's queue either way; a failed notice is only logged.
+    await Announcer(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
+                    request.app[app_keys.STORE], request.app[app_keys.RASA]).send(
+        cid, "transferred_to_team", agent.name, team=team.label)
     return web.json_response({"conversation": record.public()})
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from handoff import appkeys as app_keys
-from handoff.access import current_agent, json_body, language_of, owned
-from handoff.channels import MESSENGER, WEB, channel_of, messenger_address, output_channel
+from handoff.access import current_agent, json_body, owned
+from handoff.announce import Announcer
+from handoff.channels import MESSENGER, WEB, channel_of, messenger_address
 from handoff.errors import ApiError
-from handoff.notices import notice_event
 from handoff.profiles import ProfileStore, identity
-from handoff.rasa_api import RasaUnavailable
 
 TARGETS = {"messenger": MESSENGER, "web": WEB}
 
@@ -32,7 +31,7 @@ async def move(request: web.Request) -> web.Response:
     target = TARGETS.get((await json_body(request)).get("to"))
     if target is None:
         raise ApiError("bad_request")
-    record = await owned(request, cid, agent)
+    await owned(request, cid, agent)
     redis, keys, settings = (request.app[app_keys.REDIS], request.app[app_keys.KEYS],
                              request.app[app_keys.SETTINGS])
     current = await channel_of(redis, keys, cid)
@@ -48,11 +47,7 @@ async def move(request: web.Request) -> web.Response:
     else:
         link = f"{settings.public_url}/chat?link=HF-{code}"
     kind = "continue_on_messenger" if target == MESSENGER else "continue_on_web"
-    notice = notice_event(kind, await language_of(request, record), agent.name, link=link,
-                          code=f"HF-{code}")
-    try:
-        await request.app[app_keys.RASA].append_events(
-            cid, [notice], send=True, channel=await output_channel(redis, keys, cid))
-    except RasaUnavailable as exc:
-        raise ApiError("rasa_unavailable") from exc
+    announcer = Announcer(redis, keys, request.app[app_keys.STORE], request.app[app_keys.RASA])
+    if not await announcer.send(cid, kind, agent.name, link=link, code=f"HF-{code}"):
+        raise ApiError("rasa_unavailable")  # the customer did not get the link: say so
     return web.json_response({"code": f"HF-{code}", "link": link, "to": target})

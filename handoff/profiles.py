@@ -134,10 +134,6 @@ class ProfileStore:
         """From now on the conversation's replies go to the web chat."""
         await self._redis.hset(self._keys.conversation(conversation_id), "channel", WEB)
 
-    async def messenger_address(self, conversation_id: str) -> str:
-        """The PSID to write to for a conversation on Messenger."""
-        return await messenger_address(self._redis, self._keys, conversation_id)
-
 
 async def _vip(args: argparse.Namespace) -> None:
     settings = Settings.from_env()

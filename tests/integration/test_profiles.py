@@ -2,6 +2,7 @@
 
 import pytest
 
+from handoff.channels import messenger_address
 from handoff.profiles import ProfileStore, identity, normalise_code
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ async def test_a_moved_conversation_is_found_from_either_side(profiles, redis, k
     await profiles.move_to_messenger("web-1", "psid-9")
     assert await profiles.messenger_conversation("psid-9") == "web-1"
     assert await profiles.messenger_conversation("psid-other") == "psid-other"
-    assert await profiles.messenger_address("web-1") == "psid-9"
+    assert await messenger_address(redis, keys, "web-1") == "psid-9"
     assert await redis.hget(keys.conversation("web-1"), "channel") == "messenger"
     assert await profiles.linked_conversations("web-1") == ["psid-9", "web-1"]
     await profiles.move_to_web("web-1")

@@ -1899,7 +1899,6 @@
     fmtDuration: fmtDuration, waitingText: waitingText, firstLine: firstLine, summaryOf: summaryOf,
     customerTitle: customerTitle, teamLabel: teamLabel, toDate: toDate,
     me: function () { return state.me; },
-    queue: function () { return state.queue.slice(); },
     open: function (id) { return openConversation(id); },
     onStart: function (fn) { startHooks.push(fn); },
     onStop: function (fn) { stopHooks.push(fn); },
