@@ -16,6 +16,7 @@ from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.presence import Presence
 from handoff.profiles import ProfileStore
+from handoff.redis_client import connect
 from handoff.settings import Settings
 
 _settings: Optional[Settings] = None
@@ -35,8 +36,7 @@ def redis_and_keys() -> Tuple[Redis, Keys]:
     """The Redis client and key names of the handoff parts."""
     global _redis
     if _redis is None:
-        client = Redis.from_url(settings().redis_url, decode_responses=True,
-                                socket_connect_timeout=2, socket_timeout=5)
+        client = connect(settings().redis_url, socket_connect_timeout=2, socket_timeout=5)
         _redis = (client, Keys(settings().key_prefix))
     return _redis
 

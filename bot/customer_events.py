@@ -15,13 +15,13 @@ import json
 import logging
 from typing import Any, Dict, Optional
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from socketio import AsyncServer
 
 from handoff.conversation import HUMAN_STATES, ConversationStore
 from handoff.keys import Keys
 from handoff.push import agents, to_agents
+from handoff.redis_client import connect
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class CustomerEvents:
     """Bridges typing events between this process's socket.io server and Redis."""
 
     def __init__(self, redis_url: str, keys: Keys) -> None:
-        self._redis = Redis.from_url(redis_url, decode_responses=True)
+        self._redis = connect(redis_url)
         self._keys = keys
         self._store = ConversationStore(self._redis, keys)
         self._task: Optional[asyncio.Task] = None

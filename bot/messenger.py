@@ -44,6 +44,7 @@ from handoff.messenger_api import (
 )
 from handoff.profiles import MESSENGER, ProfileStore, identity, normalise_code
 from handoff.ratelimit import MESSENGER_EVENTS, RateLimiter
+from handoff.redis_client import connect
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,8 @@ def journal_payload(message: Dict[str, Any]) -> Dict[str, Any]:
     return payload
 
 
-LINK_TEXTS = {
+# What the page itself tells a person (the bot's own answers are in domain.yml).
+NOTICES = {
     "continued_here": {
         "en": "You're connected: we continue here, with everything you already told us.",
         "fr": "C'est fait : nous continuons ici, avec tout ce que vous nous avez déjà dit.",
@@ -132,6 +134,12 @@ LINK_TEXTS = {
     "link_expired": {
         "en": "This link has expired or was already used. Ask us for a new one.",
         "fr": "Ce lien a expiré ou a déjà servi. Demandez-nous-en un nouveau.",
+    },
+    "too_fast": {
+        "en": "You are sending messages faster than we can read them: the last ones were not "
+              "read. Please wait {seconds} seconds, then send them again.",
+        "fr": "Vous envoyez des messages plus vite que nous ne pouvons les lire : les derniers "
+              "n'ont pas été lus. Attendez {seconds} secondes, puis renvoyez-les.",
     },
 }
 
@@ -227,7 +235,7 @@ class MessengerInput(InputChannel):
         """An unconfigured channel (no app secret) answers 503 to webhook calls."""
         self.verify_token, self.app_secret = verify_token, app_secret
         self.api = SendApi(page_token, graph_url, backoff=retry_backoff)
-        self.redis = Redis.from_url(redis_url, decode_responses=True)
+        self.redis = connect(redis_url)
         self.keys = Keys(key_prefix)
         self.profiles = ProfileStore(self.redis, self.keys)
         self.journal = Journal(self.redis, self.keys)
@@ -327,10 +335,11 @@ class MessengerInput(InputChannel):
             assert found is not None
             text, metadata = found
             wait = await RateLimiter(self.redis, self.keys).retry_after(MESSENGER_EVENTS, psid)
+            conversation_id = await self.profiles.messenger_conversation(psid)
             if wait is not None:
                 logger.warning("messenger.rate_limited psid=%s retry_after=%d", psid, wait)
+                await self._tell_too_fast(psid, conversation_id, wait)
                 return
-            conversation_id = await self.profiles.messenger_conversation(psid)
             if not await self._with_a_person(conversation_id):
                 await self.api.sender_action(psid, "typing_on")  # the bot is about to answer
             await self.journal.record(conversation_id, "customer",
@@ -355,8 +364,16 @@ class MessengerInput(InputChannel):
         await self._tell(psid, language, "continued_here")
         logger.info("messenger.linked psid=%s conversation=%s", psid, conversation_id)
 
-    async def _tell(self, psid: str, language: Optional[str], kind: str) -> None:
-        texts = LINK_TEXTS[kind]
+    async def _tell_too_fast(self, psid: str, conversation_id: str, wait: int) -> None:
+        """Once per flood, not once per dropped message (that would feed the flood)."""
+        if not await self.redis.set(self.keys.rate_notice(MESSENGER_EVENTS.name, psid), "1",
+                                    nx=True, ex=wait):
+            return
+        language = await self.redis.hget(self.keys.conversation(conversation_id), "language")
+        await self._tell(psid, language, "too_fast", seconds=wait)
+
+    async def _tell(self, psid: str, language: Optional[str], kind: str, **fields: Any) -> None:
+        texts = {lang: text.format(**fields) for lang, text in NOTICES[kind].items()}
         text = texts[language] if language in texts else f"{texts['en']}\n{texts['fr']}"
         try:
             await self.api.send_message(psid, {"text": text}, {"messaging_type": "RESPONSE"})

@@ -113,7 +113,13 @@ if DefaultV1Recipe is not None:
         @classmethod
         def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
                    resource: Resource, execution_context: ExecutionContext) -> "NameExtractor":
-            """Creates the component (nothing to train or persist)."""
+            """Creates the component (nothing to train or persist).
+
+            spaCy's French pipeline is loaded here, with the model: loaded on the first French
+            message instead, it held Rasa's event loop (every conversation) for seconds in the
+            middle of traffic (docs/benchmarks.md, relay profile).
+            """
+            _french_pipeline()
             return cls()
 
         def process(self, messages: List[Message]) -> List[Message]:

@@ -23,7 +23,7 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tuple
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
@@ -39,10 +39,12 @@ from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 from handoff.ratelimit import CHAT_MESSAGES, RateLimiter
+from handoff.redis_client import connect
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_ID = 64
+MAX_MESSAGE_CHARS = 4000  # as the chat page's input allows (and the agents' replies)
 CUSTOMER_HEARTBEAT = 5.0  # seconds; `handoff.abandonment` waits far longer than this
 
 
@@ -55,12 +57,19 @@ class WebChatOutput(SocketIOOutput):
         super().__init__(sio, bot_message_evt)
         self._journal = journal
 
-    async def _send_message(self, socket_id: Text, response: Any) -> None:
+    async def _send_message(self, socket_id: Text, response: Any,
+                            once_key: Optional[str] = None) -> None:
         # `socket_id` is the conversation id: its room holds the customer's sockets.
         if self._journal is not None and isinstance(response, dict):
             try:
-                response = {**response, "id": await self._journal.record(socket_id, "bot",
-                                                                         response)}
+                if once_key is None:
+                    entry_id = await self._journal.record(socket_id, "bot", response)
+                else:
+                    entry_id = await self._journal.record_once(socket_id, "bot", response,
+                                                               once_key)
+                    if entry_id is None:
+                        return  # sent before (a delivery retried after Rasa died)
+                response = {**response, "id": entry_id}
             except RedisError as exc:
                 logger.warning("webchat.journal.failure conversation=%s error=%s", socket_id, exc)
         await self.sio.emit(self.bot_message_evt, response, room=socket_id)
@@ -72,8 +81,39 @@ class WebChatOutput(SocketIOOutput):
             extra = {"agent": kwargs.get("agent"), "agent_message_id": kwargs.get("message_id")}
         elif kwargs.get("handoff_notice"):
             extra = {"notice": kwargs["handoff_notice"]}
-        for part in text.strip().split("\n\n"):
-            await self._send_message(recipient_id, {"text": part, **extra})
+        agent_message = extra.get("agent_message_id")
+        for n, part in enumerate(text.strip().split("\n\n")):
+            await self._send_message(recipient_id, {"text": part, **extra},
+                                     f"agent:{agent_message}:{n}" if agent_message else None)
+
+
+class LocalFirstRedisManager(AsyncRedisManager):
+    """Emits to this process's own sockets at once, and through Redis to the other processes'.
+
+    python-socketio's Redis manager sends every emit through Redis pub/sub, even one for a
+    socket of the same process. While that subscription is down (Redis restarting, and its
+    retries back off), such emits are lost; a page that then gets a later message never asks
+    for the one it missed (it asks for what came after the last id it has).
+    """
+
+    async def emit(self, event: str, data: Any, namespace: Optional[str] = None,
+                   room: Optional[str] = None, skip_sid: Any = None, callback: Any = None,
+                   **kwargs: Any) -> None:
+        """Local sockets first (no Redis needed), then the other processes through Redis."""
+        if kwargs.get("ignore_queue") or callback is not None:
+            await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+                               callback=callback, **kwargs)
+            return
+        namespace = namespace or "/"
+        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+                           ignore_queue=True)
+        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid)
+
+    async def _handle_emit(self, message: Dict[str, Any]) -> None:
+        # This process's own emits came back from Redis: its sockets already have them.
+        if message.get("host_id") == self.host_id and message.get("callback") is None:
+            return
+        await super()._handle_emit(message)
 
 
 class WebChatInput(SocketIOInput):
@@ -97,7 +137,7 @@ class WebChatInput(SocketIOInput):
             keys = Keys(credentials.get("key_prefix") or Keys.prefix)
             channel.redis_url, channel.keys = str(redis_url), keys
             channel.customer_events = CustomerEvents(redis_url, keys)
-            redis = Redis.from_url(redis_url, decode_responses=True)
+            redis = connect(redis_url)
             channel.journal = Journal(redis, keys)
             channel.profiles = ProfileStore(redis, keys)
             channel._redis = redis
@@ -116,6 +156,8 @@ class WebChatInput(SocketIOInput):
         self.profiles: Optional[ProfileStore] = None
         self._redis: Optional[Redis] = None
         self._open: Dict[str, str] = {}  # socket id -> conversation id, on this process
+        # (conversation, message id) marked as taken whose handling failed: a resend is handled.
+        self._not_handled: Set[Tuple[str, str]] = set()
         self._heartbeat: Optional[asyncio.Task] = None
 
     def get_output_channel(self) -> Optional[WebChatOutput]:
@@ -129,8 +171,8 @@ class WebChatInput(SocketIOInput):
         manager = None
         if self.redis_url:
             # Emits from any Rasa process reach browsers connected to any other.
-            manager = AsyncRedisManager(self.redis_url,
-                                        channel=f"{self.keys.prefix}:socketio")
+            manager = LocalFirstRedisManager(self.redis_url,
+                                             channel=f"{self.keys.prefix}:socketio")
         # An empty allowlist would mean "same origin as Rasa": the chat page is elsewhere.
         sio = AsyncServer(async_mode="sanic", client_manager=manager,
                           cors_allowed_origins=self.allowed_origins or None)
@@ -181,20 +223,33 @@ class WebChatInput(SocketIOInput):
             message = self._user_message(conversation_id, message_id, data, output)
             if message is None:
                 return {"ok": False, "error": "bad_message"}
+            if len(message.text or "") > MAX_MESSAGE_CHARS:
+                return {"ok": False, "error": "message_too_long", "max": MAX_MESSAGE_CHARS}
             wait = await self._too_fast(conversation_id)
             if wait is not None:
                 # Not taken: the page keeps the message and sends it again later.
                 return {"ok": False, "error": "rate_limited", "retry_after": wait}
+            taken = (conversation_id, message_id)
             if self.journal is not None:
                 try:
-                    if not await self.journal.first_time(conversation_id, message_id):
+                    first = await self.journal.first_time(conversation_id, message_id)
+                    if not first and taken not in self._not_handled:
                         return {"ok": True, "id": message_id, "duplicate": True}
+                    # This attempt handles it: a resend meanwhile is a duplicate.
+                    self._not_handled.discard(taken)
                     await self.journal.record(conversation_id, "customer", {
                         "text": message.text, "message_id": message_id})
                 except RedisError as exc:
                     logger.warning("webchat.journal.failure conversation=%s error=%s",
                                    conversation_id, exc)
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            except Exception:  # noqa: BLE001 - e.g. Redis (lock or tracker store) is away
+                # Not handled: the page keeps the message and sends it again, and that resend
+                # must not be taken for a duplicate of a message that was handled.
+                logger.exception("webchat.message.failure conversation=%s", conversation_id)
+                self._not_handled.add(taken)
+                return {"ok": False, "error": "unavailable"}
             return {"ok": True, "id": message_id}
 
         @sio.on("cancel_wait", namespace=self.namespace)

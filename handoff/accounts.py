@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from handoff import teams as team_file
 from handoff.keys import Keys
+from handoff.redis_client import connect
 from handoff.settings import Settings
 
 ROLES = ("agent", "supervisor")
@@ -128,7 +129,7 @@ def _split(joined: str) -> Tuple[str, ...]:
 async def _create(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     password = os.environ.get("HANDOFF_NEW_PASSWORD") or getpass.getpass("Password: ")
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = connect(settings.redis_url)
     try:
         agent = await AccountStore(redis, Keys(settings.key_prefix)).create(
             args.username, args.name, password, args.role, args.max_conversations,

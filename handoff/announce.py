@@ -41,7 +41,7 @@ class Announcer:
         """
         record = await self._store.get(conversation_id)
         ticket = await self._store.ticket(record.ticket_id)
-        language = ticket.language if ticket else "en"
+        language = ticket.language if ticket else await self._language_slot(conversation_id)
         fields = {name: value.get(language, value.get("en")) if isinstance(value, dict) else value
                   for name, value in fields.items()}
         events = [*before, notice_event(kind, language, agent_name, **fields)]
@@ -54,3 +54,11 @@ class Announcer:
                            kind, exc)
             return False
         return True
+
+    async def _language_slot(self, conversation_id: str) -> str:
+        # No ticket yet (a handoff that is being run again): the bot knows the language.
+        try:
+            slots = (await self._rasa.tracker(conversation_id)).get("slots") or {}
+        except RasaUnavailable:
+            return "en"
+        return slots.get("language") if slots.get("language") in ("en", "fr") else "en"

@@ -15,6 +15,7 @@ import aiohttp_session
 from aiohttp import web
 from aiohttp_session.redis_storage import RedisStorage
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from handoff import canned, console_routes, move_routes, routes, teams, ws
 from handoff.accounts import AccountStore
@@ -40,6 +41,7 @@ from handoff.messenger_api import SendApi
 from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
 from handoff.ratelimit import AGENT_API, RateLimiter
+from handoff.redis_client import connect
 from handoff.settings import Settings
 from handoff.workers import Workers
 
@@ -55,7 +57,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Application:
     """Builds the application; Redis, Rasa client, hub and workers live as long as it does."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors, _csrf])
-    redis = redis or Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = redis or connect(settings.redis_url)
     keys = Keys(settings.key_prefix)
     app[SETTINGS], app[KEYS], app[REDIS] = settings, keys, redis
     app[STORE] = ConversationStore(redis, keys)
@@ -63,7 +65,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[CANNED] = canned.load()
     app[TEAMS] = teams.load()
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
-    app[SESSION_REDIS] = Redis.from_url(settings.redis_url)
+    app[SESSION_REDIS] = connect(settings.redis_url, decode_responses=False)
     aiohttp_session.setup(app, RedisStorage(
         app[SESSION_REDIS], cookie_name=keys.session_cookie, max_age=settings.session_max_age,
         httponly=True, samesite="Strict", secure=settings.public_url.startswith("https://")))
@@ -129,6 +131,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(request, "too_large")
     except web.HTTPException:
         raise
+    except RedisError as exc:
+        # Redis is restarting or unreachable: a clear "try again", not an internal error.
+        logger.warning("api.store_unavailable path=%s error=%r", request.path, exc)
+        return error_response(request, "store_unavailable")
     except Exception:
         logger.exception("api.unhandled path=%s", request.path)
         return web.json_response(

@@ -24,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from handoff.keys import Keys
+from handoff.redis_client import connect
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class RedisStreamEventBroker(EventBroker):
         """Builds the broker from the `event_broker` section of `endpoints.yml`."""
         url = broker_config.url or "redis://127.0.0.1:6379/0"
         prefix = broker_config.kwargs.get("key_prefix") or Keys.prefix
-        return cls(Redis.from_url(url, decode_responses=True), Keys(prefix))
+        return cls(connect(url), Keys(prefix))
 
     def publish(self, event: Dict[Text, Any]) -> None:
         """Queues an event for the stream (never blocks Rasa's loop)."""

@@ -24,6 +24,7 @@ from handoff.channels import (
 )
 from handoff.conversation import Conversation, IllegalTransition, LimitReached, NotYours
 from handoff.errors import ApiError, prefers_french
+from handoff.knowledge import GoodAnswers, question_for
 from handoff.push import to_agents as publish
 from handoff.push import to_customer
 from handoff.routes import describe, tell_customer_agent_joined
@@ -44,6 +45,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/conversations/{id}/reassign", reassign)
     app.router.add_get("/api/teams", teams)
     app.router.add_get("/api/supervisor/conversations", all_conversations)
+    app.router.add_post("/api/conversations/{id}/good-answers", mark_good_answer)
 
 
 async def canned_responses(request: web.Request) -> web.Response:
@@ -98,6 +100,28 @@ async def add_note(request: web.Request) -> web.Response:
                            agent.username, agent.name, text.strip())
     await _announce_note(request, record, note)
     return web.json_response({"note": note}, status=201)
+
+
+async def mark_good_answer(request: web.Request) -> web.Response:
+    """Marks an agent's reply (`turn_id`) as a good answer to the customer message before it.
+
+    Marked pairs are candidate FAQ entries for bot designers (`python -m handoff.miner`).
+    """
+    agent = await current_agent(request)
+    record = await visible(request, agent)
+    turn_id = (await json_body(request)).get("turn_id")
+    if not isinstance(turn_id, str) or not turn_id:
+        raise ApiError("bad_request")
+    turns = (await describe(request, record))["transcript"]
+    try:
+        question, answer = question_for(turns, turn_id)
+    except LookupError as exc:
+        raise ApiError("not_an_answer") from exc
+    pair = await GoodAnswers(request.app[app_keys.REDIS], request.app[app_keys.KEYS]).mark(
+        record.id, question, answer, agent.username)
+    return web.json_response({"good_answer": {"id": pair.id, "question": pair.question,
+                                              "answer": pair.answer, "agent": pair.agent}},
+                             status=201)
 
 
 async def transfer(request: web.Request) -> web.Response:

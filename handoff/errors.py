@@ -18,6 +18,10 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
     "unknown_agent": (400, "No such agent to transfer to.",
                       "Aucun conseiller de ce nom à qui transférer."),
     "unknown_team": (400, "No such team to transfer to.", "Aucune équipe de ce nom."),
+    "not_an_answer": (400, "Only an agent's reply to a customer's message can be marked as a "
+                           "good answer.",
+                      "Seule la réponse d'un conseiller à un message du client peut être "
+                      "marquée comme bonne réponse."),
     "unauthenticated": (401, "Please sign in.", "Veuillez vous connecter."),
     "bad_credentials": (401, "Wrong username or password.",
                         "Identifiant ou mot de passe incorrect."),
@@ -48,6 +52,10 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                           "Trop de requêtes à la fois : attendez quelques secondes et "
                           "réessayez. Rien n'a été perdu."),
     "too_large": (413, "The request is too large.", "La requête est trop volumineuse."),
+    "store_unavailable": (503, "The service's database did not answer. Please try again in a "
+                               "few seconds (a message sent again is never sent twice).",
+                          "La base de données du service n'a pas répondu. Réessayez dans "
+                          "quelques secondes (un message renvoyé n'est jamais envoyé deux fois)."),
     "rasa_unavailable": (503, "The assistant server did not answer; nothing was changed. "
                               "Please try again.",
                          "Le serveur de l'assistant n'a pas répondu ; rien n'a été modifié. "

@@ -24,7 +24,11 @@ MAX_ENTRIES = 500
 TAKEN_FOR = 24 * 3600
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
-Entry = Tuple[str, str, Dict[str, Any]]  # (entry id, "customer" | "bot", payload)
+Entry = Tuple[str, str, Dict[str, Any]]
+_RECORD_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'kind', ARGV[3], 'payload', ARGV[4])
+"""  # (entry id, "customer" | "bot", payload)
 
 
 class Journal:
@@ -39,6 +43,20 @@ class Journal:
             self._keys.journal(conversation_id),
             {"kind": kind, "payload": json.dumps(payload, ensure_ascii=False)},
             maxlen=MAX_ENTRIES, approximate=True)
+
+    async def record_once(self, conversation_id: str, kind: str, payload: Dict[str, Any],
+                          once_key: str) -> Optional[str]:
+        """Appends a message unless `once_key` was recorded already; its entry id, or None.
+
+        Marking and appending are one step: a retry of a message that was journaled (and so
+        sent, or replayed to a page that reconnects) is recognised, and one that was not is
+        never taken for a duplicate.
+        """
+        entry_id = await self._redis.eval(
+            _RECORD_ONCE, 2, self._keys.web_message(conversation_id, once_key),
+            self._keys.journal(conversation_id), TAKEN_FOR, MAX_ENTRIES, kind,
+            json.dumps(payload, ensure_ascii=False))
+        return entry_id or None
 
     async def since(self, conversation_id: str, last_id: Optional[str]) -> List[Entry]:
         """Messages after `last_id` (all of them when None or malformed), oldest first."""

@@ -27,7 +27,10 @@ class Keys:
         return f"{self.prefix}:conv:{{{conversation_id}}}"
 
     def delivered(self, conversation_id: str) -> str:
-        """HASH, owner `handoff.workers`: agent message id -> `sending` | `sent`."""
+        """HASH, owner `handoff.workers`: agent message id -> delivery mark.
+
+        `sent` | `failed`; on Messenger also `sending` / `sent_out` around the Send API call.
+        """
         return f"{self.prefix}:conv:{{{conversation_id}}}:delivered"
 
     def client_ids(self, conversation_id: str) -> str:
@@ -47,7 +50,11 @@ class Keys:
         return f"{self.prefix}:conv:{{{conversation_id}}}:journal"
 
     def web_message(self, conversation_id: str, message_id: str) -> str:
-        """STRING with a TTL, owner `handoff.journal`: a customer message already taken."""
+        """STRING with a TTL, owner `handoff.journal`: a message already taken.
+
+        A customer's (by its message id), or an agent's already journaled and sent
+        (`agent:<message id>:<part>`).
+        """
         return f"{self.prefix}:conv:{{{conversation_id}}}:web-msg:{message_id}"
 
     def presence(self, username: str) -> str:
@@ -72,6 +79,10 @@ class Keys:
     def rate(self, limit: str, client: str, window_start: int) -> str:
         """STRING counter with a TTL, owner `handoff.ratelimit`: requests in one window."""
         return f"{self.prefix}:rate:{limit}:{client}:{window_start}"
+
+    def rate_notice(self, limit: str, client: str) -> str:
+        """STRING with a TTL, owner the channel that refused: the client was told to slow down."""
+        return f"{self.prefix}:rate-notice:{limit}:{client}"
 
     @property
     def stats(self) -> str:
@@ -118,6 +129,14 @@ class Keys:
     def vip_customers(self) -> str:
         """SET of customer e-mail addresses (lower case), owner `handoff.profiles`."""
         return f"{self.prefix}:vip"
+
+    @property
+    def good_answers(self) -> str:
+        """HASH pair id (`<conversation id>:<answer turn id>`) -> JSON, owner `knowledge`.
+
+        Agent replies marked as good answers to a customer question (candidate FAQ entries).
+        """
+        return f"{self.prefix}:knowledge:good-answers"
 
     @property
     def agents(self) -> str:

@@ -35,6 +35,12 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fr": "{agent} a dû s'absenter. Vous repassez en tête de file : une autre personne de "
               "notre équipe vous répond très vite, avec tout ce que vous avez écrit.",
     },
+    "handoff_delayed": {
+        "en": "I'm putting you through to a person; it is taking a little longer than usual. "
+              "Please stay here: I'll tell you your place in line in a moment.",
+        "fr": "Je vous mets en relation avec une personne ; cela prend un peu plus de temps que "
+              "d'habitude. Restez ici : je vous indique votre place dans la file dans un instant.",
+    },
     "wait_cancelled": {
         "en": "You are back with the assistant: ask me anything, or ask for a person again at "
               "any time.",

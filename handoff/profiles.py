@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 
 from handoff.channels import MESSENGER, WEB, messenger_address
 from handoff.keys import Keys
+from handoff.redis_client import connect
 from handoff.settings import Settings
 
 CODE_TTL = 30 * 60
@@ -137,7 +138,7 @@ class ProfileStore:
 
 async def _vip(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = connect(settings.redis_url)
     try:
         await ProfileStore(redis, Keys(settings.key_prefix)).set_vip(args.email,
                                                                      args.action == "add")

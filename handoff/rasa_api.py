@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict, List, Optional
 from urllib.parse import quote
@@ -46,15 +47,41 @@ class RasaClient:
         return await self._call("POST", conversation_id, "tracker/events", params, events)
 
     async def trigger_intent(self, conversation_id: str, intent: str,
-                             channel: str = "latest") -> Dict[str, Any]:
+                             channel: str = "latest",
+                             entities: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """Runs the bot as if the customer had expressed `intent`; replies go to `channel`."""
         params = {"output_channel": channel, "include_events": "NONE"}
-        return await self._call("POST", conversation_id, "trigger_intent", params,
-                                {"name": intent})
+        body: Dict[str, Any] = {"name": intent}
+        if entities:
+            body["entities"] = entities
+        return await self._call("POST", conversation_id, "trigger_intent", params, body)
+
+    async def execute(self, conversation_id: str, action: str,
+                      channel: str = "latest") -> Dict[str, Any]:
+        """Runs one action in the conversation (paused or not); its messages go to `channel`."""
+        params = {"output_channel": channel, "include_events": "NONE"}
+        return await self._call("POST", conversation_id, "execute", params, {"name": action})
+
+    async def deliver(self, conversation_id: str, message_id: str,
+                      events: List[Dict[str, Any]], send: bool, channel: str = "latest",
+                      ) -> Dict[str, Any]:
+        """Appends an agent message's events unless the tracker has `message_id` already.
+
+        Through `bot/agent_messages.py`; with `send`, Rasa sends it on `channel` as it appends it.
+        """
+        body = {"conversation_id": conversation_id, "message_id": message_id,
+                "events": events, "send": send}
+        return await self._request("POST", conversation_id,
+                                   f"{self._base}/webhooks/agent_messages/deliver",
+                                   {"output_channel": channel}, body)
 
     async def _call(self, method: str, conversation_id: str, path: str,
                     params: Dict[str, str], body: Any = None) -> Dict[str, Any]:
         url = f"{self._base}/conversations/{_quote(conversation_id)}/{path}"
+        return await self._request(method, conversation_id, url, params, body)
+
+    async def _request(self, method: str, conversation_id: str, url: str,
+                       params: Dict[str, str], body: Any = None) -> Dict[str, Any]:
         params = {**params, "token": self._token}
         try:
             async with self._session.request(method, url, params=params, json=body) as resp:
@@ -62,7 +89,7 @@ class RasaClient:
                     detail = (await resp.text())[:300]
                     raise RasaUnavailable(conversation_id, f"{resp.status} {detail}", resp.status)
                 return await resp.json()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # not TimeoutError on 3.10
             raise RasaUnavailable(conversation_id, repr(exc)) from exc
 
 

@@ -28,7 +28,7 @@ from handoff.profiles import ProfileStore
 from handoff.rasa_api import RasaUnavailable, resume_events
 from handoff.sla import DEFAULT_FIRST_REPLY_SLA, sla_status
 from handoff.ticket import Ticket
-from handoff.transcript import turns_from_events
+from handoff.transcript import turns_from_events, unanswered_at_handback
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,30 @@ async def handback(request: web.Request) -> web.Response:
     if flow is not None:
         await _rasa_call(request.app[app_keys.RASA].trigger_intent(
             cid, FLOWS[flow][0], channel=await _channel(request, cid)))
+    else:
+        await _bot_answers_what_was_left(request, cid)
     return web.json_response({"conversation": await describe(request, record, transcript=False)})
+
+
+async def _bot_answers_what_was_left(request: web.Request, cid: str) -> None:
+    """The bot answers the customer's last message if the agent let go without answering it.
+
+    Best effort: the hand-back itself is done; a customer whose message is not answered here
+    can write again and the bot answers.
+    """
+    rasa = request.app[app_keys.RASA]
+    try:
+        left = unanswered_at_handback((await rasa.tracker(cid)).get("events") or [])
+        intent = ((left or {}).get("parse_data") or {}).get("intent") or {}
+        if not intent.get("name"):
+            return
+        entities = {e["entity"]: e.get("value")
+                    for e in (left.get("parse_data") or {}).get("entities") or []
+                    if e.get("entity")}
+        await rasa.trigger_intent(cid, intent["name"], channel=await _channel(request, cid),
+                                  entities=entities)
+    except RasaUnavailable as exc:
+        logger.warning("handback.unanswered_not_answered conversation=%s error=%s", cid, exc)
 
 
 async def close(request: web.Request) -> web.Response:

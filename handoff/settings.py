@@ -38,6 +38,10 @@ class Settings:
     abandon_after: float = 300.0
     always_open: bool = False
     max_wait: float = 20 * 60.0
+    # The name this service reads the streams under (default: host and port). It must survive a
+    # restart: entries the service had read but not finished when it died are taken up again
+    # first, in order.
+    consumer_name: str = ""
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -67,6 +71,7 @@ class Settings:
             abandon_after=_float(env, "HANDOFF_ABANDON_AFTER", cls.abandon_after),
             always_open=env.get("HANDOFF_ALWAYS_OPEN", "0") in ("1", "true", "yes"),
             max_wait=_float(env, "HANDOFF_MAX_WAIT", cls.max_wait),
+            consumer_name=env.get("HANDOFF_CONSUMER_NAME", cls.consumer_name),
         )
 
 

@@ -51,8 +51,15 @@ class StreamConsumer:
         transient: Callable[[BaseException], bool] = lambda exc: isinstance(exc, TRANSIENT),
         max_failures: int = MAX_FAILURES,
         on_dead: Optional[OnDead] = None,
+        lane: Optional[Callable[[Dict[str, str]], str]] = None,
     ) -> None:
+        """A consumer; with `lane`, entries of different lanes are handled at the same time.
+
+        `lane` names what must be handled in order (e.g. a conversation): entries of one lane
+        are handled one after the other. Without it, every entry waits for the one before.
+        """
         self._redis = redis
+        self._lane = lane
         self._dead_letters = dead_letters
         self._transient = transient
         self._max_failures = max_failures
@@ -125,14 +132,23 @@ class StreamConsumer:
                     raise
                 await self._ensure_group_retrying(stop, retry_delay)
                 continue
-            failed = False
-            for entry_id, fields in entries:
-                if not await self._handle(handler, entry_id, fields):
-                    failed = True
-                    break  # retried first, on the next pass, so that order is kept
-            if failed:
+            if self._lane is None:
+                done = await self._handle_in_order(handler, entries)
+            else:
+                lanes: Dict[str, List[Entry]] = {}
+                for entry in entries:
+                    lanes.setdefault(self._lane(entry[1]), []).append(entry)
+                done = all(await asyncio.gather(*(self._handle_in_order(handler, lane)
+                                                  for lane in lanes.values())))
+            if not done:
                 self._pending_first = True
                 await _wait(stop, retry_delay)
+
+    async def _handle_in_order(self, handler: Handler, entries: List[Entry]) -> bool:
+        for entry_id, fields in entries:
+            if not await self._handle(handler, entry_id, fields):
+                return False  # this one and those after it are retried first, in order
+        return True
 
     async def _handle(self, handler: Handler, entry_id: str, fields: Dict[str, str]) -> bool:
         try:

@@ -30,7 +30,7 @@ def turn_from_event(event: Dict[str, Any]) -> Optional[Turn]:
     kind = event.get("event")
     timestamp = event.get("timestamp")
     if kind == "user":
-        return _customer_turn(event)
+        return _customer_turn(event) if is_customer_message(event) else None
     if kind == "bot":
         return _bot_turn(event)
     if kind in ("pause", "resume"):
@@ -43,6 +43,44 @@ def turn_from_event(event: Dict[str, Any]) -> Optional[Turn]:
 def turns_from_events(events: Iterable[Dict[str, Any]]) -> List[Turn]:
     """The transcript of a conversation, in order."""
     return [turn for turn in map(turn_from_event, events) if turn is not None]
+
+
+def is_customer_message(event: Dict[str, Any]) -> bool:
+    """A `user` event the customer wrote.
+
+    An intent the handoff service triggered (a hand-back flow, a message answered late) is
+    logged as a `user` event too, but the customer did not write it.
+    """
+    return event.get("event") == "user" and not (event.get("metadata") or {}).get("is_external")
+
+
+def is_agent_message(event: Dict[str, Any]) -> bool:
+    """A `bot` event that carries an agent's message (see `agent_metadata`)."""
+    return event.get("event") == "bot" and bool((event.get("metadata") or {}).get("handoff_agent"))
+
+
+def unanswered_at_handback(events: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The customer's last message of the handoff that just ended, if no agent answered it.
+
+    A message that reaches Rasa at the moment an agent hands the conversation back is recorded
+    while the conversation is still paused: the bot would not answer it, and the agent has let
+    go. The hand-back looks between the last `pause` and the `resume` after it.
+    """
+    resume = _last_index(events, lambda e: e.get("event") == "resume")
+    if resume is None:
+        return None
+    pause = _last_index(events[:resume], lambda e: e.get("event") == "pause")
+    during = events[(pause or 0) + 1:resume]
+    for event in reversed(during):
+        if is_agent_message(event):
+            return None
+        if is_customer_message(event):
+            return event
+    return None
+
+
+def _last_index(events: List[Dict[str, Any]], match: Any) -> Optional[int]:
+    return next((i for i in range(len(events) - 1, -1, -1) if match(events[i])), None)
 
 
 def _customer_turn(event: Dict[str, Any]) -> Turn:

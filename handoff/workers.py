@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import socket
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Tuple
@@ -86,6 +85,8 @@ class Relay:
         event = json.loads(fields["event"])
         turn = turn_from_event(event)
         conversation_id = event.get("sender_id")
+        if conversation_id and event.get("event") in ("action", "pause"):
+            await self._watch_handoff(conversation_id, event)
         if turn is None or not conversation_id:
             return
         if turn["kind"] == "agent":
@@ -102,6 +103,23 @@ class Relay:
                  "audience": audience}
         await publish(self._redis, self._keys, frame)
 
+    async def _watch_handoff(self, conversation_id: str, event: Dict[str, Any]) -> None:
+        # When the action server dies (or does not answer) while `action_handoff` runs, Rasa
+        # logs the action with none of its events and goes on: no pause, and the customer is
+        # told nothing. That shows here as the next action coming before any `pause`: the
+        # customer is told to stay, and the requests worker runs the handoff again.
+        key = self._keys.conversation(conversation_id)
+        if event["event"] == "pause":
+            await self._redis.hdel(key, HANDOFF_RUNNING)
+        elif event.get("name") == "action_handoff":
+            await self._redis.hset(key, HANDOFF_RUNNING, str(event.get("timestamp") or ""))
+        elif await self._redis.hget(key, HANDOFF_RUNNING) is not None:
+            logger.warning("handoff.lost conversation=%s", conversation_id)
+            # Idempotent before the flag goes: a retry of this entry asks again, which the
+            # requests worker takes as done once the bot is paused.
+            await self._redis.xadd(self._keys.customer_requests_stream, {
+                "conversation_id": conversation_id, "kind": "retry_handoff"})
+            await self._redis.hdel(key, HANDOFF_RUNNING)
 
     async def _keep_contact(self, conversation_id: str, event: Dict[str, Any]) -> None:
         # A waiting customer invited to leave an e-mail address or a phone number (nobody
@@ -114,16 +132,22 @@ class Relay:
 
 
 CONTACT_ENTITIES = ("email", "phone")
+# Conversation hash fields: `action_handoff` started and showed no event yet; a lost handoff
+# is being run again.
+HANDOFF_RUNNING, HANDOFF_RETRY = "handoff_running", "handoff_retry"
+RETRY_HANDOFF_EVERY = 2.0  # seconds between runs of a lost handoff (the action server is away)
 
 
 class Delivery:
     """Delivers agent messages, once each, in order, and records them in the Rasa tracker.
 
-    Web chat: the tracker append asks Rasa to send the message on the customer's channel.
-    Messenger: the Send API is called here first (so that its retries and refusals reach the
-    agent as `message.failed`), then the message is recorded without sending. A crash between the
-    two may send a Messenger message twice (the Send API has no idempotency key); it never loses
-    one.
+    The message goes into the tracker through Rasa's `agent_messages` door
+    (`bot/agent_messages.py`), which appends it only if it is not there yet, under the
+    conversation's lock: a retry after a timeout never appends it twice. Web chat: Rasa sends it
+    on the customer's channel as it appends it. Messenger: the Send API is called here first (so
+    that its retries and refusals reach the agent as `message.failed`), then the message is
+    recorded without sending. A crash between the two may send a Messenger message twice (the
+    Send API has no idempotency key); it never loses one.
     """
 
     def __init__(self, redis: Redis, keys: Keys, rasa: RasaClient, messenger: SendApi,
@@ -141,19 +165,14 @@ class Delivery:
             return
         on_messenger = await channel_of(self._redis, self._keys,
                                         message.conversation_id) == MESSENGER
-        if mark == "sending" and not on_messenger and await self._in_tracker(message):
-            await self._redis.hset(marks, message.id, "sent")
-            return
         if on_messenger and mark != "sent_out" and not await self._send_on_messenger(message):
             return
-        if not on_messenger:
-            await self._redis.hset(marks, message.id, "sending")
         event = {"event": "bot", "text": message.text,
                  "metadata": agent_metadata(message.agent, message.agent_name, message.id,
                                             message.client_id)}
         try:
-            await self._rasa.append_events(
-                message.conversation_id, [event], send=not on_messenger,
+            await self._rasa.deliver(
+                message.conversation_id, message.id, [event], send=not on_messenger,
                 channel=await output_channel(self._redis, self._keys, message.conversation_id))
         except RasaUnavailable as exc:
             if exc.status is not None and 400 <= exc.status < 500:
@@ -181,11 +200,6 @@ class Delivery:
                                    {"text": message.text, "agent": message.agent_name})
         return True
 
-    async def _in_tracker(self, message: OutboxMessage) -> bool:
-        tracker = await self._rasa.tracker(message.conversation_id)
-        return any((e.get("metadata") or {}).get("message_id") == message.id
-                   for e in tracker.get("events") or [] if e.get("event") == "bot")
-
     async def _fail(self, message: OutboxMessage, reason: str) -> None:
         logger.error("delivery.failed conversation=%s message=%s reason=%s",
                      message.conversation_id, message.id, reason)
@@ -198,14 +212,23 @@ class Delivery:
 
 
 class Requests:
-    """Customers' requests: `cancel_wait` gives a queued conversation back to the bot."""
+    """Customers' requests, and handoffs to run again.
 
-    def __init__(self, store: ConversationStore, rasa: RasaClient, announcer: Announcer) -> None:
+    `cancel_wait` gives a queued conversation back to the bot; `retry_handoff` (from the relay)
+    runs a handoff lost with the action server again.
+    """
+
+    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore, rasa: RasaClient,
+                 announcer: Announcer) -> None:
+        self._redis, self._keys = redis, keys
         self._store, self._rasa, self._announcer = store, rasa, announcer
 
     async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
         """One request from the web channel."""
         cid = fields.get("conversation_id", "")
+        if fields.get("kind") == "retry_handoff" and cid:
+            await self._retry_handoff(cid)
+            return
         if fields.get("kind") != "cancel_wait" or not cid:
             return
         try:
@@ -220,6 +243,25 @@ class Requests:
         await self._store.resumed(cid)
         await self._announcer.send(cid, "wait_cancelled", "")
         logger.info("queue.cancelled_by_customer conversation=%s", cid)
+
+    async def _retry_handoff(self, cid: str) -> None:
+        """Runs `action_handoff` again until the bot is paused; the customer is told to stay.
+
+        It never makes a second ticket: a conversation already queued keeps its ticket.
+        """
+        key = self._keys.conversation(cid)
+        if (await self._rasa.tracker(cid)).get("paused"):
+            await self._redis.hdel(key, HANDOFF_RETRY)  # done: the customer asked again
+            return
+        if await self._redis.hsetnx(key, HANDOFF_RETRY, "1"):
+            await self._announcer.send(cid, "handoff_delayed", "")
+        channel = await output_channel(self._redis, self._keys, cid)
+        result = await self._rasa.execute(cid, "action_handoff", channel=channel)
+        if not (result.get("tracker") or {}).get("paused"):
+            await asyncio.sleep(RETRY_HANDOFF_EVERY)
+            raise RasaUnavailable(cid, "action_handoff did not run (action server away?)")
+        await self._redis.hdel(key, HANDOFF_RETRY)
+        logger.info("handoff.retried conversation=%s", cid)
 
 
 Tick = Callable[[], Awaitable[Any]]
@@ -251,7 +293,8 @@ class Workers:
     def __init__(self, redis: Redis, keys: Keys, store: ConversationStore, rasa: RasaClient,
                  messenger: SendApi, accounts: AccountStore, teams: Dict[str, Team],
                  settings: Settings, consumer_name: str = "") -> None:
-        name = consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+        name = consumer_name or settings.consumer_name or \
+            f"{socket.gethostname()}-{settings.port}"
         self._stop = asyncio.Event()
         self._tasks: List[asyncio.Task] = []
         async def report(dead: Dict[str, str]) -> None:
@@ -259,21 +302,23 @@ class Workers:
                                         "entry_id": dead["entry_id"], "error": dead["error"],
                                         "audience": push.agents()})
 
-        def consumer(stream: str, group: str) -> StreamConsumer:
+        def consumer(stream: str, group: str, **options: Any) -> StreamConsumer:
             return StreamConsumer(redis, stream, group, name, dead_letters=keys.dead_letters,
-                                  transient=_transient, on_dead=report)
+                                  transient=_transient, on_dead=report, **options)
 
         self._jobs = [
             (consumer(keys.tickets_stream, key_names.GROUP_ROUTER),
              Router(redis, keys, store).handle),
             (consumer(keys.events_stream, key_names.GROUP_RELAY),
              Relay(redis, keys, store).handle),
-            (consumer(keys.outbox_stream, key_names.GROUP_DELIVERY),
+            # Agent messages: one conversation's in order, different conversations' at once.
+            (consumer(keys.outbox_stream, key_names.GROUP_DELIVERY,
+                      lane=lambda fields: fields.get("conversation_id", "")),
              Delivery(redis, keys, rasa, messenger).handle),
         ]
         announcer = Announcer(redis, keys, store, rasa)
         self._jobs.append((consumer(keys.customer_requests_stream, key_names.GROUP_REQUESTS),
-                           Requests(store, rasa, announcer).handle))
+                           Requests(redis, keys, store, rasa, announcer).handle))
         presence = Presence(redis, keys, settings.disconnect_grace)
         self._periodic: List[Tuple[str, Tick, float]] = [
             ("queue_status", QueueStatus(redis, keys, store).tick, 2.0),

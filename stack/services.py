@@ -146,9 +146,14 @@ class Stack:
             self.stop()
             raise
 
-    def add_rasa(self, name: str, port: int, timeout: float = 240) -> str:
-        """Starts one more Rasa server on `port` and waits for it; its URL."""
-        self.start_rasa(name, port)
+    def add_rasa(self, name: str, port: int, timeout: float = 240,
+                 credentials: str = "credentials.yml", endpoints: str = "endpoints.yml") -> str:
+        """Starts one more Rasa server on `port` and waits for it; its URL.
+
+        Other `credentials` and `endpoints` files give other channels and stores (the
+        benchmarks' plain-Rasa baseline).
+        """
+        self.start_rasa(name, port, credentials, endpoints)
         url = f"http://127.0.0.1:{port}"
         self._wait(lambda: self._rasa_ready(url), name, timeout)
         return url
@@ -231,12 +236,13 @@ class Stack:
         self._spawn("actions", [_bin("rasa"), "run", "actions", "--actions", "actions",
                                 "--port", str(self.ports.actions)])
 
-    def start_rasa(self, name: str = "rasa", port: Optional[int] = None) -> None:
+    def start_rasa(self, name: str = "rasa", port: Optional[int] = None,
+                   credentials: str = "credentials.yml", endpoints: str = "endpoints.yml") -> None:
         """A Rasa server, with its HTTP API behind the token (more than one may run)."""
         port = port or self.ports.rasa
         self._spawn(name, [_bin("rasa"), "run", "--model", str(self.model), "--enable-api",
                            "--auth-token", self.rasa_token, "--port", str(port),
-                           "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                           "--credentials", credentials, "--endpoints", endpoints,
                            "--interface", "127.0.0.1"])
 
     def start_handoff(self) -> None:

@@ -248,6 +248,8 @@
       'chat.linkExpired': 'This link has expired or was already used: you are in a new conversation. Ask us for a new link if you need one.',
       'chat.cancelWait': 'Back to the assistant',
       'chat.tooFast': 'You are sending messages very fast: this one goes in a few seconds.',
+      'chat.tooLong': 'This message is too long to send (4,000 characters at most): please shorten it.',
+      'chat.notSent': 'This message could not be sent.',
       'chat.messagesLabel': 'Conversation'
     },
     fr: {
@@ -486,6 +488,8 @@
       'chat.linkExpired': 'Ce lien a expiré ou a déjà servi : vous êtes dans une nouvelle conversation. Demandez-nous un nouveau lien si besoin.',
       'chat.cancelWait': 'Revenir à l’assistant',
       'chat.tooFast': 'Vous envoyez des messages très vite : celui-ci part dans quelques secondes.',
+      'chat.tooLong': 'Ce message est trop long pour être envoyé (4 000 caractères au plus) : raccourcissez-le.',
+      'chat.notSent': "Ce message n'a pas pu être envoyé.",
       'chat.messagesLabel': 'Conversation'
     }
   };

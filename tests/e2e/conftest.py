@@ -58,14 +58,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph) -> Iterato
     running.start()
     try:
         for username, (name, password, role) in AGENTS.items():
-            subprocess.run([sys.executable, "-m", "handoff.accounts", "create", username,
-                            "--name", name, "--role", role, "--teams", TEAMS[username]],
-                           cwd=ROOT, check=True,
-                           env={**running.env(), "HANDOFF_NEW_PASSWORD": password},
-                           stdout=subprocess.DEVNULL, timeout=60)
+            create_account(running, username, name, password, role, TEAMS[username])
         yield running
     finally:
         running.stop()
+
+
+def create_account(stack: Stack, username: str, name: str, password: str, role: str = "agent",
+                   teams: str = "", max_conversations: int = 5) -> None:
+    """An agent account, made with the product's own command."""
+    subprocess.run([sys.executable, "-m", "handoff.accounts", "create", username, "--name", name,
+                    "--role", role, "--teams", teams,
+                    "--max-conversations", str(max_conversations)],
+                   cwd=ROOT, check=True, env={**stack.env(), "HANDOFF_NEW_PASSWORD": password},
+                   stdout=subprocess.DEVNULL, timeout=60)
 
 
 async def wait_for(queue: "asyncio.Queue[Any]", match: Callable[[Any], bool],

@@ -4,22 +4,26 @@ bad input at every door)."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
+import uuid
 
 import pytest
 
-from handoff.ratelimit import AGENT_API, CHAT_MESSAGES
-from stack.model import ROOT
-from tests.e2e.conftest import AgentClient, MessengerCustomer, rasa_tracker
+from bot.messenger import NOTICES
+from bot.web import MAX_MESSAGE_CHARS
+from handoff.ratelimit import AGENT_API, CHAT_MESSAGES, MESSENGER_EVENTS
+from tests.e2e.conftest import (
+    AgentClient,
+    Customer,
+    MessengerCustomer,
+    create_account,
+    rasa_tracker,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 async def test_an_agent_api_flood_gets_429_and_others_carry_on(stack, agents):
-    subprocess.run([sys.executable, "-m", "handoff.accounts", "create", "flood", "--name",
-                    "Flood"], cwd=ROOT, check=True, timeout=60, stdout=subprocess.DEVNULL,
-                   env={**stack.env(), "HANDOFF_NEW_PASSWORD": "flood-pass"})
+    create_account(stack, "flood", "Flood", "flood-pass")
     flood = AgentClient(stack.handoff_url)
     try:
         await flood.login("flood", "flood-pass")
@@ -68,3 +72,52 @@ async def test_invalid_utf8_is_refused_at_the_doors(stack, agents, graph):
     assert graph.calls(messenger.psid) == []
     status, _ = await agents["marie"].get("/api/me")  # nothing else affected
     assert status == 200
+
+
+async def test_a_messenger_flood_is_dropped_for_that_person_only_and_they_are_told(stack, graph):
+    flooder = MessengerCustomer(stack, str(uuid.uuid4().int)[:16])
+    other = MessengerCustomer(stack, str(uuid.uuid4().int)[:16])
+    sent = 2 * MESSENGER_EVENTS.limit + 10
+    assert await flooder.post(*[flooder.event(f"hello {n}") for n in range(sent)]) == 200
+    await other.say("what are your opening hours?")
+    await graph.wait_for(lambda _: any("Monday to Friday" in m["message"].get("text", "")
+                                       for m in graph.messages(other.psid)), 60)
+    told = NOTICES["too_fast"]["en"].split(":")[0]
+
+    def notices():
+        return [m for m in graph.messages(flooder.psid) if told in m["message"].get("text", "")]
+    await graph.wait_for(lambda _: notices(), 60)
+    # A window boundary may split the flood: then two windows each let `limit` through.
+    handled = [e for e in (await rasa_tracker(stack, flooder.psid))["events"]
+               if e["event"] == "user"]
+    assert MESSENGER_EVENTS.limit <= len(handled) <= 2 * MESSENGER_EVENTS.limit
+    assert [e["text"] for e in handled] == [f"hello {n}" for n in range(len(handled))]
+    assert 1 <= len(notices()) <= 2, "told once per window, not once per dropped message"
+    assert "Please wait" in notices()[0]["message"]["text"]
+
+
+async def test_bad_messages_at_the_chat_door_get_clear_errors_and_change_nothing(
+        stack, customer_factory):
+    customer = await customer_factory()
+    for payload in ("not a dict", {"message": 42, "session_id": customer.token},
+                    {"message": ["a", "list"], "session_id": customer.token}):
+        ack = await customer.sio.call("user_uttered", payload, timeout=30)
+        assert ack == {"ok": False, "error": "bad_message"}, (payload, ack)
+    too_long = await customer.say("x" * (MAX_MESSAGE_CHARS + 1))
+    assert too_long == {"ok": False, "error": "message_too_long", "max": MAX_MESSAGE_CHARS}
+    # Another conversation's id (unsigned, or signed for someone else) only ever speaks in the
+    # socket's own conversation; a socket with no session is refused.
+    stranger = Customer(stack.rasa_url)
+    await stranger.sio.connect(stack.rasa_url, transports=["websocket"],
+                               socketio_path="/socket.io")
+    try:
+        ack = await stranger.sio.call("user_uttered", {"message": "hello",
+                                                       "session_id": customer.token}, timeout=30)
+        assert ack == {"ok": False, "error": "no_session"}
+    finally:
+        await stranger.close()
+    # Nothing of that reached the conversation; a good message still does.
+    assert [e for e in (await rasa_tracker(stack, customer.session_id))["events"]
+            if e["event"] in ("user", "bot")] == []
+    assert (await customer.say("what are your opening hours?"))["ok"] is True
+    await customer.reply(lambda m: "Monday to Friday" in m.get("text", ""))

@@ -26,3 +26,11 @@ async def test_a_customer_message_id_is_taken_once(redis, keys):
     assert await journal.first_time("c1", "m-1") is True
     assert await journal.first_time("c1", "m-1") is False
     assert await journal.first_time("c2", "m-1") is True
+
+
+async def test_an_agent_message_is_journaled_once_however_often_it_is_sent(redis, keys):
+    journal = Journal(redis, keys)
+    first = await journal.record_once("c1", "bot", {"text": "Marie here"}, "agent:m-1:0")
+    assert first is not None
+    assert await journal.record_once("c1", "bot", {"text": "Marie here"}, "agent:m-1:0") is None
+    assert await journal.since("c1", None) == [(first, "bot", {"text": "Marie here"})]

@@ -53,3 +53,31 @@ async def test_run_delivers_in_order_and_retries_a_failed_entry(redis):
     await asyncio.wait_for(consumer.run(handler, stop, retry_delay=0.01), timeout=10)
     assert seen == ["0", "1", "2", "3", "4"]
     assert (await redis.xpending("s", "g"))["pending"] == 0
+
+
+async def test_lanes_run_side_by_side_each_in_order_and_a_failure_holds_only_its_lane(redis):
+    consumer = StreamConsumer(redis, "s", "g", "w", block_ms=50, lane=lambda f: f["lane"])
+    for n in range(4):
+        for lane in ("a", "b", "c"):
+            await redis.xadd("s", {"lane": lane, "n": str(n)})
+    seen = {"a": [], "b": [], "c": []}
+    busy, most_busy, failed_once, stop = [0], [0], set(), asyncio.Event()
+
+    async def handler(entry_id, fields):
+        busy[0] += 1
+        most_busy[0] = max(most_busy[0], busy[0])
+        try:
+            await asyncio.sleep(0.02)  # a Rasa call: other lanes go on meanwhile
+            if fields["lane"] == "b" and fields["n"] == "1" and not failed_once:
+                failed_once.add("b1")
+                raise RuntimeError("transient failure")
+            seen[fields["lane"]].append(fields["n"])
+        finally:
+            busy[0] -= 1
+        if sum(map(len, seen.values())) == 12:
+            stop.set()
+
+    await asyncio.wait_for(consumer.run(handler, stop, retry_delay=0.01), timeout=10)
+    assert seen == {lane: ["0", "1", "2", "3"] for lane in "abc"}
+    assert most_busy[0] == 3
+    assert (await redis.xpending("s", "g"))["pending"] == 0

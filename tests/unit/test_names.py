@@ -37,3 +37,15 @@ def test_entity_offsets_point_at_the_name():
     text = "je m'appelle Marie Dupont"
     [entity] = find_names(text, "fr")
     assert text[entity["start"]:entity["end"]] == "Marie Dupont"
+
+
+def test_the_french_pipeline_loads_with_the_component_not_on_the_first_message():
+    # Loaded lazily, spaCy's pipeline held Rasa's event loop for seconds under traffic.
+    from bot.names import NameExtractor, _french_pipeline
+
+    _french_pipeline.cache_clear()
+    NameExtractor.create({}, None, None, None)  # what Rasa calls when it loads the model
+    assert _french_pipeline.cache_info().currsize == 1
+    assert _french_pipeline.cache_info().misses == 1
+    find_names("Bonjour, ici Jean-Pierre Martin", "fr")
+    assert _french_pipeline.cache_info().misses == 1

@@ -260,6 +260,12 @@
         markQueued(item, true, t('chat.tooFast'));
         setTimeout(function () { if (socket && socket.connected && confirmed) emit(item); },
           Math.max(1, Number(ack.retry_after) || 5) * 1000);
+      } else if (ack && (ack.error === 'message_too_long' || ack.error === 'bad_message')) {
+        // Sending it again cannot help: say so, and keep nothing to resend.
+        var j = outbox.indexOf(item);
+        if (j >= 0) outbox.splice(j, 1);
+        savePending();
+        markQueued(item, true, t(ack.error === 'message_too_long' ? 'chat.tooLong' : 'chat.notSent'));
       } else {
         markQueued(item, true);  // resent at the next session_confirm
       }

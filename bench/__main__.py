@@ -1,0 +1,60 @@
+"""`python -m bench [--quick] [--out DIR]`: runs the benchmarks and writes the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import List, Optional
+
+from bench import report
+from bench.plan import FULL, QUICK
+from bench.runner import run
+from stack.model import ROOT
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Runs the plan and writes benchmarks.md, benchmarks.png and benchmarks.json."""
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="small counts: checks the harness in a few minutes")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where the report goes (default: docs/, or a temporary "
+                             "directory with --quick, so that the real report stays)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip plain Rasa (saves one Rasa start-up; no bot-turn ratios)")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="write the report again from a run's benchmarks.json (no run)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="an earlier run's benchmarks.json: the report compares with it "
+                             "(section \"Before and after\")")
+    args = parser.parse_args(argv)
+    if args.from_json is not None:
+        out = args.out or args.from_json.parent
+        measured = json.loads(args.from_json.read_text())
+        if args.before is not None:
+            measured["before"] = report.earlier(json.loads(args.before.read_text()))
+        (out / "benchmarks.json").write_text(json.dumps(measured, indent=1, default=str))
+        report.write(measured, out)
+        print(f"Report: {out / 'benchmarks.md'}")
+        return 0
+    plan = QUICK if args.quick else FULL
+    out = args.out or (Path(tempfile.mkdtemp(prefix="bench-quick-")) if args.quick
+                       else ROOT / "docs")
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-run-"))
+    print(f"Benchmark ({plan.name}); processes' logs and profiles in {run_dir}", flush=True)
+    measured = run(plan, run_dir, baseline=not args.no_baseline,
+                   say=lambda line: print(line, flush=True))
+    if args.before is not None:
+        measured["before"] = report.earlier(json.loads(args.before.read_text()))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmarks.json").write_text(json.dumps(measured, indent=1, default=str))
+    report.write(measured, out)
+    print(f"Report: {out / 'benchmarks.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

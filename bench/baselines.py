@@ -1,0 +1,64 @@
+"""The baselines measured in the same run: plain Rasa, and a raw Redis round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+from typing import List
+
+from redis.asyncio import Redis
+
+from stack.services import Stack, free_port
+
+# Rasa's own socket.io channel, nothing else: no project channel, no Messenger.
+PLAIN_CREDENTIALS = """\
+socketio:
+  user_message_evt: user_uttered
+  bot_message_evt: bot_uttered
+  session_persistence: true
+"""
+# Only the action server: trackers and locks in memory, no event broker.
+PLAIN_ENDPOINTS = """\
+action_endpoint:
+  url: {actions_url}/webhook
+"""
+
+
+def start_plain_rasa(stack: Stack, run_dir: Path) -> str:
+    """The same model under a plain `rasa run` on another port (stopped with the stack)."""
+    credentials, endpoints = run_dir / "plain-credentials.yml", run_dir / "plain-endpoints.yml"
+    credentials.write_text(PLAIN_CREDENTIALS)
+    endpoints.write_text(PLAIN_ENDPOINTS.format(actions_url=stack.actions_url))
+    return stack.add_rasa("rasa-plain", free_port(), credentials=str(credentials),
+                          endpoints=str(endpoints))
+
+
+async def redis_round_trips(redis_url: str, samples: int, pause: float = 0.0) -> List[float]:
+    """XADD on one connection to the return of a blocking XREAD on another, in seconds.
+
+    This is the floor of any relay through Redis Streams: one write and one blocked reader
+    woken up, on the same Redis as the product.
+    """
+    stream = f"bench:rtt:{uuid.uuid4().hex}"
+    writer = Redis.from_url(redis_url)
+    reader = Redis.from_url(redis_url)
+    latencies: List[float] = []
+    try:
+        last = "0-0"
+        for _ in range(samples):
+            read = asyncio.ensure_future(reader.xread({stream: last}, block=5000, count=1))
+            await asyncio.sleep(0.001)  # lets the XREAD reach Redis and block there
+            sent = time.monotonic()
+            await writer.xadd(stream, {"t": "x"})
+            answer = await read
+            latencies.append(time.monotonic() - sent)
+            last = answer[0][1][0][0]
+            if pause:
+                await asyncio.sleep(pause)
+    finally:
+        await writer.delete(stream)
+        await writer.close()
+        await reader.close()
+    return latencies

@@ -1,0 +1,30 @@
+"""Clients made by `handoff.redis_client.connect` carry on by themselves after Redis restarts."""
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from handoff.redis_client import connect
+from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.integration
+
+
+async def test_the_first_call_after_a_restart_succeeds_and_nothing_is_lost(tmp_path):
+    server = RedisServer(tmp_path / "redis").start()
+    ours, plain = connect(server.url), Redis.from_url(server.url, decode_responses=True)
+    try:
+        await ours.set("before", "kept")
+        await plain.ping()
+        server.proc.kill()  # a crash: the pooled connections are now dead sockets
+        server.proc.wait(timeout=10)
+        server.start()
+        # Without the retry, a pooled connection fails once although Redis is back.
+        with pytest.raises(RedisConnectionError):
+            await plain.ping()
+        assert await ours.get("before") == "kept"  # appendfsync always: written before the crash
+        assert await ours.incr("after") == 1       # a write is applied once
+    finally:
+        await ours.close(close_connection_pool=True)
+        await plain.close(close_connection_pool=True)
+        server.stop()
