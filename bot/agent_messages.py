@@ -13,9 +13,10 @@ with `{"conversation_id", "message_id", "events": [...], "send": bool}`; answers
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 import rasa.server
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -61,18 +62,28 @@ class AgentMessagesInput(InputChannel):
                                   if isinstance(r, dict)) if e]
             if not events:
                 return response.json({"error": "bad_request"}, status=400)
-            agent = request.app.ctx.agent
-            async with agent.lock_store.lock(cid):
-                tracker = await agent.processor.fetch_tracker_with_initial_session(cid)
-                if any(isinstance(e, BotUttered) and (e.metadata or {}).get("message_id")
-                       == message_id for e in tracker.events):
-                    return response.json({"delivered": "before"})
-                for event in events:
-                    tracker.update(event, agent.domain)
-                if body.get("send"):
-                    output = rasa.server._get_output_channel(request, tracker)
-                    await agent.processor.execute_side_effects(events, tracker, output)
-                await agent.tracker_store.save(tracker)
-            return response.json({"delivered": "now"})
+            # Shielded: the handoff service dying mid-call closes the connection, and Sanic then
+            # cancels the handler; cut between sending and saving, the retry would send again.
+            delivered = await asyncio.shield(
+                _append_once(request, cid, message_id, events, bool(body.get("send"))))
+            return response.json({"delivered": delivered})
 
         return hook
+
+
+async def _append_once(request: Request, cid: str, message_id: str, events: List[Event],
+                       send: bool) -> str:
+    """Appends (and sends) the events unless the message is in the tracker: "now" or "before"."""
+    agent = request.app.ctx.agent
+    async with agent.lock_store.lock(cid):
+        tracker = await agent.processor.fetch_tracker_with_initial_session(cid)
+        if any(isinstance(e, BotUttered) and (e.metadata or {}).get("message_id") == message_id
+               for e in tracker.events):
+            return "before"
+        for event in events:
+            tracker.update(event, agent.domain)
+        if send:
+            output = rasa.server._get_output_channel(request, tracker)
+            await agent.processor.execute_side_effects(events, tracker, output)
+        await agent.tracker_store.save(tracker)
+    return "now"

@@ -65,10 +65,10 @@ class WebChatOutput(SocketIOOutput):
                 if once_key is None:
                     entry_id = await self._journal.record(socket_id, "bot", response)
                 else:
-                    entry_id = await self._journal.record_once(socket_id, "bot", response,
-                                                               once_key)
-                    if entry_id is None:
-                        return  # sent before (a delivery retried after Rasa died)
+                    # A retried delivery gets the first attempt's id and is sent again: the
+                    # first may have been cut after journaling, before sending.
+                    entry_id, _ = await self._journal.record_once(socket_id, "bot", response,
+                                                                  once_key)
                 response = {**response, "id": entry_id}
             except RedisError as exc:
                 logger.warning("webchat.journal.failure conversation=%s error=%s", socket_id, exc)

@@ -26,8 +26,12 @@ _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 Entry = Tuple[str, str, Dict[str, Any]]
 _RECORD_ONCE = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
-return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'kind', ARGV[3], 'payload', ARGV[4])
+local before = redis.call('GET', KEYS[1])
+if before then return {before, 0} end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'kind', ARGV[3],
+                      'payload', ARGV[4])
+redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
+return {id, 1}
 """  # (entry id, "customer" | "bot", payload)
 
 
@@ -45,18 +49,20 @@ class Journal:
             maxlen=MAX_ENTRIES, approximate=True)
 
     async def record_once(self, conversation_id: str, kind: str, payload: Dict[str, Any],
-                          once_key: str) -> Optional[str]:
-        """Appends a message unless `once_key` was recorded already; its entry id, or None.
+                          once_key: str) -> Tuple[str, bool]:
+        """Appends a message unless `once_key` was recorded already: its entry id, and whether
+        it is new.
 
-        Marking and appending are one step: a retry of a message that was journaled (and so
-        sent, or replayed to a page that reconnects) is recognised, and one that was not is
-        never taken for a duplicate.
+        Marking and appending are one step: a retry of a message that was journaled is given
+        the same entry id (the page drops an id it shows, so sending it again is harmless, and
+        it is needed when the first attempt was cut between journaling and sending), and one
+        that was not is never taken for a duplicate.
         """
-        entry_id = await self._redis.eval(
+        entry_id, new = await self._redis.eval(
             _RECORD_ONCE, 2, self._keys.web_message(conversation_id, once_key),
             self._keys.journal(conversation_id), TAKEN_FOR, MAX_ENTRIES, kind,
             json.dumps(payload, ensure_ascii=False))
-        return entry_id or None
+        return str(entry_id), bool(new)
 
     async def since(self, conversation_id: str, last_id: Optional[str]) -> List[Entry]:
         """Messages after `last_id` (all of them when None or malformed), oldest first."""

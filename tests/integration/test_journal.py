@@ -30,7 +30,9 @@ async def test_a_customer_message_id_is_taken_once(redis, keys):
 
 async def test_an_agent_message_is_journaled_once_however_often_it_is_sent(redis, keys):
     journal = Journal(redis, keys)
-    first = await journal.record_once("c1", "bot", {"text": "Marie here"}, "agent:m-1:0")
-    assert first is not None
-    assert await journal.record_once("c1", "bot", {"text": "Marie here"}, "agent:m-1:0") is None
+    first, new = await journal.record_once("c1", "bot", {"text": "Marie here"}, "agent:m-1:0")
+    assert new is True
+    # A retry is told the first attempt's entry id (to send it again under the same id).
+    assert await journal.record_once("c1", "bot", {"text": "Marie here"},
+                                     "agent:m-1:0") == (first, False)
     assert await journal.since("c1", None) == [(first, "bot", {"text": "Marie here"})]

@@ -1,10 +1,12 @@
 """Clients made by `handoff.redis_client.connect` carry on by themselves after Redis restarts."""
 
+import asyncio
+
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from handoff.redis_client import connect
+from handoff.redis_client import HEALTH_CHECK_INTERVAL, connect
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -24,6 +26,30 @@ async def test_the_first_call_after_a_restart_succeeds_and_nothing_is_lost(tmp_p
             await plain.ping()
         assert await ours.get("before") == "kept"  # appendfsync always: written before the crash
         assert await ours.incr("after") == 1       # a write is applied once
+    finally:
+        await ours.close(close_connection_pool=True)
+        await plain.close(close_connection_pool=True)
+        server.stop()
+
+
+async def test_a_transaction_on_a_pooled_connection_after_a_restart_succeeds(tmp_path):
+    """redis-py does not retry pipelines: the health check must replace the dead connection."""
+    server = RedisServer(tmp_path / "redis").start()
+    ours, plain = connect(server.url), Redis.from_url(server.url, decode_responses=True)
+    try:
+        for client in (ours, plain):  # one pooled connection each, used once
+            async with client.pipeline(transaction=True) as pipe:
+                await pipe.incr(f"n-{id(client)}").execute()
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+        server.start()
+        await asyncio.sleep(HEALTH_CHECK_INTERVAL + 0.1)  # idle at least that long, as when
+        # a restart takes over a second; a faster one costs a clear 503, then works
+        with pytest.raises(RedisConnectionError):
+            async with plain.pipeline(transaction=True) as pipe:
+                await pipe.incr(f"n-{id(plain)}").execute()
+        async with ours.pipeline(transaction=True) as pipe:
+            assert await pipe.incr(f"n-{id(ours)}").execute() == [2]
     finally:
         await ours.close(close_connection_pool=True)
         await plain.close(close_connection_pool=True)
