@@ -72,6 +72,10 @@ class WebChatOutput(SocketIOOutput):
                 response = {**response, "id": entry_id}
             except RedisError as exc:
                 logger.warning("webchat.journal.failure conversation=%s error=%s", socket_id, exc)
+                if once_key is not None:
+                    # An agent message is delivered again until it is journaled: sent now
+                    # with no id, the page could not tell the retry's copy from it.
+                    raise
         await self.sio.emit(self.bot_message_evt, response, room=socket_id)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
