@@ -14,6 +14,7 @@ from handoff.accounts import AccountStore
 from handoff.availability import OpeningHours, load_hours
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
+from handoff.mail import MailSettings
 from handoff.presence import Presence
 from handoff.profiles import ProfileStore
 from handoff.redis_client import connect
@@ -22,6 +23,7 @@ from handoff.settings import Settings
 _settings: Optional[Settings] = None
 _redis: Optional[Tuple[Redis, Keys]] = None
 _hours: Optional[OpeningHours] = None
+_mail: Optional[MailSettings] = None
 
 
 def settings() -> Settings:
@@ -67,6 +69,14 @@ def opening_hours() -> OpeningHours:
     if _hours is None:
         _hours = load_hours(always_open=settings().always_open)
     return _hours
+
+
+def mail_settings() -> MailSettings:
+    """The SMTP settings (`handoff/mail.py`), read once from the environment."""
+    global _mail
+    if _mail is None:
+        _mail = MailSettings.from_env()
+    return _mail
 
 
 def use_redis(redis: Optional[Redis], keys: Optional[Keys] = None) -> None:

@@ -45,6 +45,7 @@ from handoff.messenger_api import (
 from handoff.profiles import MESSENGER, ProfileStore, identity, normalise_code
 from handoff.ratelimit import MESSENGER_EVENTS, RateLimiter
 from handoff.redis_client import connect
+from handoff.survey import SurveyResponder, SurveyStore
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +240,7 @@ class MessengerInput(InputChannel):
         self.keys = Keys(key_prefix)
         self.profiles = ProfileStore(self.redis, self.keys)
         self.journal = Journal(self.redis, self.keys)
+        self.surveys = SurveyResponder(SurveyStore(self.redis, self.keys))
         self._tails: Dict[str, asyncio.Task] = {}
 
     def get_output_channel(self) -> OutputChannel:
@@ -340,6 +342,8 @@ class MessengerInput(InputChannel):
                 logger.warning("messenger.rate_limited psid=%s retry_after=%d", psid, wait)
                 await self._tell_too_fast(psid, conversation_id, wait)
                 return
+            if await self._survey_answered(conversation_id, event, text):
+                return
             if not await self._with_a_person(conversation_id):
                 await self.api.sender_action(psid, "typing_on")  # the bot is about to answer
             await self.journal.record(conversation_id, "customer",
@@ -350,6 +354,22 @@ class MessengerInput(InputChannel):
                                              message_id=event_id(event), metadata=metadata))
         except Exception:  # noqa: BLE001 - a background task: log, never lose silently
             logger.exception("messenger.event.failure psid=%s", psid)
+
+    async def _survey_answered(self, conversation_id: str, event: Dict[str, Any],
+                               text: str) -> bool:
+        """Whether the message was a survey answer (`handoff.survey`).
+
+        If so, it is recorded and answered here, and never reaches Rasa.
+        """
+        reply = await self.surveys.respond(conversation_id, text)
+        if reply is None:
+            return False
+        await self.journal.record(conversation_id, "customer",
+                                  {"text": reply.shown, "message_id": event_id(event)})
+        output = MessengerOutput(self.api, self.redis, self.keys)
+        for message in reply.messages:
+            await output.send_response(conversation_id, dict(message))
+        return True
 
     async def _follow_link(self, psid: str, code: str) -> None:
         """A link code from the web chat: this Messenger user continues that conversation."""

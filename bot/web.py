@@ -40,6 +40,7 @@ from handoff.keys import Keys
 from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 from handoff.ratelimit import CHAT_MESSAGES, RateLimiter
 from handoff.redis_client import connect
+from handoff.survey import SurveyResponder, SurveyStore, parse_payload
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ class WebChatInput(SocketIOInput):
             redis = connect(redis_url)
             channel.journal = Journal(redis, keys)
             channel.profiles = ProfileStore(redis, keys)
+            channel.surveys = SurveyResponder(SurveyStore(redis, keys))
             channel._redis = redis
         return channel
 
@@ -158,6 +160,7 @@ class WebChatInput(SocketIOInput):
         self.customer_events: Optional[CustomerEvents] = None
         self.journal: Optional[Journal] = None
         self.profiles: Optional[ProfileStore] = None
+        self.surveys: Optional[SurveyResponder] = None
         self._redis: Optional[Redis] = None
         self._open: Dict[str, str] = {}  # socket id -> conversation id, on this process
         # (conversation, message id) marked as taken whose handling failed: a resend is handled.
@@ -241,11 +244,18 @@ class WebChatInput(SocketIOInput):
                         return {"ok": True, "id": message_id, "duplicate": True}
                     # This attempt handles it: a resend meanwhile is a duplicate.
                     self._not_handled.discard(taken)
-                    await self.journal.record(conversation_id, "customer", {
-                        "text": message.text, "message_id": message_id})
                 except RedisError as exc:
                     logger.warning("webchat.journal.failure conversation=%s error=%s",
                                    conversation_id, exc)
+            try:
+                if await self._survey_answered(conversation_id, message_id, message.text,
+                                               output):
+                    return {"ok": True, "id": message_id}
+            except RedisError:
+                # A survey answer not recorded: the page sends it again later.
+                self._not_handled.add(taken)
+                return {"ok": False, "error": "unavailable"}
+            await self._journal_customer(conversation_id, message_id, message.text)
             try:
                 await on_new_message(message)
             except Exception:  # noqa: BLE001 - e.g. Redis (lock or tracker store) is away
@@ -283,6 +293,42 @@ class WebChatInput(SocketIOInput):
             await self.customer_events.customer_typing(conversation_id, bool(data.get("typing")))
 
         return webhook
+
+    async def _journal_customer(self, conversation_id: str, message_id: str,
+                                text: Optional[str]) -> None:
+        if self.journal is None:
+            return
+        try:
+            await self.journal.record(conversation_id, "customer", {
+                "text": text, "message_id": message_id})
+        except RedisError as exc:
+            logger.warning("webchat.journal.failure conversation=%s error=%s",
+                           conversation_id, exc)
+
+    async def _survey_answered(self, conversation_id: str, message_id: str,
+                               text: Optional[str], output: WebChatOutput) -> bool:
+        """Whether the message was a survey answer (`handoff.survey`).
+
+        If so, it is recorded and answered here, and never reaches Rasa.
+        """
+        if self.surveys is None:
+            return False
+        try:
+            reply = await self.surveys.respond(conversation_id, text)
+        except RedisError as exc:
+            # A survey button is not for the bot (the page sends it again); any other text
+            # is: the bot answers it.
+            logger.warning("webchat.survey.failure conversation=%s error=%s", conversation_id,
+                           exc)
+            if parse_payload(text) is not None:
+                raise
+            return False
+        if reply is None:
+            return False
+        await self._journal_customer(conversation_id, message_id, reply.shown)
+        for message in reply.messages:
+            await output.send_response(conversation_id, dict(message))
+        return True
 
     async def _too_fast(self, conversation_id: str) -> Optional[int]:
         if self._redis is None:

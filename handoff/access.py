@@ -24,6 +24,14 @@ async def current_agent(request: web.Request) -> Agent:
     return agent
 
 
+async def current_supervisor(request: web.Request) -> Agent:
+    """The signed-in agent if a supervisor; 401 when signed out, `403 forbidden` otherwise."""
+    agent = await current_agent(request)
+    if not agent.is_supervisor:
+        raise ApiError("forbidden")
+    return agent
+
+
 async def json_body(request: web.Request) -> Dict[str, Any]:
     """The JSON object in the request body, or `bad_json` / `bad_request`."""
     try:

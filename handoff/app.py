@@ -17,7 +17,16 @@ from aiohttp_session.redis_storage import RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from handoff import canned, console_routes, move_routes, routes, teams, ws
+from handoff import (
+    canned,
+    console_routes,
+    dashboard_routes,
+    miner_routes,
+    move_routes,
+    routes,
+    teams,
+    ws,
+)
 from handoff.accounts import AccountStore
 from handoff.appkeys import (
     ACCOUNTS,
@@ -74,8 +83,11 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     routes.add_routes(app)
     console_routes.add_routes(app)
     move_routes.add_routes(app)
+    dashboard_routes.add_routes(app)
+    miner_routes.setup(app)
     app.router.add_get("/api/ws", ws.handle)
     app.router.add_get("/", _page("console/index.html"))
+    app.router.add_get("/dashboard", _page("console/dashboard.html"))
     app.router.add_get("/chat", _page("chat/index.html"))
     app.router.add_get("/chat/config.js", _chat_config)
     app.router.add_get("/widget.js", _page("widget/widget.js"))

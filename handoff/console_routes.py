@@ -46,6 +46,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/teams", teams)
     app.router.add_get("/api/supervisor/conversations", all_conversations)
     app.router.add_post("/api/conversations/{id}/good-answers", mark_good_answer)
+    app.router.add_get("/api/conversations/{id}/good-answers", list_good_answers)
 
 
 async def canned_responses(request: web.Request) -> web.Response:
@@ -122,6 +123,17 @@ async def mark_good_answer(request: web.Request) -> web.Response:
     return web.json_response({"good_answer": {"id": pair.id, "question": pair.question,
                                               "answer": pair.answer, "agent": pair.agent}},
                              status=201)
+
+
+async def list_good_answers(request: web.Request) -> web.Response:
+    """The conversation's replies marked as good answers (the console shows them marked)."""
+    agent = await current_agent(request)
+    record = await visible(request, agent)
+    pairs = await GoodAnswers(request.app[app_keys.REDIS], request.app[app_keys.KEYS]).list()
+    return web.json_response({"good_answers": [
+        {"id": p.id, "answer_id": p.answer_id, "question_id": p.question_id,
+         "agent": p.agent, "marked_by": p.marked_by, "marked_at": p.marked_at}
+        for p in pairs if p.conversation_id == record.id]})
 
 
 async def transfer(request: web.Request) -> web.Response:

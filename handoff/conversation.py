@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from handoff import push
+from handoff import metrics, push
 from handoff.keys import Keys
 from handoff.routing import queue_score
 from handoff.ticket import Ticket
@@ -160,6 +160,7 @@ class ConversationStore:
         """Records the first agent reply since the handoff (later ones change nothing)."""
         await self._redis.hsetnx(self._keys.conversation(conversation_id), "first_reply_at",
                                  str(at))
+        await metrics.first_reply(self._redis, self._keys, conversation_id, at)
 
     async def agent_conversation_ids(self, username: str) -> List[str]:
         """Ids of the conversations assigned to an agent."""
@@ -188,6 +189,7 @@ class ConversationStore:
             pipe.lpush(keys.customer_tickets(ticket.customer["id"]), ticket.ticket_id)
             pipe.zadd(keys.queue, {ticket.conversation_id: score})
             pipe.xadd(keys.tickets_stream, {"ticket": raw})  # trimmed by handoff.streams
+            metrics.handoff_queued(pipe, keys, ticket, team)
 
         return await self.transition(
             ticket.conversation_id, State.QUEUED,
@@ -259,10 +261,13 @@ class ConversationStore:
         """Moves transferred → assigned, by the agent it was transferred to."""
         return await self.transition(conversation_id, State.ASSIGNED, owner=agent)
 
-    async def release(self, conversation_id: str, agent: str, target: State) -> Conversation:
-        """Moves assigned → bot (hand-back) or closed, by the agent who owns it."""
-        return await self.transition(conversation_id, target, owner=agent,
-                                     fields={"agent": "", "agent_name": ""})
+    async def release(self, conversation_id: str, agent: str, target: State,
+                      resolution: str = "") -> Conversation:
+        """Moves assigned → bot (hand-back) or closed (with its `resolution`), by its owner."""
+        fields = {"agent": "", "agent_name": ""}
+        if target == State.CLOSED and resolution:
+            fields["resolution"] = resolution
+        return await self.transition(conversation_id, target, owner=agent, fields=fields)
 
     async def transition(
         self,
@@ -329,6 +334,9 @@ class ConversationStore:
         agent = record.get("agent", current.agent or "") or None
         if agent and target in HUMAN_STATES:
             pipe.sadd(keys.agent_conversations(agent), cid)
+        metrics.handoff_moved(pipe, keys, cid, record.get("ticket_id", current.ticket_id),
+                              current.state.value, target.value, current.team, current.agent,
+                              fields, now)
         updated = Conversation(
             id=cid, state=target, agent=agent,
             agent_name=record.get("agent_name", current.agent_name or "") or None,

@@ -22,6 +22,43 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                            "good answer.",
                       "Seule la réponse d'un conseiller à un message du client peut être "
                       "marquée comme bonne réponse."),
+    "bad_language": (400, "The language must be fr or en (or none, for both).",
+                     "La langue doit être fr ou en (ou aucune, pour les deux)."),
+    "bad_period": (400, "Dates must be written YYYY-MM-DD, and the start must not come after "
+                        "the end.",
+                   "Les dates s'écrivent AAAA-MM-JJ, et le début ne doit pas venir après la "
+                   "fin."),
+    "bad_intent": (400, "The intent name needs letters or digits (e.g. ask_gift_card).",
+                   "Le nom d'intention doit contenir des lettres ou des chiffres "
+                   "(par ex. ask_gift_card)."),
+    "unknown_group": (404, "No such group in these results: load the groups again.",
+                      "Ce groupe n'existe pas dans ces résultats : rechargez les groupes."),
+    "groups_changed": (409, "The groups were computed again since you loaded them: load them "
+                            "again before exporting.",
+                       "Les groupes ont été recalculés depuis leur chargement : rechargez-les "
+                       "avant d'exporter."),
+    "miner_busy": (503, "The analysis of customer messages is busy with other requests: try "
+                        "again in a minute.",
+                   "L'analyse des messages clients traite déjà d'autres demandes : réessayez "
+                   "dans une minute."),
+    "mining_failed": (500, "The analysis of customer messages failed (see the service's log). "
+                           "Try again.",
+                      "L'analyse des messages clients a échoué (voir le journal du service). "
+                      "Réessayez."),
+    "bad_date": (400, "Dates must look like 2024-05-31 (or a full ISO 8601 time with its "
+                      "offset, e.g. 2024-05-31T14:00:00+02:00).",
+                 "Les dates s'écrivent 2024-05-31 (ou une heure ISO 8601 complète avec son "
+                 "décalage, p. ex. 2024-05-31T14:00:00+02:00)."),
+    "bad_range": (400, "The start of the period must come before its end, and a period may "
+                       "last at most 366 days.",
+                  "Le début de la période doit précéder sa fin, et une période dure au plus "
+                  "366 jours."),
+    "bad_timezone": (400, "Unknown time zone (use a name such as Europe/Paris or UTC).",
+                     "Fuseau horaire inconnu (utilisez un nom comme Europe/Paris ou UTC)."),
+    "bad_score": (400, "The answer must be a whole number from 0 to 10.",
+                  "La réponse doit être un nombre entier de 0 à 10."),
+    "already_answered": (409, "You have already answered this month's question.",
+                         "Vous avez déjà répondu à la question de ce mois-ci."),
     "unauthenticated": (401, "Please sign in.", "Veuillez vous connecter."),
     "bad_credentials": (401, "Wrong username or password.",
                         "Identifiant ou mot de passe incorrect."),

@@ -50,8 +50,9 @@ class Journal:
 
     async def record_once(self, conversation_id: str, kind: str, payload: Dict[str, Any],
                           once_key: str) -> Tuple[str, bool]:
-        """Appends a message unless `once_key` was recorded already: its entry id, and whether
-        it is new.
+        """Appends a message unless `once_key` was recorded already.
+
+        The result is its entry id, and whether it is new.
 
         Marking and appending are one step: a retry of a message that was journaled is given
         the same entry id (the page drops an id it shows, so sending it again is harmless, and

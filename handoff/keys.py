@@ -138,6 +138,74 @@ class Keys:
         """
         return f"{self.prefix}:knowledge:good-answers"
 
+    def survey(self, survey_id: str) -> str:
+        """HASH, owner `handoff.survey`: one satisfaction survey and its answers."""
+        return f"{self.prefix}:survey:{survey_id}"
+
+    def surveys(self) -> str:
+        """ZSET survey id -> time asked, owner `handoff.survey` (read by the dashboard)."""
+        return f"{self.prefix}:surveys"
+
+    def survey_recent(self, conversation_id: str) -> str:
+        """STRING with a TTL, owner `handoff.survey`: the bot asked this conversation already.
+
+        A customer who says goodbye twice is asked once.
+        """
+        return f"{self.prefix}:conv:{{{conversation_id}}}:survey-recent"
+
+    def survey_comment(self, conversation_id: str) -> str:
+        """STRING survey id with a TTL, owner `handoff.survey`: the customer chose to add a comment.
+
+        So their next text is that comment, not a message for the bot.
+        """
+        return f"{self.prefix}:conv:{{{conversation_id}}}:survey-comment"
+
+    @property
+    def metrics_conversations(self) -> str:
+        """ZSET conversation-session id -> start time, owner `handoff.metrics` (dashboard)."""
+        return f"{self.prefix}:metrics:conversations"
+
+    def metrics_conversation(self, session_id: str) -> str:
+        """HASH, owner `handoff.metrics`: one conversation session.
+
+        It holds channel, started_at, handed_off, and `intent:<name>` fields for the intents the
+        customer expressed.
+        """
+        return f"{self.prefix}:metrics:conversation:{session_id}"
+
+    def metrics_current(self, conversation_id: str) -> str:
+        """HASH session, started_at, ended_at, new_session, owner `handoff.metrics`.
+
+        The Rasa conversation's current session (a new one starts after `ended_at` or
+        `new_session`).
+        """
+        return f"{self.prefix}:metrics:conv:{{{conversation_id}}}:current"
+
+    @property
+    def metrics_handoffs(self) -> str:
+        """ZSET ticket id -> queued_at, owner `handoff.metrics` (written by the state machine)."""
+        return f"{self.prefix}:metrics:handoffs"
+
+    def metrics_handoff(self, ticket_id: str) -> str:
+        """HASH, owner `handoff.metrics`: what became of one handoff (times, outcome, reason)."""
+        return f"{self.prefix}:metrics:handoff:{ticket_id}"
+
+    def enps_scores(self, period: str) -> str:
+        """HASH score ("0".."10") -> count, owner `handoff.enps`: no names, only counts."""
+        return f"{self.prefix}:enps:{period}:scores"
+
+    def enps_asked(self, period: str) -> str:
+        """SET of usernames who answered or dismissed the period's eNPS question.
+
+        Owner `handoff.enps` (only so they are not asked again; never joined to the scores).
+        """
+        return f"{self.prefix}:enps:{period}:asked"
+
+    @property
+    def enps_periods(self) -> str:
+        """SET of periods (`YYYY-MM`) with eNPS answers, owner `handoff.enps`."""
+        return f"{self.prefix}:enps:periods"
+
     @property
     def agents(self) -> str:
         """SET of every agent username, owner `handoff.accounts`."""

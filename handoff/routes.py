@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
@@ -27,6 +27,7 @@ from handoff.notices import notice_event
 from handoff.profiles import ProfileStore
 from handoff.rasa_api import RasaUnavailable, resume_events
 from handoff.sla import DEFAULT_FIRST_REPLY_SLA, sla_status
+from handoff.survey import SurveyStore, question_event, survey_context
 from handoff.ticket import Ticket
 from handoff.transcript import turns_from_events, unanswered_at_handback
 
@@ -229,16 +230,41 @@ async def close(request: web.Request) -> web.Response:
     if not isinstance(resolution, str) or len(resolution) > 64:
         raise ApiError("bad_request")
     record = await owned(request, cid, agent)
-    farewell = notice_event("closed", await language_of(request, record), agent.name,
-                            resolution=resolution)
-    await _append(request, cid, [*resume_events(), farewell], send=True)
-    record = await _release(request, cid, agent, State.CLOSED)
+    language = await language_of(request, record)
+    farewell = notice_event("closed", language, agent.name, resolution=resolution)
+    survey_id, survey = await _survey(request, record, language)
+    try:
+        await _append(request, cid, [*resume_events(), farewell, *survey], send=True)
+    except ApiError:
+        if survey_id:
+            await _surveys(request).discard(survey_id)  # never asked
+        raise
+    record = await _release(request, cid, agent, State.CLOSED, resolution)
     return web.json_response({"conversation": await describe(request, record, transcript=False)})
 
 
-async def _release(request: web.Request, cid: str, agent: Agent, target: State) -> Conversation:
+def _surveys(request: web.Request) -> SurveyStore:
+    return SurveyStore(request.app[app_keys.REDIS], request.app[app_keys.KEYS])
+
+
+async def _survey(request: web.Request, record: Conversation,
+                  language: str) -> Tuple[Optional[str], List[Dict[str, Any]]]:
+    """The satisfaction survey's first question, sent after the goodbye (`handoff.survey`)."""
+    ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
+    context = survey_context(record.id, await channels.channel_of(
+        request.app[app_keys.REDIS], request.app[app_keys.KEYS], record.id), language,
+        {**record.public(), "ticket_id": record.ticket_id}, ticket.public() if ticket else None)
+    if context is None:
+        return None, []
+    survey_id = await _surveys(request).start(closed_by="agent", **context)
+    return survey_id, [question_event(survey_id, "csat", language)]
+
+
+async def _release(request: web.Request, cid: str, agent: Agent, target: State,
+                   resolution: str = "") -> Conversation:
     try:
-        return await request.app[app_keys.STORE].release(cid, agent.username, target)
+        return await request.app[app_keys.STORE].release(cid, agent.username, target,
+                                                         resolution)
     except IllegalTransition as exc:
         raise ApiError("bad_state") from exc
     except NotYours as exc:

@@ -191,6 +191,14 @@ def _intents(events: List[Dict[str, Any]]) -> List[str]:
     return names
 
 
+def is_topic(intent: str) -> bool:
+    """Whether an intent is something the customer asks about, for the dashboard's rate by intent.
+
+    That is: not a greeting, a request for a person, a yes/no, an intent triggered by the service.
+    """
+    return intent not in _NOT_TOPICS and not intent.startswith("EXTERNAL_")
+
+
 def _topics(events: List[Dict[str, Any]]) -> List[str]:
     """What the customer asked about, oldest first (for routing to a team)."""
     return [i for i in _intents(events) if i not in _NOT_TOPICS]

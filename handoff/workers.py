@@ -43,6 +43,7 @@ from handoff.conversation import HUMAN_STATES, ConversationStore, IllegalTransit
 from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.messenger_api import GraphError, SendApi
+from handoff.metrics import Recorder
 from handoff.outbox import OutboxMessage
 from handoff.presence import Presence, Requeuer
 from handoff.push import to_agents as publish
@@ -79,10 +80,12 @@ class Relay:
 
     def __init__(self, redis: Redis, keys: Keys, store: ConversationStore) -> None:
         self._redis, self._keys, self._store = redis, keys, store
+        self._metrics = Recorder(redis, keys)
 
     async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
         """One tracker event from the broker."""
         event = json.loads(fields["event"])
+        await self._metrics.observe(event)  # conversation sessions, for the dashboard
         turn = turn_from_event(event)
         conversation_id = event.get("sender_id")
         if conversation_id and event.get("event") in ("action", "pause"):

@@ -19,6 +19,7 @@ import socketio
 from stack.model import ROOT, ensure_model
 from stack.services import Ports, Stack
 from tests.fake_graph import FakeGraph
+from tests.smtp_server import LocalSmtpServer
 
 AGENTS = {"marie": ("Marie", "marie-pass", "agent"), "paul": ("Paul", "paul-pass", "agent"),
           "sam": ("Sam", "sam-pass", "supervisor")}
@@ -44,11 +45,24 @@ def graph() -> Iterator[FakeGraph]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph) -> Iterator[Stack]:
+def mailbox() -> Iterator[LocalSmtpServer]:
+    """A real SMTP server (aiosmtpd) that the stack sends mail to (transcripts)."""
+    server = LocalSmtpServer().up()
+    try:
+        yield server
+    finally:
+        server.down()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
+          mailbox: LocalSmtpServer) -> Iterator[Stack]:
     model = ensure_model(say=lambda line: print(line, file=sys.stderr))
     running = Stack(model=model, run_dir=tmp_path_factory.mktemp("stack"), ports=Ports.free(),
                     say=lambda line: print(line, file=sys.stderr),
                     extra_env={**MESSENGER, "MESSENGER_GRAPH_URL": graph.url,
+                               "SMTP_HOST": mailbox.host, "SMTP_PORT": str(mailbox.port),
+                               "SMTP_FROM": "service@shop.example", "SMTP_TIMEOUT": "5",
                                # Agents claim by hand here (the claim race is tested); automatic
                                # assignment, requeue and abandonment are tested in
                                # tests/integration against real Redis and real processes.

@@ -808,13 +808,15 @@
         ? el('a', { class: 'turn-extra turn-link', href: url, target: '_blank', rel: 'noopener noreferrer', text: attText })
         : el('div', { class: 'turn-extra', text: attText }));
     }
-    return el('div', {
+    var node = el('div', {
       class: 'turn turn-' + kind, 'data-testid': 'turn', 'data-kind': kind,
       'data-turn-id': turn.id || null, 'data-client-id': turn.client_id || null
     }, [
       el('div', { class: 'turn-meta' }, [el('span', { class: 'turn-who', text: who }), ' ', timeNode]),
       bubble
     ]);
+    turnHooks.forEach(function (fn) { fn(node, turn, state.openId); });  // e.g. good-answers.js
+    return node;
   }
 
   /* --- sending --- */
@@ -1894,6 +1896,7 @@
   var startHooks = [];
   var stopHooks = [];
   var frameHooks = [];
+  var turnHooks = [];
   window.HandoffConsole = {
     el: el, clear: clear, call: call, notify: notify, label: label, enc: enc,
     fmtDuration: fmtDuration, waitingText: waitingText, firstLine: firstLine, summaryOf: summaryOf,
@@ -1902,7 +1905,8 @@
     open: function (id) { return openConversation(id); },
     onStart: function (fn) { startHooks.push(fn); },
     onStop: function (fn) { stopHooks.push(fn); },
-    onFrame: function (fn) { frameHooks.push(fn); }
+    onFrame: function (fn) { frameHooks.push(fn); },
+    onTurn: function (fn) { turnHooks.push(fn); }  // fn(node, turn, conversationId) decorates a turn
   };
 
   /* ------------------------------------------------------------------ start */

@@ -203,10 +203,12 @@
     toggle.addEventListener('click', function () { setShown(!view.shown); });
     C.onStart(function (me) {
       toggle.hidden = !(me && me.role === 'supervisor');
+      $('dashboard-link').hidden = toggle.hidden;  // the dashboard page, for supervisors
       if (toggle.hidden) setShown(false);
     });
     C.onStop(function () {
       toggle.hidden = true;
+      $('dashboard-link').hidden = true;
       setShown(false);
       view.agents = [];
       view.held = [];

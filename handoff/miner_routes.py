@@ -1,0 +1,187 @@
+"""Agent API routes of the miner (issue 8), for supervisors.
+
+What customers ask that the bot can't answer yet, grouped and ranked, and a group's draft NLU
+intent and FAQ answer.
+
+See docs/agent-api.md. The mining itself is `handoff.miner` (run off the event loop by
+`handoff.miner.jobs`); everything these routes return is masked (`handoff.pii`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+
+from aiohttp import web
+
+from handoff import appkeys as app_keys
+from handoff.access import current_supervisor
+from handoff.errors import ApiError
+from handoff.miner.jobs import Job, MinerBusy, MinerJobs, Question
+
+if TYPE_CHECKING:
+    from handoff.miner.grouping import Group
+
+MINER = web.AppKey("miner", MinerJobs)
+LANGUAGES = ("fr", "en")
+SORTS = ("volume", "handling")
+EXAMPLES = 10  # masked messages shown per group (the export has them all)
+REPLIES = 3  # agents' most frequent replies shown per group
+DEFAULT_WAIT = 2.0  # seconds a request waits for the analysis before answering "running"
+MAX_WAIT = 10.0
+MAX_TZ_MINUTES = 14 * 60
+
+
+def setup(app: web.Application) -> None:
+    """Registers the routes and the miner's jobs (made with the app's Redis, stopped with it)."""
+    app.router.add_get("/api/miner/groups", groups)
+    app.router.add_get("/api/miner/groups/{group}/export", export)
+    app.cleanup_ctx.append(_miner)
+
+
+async def _miner(app: web.Application):
+    app[MINER] = MinerJobs(app[app_keys.REDIS], app[app_keys.KEYS])
+    yield
+    await app[MINER].close()
+
+
+async def groups(request: web.Request) -> web.Response:
+    """The groups of the question asked, ranked; `202` with the progress while analysing."""
+    await current_supervisor(request)
+    question, sort = _question(request), _sort(request)
+    job = await _job(request, question)
+    if job.running:
+        return web.json_response(_progress(job), status=202)
+    from handoff.miner.grouping import rank  # loaded by the analysis already
+
+    found, unplaced = await request.app[MINER].groups(job)
+    assert job.mining is not None and job.finished_at is not None
+    return web.json_response({
+        "status": "ready", "mining_id": job.id, "computed_at": job.finished_at,
+        "conversations_read": job.conversations, "messages": job.messages,
+        "truncated": job.truncated, "sort": sort, "language": question.language,
+        "groups": [_group_json(g) for g in rank(found, sort)],
+        "ungrouped": len(job.mining.ungrouped), "candidate_faq": unplaced,
+    })
+
+
+async def export(request: web.Request) -> web.Response:
+    """A group as a draft NLU intent (Rasa YAML) with its draft FAQ answer, as a download."""
+    await current_supervisor(request)
+    question = _question(request)
+    intent = request.query.get("intent", "")
+    if len(intent) > 100:
+        raise ApiError("bad_intent")
+    job = await _job(request, question)
+    if job.running:
+        return web.json_response(_progress(job), status=202)
+    asked = request.query.get("mining_id")
+    if asked and asked != job.id:
+        raise ApiError("groups_changed")
+    found, _ = await request.app[MINER].groups(job)
+    group = next((g for g in found if g.id == request.match_info["group"]), None)
+    if group is None:
+        raise ApiError("unknown_group")
+    try:
+        text = await request.app[MINER].draft([group], intent)
+    except ValueError as exc:  # an intent name without letters or digits
+        raise ApiError("bad_intent") from exc
+    filename = re.sub(r"[^a-z0-9_]+", "_", (intent or group.intent_name).lower()).strip("_")
+    return web.Response(text=text, content_type="application/x-yaml", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{filename or "draft"}.yml"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+
+
+async def _job(request: web.Request, question: Question) -> Job:
+    refresh = request.query.get("refresh") in ("1", "true")
+    try:
+        job = await request.app[MINER].job(question, refresh=refresh, wait=_wait(request))
+    except MinerBusy as exc:
+        raise ApiError("miner_busy") from exc
+    if job.stage == "failed":
+        raise ApiError("mining_failed")
+    return job
+
+
+def _progress(job: Job) -> Dict[str, Any]:
+    return {"status": "running", "stage": job.stage, "started_at": job.started_at,
+            "conversations_read": job.conversations, "messages": job.messages}
+
+
+def _group_json(group: Group) -> Dict[str, Any]:
+    return {
+        "id": group.id, "language": group.language, "intent_name": group.intent_name,
+        "volume": group.volume, "conversations": len(group.conversations),
+        "handling_time_total": group.handling_time_total,
+        "handling_time_median": group.handling_time_median,
+        "typical": group.typical, "terms": group.terms, "examples": group.messages[:EXAMPLES],
+        "agent_replies": [{"text": text, "count": count}
+                          for text, count in group.agent_replies[:REPLIES]],
+        "good_answers": group.good_answers,
+    }
+
+
+def _question(request: web.Request) -> Question:
+    """Language and period of the query: `language`, `from`, `to` (days), `tz` (minutes)."""
+    language = request.query.get("language") or None
+    if language is not None and language not in LANGUAGES:
+        raise ApiError("bad_language")
+    since, until = period(request.query.get("from"), request.query.get("to"),
+                          request.query.get("tz"))
+    return Question(language, since, until)
+
+
+def period(start: Optional[str], end: Optional[str], tz: Optional[str] = None
+           ) -> Tuple[Optional[float], Optional[float]]:
+    """`[start, end]` as epoch seconds `[since, until)`: both days included.
+
+    Days are read in the time zone `tz` minutes east of UTC (the console sends its own), UTC
+    without it. Raises `bad_period` for a bad date or a start after the end.
+    """
+    try:
+        offset = int(tz) if tz not in (None, "") else 0
+    except ValueError as exc:
+        raise ApiError("bad_request") from exc
+    if abs(offset) > MAX_TZ_MINUTES:
+        raise ApiError("bad_request")
+    zone = datetime.timezone(datetime.timedelta(minutes=offset))
+    since = _day_start(start, zone)
+    until = _day_start(end, zone)
+    if until is not None:
+        until += 86400.0  # the end day is included
+    if since is not None and until is not None and since >= until:
+        raise ApiError("bad_period")
+    return since, until
+
+
+def _day_start(text: Optional[str], zone: datetime.tzinfo) -> Optional[float]:
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ApiError("bad_period")
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError as exc:
+        raise ApiError("bad_period") from exc
+    return datetime.datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+
+def _sort(request: web.Request) -> str:
+    sort = request.query.get("sort") or "volume"
+    if sort not in SORTS:
+        raise ApiError("bad_request")
+    return sort
+
+
+def _wait(request: web.Request) -> float:
+    raw = request.query.get("wait")
+    if raw in (None, ""):
+        return DEFAULT_WAIT
+    try:
+        wait = float(raw)
+    except ValueError as exc:
+        raise ApiError("bad_request") from exc
+    if not 0 <= wait <= MAX_WAIT:
+        raise ApiError("bad_request")
+    return wait
