@@ -32,10 +32,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
 
-from handoff.enps import MIN_ANSWERS, EnpsStore
+from handoff.enps import MIN_ANSWERS, EnpsStore, net_promoter_score
 from handoff.errors import ApiError
 from handoff.keys import Keys
 from handoff.metrics import Records
+from handoff.survey import SurveyStore
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
@@ -153,20 +154,11 @@ def nps(answers: Iterable[int]) -> Dict[str, Any]:
     found = list(answers)
     promoters = sum(1 for a in found if a >= 9)
     detractors = sum(1 for a in found if a <= 6)
-    return {"answers": len(found),
-            "score": round(100.0 * (promoters - detractors) / len(found), 1) if found else None,
+    return {"answers": len(found), "score": net_promoter_score(Counter(found)),
             "promoters": promoters, "passives": len(found) - promoters - detractors,
             "detractors": detractors}
 
 
-async def surveys_between(redis: Redis, keys: Keys, start: float,
-                          end: float) -> Optional[List[Dict[str, str]]]:
-    """The satisfaction surveys asked in [start, end), or None if `handoff.survey` is absent."""
-    try:
-        from handoff.survey import SurveyStore
-    except ImportError:
-        return None
-    return list(await SurveyStore(redis, keys).between(start, end))
 
 
 async def figures(redis: Redis, keys: Keys, period: Period) -> Dict[str, Any]:
@@ -174,7 +166,7 @@ async def figures(redis: Redis, keys: Keys, period: Period) -> Dict[str, Any]:
     records = Records(redis, keys)
     sessions = await records.sessions(period.start, period.end)
     handoffs = await records.handoffs(period.start, period.end)
-    surveys = await surveys_between(redis, keys, period.start, period.end)
+    surveys = await SurveyStore(redis, keys).between(period.start, period.end)
     contained = [s for s in sessions if not s.handed_off]
 
     by_intent: Dict[str, List[int]] = defaultdict(lambda: [0, 0])
@@ -186,7 +178,7 @@ async def figures(redis: Redis, keys: Keys, period: Period) -> Dict[str, Any]:
     outcomes = Counter(h.get("outcome") or "open" for h in handoffs)
     waits = [_between(h, "queued_at", "first_reply_at") for h in handoffs]
     handling = [_between(h, "claimed_at", "ended_at") for h in handoffs]
-    csat_answers, nps_answers = _answers(surveys or [])
+    csat_answers, nps_answers = _answers(surveys)
 
     return {
         "period": period.public(),
@@ -215,7 +207,7 @@ async def figures(redis: Redis, keys: Keys, period: Period) -> Dict[str, Any]:
                   "abandonment_rate": rate(outcomes.get("abandoned", 0), len(handoffs)),
                   "cancelled": outcomes.get("cancelled", 0)},
         "satisfaction": _satisfaction(surveys, csat_answers, nps_answers),
-        "series": _series(period, sessions, handoffs, surveys or []),
+        "series": _series(period, sessions, handoffs, surveys),
         "enps": {"min_answers": MIN_ANSWERS, "periods": [
             p.public() for p in await EnpsStore(redis, keys).scores(*_enps_months(period))]},
     }
@@ -250,13 +242,11 @@ def _answers(surveys: List[Dict[str, str]]) -> "tuple[List[tuple], List[tuple]]"
     return csats, npss
 
 
-def _satisfaction(surveys: Optional[List[Dict[str, str]]], csats: List[tuple],
+def _satisfaction(surveys: List[Dict[str, str]], csats: List[tuple],
                   npss: List[tuple]) -> Dict[str, Any]:
-    if surveys is None:
-        return {"available": False}
     teams = sorted({t for t, _ in csats} | {t for t, _ in npss})
     return {
-        "available": True, "surveys": len(surveys),
+        "surveys": len(surveys),
         "answered": sum(1 for s in surveys if s.get("csat") or s.get("nps")),
         "csat": csat(a for _, a in csats), "nps": nps(a for _, a in npss),
         "by_team": [{"team": team, "csat": csat(a for t, a in csats if t == team),
@@ -334,15 +324,14 @@ def to_csv(found: Dict[str, Any]) -> str:
     for name in ("handoffs", "abandoned", "abandonment_rate", "cancelled"):
         writer.writerow(["queue", name, "", _cell(found["queue"][name])])
     sat = found["satisfaction"]
-    if sat.get("available"):
-        writer.writerow(["satisfaction", "surveys", "", sat["surveys"]])
-        writer.writerow(["satisfaction", "answered", "", sat["answered"]])
-        for scope, csat_, nps_ in [("", sat["csat"], sat["nps"])] + [
-                (t["team"] or "-", t["csat"], t["nps"]) for t in sat["by_team"]]:
-            writer.writerow(["satisfaction", "csat_answers", scope, csat_["answers"]])
-            writer.writerow(["satisfaction", "csat_average", scope, _cell(csat_["average"])])
-            writer.writerow(["satisfaction", "nps_answers", scope, nps_["answers"]])
-            writer.writerow(["satisfaction", "nps", scope, _cell(nps_["score"])])
+    writer.writerow(["satisfaction", "surveys", "", sat["surveys"]])
+    writer.writerow(["satisfaction", "answered", "", sat["answered"]])
+    for scope, csat_, nps_ in [("", sat["csat"], sat["nps"])] + [
+            (t["team"] or "-", t["csat"], t["nps"]) for t in sat["by_team"]]:
+        writer.writerow(["satisfaction", "csat_answers", scope, csat_["answers"]])
+        writer.writerow(["satisfaction", "csat_average", scope, _cell(csat_["average"])])
+        writer.writerow(["satisfaction", "nps_answers", scope, nps_["answers"]])
+        writer.writerow(["satisfaction", "nps", scope, _cell(nps_["score"])])
     for row in found["series"]:
         for name, value in row.items():
             if name != "date":

@@ -12,8 +12,7 @@ from aiohttp import web
 
 from handoff import appkeys as app_keys
 from handoff import dashboard
-from handoff.access import current_agent, json_body
-from handoff.accounts import Agent
+from handoff.access import current_agent, current_supervisor, json_body
 from handoff.enps import MIN_ANSWERS, SCORES, AlreadyAsked, EnpsStore, period_of
 from handoff.errors import ApiError
 
@@ -26,15 +25,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/enps", enps_answer)
 
 
-async def _supervisor(request: web.Request) -> Agent:
-    agent = await current_agent(request)
-    if not agent.is_supervisor:
-        raise ApiError("forbidden")
-    return agent
-
-
 async def _figures(request: web.Request) -> dict:
-    await _supervisor(request)
+    await current_supervisor(request)
     period = dashboard.parse_period(request.query, time.time())
     return await dashboard.figures(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
                                    period)

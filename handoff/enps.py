@@ -31,8 +31,12 @@ def period_of(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y-%m")
 
 
-def enps(counts: Dict[int, int]) -> Optional[float]:
-    """% promoters − % detractors, rounded to 0.1; None without answers."""
+def net_promoter_score(counts: Dict[int, int]) -> Optional[float]:
+    """% promoters (9–10) − % detractors (0–6), rounded to 0.1; None without answers.
+
+    `counts`: 0–10 answers counted by score. The customers' NPS and the agents' eNPS are both
+    this.
+    """
     total = sum(counts.values())
     if not total:
         return None
@@ -99,5 +103,5 @@ class EnpsStore:
             counts = {int(score): int(n) for score, n in raw.items()}
             total = sum(counts.values())
             found.append(PeriodScore(period, total,
-                                     enps(counts) if total >= MIN_ANSWERS else None))
+                                     net_promoter_score(counts) if total >= MIN_ANSWERS else None))
         return found

@@ -85,7 +85,8 @@ def messages_from_events(conversation_id: str, events: List[Dict[str, Any]],
         event = item["event"]
         text = (event.get("text") or "").strip()
         if (not item["why"] or not text or text.startswith("/")
-                or (_intent(event) in NOT_QUESTIONS and item["why"] != "fallback")):
+                or (_intent(event) in NOT_QUESTIONS and item["why"] != "fallback"
+                    and not _asks(text))):
             continue
         if since is not None and (event.get("timestamp") or 0.0) < since:
             continue
@@ -126,6 +127,12 @@ def _mark_question_before_handoff(picked: List[Dict[str, Any]]) -> None:
         if _intent(item["event"]) not in NOT_QUESTIONS:
             item["why"] = "handoff"
             return
+
+
+def _asks(text: str) -> bool:
+    # A question of three words or more, whatever its intent: during a handoff the NLU, trained
+    # for the bot's intents, often calls a real question "frustration" or "inform".
+    return "?" in text and len(text.split()) >= 3
 
 
 def _intent(event: Dict[str, Any]) -> Optional[str]:

@@ -190,6 +190,25 @@ def test_selection_keeps_fallbacks_and_handed_off_questions_only() -> None:
     assert picked[2].handling_time == 60.0 and picked[0].handling_time is None
 
 
+def test_a_question_during_a_handoff_is_kept_whatever_its_intent() -> None:
+    # The NLU is trained for the bot's intents: to a person, a real question often comes out as
+    # "frustration" or "inform". Without a question, those intents are still left out.
+    events = _events()
+    at = next(i for i, e in enumerate(events) if e.get("text") == "and the charger?")
+    events[at + 1:at + 1] = [
+        {"event": "user", "text": "Is your blue umbrella windproof?", "timestamp": 122.0,
+         "parse_data": {"intent": {"name": "frustration"}}},
+        {"event": "user", "text": "this is ridiculous", "timestamp": 123.0,
+         "parse_data": {"intent": {"name": "frustration"}}},
+        {"event": "user", "text": "really?", "timestamp": 124.0,
+         "parse_data": {"intent": {"name": "frustration"}}},
+    ]
+    texts = [m.text for m in messages_from_events("c1", events)]
+    assert "Is your blue umbrella windproof?" in texts
+    assert "this is ridiculous" not in texts and "really?" not in texts
+    assert "it's for my scooter, order 12345" not in texts
+
+
 def test_the_message_that_led_to_the_handoff_is_kept() -> None:
     events = [e for e in _events() if e.get("text") != "I want a human"]
     texts = [m.text for m in messages_from_events("c1", events)]

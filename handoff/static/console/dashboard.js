@@ -98,12 +98,10 @@
     box.appendChild(kpi('handling', duration(h.median), t('dash.detail.p90', { p90: duration(h.p90), n: h.count })));
     box.appendChild(kpi('abandonment', percent(q.abandonment_rate),
       t('dash.detail.abandoned', { n: q.abandoned, cancelled: q.cancelled })));
-    if (sat.available) {
-      box.appendChild(kpi('csat', sat.csat.average == null ? '—' : number(sat.csat.average, 2) + ' / 5',
-        t('dash.detail.answers', { n: sat.csat.answers })));
-      box.appendChild(kpi('nps', sat.nps.score == null ? '—' : number(sat.nps.score, 1),
-        t('dash.detail.answers', { n: sat.nps.answers })));
-    }
+    box.appendChild(kpi('csat', sat.csat.average == null ? '—' : number(sat.csat.average, 2) + ' / 5',
+      t('dash.detail.answers', { n: sat.csat.answers })));
+    box.appendChild(kpi('nps', sat.nps.score == null ? '—' : number(sat.nps.score, 1),
+      t('dash.detail.answers', { n: sat.nps.answers })));
   }
 
   function draw(id, config) {
@@ -146,7 +144,7 @@
     bars('chart-channel', channels.map(function (c) { return label('dash.channel', c); }),
       [{ label: t('dash.series.conversations'), data: channels.map(function (c) { return f.conversations.by_channel[c]; }) }],
       { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
-    var teams = f.satisfaction.available ? f.satisfaction.by_team : [];
+    var teams = f.satisfaction.by_team;
     bars('chart-team', teams.map(function (r) { return teamLabel(r.team); }), [
       { label: t('dash.csat'), data: teams.map(function (r) { return r.csat.average; }), yAxisID: 'csat' },
       { label: t('dash.nps'), data: teams.map(function (r) { return r.nps.score; }), yAxisID: 'nps' }
@@ -166,7 +164,7 @@
   function renderTables(f) {
     var teams = $('dash-teams');
     teams.textContent = '';
-    (f.satisfaction.available ? f.satisfaction.by_team : []).forEach(function (r) {
+    f.satisfaction.by_team.forEach(function (r) {
       teams.appendChild(el('tr', { 'data-testid': 'dashboard-team', 'data-team': r.team }, [
         el('td', { text: teamLabel(r.team) }), el('td', { text: number(r.csat.answers, 0) }),
         el('td', { text: number(r.csat.average, 2) }), el('td', { text: number(r.nps.answers, 0) }),
