@@ -26,96 +26,18 @@ import datetime as dt
 import io
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
 
 from handoff.enps import MIN_ANSWERS, EnpsStore, net_promoter_score
-from handoff.errors import ApiError
 from handoff.keys import Keys
 from handoff.metrics import Records
+from handoff.periods import Period
 from handoff.survey import SurveyStore
 
-DEFAULT_DAYS = 7
-MAX_DAYS = 366
+DEFAULT_DAYS = 7  # a dashboard asked without dates shows the last week, today included
 BOT_TEAM = "bot"  # surveys of conversations the bot closed
-
-
-@dataclass(frozen=True)
-class Period:
-    """[start, end) in seconds, the days it covers in `tz`, and how it was asked."""
-
-    start: float
-    end: float
-    tz: ZoneInfo
-    asked_from: str
-    asked_to: str
-
-    def day(self, at: float) -> str:
-        """The calendar day (YYYY-MM-DD) of a time, in the period's time zone."""
-        return dt.datetime.fromtimestamp(at, self.tz).date().isoformat()
-
-    def days(self) -> List[str]:
-        """Every day of the period, in order."""
-        first = dt.date.fromisoformat(self.day(self.start))
-        last = dt.date.fromisoformat(self.day(self.end - 1e-6))
-        return [(first + dt.timedelta(days=n)).isoformat()
-                for n in range((last - first).days + 1)]
-
-    def public(self) -> Dict[str, Any]:
-        """The period as the dashboard's JSON gives it back."""
-        return {"from": self.asked_from, "to": self.asked_to, "tz": self.tz.key,
-                "start": self.start, "end": self.end}
-
-
-def parse_period(query: Mapping[str, str], now: float) -> Period:
-    """The period of `?from=&to=&tz=`; `bad_date`, `bad_range` or `bad_timezone` if wrong.
-
-    `from` and `to` are days (YYYY-MM-DD, both included, whole days in `tz`) or ISO 8601 times
-    with an offset (`to` excluded). Without them: the last 7 days, today included. `tz` is an
-    IANA name (default UTC).
-    """
-    try:
-        tz = ZoneInfo(query.get("tz") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ApiError("bad_timezone") from exc
-    today = dt.datetime.fromtimestamp(now, tz).date()
-    raw_to = query.get("to") or today.isoformat()
-    raw_from = query.get("from") or (
-        _day_of(raw_to, tz) - dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat()
-    start = _instant(raw_from, tz, end=False)
-    end = _instant(raw_to, tz, end=True)
-    if end <= start or end - start > MAX_DAYS * 86400 + 3600:
-        raise ApiError("bad_range")
-    return Period(start, end, tz, raw_from, raw_to)
-
-
-def _day_of(raw: str, tz: ZoneInfo) -> dt.date:
-    try:
-        return dt.date.fromisoformat(raw) if len(raw) == 10 else \
-            _aware(raw).astimezone(tz).date()
-    except ValueError as exc:
-        raise ApiError("bad_date") from exc
-
-
-def _instant(raw: str, tz: ZoneInfo, end: bool) -> float:
-    """A day's start (or, for `end`, the next day's start) in `tz`, or an exact ISO time."""
-    try:
-        if len(raw) == 10:
-            day = dt.date.fromisoformat(raw) + dt.timedelta(days=1 if end else 0)
-            return dt.datetime.combine(day, dt.time(), tzinfo=tz).timestamp()
-        return _aware(raw).timestamp()
-    except (ValueError, OverflowError) as exc:
-        raise ApiError("bad_date") from exc
-
-
-def _aware(raw: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError("an ISO time needs its offset")
-    return moment
 
 
 def percentile(values: Sequence[float], q: float) -> Optional[float]:

@@ -15,6 +15,7 @@ from handoff import dashboard
 from handoff.access import current_agent, current_supervisor, json_body
 from handoff.enps import MIN_ANSWERS, SCORES, AlreadyAsked, EnpsStore, period_of
 from handoff.errors import ApiError
+from handoff.periods import parse_period
 
 
 def add_routes(app: web.Application) -> None:
@@ -27,13 +28,13 @@ def add_routes(app: web.Application) -> None:
 
 async def _figures(request: web.Request) -> dict:
     await current_supervisor(request)
-    period = dashboard.parse_period(request.query, time.time())
+    period = parse_period(request.query, time.time(), dashboard.DEFAULT_DAYS)
     return await dashboard.figures(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
                                    period)
 
 
 async def figures(request: web.Request) -> web.Response:
-    """Every figure of the period `?from=&to=&tz=` (see `handoff.dashboard`)."""
+    """Every figure of the period `?from=&to=&tz=` (`handoff.periods`, `handoff.dashboard`)."""
     return web.json_response(await _figures(request))
 
 

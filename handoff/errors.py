@@ -24,10 +24,6 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                       "marquée comme bonne réponse."),
     "bad_language": (400, "The language must be fr or en (or none, for both).",
                      "La langue doit être fr ou en (ou aucune, pour les deux)."),
-    "bad_period": (400, "Dates must be written YYYY-MM-DD, and the start must not come after "
-                        "the end.",
-                   "Les dates s'écrivent AAAA-MM-JJ, et le début ne doit pas venir après la "
-                   "fin."),
     "bad_intent": (400, "The intent name needs letters or digits (e.g. ask_gift_card).",
                    "Le nom d'intention doit contenir des lettres ou des chiffres "
                    "(par ex. ask_gift_card)."),

@@ -9,9 +9,9 @@ See docs/agent-api.md. The mining itself is `handoff.miner` (run off the event l
 
 from __future__ import annotations
 
-import datetime
 import re
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+import time
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 
 from aiohttp import web
 
@@ -19,6 +19,7 @@ from handoff import appkeys as app_keys
 from handoff.access import current_supervisor
 from handoff.errors import ApiError
 from handoff.miner.jobs import Job, MinerBusy, MinerJobs, Question
+from handoff.periods import Period, parse_period
 
 if TYPE_CHECKING:
     from handoff.miner.grouping import Group
@@ -30,7 +31,10 @@ EXAMPLES = 10  # masked messages shown per group (the export has them all)
 REPLIES = 3  # agents' most frequent replies shown per group
 DEFAULT_WAIT = 2.0  # seconds a request waits for the analysis before answering "running"
 MAX_WAIT = 10.0
-MAX_TZ_MINUTES = 14 * 60
+# Without dates, the last 30 days (today included): what customers ask now, not gaps that a
+# retraining months ago may have filled; and the analysis's cap on messages then rarely cuts
+# a period the page did not choose.
+DEFAULT_DAYS = 30
 
 
 def setup(app: web.Application) -> None:
@@ -49,10 +53,11 @@ async def _miner(app: web.Application):
 async def groups(request: web.Request) -> web.Response:
     """The groups of the question asked, ranked; `202` with the progress while analysing."""
     await current_supervisor(request)
-    question, sort = _question(request), _sort(request)
-    job = await _job(request, question)
+    asked, period = question(request.query, time.time())
+    sort = _sort(request)
+    job = await _job(request, asked)
     if job.running:
-        return web.json_response(_progress(job), status=202)
+        return web.json_response(_progress(job, period), status=202)
     from handoff.miner.grouping import rank  # loaded by the analysis already
 
     found, unplaced = await request.app[MINER].groups(job)
@@ -60,7 +65,8 @@ async def groups(request: web.Request) -> web.Response:
     return web.json_response({
         "status": "ready", "mining_id": job.id, "computed_at": job.finished_at,
         "conversations_read": job.conversations, "messages": job.messages,
-        "truncated": job.truncated, "sort": sort, "language": question.language,
+        "truncated": job.truncated, "sort": sort, "language": asked.language,
+        "period": period.public(),
         "groups": [_group_json(g) for g in rank(found, sort)],
         "ungrouped": len(job.mining.ungrouped), "candidate_faq": unplaced,
     })
@@ -69,15 +75,15 @@ async def groups(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.Response:
     """A group as a draft NLU intent (Rasa YAML) with its draft FAQ answer, as a download."""
     await current_supervisor(request)
-    question = _question(request)
+    asked, period = question(request.query, time.time())
     intent = request.query.get("intent", "")
     if len(intent) > 100:
         raise ApiError("bad_intent")
-    job = await _job(request, question)
+    job = await _job(request, asked)
     if job.running:
-        return web.json_response(_progress(job), status=202)
-    asked = request.query.get("mining_id")
-    if asked and asked != job.id:
+        return web.json_response(_progress(job, period), status=202)
+    mining_id = request.query.get("mining_id")
+    if mining_id and mining_id != job.id:
         raise ApiError("groups_changed")
     found, _ = await request.app[MINER].groups(job)
     group = next((g for g in found if g.id == request.match_info["group"]), None)
@@ -93,10 +99,10 @@ async def export(request: web.Request) -> web.Response:
         "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
-async def _job(request: web.Request, question: Question) -> Job:
+async def _job(request: web.Request, asked: Question) -> Job:
     refresh = request.query.get("refresh") in ("1", "true")
     try:
-        job = await request.app[MINER].job(question, refresh=refresh, wait=_wait(request))
+        job = await request.app[MINER].job(asked, refresh=refresh, wait=_wait(request))
     except MinerBusy as exc:
         raise ApiError("miner_busy") from exc
     if job.stage == "failed":
@@ -104,9 +110,10 @@ async def _job(request: web.Request, question: Question) -> Job:
     return job
 
 
-def _progress(job: Job) -> Dict[str, Any]:
+def _progress(job: Job, period: Period) -> Dict[str, Any]:
     return {"status": "running", "stage": job.stage, "started_at": job.started_at,
-            "conversations_read": job.conversations, "messages": job.messages}
+            "conversations_read": job.conversations, "messages": job.messages,
+            "period": period.public()}
 
 
 def _group_json(group: Group) -> Dict[str, Any]:
@@ -122,49 +129,13 @@ def _group_json(group: Group) -> Dict[str, Any]:
     }
 
 
-def _question(request: web.Request) -> Question:
-    """Language and period of the query: `language`, `from`, `to` (days), `tz` (minutes)."""
-    language = request.query.get("language") or None
+def question(query: Mapping[str, str], now: float) -> Tuple[Question, Period]:
+    """The question of `?language=&from=&to=&tz=` and its period (`handoff.periods`)."""
+    language = query.get("language") or None
     if language is not None and language not in LANGUAGES:
         raise ApiError("bad_language")
-    since, until = period(request.query.get("from"), request.query.get("to"),
-                          request.query.get("tz"))
-    return Question(language, since, until)
-
-
-def period(start: Optional[str], end: Optional[str], tz: Optional[str] = None
-           ) -> Tuple[Optional[float], Optional[float]]:
-    """`[start, end]` as epoch seconds `[since, until)`: both days included.
-
-    Days are read in the time zone `tz` minutes east of UTC (the console sends its own), UTC
-    without it. Raises `bad_period` for a bad date or a start after the end.
-    """
-    try:
-        offset = int(tz) if tz not in (None, "") else 0
-    except ValueError as exc:
-        raise ApiError("bad_request") from exc
-    if abs(offset) > MAX_TZ_MINUTES:
-        raise ApiError("bad_request")
-    zone = datetime.timezone(datetime.timedelta(minutes=offset))
-    since = _day_start(start, zone)
-    until = _day_start(end, zone)
-    if until is not None:
-        until += 86400.0  # the end day is included
-    if since is not None and until is not None and since >= until:
-        raise ApiError("bad_period")
-    return since, until
-
-
-def _day_start(text: Optional[str], zone: datetime.tzinfo) -> Optional[float]:
-    if not text:
-        return None
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ApiError("bad_period")
-    try:
-        day = datetime.date.fromisoformat(text)
-    except ValueError as exc:
-        raise ApiError("bad_period") from exc
-    return datetime.datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+    asked = parse_period(query, now, DEFAULT_DAYS)
+    return Question(language, asked.start, asked.end), asked
 
 
 def _sort(request: web.Request) -> str:

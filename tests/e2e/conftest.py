@@ -26,6 +26,7 @@ AGENTS = {"marie": ("Marie", "marie-pass", "agent"), "paul": ("Paul", "paul-pass
 TEAMS = {"marie": "orders", "paul": "billing,orders", "sam": ""}
 
 
+CONNECT_WAIT = 20  # seconds a test's socket.io client waits for the server to accept it
 PAGE_ID = "1000000000001"
 MESSENGER = {"MESSENGER_VERIFY_TOKEN": "verify-me-please",
              "MESSENGER_APP_SECRET": "app-secret-known-to-tests",
@@ -150,8 +151,10 @@ class Customer:
         """Opens the socket and asks for a session (a new one, `token`'s, or `link`'s)."""
         self._confirmed = asyncio.get_running_loop().create_future()
         headers = {"Origin": self.origin} if self.origin else {}
+        # python-socketio gives the server 1 s to accept the namespace by default: a busy
+        # machine (CI, 2 cores) takes longer, and the client then gives up on a good server.
         await self.sio.connect(self.url, transports=["websocket"], socketio_path="/socket.io",
-                               headers=headers)
+                               headers=headers, wait_timeout=CONNECT_WAIT)
         request: Dict[str, Any] = {"session_id": token, "last_seen": last_seen}
         if link is not None:
             request["link"] = link

@@ -117,7 +117,7 @@ def test_supervisor_dashboard_shows_figures_and_charts(stack, browser):
 
     # An agent gets the eNPS question in the console, answers it, and is not asked again. An
     # account of this test's own: other tests of the session answer for Marie and Paul.
-    username = f"enps-{uuid.uuid4().hex[:8]}"
+    username = f"enps_{uuid.uuid4().hex[:8]}"
     create_account(stack, username, "Nora", "nora-pass", "agent", "orders")
     agent_context = _context(browser, 1280, 800)
     marie = agent_context.new_page()

@@ -12,6 +12,7 @@ from bot.messenger import NOTICES
 from bot.web import MAX_MESSAGE_CHARS
 from handoff.ratelimit import AGENT_API, CHAT_MESSAGES, MESSENGER_EVENTS
 from tests.e2e.conftest import (
+    CONNECT_WAIT,
     AgentClient,
     Customer,
     MessengerCustomer,
@@ -109,7 +110,7 @@ async def test_bad_messages_at_the_chat_door_get_clear_errors_and_change_nothing
     # socket's own conversation; a socket with no session is refused.
     stranger = Customer(stack.rasa_url)
     await stranger.sio.connect(stack.rasa_url, transports=["websocket"],
-                               socketio_path="/socket.io")
+                               socketio_path="/socket.io", wait_timeout=CONNECT_WAIT)
     try:
         ack = await stranger.sio.call("user_uttered", {"message": "hello",
                                                        "session_id": customer.token}, timeout=30)

@@ -5,6 +5,7 @@ marked; the export is a Rasa NLU file; supervisors only; bad input is refused cl
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 from typing import Any, Dict, List, Optional
 
@@ -112,6 +113,11 @@ async def test_supervisors_see_masked_groups_with_good_answers_and_export_them(
     assert status == 202 and body["status"] == "running", body
     shown = await _ready(sam, "language=en")
     assert {g["language"] for g in shown["groups"]} == {"en"}
+    # Without dates: the last 30 days, today included, in UTC without `tz`.
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    assert {k: shown["period"][k] for k in ("from", "to", "tz")} == {
+        "from": str(today - datetime.timedelta(days=29)), "to": str(today), "tz": "UTC"}
+    assert shown["period"]["end"] - shown["period"]["start"] == 30 * 86400
     umbrella = _group_with(shown["groups"], "umbrella")
     assert sorted(e for e in umbrella["examples"] if "umbrella" in e.lower()) == sorted(MASKED)
     assert umbrella["volume"] >= len(UMBRELLA) and umbrella["conversations"] >= len(UMBRELLA)
@@ -137,6 +143,14 @@ async def test_supervisors_see_masked_groups_with_good_answers_and_export_them(
     assert sorted(e for e in parapluie["examples"] if "parapluie" in e.lower()) == sorted(
         PARAPLUIE)
 
+    # --- A period read in the supervisor's time zone: May 2024 had no umbrella question. ---
+    may = await _ready(sam, "language=en&from=2024-05-01&to=2024-05-31&tz=Europe/Paris")
+    assert {k: may["period"][k] for k in ("from", "to", "tz")} == {
+        "from": "2024-05-01", "to": "2024-05-31", "tz": "Europe/Paris"}
+    assert may["period"]["start"] == datetime.datetime(
+        2024, 4, 30, 22, tzinfo=datetime.timezone.utc).timestamp()
+    assert not any("umbrella" in e.lower() for g in may["groups"] for e in g["examples"])
+
     # --- The export: a Rasa NLU file with the examples, masked, and the draft answer. ---
     status, headers, text = await _get(
         sam, f"/api/miner/groups/{umbrella['id']}/export?language=en"
@@ -157,8 +171,11 @@ async def test_supervisors_see_masked_groups_with_good_answers_and_export_them(
     # --- Bad input gets a clear error, in the console's language. ---
     for path, code, status_wanted in [
         ("/api/miner/groups?language=de", "bad_language", 400),
-        ("/api/miner/groups?from=2024-13-01", "bad_period", 400),
-        ("/api/miner/groups?from=2024-05-02&to=2024-05-01", "bad_period", 400),
+        ("/api/miner/groups?from=2024-13-01", "bad_date", 400),
+        ("/api/miner/groups?from=2024-05-02&to=2024-05-01", "bad_range", 400),
+        ("/api/miner/groups?from=2022-01-01&to=2024-01-01", "bad_range", 400),
+        ("/api/miner/groups?tz=120", "bad_timezone", 400),
+        ("/api/miner/groups/1/export?to=yesterday", "bad_date", 400),
         ("/api/miner/groups?sort=alphabet", "bad_request", 400),
         ("/api/miner/groups/999/export?language=en", "unknown_group", 404),
         (f"/api/miner/groups/{umbrella['id']}/export?language=en&mining_id=old",

@@ -7,6 +7,11 @@ Also produces docs/screenshots/miner.png.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
+
 import pytest
 import yaml
 from playwright.sync_api import expect
@@ -28,6 +33,7 @@ browser = recipe.browser
 RAINCOAT = ["Can I order a raincoat in size XXL?", "Is the yellow raincoat really waterproof?",
             "Do your raincoats come in sizes for children?"]
 REPLY = "Yes: every raincoat comes from XS to XXL, children's sizes included."
+ZONE = "Asia/Kolkata"  # Chromium calls it Asia/Calcutta (ICU's name): the service knows both
 ANALYSIS = 120_000  # ms: reading every tracker of the session and mining them (spaCy loads once)
 
 
@@ -36,9 +42,18 @@ def _group_with(page, word: str):
                                                      .filter(has_text=word))
 
 
+def _context_in(browser, zone: str):
+    """As test_console_browser._context, in the time zone `zone`."""
+    context = browser.new_context(locale="en-US", timezone_id=zone,
+                                  viewport={"width": 1440, "height": 900})
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1|localhost)"), lambda r: r.abort())
+    return context
+
+
 def test_supervisor_mines_exports_and_sees_an_agents_good_answer(stack, browser, tmp_path):
     url = stack.handoff_url
-    contexts = {name: _context(browser, 1440, 900) for name in ("sam", "marie")}
+    # Sam's browser is in Kolkata (UTC+5:30): the miner reads days in the page's own zone.
+    contexts = {"sam": _context_in(browser, ZONE), "marie": _context(browser, 1440, 900)}
     pages = {name: context.new_page() for name, context in contexts.items()}
     for name, page in pages.items():
         recipe._sign_in(page, url, name)
@@ -68,10 +83,18 @@ def test_supervisor_mines_exports_and_sees_an_agents_good_answer(stack, browser,
     expect(sam.get_by_test_id("miner-view")).to_be_visible()
     expect(sam.get_by_test_id("conversation")).to_be_hidden()
     sam.get_by_test_id("miner-language").select_option("en")
-    sam.get_by_test_id("miner-refresh").click()  # a fresh analysis: the raincoats are new
+    with sam.expect_request(lambda r: "/api/miner/groups?" in r.url) as asked:
+        sam.get_by_test_id("miner-refresh").click()  # a fresh analysis: the raincoats are new
+    sent = parse_qs(urlparse(asked.value.url).query)["tz"]
+    assert sent == [sam.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")]
+    assert sent[0] in (ZONE, "Asia/Calcutta")
     status = sam.get_by_test_id("miner-status")
     expect(status).to_have_attribute("data-state", "ready", timeout=ANALYSIS)
     expect(status).to_contain_text("messages from")
+    # Asked without dates, the service chose the last 30 days; the date fields show them.
+    today = dt.datetime.now(ZoneInfo(ZONE)).date()
+    expect(sam.get_by_test_id("miner-to")).to_have_value(str(today))
+    expect(sam.get_by_test_id("miner-from")).to_have_value(str(today - dt.timedelta(days=29)))
     raincoats = _group_with(sam, "raincoat")
     expect(raincoats).to_have_count(1)
     for question in RAINCOAT:

@@ -14,7 +14,7 @@ from handoff.errors import ApiError
 from handoff.keys import Keys
 from handoff.knowledge import GoodAnswers, question_for
 from handoff.miner.jobs import MinerJobs, Question
-from handoff.miner_routes import period
+from handoff.miner_routes import question
 from handoff.transcript import turns_from_events
 from tests.integration.test_miner_redis import _handed_off, _save_with_rasa
 
@@ -64,8 +64,8 @@ async def test_jobs_answer_by_language_and_period_and_keep_the_result(redis, red
         assert "my gift card was declined, write to [email]" in texts
         assert not any("ann@shop.example" in t for t in texts)
 
-        since, until = period("2024-05-03", "2024-05-03")
-        french_day = await _finished(jobs, Question(since=since, until=until))
+        french_day = await _finished(jobs, question({"from": "2024-05-03", "to": "2024-05-03"},
+                                                    DAY)[0])
         assert french_day.messages == 2 * len(FR)
         assert {g.language for g in (await jobs.groups(french_day))[0]} == {"fr"}
     finally:
@@ -108,15 +108,25 @@ async def test_only_the_latest_messages_of_a_language_are_analysed(redis, redis_
         await jobs.close()
 
 
-def test_period_reads_days_in_the_console_time_zone_and_refuses_bad_ones() -> None:
-    since, until = period("2024-05-02", "2024-05-02")
-    assert until - since == 86400 and since == datetime.datetime(
+def test_questions_read_days_in_the_consoles_time_zone_and_refuse_bad_ones() -> None:
+    asked, period = question({"from": "2024-05-02", "to": "2024-05-02"}, DAY)
+    assert (asked.since, asked.until) == (period.start, period.end)
+    assert asked.until - asked.since == 86400 and asked.since == datetime.datetime(
         2024, 5, 2, tzinfo=datetime.timezone.utc).timestamp()
-    assert period("2024-05-02", None, "120")[0] == since - 7200
-    assert period(None, None) == (None, None)
-    for bad in (("2024-5-2", None), ("2024-02-30", None), ("2024-05-03", "2024-05-02")):
+    paris, shown = question({"from": "2024-05-02", "tz": "Europe/Paris", "language": "fr"}, DAY)
+    assert (paris.language, paris.since, paris.until) == ("fr", asked.since - 7200,
+                                                          asked.until - 7200)
+    assert (shown.asked_from, shown.asked_to, shown.tz.key) == ("2024-05-02", "2024-05-02",
+                                                                "Europe/Paris")
+    # Without dates: the last 30 days, today included.
+    everything, period = question({}, DAY)
+    assert (period.asked_from, period.asked_to) == ("2024-04-03", "2024-05-02")
+    assert (everything.language, everything.since, everything.until) == (
+        None, asked.since - 29 * 86400, asked.until)
+    for bad, code in [({"from": "2024-5-2"}, "bad_date"), ({"from": "2024-02-30"}, "bad_date"),
+                      ({"from": "2024-05-03", "to": "2024-05-02"}, "bad_range"),
+                      ({"tz": "120"}, "bad_timezone"), ({"tz": "east"}, "bad_timezone"),
+                      ({"language": "de"}, "bad_language")]:
         with pytest.raises(ApiError) as caught:
-            period(*bad)
-        assert caught.value.code == "bad_period"
-    with pytest.raises(ApiError):
-        period(None, None, "east")
+            question(bad, DAY)
+        assert caught.value.code == code, bad

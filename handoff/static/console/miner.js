@@ -14,6 +14,8 @@
   var t = I18N.t;
   var el = C.el;
   var POLL_MS = 1000;   // while the service analyses, the page asks again every second
+  // Days are the supervisor's calendar days: the page sends its IANA time zone (as dashboard.js).
+  var TZ = (window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone) || 'UTC';
 
   var view = { shown: false, sort: 'volume', seq: 0, poll: null, data: null, query: null };
 
@@ -43,7 +45,7 @@
   /* ------------------------------------------------------------------ loading */
 
   function query(refresh) {
-    var q = ['sort=' + view.sort, 'tz=' + String(-new Date().getTimezoneOffset())];
+    var q = ['sort=' + view.sort, 'tz=' + C.enc(TZ)];
     var language = $('miner-language').value;
     var from = $('miner-from').value;
     var to = $('miner-to').value;
@@ -62,6 +64,7 @@
     if (!view.data || refresh) setStatus('running', t('miner.starting'));
     return C.call('GET', '/api/miner/groups?' + q).then(function (d) {
       if (seq !== view.seq || !view.shown) return;
+      showPeriod(d.period);
       if (d.status === 'running') {
         setStatus('running', progressText(d));
         view.poll = setTimeout(function () { load(false); }, POLL_MS);
@@ -73,6 +76,16 @@
       if (seq !== view.seq) return;
       setStatus('error', err.message, err.code);
       if (err.status !== 401) C.notify(err.message, 'error', err.code);
+    });
+  }
+
+  /* Without dates the service analyses its default period (the last 30 days): the empty date
+   * fields show the days it chose, so the supervisor sees what the groups come from. */
+  function showPeriod(p) {
+    if (!p) return;
+    [['miner-from', p.from], ['miner-to', p.to]].forEach(function (field) {
+      var input = $(field[0]);
+      if (!input.value && /^\d{4}-\d{2}-\d{2}$/.test(field[1])) input.value = field[1];
     });
   }
 
