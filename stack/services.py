@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -14,7 +15,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Set
 from urllib.parse import urlparse
 
 from handoff.messenger_api import DEFAULT_GRAPH_URL
@@ -36,11 +37,40 @@ class StackError(RuntimeError):
     """A setup problem, with what to do about it."""
 
 
+_RANDOM = random.Random()  # its own state: a test that seeds `random` must not pick our ports
+_GIVEN: Set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now, and that no outgoing connection will take.
+
+    Port 0 would give one from the kernel's ephemeral range, the range it also gives to client
+    sockets: in a busy test session a client connection took such a port in the 35 s between
+    the choice and Rasa's bind ("address already in use"). So the port is drawn below that
+    range, and never given twice by this process.
+    """
+    low = _ephemeral_low()
+    first, last = (max(1024, low - 12000), low - 1) if low > 3024 else (61000, 64999)
+    for _ in range(200):
+        port = _RANDOM.randint(first, last)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise StackError(f"no free port between {first} and {last}")
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def port_in_use(port: int) -> bool:

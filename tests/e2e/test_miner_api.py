@@ -12,14 +12,23 @@ from typing import Any, Dict, List, Optional
 import pytest
 import yaml
 
+from stack.services import Stack
 from tests.e2e.conftest import AgentClient, Customer, rasa_tracker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
+
+@pytest.fixture(scope="module")
+def stack(quiet_stack: Stack) -> Stack:
+    """The miner's own stack (tests/e2e/conftest.py `quiet_stack`): only this module's and the
+    other miner module's conversations are mined."""
+    return quiet_stack
+
+
 E_MAIL = "jane.umbrella@example.org"
 # One per conversation, each written to the agent during the handoff. Rasa's NLU still
 # classifies them; the miner leaves out messages of "venting" or "giving details" intents
-# (handoff.miner.source.NOT_QUESTIONS), so these were checked to get other intents.
+# (handoff.miner.source.NOT_QUESTIONS) unless they are questions of three words or more.
 UMBRELLA = [
     "Do you sell umbrellas?",
     "Can I buy a folding umbrella?",

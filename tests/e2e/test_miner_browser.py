@@ -16,6 +16,7 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
+from stack.services import Stack
 from tests.e2e import test_browser as recipe
 from tests.e2e.test_console_browser import (
     LIVE,
@@ -30,6 +31,14 @@ from tests.e2e.test_console_browser import (
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(400)]
 
 browser = recipe.browser
+
+
+@pytest.fixture(scope="module")
+def stack(quiet_stack: Stack) -> Stack:
+    """The miner's own stack (tests/e2e/conftest.py `quiet_stack`): only this module's and the
+    other miner module's conversations are mined."""
+    return quiet_stack
+
 RAINCOAT = ["Can I order a raincoat in size XXL?", "Is the yellow raincoat really waterproof?",
             "Do your raincoats come in sizes for children?"]
 REPLY = "Yes: every raincoat comes from XS to XXL, children's sizes included."
@@ -95,6 +104,10 @@ def test_supervisor_mines_exports_and_sees_an_agents_good_answer(stack, browser,
     today = dt.datetime.now(ZoneInfo(ZONE)).date()
     expect(sam.get_by_test_id("miner-to")).to_have_value(str(today))
     expect(sam.get_by_test_id("miner-from")).to_have_value(str(today - dt.timedelta(days=29)))
+    found = sam.request.get(f"{url}/api/miner/groups?language=en&tz={sent[0]}").json()
+    holding = [g for g in found["groups"]
+               if any("raincoat" in example.lower() for example in g["examples"])]
+    assert len(holding) == 1, holding  # what the page shows, with the API's words on failure
     raincoats = _group_with(sam, "raincoat")
     expect(raincoats).to_have_count(1)
     for question in RAINCOAT:
