@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from redis.exceptions import RedisError
 
 from actions import deps
 from actions.orders import customer_language, latest_intent
@@ -16,6 +17,8 @@ from handoff import mail
 logger = logging.getLogger(__name__)
 
 WAITING = "transcript_waiting"
+MAILS_PER_DAY = 3  # per conversation: the address is the customer's word, so bounded
+LIMIT_WINDOW = 24 * 3600
 
 
 class ActionSendTranscript(Action):
@@ -41,6 +44,18 @@ class ActionSendTranscript(Action):
             dispatcher.utter_message(response="utter_transcript_email_not_found" if answering
                                      else "utter_ask_transcript_email")
             return [SlotSet(WAITING, True)]
+        redis, keys = deps.redis_and_keys()
+        counter = keys.transcript_mails(tracker.sender_id)
+        try:
+            sent_today = int(await redis.get(counter) or 0)
+        except RedisError as exc:
+            logger.error("transcript.limit.failure conversation=%s error=%s",
+                         tracker.sender_id, exc)
+            dispatcher.utter_message(response="utter_transcript_failed")
+            return [SlotSet(WAITING, False)]
+        if sent_today >= MAILS_PER_DAY:
+            dispatcher.utter_message(response="utter_transcript_limit")
+            return [SlotSet(WAITING, False)]
         settings = deps.mail_settings()
         message = mail.transcript_message(tracker.events, customer_language(tracker), to,
                                           settings.sender or "transcript@localhost",
@@ -53,5 +68,12 @@ class ActionSendTranscript(Action):
             dispatcher.utter_message(response="utter_transcript_failed")
             return [SlotSet(WAITING, False)]
         logger.info("transcript.mail.sent conversation=%s", tracker.sender_id)
+        try:
+            async with redis.pipeline(transaction=True) as pipe:
+                # The day starts with the first transcript sent (SET NX keeps its expiry).
+                await pipe.set(counter, 0, ex=LIMIT_WINDOW, nx=True).incr(counter).execute()
+        except RedisError as exc:  # sent: the customer is told so; only the count is missed
+            logger.warning("transcript.count.failure conversation=%s error=%s",
+                           tracker.sender_id, exc)
         dispatcher.utter_message(response="utter_transcript_sent", email=to)
         return [SlotSet(WAITING, False)]

@@ -153,6 +153,14 @@ class Keys:
         """
         return f"{self.prefix}:conv:{{{conversation_id}}}:survey-recent"
 
+    def transcript_mails(self, conversation_id: str) -> str:
+        """STRING counter with a TTL, owner `actions.transcript`: transcripts e-mailed today.
+
+        The address is whatever the customer writes: a bounded number keeps the bot from being
+        used to send mail to strangers.
+        """
+        return f"{self.conversation(conversation_id)}:transcript-mails"
+
     def survey_comment(self, conversation_id: str) -> str:
         """STRING survey id with a TTL, owner `handoff.survey`: the customer chose to add a comment.
 

@@ -146,3 +146,22 @@ async def test_mail_server_down_the_customer_is_told_and_can_ask_again(
     text, _ = _parts(await mailbox.wait_for(address))
     assert f"You: {address}" in text
     assert "Assistant: I'm sorry, I couldn't send the transcript" in text
+
+
+async def test_three_transcripts_a_day_then_a_clear_refusal(stack, customer_factory, mailbox):
+    # The address is whatever the customer writes: the bot must not become a way to mail
+    # strangers again and again.
+    customer = await customer_factory()
+    address = _address("lea", "example.com")
+    await customer.say(f"please email the transcript to {address}")
+    for n in range(4):
+        if n:
+            await customer.say("can you email me the transcript")
+        answer = await customer.reply(lambda m: "transcript" in m.get("text", ""))
+        if n < 3:
+            assert answer["text"].startswith("Done: I've sent the transcript"), answer
+            # Sent before the bot says so: the server has it (stored before its 250 reply).
+            assert len(mailbox.messages_to(address)) == n + 1
+        else:
+            assert answer["text"].startswith("I've already sent the transcript"), answer
+    assert len(mailbox.messages_to(address)) == 3
