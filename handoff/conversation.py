@@ -158,9 +158,11 @@ class ConversationStore:
 
     async def first_reply(self, conversation_id: str, at: float) -> None:
         """Records the first agent reply since the handoff (later ones change nothing)."""
-        await self._redis.hsetnx(self._keys.conversation(conversation_id), "first_reply_at",
-                                 str(at))
-        await metrics.first_reply(self._redis, self._keys, conversation_id, at)
+        if await self._redis.hsetnx(self._keys.conversation(conversation_id), "first_reply_at",
+                                    str(at)):
+            # Only the first reply of a handoff (`first_reply_at` is cleared at each enqueue):
+            # later agent messages need no trip to the handoff record.
+            await metrics.first_reply(self._redis, self._keys, conversation_id, at)
 
     async def agent_conversation_ids(self, username: str) -> List[str]:
         """Ids of the conversations assigned to an agent."""
