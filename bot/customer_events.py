@@ -1,11 +1,14 @@
-"""Events between customers' browsers and agents that are not messages: typing, queue status.
+"""What the handoff service sends to customers' browsers, emitted by every Rasa process.
 
-Messages always go through Rasa (one record). Typing is ephemeral, so it takes a shorter path:
+- agents' messages and notices of live conversations (`handoff.relay.outbound`): the delivery
+  appends `{room, event, data}` to the `customer-out` stream; every Rasa process reads all of it
+  from where it last was (a stream, not pub/sub: a reconnection to Redis loses nothing) and
+  emits each to its own sockets in that room;
+- typing and queue status, ephemeral: the handoff service publishes `{room, event, data}` on the
+  customer channel, and every Rasa process emits it to its own sockets likewise;
 - customer typing: the web channel publishes a `typing` frame on the agents' push channel, for
-  the agent who owns the conversation;
-- agent typing: the handoff service publishes `{room, event, data}` on the customer channel; every
-  Rasa process's web channel listens and emits it to its own sockets in that room (JSON, not
-  pickle, and no change to how bot messages travel).
+  the agent who owns the conversation.
+JSON, not pickle; the rooms are conversation ids (`bot.web`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from handoff.redis_client import connect
 logger = logging.getLogger(__name__)
 
 ALLOWED_EVENTS = ("agent_typing", "queue_status")
+MESSAGE_EVENTS = ("bot_uttered",)
+READ_BLOCK_MS = 1000
 
 
 class CustomerEvents:
@@ -36,11 +41,15 @@ class CustomerEvents:
         self._keys = keys
         self._store = ConversationStore(self._redis, keys)
         self._task: Optional[asyncio.Task] = None
+        self._messages: Optional[asyncio.Task] = None
 
     def start(self, sio: AsyncServer, namespace: Optional[str]) -> None:
         """Starts listening, once, on the running loop."""
+        loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._listen(sio, namespace))
+            self._task = loop.create_task(self._listen(sio, namespace))
+        if self._messages is None or self._messages.done():
+            self._messages = loop.create_task(self._read_messages(sio, namespace))
 
     async def customer_typing(self, conversation_id: str, typing: bool) -> None:
         """Tells the agent who owns the conversation, if any, that the customer types."""
@@ -65,6 +74,35 @@ class CustomerEvents:
             except (RedisError, OSError) as exc:
                 logger.warning("webchat.customer_events.failure error=%s", exc)
                 await asyncio.sleep(1)
+
+    async def _read_messages(self, sio: AsyncServer, namespace: Optional[str]) -> None:
+        """Emits the live path's messages to this process's sockets, in stream order."""
+        stream, last = self._keys.customer_out_stream, "$"
+        while True:
+            try:
+                if last == "$":
+                    # From the newest entry on: a page that connects later replays the journal.
+                    newest = await self._redis.xrevrange(stream, count=1)
+                    last = newest[0][0] if newest else "0-0"
+                reply = await self._redis.xread({stream: last}, block=READ_BLOCK_MS, count=200)
+            except (RedisError, OSError) as exc:
+                logger.warning("webchat.customer_out.failure error=%s", exc)
+                await asyncio.sleep(0.2)
+                continue
+            for _, entries in reply or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    await self._emit_message(sio, namespace, fields)
+
+    async def _emit_message(self, sio: AsyncServer, namespace: Optional[str],
+                            fields: Dict[str, str]) -> None:
+        try:
+            data = json.loads(fields.get("data") or "{}")
+        except json.JSONDecodeError:
+            return
+        room, event = fields.get("room"), fields.get("event")
+        if event in MESSAGE_EVENTS and isinstance(room, str) and isinstance(data, dict):
+            await sio.emit(event, data, room=room, namespace=namespace, ignore_queue=True)
 
     async def _emit(self, sio: AsyncServer, namespace: Optional[str], raw: str) -> None:
         try:

@@ -10,8 +10,10 @@ Facebook's rules, and what this channel does about each:
 - text, quick replies and postbacks become Rasa messages (a payload such as `/affirm` as the
   text); attachments are kept in the metadata so that an agent sees them.
 
-Replies go out through `handoff.messenger_api`: the bot only inside the 24-hour window and never
-with a tag; agents' messages are sent by the handoff service (`handoff.workers.Delivery`).
+While a person owns the conversation, a message goes straight to them (`handoff.relay.inbound`),
+never through Rasa. Replies go out through `handoff.messenger_api`: the bot only inside the
+24-hour window and never with a tag; agents' messages are sent by the handoff service
+(`handoff.relay.outbound`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from handoff.channels import messenger_address
-from handoff.conversation import HUMAN_STATES, State
 from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.messenger_api import (
@@ -45,6 +46,7 @@ from handoff.messenger_api import (
 from handoff.profiles import MESSENGER, ProfileStore, identity, normalise_code
 from handoff.ratelimit import MESSENGER_EVENTS, RateLimiter
 from handoff.redis_client import connect
+from handoff.relay.inbound import Inbound
 from handoff.survey import SurveyResponder, SurveyStore
 
 logger = logging.getLogger(__name__)
@@ -241,6 +243,7 @@ class MessengerInput(InputChannel):
         self.profiles = ProfileStore(self.redis, self.keys)
         self.journal = Journal(self.redis, self.keys)
         self.surveys = SurveyResponder(SurveyStore(self.redis, self.keys))
+        self.inbound = Inbound(self.redis, self.keys)
         self._tails: Dict[str, asyncio.Task] = {}
 
     def get_output_channel(self) -> OutputChannel:
@@ -302,10 +305,6 @@ class MessengerInput(InputChannel):
         return bool(await self.redis.set(self.keys.messenger_event(event_id(event)), "1",
                                          nx=True, ex=SEEN_FOR))
 
-    async def _with_a_person(self, conversation_id: str) -> bool:
-        state = await self.redis.hget(self.keys.conversation(conversation_id), "state")
-        return state is not None and State(state) in HUMAN_STATES
-
     def _schedule(self, event: Dict[str, Any], on_new_message: Handler) -> None:
         """Runs after the 200; one person's events one after the other, in webhook order."""
         psid = str(event["sender"]["id"])
@@ -344,10 +343,13 @@ class MessengerInput(InputChannel):
                 return
             if await self._survey_answered(conversation_id, event, text):
                 return
-            if not await self._with_a_person(conversation_id):
-                await self.api.sender_action(psid, "typing_on")  # the bot is about to answer
             await self.journal.record(conversation_id, "customer",
                                       {"text": text, "message_id": event_id(event)})
+            # A person owns the conversation: to them, straight, never through Rasa.
+            if await self.inbound.take(conversation_id, text, event_id(event), self.name(),
+                                       metadata):
+                return
+            await self.api.sender_action(psid, "typing_on")  # the bot is about to answer
             output = MessengerOutput(self.api, self.redis, self.keys)
             await on_new_message(UserMessage(text, output, conversation_id,
                                              input_channel=self.name(),

@@ -12,8 +12,12 @@
   same id is acknowledged without being handled twice;
 - with `redis_url`, emits go through python-socketio's Redis manager, so a message sent by any
   Rasa process reaches a browser connected to any other;
+- while a person owns the conversation, a customer's message goes straight to them
+  (`handoff.relay.inbound`), never through Rasa; their messages reach the page from the
+  handoff service through Redis (`bot.customer_events`);
 - `bot_uttered` carries `agent` (the agent's name) when a person wrote the message, and `notice`
-  for the handoff service's notices; `user_typing` / `agent_typing` show typing both ways.
+  for the handoff service's notices (`handoff.relay.frames`); `user_typing` / `agent_typing`
+  show typing both ways.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from handoff.keys import Keys
 from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 from handoff.ratelimit import CHAT_MESSAGES, RateLimiter
 from handoff.redis_client import connect
+from handoff.relay.frames import web_parts
+from handoff.relay.inbound import Inbound
 from handoff.survey import SurveyResponder, SurveyStore, parse_payload
 
 logger = logging.getLogger(__name__)
@@ -80,16 +86,9 @@ class WebChatOutput(SocketIOOutput):
         await self.sio.emit(self.bot_message_evt, response, room=socket_id)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        """Sends text, with the agent's name and the message id when a person wrote it."""
-        extra: Dict[str, Any] = {}
-        if kwargs.get("handoff_agent"):
-            extra = {"agent": kwargs.get("agent"), "agent_message_id": kwargs.get("message_id")}
-        elif kwargs.get("handoff_notice"):
-            extra = {"notice": kwargs["handoff_notice"]}
-        agent_message = extra.get("agent_message_id")
-        for n, part in enumerate(text.strip().split("\n\n")):
-            await self._send_message(recipient_id, {"text": part, **extra},
-                                     f"agent:{agent_message}:{n}" if agent_message else None)
+        """Sends text; a notice of the handoff service says which (`handoff.relay.frames`)."""
+        for once_key, payload in web_parts(text, notice=kwargs.get("handoff_notice")):
+            await self._send_message(recipient_id, payload, once_key)
 
 
 class LocalFirstRedisManager(AsyncRedisManager):
@@ -146,6 +145,7 @@ class WebChatInput(SocketIOInput):
             channel.journal = Journal(redis, keys)
             channel.profiles = ProfileStore(redis, keys)
             channel.surveys = SurveyResponder(SurveyStore(redis, keys))
+            channel.inbound = Inbound(redis, keys)
             channel._redis = redis
         return channel
 
@@ -161,6 +161,7 @@ class WebChatInput(SocketIOInput):
         self.journal: Optional[Journal] = None
         self.profiles: Optional[ProfileStore] = None
         self.surveys: Optional[SurveyResponder] = None
+        self.inbound: Optional[Inbound] = None
         self._redis: Optional[Redis] = None
         self._open: Dict[str, str] = {}  # socket id -> conversation id, on this process
         # (conversation, message id) marked as taken whose handling failed: a resend is handled.
@@ -257,6 +258,11 @@ class WebChatInput(SocketIOInput):
                 return {"ok": False, "error": "unavailable"}
             await self._journal_customer(conversation_id, message_id, message.text)
             try:
+                # A person owns the conversation: to them, straight, never through Rasa.
+                if self.inbound is not None and await self.inbound.take(
+                        conversation_id, message.text or "", message_id, self.name(),
+                        message.metadata):
+                    return {"ok": True, "id": message_id}
                 await on_new_message(message)
             except Exception:  # noqa: BLE001 - e.g. Redis (lock or tracker store) is away
                 # Not handled: the page keeps the message and sends it again, and that resend

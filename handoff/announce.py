@@ -1,21 +1,24 @@
-"""Telling the customer, through Rasa, that their conversation changed hands.
+"""Telling the customer that their conversation changed hands.
 
 Used by the agent API (claim, transfer, reassign) and by the background workers (automatic
-assignment, requeue when an agent disconnects). Best effort: the change itself is already in
-Redis; a customer who misses a notice still gets the next messages.
+assignment, requeue when an agent disconnects). While a person owns the conversation, a notice
+takes the live path behind the agent's messages (`handoff.outbox`, `handoff.relay.outbound`);
+otherwise it goes through Rasa, which sends it on the customer's channel. Best effort: the
+change itself is already in Redis; a customer who misses a notice still gets the next messages.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from redis.asyncio import Redis
 
 from handoff.channels import output_channel
-from handoff.conversation import ConversationStore
+from handoff.conversation import HUMAN_STATES, Conversation, ConversationStore
 from handoff.keys import Keys
 from handoff.notices import notice_event
+from handoff.outbox import enqueue_notice
 from handoff.rasa_api import RasaClient, RasaUnavailable
 
 logger = logging.getLogger(__name__)
@@ -40,11 +43,16 @@ class Announcer:
         A field given in each language (`{"en": …, "fr": …}`) is put in the customer's.
         """
         record = await self._store.get(conversation_id)
-        ticket = await self._store.ticket(record.ticket_id)
-        language = ticket.language if ticket else await self._language_slot(conversation_id)
+        language = await self.language(conversation_id, record)
         fields = {name: value.get(language, value.get("en")) if isinstance(value, dict) else value
                   for name, value in fields.items()}
-        events = [*before, notice_event(kind, language, agent_name, **fields)]
+        notice = notice_event(kind, language, agent_name, **fields)
+        if record.state in HUMAN_STATES:
+            slots = {e["name"]: e.get("value") for e in before if e.get("event") == "slot"}
+            await enqueue_notice(self._redis, self._keys, conversation_id, kind, notice["text"],
+                                 notice["metadata"], slots)
+            return True
+        events = [*before, notice]
         try:
             await self._rasa.append_events(
                 conversation_id, events, send=True,
@@ -54,6 +62,13 @@ class Announcer:
                            kind, exc)
             return False
         return True
+
+    async def language(self, conversation_id: str,
+                       record: Optional[Conversation] = None) -> str:
+        """The customer's language: the ticket's, else the bot's `language` slot."""
+        record = record or await self._store.get(conversation_id)
+        ticket = await self._store.ticket(record.ticket_id)
+        return ticket.language if ticket else await self._language_slot(conversation_id)
 
     async def _language_slot(self, conversation_id: str) -> str:
         # No ticket yet (a handoff that is being run again): the bot knows the language.

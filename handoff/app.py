@@ -34,6 +34,7 @@ from handoff.appkeys import (
     HUB,
     KEYS,
     MESSENGER,
+    GIVEBACK,
     RASA,
     REDIS,
     SESSION_REDIS,
@@ -106,6 +107,7 @@ async def _lifecycle(app: web.Application):
                              backoff=settings.messenger_retry_backoff)
     app[WORKERS] = Workers(redis, keys, app[STORE], app[RASA], app[MESSENGER], app[ACCOUNTS],
                            app[TEAMS], settings)
+    app[GIVEBACK] = app[WORKERS].giveback
     app[WORKERS].start()
     yield
     await app[WORKERS].stop()

@@ -14,6 +14,7 @@ from handoff.hub import Hub
 from handoff.keys import Keys
 from handoff.messenger_api import SendApi
 from handoff.rasa_api import RasaClient
+from handoff.relay.giveback import GiveBack
 from handoff.settings import Settings
 from handoff.teams import Team
 from handoff.workers import Workers
@@ -28,5 +29,6 @@ RASA = web.AppKey("rasa", RasaClient)
 HUB = web.AppKey("hub", Hub)
 WORKERS = web.AppKey("workers", Workers)
 MESSENGER = web.AppKey("messenger", SendApi)
+GIVEBACK = web.AppKey("giveback", GiveBack)
 CANNED = web.AppKey("canned", List[Canned])
 TEAMS = web.AppKey("teams", Dict[str, Team])

@@ -14,6 +14,7 @@ GROUP_ROUTER = "router"  # reads STREAM tickets
 GROUP_RELAY = "relay"  # reads STREAM events
 GROUP_DELIVERY = "delivery"  # reads STREAM outbox
 GROUP_REQUESTS = "requests"  # reads STREAM customer-requests
+GROUP_CONSOLES = "consoles"  # reads STREAM relay (customer turns of live conversations)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,26 @@ class Keys:
     def contact(self, conversation_id: str) -> str:
         """HASH email, phone: contact details a waiting customer left, owner `Relay`."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:contact"
+
+    def segment(self, conversation_id: str) -> str:
+        """STREAM, owner `handoff.relay`: turns of the human segment not yet in the tracker.
+
+        Field `event`: a Rasa event (JSON) with its message id. Written by the channels
+        (customer turns) and the delivery (agent turns, notices); emptied by the tracker writer.
+        """
+        return f"{self.prefix}:conv:{{{conversation_id}}}:segment"
+
+    def last_customer_turn(self, conversation_id: str) -> str:
+        """HASH, owner `handoff.relay`: the customer's last message of the human segment.
+
+        `event` (JSON), `answered` (`1` once an agent wrote after it). The give-back parses it
+        and, unanswered, has the bot answer it.
+        """
+        return f"{self.prefix}:conv:{{{conversation_id}}}:last-customer"
+
+    def tracker_lease(self, conversation_id: str) -> str:
+        """STRING with a TTL, owner `handoff.relay.tracker`: a writer is flushing the segment."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:writing"
 
     def notes(self, conversation_id: str) -> str:
         """LIST of note JSON, owner `handoff.notes`: internal notes, never shown to customers."""
@@ -252,6 +273,39 @@ class Keys:
     def customer_requests_stream(self) -> str:
         """STREAM of customers' requests (`conversation_id`, `kind`), from the web channel."""
         return f"{self.prefix}:stream:customer-requests"
+
+    @property
+    def relay_stream(self) -> str:
+        """STREAM of customer turns of conversations a person owns (group `consoles`).
+
+        Fields `conversation_id`, `event` (JSON); written by the channels (`handoff.relay`).
+        """
+        return f"{self.prefix}:stream:relay"
+
+    @property
+    def customer_out_stream(self) -> str:
+        """STREAM of socket.io messages for customers (`room`, `event`, `data` JSON).
+
+        Written by the delivery (`handoff.relay.outbound`); every Rasa process reads all of it
+        (no group) and emits to its own sockets (`bot.customer_events`). Trimmed by age.
+        """
+        return f"{self.prefix}:stream:customer-out"
+
+    @property
+    def tracker_pending(self) -> str:
+        """ZSET conversation id -> time its segment got its first unwritten turn.
+
+        Owner `handoff.relay.tracker`: what the tracker writer has to flush, oldest first.
+        """
+        return f"{self.prefix}:tracker-pending"
+
+    @property
+    def givebacks(self) -> str:
+        """ZSET conversation id -> time it was given back to the bot, until Rasa resumed it.
+
+        Owner `handoff.relay.giveback`: a give-back cut short (Rasa away) is finished from here.
+        """
+        return f"{self.prefix}:givebacks"
 
     @property
     def dead_letters(self) -> str:

@@ -1,10 +1,15 @@
-"""Agent messages on their way to the customer: accepted into a stream, delivered by a worker."""
+"""Messages on their way to a customer a person owns: accepted into a stream, delivered by a worker.
+
+Agents' messages, and the notices the customer gets meanwhile (an agent joined, a transfer...):
+both take the live path (`handoff.relay.outbound`), in the order they were accepted.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import asdict, dataclass, replace
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 from redis.asyncio import Redis
 
@@ -21,6 +26,12 @@ class OutboxMessage:
     agent_name: str
     text: str
     client_id: str = ""
+    notice: str = ""  # a notice's kind (`handoff.notices.TEXTS`); empty for an agent's message
+    extra: str = ""  # JSON: a notice's metadata and `slots` to set before it
+
+    def extra_fields(self) -> Dict[str, Any]:
+        """The decoded `extra`."""
+        return json.loads(self.extra) if self.extra else {}
 
     def to_fields(self) -> Dict[str, str]:
         """Stream entry fields."""
@@ -58,3 +69,14 @@ async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, age
         message.client_id, message.id, *flat,
     )
     return replace(message, id=accepted_id)
+
+
+async def enqueue_notice(redis: Redis, keys: Keys, conversation_id: str, kind: str, text: str,
+                         metadata: Dict[str, Any], slots: Dict[str, Any]) -> OutboxMessage:
+    """Puts a notice in the outbox, behind the agent messages accepted before it."""
+    message = OutboxMessage(id=uuid.uuid4().hex, conversation_id=conversation_id, agent="",
+                            agent_name="", text=text, notice=kind,
+                            extra=json.dumps({"metadata": metadata, "slots": slots},
+                                             ensure_ascii=False))
+    await redis.xadd(keys.outbox_stream, message.to_fields())
+    return message

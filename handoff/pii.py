@@ -11,7 +11,7 @@ becomes `[order]`, which loses nothing a bot designer needs.
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 EMAIL = "[email]"
 PHONE = "[phone]"
@@ -61,6 +61,16 @@ def mask(text: str, name_spans: Iterable[Span] = ()) -> str:
     spans.extend((start, end, NAME) for start, end in name_spans)
     spans.extend((start, end, NAME) for start, end in introduced_names(text))
     return _replace(text, spans)
+
+
+def contact_details(text: str) -> Dict[str, str]:
+    """The first e-mail address and phone number in `text` (`email`, `phone`), if any."""
+    found: Dict[str, str] = {}
+    for pattern, name in ((_EMAIL, "email"), (_PHONE, "phone")):
+        match = pattern.search(text)
+        if match:
+            found[name] = match.group(0)
+    return found
 
 
 def introduced_names(text: str) -> List[Span]:

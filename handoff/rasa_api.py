@@ -62,18 +62,25 @@ class RasaClient:
         params = {"output_channel": channel, "include_events": "NONE"}
         return await self._call("POST", conversation_id, "execute", params, {"name": action})
 
-    async def deliver(self, conversation_id: str, message_id: str,
-                      events: List[Dict[str, Any]], send: bool, channel: str = "latest",
-                      ) -> Dict[str, Any]:
-        """Appends an agent message's events unless the tracker has `message_id` already.
+    async def write_turns(self, conversations: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """Appends turns of the human segment to trackers, each once (by its message id).
 
-        Through `bot/agent_messages.py`; with `send`, Rasa sends it on `channel` as it appends it.
+        Through `bot/tracker_writes.py`: `conversations` is a list of `{"conversation_id",
+        "events", "parse"}` (`parse`: message id → NLU result to keep with that customer turn).
         """
-        body = {"conversation_id": conversation_id, "message_id": message_id,
-                "events": events, "send": send}
-        return await self._request("POST", conversation_id,
-                                   f"{self._base}/webhooks/agent_messages/deliver",
-                                   {"output_channel": channel}, body)
+        if not conversations:
+            return {}
+        label = conversations[0]["conversation_id"]
+        return await self._request("POST", label, f"{self._base}/webhooks/tracker_writes/append",
+                                   {}, {"conversations": conversations})
+
+    async def parse(self, text: str, message_id: Optional[str] = None) -> Dict[str, Any]:
+        """What the NLU makes of a text (`/model/parse`), without touching any tracker."""
+        body: Dict[str, Any] = {"text": text}
+        if message_id:
+            body["message_id"] = message_id
+        return await self._request("POST", message_id or "", f"{self._base}/model/parse", {},
+                                   body)
 
     async def _call(self, method: str, conversation_id: str, path: str,
                     params: Dict[str, str], body: Any = None) -> Dict[str, Any]:

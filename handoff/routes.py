@@ -25,11 +25,12 @@ from handoff.conversation import (
 from handoff.errors import ApiError
 from handoff.notices import notice_event
 from handoff.profiles import ProfileStore
-from handoff.rasa_api import RasaUnavailable, resume_events
+from handoff.rasa_api import RasaUnavailable
+from handoff.relay.tracker import segment_events
 from handoff.sla import DEFAULT_FIRST_REPLY_SLA, sla_status
 from handoff.survey import SurveyStore, question_event, survey_context
 from handoff.ticket import Ticket
-from handoff.transcript import turns_from_events, unanswered_at_handback
+from handoff.transcript import turns_from_events
 
 logger = logging.getLogger(__name__)
 
@@ -187,38 +188,11 @@ async def handback(request: web.Request) -> web.Response:
     if flow is not None and flow not in FLOWS:
         raise ApiError("unknown_flow")
     record = await owned(request, cid, agent)
-    events = resume_events()
-    if flow is None:
-        events.append(notice_event("handed_back", await language_of(request, record), agent.name))
-    await _append(request, cid, events, send=True)
-    record = await _release(request, cid, agent, State.BOT)
-    if flow is not None:
-        await _rasa_call(request.app[app_keys.RASA].trigger_intent(
-            cid, FLOWS[flow][0], channel=await _channel(request, cid)))
-    else:
-        await _bot_answers_what_was_left(request, cid)
+    after = [] if flow is not None else \
+        [notice_event("handed_back", await language_of(request, record), agent.name)]
+    record = await _give_back(request, cid, agent, State.BOT, after=after,
+                              flow_intent=FLOWS[flow][0] if flow is not None else None)
     return web.json_response({"conversation": await describe(request, record, transcript=False)})
-
-
-async def _bot_answers_what_was_left(request: web.Request, cid: str) -> None:
-    """The bot answers the customer's last message if the agent let go without answering it.
-
-    Best effort: the hand-back itself is done; a customer whose message is not answered here
-    can write again and the bot answers.
-    """
-    rasa = request.app[app_keys.RASA]
-    try:
-        left = unanswered_at_handback((await rasa.tracker(cid)).get("events") or [])
-        intent = ((left or {}).get("parse_data") or {}).get("intent") or {}
-        if not intent.get("name"):
-            return
-        entities = {e["entity"]: e.get("value")
-                    for e in (left.get("parse_data") or {}).get("entities") or []
-                    if e.get("entity")}
-        await rasa.trigger_intent(cid, intent["name"], channel=await _channel(request, cid),
-                                  entities=entities)
-    except RasaUnavailable as exc:
-        logger.warning("handback.unanswered_not_answered conversation=%s error=%s", cid, exc)
 
 
 async def close(request: web.Request) -> web.Response:
@@ -234,12 +208,12 @@ async def close(request: web.Request) -> web.Response:
     farewell = notice_event("closed", language, agent.name, resolution=resolution)
     survey_id, survey = await _survey(request, record, language)
     try:
-        await _append(request, cid, [*resume_events(), farewell, *survey], send=True)
+        record = await _give_back(request, cid, agent, State.CLOSED, resolution=resolution,
+                                  after=[farewell, *survey], answer_left=False)
     except ApiError:
         if survey_id:
             await _surveys(request).discard(survey_id)  # never asked
         raise
-    record = await _release(request, cid, agent, State.CLOSED, resolution)
     return web.json_response({"conversation": await describe(request, record, transcript=False)})
 
 
@@ -260,31 +234,19 @@ async def _survey(request: web.Request, record: Conversation,
     return survey_id, [question_event(survey_id, "csat", language)]
 
 
-async def _release(request: web.Request, cid: str, agent: Agent, target: State,
-                   resolution: str = "") -> Conversation:
+async def _give_back(request: web.Request, cid: str, agent: Agent, target: State,
+                     resolution: str = "", **options: Any) -> Conversation:
+    """Ends the handoff the one way (`handoff.relay.giveback`), by the agent who owns it."""
+    fields = {"agent": "", "agent_name": ""}
+    if target == State.CLOSED and resolution:
+        fields["resolution"] = resolution
     try:
-        return await request.app[app_keys.STORE].release(cid, agent.username, target,
-                                                         resolution)
+        return await request.app[app_keys.GIVEBACK].run(cid, target, owner=agent.username,
+                                                        fields=fields, **options)
     except IllegalTransition as exc:
         raise ApiError("bad_state") from exc
     except NotYours as exc:
         raise ApiError("not_yours") from exc
-
-
-async def _append(request: web.Request, cid: str, events: List[Dict[str, Any]],
-                  send: bool = False) -> None:
-    await _rasa_call(request.app[app_keys.RASA].append_events(
-        cid, events, send=send, channel=await _channel(request, cid)))
-
-
-async def _channel(request: web.Request, cid: str) -> str:
-    return await channels.output_channel(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
-                                         cid)
-
-
-async def _rasa_call(call: Any) -> Any:
-    try:
-        return await call
     except RasaUnavailable as exc:
         raise ApiError("rasa_unavailable") from exc
 
@@ -336,13 +298,21 @@ async def _earlier(request: web.Request, record: Conversation,
 
 
 async def _transcript(request: web.Request, cid: str, ticket: Optional[Any]) -> Dict[str, Any]:
+    # The tracker, then the live turns it does not have yet (`handoff.relay.tracker`).
+    pending = await segment_events(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid)
     try:
         tracker = await request.app[app_keys.RASA].tracker(cid)
     except RasaUnavailable:
         # The ticket's copy keeps the agent working while Rasa restarts.
-        return {"transcript": ticket.transcript if ticket else [], "transcript_source": "ticket"}
-    return {"transcript": turns_from_events(tracker.get("events") or []),
+        turns = ticket.transcript if ticket else []
+        return {"transcript": _with_live(turns, pending), "transcript_source": "ticket"}
+    return {"transcript": _with_live(turns_from_events(tracker.get("events") or []), pending),
             "transcript_source": "rasa"}
+
+
+def _with_live(turns: List[Dict[str, Any]], pending: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    shown = {turn.get("id") for turn in turns}
+    return [*turns, *(t for t in turns_from_events(pending) if t.get("id") not in shown)]
 
 
 def _valid_client_id(client_id: Any) -> bool:

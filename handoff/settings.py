@@ -36,6 +36,7 @@ class Settings:
     auto_assign: bool = True
     disconnect_grace: float = 60.0
     abandon_after: float = 300.0
+    tracker_write_delay: float = 10.0  # seconds a live turn may wait before the tracker has it
     always_open: bool = False
     max_wait: float = 20 * 60.0
     # The name this service reads the streams under (default: host and port). It must survive a
@@ -69,6 +70,8 @@ class Settings:
             auto_assign=env.get("HANDOFF_AUTO_ASSIGN", "1") not in ("0", "false", "no"),
             disconnect_grace=_float(env, "HANDOFF_DISCONNECT_GRACE", cls.disconnect_grace),
             abandon_after=_float(env, "HANDOFF_ABANDON_AFTER", cls.abandon_after),
+            tracker_write_delay=_float(env, "HANDOFF_TRACKER_WRITE_DELAY",
+                                       cls.tracker_write_delay),
             always_open=env.get("HANDOFF_ALWAYS_OPEN", "0") in ("1", "true", "yes"),
             max_wait=_float(env, "HANDOFF_MAX_WAIT", cls.max_wait),
             consumer_name=env.get("HANDOFF_CONSUMER_NAME", cls.consumer_name),

@@ -1,17 +1,21 @@
 """The handoff service's background consumers.
 
 - router: new tickets (`tickets` stream) are announced to agents' consoles;
-- relay: tracker events (`events` stream, written by Rasa's event broker) of conversations a
-  human owns are pushed to the consoles; the customer's messages are already in the tracker;
+- consoles: customer messages of conversations a person owns (`relay` stream, written by the
+  channels without Rasa: `handoff.relay`) are pushed to the consoles;
+- relay: tracker events (`events` stream, written by Rasa's event broker): the dashboard's
+  conversation sessions, handoffs lost with the action server, and the bot's own turns in
+  conversations a person owns, for the consoles;
 - requests: customers' requests from the web chat (`customer-requests` stream), e.g. to stop
   waiting and go back to the bot;
 - periodic jobs: waiting web customers are told their place and estimated wait
   (`handoff.waiting`); queued conversations are assigned to available agents
   (`handoff.assignment`); conversations of agents who are gone are requeued (`handoff.presence`);
   customers who left the queue are counted out (`handoff.abandonment`);
-- delivery: agent messages (`outbox` stream) are appended to the Rasa tracker as `bot` events
-  with the agent in their metadata and sent out on the customer's channel by Rasa itself (web
-  chat) or by the Send API first (Messenger).
+- delivery: agent messages and notices (`outbox` stream) go to the customer's channel
+  (`handoff.relay.outbound`); the tracker writer appends the live turns to the Rasa tracker
+  behind them (`handoff.relay.tracker`), and give-backs cut short are finished
+  (`handoff.relay.giveback`).
 """
 
 from __future__ import annotations
@@ -32,27 +36,24 @@ from handoff.abandonment import Abandonment
 from handoff.accounts import AccountStore
 from handoff.announce import Announcer
 from handoff.assignment import Assigner
-from handoff.channels import (
-    MESSENGER,
-    channel_of,
-    messenger_address,
-    messenger_fields,
-    output_channel,
-)
+from handoff.channels import output_channel
 from handoff.conversation import HUMAN_STATES, ConversationStore, IllegalTransition, State
-from handoff.journal import Journal
 from handoff.keys import Keys
-from handoff.messenger_api import GraphError, SendApi
+from handoff.messenger_api import SendApi
 from handoff.metrics import Recorder
-from handoff.outbox import OutboxMessage
+from handoff.notices import notice_event
 from handoff.presence import Presence, Requeuer
 from handoff.push import to_agents as publish
-from handoff.rasa_api import RasaClient, RasaUnavailable, resume_events
+from handoff.rasa_api import RasaClient, RasaUnavailable
+from handoff.relay.consoles import ConsoleRelay
+from handoff.relay.giveback import GiveBack
+from handoff.relay.outbound import Delivery
+from handoff.relay.tracker import TrackerWriter
 from handoff.settings import Settings
 from handoff.streams import TRANSIENT, StreamConsumer, StreamTrimmer
 from handoff.teams import Team
 from handoff.ticket import Ticket
-from handoff.transcript import agent_metadata, turn_from_event
+from handoff.transcript import turn_from_event
 from handoff.waiting import QueueStatus
 
 logger = logging.getLogger(__name__)
@@ -141,79 +142,6 @@ HANDOFF_RUNNING, HANDOFF_RETRY = "handoff_running", "handoff_retry"
 RETRY_HANDOFF_EVERY = 2.0  # seconds between runs of a lost handoff (the action server is away)
 
 
-class Delivery:
-    """Delivers agent messages, once each, in order, and records them in the Rasa tracker.
-
-    The message goes into the tracker through Rasa's `agent_messages` door
-    (`bot/agent_messages.py`), which appends it only if it is not there yet, under the
-    conversation's lock: a retry after a timeout never appends it twice. Web chat: Rasa sends it
-    on the customer's channel as it appends it. Messenger: the Send API is called here first (so
-    that its retries and refusals reach the agent as `message.failed`), then the message is
-    recorded without sending. A crash between the two may send a Messenger message twice (the
-    Send API has no idempotency key); it never loses one.
-    """
-
-    def __init__(self, redis: Redis, keys: Keys, rasa: RasaClient, messenger: SendApi,
-                 clock: Callable[[], float] = time.time) -> None:
-        self._redis, self._keys, self._rasa = redis, keys, rasa
-        self._messenger, self._clock = messenger, clock
-        self._journal = Journal(redis, keys)
-
-    async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
-        """Sends the message and appends it to the tracker, unless that was already done."""
-        message = OutboxMessage.from_fields(fields)
-        marks = self._keys.delivered(message.conversation_id)
-        mark = await self._redis.hget(marks, message.id)
-        if mark in ("sent", "failed"):
-            return
-        on_messenger = await channel_of(self._redis, self._keys,
-                                        message.conversation_id) == MESSENGER
-        if on_messenger and mark != "sent_out" and not await self._send_on_messenger(message):
-            return
-        event = {"event": "bot", "text": message.text,
-                 "metadata": agent_metadata(message.agent, message.agent_name, message.id,
-                                            message.client_id)}
-        try:
-            await self._rasa.deliver(
-                message.conversation_id, message.id, [event], send=not on_messenger,
-                channel=await output_channel(self._redis, self._keys, message.conversation_id))
-        except RasaUnavailable as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
-                await self._fail(message, str(exc))
-                return
-            raise
-        await self._redis.hset(marks, message.id, "sent")
-
-    async def _send_on_messenger(self, message: OutboxMessage) -> bool:
-        marks = self._keys.delivered(message.conversation_id)
-        psid = await messenger_address(self._redis, self._keys, message.conversation_id)
-        fields = await messenger_fields(self._redis, self._keys, message.conversation_id,
-                                        self._clock())
-        if fields is None:
-            await self._fail(message, "customer_unreachable")
-            return False
-        await self._redis.hset(marks, message.id, "sending")
-        try:
-            await self._messenger.send_message(psid, {"text": message.text}, fields)
-        except GraphError as exc:
-            await self._fail(message, f"messenger: {exc}")
-            return False
-        await self._redis.hset(marks, message.id, "sent_out")
-        await self._journal.record(message.conversation_id, "bot",
-                                   {"text": message.text, "agent": message.agent_name})
-        return True
-
-    async def _fail(self, message: OutboxMessage, reason: str) -> None:
-        logger.error("delivery.failed conversation=%s message=%s reason=%s",
-                     message.conversation_id, message.id, reason)
-        await self._redis.hset(self._keys.delivered(message.conversation_id), message.id,
-                               "failed")
-        frame = {"type": "message.failed", "conversation_id": message.conversation_id,
-                 "message_id": message.id, "client_id": message.client_id, "reason": reason,
-                 "audience": push.agents(message.agent)}
-        await publish(self._redis, self._keys, frame)
-
-
 class Requests:
     """Customers' requests, and handoffs to run again.
 
@@ -222,9 +150,10 @@ class Requests:
     """
 
     def __init__(self, redis: Redis, keys: Keys, store: ConversationStore, rasa: RasaClient,
-                 announcer: Announcer) -> None:
+                 announcer: Announcer, giveback: GiveBack) -> None:
         self._redis, self._keys = redis, keys
         self._store, self._rasa, self._announcer = store, rasa, announcer
+        self._giveback = giveback
 
     async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
         """One request from the web channel."""
@@ -234,17 +163,15 @@ class Requests:
             return
         if fields.get("kind") != "cancel_wait" or not cid:
             return
+        after = [notice_event("wait_cancelled", await self._announcer.language(cid), "")]
         try:
-            # `resume_pending` stays until Rasa has resumed: a retry after a failure finishes it.
-            await self._store.transition(cid, State.BOT, fields={
-                "agent": "", "agent_name": "", "resume_pending": "1"})
+            await self._giveback.run(cid, State.BOT, fields={"agent": "", "agent_name": ""},
+                                     after=after)
         except IllegalTransition:
             record = await self._store.get(cid)
             if record.state != State.BOT or not await self._store.resume_pending(cid):
                 return  # an agent took it meanwhile, or it was already done
-        await self._rasa.append_events(cid, resume_events())
-        await self._store.resumed(cid)
-        await self._announcer.send(cid, "wait_cancelled", "")
+            await self._giveback.finish(cid, after, answer_left=True)
         logger.info("queue.cancelled_by_customer conversation=%s", cid)
 
     async def _retry_handoff(self, cid: str) -> None:
@@ -309,28 +236,36 @@ class Workers:
             return StreamConsumer(redis, stream, group, name, dead_letters=keys.dead_letters,
                                   transient=_transient, on_dead=report, **options)
 
+        def by_conversation(fields: Dict[str, str]) -> str:
+            return fields.get("conversation_id", "")
+
+        self.writer = TrackerWriter(redis, keys, rasa, settings.tracker_write_delay)
+        self.giveback = GiveBack(redis, keys, store, rasa, self.writer)
+        announcer = Announcer(redis, keys, store, rasa)
         self._jobs = [
             (consumer(keys.tickets_stream, key_names.GROUP_ROUTER),
              Router(redis, keys, store).handle),
+            # The live path: one conversation's messages in order, different ones' at once.
+            (consumer(keys.relay_stream, key_names.GROUP_CONSOLES, lane=by_conversation),
+             ConsoleRelay(redis, keys, store).handle),
+            (consumer(keys.outbox_stream, key_names.GROUP_DELIVERY, lane=by_conversation),
+             Delivery(redis, keys, store, messenger).handle),
             (consumer(keys.events_stream, key_names.GROUP_RELAY),
              Relay(redis, keys, store).handle),
-            # Agent messages: one conversation's in order, different conversations' at once.
-            (consumer(keys.outbox_stream, key_names.GROUP_DELIVERY,
-                      lane=lambda fields: fields.get("conversation_id", "")),
-             Delivery(redis, keys, rasa, messenger).handle),
+            (consumer(keys.customer_requests_stream, key_names.GROUP_REQUESTS),
+             Requests(redis, keys, store, rasa, announcer, self.giveback).handle),
         ]
-        announcer = Announcer(redis, keys, store, rasa)
-        self._jobs.append((consumer(keys.customer_requests_stream, key_names.GROUP_REQUESTS),
-                           Requests(redis, keys, store, rasa, announcer).handle))
         presence = Presence(redis, keys, settings.disconnect_grace)
         self._periodic: List[Tuple[str, Tick, float]] = [
             ("queue_status", QueueStatus(redis, keys, store).tick, 2.0),
             ("requeue", Requeuer(presence, accounts, store, announcer, redis, keys,
                                  time.time).tick, 5.0),
-            ("abandonment", Abandonment(redis, keys, store, rasa, settings.abandon_after,
-                                        time.time).tick, 5.0),
+            ("abandonment", Abandonment(redis, keys, store, self.giveback,
+                                        settings.abandon_after, time.time).tick, 5.0),
+            ("tracker_writer", self.writer.tick, min(1.0, settings.tracker_write_delay / 4)),
+            ("giveback", self.giveback.tick, 5.0),
             ("trim", StreamTrimmer(redis, [keys.tickets_stream, keys.events_stream,
-                                           keys.outbox_stream,
+                                           keys.outbox_stream, keys.relay_stream,
                                            keys.customer_requests_stream]).tick, 60.0),
         ]
         if settings.auto_assign:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Set
 from urllib.parse import urlparse
 
+from handoff.keys import Keys
 from handoff.messenger_api import DEFAULT_GRAPH_URL
 from stack.model import ROOT
 
@@ -228,6 +229,8 @@ class Stack:
             "RASA_TOKEN": self.rasa_token,
             "HANDOFF_PORT": str(self.ports.handoff),
             "HANDOFF_HOST": "127.0.0.1",
+            # Every process, Rasa's too (channels, event broker), names keys the same way.
+            "HANDOFF_KEY_PREFIX": os.environ.get("HANDOFF_KEY_PREFIX") or Keys.prefix,
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

@@ -17,6 +17,8 @@ from handoff.announce import Announcer
 from handoff.conversation import State
 from handoff.presence import Presence, Requeuer
 from handoff.rasa_api import RasaClient
+from handoff.relay.giveback import GiveBack
+from handoff.relay.tracker import TrackerWriter
 from handoff.routing import HEAD_START
 from handoff.ticket import Reason, build_ticket
 from handoff.workers import Relay
@@ -104,11 +106,15 @@ async def test_customers_who_leave_are_counted_out_of_the_queue(store, redis, ke
     await redis.hset(keys.customers_seen, mapping={"gone": str(now - 400),
                                                    "still-here": str(now - 5)})
     async with aiohttp.ClientSession() as http:
-        # No Rasa here: the resume is logged as failed; e2e tests cover it with Rasa.
+        # No Rasa here: the resume is left to finish later; e2e tests cover it with Rasa.
         rasa = RasaClient(http, f"http://127.0.0.1:{free_port()}", "unused")
-        closed = await Abandonment(redis, keys, store, rasa, after=300,
+        giveback = GiveBack(redis, keys, store, rasa, TrackerWriter(redis, keys, rasa))
+        closed = await Abandonment(redis, keys, store, giveback, after=300,
                                    clock=lambda: now).tick()
     assert closed == 1
+    # Rasa was away: the give-back waits to be finished, and holds the customer's messages.
+    assert await redis.zrange(keys.givebacks, 0, -1) == ["gone"]
+    assert await redis.hget(keys.conversation("gone"), "resume_pending") == "1"
     assert (await store.get("gone")).state is State.CLOSED
     assert sorted(await store.queued_ids()) == ["on-messenger", "still-here"]
     assert await redis.hget(keys.stats, "abandoned") == "1"

@@ -1,0 +1,50 @@
+"""Customer turns of live conversations, from the `relay` stream to the agents' consoles.
+
+The handoff service's consumer of the `relay` stream (group `consoles`): each turn is pushed to
+the agent who owns the conversation (its team while it waits), with what the NLU used to give
+and the agent needs now, computed on this one message: signs of frustration, and contact
+details a waiting customer leaves (kept with the conversation for whoever opens it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Dict
+
+from redis.asyncio import Redis
+
+from handoff import push
+from handoff.conversation import HUMAN_STATES, ConversationStore
+from handoff.frustration import detect as detect_frustration
+from handoff.keys import Keys
+from handoff.pii import contact_details
+from handoff.transcript import turn_from_event
+
+
+class ConsoleRelay:
+    """Handles one `relay` stream entry: one customer message to the consoles."""
+
+    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore) -> None:
+        self._redis, self._keys, self._store = redis, keys, store
+
+    async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
+        """Pushes the turn to whoever owns the conversation now."""
+        conversation_id = fields.get("conversation_id", "")
+        event = json.loads(fields.get("event") or "{}")
+        turn = turn_from_event(event)
+        if not conversation_id or turn is None:
+            return
+        conversation = await self._store.get(conversation_id)
+        if conversation.state not in HUMAN_STATES:
+            return  # given back meanwhile: the turn is in the segment, on its way to Rasa
+        found = contact_details(turn.get("text") or "")
+        if found:
+            await self._redis.hset(self._keys.contact(conversation_id), mapping=found)
+        signals = detect_frustration([event]).signals
+        if signals:
+            turn["frustration"] = signals
+        audience = push.agents(conversation.agent) if conversation.agent else \
+            push.team(conversation.team)
+        await push.to_agents(self._redis, self._keys, {
+            "type": "message", "conversation_id": conversation_id, "turn": turn,
+            "audience": audience})

@@ -1,0 +1,158 @@
+"""Agent → customer: from the outbox to the customer's channel, with no stop in Rasa.
+
+The delivery worker (group `delivery`, one lane per conversation: a conversation's messages in
+order, different conversations' at the same time) takes each outbox entry, an agent's message or
+a notice, and
+- on the web chat, journals it (`handoff.journal`: the page's replay) and appends it to the
+  `customer-out` stream, which every Rasa process reads to emit it to its own sockets in the
+  customer's room (`bot.customer_events`);
+- on Messenger, calls the Send API (its 24-hour and 7-day rules: `handoff.channels`), then
+  journals it;
+then appends it to the segment for the tracker (`handoff.relay.tracker`) and shows it on the
+consoles. A retry after a crash sends a web message again under the same journal id (the page
+drops ids it shows) and appends its turn again (the tracker writer keeps one); on Messenger a
+crash between the Send API and the mark may send it twice (the Send API has no idempotency key),
+never lose it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Callable, Dict, List
+
+from redis.asyncio import Redis
+
+from handoff import push
+from handoff.channels import MESSENGER, channel_of, messenger_address, messenger_fields
+from handoff.conversation import ConversationStore
+from handoff.journal import Journal
+from handoff.keys import Keys
+from handoff.messenger_api import TEXT_MAX, GraphError, SendApi, send_fields
+from handoff.outbox import OutboxMessage
+from handoff.relay.frames import Part, web_parts
+from handoff.relay.tracker import append_turns
+from handoff.relay.turns import agent_event
+from handoff.transcript import turn_from_event
+
+logger = logging.getLogger(__name__)
+
+CUSTOMER_OUT_KEPT = 600  # seconds of `customer-out` kept: Rasa processes read it at once
+
+
+class WebChatSender:
+    """Journals each frame and hands it to every Rasa process."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis, self._keys = redis, keys
+        self._journal = Journal(redis, keys)
+
+    async def send(self, conversation_id: str, parts: List[Part]) -> None:
+        """Sends the frames to the customer's sockets, wherever they are connected."""
+        for once_key, payload in parts:
+            assert once_key is not None
+            entry_id, _ = await self._journal.record_once(conversation_id, "bot", payload,
+                                                          once_key)
+            frame = {**payload, "id": entry_id}
+            oldest = int((time.time() - CUSTOMER_OUT_KEPT) * 1000)
+            await self._redis.xadd(
+                self._keys.customer_out_stream,
+                {"room": conversation_id, "event": "bot_uttered",
+                 "data": json.dumps(frame, ensure_ascii=False)},
+                minid=f"{oldest}-0", approximate=True)
+
+
+class Delivery:
+    """Delivers outbox messages, once each, in order, and queues them for the tracker."""
+
+    def __init__(self, redis: Redis, keys: Keys, store: ConversationStore, messenger: SendApi,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._redis, self._keys, self._store = redis, keys, store
+        self._messenger, self._clock = messenger, clock
+        self._journal = Journal(redis, keys)
+        self._web = WebChatSender(redis, keys)
+
+    async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
+        """Sends the message, unless that was already done, then records it."""
+        message = OutboxMessage.from_fields(fields)
+        cid = message.conversation_id
+        marks = self._keys.delivered(cid)
+        mark = await self._redis.hget(marks, message.id)
+        if mark in ("sent", "failed"):
+            return
+        event = self._event(message)
+        if await channel_of(self._redis, self._keys, cid) == MESSENGER:
+            if mark != "sent_out" and not await self._send_on_messenger(message):
+                return
+        else:
+            await self._web.send(cid, web_parts(
+                message.text, agent=message.agent_name or message.agent or None,
+                message_id=message.id, notice=message.notice or None))
+        slots = [{"event": "slot", "name": name, "value": value, "timestamp": event["timestamp"]}
+                 for name, value in message.extra_fields().get("slots", {}).items()]
+        await append_turns(self._redis, self._keys, cid, [*slots, event],
+                           answered=not message.notice)
+        await self._redis.hset(marks, message.id, "sent")
+        await self._show(message, event)
+
+    def _event(self, message: OutboxMessage) -> Dict[str, Any]:
+        if not message.notice:
+            return agent_event(message.text, message.agent, message.agent_name, message.id,
+                               message.client_id, at=self._clock())
+        metadata = {**message.extra_fields().get("metadata", {}), "message_id": message.id}
+        return {"event": "bot", "text": message.text, "timestamp": self._clock(),
+                "metadata": metadata}
+
+    async def _show(self, message: OutboxMessage, event: Dict[str, Any]) -> None:
+        turn = turn_from_event(event)
+        if message.agent:
+            audience = push.agents(message.agent)
+        else:
+            record = await self._store.get(message.conversation_id)
+            audience = push.agents(record.agent) if record.agent else push.team(record.team)
+        await push.to_agents(self._redis, self._keys, {
+            "type": "message", "conversation_id": message.conversation_id, "turn": turn,
+            "audience": audience})
+
+    async def _send_on_messenger(self, message: OutboxMessage) -> bool:
+        cid = message.conversation_id
+        marks = self._keys.delivered(cid)
+        psid = await messenger_address(self._redis, self._keys, cid)
+        if message.notice:
+            # A notice is the service's, not a person's: Messenger's rules for automated
+            # messages (inside the 24-hour window, no tag); outside it, it is only recorded.
+            last = await self._redis.get(self._keys.messenger_last_inbound(psid))
+            fields = send_fields(float(last) if last else None, self._clock(), human=False)
+            if fields is None:
+                return True
+        else:
+            fields = await messenger_fields(self._redis, self._keys, cid, self._clock())
+            if fields is None:
+                await self._fail(message, "customer_unreachable")
+                return False
+        await self._redis.hset(marks, message.id, "sending")
+        try:
+            for start in range(0, len(message.text), TEXT_MAX):
+                await self._messenger.send_message(
+                    psid, {"text": message.text[start:start + TEXT_MAX]}, fields)
+        except GraphError as exc:
+            if message.notice:
+                logger.error("delivery.notice.failure conversation=%s error=%s", cid, exc)
+                return True
+            await self._fail(message, f"messenger: {exc}")
+            return False
+        await self._redis.hset(marks, message.id, "sent_out")
+        await self._journal.record(cid, "bot", {"text": message.text,
+                                                "agent": message.agent_name})
+        return True
+
+    async def _fail(self, message: OutboxMessage, reason: str) -> None:
+        logger.error("delivery.failed conversation=%s message=%s reason=%s",
+                     message.conversation_id, message.id, reason)
+        await self._redis.hset(self._keys.delivered(message.conversation_id), message.id,
+                               "failed")
+        await push.to_agents(self._redis, self._keys, {
+            "type": "message.failed", "conversation_id": message.conversation_id,
+            "message_id": message.id, "client_id": message.client_id, "reason": reason,
+            "audience": push.agents(message.agent)})

@@ -1,0 +1,130 @@
+"""Write-behind: the human segment's turns into the Rasa tracker, in order, once each.
+
+Turns wait in the conversation's segment stream (appended by `inbound` and `outbound`), and the
+conversation in `Keys.tracker_pending` (scored by its oldest unwritten turn). The writer, in
+every handoff-service process, flushes conversations whose oldest turn has waited `delay`
+seconds, many conversations per call to Rasa's `tracker_writes` door (`bot/tracker_writes.py`),
+which appends under the conversation's lock the events whose message id the tracker does not
+have yet. Entries leave the segment only once Rasa has them, so a crash or a Rasa outage loses
+nothing; a turn written twice (two writers, a retry) is appended once. The give-back calls
+`flush` to have every turn in the tracker before the bot resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from redis.asyncio import Redis
+
+from handoff.keys import Keys
+from handoff.rasa_api import RasaClient
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DELAY = 10.0  # seconds a turn may wait; longer batches cost Rasa less
+BATCH_CONVERSATIONS = 50  # conversations per call to Rasa
+BATCH_TURNS = 500  # turns of one conversation per call
+LEASE_MS = 30_000
+
+# Forgets the conversation only when its segment is empty, in one step: a turn appended meanwhile
+# keeps it pending. KEYS: segment, tracker-pending zset, lease. ARGV: conversation id.
+_SETTLE = """
+if redis.call('XLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+redis.call('DEL', KEYS[3])
+return redis.call('XLEN', KEYS[1])
+"""
+
+Entries = List[Tuple[str, Dict[str, str]]]
+
+
+async def append_turns(redis: Redis, keys: Keys, conversation_id: str,
+                       events: List[Dict[str, Any]], answered: bool = False) -> None:
+    """Appends turns to the segment (outbound side; `inbound` does it in its own script).
+
+    With `answered`, the customer's last message is marked answered (an agent replied).
+    """
+    async with redis.pipeline(transaction=True) as pipe:
+        for event in events:
+            pipe.xadd(keys.segment(conversation_id),
+                      {"event": json.dumps(event, ensure_ascii=False)})
+        pipe.zadd(keys.tracker_pending, {conversation_id: time.time()}, nx=True)
+        if answered:
+            pipe.hset(keys.last_customer_turn(conversation_id), "answered", "1")
+        await pipe.execute()
+
+
+async def segment_events(redis: Redis, keys: Keys, conversation_id: str) -> List[Dict[str, Any]]:
+    """The turns not yet in the tracker, oldest first (the console shows them after it)."""
+    entries = await redis.xrange(keys.segment(conversation_id), "-", "+")
+    return [json.loads(fields["event"]) for _, fields in entries if fields.get("event")]
+
+
+class TrackerWriter:
+    """Flushes segments into Rasa's tracker."""
+
+    def __init__(self, redis: Redis, keys: Keys, rasa: RasaClient,
+                 delay: float = DEFAULT_DELAY, clock: Callable[[], float] = time.time) -> None:
+        self._redis, self._keys, self._rasa = redis, keys, rasa
+        self._delay, self._clock = delay, clock
+        self._settle = redis.register_script(_SETTLE)
+
+    async def flush(self, conversation_id: str,
+                    parse: Optional[Dict[str, Dict[str, Any]]] = None) -> int:
+        """Writes every turn of the segment now; how many were in it.
+
+        `parse` (message id → NLU result) fills in the NLU of customer turns written without it.
+        Raises `RasaUnavailable` when Rasa does not take them (they stay in the segment).
+        """
+        written = 0
+        while True:
+            entries = await self._redis.xrange(self._keys.segment(conversation_id), "-", "+",
+                                               count=BATCH_TURNS)
+            if entries or parse:
+                await self._write({conversation_id: entries}, {conversation_id: parse or {}})
+                parse, written = None, written + len(entries)
+            if await self._settled(conversation_id):
+                return written
+
+    async def tick(self) -> int:
+        """Flushes the conversations whose oldest turn has waited long enough; how many."""
+        due = await self._redis.zrangebyscore(self._keys.tracker_pending, "-inf",
+                                              self._clock() - self._delay, start=0,
+                                              num=BATCH_CONVERSATIONS)
+        batch: Dict[str, Entries] = {}
+        for cid in due:
+            if await self._redis.set(self._keys.tracker_lease(cid), "1", nx=True, px=LEASE_MS):
+                batch[cid] = await self._redis.xrange(self._keys.segment(cid), "-", "+",
+                                                      count=BATCH_TURNS)
+        if not batch:
+            return 0
+        try:
+            await self._write(batch, {})
+        finally:
+            for cid in batch:
+                await self._settled(cid)
+        return len(batch)
+
+    async def _write(self, batch: Dict[str, Entries],
+                     parse: Dict[str, Dict[str, Dict[str, Any]]]) -> None:
+        conversations = [
+            {"conversation_id": cid,
+             "events": [json.loads(fields["event"]) for _, fields in entries
+                        if fields.get("event")],
+             "parse": parse.get(cid) or {}}
+            for cid, entries in batch.items()]
+        await self._rasa.write_turns(conversations)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for cid, entries in batch.items():
+                if entries:
+                    pipe.xdel(self._keys.segment(cid), *[entry_id for entry_id, _ in entries])
+            await pipe.execute()
+
+    async def _settled(self, conversation_id: str) -> bool:
+        keys = self._keys
+        left = await self._settle(keys=[keys.segment(conversation_id), keys.tracker_pending,
+                                        keys.tracker_lease(conversation_id)],
+                                  args=[conversation_id])
+        return int(left) == 0
