@@ -4,8 +4,9 @@ A web conversation waiting in the queue whose customer has had no chat page open
 seconds (the web channel writes, every few seconds, the time for each conversation with a page
 open: `Keys.customers_seen`) is abandoned: it leaves the queue (queued → closed, resolution
 `abandoned`), is counted (`Keys.stats` field `abandoned`), and goes back to the bot
-(`handoff.relay.giveback`), so that a customer who comes back later is answered. Messenger conversations are not abandoned this way:
-Messenger keeps the thread, and customers answer hours later.
+(`handoff.relay.giveback`), so that a customer who comes back later is answered. Messenger
+conversations are not abandoned this way: Messenger keeps the thread, and customers answer
+hours later.
 """
 
 from __future__ import annotations

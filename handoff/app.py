@@ -31,10 +31,10 @@ from handoff.accounts import AccountStore
 from handoff.appkeys import (
     ACCOUNTS,
     CANNED,
+    GIVEBACK,
     HUB,
     KEYS,
     MESSENGER,
-    GIVEBACK,
     RASA,
     REDIS,
     SESSION_REDIS,

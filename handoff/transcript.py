@@ -59,30 +59,6 @@ def is_agent_message(event: Dict[str, Any]) -> bool:
     return event.get("event") == "bot" and bool((event.get("metadata") or {}).get("handoff_agent"))
 
 
-def unanswered_at_handback(events: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    """The customer's last message of the handoff that just ended, if no agent answered it.
-
-    A message that reaches Rasa at the moment an agent hands the conversation back is recorded
-    while the conversation is still paused: the bot would not answer it, and the agent has let
-    go. The hand-back looks between the last `pause` and the `resume` after it.
-    """
-    resume = _last_index(events, lambda e: e.get("event") == "resume")
-    if resume is None:
-        return None
-    pause = _last_index(events[:resume], lambda e: e.get("event") == "pause")
-    during = events[(pause or 0) + 1:resume]
-    for event in reversed(during):
-        if is_agent_message(event):
-            return None
-        if is_customer_message(event):
-            return event
-    return None
-
-
-def _last_index(events: List[Dict[str, Any]], match: Any) -> Optional[int]:
-    return next((i for i in range(len(events) - 1, -1, -1) if match(events[i])), None)
-
-
 def _customer_turn(event: Dict[str, Any]) -> Turn:
     text = event.get("text") or ""
     turn: Turn = {"id": event.get("message_id") or _stable_id(event), "kind": "customer",

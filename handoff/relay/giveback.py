@@ -101,7 +101,7 @@ class GiveBack:
             if last is not None:
                 break
             await self._writer.flush(conversation_id)
-        fields = dict(zip(last[::2], last[1::2]))
+        fields = dict(zip(last[::2], last[1::2], strict=True))
         if flow_intent:
             await self._rasa.trigger_intent(conversation_id, flow_intent, channel=channel)
         if fields.get("event"):

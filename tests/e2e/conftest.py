@@ -85,7 +85,10 @@ def _a_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
                                # tests/integration against real Redis and real processes.
                                "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_DISCONNECT_GRACE": "3600",
                                # Results must not depend on the hour CI runs at.
-                               "HANDOFF_ALWAYS_OPEN": "1"})
+                               "HANDOFF_ALWAYS_OPEN": "1",
+                               # Tests read the tracker right after a live conversation: a short
+                               # write-behind (10 s by default) keeps them short.
+                               "HANDOFF_TRACKER_WRITE_DELAY": "1"})
     running.start()
     try:
         for username, (name, password, role) in AGENTS.items():

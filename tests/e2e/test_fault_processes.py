@@ -552,3 +552,52 @@ async def test_a_rasa_crash_during_a_relay_delivers_each_message_once(stack, red
 
 def _paused_at(tracker: Dict[str, Any]) -> float:
     return max(e["timestamp"] for e in tracker["events"] if e["event"] == "pause")
+
+
+# ------------------------------------------------------------------ 4. Rasa away mid-segment
+
+async def test_a_human_segment_with_rasa_away_is_all_in_the_tracker_before_the_bot(
+        stack, redis, people):
+    """50 turns between a customer and an agent, part of them while Rasa is stopped: when it
+    is back and the agent hands back, the tracker has all 50, in order, before the bot speaks."""
+    marie = people["marie"]
+    customer = await people["customer"]()
+    cid = customer.session_id
+    await with_an_agent(customer, marie)
+    turns: List[Tuple[str, str]] = []  # (kind, message id), in the order they were taken
+
+    async def agent_says(text: str) -> None:
+        turns.append(("agent", (await send_until_accepted(marie, cid, text))[0]))
+
+    async def customer_says(page: Customer, text: str) -> None:
+        turns.append(("customer", (await say_until_taken(page, text))[0]))
+
+    for n in range(10):
+        await customer_says(customer, f"Customer turn {n}")
+        await agent_says(f"Agent turn {n}")
+    stack.processes["rasa"].kill()
+    for n in range(10, 25):  # the live path needs no Rasa: the agent goes on
+        await agent_says(f"Agent turn {n} (Rasa away)")
+    await asyncio.to_thread(restart, stack, "rasa")
+    page = await customer_sees_once_in_order(
+        people, customer, [mid for kind, mid in turns if kind == "agent"])
+    for n in range(10, 25):
+        await customer_says(page, f"Customer turn {n} (Rasa back)")
+    assert len(turns) == 50
+
+    status, body = await marie.post(f"/api/conversations/{cid}/handback", {})
+    assert status == 200, body
+    await page.reply(lambda m: m.get("notice") == "handed_back", timeout=60)
+    events = (await rasa_tracker(stack, cid))["events"]
+    resumed = max(i for i, e in enumerate(events) if e["event"] == "resume")
+    written = [(("agent" if e["event"] == "bot" else "customer"),
+                e["metadata"]["message_id"] if e["event"] == "bot" else e.get("message_id"))
+               for e in events[:resumed]
+               if (e["event"] == "user" and e.get("message_id") in {m for _, m in turns}) or
+               (e["event"] == "bot" and (e.get("metadata") or {}).get("handoff_agent"))]
+    assert [t for t in written if t in turns] == turns
+    assert len(written) == len(set(written))  # once each
+    assert not [e for e in events[resumed:] if e["event"] == "user"
+                and e.get("message_id") in {m for _, m in turns}]
+    assert await redis.exists(KEYS.segment(cid)) == 0
+    assert (await redis.hget(KEYS.conversation(cid), "state")) == "bot"
