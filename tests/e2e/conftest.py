@@ -287,6 +287,20 @@ async def rasa_tracker(stack: Stack, conversation_id: str) -> Dict[str, Any]:
             return await resp.json()
 
 
+async def tracker_with(stack: Stack, conversation_id: str, ready: Callable[[List[Any]], bool],
+                       timeout: float = 60) -> List[Dict[str, Any]]:
+    """The tracker's events once `ready(events)` holds (live turns are written behind)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    events: List[Dict[str, Any]] = []
+    while loop.time() < deadline:
+        events = (await rasa_tracker(stack, conversation_id))["events"]
+        if ready(events):
+            return events
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the tracker of {conversation_id} never got there: {events}")
+
+
 class MessengerCustomer:
     """A person writing to the page: webhook calls signed like Facebook's, in its format."""
 

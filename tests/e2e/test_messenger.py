@@ -6,6 +6,7 @@ bot with every Send API call checked, retries, failures the agent sees, and the 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any, Dict, List
@@ -15,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
-from tests.e2e.conftest import MESSENGER, MessengerCustomer, rasa_tracker
+from tests.e2e.conftest import MESSENGER, MessengerCustomer, rasa_tracker, tracker_with
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -133,9 +134,16 @@ async def test_bot_agent_bot_with_every_send_api_call_checked(stack, graph, agen
     assert "typing_on" in [c["body"].get("sender_action") for c in graph.calls(psid)]
     await marie.frame(lambda f: f["type"] == "message" and f["turn"].get("kind") == "agent"
                       and f["conversation_id"] == psid)
-    agent_turns = [e for e in (await rasa_tracker(stack, psid))["events"]
+    # In the record too, written behind the live path; the customer's turns without NLU.
+    events = await tracker_with(stack, psid, lambda events: any(
+        (e.get("metadata") or {}).get("handoff_agent") for e in events))
+    agent_turns = [e for e in events
                    if e["event"] == "bot" and (e.get("metadata") or {}).get("handoff_agent")]
     assert [e["text"] for e in agent_turns] == ["Hello, Marie here: order 10234 left yesterday."]
+    relayed = [e for e in events if e["event"] == "user" and e.get("text") in (
+        "It's about order 10234", "/affirm", "/request_human")]
+    assert len(relayed) == 3
+    assert all(e["parse_data"]["intent"]["name"] is None for e in relayed)
 
     # Back to the bot, which answers the next question on Messenger.
     status, _ = await marie.post(f"/api/conversations/{psid}/handback", {})
@@ -201,6 +209,9 @@ async def test_send_api_failures_are_retried_then_reported(stack, graph, agents)
     await marie.frame(lambda f: f["type"] == "message.failed" and f["client_id"] == "c-refused")
     assert [c["status"] for c in graph.calls(psid)
             if (c["body"].get("message") or {}).get("text") == "refused"] == [400]
+    await tracker_with(stack, psid, lambda events: any(
+        e.get("text") == "retry me" for e in events))
+    await asyncio.sleep(1.5)  # a write-behind pass more: what failed must still not be there
     texts = [e.get("text") for e in (await rasa_tracker(stack, psid))["events"]
              if e["event"] == "bot"]
     assert "retry me" in texts and "lost cause" not in texts and "refused" not in texts

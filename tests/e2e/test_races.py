@@ -23,7 +23,13 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from tests.e2e.conftest import AgentClient, Customer, create_account, rasa_tracker
+from tests.e2e.conftest import (
+    AgentClient,
+    Customer,
+    create_account,
+    rasa_tracker,
+    tracker_with,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -103,18 +109,6 @@ async def _settled_after(stack, cid: str, text: str, timeout: float = 60) -> Lis
     raise AssertionError(f"the bot never answered {text!r} in {cid}")
 
 
-async def _tracker_with(stack, cid: str, ready: Any, timeout: float = 60) -> List[Dict[str, Any]]:
-    """The tracker's events once `ready(events)` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        events = (await rasa_tracker(stack, cid))["events"]
-        if ready(events):
-            return events
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"the tracker of {cid} never got there: {events}")
-
-
 async def _at_about_the_same_time(first: Any, second: Any) -> Tuple[Any, Any]:
     """Both calls, one of them delayed by up to 30 ms (which one, at random)."""
     delay = random.uniform(0, 0.03)
@@ -160,7 +154,7 @@ async def _race(stack, n: int, agent: AgentClient, expected: List[str],
         seen = [t for t in body["conversation"]["transcript"] if t.get("text") == waiting]
         assert len(seen) == 1 and seen[0]["kind"] == "customer", "the agent must see it once"
         # Written into the tracker behind the live path: both, once the writer has been by.
-        events = await _tracker_with(stack, cid, lambda events: any(
+        events = await tracker_with(stack, cid, lambda events: any(
             e.get("text") == waiting for e in events) and any(
             (e.get("metadata") or {}).get("handoff_notice") == "agent_joined" for e in events))
         joined = next(i for i, e in enumerate(events) if (e.get("metadata") or {}).get(
@@ -239,7 +233,7 @@ async def _end_race(stack, n: int, agent: AgentClient, expected: List[str], outc
         ended, ack = await _at_about_the_same_time(end, customer.say(QUESTION))
         assert ack["ok"], ack
         assert (ended[0] == 200) if ending == "close" else ended["ok"], ended
-        events = await _tracker_with(stack, cid, lambda events: any(
+        events = await tracker_with(stack, cid, lambda events: any(
             e["event"] == "user" and e.get("text") == QUESTION for e in events) and any(
             e["event"] == "resume" for e in events))
         asked = _index(events, QUESTION)
