@@ -5,13 +5,15 @@ Hand-back, close, a customer who stops waiting and abandonment all call `GiveBac
 2. the state machine moves the conversation, with `resume_pending` set: from then on the
    channels hold the customer's messages in the segment (`handoff.relay.inbound`), neither to
    the agent nor to a bot that is still paused;
-3. `finish`: the held turns are written, the bot is resumed (with the events the caller sends
-   after the resume: a goodbye, a survey...), and `resume_pending` is cleared in the same step
-   that finds the segment empty, so that no message slips between the last write and the bot;
+3. `finish`: the turns before the hand-over are written, the bot is resumed (with the events the
+   caller sends after the resume: a goodbye, a survey...), the held turns are written after it
+   (the transition put a boundary in the segment, which the writer does not pass), and
+   `resume_pending` is cleared in the same step that finds the segment empty, so that no message
+   slips between the last write and the bot;
 4. the customer's last message of the segment is parsed by Rasa's NLU (`/model/parse`, once per
-   give-back, not per message) and its result kept with it in the tracker; if no agent answered
-   it, the bot answers it (its intent and entities are triggered): a message is never left with
-   nobody to answer.
+   give-back, not per message) and its result kept with it in the tracker; if it came after the
+   hand-over (held), or no agent answered it (hand-back, stop waiting), the bot answers it (its
+   intent and entities are triggered): a message is never left with nobody to answer.
 A give-back cut short after step 2 (Rasa went away) stays in `Keys.givebacks`; `tick` finishes it.
 """
 
@@ -29,7 +31,7 @@ from handoff.channels import output_channel
 from handoff.conversation import Conversation, ConversationStore, State
 from handoff.keys import Keys
 from handoff.rasa_api import RasaClient, RasaUnavailable, resume_events
-from handoff.relay.tracker import TrackerWriter
+from handoff.relay.tracker import BOUNDARY, TrackerWriter
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ class GiveBack:
 
         def writes(pipe: Pipeline, current: Conversation) -> None:
             pipe.zadd(keys.givebacks, {conversation_id: now})
+            # Turns taken from now on are written after the bot's resume.
+            pipe.xadd(keys.segment(conversation_id), {BOUNDARY: "1"})
             if extra is not None:
                 extra(pipe, current)
 
@@ -89,10 +93,11 @@ class GiveBack:
     async def finish(self, conversation_id: str, after: Events = (),
                      flow_intent: Optional[str] = None, answer_left: bool = False) -> None:
         """Writes the held turns, resumes the bot and answers what was left (steps 3 and 4)."""
-        await self._writer.flush(conversation_id)
+        await self._writer.flush(conversation_id)  # up to the hand-over
         channel = await output_channel(self._redis, self._keys, conversation_id)
         await self._rasa.append_events(conversation_id, [*resume_events(), *after], send=True,
                                        channel=channel)
+        await self._writer.drop_boundary(conversation_id)
         while True:
             last = await self._release(
                 keys=[self._keys.conversation(conversation_id), self._keys.segment(conversation_id),
@@ -105,8 +110,11 @@ class GiveBack:
         if flow_intent:
             await self._rasa.trigger_intent(conversation_id, flow_intent, channel=channel)
         if fields.get("event"):
+            # Held (written after the hand-over, while the bot was being resumed): the bot's to
+            # answer. Else the agent's: answered by the bot only if the agent let it go.
+            left = answer_left and not flow_intent and fields.get("answered") != "1"
             await self._answer(conversation_id, json.loads(fields["event"]), channel,
-                               answer_left and not flow_intent and fields.get("answered") != "1")
+                               fields.get("held") == "1" or left)
         logger.info("giveback.done conversation=%s", conversation_id)
 
     async def _answer(self, conversation_id: str, event: Dict[str, Any], channel: str,

@@ -30,7 +30,7 @@ local held = redis.call('HGET', KEYS[1], 'resume_pending')
 if not human and not (held and held ~= '') then return 0 end
 redis.call('XADD', KEYS[2], '*', 'event', ARGV[2])
 redis.call('ZADD', KEYS[4], 'NX', ARGV[3], ARGV[1])
-redis.call('HSET', KEYS[5], 'event', ARGV[2], 'answered', '0')
+redis.call('HSET', KEYS[5], 'event', ARGV[2], 'answered', '0', 'held', human and '0' or '1')
 if human then
   redis.call('XADD', KEYS[3], '*', 'conversation_id', ARGV[1], 'event', ARGV[2])
 end

@@ -82,17 +82,21 @@ class Delivery:
         if mark in ("sent", "failed"):
             return
         event = self._event(message)
+        slots = [{"event": "slot", "name": name, "value": value, "timestamp": event["timestamp"]}
+                 for name, value in message.extra_fields().get("slots", {}).items()]
+        turns = [*slots, event]
         if await channel_of(self._redis, self._keys, cid) == MESSENGER:
+            # Recorded only once the Send API took it: a message that failed is not in the record.
             if mark != "sent_out" and not await self._send_on_messenger(message):
                 return
+            await append_turns(self._redis, self._keys, cid, turns, answered=not message.notice)
         else:
+            # Recorded before it is sent: a customer who answers it at once is answering a turn
+            # that is already in the segment, before theirs.
+            await append_turns(self._redis, self._keys, cid, turns, answered=not message.notice)
             await self._web.send(cid, web_parts(
                 message.text, agent=message.agent_name or message.agent or None,
                 message_id=message.id, notice=message.notice or None))
-        slots = [{"event": "slot", "name": name, "value": value, "timestamp": event["timestamp"]}
-                 for name, value in message.extra_fields().get("slots", {}).items()]
-        await append_turns(self._redis, self._keys, cid, [*slots, event],
-                           answered=not message.notice)
         await self._redis.hset(marks, message.id, "sent")
         await self._show(message, event)
 

@@ -28,11 +28,18 @@ DEFAULT_DELAY = 10.0  # seconds a turn may wait; longer batches cost Rasa less
 BATCH_CONVERSATIONS = 50  # conversations per call to Rasa
 BATCH_TURNS = 500  # turns of one conversation per call
 LEASE_MS = 30_000
+# A segment entry with this field marks where a give-back moved the conversation: turns after it
+# came when the bot was taking over, and are written after the bot's resume.
+BOUNDARY = "boundary"
 
-# Forgets the conversation only when its segment is empty, in one step: a turn appended meanwhile
-# keeps it pending. KEYS: segment, tracker-pending zset, lease. ARGV: conversation id.
+# Forgets the conversation (and its empty segment) only when the segment is empty, in one step: a
+# turn appended meanwhile keeps it pending.
+# KEYS: segment, tracker-pending zset, lease. ARGV: conversation id.
 _SETTLE = """
-if redis.call('XLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if redis.call('XLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
 redis.call('DEL', KEYS[3])
 return redis.call('XLEN', KEYS[1])
 """
@@ -73,20 +80,28 @@ class TrackerWriter:
 
     async def flush(self, conversation_id: str,
                     parse: Optional[Dict[str, Dict[str, Any]]] = None) -> int:
-        """Writes every turn of the segment now; how many were in it.
+        """Writes the segment's turns now, up to a give-back's boundary; how many.
 
         `parse` (message id → NLU result) fills in the NLU of customer turns written without it.
         Raises `RasaUnavailable` when Rasa does not take them (they stay in the segment).
         """
         written = 0
         while True:
-            entries = await self._redis.xrange(self._keys.segment(conversation_id), "-", "+",
-                                               count=BATCH_TURNS)
+            entries, boundary = await self._pending(conversation_id)
             if entries or parse:
                 await self._write({conversation_id: entries}, {conversation_id: parse or {}})
                 parse, written = None, written + len(entries)
+            if boundary is not None:
+                return written  # what follows is for after the bot's resume
             if await self._settled(conversation_id):
                 return written
+
+    async def drop_boundary(self, conversation_id: str) -> None:
+        """Removes the give-back's boundary: the turns after it may be written now."""
+        entries = await self._redis.xrange(self._keys.segment(conversation_id), "-", "+")
+        marks = [entry_id for entry_id, fields in entries if BOUNDARY in fields]
+        if marks:
+            await self._redis.xdel(self._keys.segment(conversation_id), *marks)
 
     async def tick(self) -> int:
         """Flushes the conversations whose oldest turn has waited long enough; how many."""
@@ -96,8 +111,7 @@ class TrackerWriter:
         batch: Dict[str, Entries] = {}
         for cid in due:
             if await self._redis.set(self._keys.tracker_lease(cid), "1", nx=True, px=LEASE_MS):
-                batch[cid] = await self._redis.xrange(self._keys.segment(cid), "-", "+",
-                                                      count=BATCH_TURNS)
+                batch[cid] = (await self._pending(cid))[0]
         if not batch:
             return 0
         try:
@@ -107,6 +121,15 @@ class TrackerWriter:
                 await self._settled(cid)
         return len(batch)
 
+    async def _pending(self, conversation_id: str) -> Tuple[Entries, Optional[str]]:
+        """The next turns to write, and the boundary they stop at, if any."""
+        entries = await self._redis.xrange(self._keys.segment(conversation_id), "-", "+",
+                                           count=BATCH_TURNS)
+        for n, (entry_id, fields) in enumerate(entries):
+            if BOUNDARY in fields:
+                return entries[:n], entry_id
+        return entries, None
+
     async def _write(self, batch: Dict[str, Entries],
                      parse: Dict[str, Dict[str, Dict[str, Any]]]) -> None:
         conversations = [
@@ -115,7 +138,8 @@ class TrackerWriter:
                         if fields.get("event")],
              "parse": parse.get(cid) or {}}
             for cid, entries in batch.items()]
-        await self._rasa.write_turns(conversations)
+        if any(c["events"] or c["parse"] for c in conversations):
+            await self._rasa.write_turns(conversations)
         async with self._redis.pipeline(transaction=False) as pipe:
             for cid, entries in batch.items():
                 if entries:

@@ -599,5 +599,5 @@ async def test_a_human_segment_with_rasa_away_is_all_in_the_tracker_before_the_b
     assert len(written) == len(set(written))  # once each
     assert not [e for e in events[resumed:] if e["event"] == "user"
                 and e.get("message_id") in {m for _, m in turns}]
-    assert await redis.exists(KEYS.segment(cid)) == 0
+    assert await redis.xlen(KEYS.segment(cid)) == 0
     assert (await redis.hget(KEYS.conversation(cid), "state")) == "bot"

@@ -6,13 +6,16 @@ import asyncio
 import json
 import time
 
+import aiohttp
 import pytest
 
 from handoff.conversation import State
+from handoff.rasa_api import RasaClient, RasaUnavailable
 from handoff.relay.consoles import ConsoleRelay
 from handoff.relay.inbound import Inbound
-from handoff.relay.tracker import append_turns, segment_events
+from handoff.relay.tracker import BOUNDARY, TrackerWriter, append_turns, segment_events
 from handoff.ticket import Reason, build_ticket
+from stack.services import free_port
 from tests import events as ev
 
 pytestmark = pytest.mark.integration
@@ -50,6 +53,7 @@ async def test_a_conversation_a_person_owns_takes_the_live_path(redis, keys, sto
     assert await redis.zscore(keys.tracker_pending, "c1") is not None
     last = await redis.hgetall(keys.last_customer_turn("c1"))
     assert json.loads(last["event"])["message_id"] == "m1" and last["answered"] == "0"
+    assert last["held"] == "0"  # the agent's, not held for the bot
 
 
 async def test_messages_during_a_give_back_are_held_not_relayed(redis, keys, store):
@@ -123,3 +127,25 @@ async def test_an_agent_reply_marks_the_last_customer_message_answered(redis, ke
                                             "metadata": {"message_id": "a1"}}], answered=True)
     assert await redis.hget(keys.last_customer_turn("c1"), "answered") == "1"
     assert [e["event"] for e in await segment_events(redis, keys, "c1")] == ["user", "bot"]
+
+
+async def test_the_writer_stops_at_a_give_backs_boundary(redis, keys, store):
+    # Turns held after a hand-over are written only once the bot has resumed: a writer never
+    # passes the boundary (no Rasa is called: there is none here), and a turn Rasa did not take
+    # stays in the segment.
+    await _queued(store, "c1")
+    await store.transition("c1", State.BOT, fields={"resume_pending": "1"},
+                           extra=lambda pipe, _: pipe.xadd(keys.segment("c1"), {BOUNDARY: "1"}))
+    assert await Inbound(redis, keys).take("c1", "held", "m1", "socketio")
+    assert await redis.hget(keys.last_customer_turn("c1"), "held") == "1"
+    async with aiohttp.ClientSession() as http:
+        rasa = RasaClient(http, f"http://127.0.0.1:{free_port()}", "unused")
+        writer = TrackerWriter(redis, keys, rasa, delay=0)
+        assert await writer.flush("c1") == 0
+        assert await writer.tick() == 1  # leased, nothing written past the boundary
+        assert await redis.xlen(keys.segment("c1")) == 2
+        await writer.drop_boundary("c1")
+        with pytest.raises(RasaUnavailable):
+            await writer.flush("c1")
+    assert [e["text"] for e in await segment_events(redis, keys, "c1")] == ["held"]
+    assert await redis.zscore(keys.tracker_pending, "c1") is not None
