@@ -69,9 +69,10 @@ STEPS = (
     ("Rasa: synchronous Redis calls (redis-py, tracker and lock stores)", "execute_command",
      "redis/client.py"),
     ("Rasa: socket.io emits", "emit", "socketio/asyncio_server.py"),
-    ("handoff: stream handlers (handoff/workers.py)", None, "handoff/workers.py"),
-    ("handoff: agent API (handoff/routes.py)", None, "handoff/routes.py"),
-    ("handoff: console hub (handoff/hub.py)", None, "handoff/hub.py"),
+    ("handoff: stream handlers (handoff/service/jobs/workers.py)", None,
+     "handoff/service/jobs/workers.py"),
+    ("handoff: agent API (handoff/service/api/routes.py)", None, "handoff/service/api/routes.py"),
+    ("handoff: console hub (handoff/service/api/hub.py)", None, "handoff/service/api/hub.py"),
     ("handoff: calls to Rasa (handoff/rasa_api.py)", None, "handoff/rasa_api.py"),
     ("Redis through the asyncio client (redis.asyncio)", None, "redis/asyncio/connection.py"),
 )

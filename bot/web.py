@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_ID = 64
 MAX_MESSAGE_CHARS = 4000  # as the chat page's input allows (and the agents' replies)
-CUSTOMER_HEARTBEAT = 5.0  # seconds; `handoff.abandonment` waits far longer than this
+CUSTOMER_HEARTBEAT = 5.0  # seconds; `handoff.service.jobs.abandonment` waits far longer than this
 
 
 class WebChatOutput(SocketIOOutput):

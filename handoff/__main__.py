@@ -7,7 +7,7 @@ import sys
 
 from aiohttp import web
 
-from handoff.app import create_app
+from handoff.service.app import create_app
 from handoff.settings import Settings, SettingsError
 
 

@@ -28,7 +28,7 @@ class Keys:
         return f"{self.prefix}:conv:{{{conversation_id}}}"
 
     def delivered(self, conversation_id: str) -> str:
-        """HASH, owner `handoff.workers`: agent message id -> delivery mark.
+        """HASH, owner `handoff.service.jobs.workers`: agent message id -> delivery mark.
 
         `sent` | `failed`; on Messenger also `sending` / `sent_out` around the Send API call.
         """
@@ -107,7 +107,7 @@ class Keys:
 
     @property
     def stats(self) -> str:
-        """HASH of counters (e.g. `abandoned`), owner `handoff.abandonment`."""
+        """HASH of counters (e.g. `abandoned`), owner `handoff.service.jobs.abandonment`."""
         return f"{self.prefix}:stats"
 
     def ticket(self, ticket_id: str) -> str:
@@ -220,19 +220,20 @@ class Keys:
         return f"{self.prefix}:metrics:handoff:{ticket_id}"
 
     def enps_scores(self, period: str) -> str:
-        """HASH score ("0".."10") -> count, owner `handoff.enps`: no names, only counts."""
+        """HASH score ("0".."10") -> count, owner `handoff.service.insights.enps`: no names."""
         return f"{self.prefix}:enps:{period}:scores"
 
     def enps_asked(self, period: str) -> str:
         """SET of usernames who answered or dismissed the period's eNPS question.
 
-        Owner `handoff.enps` (only so they are not asked again; never joined to the scores).
+        Owner `handoff.service.insights.enps` (only so they are not asked again; never joined to
+        the scores).
         """
         return f"{self.prefix}:enps:{period}:asked"
 
     @property
     def enps_periods(self) -> str:
-        """SET of periods (`YYYY-MM`) with eNPS answers, owner `handoff.enps`."""
+        """SET of periods (`YYYY-MM`) with eNPS answers, owner `handoff.service.insights.enps`."""
         return f"{self.prefix}:enps:periods"
 
     @property

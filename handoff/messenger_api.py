@@ -1,8 +1,8 @@
 """Facebook Messenger's Send API, and the rules on when a page may write to a person.
 
 Used by the Messenger input channel for the bot's replies (`bot/messenger.py`) and by the handoff
-service for agents' messages (`handoff.workers.Delivery`). The Graph API address is configurable
-so that tests can run a local server in its place.
+service for agents' messages and notices (`handoff.relay.outbound.Delivery`). The Graph API
+address is configurable so that tests can run a local server in its place.
 
 Messaging window (Messenger Platform policy):
 - within 24 hours of the person's last message, any reply (`messaging_type: RESPONSE`);

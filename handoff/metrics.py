@@ -17,8 +17,8 @@ read for every figure, so two durable records are kept, each indexed by time in 
   the first agent reply (`first_reply`).
 
 Outcomes: `closed` (an agent closed it; `resolution` says how), `handed_back` (an agent gave it
-back to the bot), `abandoned` (the customer left the queue, `handoff.abandonment`), `cancelled`
-(the customer chose to go back to the assistant while waiting).
+back to the bot), `abandoned` (the customer left the queue, `handoff.service.jobs.abandonment`),
+`cancelled` (the customer chose to go back to the assistant while waiting).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 E-mail addresses, phone numbers (French and international formats), order numbers (5 digits in
 this shop, see `actions/orders.py`) and person names become placeholders: `[email]`, `[phone]`,
 `[order]`, `[name]`. Names come from two places: spans a caller found with spaCy (`PER`
-entities, `handoff.miner.text`) and introductions ("my name is ...", "je m'appelle ...") that a
+entities, `handoff.service.insights.miner.text`) and introductions ("my name is ...", "je m'appelle
+...") that a
 small model misses. Masking errs on the side of hiding: a French postcode is also 5 digits and
 becomes `[order]`, which loses nothing a bot designer needs.
 """

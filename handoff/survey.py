@@ -1,6 +1,7 @@
 """The customer satisfaction survey asked when a conversation closes: texts, answers, storage.
 
-When an agent closes a conversation (`handoff.routes.close`) or the bot does (the customer says
+When an agent closes a conversation (`handoff.service.api.routes.close`) or the bot does (the
+customer says
 goodbye: `actions/survey.py`), the customer is asked, in their language and on their channel:
 1. CSAT, "how satisfied are you?" (1–5), with a "No thanks" choice;
 2. NPS, "how likely are you to recommend us?" (0–10: 11 choices + "No thanks", within

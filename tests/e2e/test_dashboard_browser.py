@@ -21,8 +21,8 @@ from playwright.sync_api import expect
 from redis.asyncio import Redis
 
 from handoff import metrics
-from handoff.enps import EnpsStore
 from handoff.keys import Keys
+from handoff.service.insights.enps import EnpsStore
 from handoff.survey import SurveyStore
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev

@@ -6,7 +6,7 @@ import pytest
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
-from handoff.knowledge import GoodAnswers
+from handoff.service.insights.knowledge import GoodAnswers
 from tests.e2e.conftest import with_an_agent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]

@@ -28,7 +28,8 @@ def stack(quiet_stack: Stack) -> Stack:
 E_MAIL = "jane.umbrella@example.org"
 # One per conversation, each written to the agent during the handoff. Rasa's NLU still
 # classifies them; the miner leaves out messages of "venting" or "giving details" intents
-# (handoff.miner.source.NOT_QUESTIONS) unless they are questions of three words or more.
+# (handoff.service.insights.miner.source.NOT_QUESTIONS) unless they are questions of three words or
+# more.
 UMBRELLA = [
     "Do you sell umbrellas?",
     "Can I buy a folding umbrella?",

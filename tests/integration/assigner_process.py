@@ -14,11 +14,11 @@ from redis.asyncio import Redis
 
 from handoff.accounts import AccountStore
 from handoff.announce import Announcer
-from handoff.assignment import Assigner
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
+from handoff.service.jobs.assignment import Assigner
 from handoff.teams import load
 from stack.services import free_port
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from redis.asyncio import Redis
 
-from handoff.broker import RedisStreamEventBroker
+from bot.broker import RedisStreamEventBroker
 
 pytestmark = pytest.mark.integration
 

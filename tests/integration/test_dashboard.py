@@ -6,10 +6,10 @@ import pytest
 
 from handoff import metrics
 from handoff.conversation import State
-from handoff.dashboard import DEFAULT_DAYS, figures, to_csv
-from handoff.enps import AlreadyAsked, EnpsStore
 from handoff.metrics import Recorder, Records
-from handoff.periods import parse_period
+from handoff.service.insights.dashboard import DEFAULT_DAYS, figures, to_csv
+from handoff.service.insights.enps import AlreadyAsked, EnpsStore
+from handoff.service.insights.periods import parse_period
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
 

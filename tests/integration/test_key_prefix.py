@@ -7,9 +7,9 @@ import pytest
 from rasa.shared.utils.io import read_config_file
 from rasa.utils.endpoints import read_endpoint_config
 
+from bot.broker import RedisStreamEventBroker
 from bot.messenger import MessengerInput
 from bot.web import WebChatInput
-from handoff.broker import RedisStreamEventBroker
 from handoff.settings import Settings
 from stack.model import ROOT
 from stack.services import Ports, Stack

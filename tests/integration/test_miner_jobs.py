@@ -1,4 +1,5 @@
-"""The console's miner jobs (`handoff.miner.jobs`) on trackers saved by Rasa's own store:
+"""The console's miner jobs (`handoff.service.insights.miner.jobs`) on trackers saved by Rasa's own
+store:
 questions by language and period, progress, the kept result, good answers marked afterwards,
 the cap on messages, and the period parsing of the API."""
 
@@ -10,11 +11,11 @@ import datetime
 import pytest
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from handoff.errors import ApiError
 from handoff.keys import Keys
-from handoff.knowledge import GoodAnswers, question_for
-from handoff.miner.jobs import MinerJobs, Question
-from handoff.miner_routes import question
+from handoff.service.api.errors import ApiError
+from handoff.service.api.miner_routes import question
+from handoff.service.insights.knowledge import GoodAnswers, question_for
+from handoff.service.insights.miner.jobs import MinerJobs, Question
 from handoff.transcript import turns_from_events
 from tests.integration.test_miner_redis import _handed_off, _save_with_rasa
 

@@ -20,9 +20,9 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from handoff.keys import Keys
-from handoff.knowledge import GoodAnswers, question_for
-from handoff.miner.__main__ import main
-from handoff.miner.source import read_messages
+from handoff.service.insights.knowledge import GoodAnswers, question_for
+from handoff.service.insights.miner.__main__ import main
+from handoff.service.insights.miner.source import read_messages
 from handoff.transcript import turns_from_events
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,6 @@ import time
 import aiohttp
 import pytest
 
-from handoff.abandonment import Abandonment
 from handoff.accounts import AccountStore
 from handoff.announce import Announcer
 from handoff.conversation import State
@@ -20,8 +19,9 @@ from handoff.rasa_api import RasaClient
 from handoff.relay.giveback import GiveBack
 from handoff.relay.tracker import TrackerWriter
 from handoff.routing import HEAD_START
+from handoff.service.jobs.abandonment import Abandonment
+from handoff.service.jobs.workers import Relay
 from handoff.ticket import Reason, build_ticket
-from handoff.workers import Relay
 from stack.model import ROOT
 from stack.services import free_port
 from tests import events as ev

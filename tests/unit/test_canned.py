@@ -2,7 +2,7 @@
 
 import pytest
 
-from handoff.canned import CannedError, load, search
+from handoff.service.api.canned import CannedError, load, search
 
 
 def test_shipped_responses_are_bilingual_and_searchable():

@@ -11,11 +11,11 @@ import yaml
 from sklearn.metrics import adjusted_rand_score
 
 from handoff import pii
-from handoff.knowledge import GoodAnswer, question_for
-from handoff.miner.export import attach_good_answers, draft_yaml
-from handoff.miner.grouping import Group, MinedMessage, Mining, mine, rank
-from handoff.miner.source import handling_time, messages_from_events
-from handoff.miner.text import analyse
+from handoff.service.insights.knowledge import GoodAnswer, question_for
+from handoff.service.insights.miner.export import attach_good_answers, draft_yaml
+from handoff.service.insights.miner.grouping import Group, MinedMessage, Mining, mine, rank
+from handoff.service.insights.miner.source import handling_time, messages_from_events
+from handoff.service.insights.miner.text import analyse
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "miner_messages.yml"
 # Measured 0.778 with DISTANCE_THRESHOLD 0.95 and CHAR_WEIGHT 0.5 (20 known groups: 10 topics

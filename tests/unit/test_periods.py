@@ -1,12 +1,12 @@
-"""The date range of the supervisor APIs (`handoff.periods`): days in an IANA time zone, ISO
-times, the default length each API chooses, and the errors of bad input."""
+"""The date range of the supervisor APIs (`handoff.service.insights.periods`): days in an IANA time
+zone, ISO times, the default length each API chooses, and the errors of bad input."""
 
 import datetime as dt
 
 import pytest
 
-from handoff.errors import MESSAGES, ApiError
-from handoff.periods import MAX_DAYS, parse_period
+from handoff.service.api.errors import MESSAGES, ApiError
+from handoff.service.insights.periods import MAX_DAYS, parse_period
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 5, 1, 12, tzinfo=UTC).timestamp()  # Wednesday 1 May 2024, noon UTC

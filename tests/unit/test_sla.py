@@ -1,6 +1,6 @@
 """First-reply SLA states."""
 
-from handoff.sla import sla_status
+from handoff.service.jobs.sla import sla_status
 
 
 def test_states_from_waiting_to_answered():

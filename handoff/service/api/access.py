@@ -8,10 +8,10 @@ from typing import Any, Dict
 from aiohttp import web
 from aiohttp_session import get_session
 
-from handoff import appkeys as app_keys
 from handoff.accounts import Agent
 from handoff.conversation import Conversation, State
-from handoff.errors import ApiError
+from handoff.service import appkeys as app_keys
+from handoff.service.api.errors import ApiError
 
 
 async def current_agent(request: web.Request) -> Agent:

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
-from handoff.knowledge import GoodAnswer, GoodAnswers
+from handoff.service.insights.knowledge import GoodAnswer, GoodAnswers
 
 if TYPE_CHECKING:
-    from handoff.miner.grouping import Group, MinedMessage, Mining
+    from handoff.service.insights.miner.grouping import Group, MinedMessage, Mining
 
 # The miner's modules (scikit-learn, SciPy, spaCy) are imported by the first analysis, in the
 # worker thread: a handoff service whose miner nobody opens never loads them.
-TRACKER_KEY = "{prefix}:tracker:"  # as handoff.miner.source.TRACKER_KEY
+TRACKER_KEY = "{prefix}:tracker:"  # as handoff.service.insights.miner.source.TRACKER_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -212,26 +212,26 @@ class MinerJobs:
 
 
 def _mine(messages: List["MinedMessage"]) -> "Mining":
-    from handoff.miner.grouping import Mining, mine
+    from handoff.service.insights.miner.grouping import Mining, mine
 
     return mine(messages) if messages else Mining([], [], [])
 
 
 def _attach(groups: List["Group"], pairs: List[GoodAnswer]) -> List[Dict[str, str]]:
-    from handoff.miner.export import attach_good_answers
+    from handoff.service.insights.miner.export import attach_good_answers
 
     return attach_good_answers(groups, pairs)
 
 
 def _draft(groups: List["Group"], intent: str) -> str:
-    from handoff.miner.export import draft_yaml
+    from handoff.service.insights.miner.export import draft_yaml
 
     return draft_yaml(groups, intent)
 
 
 def _parse(key_start: str, keys: List[str], raws: List[Any], question: Question
            ) -> List["MinedMessage"]:
-    from handoff.miner.source import messages_from_events
+    from handoff.service.insights.miner.source import messages_from_events
 
     found: List["MinedMessage"] = []
     for key, raw in zip(keys, raws, strict=True):

@@ -10,12 +10,12 @@ import time
 
 from aiohttp import web
 
-from handoff import appkeys as app_keys
-from handoff import dashboard
-from handoff.access import current_agent, current_supervisor, json_body
-from handoff.enps import MIN_ANSWERS, SCORES, AlreadyAsked, EnpsStore, period_of
-from handoff.errors import ApiError
-from handoff.periods import parse_period
+from handoff.service import appkeys as app_keys
+from handoff.service.api.access import current_agent, current_supervisor, json_body
+from handoff.service.api.errors import ApiError
+from handoff.service.insights import dashboard
+from handoff.service.insights.enps import MIN_ANSWERS, SCORES, AlreadyAsked, EnpsStore, period_of
+from handoff.service.insights.periods import parse_period
 
 
 def add_routes(app: web.Application) -> None:
@@ -34,7 +34,7 @@ async def _figures(request: web.Request) -> dict:
 
 
 async def figures(request: web.Request) -> web.Response:
-    """Every figure of the period `?from=&to=&tz=` (`handoff.periods`, `handoff.dashboard`)."""
+    """Every figure of the period `?from=&to=&tz=` (`insights.periods`, `insights.dashboard`)."""
     return web.json_response(await _figures(request))
 
 

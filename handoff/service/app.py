@@ -17,18 +17,27 @@ from aiohttp_session.redis_storage import RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from handoff import (
+from handoff import teams
+from handoff.accounts import AccountStore
+from handoff.conversation import ConversationStore
+from handoff.keys import Keys
+from handoff.messenger_api import SendApi
+from handoff.presence import Presence
+from handoff.rasa_api import RasaClient
+from handoff.ratelimit import AGENT_API, RateLimiter
+from handoff.redis_client import connect
+from handoff.service.api import (
     canned,
     console_routes,
     dashboard_routes,
     miner_routes,
     move_routes,
     routes,
-    teams,
     ws,
 )
-from handoff.accounts import AccountStore
-from handoff.appkeys import (
+from handoff.service.api.errors import ApiError, error_response
+from handoff.service.api.hub import Hub
+from handoff.service.appkeys import (
     ACCOUNTS,
     CANNED,
     GIVEBACK,
@@ -43,17 +52,8 @@ from handoff.appkeys import (
     TEAMS,
     WORKERS,
 )
-from handoff.conversation import ConversationStore
-from handoff.errors import ApiError, error_response
-from handoff.hub import Hub
-from handoff.keys import Keys
-from handoff.messenger_api import SendApi
-from handoff.presence import Presence
-from handoff.rasa_api import RasaClient
-from handoff.ratelimit import AGENT_API, RateLimiter
-from handoff.redis_client import connect
+from handoff.service.jobs.workers import Workers
 from handoff.settings import Settings
-from handoff.workers import Workers
 
 logger = logging.getLogger(__name__)
 

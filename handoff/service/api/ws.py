@@ -7,9 +7,9 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from handoff import appkeys as app_keys
-from handoff.access import current_agent
-from handoff.errors import ApiError, error_response
+from handoff.service import appkeys as app_keys
+from handoff.service.api.access import current_agent
+from handoff.service.api.errors import ApiError, error_response
 
 logger = logging.getLogger(__name__)
 

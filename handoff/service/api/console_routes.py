@@ -1,7 +1,7 @@
 """Agent API routes for working on conversations: notes, canned responses, transfer, presence.
 
 See docs/agent-api.md. Conversation lifecycle routes (claim, messages, hand-back, close) are in
-`handoff.routes`.
+`handoff.service.api.routes`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from typing import Any, Dict, List
 
 from aiohttp import web
 
-from handoff import appkeys as app_keys
-from handoff import canned, notes, push
-from handoff.access import current_agent, json_body, known, owned, visible
+from handoff import notes, push
 from handoff.accounts import Agent
 from handoff.announce import Announcer
 from handoff.channels import (
@@ -23,11 +21,14 @@ from handoff.channels import (
     messenger_fields,
 )
 from handoff.conversation import Conversation, IllegalTransition, LimitReached, NotYours
-from handoff.errors import ApiError, prefers_french
-from handoff.knowledge import GoodAnswers, question_for
 from handoff.push import to_agents as publish
 from handoff.push import to_customer
-from handoff.routes import describe, tell_customer_agent_joined
+from handoff.service import appkeys as app_keys
+from handoff.service.api import canned
+from handoff.service.api.access import current_agent, json_body, known, owned, visible
+from handoff.service.api.errors import ApiError, prefers_french
+from handoff.service.api.routes import describe, tell_customer_agent_joined
+from handoff.service.insights.knowledge import GoodAnswers, question_for
 
 MAX_NOTE_CHARS = 4000
 PRESENCE = ("online", "away")
@@ -106,7 +107,8 @@ async def add_note(request: web.Request) -> web.Response:
 async def mark_good_answer(request: web.Request) -> web.Response:
     """Marks an agent's reply (`turn_id`) as a good answer to the customer message before it.
 
-    Marked pairs are candidate FAQ entries for bot designers (`python -m handoff.miner`).
+    Marked pairs are candidate FAQ entries for bot designers (`python -m
+    handoff.service.insights.miner`).
     """
     agent = await current_agent(request)
     record = await visible(request, agent)

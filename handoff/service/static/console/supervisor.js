@@ -66,7 +66,7 @@
 
   function cell(content, attrs) { return el('td', attrs || null, [content]); }
 
-  /* The first-reply SLA of a conversation (handoff/sla.py), as a tag. */
+  /* The first-reply SLA of a conversation (handoff/service/jobs/sla.py), as a tag. */
   function slaCell(sla) {
     if (!sla) return cell(el('span', { text: '—' }));
     var seconds = sla.state === 'met' || sla.state === 'missed' ? sla.first_reply_after : Math.abs(sla.seconds_left);

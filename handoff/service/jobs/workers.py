@@ -10,8 +10,9 @@
   waiting and go back to the bot;
 - periodic jobs: waiting web customers are told their place and estimated wait
   (`handoff.waiting`); queued conversations are assigned to available agents
-  (`handoff.assignment`); conversations of agents who are gone are requeued (`handoff.presence`);
-  customers who left the queue are counted out (`handoff.abandonment`);
+  (`handoff.service.jobs.assignment`); conversations of agents who are gone are requeued
+  (`handoff.presence`);
+  customers who left the queue are counted out (`handoff.service.jobs.abandonment`);
 - delivery: agent messages and notices (`outbox` stream) go to the customer's channel
   (`handoff.relay.outbound`); the tracker writer appends the live turns to the Rasa tracker
   behind them (`handoff.relay.tracker`), and give-backs cut short are finished
@@ -32,10 +33,8 @@ from redis.exceptions import RedisError
 
 from handoff import keys as key_names
 from handoff import push
-from handoff.abandonment import Abandonment
 from handoff.accounts import AccountStore
 from handoff.announce import Announcer
-from handoff.assignment import Assigner
 from handoff.channels import output_channel
 from handoff.conversation import HUMAN_STATES, ConversationStore, IllegalTransition, State
 from handoff.keys import Keys
@@ -49,6 +48,8 @@ from handoff.relay.consoles import ConsoleRelay
 from handoff.relay.giveback import GiveBack
 from handoff.relay.outbound import Delivery
 from handoff.relay.tracker import TrackerWriter
+from handoff.service.jobs.abandonment import Abandonment
+from handoff.service.jobs.assignment import Assigner
 from handoff.settings import Settings
 from handoff.streams import TRANSIENT, StreamConsumer, StreamTrimmer
 from handoff.teams import Team

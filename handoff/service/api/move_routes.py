@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handoff import appkeys as app_keys
-from handoff.access import current_agent, json_body, owned
 from handoff.announce import Announcer
 from handoff.channels import MESSENGER, WEB, channel_of, messenger_address
-from handoff.errors import ApiError
 from handoff.profiles import ProfileStore, identity
+from handoff.service import appkeys as app_keys
+from handoff.service.api.access import current_agent, json_body, owned
+from handoff.service.api.errors import ApiError
 
 TARGETS = {"messenger": MESSENGER, "web": WEB}
 

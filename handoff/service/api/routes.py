@@ -9,9 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
-from handoff import appkeys as app_keys
 from handoff import channels, notes, outbox
-from handoff.access import current_agent, json_body, known, language_of, owned, visible
 from handoff.accounts import Agent
 from handoff.announce import Announcer
 from handoff.conversation import (
@@ -22,12 +20,14 @@ from handoff.conversation import (
     NotYours,
     State,
 )
-from handoff.errors import ApiError
 from handoff.notices import notice_event
 from handoff.profiles import ProfileStore
 from handoff.rasa_api import RasaUnavailable
 from handoff.relay.tracker import segment_events
-from handoff.sla import DEFAULT_FIRST_REPLY_SLA, sla_status
+from handoff.service import appkeys as app_keys
+from handoff.service.api.access import current_agent, json_body, known, language_of, owned, visible
+from handoff.service.api.errors import ApiError
+from handoff.service.jobs.sla import DEFAULT_FIRST_REPLY_SLA, sla_status
 from handoff.survey import SurveyStore, question_event, survey_context
 from handoff.ticket import Ticket
 from handoff.transcript import turns_from_events
@@ -275,7 +275,7 @@ async def describe(request: web.Request, record: Conversation,
 
 
 async def sla_of(request: web.Request, record: Conversation) -> Optional[Dict[str, Any]]:
-    """The conversation's first-reply SLA (`handoff.sla`), by its team's target."""
+    """The conversation's first-reply SLA (`handoff.service.jobs.sla`), by its team's target."""
     fields = await request.app[app_keys.REDIS].hgetall(
         request.app[app_keys.KEYS].conversation(record.id))
     team = request.app[app_keys.TEAMS].get(record.team or "")

@@ -1,4 +1,4 @@
-"""Typed keys of what the handoff service's application holds (set in `handoff.app`)."""
+"""Typed keys of what the handoff service's application holds (set in `handoff.service.app`)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from handoff.accounts import AccountStore
-from handoff.canned import Canned
 from handoff.conversation import ConversationStore
-from handoff.hub import Hub
 from handoff.keys import Keys
 from handoff.messenger_api import SendApi
 from handoff.rasa_api import RasaClient
 from handoff.relay.giveback import GiveBack
+from handoff.service.api.canned import Canned
+from handoff.service.api.hub import Hub
+from handoff.service.jobs.workers import Workers
 from handoff.settings import Settings
 from handoff.teams import Team
-from handoff.workers import Workers
 
 SETTINGS = web.AppKey("settings", Settings)
 KEYS = web.AppKey("keys", Keys)

@@ -1,6 +1,7 @@
 """Agent answers as knowledge: replies an agent marked as a good answer to a customer question.
 
-Marked pairs are candidate FAQ entries for bot designers (`python -m handoff.miner`). They are
+Marked pairs are candidate FAQ entries for bot designers (`python -m
+handoff.service.insights.miner`). They are
 stored as written, like the transcript they come from; everything that shows or exports them
 masks personal data (`handoff.pii`). One HASH (`Keys.good_answers`) keyed by the answer turn,
 so marking the same reply twice keeps one entry.

@@ -1,7 +1,9 @@
-"""`python -m handoff.miner`: what customers ask that the bot can't answer yet.
+"""`python -m handoff.service.insights.miner`: what customers ask that the bot can't answer yet.
 
-    python -m handoff.miner groups [--since 2024-05-01] [--sort volume|handling] [--json]
-    python -m handoff.miner export GROUP_ID [GROUP_ID ...] --out draft.yml [--since ...]
+    python -m handoff.service.insights.miner groups [--since 2024-05-01]
+        [--sort volume|handling] [--json]
+    python -m handoff.service.insights.miner export GROUP_ID [GROUP_ID ...] --out draft.yml
+        [--since ...]
 
 Reads Rasa's tracker store in the Redis of `REDIS_URL` (key prefix `hfv1`, endpoints.yml).
 Group ids are ranks: `export` recomputes the groups, so give it the same `--since`/`--sort`.
@@ -21,11 +23,11 @@ from typing import Any, Dict, List, Optional, Sequence
 from redis.exceptions import RedisError
 
 from handoff.keys import Keys
-from handoff.knowledge import GoodAnswers
-from handoff.miner.export import attach_good_answers, draft_yaml
-from handoff.miner.grouping import Group, Mining, mine
-from handoff.miner.source import read_messages
 from handoff.redis_client import connect
+from handoff.service.insights.knowledge import GoodAnswers
+from handoff.service.insights.miner.export import attach_good_answers, draft_yaml
+from handoff.service.insights.miner.grouping import Group, Mining, mine
+from handoff.service.insights.miner.source import read_messages
 from handoff.settings import Settings
 
 
@@ -123,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="key_prefix of the tracker store in endpoints.yml")
     common.add_argument("--since", help="only messages from this day on (YYYY-MM-DD)")
     common.add_argument("--sort", choices=["volume", "handling"], default="volume")
-    parser = argparse.ArgumentParser(prog="python -m handoff.miner", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m handoff.service.insights.miner",
+                                     description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     groups = commands.add_parser("groups", parents=[common],

@@ -3,8 +3,9 @@
 Configured in `endpoints.yml`:
 
     event_broker:
-      type: handoff.broker.RedisStreamEventBroker
+      type: bot.broker.RedisStreamEventBroker
       url: ${REDIS_URL}
+      key_prefix: ${HANDOFF_KEY_PREFIX}
 
 Rasa calls `publish` synchronously from its event loop; events go through an in-process queue to
 one writer task, so they reach the stream in the order Rasa produced them without blocking Rasa.

@@ -1,7 +1,7 @@
 """The supervisor dashboard's figures over a period.
 
 They come from the records of `handoff.metrics`, the satisfaction surveys (`handoff.survey`) and
-the agents' eNPS (`handoff.enps`).
+the agents' eNPS (`handoff.service.insights.enps`).
 
 Definitions (docs/agent-api.md says them to supervisors):
 - conversations: conversation sessions that started in the period (`handoff.metrics`);
@@ -30,10 +30,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from redis.asyncio import Redis
 
-from handoff.enps import MIN_ANSWERS, EnpsStore, net_promoter_score
 from handoff.keys import Keys
 from handoff.metrics import Records
-from handoff.periods import Period
+from handoff.service.insights.enps import MIN_ANSWERS, EnpsStore, net_promoter_score
+from handoff.service.insights.periods import Period
 from handoff.survey import SurveyStore
 
 DEFAULT_DAYS = 7  # a dashboard asked without dates shows the last week, today included

@@ -1,7 +1,8 @@
 """Drafts for a bot designer: a group as an NLU intent in Rasa's YAML, and a draft FAQ answer.
 
 The draft answer is, first, the replies agents marked as good answers to the group's questions
-(`handoff.knowledge`), then the reply agents gave most often in the group's conversations. All
+(`handoff.service.insights.knowledge`), then the reply agents gave most often in the group's
+conversations. All
 text is masked (`handoff.pii`). The file is a draft to review, never loaded as it is: its header
 says so, and the intent and response names start with `ask_` / `utter_ask_` to be renamed.
 """
@@ -15,9 +16,9 @@ from typing import Dict, List, Sequence
 import yaml
 
 from handoff import pii
-from handoff.knowledge import GoodAnswer
-from handoff.miner.grouping import Group
-from handoff.miner.text import analyse
+from handoff.service.insights.knowledge import GoodAnswer
+from handoff.service.insights.miner.grouping import Group
+from handoff.service.insights.miner.text import analyse
 
 
 def attach_good_answers(groups: Sequence[Group], pairs: Sequence[GoodAnswer]
@@ -61,7 +62,8 @@ def draft_yaml(groups: Sequence[Group], intent: str = "", max_examples: int = 50
     # that leaves the system carries no personal data.
     answers = list(dict.fromkeys(_mask(a) for a in answers if a))
     header = [
-        f"# DRAFT from `python -m handoff.miner export`, {datetime.date.today().isoformat()}:",
+        "# DRAFT from `python -m handoff.service.insights.miner export`, "
+        f"{datetime.date.today().isoformat()}:",
         "# review it (rename the intent, drop examples that belong elsewhere, write the answer",
         "# in the bot's voice) before moving it into data/nlu/ and domain.yml.",
     ]

@@ -1,4 +1,4 @@
-"""Canned responses agents insert with `/`, in French and English (`handoff/canned.yml`)."""
+"""Canned responses agents insert with `/`, in French and English (`canned.yml` beside it)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Grouping customer messages by meaning, naming the groups and ranking them (pure functions).
 
-Features: TF-IDF over lemmas (`handoff.miner.text`), words and pairs of words, plus character
-n-grams of the lemmas so that typos ("garentie", "loyality") still meet their word.
+Features: TF-IDF over lemmas (`handoff.service.insights.miner.text`), words and pairs of words,
+plus character n-grams of the lemmas so that typos ("garentie", "loyality") still meet their word.
 Clustering: agglomerative, average linkage on cosine distance, cut at a distance threshold, so
 the number of groups is not given in advance: it follows from how far apart the messages are.
 Messages are grouped within one language: French and English words share no TF-IDF features,
@@ -22,7 +22,7 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from handoff import pii
-from handoff.miner.text import Analysed, analyse
+from handoff.service.insights.miner.text import Analysed, analyse
 
 # Chosen on tests/fixtures/miner_messages.yml (220 messages, 20 known groups; adjusted Rand
 # index 0.78 at 0.95 and 0.97, 0.70 at 0.90, 0.38 at 0.99): short chat messages share few

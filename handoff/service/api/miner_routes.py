@@ -3,8 +3,9 @@
 What customers ask that the bot can't answer yet, grouped and ranked, and a group's draft NLU
 intent and FAQ answer.
 
-See docs/agent-api.md. The mining itself is `handoff.miner` (run off the event loop by
-`handoff.miner.jobs`); everything these routes return is masked (`handoff.pii`).
+See docs/agent-api.md. The mining itself is `handoff.service.insights.miner` (run off the event
+loop by
+`handoff.service.insights.miner.jobs`); everything these routes return is masked (`handoff.pii`).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 
 from aiohttp import web
 
-from handoff import appkeys as app_keys
-from handoff.access import current_supervisor
-from handoff.errors import ApiError
-from handoff.miner.jobs import Job, MinerBusy, MinerJobs, Question
-from handoff.periods import Period, parse_period
+from handoff.service import appkeys as app_keys
+from handoff.service.api.access import current_supervisor
+from handoff.service.api.errors import ApiError
+from handoff.service.insights.miner.jobs import Job, MinerBusy, MinerJobs, Question
+from handoff.service.insights.periods import Period, parse_period
 
 if TYPE_CHECKING:
-    from handoff.miner.grouping import Group
+    from handoff.service.insights.miner.grouping import Group
 
 MINER = web.AppKey("miner", MinerJobs)
 LANGUAGES = ("fr", "en")
@@ -58,7 +59,7 @@ async def groups(request: web.Request) -> web.Response:
     job = await _job(request, asked)
     if job.running:
         return web.json_response(_progress(job, period), status=202)
-    from handoff.miner.grouping import rank  # loaded by the analysis already
+    from handoff.service.insights.miner.grouping import rank  # loaded by the analysis already
 
     found, unplaced = await request.app[MINER].groups(job)
     assert job.mining is not None and job.finished_at is not None
@@ -130,7 +131,7 @@ def _group_json(group: Group) -> Dict[str, Any]:
 
 
 def question(query: Mapping[str, str], now: float) -> Tuple[Question, Period]:
-    """The question of `?language=&from=&to=&tz=` and its period (`handoff.periods`)."""
+    """The question of `?language=&from=&to=&tz=` and its period (`insights.periods`)."""
     language = query.get("language") or None
     if language is not None and language not in LANGUAGES:
         raise ApiError("bad_language")

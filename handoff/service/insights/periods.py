@@ -1,8 +1,9 @@
 """The date range of a supervisor API request: `?from=&to=&tz=`, read one way everywhere.
 
-Used by the dashboard (`handoff.dashboard_routes`) and the miner (`handoff.miner_routes`); each
+Used by the dashboard (`handoff.service.api.dashboard_routes`) and the miner
+(`handoff.service.api.miner_routes`); each
 says how many days a request without dates covers. Errors are `bad_date`, `bad_range` and
-`bad_timezone` (texts in `handoff.errors`).
+`bad_timezone` (texts in `handoff.service.api.errors`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handoff.errors import ApiError
+from handoff.service.api.errors import ApiError
 
 MAX_DAYS = 366
 # Only YYYY-MM-DD is a day: newer Pythons' date.fromisoformat also takes 20240502 or 2024-W18-4.

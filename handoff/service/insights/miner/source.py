@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 
 from redis.asyncio import Redis
 
-from handoff.miner.grouping import MinedMessage
+from handoff.service.insights.miner.grouping import MinedMessage
 from handoff.transcript import is_agent_message, is_customer_message
 
 TRACKER_KEY = "{prefix}:tracker:"  # rasa.core.tracker_store.DEFAULT_REDIS_TRACKER_STORE_KEY_PREFIX

@@ -1,0 +1,1 @@
+"""The agent API: HTTP routes, the agents' WebSocket hub, errors and access checks."""

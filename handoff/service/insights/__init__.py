@@ -1,0 +1,1 @@
+"""What supervisors and bot designers read: dashboard, eNPS, miner, good answers."""

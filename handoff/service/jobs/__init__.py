@@ -1,0 +1,1 @@
+"""Background work of the handoff service: stream consumers and periodic jobs."""
