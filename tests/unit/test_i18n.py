@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-STATIC = Path(__file__).resolve().parents[2] / "handoff" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "handoff" / "service" / "static"
 KEY = re.compile(r"^\s+'([\w.]+)':", re.MULTILINE)
 
 
