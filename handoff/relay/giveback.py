@@ -137,6 +137,8 @@ class GiveBack:
         for conversation_id in due:
             record = await self._store.get(conversation_id)
             if record.state not in (State.BOT, State.CLOSED):
+                # Not the give-back it was any more: nothing to finish, nothing to hold back.
+                await self._writer.drop_boundary(conversation_id)
                 await self._redis.zrem(self._keys.givebacks, conversation_id)
                 continue
             await self.finish(conversation_id)
