@@ -14,7 +14,8 @@ Hand-back, close, a customer who stops waiting and abandonment all call `GiveBac
    give-back, not per message) and its result kept with it in the tracker; if it came after the
    hand-over (held), or no agent answered it (hand-back, stop waiting), the bot answers it (its
    intent and entities are triggered): a message is never left with nobody to answer.
-A give-back cut short after step 2 (Rasa went away) stays in `Keys.givebacks`; `tick` finishes it.
+A give-back cut short after step 2 (Rasa went away) stays in `Keys.givebacks`, with what it had
+left to do in the conversation hash (`giveback_plan`); `tick` finishes it the same way.
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ from handoff.relay.tracker import BOUNDARY, TrackerWriter
 logger = logging.getLogger(__name__)
 
 FINISH_AFTER = 10.0  # seconds before a give-back cut short is finished by `tick`
+PLAN = "giveback_plan"  # conversation hash field: what the give-back has left to do (JSON)
 
 # KEYS: conversation hash, segment, last customer turn, givebacks zset. ARGV: conversation id.
 # Returns false while the segment has turns; else the last customer turn (hash as a list).
 _RELEASE = """
 if redis.call('XLEN', KEYS[2]) > 0 then return false end
-redis.call('HDEL', KEYS[1], 'resume_pending')
+redis.call('HDEL', KEYS[1], 'resume_pending', 'giveback_plan')
 redis.call('ZREM', KEYS[4], ARGV[1])
 local last = redis.call('HGETALL', KEYS[3])
 redis.call('DEL', KEYS[3])
@@ -81,18 +83,24 @@ class GiveBack:
             if extra is not None:
                 extra(pipe, current)
 
+        # What is left to do, kept with the state: a give-back cut short is finished the same way.
+        plan = json.dumps({"after": list(after), "flow_intent": flow_intent,
+                           "answer_left": answer_left}, ensure_ascii=False)
         record = await self._store.transition(
             conversation_id, target, owner=owner, extra=writes,
-            fields={**(fields or {}), "resume_pending": "1"})
+            fields={**(fields or {}), "resume_pending": "1", PLAN: plan})
         try:
-            await self.finish(conversation_id, after, flow_intent, answer_left)
+            await self.finish(conversation_id)
         except RasaUnavailable as exc:
             logger.warning("giveback.unfinished conversation=%s error=%s", conversation_id, exc)
         return record
 
-    async def finish(self, conversation_id: str, after: Events = (),
-                     flow_intent: Optional[str] = None, answer_left: bool = False) -> None:
+    async def finish(self, conversation_id: str) -> None:
         """Writes the held turns, resumes the bot and answers what was left (steps 3 and 4)."""
+        raw = await self._redis.hget(self._keys.conversation(conversation_id), PLAN)
+        plan = json.loads(raw) if raw else {}
+        after, flow_intent = plan.get("after") or [], plan.get("flow_intent")
+        answer_left = bool(plan.get("answer_left"))
         await self._writer.flush(conversation_id)  # up to the hand-over
         channel = await output_channel(self._redis, self._keys, conversation_id)
         await self._rasa.append_events(conversation_id, [*resume_events(), *after], send=True,

@@ -601,3 +601,37 @@ async def test_a_human_segment_with_rasa_away_is_all_in_the_tracker_before_the_b
                 and e.get("message_id") in {m for _, m in turns}]
     assert await redis.xlen(KEYS.segment(cid)) == 0
     assert (await redis.hget(KEYS.conversation(cid), "state")) == "bot"
+
+
+async def test_a_hand_back_while_rasa_is_away_is_finished_when_it_is_back(stack, redis, people):
+    """The agent hands back while Rasa is stopped: the conversation is the bot's at once (the
+    agent is not kept waiting), the bot is resumed as soon as Rasa is back, and it answers."""
+    marie = people["marie"]
+    customer = await people["customer"]()
+    cid = customer.session_id
+    await with_an_agent(customer, marie)
+    await send_until_accepted(marie, cid, "Anything else before I go?")
+    await say_until_taken(customer, "No, thank you")
+    await until(lambda: _segment_written(redis, cid), "the live turns in the tracker", 60)
+    stack.processes["rasa"].kill()
+    status, body = await marie.post(f"/api/conversations/{cid}/handback", {})
+    assert status == 200, body
+    assert await redis.hget(KEYS.conversation(cid), "state") == "bot"
+    assert await redis.zscore(KEYS.givebacks, cid) is not None  # to be finished
+    await asyncio.to_thread(restart, stack, "rasa")
+    await until(lambda: _not_paused(stack, cid), "the bot resumed by the finisher", 90)
+    assert await redis.zscore(KEYS.givebacks, cid) is None
+    assert not await redis.hget(KEYS.conversation(cid), "resume_pending")
+    page = await reconnected(people, customer)
+    # What the hand-back had left to say is said by the finisher: replayed to the page.
+    await page.reply(lambda m: m.get("notice") == "handed_back", timeout=60)
+    await say_until_taken(page, "what are your opening hours?")
+    await page.reply(lambda m: OPENING_HOURS in (m.get("text") or ""), timeout=60)
+
+
+async def _segment_written(redis: Redis, cid: str) -> bool:
+    return await redis.xlen(KEYS.segment(cid)) == 0
+
+
+async def _not_paused(stack: Stack, cid: str) -> bool:
+    return (await rasa_tracker(stack, cid))["paused"] is False

@@ -172,7 +172,7 @@ class Requests:
             record = await self._store.get(cid)
             if record.state != State.BOT or not await self._store.resume_pending(cid):
                 return  # an agent took it meanwhile, or it was already done
-            await self._giveback.finish(cid, after, answer_left=True)
+            await self._giveback.finish(cid)
         logger.info("queue.cancelled_by_customer conversation=%s", cid)
 
     async def _retry_handoff(self, cid: str) -> None:
