@@ -19,10 +19,46 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     checking.add_argument("--root", type=Path, default=check.ROOT,
                           help="project directory (default: this checkout)")
     checking.add_argument("--json", action="store_true", help="findings as JSON")
+    reporting = commands.add_parser("report", help="train two revisions (or take two models) "
+                                    "and show what moved on the held-out sets and test stories")
+    reporting.add_argument("--before", default="HEAD", help="git revision (default: HEAD)")
+    reporting.add_argument("--after", default="WORKTREE",
+                           help="git revision, or WORKTREE for the files as they are (default)")
+    reporting.add_argument("--before-model", type=Path, help="use this model for the before side")
+    reporting.add_argument("--after-model", type=Path, help="use this model for the after side")
+    reporting.add_argument("--set", action="append", default=[], metavar="NAME=GLOB",
+                           help="a held-out set (repeat for several, or for several globs of "
+                           "one set); default: the sets of designer/report.py HELDOUT_SETS")
+    reporting.add_argument("--no-stories", action="store_true", help="skip the test stories")
+    reporting.add_argument("--out", type=Path, default=check.ROOT / "tests" / "artifacts" /
+                           "before_after", help="directory for report.md and report.html")
+    reporting.add_argument("--root", type=Path, default=check.ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.command == "check":
         return check.main(args.root, as_json=args.json)
-    return 2
+    return _report(parser, args)
+
+
+def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from designer import report  # imports the evaluation (and Rasa when it runs)
+
+    sets = {}
+    for item in args.set:
+        name, _, glob = item.partition("=")
+        if not name or not glob:
+            parser.error(f"--set takes NAME=GLOB, not {item!r}")
+        sets.setdefault(name, []).append(glob)
+    try:
+        comparison = report.run(args.root.resolve(), args.before, args.after, args.out,
+                                args.before_model, args.after_model, sets or None,
+                                not args.no_stories, say=lambda line: print(line, flush=True))
+    except (ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name in comparison.sets:
+        for figure in comparison.figures(name)[:3]:
+            print(f"{name}: {figure.name} {figure.detail_before} -> {figure.detail_after}")
+    return 0
 
 
 if __name__ == "__main__":
