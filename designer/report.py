@@ -101,6 +101,12 @@ def compare(root: Path, before: Side, after: Side, sets: Dict[str, List[Path]],
             stories: Optional[Path], work: Path, say: Callable[[str], None]) -> Comparison:
     """Evaluates both sides: held-out sets, then the test stories (when `stories` is given)."""
     for key, side in (("before", before), ("after", after)):
+        if key == "after" and after.model == before.model:
+            # Same model (same training inputs): same predictions (the model is fixed-seed and
+            # deterministic at inference), no need to run it twice.
+            say(f"{after.label} has the same model as {before.label}: nothing can move.")
+            after.predictions, after.stories = before.predictions, before.stories
+            break
         say(f"Held-out sets on {side.label} ({side.model.name}) ...")
         predict(side, sets)
         if stories is not None:

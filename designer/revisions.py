@@ -3,10 +3,10 @@
 A revision is a git revision of the project (`HEAD`, `main`, a commit) or `WORKTREE`, the files
 as they are now. Only what training, the test stories and the designer's check read is taken:
 config.yml, domain.yml, data/, bot/ (the custom NLU components), tests/stories/, and the code
-whose names the check compares with the domain (actions/, handoff/, the evaluation). The model comes from
-stack/model.py: keyed by the hash of the training inputs and kept in this checkout's models/,
-so a revision whose data matches one already trained (the current model, or an earlier report)
-is not trained again.
+whose names the check compares with the domain (actions/, handoff/, the evaluation). The
+model comes from stack/model.py: keyed by the hash of the training inputs and kept in this
+checkout's models/, so a revision whose data matches one already trained (the current model,
+or an earlier report) is not trained again.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for part in COPIED:
         source = ROOT / part
         if source.is_dir():
-            shutil.copytree(source, repo / part, ignore=shutil.ignore_patterns("__pycache__", "*.db"))
+            shutil.copytree(source, repo / part,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.db"))
         else:
             (repo / part).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, repo / part)
