@@ -15,6 +15,8 @@ from designer.project import Finding, Project, line_of
 
 FRENCH = [{"type": "slot", "name": "language", "value": "fr"}]
 _VARIABLE = re.compile(r"{(\w+)}")
+# What `designer adopt` writes where the draft has no answer in a language: never shipped.
+STUB_MARK = "TODO"
 
 
 def variables(variant: Any) -> Set[str]:
@@ -67,6 +69,11 @@ def _one(project: Project, name: str, variants: Any, line: int) -> List[Finding]
                                 f"response {name}: a variant with another condition than "
                                 "`language: fr`", "one English default and one French variant "
                                 "only (the language slot chooses)"))
+    for index, variant in enumerate(variants):
+        if isinstance(variant, dict) and STUB_MARK in str(variant.get("text") or ""):
+            findings.append(Finding("domain.yml", line_of(variants, index),
+                                    f"response {name} is a stub ({STUB_MARK})",
+                                    "write what the bot says, in the variant's language"))
     if len(english) == 1 and len(french) == 1:
         findings += _alike(project, name, english[0], french[0],
                            line_of(variants, list(variants).index(french[0])))

@@ -4,7 +4,6 @@ file and line on a copy of the data where one guardrail is broken on purpose."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -15,26 +14,14 @@ import pytest
 
 from designer.check import run
 from designer.project import Finding
+from tests.designer_project import copy_project
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of what the check reads: the assistant's YAML and the code that names things."""
-    copy = tmp_path / "project"
-    copy.mkdir()
-    shutil.copy(ROOT / "domain.yml", copy / "domain.yml")
-    shutil.copytree(ROOT / "data", copy / "data")
-    shutil.copytree(ROOT / "tests" / "stories", copy / "tests" / "stories")
-    (copy / "tests" / "assistant").mkdir()
-    shutil.copy(ROOT / "tests" / "assistant" / "nlu_eval.py", copy / "tests" / "assistant")
-    for code in ("actions", "handoff", "bot"):
-        shutil.copytree(ROOT / code, copy / code,
-                        ignore=lambda d, names: [n for n in names if not (
-                            n.endswith((".py", ".yml")) or (Path(d) / n).is_dir())
-                            or n in ("static", "__pycache__", "data")])
-    return copy
+    return copy_project(tmp_path)
 
 
 def edit(project: Path, name: str, old: str, new: str, count: int = 1) -> None:
