@@ -41,7 +41,11 @@ IGNORED = "[language, email, phone, name]"
 
 
 class AdoptError(ValueError):
-    """The draft or the options cannot make a change (bad name, name taken, no examples)."""
+    """The draft or the options cannot make a change; `code` names the case for an API."""
+
+    def __init__(self, message: str, code: str = "bad_draft") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -76,7 +80,8 @@ def from_draft(text: str, root: Path, intent: Optional[str] = None,
     found.update({k: v for k, v in (answers or {}).items() if v})
     name = intent or str(blocks[0]["intent"])
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise AdoptError(f"intent name {name!r}: lowercase letters, digits and _ only")
+        raise AdoptError(f"intent name {name!r}: lowercase letters, digits and _ only",
+                         "bad_intent")
     return Proposal(name, [_sample(e) for e in examples if e], found, team)
 
 
@@ -104,11 +109,12 @@ def change(root: Path, proposal: Proposal) -> Dict[str, str]:
     name, utter = proposal.intent, f"utter_{proposal.intent}"
     domain = (root / "domain.yml").read_text(encoding="utf-8")
     if re.search(rf"^\s+- {re.escape(name)}:?\s*$", domain, re.MULTILINE):
-        raise AdoptError(f"intent {name} is already in domain.yml")
+        raise AdoptError(f"intent {name} is already in domain.yml", "intent_taken")
     new = {f"data/nlu/{name}.yml", f"data/rules/{name}.yml", f"tests/stories/test_{name}.yml"}
     taken = [p for p in sorted(new) if (root / p).exists()]
     if taken:
-        raise AdoptError(f"{', '.join(taken)} already exist(s): choose another intent name")
+        raise AdoptError(f"{', '.join(taken)} already exist(s): choose another intent name",
+                         "intent_taken")
     if not proposal.examples:
         raise AdoptError("the draft has no examples")
     english = proposal.answers.get("en", STUB["en"])
@@ -147,7 +153,7 @@ def _add_topic(root: Path, team: str, intent: str) -> str:
     text = (root / "handoff" / "teams.yml").read_text(encoding="utf-8")
     block = re.search(rf"^{re.escape(team)}:\n((?:[ \t].*\n?)*)", text, re.MULTILINE)
     if block is None:
-        raise AdoptError(f"no team {team!r} in handoff/teams.yml")
+        raise AdoptError(f"no team {team!r} in handoff/teams.yml", "unknown_team")
     topics = re.search(r"^(\s+topics:\s*\[)([^\]]*)\]", block.group(1), re.MULTILINE)
     start = block.start(1)
     if topics is None:
@@ -186,3 +192,19 @@ def write(root: Path, files: Dict[str, str]) -> None:
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
+
+
+def propose(root: Path, draft: str, intent: Optional[str] = None, team: Optional[str] = None,
+            answers: Optional[Dict[str, str]] = None) -> Dict[str, object]:
+    """The change for a draft, checked: what the miner page shows (and never writes).
+
+    `patch` is given only when the check passes; `findings` say what to fix otherwise.
+    """
+    proposal = from_draft(draft, root, intent, answers, team)
+    files = change(root, proposal)
+    findings = checked(root, files)
+    return {"intent": proposal.intent, "examples": len(proposal.examples),
+            "answered_in": sorted(proposal.answers),
+            "files": sorted(files), "passed": not findings,
+            "findings": [f.__dict__ for f in findings],
+            "patch": None if findings else patch(root, files)}

@@ -11,7 +11,7 @@ from typing import List
 
 import pytest
 
-from designer.adopt import AdoptError, change, from_draft
+from designer.adopt import AdoptError, change, from_draft, propose
 from designer.check import run
 from handoff.miner.export import draft_yaml
 from handoff.miner.grouping import Group
@@ -141,3 +141,17 @@ def test_names_that_cannot_be_used(project: Path, tmp_path: Path) -> None:
         change(project, from_draft(text, project, "gift_cards", team="nobody"))
     proc = adopt(project, str(tmp_path / "missing.yml"))
     assert proc.returncode == 2 and "error:" in proc.stderr
+
+
+def test_what_the_miner_page_gets(project: Path, tmp_path: Path) -> None:
+    """The console's "Accept as an intent" (GET /api/miner/groups/{group}/change) shows this."""
+    before = tree_digest(project)
+    good = propose(project, draft(tmp_path / "both.yml").read_text(), "gift_cards", "billing")
+    assert good["passed"] is True and good["findings"] == []
+    assert "+  - gift_cards:\n" in good["patch"]
+    assert "+++ b/data/nlu/gift_cards.yml" in good["patch"]
+    assert good["answered_in"] == ["en", "fr"]
+    bad = propose(project, draft(tmp_path / "en.yml", french=False).read_text(), "gift_cards")
+    assert bad["passed"] is False and bad["patch"] is None
+    assert {(f["path"], f["line"]) for f in bad["findings"]} >= {("data/nlu/gift_cards.yml", 5)}
+    assert tree_digest(project) == before  # proposing writes nothing
