@@ -171,6 +171,19 @@ def test_an_intent_with_too_few_examples(project: Path) -> None:
     only(run(project), "data/nlu/faq.yml", line, "`gift_card` has 5 examples")
 
 
+def test_long_form_examples_with_a_declared_language(project: Path) -> None:
+    block = "".join(f"      - text: \"gift card {n}\"\n        metadata:\n"
+                    f"          language: {'fr' if n % 4 == 0 else 'en'}\n" for n in range(32))
+    edit(project, "domain.yml", "intents:\n", "intents:\n  - gift_card\n")
+    edit(project, "data/nlu/faq.yml", "nlu:\n", "nlu:\n  - intent: gift_card\n    examples:\n"
+         + block)
+    line = line_of(project, "data/nlu/faq.yml", "  - intent: gift_card")
+    # 8 declared French examples meet the floor; "gift card 3" is not French to the detector.
+    assert not [f for f in run(project) if "French examples" in f.message]
+    edit(project, "data/nlu/faq.yml", "          language: fr\n", "          language: en\n")
+    only(run(project), "data/nlu/faq.yml", line, "`gift_card` has 7 French examples")
+
+
 def test_an_example_shared_by_two_intents(project: Path) -> None:
     edit(project, "data/nlu/faq.yml", "    examples: |\n",
          "    examples: |\n      - Where is my order?\n")
