@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import json
 from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
 
+from stack.model import ROOT
 from stack.services import Stack
 from tests.e2e.conftest import AgentClient, Customer, rasa_tracker
 
@@ -72,6 +74,16 @@ async def _handed_off(stack, agent: AgentClient, customer: Customer, ask_human: 
         assert status == 201, body
     status, body = await agent.post(f"/api/conversations/{cid}/close", {})
     assert status == 200, body
+
+
+def _assistant_digest() -> str:
+    """What a change of the assistant would touch, as it is in this checkout."""
+    digest = hashlib.sha256()
+    for path in sorted([ROOT / "domain.yml", ROOT / "handoff" / "teams.yml",
+                        *(ROOT / "data").rglob("*"), *(ROOT / "tests" / "stories").rglob("*")]):
+        if path.is_file():
+            digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 async def _ready(sam: AgentClient, query: str) -> Dict[str, Any]:
@@ -177,6 +189,23 @@ async def test_supervisors_see_masked_groups_with_good_answers_and_export_them(
     status, _, text = await _get(sam, f"/api/miner/groups/{umbrella['id']}/export"
                                       f"?language=en&intent=umbrella_questions")
     assert status == 200 and yaml.safe_load(text)["nlu"][0]["intent"] == "umbrella_questions"
+
+    # --- Accepted as an intent: the change, checked by the designer's check, never written.
+    # Four English messages are below the floor of examples in each language: no patch. ---
+    before = _assistant_digest()
+    status, body = await sam.get(f"/api/miner/groups/{umbrella['id']}/change?language=en"
+                                 f"&intent=umbrella_questions&mining_id={shown['mining_id']}"
+                                 f"&answer_en={REPLY}")
+    assert status == 200, body
+    assert body["passed"] is False and body["patch"] is None, body
+    assert "data/nlu/umbrella_questions.yml" in body["files"]
+    assert [f for f in body["findings"] if f["path"] == "data/nlu/umbrella_questions.yml"
+            and "0 French examples" in f["message"] and f["line"] == 5], body["findings"]
+    assert [f for f in body["findings"] if "utter_umbrella_questions is a stub" in f["message"]]
+    assert _assistant_digest() == before
+    status, body = await sam.get(f"/api/miner/groups/{umbrella['id']}/change?language=en"
+                                 "&intent=returns")
+    assert (status, body["error"]["code"]) == (409, "intent_taken"), body
 
     # --- Bad input gets a clear error, in the console's language. ---
     for path, code, status_wanted in [

@@ -161,6 +161,19 @@ def test_supervisor_mines_exports_and_sees_an_agents_good_answer(stack, browser,
     raincoats.scroll_into_view_if_needed()
     sam.screenshot(path=str(recipe.SCREENSHOTS / "miner.png"))
 
+    # --- Accept it as an intent: the designer's check runs on the change; a handful of
+    # messages in one language is below its floor, so the page lists what to fix, no patch. ---
+    raincoats.get_by_test_id("miner-propose").click()
+    raincoats.get_by_test_id("miner-proposal-intent").fill("raincoats")
+    raincoats.get_by_test_id("miner-proposal-en").fill(REPLY)
+    raincoats.get_by_test_id("miner-proposal-check").click()
+    result = raincoats.get_by_test_id("miner-proposal-result")
+    expect(result).to_have_attribute("data-passed", "false", timeout=QUICK)
+    expect(result.get_by_test_id("miner-proposal-finding").filter(
+        has_text="data/nlu/raincoats.yml:5: intent `raincoats` has 0 French examples")
+    ).to_have_count(1)
+    expect(result.get_by_test_id("miner-proposal-download")).to_have_count(0)
+
     # --- Leaving the page: a conversation picked in the side bar shows again. ---
     sam.get_by_test_id("miner-toggle").click()
     expect(sam.get_by_test_id("miner-view")).to_be_hidden()

@@ -27,6 +27,10 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
     "bad_intent": (400, "The intent name needs letters or digits (e.g. ask_gift_card).",
                    "Le nom d'intention doit contenir des lettres ou des chiffres "
                    "(par ex. ask_gift_card)."),
+    "intent_taken": (409, "The assistant already has an intent of that name: choose another.",
+                     "L'assistant a déjà une intention de ce nom : choisissez-en un autre."),
+    "bad_draft": (400, "This group cannot be made into an intent (no usable example).",
+                  "Ce groupe ne peut pas devenir une intention (aucun exemple utilisable)."),
     "unknown_group": (404, "No such group in these results: load the groups again.",
                       "Ce groupe n'existe pas dans ces résultats : rechargez les groupes."),
     "groups_changed": (409, "The groups were computed again since you loaded them: load them "

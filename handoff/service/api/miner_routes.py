@@ -10,8 +10,10 @@ loop by
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 
 from aiohttp import web
@@ -36,12 +38,16 @@ MAX_WAIT = 10.0
 # retraining months ago may have filled; and the analysis's cap on messages then rarely cuts
 # a period the page did not choose.
 DEFAULT_DAYS = 30
+MAX_ANSWER = 1000  # characters of a proposed answer
+# The checkout whose assistant a proposed change is checked against (this service's own).
+DESIGNER_ROOT = Path(__file__).resolve().parent.parent
 
 
 def setup(app: web.Application) -> None:
     """Registers the routes and the miner's jobs (made with the app's Redis, stopped with it)."""
     app.router.add_get("/api/miner/groups", groups)
     app.router.add_get("/api/miner/groups/{group}/export", export)
+    app.router.add_get("/api/miner/groups/{group}/change", change)
     app.cleanup_ctx.append(_miner)
 
 
@@ -75,6 +81,44 @@ async def groups(request: web.Request) -> web.Response:
 
 async def export(request: web.Request) -> web.Response:
     """A group as a draft NLU intent (Rasa YAML) with its draft FAQ answer, as a download."""
+    found = await _draft(request)
+    if isinstance(found, web.Response):
+        return found
+    group, intent, text = found
+    filename = re.sub(r"[^a-z0-9_]+", "_", (intent or group.intent_name).lower()).strip("_")
+    return web.Response(text=text, content_type="application/x-yaml", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{filename or "draft"}.yml"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+
+
+async def change(request: web.Request) -> web.Response:
+    """A group accepted as an intent: the change to the assistant and the designer's check.
+
+    The patch (domain.yml, data/, tests/stories/, teams.yml) comes only when the check passes;
+    nothing is written here: the patch goes to a bot designer's pull request
+    (docs/bot-designers.md, `python -m designer adopt`).
+    """
+    answers = {lang: request.query.get(f"answer_{lang}", "").strip() for lang in LANGUAGES}
+    team = request.query.get("team") or None
+    if any(len(a) > MAX_ANSWER for a in answers.values()) or (team and len(team) > 100):
+        raise ApiError("bad_request")
+    found = await _draft(request)
+    if isinstance(found, web.Response):
+        return found
+    group, intent, text = found
+    from designer.adopt import AdoptError, propose  # the designer's tools: YAML only, no Rasa
+
+    try:
+        result = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: propose(DESIGNER_ROOT, text, intent or group.intent_name, team,
+                                  answers))
+    except AdoptError as exc:
+        raise ApiError(exc.code) from exc
+    return web.json_response(result, headers={"Cache-Control": "no-store"})
+
+
+async def _draft(request: web.Request) -> "Tuple[Group, str, str] | web.Response":
+    """The group named in the path, the intent name asked and the group's draft."""
     await current_supervisor(request)
     asked, period = question(request.query, time.time())
     intent = request.query.get("intent", "")
@@ -94,10 +138,7 @@ async def export(request: web.Request) -> web.Response:
         text = await request.app[MINER].draft([group], intent)
     except ValueError as exc:  # an intent name without letters or digits
         raise ApiError("bad_intent") from exc
-    filename = re.sub(r"[^a-z0-9_]+", "_", (intent or group.intent_name).lower()).strip("_")
-    return web.Response(text=text, content_type="application/x-yaml", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{filename or "draft"}.yml"',
-        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+    return group, intent, text
 
 
 async def _job(request: web.Request, asked: Question) -> Job:

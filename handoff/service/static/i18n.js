@@ -332,6 +332,14 @@
       'miner.download': 'Download {file}',
       'miner.draftHint': 'A draft to review before it goes into data/nlu/ and domain.yml (docs/bot-designers.md).',
       'miner.stillRunning': 'The analysis is still running: try again in a moment.',
+      'miner.propose': 'Accept as an intent',
+      'miner.proposalHint': 'The group becomes a change of the assistant (intent, examples, answer in both languages, rule, test story), checked by the designer’s check. Nothing is written: download the patch for a pull request (docs/bot-designers.md).',
+      'miner.proposalIntent': 'Intent name',
+      'miner.proposalAnswerEn': 'What the bot answers, in English',
+      'miner.proposalAnswerFr': 'What the bot answers, in French',
+      'miner.proposalCheck': 'Check the change',
+      'miner.proposalFailed': 'The designer’s check found {n} problem(s); the patch comes once they are fixed:',
+      'miner.proposalPassed': 'The designer’s check passes. Files: {files}.',
 
       /* ---- customer chat ---- */
       'chat.title': 'Customer service',
@@ -682,6 +690,14 @@
       'miner.download': 'Télécharger {file}',
       'miner.draftHint': 'Un brouillon à relire avant de le placer dans data/nlu/ et domain.yml (docs/bot-designers.md).',
       'miner.stillRunning': 'L’analyse est encore en cours : réessayez dans un instant.',
+      'miner.propose': 'Accepter comme intention',
+      'miner.proposalHint': 'Le groupe devient une modification de l’assistant (intention, exemples, réponse dans les deux langues, règle, histoire de test), vérifiée par la vérification des concepteurs. Rien n’est écrit : téléchargez le correctif pour une pull request (docs/bot-designers.md).',
+      'miner.proposalIntent': 'Nom de l’intention',
+      'miner.proposalAnswerEn': 'Ce que le bot répond, en anglais',
+      'miner.proposalAnswerFr': 'Ce que le bot répond, en français',
+      'miner.proposalCheck': 'Vérifier la modification',
+      'miner.proposalFailed': 'La vérification des concepteurs a trouvé {n} problème(s) ; le correctif viendra une fois corrigés :',
+      'miner.proposalPassed': 'La vérification des concepteurs est passée. Fichiers : {files}.',
 
       /* ---- customer chat ---- */
       'chat.title': 'Service client',

@@ -2,7 +2,8 @@
  * answer yet, grouped by meaning and ranked (by volume or by the agents' handling time), with
  * each group's typical phrases, masked examples, the replies agents marked as good answers
  * (candidate FAQ entries), and an export of a group as a draft NLU intent + FAQ answer.
- * Routes: GET /api/miner/groups, GET /api/miner/groups/{group}/export (docs/agent-api.md).
+ * Routes: GET /api/miner/groups, GET /api/miner/groups/{group}/export, GET
+ * /api/miner/groups/{group}/change (the group as a checked change; docs/agent-api.md).
  *
  * Built on window.HandoffConsole (console.js); texts go in with textContent only.
  */
@@ -165,8 +166,13 @@
       text: t('miner.export') });
     var draft = el('div', { class: 'miner-draft', 'data-testid': 'miner-draft-box', hidden: true });
     exportButton.addEventListener('click', function () { exportGroup(g, exportButton, draft); });
-    card.appendChild(el('div', { class: 'miner-actions' }, [exportButton]));
+    var proposeButton = el('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'miner-propose',
+      text: t('miner.propose') });
+    var proposal = el('div', { class: 'miner-draft', 'data-testid': 'miner-proposal-box', hidden: true });
+    proposeButton.addEventListener('click', function () { proposalForm(g, proposal); });
+    card.appendChild(el('div', { class: 'miner-actions' }, [exportButton, ' ', proposeButton]));
     card.appendChild(draft);
+    card.appendChild(proposal);
     return card;
   }
 
@@ -230,6 +236,67 @@
     ]));
     box.appendChild(el('pre', { class: 'miner-yaml', 'data-testid': 'miner-draft', text: draft.text }));
     box.hidden = false;
+  }
+
+  /* ------------------------------------------------------------------ accept as an intent */
+
+  /* The supervisor names the intent and may write the answer in each language; the service
+   * builds the change (intent, examples, response, rule, test story), runs the designer's check
+   * on it and returns the patch only when the check passes. Nothing is written to data/. */
+  function proposalForm(g, box) {
+    C.clear(box);
+    var name = el('input', { type: 'text', 'data-testid': 'miner-proposal-intent', value: g.intent_name,
+      'aria-label': t('miner.proposalIntent'), maxlength: '100' });
+    var en = el('textarea', { rows: '2', 'data-testid': 'miner-proposal-en', maxlength: '1000',
+      placeholder: t('miner.proposalAnswerEn'), 'aria-label': t('miner.proposalAnswerEn') });
+    var fr = el('textarea', { rows: '2', 'data-testid': 'miner-proposal-fr', maxlength: '1000',
+      placeholder: t('miner.proposalAnswerFr'), 'aria-label': t('miner.proposalAnswerFr') });
+    var go = el('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'miner-proposal-check',
+      text: t('miner.proposalCheck') });
+    var result = el('div', { 'data-testid': 'miner-proposal-result' });
+    go.addEventListener('click', function () {
+      var q = view.query + '&mining_id=' + C.enc(view.data.mining_id) + '&intent=' + C.enc(name.value.trim()) +
+        '&answer_en=' + C.enc(en.value.trim()) + '&answer_fr=' + C.enc(fr.value.trim());
+      go.disabled = true;
+      C.call('GET', '/api/miner/groups/' + C.enc(g.id) + '/change?' + q).then(function (d) {
+        go.disabled = false;
+        if (d.status === 'running') { C.notify(t('miner.stillRunning'), 'error', 'running'); return; }
+        showProposal(result, d);
+      }).catch(function (err) {
+        go.disabled = false;
+        C.notify(err.message, 'error', err.code);
+        if (err.code === 'groups_changed') load(false);
+      });
+    });
+    box.appendChild(el('p', { class: 'muted small', text: t('miner.proposalHint') }));
+    box.appendChild(el('label', { text: t('miner.proposalIntent') }, [name]));
+    box.appendChild(en);
+    box.appendChild(fr);
+    box.appendChild(el('div', {}, [go]));
+    box.appendChild(result);
+    box.hidden = false;
+  }
+
+  function showProposal(box, d) {
+    C.clear(box);
+    box.setAttribute('data-passed', d.passed ? 'true' : 'false');
+    if (!d.passed) {
+      box.appendChild(el('p', { 'data-testid': 'miner-proposal-verdict',
+        text: t('miner.proposalFailed', { n: d.findings.length }) }));
+      box.appendChild(el('ul', { class: 'miner-findings' }, d.findings.map(function (f) {
+        return el('li', { 'data-testid': 'miner-proposal-finding',
+          text: f.path + ':' + f.line + ': ' + f.message + (f.fix ? ' — ' + f.fix : '') });
+      })));
+      return;
+    }
+    var file = d.intent + '.diff';
+    var url = URL.createObjectURL(new Blob([d.patch], { type: 'text/x-diff' }));
+    box.appendChild(el('div', { class: 'miner-draft-bar' }, [
+      el('span', { 'data-testid': 'miner-proposal-verdict', text: t('miner.proposalPassed', { files: d.files.join(', ') }) }),
+      el('a', { class: 'btn btn-small', 'data-testid': 'miner-proposal-download', href: url, download: file,
+        text: t('miner.download', { file: file }) })
+    ]));
+    box.appendChild(el('pre', { class: 'miner-yaml', 'data-testid': 'miner-proposal-patch', text: d.patch }));
   }
 
   /* ------------------------------------------------------------------ the page's frame */
