@@ -13,8 +13,8 @@ import pytest
 
 from designer.adopt import AdoptError, change, from_draft, propose
 from designer.check import run
-from handoff.miner.export import draft_yaml
-from handoff.miner.grouping import Group
+from handoff.service.insights.miner.export import draft_yaml
+from handoff.service.insights.miner.grouping import Group
 from tests.designer_project import copy_project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def group(gid: str, language: str, messages: List[str], reply: str) -> Group:
 
 
 def draft(path: Path, french: bool = True, answers: bool = True) -> Path:
-    """A draft exported by the miner (handoff/miner/export.py) from one or two groups."""
+    """A draft exported by the miner (handoff/service/insights/miner/export.py) from one or two groups."""
     groups = [group("3", "en", ENGLISH, ANSWER_EN if answers else "")]
     if french:
         groups.append(group("7", "fr", FRENCH, ANSWER_FR if answers else ""))
