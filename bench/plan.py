@@ -57,7 +57,7 @@ class Plan:
 FULL = Plan(name="full", shards=4, bot_turns={1: 120, 10: 400, 50: 600}, turns_per_session=12,
             handoffs_one_at_a_time=40, handoffs_at_once_per_shard=4,
             curve=(50, 200, 500, 1000), chat_interval=10.0, jitter=0.2, level_seconds=60,
-            steps=(100, 200, 400, 700, 1000, 1300), step_seconds=20, step_p99_ms=100.0,
+            steps=(25, 50, 100, 200, 400, 700, 1000, 1300), step_seconds=20, step_p99_ms=100.0,
             conversations_per_agent=8, drain=30, redis_round_trips=2000, time_limit=3300)
 
 QUICK = Plan(name="quick", shards=2, bot_turns={1: 8, 2: 8, 4: 16}, turns_per_session=12,
