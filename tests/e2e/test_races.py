@@ -1,13 +1,17 @@
-"""A customer message sent at the very moment an agent claims, or hands back, the conversation,
-one hundred times: exactly one side answers it, and the bot never speaks while a human owns the
-conversation (issue 7).
+"""A customer message sent at the very moment a conversation changes hands, many times over:
+exactly one side answers it, and the bot never speaks while a human owns the conversation
+(issues 7 and 13).
 
-Rasa records a message and the handoff service's pause/resume events one at a time (its lock
-per conversation), so each race ends one of two ways; both must come out right:
-- claim: the message lands while the conversation waits (the bot is paused since the ticket),
-  before or after the "joined" notice: the agent who claimed sees it, the bot never answers it;
-- hand-back: the message lands before the `resume` (the agent has let go, the bot was still
-  paused: the hand-back makes the bot answer it) or after (the bot answers it as usual).
+The web channel decides, in one Redis step with the state, whether a message goes to the person
+(the live path, never through Rasa) or to the bot (`handoff.relay.inbound`); each transition is
+one transaction on the same state, so each race ends one of two ways, and both must come out
+right:
+- claim: the message lands while the conversation waits, before or after the "joined" notice:
+  the agent who claimed sees it, the bot never answers it;
+- hand-back: the message lands before the `resume` (the agent has let go, the bot was not
+  resumed yet: the hand-back makes the bot answer it) or after (the bot answers it as usual);
+- close: before, it is the agent's (recorded, not answered by the bot); after, the bot's;
+- the customer stops waiting: before or after, the bot answers it, once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from tests.e2e.conftest import AgentClient, Customer, create_account, rasa_track
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 RACES = 100
+ENDS = 30  # races with a close, and with a customer who stops waiting
 AT_ONCE = 10
 RACERS = [f"racer{n}" for n in range(1, 6)]
 QUESTION = "what are your opening hours?"
@@ -62,9 +67,10 @@ def _is_agent(event: Dict[str, Any]) -> bool:
 
 
 def _bot_answers(events: List[Dict[str, Any]]) -> List[str]:
-    """The bot's own messages (not an agent's, not a handoff notice)."""
+    """The bot's own messages (not an agent's, not a handoff notice, not the survey)."""
     return [e.get("text") or "" for e in events
-            if e["event"] == "bot" and not _is_agent(e) and not _is_notice(e)]
+            if e["event"] == "bot" and not _is_agent(e) and not _is_notice(e)
+            and not (e.get("metadata") or {}).get("survey")]
 
 
 def _index(events: List[Dict[str, Any]], text: str) -> int:
@@ -95,6 +101,18 @@ async def _settled_after(stack, cid: str, text: str, timeout: float = 60) -> Lis
             return events
         await asyncio.sleep(0.2)
     raise AssertionError(f"the bot never answered {text!r} in {cid}")
+
+
+async def _tracker_with(stack, cid: str, ready: Any, timeout: float = 60) -> List[Dict[str, Any]]:
+    """The tracker's events once `ready(events)` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        events = (await rasa_tracker(stack, cid))["events"]
+        if ready(events):
+            return events
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the tracker of {cid} never got there: {events}")
 
 
 async def _at_about_the_same_time(first: Any, second: Any) -> Tuple[Any, Any]:
@@ -141,7 +159,10 @@ async def _race(stack, n: int, agent: AgentClient, expected: List[str],
         assert status == 200
         seen = [t for t in body["conversation"]["transcript"] if t.get("text") == waiting]
         assert len(seen) == 1 and seen[0]["kind"] == "customer", "the agent must see it once"
-        events = (await rasa_tracker(stack, cid))["events"]
+        # Written into the tracker behind the live path: both, once the writer has been by.
+        events = await _tracker_with(stack, cid, lambda events: any(
+            e.get("text") == waiting for e in events) and any(
+            (e.get("metadata") or {}).get("handoff_notice") == "agent_joined" for e in events))
         joined = next(i for i, e in enumerate(events) if (e.get("metadata") or {}).get(
             "handoff_notice") == "agent_joined")
         outcomes["claim: message first" if _index(events, waiting) < joined
@@ -198,3 +219,58 @@ async def test_a_message_racing_a_claim_or_a_hand_back_is_answered_by_exactly_on
     assert sum(v for k, v in outcomes.items() if k.startswith("claim")) == RACES
     assert sum(v for k, v in outcomes.items() if k.startswith("hand-back")) == RACES
     assert outcomes["hand-back: message first"] >= RACES // 10
+
+
+async def _end_race(stack, n: int, agent: AgentClient, expected: List[str], outcomes: Counter,
+                    ending: str) -> None:
+    """A message racing the agent's close, or the customer's own "stop waiting"."""
+    customer = Customer(stack.rasa_url)
+    await customer.connect()
+    try:
+        cid = customer.session_id
+        await customer.say("I want to talk to a human")
+        await customer.reply()
+        if ending == "close":
+            status, body = await agent.post(f"/api/conversations/{cid}/claim", {})
+            assert status == 200, body
+            end = agent.post(f"/api/conversations/{cid}/close", {"resolution": "resolved"})
+        else:
+            end = customer.sio.call("cancel_wait", {}, timeout=30)
+        ended, ack = await _at_about_the_same_time(end, customer.say(QUESTION))
+        assert ack["ok"], ack
+        assert (ended[0] == 200) if ending == "close" else ended["ok"], ended
+        events = await _tracker_with(stack, cid, lambda events: any(
+            e["event"] == "user" and e.get("text") == QUESTION for e in events) and any(
+            e["event"] == "resume" for e in events))
+        asked = _index(events, QUESTION)
+        resumed = max(i for i, e in enumerate(events) if e["event"] == "resume")
+        first = asked < resumed
+        outcomes[f"{ending}: {'message' if first else ending} first"] += 1
+        if ending == "close" and first:
+            # The agent's, as the conversation ended: in the record, and the bot stays out.
+            await asyncio.sleep(1.0)
+            events = (await rasa_tracker(stack, cid))["events"]
+            assert _bot_answers(events[asked + 1:]) == []
+        else:
+            events = await _settled_after(stack, cid, QUESTION)
+            await asyncio.sleep(0.5)  # a late second answer would show now
+            events = (await rasa_tracker(stack, cid))["events"]
+            assert _bot_answers(events[_index(events, QUESTION) + 1:]) == expected
+        _bot_silent_while_paused(events)
+    finally:
+        await customer.close()
+
+
+@pytest.mark.parametrize("ending", ["close", "stop_waiting"])
+async def test_a_message_racing_the_end_of_a_handoff_goes_one_way(stack, racers, ending):
+    expected = await _baseline(stack)
+    outcomes: Counter = Counter()
+    slots = asyncio.Semaphore(AT_ONCE)
+
+    async def one(n: int) -> None:
+        async with slots:
+            await _end_race(stack, n, racers[n % len(racers)], expected, outcomes, ending)
+
+    await asyncio.gather(*(one(n) for n in range(ENDS)))
+    print(f"\n{ENDS} conversations, {ending}: {dict(outcomes)}")
+    assert sum(outcomes.values()) == ENDS
