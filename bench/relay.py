@@ -9,6 +9,7 @@ names, py-spy profiles of the handoff service and Rasa.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from bench.baselines import redis_round_trips
@@ -25,6 +26,10 @@ CUSTOMER_MIN_INTERVAL = 3.0  # s: the chat's 15 messages / 30 s, with ±20 % jit
 # margin covers the jitter and the console's other calls.
 AGENT_MESSAGES_PER_WINDOW = 80
 ROUND_TRIPS_PER_PHASE = 200
+# Before a phase, how long the previous phases' stragglers may take to arrive (the product's
+# backlog clearing): the next phase must not measure the last one's queue.
+SETTLE_BEFORE = 120.0
+SETTLE_AT_END = 90.0
 
 
 def step_intervals(rate: float, conversations: int) -> Tuple[float, float]:
@@ -43,22 +48,54 @@ def step_possible(rate: float, conversations: int, per_agent: int) -> bool:
     return agent >= per_agent * 10 / AGENT_MESSAGES_PER_WINDOW
 
 
-async def _phase(bench: "Bench", conversations: int, customer_interval: float,
+async def settle(bench: "Bench", timeout: float) -> Dict[str, Any]:
+    """Waits for earlier phases' messages that have not arrived yet (bounded); seconds waited."""
+    started = time.monotonic()
+    answers = await bench.call("settle", [{"timeout": timeout}] * len(bench.shards),
+                               timeout + 60)
+    return {"seconds": round(time.monotonic() - started, 1),
+            "still_waiting": sum(a["waiting"] for a in answers), "answers": answers}
+
+
+def apply_late(bench: "Bench", answers: List[Dict[str, Any]]) -> None:
+    """Counts messages that arrived after their phase's drain as late, not lost.
+
+    Their latencies join their phase's (so its percentiles include them); those that never
+    arrived by the end of the run are the lost ones.
+    """
+    for label, figure in bench.phases.items():
+        for direction in ("to_agent", "to_customer"):
+            late = [x for a in answers for x in a["late"].get(f"{label}|{direction}", [])]
+            never = sum(a["never"].get(label, {}).get(direction, 0) for a in answers)
+            d = figure[direction]
+            d["late"] = len(late)
+            d["late_max_ms"] = max(late, default=0) * 1000 or None
+            d["received"] += len(late)
+            d["lost"] = never
+            if late:
+                d["summary"] = _as_dict(summarise(bench.raw[label][direction] + late))
+
+
+async def _phase(bench: "Bench", label: str, conversations: int, customer_interval: float,
                  agent_interval: float, seconds: float, profile: Optional[str]) -> Dict[str, Any]:
     """One open-loop phase over the first `conversations` conversations of every shard."""
     plan = bench.plan
+    backlog = await settle(bench, SETTLE_BEFORE if plan.name == "full" else 20)
     shares = split(conversations, len(bench.shards))
     recorders = bench.profile(profile, max(1.0, seconds - 2)) if profile else None
     cpu = bench.cpu()
     load = asyncio.ensure_future(bench.call("open_loop", [
         {"conversations": n, "customer_interval": customer_interval,
          "agent_interval": agent_interval, "jitter": plan.jitter, "duration": seconds,
-         "drain": plan.drain} for n in shares], seconds + plan.drain + 120))
+         "drain": plan.drain, "label": label} for n in shares], seconds + plan.drain + 120))
     trips = max(20, ROUND_TRIPS_PER_PHASE if plan.name == "full" else 40)
     under_load = await redis_round_trips(bench.redis_url, trips, pause=seconds / trips)
     used = cpu.percent()  # the sending part, before the drain
     answers = await load
     figure = directions(answers)
+    bench.raw[label] = {d: [x for a in answers for x in a[d]["latencies"]]
+                        for d in ("to_agent", "to_customer")}
+    bench.phases[label] = figure
     sent = figure["to_agent"]["sent"] + figure["to_customer"]["sent"]
     figure.update({
         "conversations": sum(shares), "seconds": seconds, "cpu_percent": used,
@@ -66,6 +103,7 @@ async def _phase(bench: "Bench", conversations: int, customer_interval: float,
         "offered_per_second": sum(shares) * (1 / customer_interval + 1 / agent_interval),
         "accepted_per_second": sent / seconds,
         "redis_round_trip": _as_dict(summarise(under_load)),
+        "backlog_wait_seconds": backlog["seconds"],
         "profiles": bench.profiles_done(recorders) if recorders else {}})
     return figure
 
@@ -79,8 +117,8 @@ async def curve(bench: "Bench") -> Dict[str, Any]:
                   f"{plan.chat_interval:.0f} s ± {plan.jitter:.0%}")
         profile = "relay" if level == min(plan.curve, key=lambda x: abs(x - PROFILED_LEVEL)) \
             else None
-        figures[str(level)] = await _phase(bench, level, plan.chat_interval, plan.chat_interval,
-                                           plan.level_seconds, profile)
+        figures[str(level)] = await _phase(bench, f"curve-{level}", level, plan.chat_interval,
+                                           plan.chat_interval, plan.level_seconds, profile)
     return figures
 
 
@@ -108,7 +146,8 @@ async def sustained(bench: "Bench") -> Dict[str, Any]:
             break
         customer, agent = step_intervals(rate, conversations)
         bench.say(f"  throughput: {rate} messages/s offered over {conversations} conversations")
-        figure = await _phase(bench, conversations, customer, agent, plan.step_seconds,
+        figure = await _phase(bench, f"step-{rate}", conversations, customer, agent,
+                              plan.step_seconds,
                               "steps" if rate == plan.steps[-1] else None)
         figure["rate"] = rate
         figure["held"] = _held(figure, plan.step_p99_ms)

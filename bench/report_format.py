@@ -68,6 +68,9 @@ def counts(d: Dict[str, Any]) -> str:
     """What happened to the messages of one direction in one phase."""
     text = (f"{d['sent']} accepted, {d['received']} arrived, {d['lost']} lost, "
             f"{d['duplicates']} duplicated")
+    if d.get("late"):
+        text += (f" ({d['late']} of the arrived came after the phase's drain, up to "
+                 f"{d['late_max_ms'] / 1000:.0f} s after sending: late, not lost)")
     if d.get("recovered"):
         text += f" ({d['recovered']} of them through a replay after a reconnect)"
     if d.get("refused"):

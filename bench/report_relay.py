@@ -62,10 +62,18 @@ def curve_section(r: Dict[str, Any], plan: Dict[str, Any]) -> List[str]:
     for level, phase in curve.items():
         rows.append([level, *(counts(phase[d]) for d, _ in DIRECTIONS), _connections(phase),
                      " / ".join(ms((phase[d].get("send_lag") or {}).get("p99"))
-                                for d, _ in DIRECTIONS)])
+                                for d, _ in DIRECTIONS),
+                     str(phase.get("backlog_wait_seconds", "n/a"))])
     out += table(["live conversations", "customer→agent", "agent→customer",
                   "customers' sockets dropped / reconnected; consoles dropped / reconnected",
-                  "generator lateness p99, ms (cust / agent)"], rows)
+                  "generator lateness p99, ms (cust / agent)",
+                  "s waited before the level for earlier messages"], rows)
+    out += ["A message is lost only if it never arrived, live or replayed, by the end of the "
+            f"run (whose end waited {r.get('final_wait_seconds', 'n/a')} s for the last ones, "
+            "up to 90 s); "
+            "one that arrived after its level's drain is late, and its latency is in the "
+            "level's percentiles. Before each level the bench waits (up to 120 s) for earlier "
+            "levels' messages, so that a level does not measure the last one's queue.", ""]
     out.append("CPU is % of one core (2 cores = 200 %) over the level's sending time, from "
                "/proc; \"others\" is every process on this shared machine that is not the "
                "bench's.")
@@ -160,12 +168,15 @@ def anomalies(r: Dict[str, Any]) -> List[str]:
     for label, phase in phases:
         for direction, name in DIRECTIONS:
             d = phase[direction]
+            if d.get("late"):
+                lines.append(f"  - {label}, {name}: {d['late']} arrived after the drain "
+                             f"(up to {d['late_max_ms'] / 1000:.0f} s after sending)")
             if d["duplicates"] or d["lost"] or d["errors"]:
                 examples = "; ".join(f"`{e}`" for e in d.get("error_examples") or [])
                 copies = ", ".join(f"{first:.0f} s / +{gap:.1f} s"
                                    for first, gap in d.get("duplicate_times") or [])
                 lines.append(f"  - {label}, {name}: {d['duplicates']} delivered twice, "
-                             f"{d['lost']} lost, {d['errors']} requests failed"
+                             f"{d['lost']} never arrived, {d['errors']} requests failed"
                              + (f" (e.g. {examples})" if examples else "")
                              + (f"; copies (first arrival after sending / copy after the "
                                 f"first): {copies}" if copies else ""))

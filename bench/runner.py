@@ -79,6 +79,8 @@ class Bench:
         self.keys = Keys()
         self.relay_ids: List[str] = []  # the conversations of the relay (long transcripts)
         self.just_handed_off: Dict[str, Any] = {}  # their keys' bytes before the relay
+        self.phases: Dict[str, Dict[str, Any]] = {}  # relay phases' figures, by label
+        self.raw: Dict[str, Dict[str, List[float]]] = {}  # their latencies (not reported)
 
     def _pid(self, name: str) -> int:
         return self.stack.processes[name].popen.pid
@@ -250,6 +252,11 @@ class Bench:
         results["relay_curve"] = await relay.curve(self)
         self.say("4. Sustained throughput of one handoff process")
         results["sustained"] = await relay.sustained(self)
+        self.say("  late messages: waiting for what has not arrived yet")
+        final = await relay.settle(self, relay.SETTLE_AT_END if self.plan.name == "full"
+                                   else 20)
+        relay.apply_late(self, final["answers"])
+        results["final_wait_seconds"] = final["seconds"]
         self.say(f"5. Memory at {len(self.relay_ids)} open conversations")
         results["memory"] = await self.memory(before)
         return results

@@ -45,6 +45,10 @@ class Shard:
         self.to_agent = Direction()
         self.to_customer = Direction()
         self.handoff_failures: List[str] = []
+        # Messages of finished phases that had not arrived by the end of their drain:
+        # marker -> (phase label, direction name, send time); their later arrivals are late.
+        self.unarrived: Dict[str, Tuple[str, str, float]] = {}
+        self.late: Dict[Tuple[str, str], List[float]] = {}
         self.phase_started = time.monotonic()
 
     # --- bot turns -------------------------------------------------------------------------
@@ -121,7 +125,7 @@ class Shard:
             turn = frame.get("turn") or {}
             text = turn.get("text") or ""
             if turn.get("kind") == "customer" and text.startswith("bench "):
-                self.to_agent.arrived(text[6:], at)
+                self._arrived(self.to_agent, text[6:], at)
 
     async def _agent_back(self, agent: Agent) -> None:
         """The console's WebSocket is open again: it reads its conversations' transcripts."""
@@ -139,14 +143,23 @@ class Shard:
             for turn in (body.get("conversation") or {}).get("transcript") or []:
                 text = turn.get("text") or ""
                 if turn.get("kind") == "customer" and text.startswith("bench "):
-                    self.to_agent.arrived(text[6:], at, recovered=True)
+                    self._arrived(self.to_agent, text[6:], at, recovered=True)
 
     def _on_customer_reply(self, at: float, data: Dict[str, Any]) -> None:
         text = data.get("text") or ""
         if data.get("agent") and text.startswith("bench "):
             frame_id = data.get("id")
-            self.to_customer.arrived(text[6:], at, str(frame_id) if frame_id else None,
-                                     recovered=bool(data.get("replayed")))
+            self._arrived(self.to_customer, text[6:], at, str(frame_id) if frame_id else None,
+                          recovered=bool(data.get("replayed")))
+
+    def _arrived(self, direction: Direction, marker: str, at: float,
+                 frame_id: Optional[str] = None, recovered: bool = False) -> None:
+        late = self.unarrived.pop(marker, None)
+        if late is None:
+            direction.arrived(marker, at, frame_id, recovered)
+        else:
+            label, name, sent = late
+            self.late.setdefault((label, name), []).append(at - sent)
 
     async def handoffs(self, rasa_url: str, count: int, concurrency: int) -> Dict[str, Any]:
         """`count` new conversations through the real path.
@@ -249,7 +262,7 @@ class Shard:
 
     async def open_loop(self, conversations: int, customer_interval: Optional[float],
                         agent_interval: Optional[float], jitter: float, duration: float,
-                        drain: float) -> Dict[str, Any]:
+                        drain: float, label: str = "") -> Dict[str, Any]:
         """The first `conversations` held conversations write for `duration` s, open loop.
 
         Each side of each conversation writes every `interval` s (± `jitter`), at times drawn
@@ -275,13 +288,17 @@ class Shard:
             say = self._customer_says if side == "c" else self._agent_says
             tasks.append(asyncio.ensure_future(say(held[index])))
         await asyncio.gather(*tasks)
-        return await self._drained(drain, held)
+        return await self._drained(drain, held, label)
 
-    async def _drained(self, drain: float, held: List[Held]) -> Dict[str, Any]:
+    async def _drained(self, drain: float, held: List[Held], label: str) -> Dict[str, Any]:
         deadline = time.monotonic() + drain
         while (self.to_agent.outstanding() or self.to_customer.outstanding()) and \
                 time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        for name, direction in (("to_agent", self.to_agent), ("to_customer", self.to_customer)):
+            for marker, sent in direction.sent.items():
+                if marker not in direction.received:
+                    self.unarrived[marker] = (label, name, sent)
         since = self.phase_started
         return {"to_agent": self.to_agent.result(), "to_customer": self.to_customer.result(),
                 # Connections that went down during the phase without the bench asking
@@ -292,6 +309,22 @@ class Shard:
                 "consoles_dropped": sorted(round(t - since, 1) for a in self.agents
                                            for t in a.drops if t >= since),
                 "console_reconnects": sum(a.reconnects for a in self.agents)}
+
+    async def settle(self, timeout: float) -> Dict[str, Any]:
+        """Waits (up to `timeout` s) for messages of past phases that have not arrived yet.
+
+        Returns, per phase and direction, the latencies of those that arrived late, and how
+        many never arrived (so far).
+        """
+        deadline = time.monotonic() + timeout
+        while self.unarrived and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        never: Dict[str, Dict[str, int]] = {}
+        for label, name, _ in self.unarrived.values():
+            never.setdefault(label, {}).setdefault(name, 0)
+            never[label][name] += 1
+        late = {f"{label}|{name}": values for (label, name), values in self.late.items()}
+        return {"late": late, "never": never, "waiting": len(self.unarrived)}
 
     async def close(self) -> Dict[str, Any]:
         """Closes every connection."""
