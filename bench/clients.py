@@ -2,6 +2,14 @@
 
 They speak the same protocols as tests/e2e/conftest.py (which they do not import: that module
 needs pytest) but keep only arrival times, so that thousands of them fit in a few processes.
+
+Both keep their connection alive the way the product's own pages do, so that a message the
+bench counts as lost is the product's loss, not the load generator's: a customer whose socket
+goes down (python-engineio 4.8's client gives up its writer when the server's PING comes more
+than 5 s late, see docs/benchmarks.md) connects again with its session token and the id of the
+last frame it saw (`last_seen`), and the chat's replay (`bot/web.py` `_replay`) sends what it
+missed; an agent whose console WebSocket closes opens it again and reads the transcripts of its
+conversations (`GET /api/conversations/{id}`), as the console does.
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 import socketio
@@ -17,14 +25,25 @@ import socketio
 # The project's channel (bot.web.WebChatInput) issues a signed token; Rasa's own `socketio`
 # channel just echoes the session id the client proposes.
 PROJECT, PLAIN = "project", "plain"
+RECONNECT_FOR = 120.0  # seconds a client keeps trying to get its connection back
+RECONNECT_PAUSE = 0.5
+
+
+def _stream_id(value: Any) -> Tuple[int, int]:
+    """A Redis stream id as numbers, for comparison ((0, 0) when it is not one)."""
+    try:
+        ms, seq = str(value).split("-")
+        return int(ms), int(seq)
+    except ValueError:
+        return 0, 0
 
 
 class Customer:
     """One web-chat customer: a socket.io connection in one conversation."""
 
-    def __init__(self, url: str, protocol: str = PROJECT) -> None:
-        self.url, self.protocol = url, protocol
-        self.sio = socketio.AsyncClient(reconnection=False)
+    def __init__(self, url: str, protocol: str = PROJECT, keep_alive: bool = False) -> None:
+        self.url, self.protocol, self.keep_alive = url, protocol, keep_alive
+        self.sio = self._client()
         self.token = ""
         self.conversation_id = ""
         # Every bot_uttered with its arrival time (time.monotonic: one clock for the machine).
@@ -32,16 +51,52 @@ class Customer:
         self._new_reply = asyncio.Event()
         self.on_reply: Callable[[float, Dict[str, Any]], None] = lambda at, data: None
         self._confirmed: Optional[asyncio.Future] = None
-        # When the socket went down without our asking (time.monotonic), e.g. closed by Rasa.
+        # When the socket last went down without our asking (time.monotonic).
         self.dropped_at: Optional[float] = None
+        self.drops: List[float] = []  # every such time
+        self.reconnects = 0  # connections made again with the token and `last_seen`
+        self.reconnect_failures = 0
+        self.last_seen: Optional[str] = None  # journal id of the last frame received
+        self._up = asyncio.Event()
+        self._reconnecting: Optional[asyncio.Task] = None
         self._closing = False
-        self.sio.on("session_confirm", self._on_confirm)
-        self.sio.on("bot_uttered", self._on_bot)
-        self.sio.on("disconnect", self._on_disconnect)
+
+    def _client(self) -> socketio.AsyncClient:
+        sio = socketio.AsyncClient(reconnection=False)
+        sio.on("session_confirm", self._on_confirm)
+        sio.on("bot_uttered", self._on_bot)
+        sio.on("disconnect", self._on_disconnect)
+        return sio
 
     async def _on_disconnect(self) -> None:
-        if not self._closing and self.dropped_at is None:
-            self.dropped_at = time.monotonic()
+        if self._closing:
+            return
+        self._up.clear()
+        self.dropped_at = time.monotonic()
+        self.drops.append(self.dropped_at)
+        if self.keep_alive and self.token and (self._reconnecting is None
+                                               or self._reconnecting.done()):
+            self._reconnecting = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        deadline = time.monotonic() + RECONNECT_FOR
+        while not self._closing and time.monotonic() < deadline:
+            await asyncio.sleep(RECONNECT_PAUSE)
+            self.sio = self._client()
+            try:
+                await self._open(self.token, self.last_seen)
+            except (Exception, asyncio.TimeoutError):  # tried again until the deadline
+                self.reconnect_failures += 1
+                await self._quietly_disconnect()
+                continue
+            self.reconnects += 1
+            return
+
+    async def _quietly_disconnect(self) -> None:
+        try:
+            await self.sio.disconnect()
+        except Exception:  # noqa: BLE001 - a half-open client: nothing more to do
+            pass
 
     async def _on_confirm(self, data: Any) -> None:
         if self._confirmed is not None and not self._confirmed.done():
@@ -49,22 +104,42 @@ class Customer:
 
     async def _on_bot(self, data: Dict[str, Any]) -> None:
         at = time.monotonic()
+        frame_id = data.get("id")
+        if frame_id is not None and _stream_id(frame_id) > _stream_id(self.last_seen):
+            self.last_seen = str(frame_id)
         self.replies.append((at, data))
         self._new_reply.set()
         self.on_reply(at, data)
 
-    async def connect(self) -> None:
-        """Opens the socket and starts a conversation."""
+    async def _open(self, token: Optional[str], last_seen: Optional[str]) -> None:
         self._confirmed = asyncio.get_running_loop().create_future()
         await self.sio.connect(self.url, transports=["websocket"], socketio_path="/socket.io",
                                wait_timeout=30)
-        proposed = None if self.protocol == PROJECT else uuid.uuid4().hex
-        await self.sio.emit("session_request", {"session_id": proposed})
+        request: Dict[str, Any] = {"session_id": token}
+        if self.protocol == PROJECT and last_seen is not None:
+            request["last_seen"] = last_seen
+        await self.sio.emit("session_request", request)
         self.token = await asyncio.wait_for(self._confirmed, 30)
         self.conversation_id = self.token.split(".")[0]
+        self._up.set()
+
+    async def connect(self) -> None:
+        """Opens the socket and starts a conversation."""
+        proposed = None if self.protocol == PROJECT else uuid.uuid4().hex
+        await self._open(proposed, None)
+
+    async def ready(self, timeout: float = 60) -> None:
+        """Returns once the socket is up (at once, unless it is being opened again)."""
+        if not self._up.is_set():
+            await asyncio.wait_for(self._up.wait(), timeout)
 
     async def send(self, text: str, timeout: float = 60) -> Any:
-        """Sends a message and waits for the server's acknowledgement (handled or refused)."""
+        """Sends a message and waits for the server's acknowledgement (handled or refused).
+
+        While the socket is being opened again, the message waits for it (as the page keeps
+        what the customer typed).
+        """
+        await self.ready(timeout)
         return await self.sio.call("user_uttered", {
             "message": text, "session_id": self.token, "message_id": uuid.uuid4().hex},
             timeout=timeout)
@@ -105,10 +180,16 @@ class Customer:
             except asyncio.TimeoutError:
                 pass
 
+    def forget_replies(self) -> None:
+        """Drops the replies kept so far (long relays would keep thousands per customer)."""
+        self.replies = []
+
     async def close(self) -> None:
         """Disconnects."""
         self._closing = True
-        await self.sio.disconnect()
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+        await self._quietly_disconnect()
 
 
 class Agent:
@@ -119,8 +200,13 @@ class Agent:
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
                                           timeout=aiohttp.ClientTimeout(total=60))
         self.on_frame: Callable[[float, Dict[str, Any]], None] = lambda at, frame: None
+        # Called after the WebSocket was opened again: the console reads what it missed.
+        self.on_reconnect: Callable[["Agent"], Any] = lambda agent: None
+        self.drops: List[float] = []
+        self.reconnects = 0
         self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
         self._reader: Optional[asyncio.Task] = None
+        self._closing = False
 
     async def start(self, password: str) -> None:
         """Signs in, opens the console WebSocket and goes online (so customers get queued)."""
@@ -128,28 +214,56 @@ class Agent:
                                                       "password": password})
         if status != 200:
             raise RuntimeError(f"login {self.username}: {status} {body}")
-        self._ws = await self.http.ws_connect(f"{self.base}/api/ws", heartbeat=30)
-        hello = await self._ws.receive_json(timeout=30)
-        if hello.get("type") != "hello":
-            raise RuntimeError(f"unexpected first frame {hello}")
+        await self._open_ws()
         self._reader = asyncio.ensure_future(self._read())
         status, body = await self.post("/api/me/presence", {"status": "online"})
         if status != 200:
             raise RuntimeError(f"presence {self.username}: {status} {body}")
 
+    async def _open_ws(self) -> None:
+        self._ws = await self.http.ws_connect(f"{self.base}/api/ws", heartbeat=30)
+        hello = await self._ws.receive_json(timeout=30)
+        if hello.get("type") != "hello":
+            raise RuntimeError(f"unexpected first frame {hello}")
+
     async def _read(self) -> None:
-        assert self._ws is not None
-        async for message in self._ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                self.on_frame(time.monotonic(), message.json())
+        while not self._closing:
+            assert self._ws is not None
+            async for message in self._ws:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    self.on_frame(time.monotonic(), message.json())
+            if self._closing:
+                return
+            self.drops.append(time.monotonic())
+            if not await self._reopen():
+                return
+            self.reconnects += 1
+            await self.on_reconnect(self)
+
+    async def _reopen(self) -> bool:
+        deadline = time.monotonic() + RECONNECT_FOR
+        while not self._closing and time.monotonic() < deadline:
+            await asyncio.sleep(RECONNECT_PAUSE)
+            try:
+                await self._open_ws()
+                return True
+            except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError):
+                continue
+        return False
 
     async def post(self, path: str, body: Any) -> "tuple[int, Any]":
         """POSTs JSON; the status and the JSON answer."""
         async with self.http.post(f"{self.base}{path}", json=body) as resp:
             return resp.status, await resp.json(content_type=None)
 
+    async def get(self, path: str) -> "tuple[int, Any]":
+        """GETs; the status and the JSON answer."""
+        async with self.http.get(f"{self.base}{path}") as resp:
+            return resp.status, await resp.json(content_type=None)
+
     async def close(self) -> None:
         """Goes away (so the stack counts nobody available) and closes everything."""
+        self._closing = True
         try:
             if not self.http.closed:
                 await self.post("/api/me/presence", {"status": "away"})

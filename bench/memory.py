@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Dict, Iterable, List
 
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
+
+_TIMESTAMPED = re.compile(r":\d{9,}(\.\d+)?$")  # keys that end in a time: one kind
 
 
 def cpu_seconds(pid: int) -> float:
@@ -65,6 +68,7 @@ async def bytes_of_conversations(redis: Redis, keys: Keys,
             kind = kind.split(":ticket:")[0] + ":ticket:<ticket>" if ":ticket:" in kind else kind
             kind = kind.split(":web-msg:")[0] + ":web-msg:<message>" if ":web-msg:" in kind \
                 else kind
+            kind = _TIMESTAMPED.sub(":<time>", kind)
             by_kind[kind] = by_kind.get(kind, 0) + size
         totals.append(total)
     count = max(1, len(totals))
@@ -74,12 +78,13 @@ async def bytes_of_conversations(redis: Redis, keys: Keys,
 
 
 async def stream_bytes(redis: Redis, keys: Keys) -> Dict[str, int]:
-    """MEMORY USAGE of the shared streams (events, tickets, outbox).
+    """MEMORY USAGE of the shared streams (events, tickets, outbox, relay, customer-out).
 
     They hold every conversation's entries until the trimmer removes handled ones.
     """
     names = {"events": keys.events_stream, "tickets": keys.tickets_stream,
-             "outbox": keys.outbox_stream}
+             "outbox": keys.outbox_stream, "relay": keys.relay_stream,
+             "customer-out": keys.customer_out_stream}
     return {name: int(await redis.memory_usage(key, samples=0) or 0)
             for name, key in names.items()}
 

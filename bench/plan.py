@@ -19,22 +19,34 @@ class Plan:
     turns_per_session: int
     handoffs_one_at_a_time: int
     handoffs_at_once_per_shard: int  # concurrency of the bulk handoffs that fill the relay
-    relay_conversations: int
-    relay_seconds: float
-    # The chat limit allows 0.5 messages/s per conversation: customers write every 2.1 s;
-    # agents (limit 120 requests per 10 s each) every second.
-    customer_interval: float
-    agent_interval: float
-    conversations_per_agent: int  # ≤ 10 at one message/s keeps agents under their API limit
-    burst_per_conversation: int  # throughput: messages each way per conversation
-    memory_conversations: int  # open conversations at which memory is measured
+    # Relay curve: live conversations at each level (the largest is how many are handed off),
+    # each side writing every `chat_interval` s ± `jitter`, open loop, for `level_seconds`
+    # (the chat allows 15 messages per 30 s per conversation: not below 2.7 s with ±20 %).
+    curve: Tuple[int, ...]
+    chat_interval: float
+    jitter: float
+    level_seconds: float
+    # Sustained throughput: offered relayed messages/s (both ways together), step by step,
+    # over every live conversation, until p99 passes `step_p99_ms`.
+    steps: Tuple[int, ...]
+    step_seconds: float
+    step_p99_ms: float
+    # Agents: few conversations each, so that the steps' agent messages stay under the agent
+    # API limit (handoff/ratelimit.py: 120 requests per 10 s per agent).
+    conversations_per_agent: int
+    drain: float  # seconds after a phase's last send for stragglers
     redis_round_trips: int
     time_limit: float  # seconds for the whole run, start-up included
 
     @property
+    def conversations(self) -> int:
+        """Live conversations handed off before the relay (the curve's largest level)."""
+        return max(self.curve)
+
+    @property
     def agents(self) -> int:
         """Agents needed for the relay conversations."""
-        return -(-self.relay_conversations // self.conversations_per_agent)
+        return -(-self.conversations // self.conversations_per_agent)
 
     @property
     def levels(self) -> Tuple[int, ...]:
@@ -43,13 +55,13 @@ class Plan:
 
 
 FULL = Plan(name="full", shards=4, bot_turns={1: 120, 10: 400, 50: 600}, turns_per_session=12,
-            handoffs_one_at_a_time=40, handoffs_at_once_per_shard=4, relay_conversations=200,
-            relay_seconds=60, customer_interval=2.1, agent_interval=1.0,
-            conversations_per_agent=8, burst_per_conversation=2, memory_conversations=1000,
-            redis_round_trips=2000, time_limit=1500)
+            handoffs_one_at_a_time=40, handoffs_at_once_per_shard=4,
+            curve=(50, 200, 500, 1000), chat_interval=10.0, jitter=0.2, level_seconds=60,
+            steps=(25, 50, 100, 200, 400, 700, 1000, 1300), step_seconds=20, step_p99_ms=100.0,
+            conversations_per_agent=8, drain=30, redis_round_trips=2000, time_limit=3300)
 
 QUICK = Plan(name="quick", shards=2, bot_turns={1: 8, 2: 8, 4: 16}, turns_per_session=12,
-             handoffs_one_at_a_time=3, handoffs_at_once_per_shard=2, relay_conversations=6,
-             relay_seconds=5, customer_interval=2.1, agent_interval=1.0,
-             conversations_per_agent=3, burst_per_conversation=2, memory_conversations=10,
-             redis_round_trips=200, time_limit=600)
+             handoffs_one_at_a_time=3, handoffs_at_once_per_shard=2,
+             curve=(3, 6), chat_interval=3.0, jitter=0.2, level_seconds=9,
+             steps=(6, 12), step_seconds=4, step_p99_ms=100.0,
+             conversations_per_agent=3, drain=20, redis_round_trips=200, time_limit=600)

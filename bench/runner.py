@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from redis.asyncio import Redis
 
-from bench import profiling
+from bench import profiling, relay
 from bench.baselines import redis_round_trips, start_plain_rasa
 from bench.clients import PLAIN, PROJECT
 from bench.memory import (
@@ -78,17 +78,20 @@ class Bench:
         self.redis_url = stack.env()["REDIS_URL"]
         self.keys = Keys()
         self.relay_ids: List[str] = []  # the conversations of the relay (long transcripts)
+        self.just_handed_off: Dict[str, Any] = {}  # their keys' bytes before the relay
+        self.phases: Dict[str, Dict[str, Any]] = {}  # relay phases' figures, by label
+        self.raw: Dict[str, Dict[str, List[float]]] = {}  # their latencies (not reported)
 
     def _pid(self, name: str) -> int:
         return self.stack.processes[name].popen.pid
 
-    def _cpu(self) -> CpuMeter:
+    def cpu(self) -> CpuMeter:
         pids = {name: [self._pid(name)] for name in ("rasa", "handoff", "redis", "actions",
                                                       "rasa-plain") if name in self.stack.processes}
         return CpuMeter({**pids, "load generators": self.shards.pids})
 
-    async def _call(self, command: str, per_shard: List[Dict[str, Any]],
-                    timeout: float) -> List[Dict[str, Any]]:
+    async def call(self, command: str, per_shard: List[Dict[str, Any]],
+                   timeout: float) -> List[Dict[str, Any]]:
         # The shards block on their pipes: a thread keeps this loop free for measurements
         # made at the same time (Redis round trips, profiles).
         return await asyncio.to_thread(self.shards.call, command, per_shard, timeout)
@@ -99,11 +102,11 @@ class Bench:
                          turns: int) -> Dict[str, Any]:
         counts = split(customers, len(self.shards))
         per_customer = max(1, turns // customers)
-        await self._call("prepare_bot", [
+        await self.call("prepare_bot", [
             {"url": url, "protocol": protocol, "customers": n, "turns": per_customer,
              "per_session": self.plan.turns_per_session} for n in counts], 600)
-        cpu = self._cpu()
-        answers = await self._call("run_bot", [
+        cpu = self.cpu()
+        answers = await self.call("run_bot", [
             {"turns": per_customer, "messages": BOT_MESSAGES} for _ in counts], 900)
         used = cpu.percent()
         return {"cpu_percent": used["rasa" if protocol == PROJECT else "rasa-plain"],
@@ -159,117 +162,57 @@ class Bench:
             start += count
         if len(per_shard) < len(self.shards):
             raise ValueError("fewer agents than load-generator processes")
-        await self._call("start_agents", [
+        await self.call("start_agents", [
             {"base_url": self.stack.handoff_url, "usernames": group, "password": AGENT_PASSWORD}
             for group in per_shard], 300)
 
     async def handoffs(self) -> Dict[str, Any]:
         """One at a time (shard 0), then in bulk until the relay's conversations are held."""
-        first = await self._call("handoffs", [
+        first = await self.call("handoffs", [
             {"rasa_url": self.stack.rasa_url, "count": self.plan.handoffs_one_at_a_time,
-             "concurrency": 1, "exchange": False}], 900)
-        targets = split(self.plan.relay_conversations, len(self.shards))
+             "concurrency": 1}], 900)
+        targets = split(self.plan.conversations, len(self.shards))
         targets[0] -= self.plan.handoffs_one_at_a_time
         concurrency = self.plan.handoffs_at_once_per_shard
-        bulk = await self._call("handoffs", [
-            {"rasa_url": self.stack.rasa_url, "count": max(0, n), "concurrency": concurrency,
-             "exchange": False} for n in targets], 1200)
+        started = time.monotonic()
+        bulk = await self.call("handoffs", [
+            {"rasa_url": self.stack.rasa_url, "count": max(0, n), "concurrency": concurrency}
+            for n in targets], 3000)
         self.relay_ids = [cid for a in first + bulk for cid in a["new_ids"]]
         return {
             "one_at_a_time": _handoff_figure(first),
-            "bulk": {**_handoff_figure(bulk),
-                     "concurrent": concurrency * len(self.shards)},
+            "bulk": {**_handoff_figure(bulk), "concurrent": concurrency * len(self.shards),
+                     "seconds": time.monotonic() - started},
             "held": sum(a["held"] for a in bulk)}
 
-    async def relay(self) -> Dict[str, Any]:
-        """Both sides write at their pace in every held conversation.
+    async def memory(self, before: Dict[str, Any]) -> Dict[str, Any]:
+        """Redis bytes per conversation and processes' RSS, with every conversation open.
 
-        Redis round trips and profiles of the handoff service and Rasa are taken meanwhile.
+        `before` was taken before the handoffs; the conversations' own keys are measured now,
+        after the relay (their transcripts hold its messages).
         """
-        seconds = self.plan.relay_seconds
-        profiled = max(1.0, seconds - 5)
-        recorders = self._profile("relay", profiled)
-        cpu = self._cpu()
-        load = asyncio.ensure_future(self._call("relay", [
-            {"duration": seconds, "customer_interval": self.plan.customer_interval,
-             "agent_interval": self.plan.agent_interval, "drain": 60}
-            for _ in range(len(self.shards))], seconds + 180))
-        under_load = await redis_round_trips(
-            self.redis_url, self.plan.redis_round_trips // 4, pause=seconds / 2 /
-            max(1, self.plan.redis_round_trips // 4))
-        answers = await load
-        return {**_directions(answers), "cpu_percent": cpu.percent(),
-                "redis_round_trip_under_load": _as_dict(summarise(under_load)),
-                "profiles": self._profiles_done(recorders),
-                "offered_per_second": self.plan.relay_conversations * (
-                    1 / self.plan.customer_interval + 1 / self.plan.agent_interval)}
-
-    # --- 4. throughput and memory ---------------------------------------------------------
-
-    async def throughput(self) -> Dict[str, Any]:
-        """Every held conversation sends a burst each way, from a fresh rate-limit window."""
-        now = time.time()
-        start_at = (now // 30 + 1) * 30 + 0.5
-        if start_at - now < 3:
-            start_at += 30
-        per = self.plan.burst_per_conversation
-        load = asyncio.ensure_future(self._call("burst", [
-            {"start_at_epoch": start_at, "per_conversation": per, "drain": 180}
-            for _ in range(len(self.shards))], 600))
-        await asyncio.sleep(max(0.0, start_at - time.time()))
-        # The first seconds of the burst, when every queue is full (long enough for shares).
-        profiled = min(20.0, max(2.0, self.plan.relay_seconds / 3))
-        recorders = self._profile("burst", profiled)
-        cpu = self._cpu()
-        answers = await load
-        figure = _directions(answers)
-        figure["cpu_percent"] = cpu.percent()
-        first = min(d["first_send"] for d in (figure["to_agent"], figure["to_customer"])
-                    if d["first_send"] is not None)
-        last = max(d["last_arrival"] for d in (figure["to_agent"], figure["to_customer"])
-                   if d["last_arrival"] is not None)
-        received = figure["to_agent"]["received"] + figure["to_customer"]["received"]
-        figure["messages_per_second"] = received / (last - first) if last > first else None
-        figure["seconds"] = last - first
-        figure["profiles"] = self._profiles_done(recorders)
-        return figure
-
-    async def memory(self) -> Dict[str, Any]:
-        """Redis bytes per conversation and service RSS, up to the planned open conversations."""
         redis = Redis.from_url(self.redis_url, decode_responses=True)
         try:
-            before = {"redis_used": await used_memory(redis),
-                      "handoff_rss": rss_bytes(self._pid("handoff")),
-                      "rasa_rss": rss_bytes(self._pid("rasa"))}
-            more = self.plan.memory_conversations - self.plan.relay_conversations
-            answers = await self._call("handoffs", [
-                {"rasa_url": self.stack.rasa_url, "count": n,
-                 "concurrency": self.plan.handoffs_at_once_per_shard, "exchange": False}
-                for n in split(more, len(self.shards))], 1800)
-            new_ids = [cid for a in answers for cid in a["new_ids"]]
-            open_now = sum(a["held"] for a in answers)
-            after = {"redis_used": await used_memory(redis),
-                     "handoff_rss": rss_bytes(self._pid("handoff")),
-                     "rasa_rss": rss_bytes(self._pid("rasa"))}
-            # Two kinds: just handed off (greeting, handoff, agent joined), and the relay's,
-            # whose transcripts hold a minute of messages each way.
-            keys_of = await bytes_of_conversations(redis, self.keys, new_ids[:100])
+            after = await self.memory_now(redis)
             keys_of_relay = await bytes_of_conversations(redis, self.keys, self.relay_ids[:100])
             streams = await stream_bytes(redis, self.keys)
         finally:
             await redis.close()
-        return {"open_conversations": open_now, "new_conversations": len(new_ids),
-                "failures": [f for a in answers for f in a["failures"]][:5],
-                "failed": sum(len(a["failures"]) for a in answers),
-                "before": before, "after": after,
-                "redis_used_per_new_conversation":
-                    (after["redis_used"] - before["redis_used"]) / max(1, len(new_ids)),
-                "conversation_keys": keys_of, "relay_conversation_keys": keys_of_relay,
-                "streams": streams}
+        return {"open_conversations": len(self.relay_ids), "before": before, "after": after,
+                "redis_used_per_conversation":
+                    (after["redis_used"] - before["redis_used"]) / max(1, len(self.relay_ids)),
+                "conversation_keys": self.just_handed_off, "relay_conversation_keys":
+                    keys_of_relay, "streams": streams}
+
+    async def memory_now(self, redis: Redis) -> Dict[str, Any]:
+        """Redis `used_memory` and the handoff service's and Rasa's RSS."""
+        return {"redis_used": await used_memory(redis),
+                "handoff_rss": rss_bytes(self._pid("handoff")),
+                "rasa_rss": rss_bytes(self._pid("rasa"))}
 
     # --- profiles ---------------------------------------------------------------------------
 
-    def _profile(self, phase: str, seconds: float) -> Dict[str, Any]:
+    def profile(self, phase: str, seconds: float) -> Dict[str, Any]:
         """py-spy on the handoff service and Rasa for `seconds`, in the background."""
         recorders = {}
         for name in ("handoff", "rasa"):
@@ -279,7 +222,7 @@ class Bench:
         return recorders
 
     @staticmethod
-    def _profiles_done(recorders: Dict[str, Any]) -> Dict[str, Any]:
+    def profiles_done(recorders: Dict[str, Any]) -> Dict[str, Any]:
         return {name: profiling.finish(recorder, output, seconds)
                 for name, (recorder, output, seconds) in recorders.items()}
 
@@ -293,17 +236,29 @@ class Bench:
         results["bot_turns"] = await self.bot_turns()
         if self.plain_url is not None:
             self.stack.stop_process("rasa-plain")  # done with it: its memory back
-        self.say("2. Handoffs (agents sign in first)")
+        self.say(f"2. Handoffs ({self.plan.agents} agents sign in first)")
         await self.start_agents()
         results["rss_idle"] = {"handoff": rss_bytes(self._pid("handoff")),
                                "rasa": rss_bytes(self._pid("rasa"))}
-        results["handoffs"] = await self.handoffs()
+        redis = Redis.from_url(self.redis_url, decode_responses=True)
+        try:
+            before = await self.memory_now(redis)
+            results["handoffs"] = await self.handoffs()
+            self.just_handed_off = await bytes_of_conversations(redis, self.keys,
+                                                                self.relay_ids[:100])
+        finally:
+            await redis.close()
         self.say(f"3. Relay: {results['handoffs']['held']} conversations with agents")
-        results["relay"] = await self.relay()
-        self.say("4. Throughput: a burst each way")
-        results["throughput"] = await self.throughput()
-        self.say(f"4. Memory at {self.plan.memory_conversations} open conversations")
-        results["memory"] = await self.memory()
+        results["relay_curve"] = await relay.curve(self)
+        self.say("4. Sustained throughput of one handoff process")
+        results["sustained"] = await relay.sustained(self)
+        self.say("  late messages: waiting for what has not arrived yet")
+        final = await relay.settle(self, relay.SETTLE_AT_END if self.plan.name == "full"
+                                   else 20)
+        relay.apply_late(self, final["answers"])
+        results["final_wait_seconds"] = final["seconds"]
+        self.say(f"5. Memory at {len(self.relay_ids)} open conversations")
+        results["memory"] = await self.memory(before)
         return results
 
 
@@ -316,23 +271,6 @@ def _handoff_figure(answers: List[Dict[str, Any]]) -> Dict[str, Any]:
     failures = [f for a in answers for f in a["failures"]]
     return {"summary": _as_dict(summarise(latencies)), "failed": len(failures),
             "failure_examples": failures[:3]}
-
-
-def _directions(answers: List[Dict[str, Any]]) -> Dict[str, Any]:
-    figure: Dict[str, Any] = {}
-    for direction in ("to_agent", "to_customer"):
-        parts = [a[direction] for a in answers]
-        firsts = [p["first_send"] for p in parts if p["first_send"] is not None]
-        lasts = [p["last_arrival"] for p in parts if p["last_arrival"] is not None]
-        figure[direction] = {
-            **{k: sum(p[k] for p in parts)
-               for k in ("sent", "received", "lost", "refused", "errors", "duplicates")},
-            "summary": _as_dict(summarise([x for p in parts for x in p["latencies"]])),
-            "error_examples": [e for p in parts for e in p.get("error_examples", [])][:3],
-            "duplicate_times": [t for p in parts for t in p.get("duplicate_times", [])],
-            "first_send": min(firsts, default=None), "last_arrival": max(lasts, default=None)}
-    figure["sockets_dropped"] = sorted(s for a in answers for s in a.get("sockets_dropped", []))
-    return figure
 
 
 def machine() -> Dict[str, Any]:
@@ -386,6 +324,7 @@ def run(plan: Plan, run_dir: Path, baseline: bool = True,
         shards = Shards(plan.shards)
         bench = Bench(plan, stack, plain_url, shards, run_dir, say)
         results = asyncio.run(bench.run())
+        about["load_average_end"] = os.getloadavg()
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)

@@ -10,64 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Dict, List, Optional, Tuple
 
 from bench.clients import PROJECT, Agent, Customer
+from bench.traffic import Direction, schedule
 
 HUMAN_PLEASE = "I want to talk to a human"
 GREETING = "hello"
 CONNECT_AT_ONCE = 20  # socket.io connections opened concurrently by one shard
-
-
-@dataclass
-class Direction:
-    """Messages one way (customer→agent or agent→customer) during one phase."""
-
-    sent: Dict[str, float] = field(default_factory=dict)  # marker -> send time
-    received: Dict[str, float] = field(default_factory=dict)  # marker -> first arrival
-    refused: int = 0  # refused by the product with a clear error (rate limit): never accepted
-    errors: int = 0  # the request itself failed
-    duplicates: int = 0
-    error_examples: List[str] = field(default_factory=list)
-    duplicate_times: List[Tuple[float, float]] = field(default_factory=list)
-
-    def failed(self, exc: BaseException) -> None:
-        """Counts a request that failed, and keeps the first few for the report."""
-        self.errors += 1
-        if len(self.error_examples) < 3:
-            self.error_examples.append(repr(exc)[:200])
-
-    def arrived(self, marker: str, at: float) -> None:
-        """Records the first arrival of a message sent in this phase."""
-        if marker not in self.sent:
-            return  # another phase's straggler, or another shard's conversation
-        if marker in self.received:
-            self.duplicates += 1
-            # When the copy came: seconds after sending, and after the first arrival.
-            self.duplicate_times.append((round(self.received[marker] - self.sent[marker], 1),
-                                         round(at - self.received[marker], 1)))
-        else:
-            self.received[marker] = at
-
-    def outstanding(self) -> int:
-        """Messages accepted and not arrived yet."""
-        return len(self.sent) - len(self.received)
-
-    def result(self) -> Dict[str, Any]:
-        """Counts and latencies, for the orchestrator."""
-        latencies = [self.received[m] - self.sent[m] for m in self.received]
-        return {"sent": len(self.sent), "received": len(self.received),
-                "lost": self.outstanding(), "refused": self.refused, "errors": self.errors,
-                "duplicates": self.duplicates, "latencies": latencies,
-                "error_examples": self.error_examples, "duplicate_times": self.duplicate_times,
-                "first_send": min(self.sent.values(), default=None),
-                "last_arrival": max(self.received.values(), default=None)}
 
 
 @dataclass
@@ -90,6 +45,10 @@ class Shard:
         self.to_agent = Direction()
         self.to_customer = Direction()
         self.handoff_failures: List[str] = []
+        # Messages of finished phases that had not arrived by the end of their drain:
+        # marker -> (phase label, direction name, send time); their later arrivals are late.
+        self.unarrived: Dict[str, Tuple[str, str, float]] = {}
+        self.late: Dict[Tuple[str, str], List[float]] = {}
         self.phase_started = time.monotonic()
 
     # --- bot turns -------------------------------------------------------------------------
@@ -147,6 +106,7 @@ class Shard:
         for username in usernames:
             agent = Agent(base_url, username)
             agent.on_frame = self._on_frame
+            agent.on_reconnect = self._agent_back
             await agent.start(password)
             self.agents.append(agent)
         return {"agents": len(self.agents)}
@@ -165,19 +125,47 @@ class Shard:
             turn = frame.get("turn") or {}
             text = turn.get("text") or ""
             if turn.get("kind") == "customer" and text.startswith("bench "):
-                self.to_agent.arrived(text[6:], at)
+                self._arrived(self.to_agent, text[6:], at)
+
+    async def _agent_back(self, agent: Agent) -> None:
+        """The console's WebSocket is open again: it reads its conversations' transcripts."""
+        for held in self.held:
+            if held.agent is not agent:
+                continue
+            try:
+                status, body = await agent.get(
+                    f"/api/conversations/{held.customer.conversation_id}")
+            except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - counted as not arrived
+                continue
+            if status != 200:
+                continue
+            at = time.monotonic()
+            for turn in (body.get("conversation") or {}).get("transcript") or []:
+                text = turn.get("text") or ""
+                if turn.get("kind") == "customer" and text.startswith("bench "):
+                    self._arrived(self.to_agent, text[6:], at, recovered=True)
 
     def _on_customer_reply(self, at: float, data: Dict[str, Any]) -> None:
         text = data.get("text") or ""
         if data.get("agent") and text.startswith("bench "):
-            self.to_customer.arrived(text[6:], at)
+            frame_id = data.get("id")
+            self._arrived(self.to_customer, text[6:], at, str(frame_id) if frame_id else None,
+                          recovered=bool(data.get("replayed")))
 
-    async def handoffs(self, rasa_url: str, count: int, concurrency: int,
-                       exchange: bool) -> Dict[str, Any]:
+    def _arrived(self, direction: Direction, marker: str, at: float,
+                 frame_id: Optional[str] = None, recovered: bool = False) -> None:
+        late = self.unarrived.pop(marker, None)
+        if late is None:
+            direction.arrived(marker, at, frame_id, recovered)
+        else:
+            label, name, sent = late
+            self.late.setdefault((label, name), []).append(at - sent)
+
+    async def handoffs(self, rasa_url: str, count: int, concurrency: int) -> Dict[str, Any]:
         """`count` new conversations through the real path.
 
-        Greeting, "a human please", the ticket on the consoles, a claim; with `exchange`, one
-        message each way.
+        Greeting, "a human please", the ticket on the consoles, a claim by the least loaded
+        agent of this shard, the customer's "agent joined".
 
         Returns the handoff latencies (the customer's message to the first `ticket.queued`
         frame on this shard's consoles).
@@ -189,10 +177,11 @@ class Shard:
         loads = {agent.username: 0 for agent in self.agents}
         for held in self.held:
             loads[held.agent.username] += 1
+        started_all = time.monotonic()
 
         async def one() -> None:
             async with limit:
-                customer = Customer(rasa_url, PROJECT)
+                customer = Customer(rasa_url, PROJECT, keep_alive=True)
                 customer.on_reply = self._on_customer_reply
                 try:
                     await customer.connect()
@@ -211,12 +200,9 @@ class Shard:
                     if status != 200:
                         raise RuntimeError(f"claim: {status} {body}")
                     await customer.wait_reply(lambda m: m.get("notice") == "agent_joined")
-                    held = Held(customer, agent)
-                    self.held.append(held)
+                    customer.forget_replies()
+                    self.held.append(Held(customer, agent))
                     new_ids.append(customer.conversation_id)
-                    if exchange:
-                        await self._customer_says(held, wait=True)
-                        await self._agent_says(held, wait=True)
                 except (Exception, asyncio.TimeoutError) as exc:  # counted, not hidden
                     replies = [d.get("text", "")[:80] for _, d in customer.replies[-2:]]
                     failures.append(f"{exc!r} last replies={replies}")
@@ -225,110 +211,120 @@ class Shard:
         await asyncio.gather(*(one() for _ in range(count)))
         self.handoff_failures.extend(failures)
         return {"latencies": latencies, "failures": failures, "held": len(self.held),
-                "new_ids": new_ids}
+                "new_ids": new_ids, "seconds": time.monotonic() - started_all}
 
     # --- relay ---------------------------------------------------------------------------
 
-    async def _customer_says(self, held: Held, wait: bool = False) -> None:
+    async def _customer_says(self, held: Held) -> None:
         marker = f"c2a-{uuid.uuid4().hex[:16]}"
-        self.to_agent.sent[marker] = time.monotonic()
+        direction = self.to_agent
         try:
+            # A customer whose socket is being opened again sends once it is back (the page
+            # keeps the message): the latency is the product's, from the actual send.
+            await held.customer.ready(60)
+            direction.sent[marker] = time.monotonic()
             ack = await held.customer.send(f"bench {marker}")
         except (Exception, asyncio.TimeoutError) as exc:
-            self.to_agent.failed(exc)
-            del self.to_agent.sent[marker]
+            direction.failed(exc)
+            direction.sent.pop(marker, None)
             return
         if not (isinstance(ack, dict) and ack.get("ok")):
-            self.to_agent.refused += 1
-            del self.to_agent.sent[marker]
-        elif wait:
-            await self._arrival(self.to_agent, marker, 60)
+            if isinstance(ack, dict) and ack.get("error") == "rate_limited":
+                direction.refused += 1
+            else:
+                direction.failed(RuntimeError(f"not accepted: {ack}"))
+            del direction.sent[marker]
 
-    async def _agent_says(self, held: Held, wait: bool = False) -> None:
+    async def _agent_says(self, held: Held) -> None:
         marker = f"a2c-{uuid.uuid4().hex[:16]}"
-        self.to_customer.sent[marker] = time.monotonic()
+        direction = self.to_customer
+        direction.sent[marker] = time.monotonic()
         try:
-            status, _ = await held.agent.post(
+            status, body = await held.agent.post(
                 f"/api/conversations/{held.customer.conversation_id}/messages",
                 {"text": f"bench {marker}", "client_id": marker})
         except (Exception, asyncio.TimeoutError) as exc:
-            self.to_customer.failed(exc)
-            del self.to_customer.sent[marker]
+            direction.failed(exc)
+            del direction.sent[marker]
             return
         if status != 202:
             if status == 429:
-                self.to_customer.refused += 1
+                direction.refused += 1
             else:
-                self.to_customer.errors += 1
-            del self.to_customer.sent[marker]
-        elif wait:
-            await self._arrival(self.to_customer, marker, 60)
-
-    @staticmethod
-    async def _arrival(direction: Direction, marker: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while marker not in direction.received and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+                direction.failed(RuntimeError(f"HTTP {status}: {body}"))
+            del direction.sent[marker]
 
     def _new_phase(self) -> None:
         self.to_agent, self.to_customer = Direction(), Direction()
         self.phase_started = time.monotonic()
+        for held in self.held:
+            held.customer.forget_replies()
 
-    async def relay(self, duration: float, customer_interval: float, agent_interval: float,
-                    drain: float) -> Dict[str, Any]:
-        """Both sides of every held conversation write at their interval for `duration` s.
+    async def open_loop(self, conversations: int, customer_interval: Optional[float],
+                        agent_interval: Optional[float], jitter: float, duration: float,
+                        drain: float, label: str = "") -> Dict[str, Any]:
+        """The first `conversations` held conversations write for `duration` s, open loop.
 
-        Closed loop: a side writes its next message only once the last one has arrived (or
-        after 60 s), so an overloaded stack slows the senders instead of piling up a backlog
-        that would take minutes to drain; the achieved rate is reported next to the offered one.
+        Each side of each conversation writes every `interval` s (± `jitter`), at times drawn
+        before the phase starts: a message never waits for the last one's answer, so a slow
+        product meets the offered load (and its queue grows) instead of slowing the senders.
+        How late the generator itself was on its schedule is measured too.
         """
         self._new_phase()
-        stop_at = time.monotonic() + duration
+        held = self.held[:conversations]
+        start = time.monotonic() + 0.5
+        plan = sorted(
+            [(at, "c", i) for at, i in schedule(len(held), customer_interval, jitter, start,
+                                                 duration)]
+            + [(at, "a", i) for at, i in schedule(len(held), agent_interval, jitter, start,
+                                                   duration)])
+        tasks = []
+        for at, side, index in plan:
+            wait = at - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            direction = self.to_agent if side == "c" else self.to_customer
+            direction.send_lag.append(time.monotonic() - at)
+            say = self._customer_says if side == "c" else self._agent_says
+            tasks.append(asyncio.ensure_future(say(held[index])))
+        await asyncio.gather(*tasks)
+        return await self._drained(drain, held, label)
 
-        async def every(interval: float, say: Any, held: Held) -> None:
-            await asyncio.sleep(random.uniform(0, interval))  # spread the conversations
-            while time.monotonic() < stop_at:
-                started = time.monotonic()
-                await say(held, wait=True)
-                pause = interval * random.uniform(0.9, 1.1) - (time.monotonic() - started)
-                await asyncio.sleep(max(0.0, pause))
-
-        await asyncio.gather(*(every(customer_interval, self._customer_says, held)
-                               for held in self.held),
-                             *(every(agent_interval, self._agent_says, held)
-                               for held in self.held))
-        return await self._drained(drain)
-
-    async def burst(self, start_at_epoch: float, per_conversation: int,
-                    drain: float) -> Dict[str, Any]:
-        """Every held conversation sends `per_conversation` messages each way, at once.
-
-        From `start_at_epoch` (wall clock, shared by the shards), as fast as acknowledgements
-        allow.
-        """
-        self._new_phase()
-        await asyncio.sleep(max(0.0, start_at_epoch - time.time()))
-
-        async def side(say: Any, held: Held) -> None:
-            for _ in range(per_conversation):
-                await say(held)
-
-        await asyncio.gather(*(side(self._customer_says, held) for held in self.held),
-                             *(side(self._agent_says, held) for held in self.held))
-        return await self._drained(drain)
-
-    async def _drained(self, drain: float) -> Dict[str, Any]:
+    async def _drained(self, drain: float, held: List[Held], label: str) -> Dict[str, Any]:
         deadline = time.monotonic() + drain
         while (self.to_agent.outstanding() or self.to_customer.outstanding()) and \
                 time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        # Customers' sockets that went down during the phase without the bench asking, with
-        # seconds from the phase's start (the bench does not reconnect them).
-        dropped = sorted(round(h.customer.dropped_at - self.phase_started, 1) for h in self.held
-                         if h.customer.dropped_at is not None
-                         and h.customer.dropped_at >= self.phase_started)
+        for name, direction in (("to_agent", self.to_agent), ("to_customer", self.to_customer)):
+            for marker, sent in direction.sent.items():
+                if marker not in direction.received:
+                    self.unarrived[marker] = (label, name, sent)
+        since = self.phase_started
         return {"to_agent": self.to_agent.result(), "to_customer": self.to_customer.result(),
-                "sockets_dropped": dropped}
+                # Connections that went down during the phase without the bench asking
+                # (seconds from the phase's start), and how many came back.
+                "sockets_dropped": sorted(round(t - since, 1) for h in held
+                                          for t in h.customer.drops if t >= since),
+                "customer_reconnects": sum(h.customer.reconnects for h in held),
+                "consoles_dropped": sorted(round(t - since, 1) for a in self.agents
+                                           for t in a.drops if t >= since),
+                "console_reconnects": sum(a.reconnects for a in self.agents)}
+
+    async def settle(self, timeout: float) -> Dict[str, Any]:
+        """Waits (up to `timeout` s) for messages of past phases that have not arrived yet.
+
+        Returns, per phase and direction, the latencies of those that arrived late, and how
+        many never arrived (so far).
+        """
+        deadline = time.monotonic() + timeout
+        while self.unarrived and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        never: Dict[str, Dict[str, int]] = {}
+        for label, name, _ in self.unarrived.values():
+            never.setdefault(label, {}).setdefault(name, 0)
+            never[label][name] += 1
+        late = {f"{label}|{name}": values for (label, name), values in self.late.items()}
+        return {"late": late, "never": never, "waiting": len(self.unarrived)}
 
     async def close(self) -> Dict[str, Any]:
         """Closes every connection."""

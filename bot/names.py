@@ -86,7 +86,7 @@ def _spacy_names(text: str) -> List[Dict[str, Any]]:
 
 
 def _introduced(text: str, ent: Any) -> bool:
-    """spaCy's PER counts only next to an introduction cue, and only capitalised words."""
+    """SpaCy's PER counts only next to an introduction cue, and only capitalised words."""
     if not all(word[:1].isupper() for word in ent.text.split()):
         return False
     return bool(_CUE_BEFORE.search(text[:ent.start_char])

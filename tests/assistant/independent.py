@@ -35,8 +35,18 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import yaml
 
 from tests.assistant.nlu_eval import (
-    FALLBACK, HUMAN, OUT_OF_SCOPE, Evaluation, Example, Prediction, Scores, _pct, _ratio,
-    normalise, predict_async, training_overlap,
+    FALLBACK,
+    HUMAN,
+    OUT_OF_SCOPE,
+    Evaluation,
+    Example,
+    Prediction,
+    Scores,
+    _pct,
+    _ratio,
+    normalise,
+    predict_async,
+    training_overlap,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

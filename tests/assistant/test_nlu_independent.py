@@ -15,7 +15,12 @@ import pytest
 
 from stack.model import ROOT, ensure_model
 from tests.assistant.independent import (
-    Evaluation, evaluate_independent, honest_rate, load_independent, report, split_of,
+    Evaluation,
+    evaluate_independent,
+    honest_rate,
+    load_independent,
+    report,
+    split_of,
 )
 from tests.assistant.nlu_eval import normalise
 
