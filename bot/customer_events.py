@@ -71,8 +71,9 @@ class CustomerEvents:
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         await self._emit(sio, namespace, message["data"])
-            except (RedisError, OSError) as exc:
-                logger.warning("webchat.customer_events.failure error=%s", exc)
+            except (RedisError, OSError, TypeError) as exc:
+                # TypeError: redis-py's pub/sub, cut mid-reply, reads a missing response.
+                logger.warning("webchat.customer_events.failure error=%r", exc)
                 await asyncio.sleep(1)
 
     async def _read_messages(self, sio: AsyncServer, namespace: Optional[str]) -> None:
