@@ -17,7 +17,7 @@ import pytest
 
 from stack.model import ensure_model
 from stack.services import Ports, Stack
-from tests.e2e.conftest import AgentClient, Customer, create_account, rasa_tracker
+from tests.e2e.conftest import AgentClient, Customer, create_account, tracker_with
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -178,8 +178,13 @@ async def test_killing_the_handoff_service_mid_relay_loses_and_repeats_nothing(o
                              f"every agent message reaches {pair.cid}", 30)
         await asyncio.sleep(1)  # time for a duplicate to show, if one were coming
         for pair in pairs:
-            events = _after_pause((await rasa_tracker(stack, pair.cid))["events"])
             meta = lambda e: e.get("metadata") or {}  # noqa: E731
+            # Written into the tracker behind the live path (every 10 s here, the default).
+            events = _after_pause(await tracker_with(stack, pair.cid, lambda events, p=pair: (
+                len([e for e in events if (e.get("metadata") or {}).get("handoff_agent")])
+                >= len(p.from_agent)
+                and set(p.from_customer) <= {e.get("text") for e in events
+                                             if e["event"] == "user"}), 90))
             assert [e["text"] for e in events if e["event"] == "bot"
                     and meta(e).get("handoff_agent")] == pair.from_agent
             assert pair.delivered_to_customer() == pair.from_agent, [p.history for p in pair.pages]

@@ -575,6 +575,10 @@ async def test_a_human_segment_with_rasa_away_is_all_in_the_tracker_before_the_b
     for n in range(10):
         await customer_says(customer, f"Customer turn {n}")
         await agent_says(f"Agent turn {n}")
+        # A conversation: the customer reads the answer before writing again (the record's
+        # order is the order in which each side's message was delivered).
+        await customer.reply(lambda m, mid=turns[-1][1]: m.get("agent_message_id") == mid,
+                             timeout=60)
     stack.processes["rasa"].kill()
     for n in range(10, 25):  # the live path needs no Rasa: the agent goes on
         await agent_says(f"Agent turn {n} (Rasa away)")

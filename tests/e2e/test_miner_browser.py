@@ -8,7 +8,10 @@ Also produces docs/screenshots/miner.png.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import time
+import urllib.request
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
@@ -86,6 +89,9 @@ def test_supervisor_mines_exports_and_sees_an_agents_good_answer(stack, browser,
     marie.get_by_test_id("reply-input").fill(REPLY)
     marie.get_by_test_id("reply-input").press("Enter")
     expect(_chat_from(chat, "agent").filter(has_text=REPLY)).to_have_count(1, timeout=LIVE)
+
+    # The miner reads the tracker store: the live turns are written there behind the relay.
+    _until_in_the_tracker(stack, cid, RAINCOAT)
 
     # --- The supervisor opens the miner page: the raincoat questions are a group. ---
     sam.get_by_test_id("miner-toggle").click()
@@ -179,3 +185,15 @@ def test_supervisor_mines_exports_and_sees_an_agents_good_answer(stack, browser,
     expect(sam.get_by_test_id("miner-view")).to_be_hidden()
     for context in (customer, *contexts.values()):
         context.close()
+
+
+def _until_in_the_tracker(stack: Stack, cid: str, texts, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        with urllib.request.urlopen(f"{stack.rasa_url}/conversations/{cid}/tracker?"
+                                    f"token={stack.rasa_token}", timeout=10) as answer:
+            events = json.loads(answer.read())["events"]
+        if set(texts) <= {e.get("text") for e in events if e.get("event") == "user"}:
+            return
+        assert time.monotonic() < deadline, "the live turns never reached the tracker"
+        time.sleep(0.3)
