@@ -14,6 +14,8 @@ from typing import Any, Callable, Dict, List, Optional
 import aiohttp
 import socketio
 
+from handoff.webchat_frames import page_view
+
 # The project's channel (bot.web.WebChatInput) issues a signed token; Rasa's own `socketio`
 # channel just echoes the session id the client proposes.
 PROJECT, PLAIN = "project", "plain"
@@ -49,6 +51,7 @@ class Customer:
 
     async def _on_bot(self, data: Dict[str, Any]) -> None:
         at = time.monotonic()
+        data = page_view(data)  # the project's extras (notice, agent) are in its metadata
         self.replies.append((at, data))
         self._new_reply.set()
         self.on_reply(at, data)
