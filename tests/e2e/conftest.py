@@ -18,7 +18,7 @@ import socketio
 
 from handoff.webchat_frames import RASA_FIELDS, page_view
 from stack.model import ROOT, ensure_model
-from stack.services import Ports, Stack
+from stack.services import Ports, Stack, free_port
 from tests.fake_graph import FakeGraph
 from tests.smtp_server import LocalSmtpServer
 
@@ -76,9 +76,15 @@ def quiet_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
 def _a_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
              mailbox: LocalSmtpServer, name: str) -> Iterator[Stack]:
     model = ensure_model(say=lambda line: print(line, file=sys.stderr))
-    running = Stack(model=model, run_dir=tmp_path_factory.mktemp(name), ports=Ports.free(),
+    ports, site = Ports.free(), free_port()
+    # Besides the service's own pages, one third-party site may embed a Rasa web client (the
+    # operator lists such sites in CHAT_ALLOWED_ORIGINS); tests serve it on `site`.
+    origins = [f"http://127.0.0.1:{ports.handoff}", f"http://localhost:{ports.handoff}",
+               f"http://127.0.0.1:{site}"]
+    running = Stack(model=model, run_dir=tmp_path_factory.mktemp(name), ports=ports,
                     say=lambda line: print(line, file=sys.stderr),
                     extra_env={**MESSENGER, "MESSENGER_GRAPH_URL": graph.url,
+                               "CHAT_ALLOWED_ORIGINS": ",".join(origins),
                                "SMTP_HOST": mailbox.host, "SMTP_PORT": str(mailbox.port),
                                "SMTP_FROM": "service@shop.example", "SMTP_TIMEOUT": "5",
                                # Agents claim by hand here (the claim race is tested); automatic
@@ -87,6 +93,7 @@ def _a_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
                                "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_DISCONNECT_GRACE": "3600",
                                # Results must not depend on the hour CI runs at.
                                "HANDOFF_ALWAYS_OPEN": "1"})
+    running.third_party_port = site  # type: ignore[attr-defined]
     running.start()
     try:
         for username, (name, password, role) in AGENTS.items():
