@@ -74,7 +74,8 @@ def quiet_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
 
 
 def _a_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
-             mailbox: LocalSmtpServer, name: str) -> Iterator[Stack]:
+             mailbox: LocalSmtpServer, name: str,
+             env: Optional[Dict[str, str]] = None) -> Iterator[Stack]:
     model = ensure_model(say=lambda line: print(line, file=sys.stderr))
     ports, site = Ports.free(), free_port()
     # Besides the service's own pages, one third-party site may embed a Rasa web client (the
@@ -92,7 +93,7 @@ def _a_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
                                # tests/integration against real Redis and real processes.
                                "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_DISCONNECT_GRACE": "3600",
                                # Results must not depend on the hour CI runs at.
-                               "HANDOFF_ALWAYS_OPEN": "1"})
+                               "HANDOFF_ALWAYS_OPEN": "1", **(env or {})})
     running.third_party_port = site  # type: ignore[attr-defined]
     running.start()
     try:

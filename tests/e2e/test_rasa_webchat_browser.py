@@ -140,5 +140,6 @@ def test_rasa_webchat_on_a_third_party_site(stack, browser, site):
     page.screenshot(path=str(recipe.SCREENSHOTS / "rasa-webchat.png"))
 
     marie.get_by_test_id("close-button").click()
+    marie.get_by_test_id("close-confirm").click()
     for context in (customer, console):
         context.close()

@@ -137,7 +137,7 @@
       [{ label: t('dash.series.handoffs'), data: reasons.map(function (r) { return r.count; }) }],
       { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
     var intents = f.handoffs.by_intent;
-    bars('chart-intent', intents.map(function (r) { return r.intent; }),
+    bars('chart-intent', intents.map(function (r) { return label('intent', r.intent); }),
       [{ label: t('dash.rate'), data: intents.map(function (r) { return Math.round((r.rate || 0) * 1000) / 10; }) }],
       { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, max: 100 } } });
     var channels = Object.keys(f.conversations.by_channel);
@@ -174,7 +174,7 @@
     intents.textContent = '';
     f.handoffs.by_intent.forEach(function (r) {
       intents.appendChild(el('tr', { 'data-testid': 'dashboard-intent', 'data-intent': r.intent }, [
-        el('td', { text: r.intent }), el('td', { text: number(r.conversations, 0) }),
+        el('td', { title: r.intent, text: label('intent', r.intent) }), el('td', { text: number(r.conversations, 0) }),
         el('td', { text: number(r.handed_off, 0) }), el('td', { text: percent(r.rate) })]));
     });
   }
