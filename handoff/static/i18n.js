@@ -17,6 +17,8 @@
       'console.title': 'Agent console',
       'console.titleWaiting': '{count} waiting',
       'notify.mute': 'Mute sound and alerts',
+      'notify.on': 'Alerts on',
+      'notify.off': 'Alerts muted',
       'console.brand': 'Support console',
       /* ---- dashboard (dashboard.js) and eNPS (enps.js) ---- */
       'dash.link': 'Dashboard',
@@ -315,6 +317,7 @@
       'sup.customer': 'Customer',
       'sup.reason': 'Reason',
       'sup.waiting': 'Waiting',
+      'sup.summary': 'Summary',
       'sup.team': 'Team',
       'sup.state': 'State',
       'sup.action': 'Give to',
@@ -428,6 +431,8 @@
       'console.title': 'Console des conseillers',
       'console.titleWaiting': '{count} en attente',
       'notify.mute': 'Couper le son et les alertes',
+      'notify.on': 'Alertes activées',
+      'notify.off': 'Alertes coupées',
       'console.brand': 'Console du support',
       /* ---- tableau de bord (dashboard.js) et eNPS (enps.js) ---- */
       'dash.link': 'Tableau de bord',
@@ -726,6 +731,7 @@
       'sup.customer': 'Client',
       'sup.reason': 'Motif',
       'sup.waiting': 'Attente',
+      'sup.summary': 'Résumé',
       'sup.team': 'Équipe',
       'sup.state': 'État',
       'sup.action': 'Confier à',

@@ -2,9 +2,8 @@
 
 300 conversations wait, on a stack of their own (the shared one's queue stays short for the
 other tests): an agent finds a customer by order number in at most three interactions, filters,
-sorts and pages; notices never cover a control. Tickets are enqueued through the product's own
-store (`handoff.conversation`), as the action server does. Also produces
-docs/screenshots/queue-volume.png.
+sorts and pages; notices never cover a control. Also produces docs/screenshots/queue-volume.png. Tickets are enqueued through the product's own
+store (`handoff.conversation`), as the action server does.
 """
 
 from __future__ import annotations
@@ -147,6 +146,7 @@ def test_a_customer_is_found_among_300_waiting(volume_stack, browser):
     paul.get_by_test_id("queue-search").fill(order_number(TARGET))            # 1 (and 2: focus)
     expect(_items(paul)).to_have_count(1, timeout=QUICK)
     expect(_items(paul).first).to_have_attribute("data-conversation-id", wanted)
+    paul.screenshot(path=str(recipe.SCREENSHOTS / "queue-volume.png"))
     _items(paul).first.get_by_test_id("claim-button").click()                  # 3
     expect(_my_item(paul, wanted)).to_be_visible(timeout=QUICK)
     expect(paul.get_by_test_id("context-slots")).to_contain_text(order_number(TARGET))
@@ -187,9 +187,10 @@ def test_a_customer_is_found_among_300_waiting(volume_stack, browser):
     expect(paul.get_by_test_id("queue-page-text")).to_have_text(
         f"26–50 of {WAITING + 2}", timeout=QUICK)
     expect(_items(paul).first).to_have_attribute("data-conversation-id", "volume-025")
-    paul.get_by_test_id("queue-sort").select_option("line")
     paul.get_by_test_id("queue-prev").click()
-    paul.screenshot(path=str(recipe.SCREENSHOTS / "queue-volume.png"))
+    expect(paul.get_by_test_id("queue-page-text")).to_have_text(
+        f"1–25 of {WAITING + 2}", timeout=QUICK)
+    paul.get_by_test_id("queue-sort").select_option("line")
     console.close()
 
 

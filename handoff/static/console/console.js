@@ -547,7 +547,7 @@
     var on = alertsOn();
     b.setAttribute('aria-pressed', on ? 'false' : 'true');
     b.setAttribute('data-muted', on ? 'false' : 'true');
-    b.textContent = on ? '🔔' : '🔕';
+    b.textContent = t(on ? 'notify.on' : 'notify.off');
     b.setAttribute('aria-label', t('notify.mute'));
     b.title = t(on ? 'notify.toggleOn' : 'notify.toggleOff');
   }
@@ -1350,7 +1350,6 @@
     list.hidden = true;
     var input = $('reply-input');
     input.removeAttribute('aria-activedescendant');
-    input.setAttribute('aria-expanded', 'false');
   }
 
   function customerLanguage() {
@@ -1376,8 +1375,7 @@
     var list = $('canned-list');
     var input = $('reply-input');
     clear(list);
-    list.hidden = !c.open;
-    input.setAttribute('aria-expanded', c.open ? 'true' : 'false');
+    list.hidden = !c.open;  // (aria-expanded is not allowed on a text box: the list shows itself)
     if (!c.open) return;
     if (!c.items.length) {
       input.removeAttribute('aria-activedescendant');
