@@ -66,6 +66,12 @@ def test_no_serious_violation_on_any_page(stack, browser, shop):  # noqa: F811 -
     expect(sam.locator(f'[data-testid="sup-held"][data-conversation-id="{cid}"]')).to_be_visible(
         timeout=QUICK)
     assert not (found := violations(sam)), found
+    # Supervision's lists search too: what the customer told the bot finds them.
+    held = sam.locator(f'[data-testid="sup-held"][data-conversation-id="{cid}"]')
+    sam.get_by_test_id("sup-held-search").fill("no-such-order-99999")
+    expect(held).to_have_count(0, timeout=QUICK)
+    sam.get_by_test_id("sup-held-search").fill("human PLEASE")
+    expect(held).to_be_visible(timeout=QUICK)
     sam.goto(f"{url}/dashboard")
     expect(sam.get_by_test_id("dashboard-intent").first).to_be_visible(timeout=LIVE)
     assert not (found := violations(sam)), found
