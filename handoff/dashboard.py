@@ -11,7 +11,8 @@ Definitions (docs/agent-api.md says them to supervisors):
   the share that had a handoff;
 - waiting time to first agent reply: first_reply_at − queued_at of handoffs queued in the period
   that got a reply; `waited`: the wait of every handoff of the period, answered or not, and the
-  share answered within the team's target (`handoff.dashboard_now`); handling time: ended_at − claimed_at of those claimed and ended;
+  share answered within the team's target (`handoff.dashboard_now`); handling time:
+  ended_at − claimed_at of those claimed and ended;
   median and p90 by linear interpolation between closest ranks (numpy's default);
 - abandonment: handoffs queued in the period whose customer left the queue (`abandoned`) / all
   handoffs queued in the period; `cancelled` (went back to the assistant) is counted apart;

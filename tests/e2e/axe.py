@@ -18,7 +18,8 @@ def violations(page: Union[Page, Frame]) -> List[Dict[str, Any]]:
         # scripts) stays as it is in production.
         page.evaluate(npm_packages.path("axe-core", "axe.min.js").read_text() + "\n;0")
     found = page.evaluate("""() => axe.run(document, {
-        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
+        runOnly: {type: 'tag',
+                  values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
         resultTypes: ['violations']}).then(r => r.violations)""")
     return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
              "nodes": [n["target"] for n in v["nodes"]][:5]}

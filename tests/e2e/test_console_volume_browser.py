@@ -2,8 +2,10 @@
 
 300 conversations wait, on a stack of their own (the shared one's queue stays short for the
 other tests): an agent finds a customer by order number in at most three interactions, filters,
-sorts and pages; notices never cover a control. Also produces docs/screenshots/queue-volume.png. Tickets are enqueued through the product's own
-store (`handoff.conversation`), as the action server does.
+sorts and pages; notices never cover a control. Tickets are enqueued through the product's own
+store (`handoff.conversation`), as the action server does. Also produces
+docs/screenshots/queue-volume.png. And, on the shared stack, a customer's reply in another of
+the agent's conversations counts in the tab title.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ COVERED = """() => {
     const top = document.elementFromPoint(x, y);
     if (top && top !== c && !c.contains(top) && !top.contains(c) && !(c.labels &&
         [...c.labels].some(l => l.contains(top)))) {
-      covered.push((c.dataset.testid || c.id || c.tagName) + ' under ' + (top.dataset.testid || top.className));
+      covered.push((c.dataset.testid || c.id || c.tagName) + ' under ' +
+                   (top.dataset.testid || top.className));
     }
   }
   return covered;
