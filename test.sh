@@ -11,6 +11,8 @@ fi
 # The end-to-end tests share one model, trained here (once per data hash) so that its progress
 # shows and no test's time limit includes training.
 .venv/bin/python -m stack train
+# The browser tests' packages from the npm registry (rasa-webchat, axe-core), pinned and checked.
+.venv/bin/python -m tests.npm_packages
 set +e
 .venv/bin/python -m pytest "$@"
 code=$?

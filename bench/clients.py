@@ -22,6 +22,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import aiohttp
 import socketio
 
+from handoff.webchat_frames import page_view
+
 # The project's channel (bot.web.WebChatInput) issues a signed token; Rasa's own `socketio`
 # channel just echoes the session id the client proposes.
 PROJECT, PLAIN = "project", "plain"
@@ -104,6 +106,7 @@ class Customer:
 
     async def _on_bot(self, data: Dict[str, Any]) -> None:
         at = time.monotonic()
+        data = page_view(data)  # the project's extras (notice, agent) are in its metadata
         frame_id = data.get("id")
         if frame_id is not None and _stream_id(frame_id) > _stream_id(self.last_seen):
             self.last_seen = str(frame_id)

@@ -6,8 +6,10 @@
   a token; a `session_request` with a token that does not verify starts a new conversation, and
   a socket only ever speaks in the conversation of its own session;
 - the socket.io server accepts browsers only from `allowed_origins`;
-- every message is journaled (`handoff.journal`) and carries its journal id (`id`); a browser
-  that reconnects sends `last_seen` in `session_request` and gets what it missed; a customer
+- every message is journaled (`handoff.journal`) and carries its journal id (`metadata.id`); a
+  browser that reconnects sends `last_seen` in `session_request` and gets what it missed (a
+  client that never sends `last_seen`, e.g. Rasa's own widgets, keeps its history itself and
+  gets no replay, as from Rasa's channel); a customer
   message carries `message_id`, is acknowledged (socket.io ack) once handled, and a resend of the
   same id is acknowledged without being handled twice;
 - with `redis_url`, emits go through python-socketio's Redis manager, so a message sent by any
@@ -15,9 +17,9 @@
 - while a person owns the conversation, a customer's message goes straight to them
   (`handoff.relay.inbound`), never through Rasa; their messages reach the page from the
   handoff service through Redis (`bot.customer_events`);
-- `bot_uttered` carries `agent` (the agent's name) when a person wrote the message, and `notice`
-  for the handoff service's notices (`handoff.relay.frames`); `user_typing` / `agent_typing`
-  show typing both ways.
+- `bot_uttered` carries only Rasa's fields (`handoff.webchat_frames`): the agent's name
+  (`metadata.agent`) when a person wrote the message, and the handoff service's notices
+  (`metadata.notice`) are in `metadata`; `user_typing` / `agent_typing` show typing both ways.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from handoff.redis_client import connect
 from handoff.relay.frames import web_parts
 from handoff.relay.inbound import Inbound
 from handoff.survey import SurveyResponder, SurveyStore, parse_payload
+from handoff.webchat_frames import bot_frame
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ class WebChatOutput(SocketIOOutput):
     async def _send_message(self, socket_id: Text, response: Any,
                             once_key: Optional[str] = None) -> None:
         # `socket_id` is the conversation id: its room holds the customer's sockets.
+        entry_id = None
         if self._journal is not None and isinstance(response, dict):
             try:
                 if once_key is None:
@@ -76,13 +80,14 @@ class WebChatOutput(SocketIOOutput):
                     # first may have been cut after journaling, before sending.
                     entry_id, _ = await self._journal.record_once(socket_id, "bot", response,
                                                                   once_key)
-                response = {**response, "id": entry_id}
             except RedisError as exc:
                 logger.warning("webchat.journal.failure conversation=%s error=%s", socket_id, exc)
                 if once_key is not None:
                     # An agent message is delivered again until it is journaled: sent now
                     # with no id, the page could not tell the retry's copy from it.
                     raise
+        if isinstance(response, dict):
+            response = bot_frame(response, entry_id)
         await self.sio.emit(self.bot_message_evt, response, room=socket_id)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
@@ -216,7 +221,7 @@ class WebChatInput(SocketIOInput):
             if isinstance(link, str) and moved is None:
                 await sio.emit("link_error", {"reason": "expired_or_used"}, room=sid,
                                namespace=self.namespace)
-            if returning:
+            if returning and ("last_seen" in data or moved is not None):
                 await self._replay(sid, conversation_id, last_seen)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
@@ -411,9 +416,12 @@ class WebChatInput(SocketIOInput):
             logger.warning("webchat.replay.failure conversation=%s error=%s", conversation_id, exc)
             return
         for entry_id, kind, payload in entries:
-            event = self.bot_message_evt if kind == "bot" else "user_echo"
-            await self.sio.emit(event, {**payload, "id": entry_id, "replayed": True}, room=sid,
-                                namespace=self.namespace, ignore_queue=True)
+            if kind == "bot":
+                event, frame = self.bot_message_evt, bot_frame(payload, entry_id, replayed=True)
+            else:
+                event, frame = "user_echo", {**payload, "id": entry_id, "replayed": True}
+            await self.sio.emit(event, frame, room=sid, namespace=self.namespace,
+                                ignore_queue=True)
 
     def _user_message(self, conversation_id: str, message_id: str, data: Any,
                       output: WebChatOutput) -> Optional[UserMessage]:

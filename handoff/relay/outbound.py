@@ -35,6 +35,7 @@ from handoff.relay.frames import Part, web_parts
 from handoff.relay.tracker import append_turns
 from handoff.relay.turns import agent_event
 from handoff.transcript import turn_from_event
+from handoff.webchat_frames import bot_frame
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class WebChatSender:
             assert once_key is not None
             entry_id, _ = await self._journal.record_once(conversation_id, "bot", payload,
                                                           once_key)
-            frame = {**payload, "id": entry_id}
+            frame = bot_frame(payload, entry_id)
             oldest = int((time.time() - CUSTOMER_OUT_KEPT) * 1000)
             await self._redis.xadd(
                 self._keys.customer_out_stream,

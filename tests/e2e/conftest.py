@@ -16,8 +16,9 @@ import aiohttp
 import pytest
 import socketio
 
+from handoff.webchat_frames import RASA_FIELDS, page_view
 from stack.model import ROOT, ensure_model
-from stack.services import Ports, Stack
+from stack.services import Ports, Stack, free_port
 from tests.fake_graph import FakeGraph
 from tests.smtp_server import LocalSmtpServer
 
@@ -73,11 +74,18 @@ def quiet_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
 
 
 def _a_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
-             mailbox: LocalSmtpServer, name: str) -> Iterator[Stack]:
+             mailbox: LocalSmtpServer, name: str,
+             env: Optional[Dict[str, str]] = None) -> Iterator[Stack]:
     model = ensure_model(say=lambda line: print(line, file=sys.stderr))
-    running = Stack(model=model, run_dir=tmp_path_factory.mktemp(name), ports=Ports.free(),
+    ports, site = Ports.free(), free_port()
+    # Besides the service's own pages, one third-party site may embed a Rasa web client (the
+    # operator lists such sites in CHAT_ALLOWED_ORIGINS); tests serve it on `site`.
+    origins = [f"http://127.0.0.1:{ports.handoff}", f"http://localhost:{ports.handoff}",
+               f"http://127.0.0.1:{site}"]
+    running = Stack(model=model, run_dir=tmp_path_factory.mktemp(name), ports=ports,
                     say=lambda line: print(line, file=sys.stderr),
                     extra_env={**MESSENGER, "MESSENGER_GRAPH_URL": graph.url,
+                               "CHAT_ALLOWED_ORIGINS": ",".join(origins),
                                "SMTP_HOST": mailbox.host, "SMTP_PORT": str(mailbox.port),
                                "SMTP_FROM": "service@shop.example", "SMTP_TIMEOUT": "5",
                                # Agents claim by hand here (the claim race is tested); automatic
@@ -88,7 +96,9 @@ def _a_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
                                "HANDOFF_ALWAYS_OPEN": "1",
                                # Tests read the tracker right after a live conversation: a short
                                # write-behind (10 s by default) keeps them short.
-                               "HANDOFF_TRACKER_WRITE_DELAY": "1"})
+                               "HANDOFF_TRACKER_WRITE_DELAY": "1",
+                               **(env or {})})
+    running.third_party_port = site  # type: ignore[attr-defined]
     running.start()
     try:
         for username, (name, password, role) in AGENTS.items():
@@ -135,7 +145,9 @@ class Customer:
         self.origin = origin
         self.sio = socketio.AsyncClient(reconnection=False)
         self.received: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
-        self.history: List[Dict[str, Any]] = []
+        self.history: List[Dict[str, Any]] = []  # as the page reads them (`page_view`)
+        self.frames: List[Dict[str, Any]] = []   # as sent
+        self.foreign: List[str] = []             # top-level keys Rasa's protocol does not have
         self.echoes: List[Dict[str, Any]] = []
         self.typing: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
         self.queue_status: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
@@ -150,8 +162,11 @@ class Customer:
 
         @self.sio.on("bot_uttered")
         async def on_bot(data: Dict[str, Any]) -> None:
-            self.history.append(data)
-            await self.received.put(data)
+            # Every frame is checked against Rasa's protocol; tests read it as the page does.
+            self.foreign.extend(k for k in data if k not in RASA_FIELDS)
+            self.frames.append(data)
+            self.history.append(page_view(data))
+            await self.received.put(page_view(data))
 
         @self.sio.on("user_echo")
         async def on_echo(data: Dict[str, Any]) -> None:
@@ -166,15 +181,20 @@ class Customer:
             await self.queue_status.put(data)
 
     async def connect(self, token: Optional[str] = None, last_seen: Optional[str] = None,
-                      link: Optional[str] = None) -> None:
-        """Opens the socket and asks for a session (a new one, `token`'s, or `link`'s)."""
+                      link: Optional[str] = None, replay: bool = True) -> None:
+        """Opens the socket and asks for a session (a new one, `token`'s, or `link`'s).
+
+        `replay=False` asks as Rasa's own clients do (no `last_seen`).
+        """
         self._confirmed = asyncio.get_running_loop().create_future()
         headers = {"Origin": self.origin} if self.origin else {}
         # python-socketio gives the server 1 s to accept the namespace by default: a busy
         # machine (CI, 2 cores) takes longer, and the client then gives up on a good server.
         await self.sio.connect(self.url, transports=["websocket"], socketio_path="/socket.io",
                                headers=headers, wait_timeout=CONNECT_WAIT)
-        request: Dict[str, Any] = {"session_id": token, "last_seen": last_seen}
+        request: Dict[str, Any] = {"session_id": token}
+        if replay:
+            request["last_seen"] = last_seen
         if link is not None:
             request["link"] = link
         await self.sio.emit("session_request", request)
@@ -189,7 +209,10 @@ class Customer:
 
     async def reply(self, match: Callable[[Dict[str, Any]], bool] = lambda m: True,
                     timeout: float = 30) -> Dict[str, Any]:
-        return await wait_for(self.received, match, timeout, seen=[])
+        """The first message that matches, as the page reads it (extras from `metadata`)."""
+        found = await wait_for(self.received, match, timeout, seen=[])
+        assert not self.foreign, f"bot_uttered with keys outside Rasa's protocol: {self.foreign}"
+        return found
 
     async def close(self) -> None:
         await self.sio.disconnect()

@@ -266,6 +266,7 @@ def test_two_agents_share_the_work(stack, browser):
     close_url = re.compile(rf"/api/conversations/{cid2}/close$")
     with owner.expect_request(close_url, timeout=QUICK) as closing:
         owner.get_by_test_id("close-button").click()
+        owner.get_by_test_id("close-confirm").click()
     assert closing.value.post_data_json == {"resolution": "no_answer"}
     expect(_my_item(owner, cid2)).to_have_count(0, timeout=QUICK)
     expect(owner.get_by_test_id("conversation-state")).to_have_attribute("data-state", "closed",
@@ -310,6 +311,7 @@ def test_limit_reached_is_shown(stack, browser):
     _my_item(lea, cid1).click()
     lea.get_by_test_id("close-resolution").select_option("duplicate")
     lea.get_by_test_id("close-button").click()
+    lea.get_by_test_id("close-confirm").click()
     expect(_my_item(lea, cid1)).to_have_count(0, timeout=QUICK)
     expect(limit_banner).to_be_hidden()
     _queue_item(lea, cid2).get_by_test_id("claim-button").click()
@@ -317,6 +319,7 @@ def test_limit_reached_is_shown(stack, browser):
     expect(lea.get_by_test_id("conversation-state")).to_have_attribute("data-state", "assigned",
                                                                        timeout=QUICK)
     lea.get_by_test_id("close-button").click()
+    lea.get_by_test_id("close-confirm").click()
     expect(_my_item(lea, cid2)).to_have_count(0, timeout=QUICK)
     expect(second.get_by_test_id("chat-messages")).to_contain_text(
         "This conversation is now closed", timeout=LIVE)

@@ -73,6 +73,7 @@ def _console_catches_up(chat, marie, seen, after: str, reply: str) -> None:
     marie.get_by_test_id("reply-input").press("Enter")
     expect(chat.get_by_test_id("chat-messages")).to_contain_text(reply, timeout=LIVE)
     marie.get_by_test_id("close-button").click()
+    marie.get_by_test_id("close-confirm").click()
 
 
 def test_the_console_resumes_after_its_service_is_killed(stack, browser, own_service):

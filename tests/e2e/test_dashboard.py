@@ -214,3 +214,32 @@ async def test_enps_is_asked_once_and_shown_only_from_three_answers(stack, agent
     [month] = found["enps"]["periods"]
     assert (month["answers"], month["score"], month["shown"]) == (3, 0.0, True)
     assert "marie" not in str(found["enps"]) and "paul" not in str(found["enps"])
+
+
+async def test_right_now_and_waits_that_count_those_not_answered(stack, agents,
+                                                                customer_factory):
+    sam, marie = agents["sam"], agents["marie"]
+    status, _ = await marie.get("/api/dashboard/now")
+    assert status == 403  # supervisors only
+    await marie.connect_ws()  # a console open: Marie is online
+    start = time.time()
+    customer = await customer_factory()
+    await customer.say("I want to talk to a human")
+    await customer.reply(lambda m: "queue" in (m.get("text") or ""))
+    status, body = await sam.get("/api/dashboard/now")
+    assert status == 200, body
+    now = body["now"]
+    _, queue = await sam.get("/api/queue")
+    assert now["waiting"] == len(queue["tickets"]) >= 1
+    assert now["longest_wait"] > 0
+    assert now["agents_online"] >= 1 and now["agents_busy"] <= now["agents_online"]
+    query = urlencode({"from": _iso(start - 1), "to": _iso(time.time() + 1), "tz": "UTC"})
+    status, found = await sam.get(f"/api/dashboard?{query}")
+    assert status == 200, found
+    # Nobody answered yet: no first-reply wait, but the customer's wait counts.
+    assert found["first_reply_wait"]["count"] == 0
+    assert found["waited"]["count"] == 1 and found["waited"]["median"] > 0
+    status, _ = await marie.post(f"/api/conversations/{customer.session_id}/claim", {})
+    assert status == 200
+    status, _ = await marie.post(f"/api/conversations/{customer.session_id}/close", {})
+    assert status == 200

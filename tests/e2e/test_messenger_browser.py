@@ -66,6 +66,7 @@ def test_the_console_warns_before_the_agent_types(stack, graph, browser):
         assert "Are you still there?" not in [
             (m["message"].get("text")) for m in graph.messages(psid)]
         marie.get_by_test_id("close-button").click()
+        marie.get_by_test_id("close-confirm").click()
         expect(_my_item(marie, psid)).to_have_count(0, timeout=QUICK)
     finally:
         store.close()

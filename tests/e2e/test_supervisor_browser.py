@@ -120,6 +120,7 @@ def test_supervisor_reassigns_and_agent_transfers_to_a_team(stack, browser):
     expect(notes.filter(has_text="Sam → Paul")).to_have_count(1)
     expect(chat.get_by_test_id("chat-messages")).not_to_contain_text(TEAM_NOTE)
     paul.get_by_test_id("close-button").click()
+    paul.get_by_test_id("close-confirm").click()
     expect(_my_item(paul, cid)).to_have_count(0, timeout=QUICK)
     expect(_row(sam, "sup-held", cid)).to_have_count(0, timeout=LIVE)
     for context in (customer, *contexts.values()):

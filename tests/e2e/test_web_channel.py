@@ -185,3 +185,44 @@ async def test_a_waiting_customer_can_go_back_to_the_bot(stack, agents, customer
     await customer.say("what are your opening hours?")
     answer = await customer.reply(lambda m: "Monday to Friday" in m.get("text", ""))
     assert not answer.get("agent")
+
+
+async def test_frames_carry_only_rasas_fields(stack, agents):
+    """What a Rasa web client (e.g. rasa-webchat) reads: Rasa's keys, the project's in metadata."""
+    marie = agents["marie"]
+    customer = Customer(stack.rasa_url)
+    await customer.connect()
+    try:
+        await customer.say("tell me a joke")
+        await customer.reply(lambda m: m.get("quick_replies"))
+        offer = customer.frames[-1]
+        assert set(offer) == {"text", "quick_replies", "metadata"}, offer
+        assert offer["quick_replies"][0]["payload"] == "/request_human"
+        assert set(offer["metadata"]) == {"id"}
+        await with_an_agent(customer, marie)
+        status, sent = await marie.post(f"/api/conversations/{customer.session_id}/messages",
+                                        {"text": "Marie here"})
+        assert status == 202
+        await customer.reply(lambda m: m.get("text") == "Marie here")
+        frame = customer.frames[-1]
+        assert set(frame) == {"text", "metadata"}, frame
+        assert frame["metadata"]["agent"] == "Marie"
+        assert frame["metadata"]["agent_message_id"] == sent["message"]["id"]
+        joined = next(f for f in customer.frames if f.get("metadata", {}).get("notice"))
+        assert set(joined) == {"text", "metadata"}, joined
+
+        # Rasa's clients keep their history themselves and never send `last_seen`: as with
+        # Rasa's own channel, a returning session is confirmed and nothing is sent again.
+        again = Customer(stack.rasa_url)
+        try:
+            await again.connect(token=customer.token, replay=False)
+            assert again.token == customer.token
+            await marie.post(f"/api/conversations/{customer.session_id}/messages",
+                             {"text": "Only live messages"})
+            live = await again.reply()
+            assert live["text"] == "Only live messages" and not live.get("replayed")
+        finally:
+            await again.close()
+        await marie.post(f"/api/conversations/{customer.session_id}/close", {})
+    finally:
+        await customer.close()

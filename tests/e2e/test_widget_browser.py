@@ -115,5 +115,6 @@ def test_widget_on_a_third_party_page_survives_a_reload(stack, browser, shop):
     launcher.click()  # closes the panel; the shop page is untouched
     expect(page.get_by_test_id("widget-frame")).to_be_hidden()
     marie.get_by_test_id("close-button").click()
+    marie.get_by_test_id("close-confirm").click()
     for context in (customer, console):
         context.close()

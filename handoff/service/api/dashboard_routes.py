@@ -13,7 +13,7 @@ from aiohttp import web
 from handoff.service import appkeys as app_keys
 from handoff.service.api.access import current_agent, current_supervisor, json_body
 from handoff.service.api.errors import ApiError
-from handoff.service.insights import dashboard
+from handoff.service.insights import dashboard, dashboard_now
 from handoff.service.insights.enps import MIN_ANSWERS, SCORES, AlreadyAsked, EnpsStore, period_of
 from handoff.service.insights.periods import parse_period
 
@@ -22,6 +22,7 @@ def add_routes(app: web.Application) -> None:
     """Registers the routes."""
     app.router.add_get("/api/dashboard", figures)
     app.router.add_get("/api/dashboard.csv", figures_csv)
+    app.router.add_get("/api/dashboard/now", right_now)
     app.router.add_get("/api/enps", enps_question)
     app.router.add_post("/api/enps", enps_answer)
 
@@ -30,7 +31,20 @@ async def _figures(request: web.Request) -> dict:
     await current_supervisor(request)
     period = parse_period(request.query, time.time(), dashboard.DEFAULT_DAYS)
     return await dashboard.figures(request.app[app_keys.REDIS], request.app[app_keys.KEYS],
-                                   period)
+                                   period, _targets(request.app))
+
+
+def _targets(app: web.Application) -> dict:
+    return {tid: team.first_reply_sla for tid, team in app[app_keys.TEAMS].items()}
+
+
+async def right_now(request: web.Request) -> web.Response:
+    """The queue and the agents now (`handoff.service.insights.dashboard_now`)."""
+    await current_supervisor(request)
+    app = request.app
+    return web.json_response({"now": await dashboard_now.now(
+        app[app_keys.REDIS], app[app_keys.KEYS], app[app_keys.STORE],
+        await app[app_keys.ACCOUNTS].all(), _targets(app), time.time())})
 
 
 async def figures(request: web.Request) -> web.Response:

@@ -20,8 +20,21 @@ TARGETS = {"messenger": MESSENGER, "web": WEB}
 
 
 def add_routes(app: web.Application) -> None:
-    """Registers the route."""
+    """Registers the routes."""
     app.router.add_post("/api/conversations/{id}/move", move)
+    app.router.add_get("/api/moves", targets)
+
+
+def messenger_on(app: web.Application) -> bool:
+    """Whether conversations can move to Messenger (a page and its token are set up)."""
+    return bool(app[app_keys.SETTINGS].messenger_page_id and app[app_keys.MESSENGER].configured)
+
+
+async def targets(request: web.Request) -> web.Response:
+    """The channels a conversation can move to here: the console hides the others."""
+    await current_agent(request)
+    return web.json_response({"targets": {"web": True,
+                                          "messenger": messenger_on(request.app)}})
 
 
 async def move(request: web.Request) -> web.Response:
@@ -37,8 +50,7 @@ async def move(request: web.Request) -> web.Response:
     current = await channel_of(redis, keys, cid)
     if current == target:
         raise ApiError("same_channel")
-    if target == MESSENGER and not (settings.messenger_page_id and
-                                    request.app[app_keys.MESSENGER].configured):
+    if target == MESSENGER and not messenger_on(request.app):
         raise ApiError("channel_unavailable")
     address = await messenger_address(redis, keys, cid) if current == MESSENGER else cid
     code = await ProfileStore(redis, keys).issue_code(cid, target, identity(current, address))

@@ -10,7 +10,9 @@ Definitions (docs/agent-api.md says them to supervisors):
   reason / conversations; by intent: of the sessions where the customer expressed the intent,
   the share that had a handoff;
 - waiting time to first agent reply: first_reply_at − queued_at of handoffs queued in the period
-  that got a reply; handling time: ended_at − claimed_at of those claimed and ended;
+  that got a reply; `waited`: the wait of every handoff of the period, answered or not, and the
+  share answered within the team's target (`handoff.service.insights.dashboard_now`); handling time:
+  ended_at − claimed_at of those claimed and ended;
   median and p90 by linear interpolation between closest ranks (numpy's default);
 - abandonment: handoffs queued in the period whose customer left the queue (`abandoned`) / all
   handoffs queued in the period; `cancelled` (went back to the assistant) is counted apart;
@@ -25,6 +27,7 @@ import csv
 import datetime as dt
 import io
 import math
+import time
 from collections import Counter, defaultdict
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
@@ -32,6 +35,7 @@ from redis.asyncio import Redis
 
 from handoff.keys import Keys
 from handoff.metrics import Records
+from handoff.service.insights.dashboard_now import answered_within, waited
 from handoff.service.insights.enps import MIN_ANSWERS, EnpsStore, net_promoter_score
 from handoff.service.insights.periods import Period
 from handoff.survey import SurveyStore
@@ -83,8 +87,14 @@ def nps(answers: Iterable[int]) -> Dict[str, Any]:
 
 
 
-async def figures(redis: Redis, keys: Keys, period: Period) -> Dict[str, Any]:
-    """Every figure of the dashboard for the period, as JSON."""
+async def figures(redis: Redis, keys: Keys, period: Period,
+                  targets: Optional[Mapping[str, int]] = None,
+                  at: Optional[float] = None) -> Dict[str, Any]:
+    """Every figure of the dashboard for the period, as JSON.
+
+    `targets`: first-reply target (s) by team, for the share answered within it; `at`: now.
+    """
+    at = time.time() if at is None else at
     records = Records(redis, keys)
     sessions = await records.sessions(period.start, period.end)
     handoffs = await records.handoffs(period.start, period.end)
@@ -124,6 +134,9 @@ async def figures(redis: Redis, keys: Keys, period: Period) -> Dict[str, Any]:
             "outcomes": dict(sorted(outcomes.items())),
         },
         "first_reply_wait": durations([w for w in waits if w is not None]),
+        # Everyone who waited, answered or not (`handoff.service.insights.dashboard_now`).
+        "waited": {**durations([w for w in (waited(h, at) for h in handoffs) if w is not None]),
+                   "answered_within_target": answered_within(handoffs, targets or {}, at)},
         "handling_time": durations([d for d in handling if d is not None]),
         "queue": {"handoffs": len(handoffs), "abandoned": outcomes.get("abandoned", 0),
                   "abandonment_rate": rate(outcomes.get("abandoned", 0), len(handoffs)),
@@ -239,10 +252,12 @@ def to_csv(found: Dict[str, Any]) -> str:
     for group in ("by_team", "by_channel", "outcomes"):
         for key, n in hand[group].items():
             writer.writerow(["handoffs", group, key, n])
-    for section in ("first_reply_wait", "handling_time"):
+    for section in ("first_reply_wait", "waited", "handling_time"):
         for name in ("count", "median", "p90", "mean"):
             writer.writerow([section, name + ("_seconds" if name != "count" else ""), "",
                              _cell(found[section][name])])
+    writer.writerow(["waited", "answered_within_target_rate", "",
+                     _cell(found["waited"]["answered_within_target"]["rate"])])
     for name in ("handoffs", "abandoned", "abandonment_rate", "cancelled"):
         writer.writerow(["queue", name, "", _cell(found["queue"][name])])
     sat = found["satisfaction"]

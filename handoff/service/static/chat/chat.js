@@ -4,7 +4,9 @@
  *   session_confirm  <- the session token the server issued and signed; saved in localStorage
  *   emit('user_uttered', {message, session_id, message_id, metadata: {language}}, ack)
  *                       kept and resent (same message_id) until the server acknowledges it
- *   bot_uttered      <- {id, text?, quick_replies?|buttons?, attachment?|image?, agent?, notice?}
+ *   bot_uttered      <- {text?, quick_replies?|buttons?, attachment?|image?, metadata}: Rasa's
+ *                       own fields only (other Rasa web clients read them too); the project's
+ *                       extras are in metadata: {id, agent?, agent_message_id?, notice?, replayed?}
  *   user_echo        <- {id, message_id, text}: the customer's own messages, on replay
  *                       (after a reconnect the server replays everything after last_seen;
  *                       ids already shown are dropped, so nothing appears twice)
@@ -428,12 +430,13 @@
   function onBotUttered(data) {
     if (data == null) return;
     if (typeof data === 'string') data = { text: data };
-    if (data.id && seen[data.id]) { setLastSeen(String(data.id)); return; }
-    if (data.id) setLastSeen(String(data.id));
-    var agent = typeof data.agent === 'string' && data.agent ? data.agent
-      : (data.agent && typeof data.agent === 'object' && data.agent.name ? String(data.agent.name) : null);
+    var meta = data.metadata && typeof data.metadata === 'object' ? data.metadata : {};
+    if (meta.id && seen[meta.id]) { setLastSeen(String(meta.id)); return; }
+    if (meta.id) setLastSeen(String(meta.id));
+    var agent = typeof meta.agent === 'string' && meta.agent ? meta.agent
+      : (meta.agent && typeof meta.agent === 'object' && meta.agent.name ? String(meta.agent.name) : null);
     var msg = {
-      id: data.id ? String(data.id) : null,
+      id: meta.id ? String(meta.id) : null,
       from: agent ? 'agent' : 'bot',
       agent: agent,
       text: data.text != null ? String(data.text) : '',
@@ -441,8 +444,8 @@
       buttons: asButtons(data.quick_replies).concat(asButtons(data.buttons)),
       elements: elementsOf(data)
     };
-    if ((agent || data.notice) && !data.replayed) showAgentTyping(false);
-    if (agent || (data.notice && data.notice !== 'transferred_to_team')) hideQueueStatus();
+    if ((agent || meta.notice) && !meta.replayed) showAgentTyping(false);
+    if (agent || (meta.notice && meta.notice !== 'transferred_to_team')) hideQueueStatus();
     if (!msg.text && !msg.image && !msg.buttons.length && !(msg.elements && msg.elements.length)) return;
     addMessage(msg);
   }

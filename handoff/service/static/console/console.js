@@ -43,6 +43,7 @@
     lastNote: {},           // conversation id -> its latest note (shown on transferred items)
     drafts: {},             // conversation id -> {text, note}: what was in the reply box
     noteMode: false,        // the reply box writes an internal note
+    moveTargets: { web: true },  // GET /api/moves: channels a conversation can move to
     presence: null,         // 'online' | 'away', mine
     agents: [],             // GET /api/agents, for transfers
     teams: [],              // GET /api/teams: [{id, label: {en, fr}, members, online}]
@@ -185,6 +186,8 @@
 
   /* ------------------------------------------------------------------ notices */
 
+  var MAX_NOTICES = 3;
+
   function notify(message, kind, code) {
     var box = $('notices');
     var n = el('div', { class: 'notice notice-' + (kind || 'error'), role: kind === 'info' ? 'status' : 'alert',
@@ -196,7 +199,20 @@
     box.appendChild(n);
     var life = code === 'ticket_queued' ? 10000 : (kind === 'info' ? 4000 : (code === 'limit_reached' ? 15000 : 9000));
     setTimeout(function () { n.remove(); }, life);
-    while (box.children.length > 4) box.removeChild(box.firstChild);
+    while (box.children.length > MAX_NOTICES) box.removeChild(box.firstChild);
+    return n;
+  }
+
+  /* New conversations at volume: one notice that counts them, not one per conversation. */
+  var queuedNotice = { node: null, count: 0, timer: null };
+  function notifyQueued() {
+    var q = queuedNotice;
+    if (!q.node || !q.node.isConnected) {
+      q.count = 0;
+      q.node = notify(t('queue.new'), 'info', 'ticket_queued');
+    }
+    q.count += 1;
+    if (q.count > 1) q.node.querySelector('.notice-text').textContent = t('queue.newMany', { count: q.count });
   }
 
   /* ------------------------------------------------------------------ HTTP */
@@ -335,6 +351,7 @@
     me.hidden = !agent;
     document.querySelector('[data-testid="connection-status"]').hidden = false;
     loadFlows();
+    loadMoveTargets();
     loadTeams().then(renderQueue);
     loadLists();
     loadPresence();
@@ -372,6 +389,13 @@
     { id: 'satisfaction', label: { en: 'Satisfaction survey', fr: 'Enquête de satisfaction' } }
   ];
 
+  function loadMoveTargets() {
+    call('GET', '/api/moves').then(function (d) {
+      state.moveTargets = (d && d.targets) || { web: true };
+      renderConvHeader();
+    }).catch(function () { /* kept as they were: the server refuses a move it cannot make */ });
+  }
+
   function loadFlows() {
     call('GET', '/api/flows').then(function (d) {
       state.flows = Array.isArray(d.flows) ? d.flows : FALLBACK_FLOWS;
@@ -401,12 +425,28 @@
 
   function ticketConvId(ticket) { return ticket && ticket.conversation_id; }
 
+  // Search, filters, sorting and paging (lists.js): a queue of hundreds stays workable.
+  var queueControls = null;
+
+  function queueView(ticket) {
+    return { ticket: ticket, team: ticket.team, sla: ticket.sla, created_at: ticket.created_at };
+  }
+
   function renderQueue() {
+    if (!queueControls) {
+      queueControls = window.HandoffLists.controls({ id: 'queue', t: t, label: label, team: teamLabel,
+        view: queueView, onChange: renderQueue });
+      $('queue-controls').appendChild(queueControls.node);
+      $('queue-pager-slot').appendChild(queueControls.pager);
+    }
     var list = $('queue-list');
     clear(list);
-    state.queue.forEach(function (ticket) { list.appendChild(renderQueueItem(ticket)); });
+    var page = queueControls.apply(state.queue);
+    page.items.forEach(function (ticket) { list.appendChild(renderQueueItem(ticket)); });
     $('queue-count').textContent = String(state.queue.length);
     $('queue-empty').hidden = state.queue.length > 0;
+    $('queue-nomatch').hidden = !(state.queue.length > 0 && page.matched === 0);
+    queueControls.node.hidden = state.queue.length < 2;
     updateTitle();
   }
 
@@ -448,7 +488,7 @@
     ]);
     li.addEventListener('click', function () { openConversation(id); });
     li.addEventListener('keydown', function (ev) {
-      if (ev.target === li && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); openConversation(id); }
+      if (ev.target === li && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); openConversation(id, { focus: true }); }
     });
     return li;
   }
@@ -484,9 +524,52 @@
     for (var i = 0; i < nodes.length; i++) nodes[i].textContent = waitingText(nodes[i].getAttribute('data-created-at'));
   }
 
+  /* "(2) Agent console · 14 waiting": (2) counts customer replies in my conversations that I
+   * have not opened yet, so a reply elsewhere shows from another tab. */
   function updateTitle() {
+    var unread = 0;
+    state.mine.forEach(function (c) { unread += state.unread[c.id] || 0; });
     var n = state.queue.length;
-    document.title = (n ? '(' + n + ') ' : '') + t('console.title');
+    document.title = (unread ? '(' + unread + ') ' : '') + t('console.title') +
+      (n ? ' · ' + t('console.titleWaiting', { count: n }) : '');
+  }
+
+  /* ---- alerts: sound and the browser's notifications, unless muted (kept per browser) ---- */
+
+  var MUTE_KEY = 'handoff.console.muted';
+
+  function alertsOn() {
+    try { return window.localStorage.getItem(MUTE_KEY) !== '1'; } catch (e) { return true; }
+  }
+
+  function renderAlertsToggle() {
+    var b = $('alerts-toggle');
+    var on = alertsOn();
+    b.setAttribute('aria-pressed', on ? 'false' : 'true');
+    b.setAttribute('data-muted', on ? 'false' : 'true');
+    b.textContent = t(on ? 'notify.on' : 'notify.off');
+    b.setAttribute('aria-label', t('notify.mute'));
+    b.title = t(on ? 'notify.toggleOn' : 'notify.toggleOff');
+  }
+
+  function onAlertsToggle() {
+    var on = !alertsOn();
+    try { window.localStorage.setItem(MUTE_KEY, on ? '0' : '1'); } catch (e) { /* private mode */ }
+    // Asked on the agent's own click, as browsers require.
+    if (on && window.Notification && Notification.permission === 'default') Notification.requestPermission();
+    renderAlertsToggle();
+  }
+
+  /* A customer replied in one of my conversations that is not the one on screen. */
+  function alertReply(conv, turn) {
+    if (!alertsOn()) return;
+    chime();
+    if (!document.hidden || !window.Notification || Notification.permission !== 'granted') return;
+    try {
+      var n = new Notification(t('notify.reply', { name: customerTitle(conv), text: firstLine(turn.text || '').slice(0, 120) }),
+        { tag: 'handoff-' + conv.id });
+      n.onclick = function () { window.focus(); openConversation(conv.id); n.close(); };
+    } catch (e) { /* notifications not allowed here */ }
   }
 
   /* ------------------------------------------------------------------ my conversations */
@@ -529,7 +612,7 @@
       }
       li.addEventListener('click', function () { openConversation(conv.id); });
       li.addEventListener('keydown', function (ev) {
-        if (ev.target === li && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); openConversation(conv.id); }
+        if (ev.target === li && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); openConversation(conv.id, { focus: true }); }
       });
       list.appendChild(li);
     });
@@ -539,6 +622,7 @@
     var limit = $('mine-limit');
     limit.textContent = max ? t('mine.limit', { n: state.mine.length, max: max }) : '';
     limit.hidden = !(max && state.mine.length >= max);
+    updateTitle();
   }
 
   function indexOfMine(id) {
@@ -590,6 +674,12 @@
       state.openConv = d.conversation;
       if (isMine(d.conversation)) upsertMine(d.conversation);
       renderConversation(false, opts.keepScroll);
+      // Opened from the keyboard: focus goes where the agent continues (the reply box when they
+      // can answer, else the transcript), not back to the top of the page.
+      if (opts.focus) {
+        var reply = $('reply-input');
+        if (reply.offsetParent !== null && !reply.disabled) reply.focus(); else $('transcript').focus();
+      }
     }).catch(function (err) {
       if (gen !== state.openGen) return;
       if (err.status === 401) return;
@@ -651,12 +741,15 @@
     $('conv-accept').hidden = !(mine && conv.state === 'transferred');
     $('transfer-button').hidden = !(mine && conv.state === 'assigned');
     var onMessenger = (conv.reach && conv.reach.channel) === 'messenger';
-    $('move-button').hidden = !(mine && conv.state === 'assigned') || unreachable(conv);
+    // Only to a channel set up here: "Continue on Messenger" is not offered without Messenger.
+    $('move-button').hidden = !(mine && conv.state === 'assigned') || unreachable(conv) ||
+      !state.moveTargets[onMessenger ? 'web' : 'messenger'];
     $('move-button').textContent = t(onMessenger ? 'move.toWeb' : 'move.toMessenger');
     $('move-button').setAttribute('data-to', onMessenger ? 'web' : 'messenger');
     if ($('transfer-button').hidden) hideTransferPanel();
     $('handback-group').hidden = !mine;
-    $('close-group').hidden = !mine;
+    $('close-group').hidden = !mine || !$('close-confirm').hidden;
+    if (!mine) askClose(false);
     setBusy(state.busy);
 
     var banner = $('conv-banner');
@@ -685,6 +778,7 @@
   function setBusy(busy) {
     state.busy = busy;
     ['conv-claim', 'conv-accept', 'transfer-button', 'move-button', 'transfer-submit', 'handback-button', 'close-button',
+      'close-confirm-yes',
       'close-resolution', 'handback-flow'].forEach(function (id) {
       $(id).disabled = busy;
     });
@@ -1001,7 +1095,16 @@
     finishConversation('handback', { flow: v ? v : null }, 'handback.done');
   }
 
+  /* Closing ends the customer's conversation: the agent confirms first (inline, not a pop-up). */
+  function askClose(show) {
+    $('close-confirm').hidden = !show;
+    $('close-group').hidden = show || !(state.openConv && isMine(state.openConv));
+    $('close-button').setAttribute('aria-expanded', show ? 'true' : 'false');
+    if (show) $('close-confirm-yes').focus();
+  }
+
   function onClose() {
+    askClose(false);
     var r = $('close-resolution').value || 'resolved';
     finishConversation('close', { resolution: r }, 'close.done');
   }
@@ -1023,6 +1126,7 @@
     state.canned.dismissed = false;
     showCustomerTyping(false);
     hideTransferPanel();
+    $('close-confirm').hidden = true;
     input.value = '';
     setNoteMode(false);
   }
@@ -1246,7 +1350,6 @@
     list.hidden = true;
     var input = $('reply-input');
     input.removeAttribute('aria-activedescendant');
-    input.setAttribute('aria-expanded', 'false');
   }
 
   function customerLanguage() {
@@ -1272,8 +1375,7 @@
     var list = $('canned-list');
     var input = $('reply-input');
     clear(list);
-    list.hidden = !c.open;
-    input.setAttribute('aria-expanded', c.open ? 'true' : 'false');
+    list.hidden = !c.open;  // (aria-expanded is not allowed on a text box: the list shows itself)
     if (!c.open) return;
     if (!c.items.length) {
       input.removeAttribute('aria-activedescendant');
@@ -1603,7 +1705,7 @@
     var slotRows = Object.keys(slots).filter(function (k) {
       var v = slots[k];
       return v != null && v !== '' && !(Array.isArray(v) && v.length === 0);
-    }).map(function (k) { return [k, valueText(slots[k]), k]; });
+    }).map(function (k) { return [label('slot', k), valueText(slots[k]), k]; });
     body.appendChild(section('ctx.slots', slotRows.length ? dl(slotRows)
       : el('p', { class: 'empty', text: t('ctx.noSlots') }), 'context-slots'));
 
@@ -1611,7 +1713,7 @@
     body.appendChild(section('ctx.entities', ents.length
       ? el('ul', { class: 'chips' }, ents.map(function (e) {
         return el('li', { class: 'chip' }, [
-          el('span', { class: 'chip-key', text: String(e.entity || '?') }), ' ',
+          el('span', { class: 'chip-key', title: String(e.entity || ''), text: label('slot', e.entity || '?') }), ' ',
           el('span', { class: 'chip-val', text: valueText(e.value) })
         ]);
       }))
@@ -1624,7 +1726,7 @@
         var bar = el('span', { class: 'bar-fill' });
         bar.style.width = pct + '%';
         return el('li', { class: 'intent' }, [
-          el('span', { class: 'intent-name', text: String(it.name || '?') }),
+          el('span', { class: 'intent-name', title: String(it.name || ''), text: label('intent', it.name || '?') }),
           el('span', { class: 'bar', 'aria-hidden': 'true' }, [bar]),
           el('span', { class: 'intent-pct', text: pct + ' %' })
         ]);
@@ -1767,8 +1869,8 @@
           upsertTicket(f.ticket);
           if (isNew) {
             announce(t('queue.new'));
-            notify(t('queue.new'), 'info', 'ticket_queued');
-            chime();
+            notifyQueued();
+            if (alertsOn()) chime();
           }
         }
         break;
@@ -1852,9 +1954,11 @@
       }
       return;
     }
-    if (indexOfMine(f.conversation_id) >= 0 && turn.kind === 'customer') {
+    var i = indexOfMine(f.conversation_id);
+    if (i >= 0 && turn.kind === 'customer') {
       state.unread[f.conversation_id] = (state.unread[f.conversation_id] || 0) + 1;
       renderMine();
+      alertReply(state.mine[i], turn);
     }
   }
 
@@ -1924,6 +2028,8 @@
     $('note-toggle').addEventListener('click', function () { setNoteMode(!state.noteMode); $('reply-input').focus(); });
     $('mode-reply').addEventListener('click', function () { setNoteMode(false); $('reply-input').focus(); });
     $('presence-toggle').addEventListener('click', onPresenceToggle);
+    $('alerts-toggle').addEventListener('click', onAlertsToggle);
+    renderAlertsToggle();
     $('transfer-button').addEventListener('click', onTransferButton);
     $('transfer-cancel').addEventListener('click', function () { hideTransferPanel(); $('transfer-button').focus(); });
     $('transfer-panel').addEventListener('submit', function (ev) { ev.preventDefault(); submitTransfer(); });
@@ -1939,7 +2045,12 @@
     });
     $('handback-button').addEventListener('click', onHandback);
     $('move-button').addEventListener('click', onMove);
-    $('close-button').addEventListener('click', onClose);
+    $('close-button').addEventListener('click', function () { askClose(true); });
+    $('close-confirm-yes').addEventListener('click', onClose);
+    $('close-confirm-no').addEventListener('click', function () { askClose(false); $('close-button').focus(); });
+    $('close-confirm').addEventListener('keydown', function (ev) {
+      if (ev.key === 'Escape') { ev.preventDefault(); askClose(false); $('close-button').focus(); }
+    });
     $('conv-claim').addEventListener('click', function () {
       if (state.openId) claimConversation(state.openId, null);
     });

@@ -94,6 +94,9 @@
     box.appendChild(kpi('conversations', number(c.total, 0), t('dash.detail.contained', { n: c.contained })));
     box.appendChild(kpi('containment', percent(c.containment), t('dash.detail.containment')));
     box.appendChild(kpi('handoffRate', percent(f.handoffs.rate), t('dash.detail.handoffs', { n: f.handoffs.total })));
+    var all = f.waited;
+    box.appendChild(kpi('waited', duration(all.median), t('dash.detail.waited', { p90: duration(all.p90), n: all.count,
+      within: percent(all.answered_within_target.rate) })));
     box.appendChild(kpi('wait', duration(w.median), t('dash.detail.p90', { p90: duration(w.p90), n: w.count })));
     box.appendChild(kpi('handling', duration(h.median), t('dash.detail.p90', { p90: duration(h.p90), n: h.count })));
     box.appendChild(kpi('abandonment', percent(q.abandonment_rate),
@@ -102,6 +105,26 @@
       t('dash.detail.answers', { n: sat.csat.answers })));
     box.appendChild(kpi('nps', sat.nps.score == null ? '—' : number(sat.nps.score, 1),
       t('dash.detail.answers', { n: sat.nps.answers })));
+  }
+
+  /* "Right now": the queue and the agents this minute, refreshed while the page is open. */
+  var NOW_EVERY_MS = 10000;
+  function renderNow(n) {
+    var box = $('now');
+    while (box.children.length > 1) box.removeChild(box.lastChild);
+    box.appendChild(kpi('waitingNow', number(n.waiting, 0), t('dash.detail.late', { n: n.late })));
+    box.appendChild(kpi('longestWait', n.longest_wait == null ? '—' : duration(n.longest_wait), t('dash.detail.longest')));
+    box.appendChild(kpi('lateNow', number(n.late, 0), t('dash.detail.lateNow')));
+    box.appendChild(kpi('agentsOnline', number(n.agents_online, 0), t('dash.detail.busy', { n: n.agents_busy })));
+  }
+
+  var nowTimer = null;
+  function loadNow() {
+    clearTimeout(nowTimer);
+    return api('/api/dashboard/now').then(function (d) {
+      renderNow(d.now);
+      nowTimer = setTimeout(loadNow, NOW_EVERY_MS);
+    }).catch(function () { nowTimer = setTimeout(loadNow, NOW_EVERY_MS); });
   }
 
   function draw(id, config) {
@@ -137,7 +160,7 @@
       [{ label: t('dash.series.handoffs'), data: reasons.map(function (r) { return r.count; }) }],
       { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
     var intents = f.handoffs.by_intent;
-    bars('chart-intent', intents.map(function (r) { return r.intent; }),
+    bars('chart-intent', intents.map(function (r) { return label('intent', r.intent); }),
       [{ label: t('dash.rate'), data: intents.map(function (r) { return Math.round((r.rate || 0) * 1000) / 10; }) }],
       { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, max: 100 } } });
     var channels = Object.keys(f.conversations.by_channel);
@@ -174,7 +197,7 @@
     intents.textContent = '';
     f.handoffs.by_intent.forEach(function (r) {
       intents.appendChild(el('tr', { 'data-testid': 'dashboard-intent', 'data-intent': r.intent }, [
-        el('td', { text: r.intent }), el('td', { text: number(r.conversations, 0) }),
+        el('td', { title: r.intent, text: label('intent', r.intent) }), el('td', { text: number(r.conversations, 0) }),
         el('td', { text: number(r.handed_off, 0) }), el('td', { text: percent(r.rate) })]));
     });
   }
@@ -195,6 +218,7 @@
       $('dash-error').hidden = true;
       $('dash-body').hidden = false;
       renderKpis(f);
+      loadNow();
       renderCharts(f);
       renderTables(f);
       $('dash-status').textContent = t('dash.shown', { from: f.period.from, to: f.period.to });

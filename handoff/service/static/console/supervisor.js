@@ -161,12 +161,35 @@
     C.open(id);
   }
 
+  /* Search, filters, sorting and paging (lists.js), one set per table. */
+  var controls = {};
+  function listControls(id, view_, tableId) {
+    if (!controls[id]) {
+      controls[id] = window.HandoffLists.controls({ id: id, t: t, label: C.label, team: C.teamLabel,
+        view: view_, onChange: render });
+      var table = $(tableId).parentNode;
+      table.parentNode.insertBefore(controls[id].node, table);
+      table.parentNode.insertBefore(controls[id].pager, table.nextSibling);
+    }
+    return controls[id];
+  }
+
+  function queuedView(ticket) {
+    return { ticket: ticket, team: ticket.team, sla: ticket.sla, created_at: ticket.created_at };
+  }
+
+  function heldView(conv) {
+    var ticket = conv.ticket || {};
+    return { ticket: ticket, id: conv.id, agent: conv.agent_name || conv.agent, team: conv.team,
+      sla: conv.sla, created_at: ticket.created_at };
+  }
+
   function renderQueue() {
     var body = $('sup-queue');
     C.clear(body);
-    var queue = view.queue;  // from the API: with each ticket's SLA
-    $('sup-queue-empty').hidden = queue.length > 0;
-    queue.forEach(function (ticket) {
+    var page = listControls('sup-queue', queuedView, 'sup-queue').apply(view.queue);  // with SLAs
+    $('sup-queue-empty').hidden = view.queue.length > 0;
+    page.items.forEach(function (ticket) {
       var conv = { id: ticket.conversation_id, ticket: ticket, agent: null };
       body.appendChild(el('tr', { 'data-testid': 'sup-queued', 'data-conversation-id': conv.id }, [
         cell(el('strong', { text: C.customerTitle(conv) })),
@@ -183,8 +206,9 @@
   function renderHeld() {
     var body = $('sup-held');
     C.clear(body);
+    var page = listControls('sup-held', heldView, 'sup-held').apply(view.held);
     $('sup-held-empty').hidden = view.held.length > 0;
-    view.held.forEach(function (conv) {
+    page.items.forEach(function (conv) {
       body.appendChild(el('tr', { 'data-testid': 'sup-held', 'data-conversation-id': conv.id,
         'data-agent': conv.agent || '' }, [
         cell(el('strong', { text: C.customerTitle(conv) })),
