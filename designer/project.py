@@ -19,7 +19,10 @@ import yaml
 HUMAN_PATH = ("request_human", "complaint", "frustration", "sensitive_topic")
 FALLBACK = "nlu_fallback"
 HANDOFF = "action_handoff"
-DEFAULT_RESPONSE = "utter_default"
+DEFAULT_RESPONSE = "action_suggest_intents"  # the first answer to a misunderstanding
+# What may answer a first misunderstanding: the two-stage fallback (likely intents and a person as
+# buttons), or Rasa's own "please rephrase".
+FIRST_FALLBACK = frozenset({DEFAULT_RESPONSE, "utter_default"})
 # Code that sends responses, sets slots or triggers intents by name.
 CODE_DIRS = ("actions", "handoff", "bot")
 

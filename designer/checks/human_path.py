@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from typing import Iterable, List, Optional
 
-from designer.project import DEFAULT_RESPONSE, FALLBACK, HANDOFF, HUMAN_PATH, Finding, Flow, Project
+from designer.project import (
+    DEFAULT_RESPONSE,
+    FALLBACK,
+    FIRST_FALLBACK,
+    HANDOFF,
+    HUMAN_PATH,
+    Finding,
+    Flow,
+    Project,
+)
 
 # Human-path intents every form must be interrupted with in tests/stories (docs/bot-designers.md).
 TESTED_IN_FORMS = ("request_human", "complaint", "frustration")
@@ -63,7 +72,7 @@ def _after_default(flow: Flow) -> Optional[int]:
     """Index of the handoff after a second misunderstanding (`utter_default` then fallback)."""
     said_default = False
     for i, step in enumerate(flow.steps):
-        if step.kind == "action" and step.value == DEFAULT_RESPONSE:
+        if step.kind == "action" and step.value in FIRST_FALLBACK:
             said_default = True
         elif step.kind == "intent":
             if said_default and FALLBACK in step.value:
@@ -79,7 +88,7 @@ def _asks_again(flow: Flow) -> bool:
     for i, step in enumerate(flow.steps):
         if step.kind == "intent" and FALLBACK in step.value:
             j = _next_action(flow, i)
-            return j is not None and flow.steps[j].value == DEFAULT_RESPONSE
+            return j is not None and flow.steps[j].value in FIRST_FALLBACK
     return False
 
 
@@ -184,7 +193,7 @@ def _contradictions(flow: Flow) -> List[Finding]:
         if step.kind == "active_loop":
             active = step.value
         if step.kind == "action":
-            said_default = said_default or step.value == DEFAULT_RESPONSE
+            said_default = said_default or step.value in FIRST_FALLBACK
             if step.value == HANDOFF and active and not _closes_loop(flow, i):
                 findings.append(_no_loop_null(flow, i))
         if step.kind != "intent":

@@ -144,6 +144,10 @@ def _flow_names(project: Project) -> Tuple[Set[str], Set[str]]:
     return actions, {str(s) for s in slots}
 
 
+# Responses Rasa's own default actions say (`action_default_fallback` says `utter_default`).
+RASA_SAYS = frozenset({"utter_default"})
+
+
 def _dead(project: Project, use: CodeUse) -> List[Finding]:
     flow_actions, flow_slots = _flow_names(project)
     forms = project.forms()
@@ -153,7 +157,7 @@ def _dead(project: Project, use: CodeUse) -> List[Finding]:
               for slot in (spec or {}).get("required_slots") or []}
     findings = []
     for name in project.responses():
-        if (name in flow_actions or name in asked or name in use.quoted
+        if (name in flow_actions or name in asked or name in use.quoted or name in RASA_SAYS
                 or any(name.startswith(p) for p in use.prefixes)):
             continue
         findings.append(Finding("domain.yml", project.domain_line("responses", name),
