@@ -71,10 +71,12 @@ class ActionSuggestIntents(Action):
     """Asks "Did you mean...?" with the likely intents and a person as buttons."""
 
     def name(self) -> Text:
+        """The action's name in the domain."""
         return "action_suggest_intents"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
+        """The likely intents of the last message, and a person, as buttons."""
         ranking = tracker.latest_message.get("intent_ranking") or []
         buttons = suggestion_buttons(ranking, customer_language(tracker))
         dispatcher.utter_message(response="utter_suggest_intents", buttons=buttons)

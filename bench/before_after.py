@@ -94,7 +94,8 @@ def _relay_rows(before: Dict[str, Any], measured: Dict[str, Any]) -> List[List[s
                          *_pair(get(old or {}, direction, count),
                                 get(new or {}, direction, count))])
     rows.append(["relay, offered messages/s",
-                 *_pair(get(old or {}, "offered_per_second"), get(new or {}, "offered_per_second"))])
+                 *_pair(get(old or {}, "offered_per_second"),
+                        get(new or {}, "offered_per_second"))])
     rows.append(["relay, sockets dropped by the load generator",
                  *_pair(len((old or {}).get("sockets_dropped") or []),
                         len((new or {}).get("sockets_dropped") or []))])

@@ -115,6 +115,7 @@ def measure(name: str, out: Path) -> Dict[str, Any]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Trains and scores the candidate pipelines; prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=sorted(CANDIDATES))
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "candidates")

@@ -86,12 +86,14 @@ class Bench:
         return self.stack.processes[name].popen.pid
 
     def cpu(self) -> CpuMeter:
+        """A meter of every process's CPU from now on."""
         pids = {name: [self._pid(name)] for name in ("rasa", "handoff", "redis", "actions",
                                                       "rasa-plain") if name in self.stack.processes}
         return CpuMeter({**pids, "load generators": self.shards.pids})
 
     async def call(self, command: str, per_shard: List[Dict[str, Any]],
                    timeout: float) -> List[Dict[str, Any]]:
+        """Sends `command` to every load-generator shard; their answers."""
         # The shards block on their pipes: a thread keeps this loop free for measurements
         # made at the same time (Redis round trips, profiles).
         return await asyncio.to_thread(self.shards.call, command, per_shard, timeout)
@@ -223,6 +225,7 @@ class Bench:
 
     @staticmethod
     def profiles_done(recorders: Dict[str, Any]) -> Dict[str, Any]:
+        """Stops the profilers and reads what they found."""
         return {name: profiling.finish(recorder, output, seconds)
                 for name, (recorder, output, seconds) in recorders.items()}
 

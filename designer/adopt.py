@@ -3,8 +3,8 @@
     .venv/bin/python -m designer adopt DRAFT.yml [--intent NAME] [--team TEAM]
         [--answer-en TEXT] [--answer-fr TEXT] [--patch FILE] [--write]
 
-DRAFT.yml is what the miner exports for a group (`python -m handoff.service.insights.miner export`, or "Export
-draft" on the console's Customer questions page), edited or not. The change:
+DRAFT.yml is what the miner exports for a group (`python -m handoff.service.insights.miner
+export`, or "Export draft" on the console's Customer questions page), edited or not. The change:
 - the intent in domain.yml, its examples in data/nlu/<intent>.yml (English first, then French;
   the miner's placeholders become annotated sample values);
 - `utter_<intent>` with an English default and a French variant: the texts given, else the

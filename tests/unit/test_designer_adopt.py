@@ -57,7 +57,7 @@ def group(gid: str, language: str, messages: List[str], reply: str) -> Group:
 
 
 def draft(path: Path, french: bool = True, answers: bool = True) -> Path:
-    """A draft exported by the miner (handoff/service/insights/miner/export.py) from one or two groups."""
+    """A draft exported by the miner (insights/miner/export.py) from one or two groups."""
     groups = [group("3", "en", ENGLISH, ANSWER_EN if answers else "")]
     if french:
         groups.append(group("7", "fr", FRENCH, ANSWER_FR if answers else ""))

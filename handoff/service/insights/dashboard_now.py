@@ -61,8 +61,9 @@ def waited(handoff: Mapping[str, str], at: float) -> Optional[float]:
 
 def answered_within(handoffs: Iterable[Mapping[str, str]], targets: Mapping[str, int],
                     at: float) -> Dict[str, Any]:
-    """Of the handoffs whose outcome is known (answered, ended, or already past the target),
-    how many got a first reply within their team's target.
+    """How many decided handoffs got a first reply within their team's target.
+
+    Decided: answered, ended, or already past the target.
     """
     decided = within = 0
     for h in handoffs:
