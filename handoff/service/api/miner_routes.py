@@ -40,7 +40,7 @@ MAX_WAIT = 10.0
 DEFAULT_DAYS = 30
 MAX_ANSWER = 1000  # characters of a proposed answer
 # The checkout whose assistant a proposed change is checked against (this service's own).
-DESIGNER_ROOT = Path(__file__).resolve().parent.parent
+DESIGNER_ROOT = Path(__file__).resolve().parents[3]  # the repository (domain.yml, data/)
 
 
 def setup(app: web.Application) -> None:
