@@ -21,6 +21,13 @@ from handoff.pii import contact_details
 from handoff.transcript import turn_from_event
 
 
+async def keep_contact(redis: Redis, keys: Keys, conversation_id: str, text: str) -> None:
+    """Keeps an e-mail address or phone number the customer wrote, for whoever opens the chat."""
+    found = contact_details(text)
+    if found:
+        await redis.hset(keys.contact(conversation_id), mapping=found)
+
+
 class ConsoleRelay:
     """Handles one `relay` stream entry: one customer message to the consoles."""
 
@@ -37,9 +44,7 @@ class ConsoleRelay:
         conversation = await self._store.get(conversation_id)
         if conversation.state not in HUMAN_STATES:
             return  # given back meanwhile: the turn is in the segment, on its way to Rasa
-        found = contact_details(turn.get("text") or "")
-        if found:
-            await self._redis.hset(self._keys.contact(conversation_id), mapping=found)
+        await keep_contact(self._redis, self._keys, conversation_id, turn.get("text") or "")
         signals = detect_frustration([event]).signals
         if signals:
             turn["frustration"] = signals

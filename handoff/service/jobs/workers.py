@@ -44,7 +44,7 @@ from handoff.notices import notice_event
 from handoff.presence import Presence, Requeuer
 from handoff.push import to_agents as publish
 from handoff.rasa_api import RasaClient, RasaUnavailable
-from handoff.relay.consoles import ConsoleRelay
+from handoff.relay.consoles import ConsoleRelay, keep_contact
 from handoff.relay.giveback import GiveBack
 from handoff.relay.outbound import Delivery
 from handoff.relay.tracker import TrackerWriter
@@ -103,7 +103,8 @@ class Relay:
             audience = push.agents(conversation.agent) if conversation.agent else \
                 push.team(conversation.team)
             if turn["kind"] == "customer":
-                await self._keep_contact(conversation_id, event)
+                await keep_contact(self._redis, self._keys, conversation_id,
+                                   event.get("text") or "")
         frame = {"type": "message", "conversation_id": conversation_id, "turn": turn,
                  "audience": audience}
         await publish(self._redis, self._keys, frame)
@@ -126,17 +127,7 @@ class Relay:
                 "conversation_id": conversation_id, "kind": "retry_handoff"})
             await self._redis.hdel(key, HANDOFF_RUNNING)
 
-    async def _keep_contact(self, conversation_id: str, event: Dict[str, Any]) -> None:
-        # A waiting customer invited to leave an e-mail address or a phone number (nobody
-        # could answer at once): the agent who opens the conversation finds it in the context.
-        found = {e.get("entity"): str(e.get("value")) for e in
-                 (event.get("parse_data") or {}).get("entities") or []
-                 if e.get("entity") in CONTACT_ENTITIES and e.get("value")}
-        if found:
-            await self._redis.hset(self._keys.contact(conversation_id), mapping=found)
 
-
-CONTACT_ENTITIES = ("email", "phone")
 # Conversation hash fields: `action_handoff` started and showed no event yet; a lost handoff
 # is being run again.
 HANDOFF_RUNNING, HANDOFF_RETRY = "handoff_running", "handoff_retry"
