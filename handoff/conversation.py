@@ -96,6 +96,8 @@ class Conversation:
     ticket_id: Optional[str] = None
     updated_at: float = 0.0
     team: Optional[str] = None
+    channel: Optional[str] = None  # the customer's, when it was handed off (`handoff.channels`)
+    first_reply_at: Optional[float] = None  # the first agent reply since the handoff
 
     @classmethod
     def from_hash(cls, conversation_id: str, raw: Mapping[str, str]) -> "Conversation":
@@ -108,6 +110,8 @@ class Conversation:
             ticket_id=raw.get("ticket_id") or None,
             updated_at=float(raw.get("updated_at", 0) or 0),
             team=raw.get("team") or None,
+            channel=raw.get("channel") or None,
+            first_reply_at=float(raw["first_reply_at"]) if raw.get("first_reply_at") else None,
         )
 
     def public(self) -> Dict[str, Any]:
@@ -130,6 +134,15 @@ class ConversationStore:
         """The conversation's current record."""
         raw = await self._redis.hgetall(self._keys.conversation(conversation_id))
         return Conversation.from_hash(conversation_id, raw)
+
+    async def get_many(self, conversation_ids: List[str]) -> List[Conversation]:
+        """The records of several conversations, in one round trip (the live path's batches)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.hgetall(self._keys.conversation(conversation_id))
+            raws = await pipe.execute()
+        return [Conversation.from_hash(cid, raw)
+                for cid, raw in zip(conversation_ids, raws, strict=True)]
 
     async def ticket(self, ticket_id: Optional[str]) -> Optional[Ticket]:
         """A stored ticket, or None."""

@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
 from handoff.rasa_api import RasaClient
@@ -54,13 +55,18 @@ async def append_turns(redis: Redis, keys: Keys, conversation_id: str,
     With `answered`, the customer's last message is marked answered (an agent replied).
     """
     async with redis.pipeline(transaction=True) as pipe:
-        for event in events:
-            pipe.xadd(keys.segment(conversation_id),
-                      {"event": json.dumps(event, ensure_ascii=False)})
-        pipe.zadd(keys.tracker_pending, {conversation_id: time.time()}, nx=True)
-        if answered:
-            pipe.hset(keys.last_customer_turn(conversation_id), "answered", "1")
+        queue_turns(pipe, keys, conversation_id, events, answered)
         await pipe.execute()
+
+
+def queue_turns(pipe: Pipeline, keys: Keys, conversation_id: str,
+                events: List[Dict[str, Any]], answered: bool = False) -> None:
+    """`append_turns` queued on `pipe` (the delivery's batches)."""
+    for event in events:
+        pipe.xadd(keys.segment(conversation_id), {"event": json.dumps(event, ensure_ascii=False)})
+    pipe.zadd(keys.tracker_pending, {conversation_id: time.time()}, nx=True)
+    if answered:
+        pipe.hset(keys.last_customer_turn(conversation_id), "answered", "1")
 
 
 async def segment_events(redis: Redis, keys: Keys, conversation_id: str) -> List[Dict[str, Any]]:

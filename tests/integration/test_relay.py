@@ -10,9 +10,13 @@ import aiohttp
 import pytest
 
 from handoff.conversation import State
+from handoff.messenger_api import SendApi
+from handoff.outbox import accept, enqueue_notice
+from handoff.push import unbatched
 from handoff.rasa_api import RasaClient, RasaUnavailable
 from handoff.relay.consoles import ConsoleRelay
 from handoff.relay.inbound import Inbound
+from handoff.relay.outbound import Delivery
 from handoff.relay.tracker import BOUNDARY, TrackerWriter, append_turns, segment_events
 from handoff.ticket import Reason, build_ticket
 from stack.services import free_port
@@ -112,12 +116,91 @@ async def test_consoles_get_the_turn_with_contact_and_frustration(redis, keys, s
             break
     await pubsub.close()
     assert message is not None
-    frame = json.loads(message["data"])
+    frame, = unbatched(json.loads(message["data"]))
     assert frame["type"] == "message" and frame["conversation_id"] == "c1"
     assert frame["audience"]["agents"] == ["marie"]
     assert frame["turn"]["id"] == "m1" and frame["turn"]["kind"] == "customer"
     assert frame["turn"]["frustration"] == ["insult"]
     assert await redis.hgetall(keys.contact("c1")) == {"email": "jo@example.com"}
+
+
+async def _frames(pubsub) -> list:
+    """Every frame published until the channel has been quiet for a while."""
+    frames, quiet = [], 0
+    while quiet < 3:  # None also stands for the subscription's own (ignored) message
+        message = await pubsub.get_message(timeout=0.2)
+        quiet = quiet + 1 if message is None else 0
+        if message is not None:
+            frames += unbatched(json.loads(message["data"]))
+    return frames
+
+
+async def test_a_read_of_the_relay_reaches_the_consoles_in_one_message(redis, keys, store):
+    for cid in ("c1", "c2", "c3"):
+        await _queued(store, cid)
+    await store.claim("c1", "marie", "Marie")
+    inbound = Inbound(redis, keys)
+    for n, cid in enumerate(("c1", "c2", "c1", "c3")):
+        await inbound.take(cid, f"message {n}", f"m{n}", "socketio")
+    await store.transition("c3", State.BOT)  # given back before the read: the bot's again
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.push_channel)
+    await ConsoleRelay(redis, keys, store).handle_batch(await redis.xrange(keys.relay_stream))
+    frames = await _frames(pubsub)
+    await pubsub.close()
+    assert [(f["conversation_id"], f["turn"]["text"]) for f in frames] == [
+        ("c1", "message 0"), ("c2", "message 1"), ("c1", "message 2")]
+    assert frames[0]["audience"]["agents"] == ["marie"]
+    assert frames[1]["audience"] == {"team": (await store.get("c2")).team} \
+        if (await store.get("c2")).team else {"all": True}
+
+
+async def test_a_read_of_the_outbox_is_delivered_in_order_once(redis, keys, store):
+    for cid in ("c1", "c2"):
+        await _queued(store, cid)
+        await store.claim(cid, "marie", "Marie")
+    sent = [await accept(redis, keys, "c1", "marie", "Marie", "first\n\nsecond", "k1"),
+            await accept(redis, keys, "c2", "marie", "Marie", "to c2", "k2"),
+            await enqueue_notice(redis, keys, "c1", "transferred", "A colleague takes over",
+                                 {}, {"handoff_note": "x"}),
+            await accept(redis, keys, "c1", "marie", "Marie", "third", "k3")]
+    entries = await redis.xrange(keys.outbox_stream)
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.push_channel)
+    delivery = Delivery(redis, keys, store, SendApi(""))
+    await delivery.handle_batch(entries)
+
+    out = [(f["room"], json.loads(f["data"])) for _, f in await redis.xrange(
+        keys.customer_out_stream)]
+    assert [(room, d["text"]) for room, d in out] == [
+        ("c1", "first"), ("c1", "second"), ("c2", "to c2"), ("c1", "A colleague takes over"),
+        ("c1", "third")]
+    journal = {cid: [e for e, _ in await redis.xrange(keys.journal(cid))] for cid in ("c1", "c2")}
+    assert [d["metadata"]["id"] for room, d in out if room == "c1"] == journal["c1"]
+    assert [d["metadata"]["id"] for room, d in out if room == "c2"] == journal["c2"]
+    assert await redis.hgetall(keys.delivered("c1")) == {
+        sent[0].id: "sent", sent[2].id: "sent", sent[3].id: "sent"}
+    segment = await segment_events(redis, keys, "c1")
+    assert [(e["event"], e.get("text") or e.get("name")) for e in segment] == [
+        ("bot", "first\n\nsecond"), ("slot", "handoff_note"),
+        ("bot", "A colleague takes over"), ("bot", "third")]
+    frames = await _frames(pubsub)
+    assert [(f["conversation_id"], f["turn"]["text"]) for f in frames] == [
+        ("c1", "first\n\nsecond"), ("c2", "to c2"), ("c1", "A colleague takes over"),
+        ("c1", "third")]
+
+    # Cut after journaling, before the marks: the retry journals nothing new, and the frames it
+    # sends again carry the ids the page already has.
+    await redis.delete(keys.delivered("c1"))
+    await delivery.handle_batch(entries)
+    assert [e for e, _ in await redis.xrange(keys.journal("c1"))] == journal["c1"]
+    again = [json.loads(f["data"])["metadata"]["id"] for _, f in await redis.xrange(
+        keys.customer_out_stream)][len(out):]
+    assert again == journal["c1"]
+    # Marked: a third read sends nothing.
+    await delivery.handle_batch(entries)
+    assert await redis.xlen(keys.customer_out_stream) == len(out) + len(journal["c1"])
+    await pubsub.close()
 
 
 async def test_an_agent_reply_marks_the_last_customer_message_answered(redis, keys, store):
