@@ -3,15 +3,18 @@
 Turns wait in the conversation's segment stream (appended by `inbound` and `outbound`), and the
 conversation in `Keys.tracker_pending` (scored by its oldest unwritten turn). The writer, in
 every handoff-service process, flushes conversations whose oldest turn has waited `delay`
-seconds, many conversations per call to Rasa's `tracker_writes` door (`bot/tracker_writes.py`),
-which appends under the conversation's lock the events whose message id the tracker does not
-have yet. Entries leave the segment only once Rasa has them, so a crash or a Rasa outage loses
-nothing; a turn written twice (two writers, a retry) is appended once. The give-back calls
-`flush` to have every turn in the tracker before the bot resumes.
+seconds, many conversations per round trip, straight into Rasa's stored trackers
+(`stored_tracker`: the events whose message id the tracker does not have yet, never while Rasa
+holds the conversation's lock); through Rasa's `tracker_writes` door (`bot/tracker_writes.py`)
+only at a give-back, whose NLU results are kept with the customer's turns. Entries leave the
+segment only once the tracker has them, so a crash or a Rasa outage loses nothing; a turn
+written twice (two writers, a retry) is appended once. The give-back calls `flush` to have
+every turn in the tracker before the bot resumes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -21,7 +24,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
-from handoff.rasa_api import RasaClient
+from handoff.rasa_api import RasaClient, RasaUnavailable
+from handoff.relay.stored_tracker import BUSY, UNKNOWN_LAYOUT, StoredTrackers
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ DEFAULT_DELAY = 10.0  # seconds a turn may wait; longer batches cost Rasa less
 BATCH_CONVERSATIONS = 50  # conversations per call to Rasa
 BATCH_TURNS = 500  # turns of one conversation per call
 LEASE_MS = 30_000
+BUSY_RETRY, BUSY_PATIENCE = 0.05, 30.0  # seconds: a flush waiting for Rasa's lock
 # A segment entry with this field marks where a give-back moved the conversation: turns after it
 # came when the bot was taking over, and are written after the bot's resume.
 BOUNDARY = "boundary"
@@ -83,6 +88,7 @@ class TrackerWriter:
         self._redis, self._keys, self._rasa = redis, keys, rasa
         self._delay, self._clock = delay, clock
         self._settle = redis.register_script(_SETTLE)
+        self._stored = StoredTrackers(redis)
 
     async def flush(self, conversation_id: str,
                     parse: Optional[Dict[str, Dict[str, Any]]] = None) -> int:
@@ -91,11 +97,17 @@ class TrackerWriter:
         `parse` (message id → NLU result) fills in the NLU of customer turns written without it.
         Raises `RasaUnavailable` when Rasa does not take them (they stay in the segment).
         """
-        written = 0
+        written, waited = 0, 0.0
         while True:
             entries, boundary = await self._pending(conversation_id)
             if entries or parse:
-                await self._write({conversation_id: entries}, {conversation_id: parse or {}})
+                if await self._write({conversation_id: entries}, {conversation_id: parse or {}}):
+                    # Rasa is in a turn of this conversation (its lock): a moment, not a failure.
+                    if waited >= BUSY_PATIENCE:
+                        raise RasaUnavailable(conversation_id, "locked by Rasa all along")
+                    await asyncio.sleep(BUSY_RETRY)
+                    waited += BUSY_RETRY
+                    continue
                 parse, written = None, written + len(entries)
             if boundary is not None:
                 return written  # what follows is for after the bot's resume
@@ -137,20 +149,29 @@ class TrackerWriter:
         return entries, None
 
     async def _write(self, batch: Dict[str, Entries],
-                     parse: Dict[str, Dict[str, Dict[str, Any]]]) -> None:
-        conversations = [
-            {"conversation_id": cid,
-             "events": [json.loads(fields["event"]) for _, fields in entries
-                        if fields.get("event")],
-             "parse": parse.get(cid) or {}}
-            for cid, entries in batch.items()]
-        if any(c["events"] or c["parse"] for c in conversations):
-            await self._rasa.write_turns(conversations)
+                     parse: Dict[str, Dict[str, Dict[str, Any]]]) -> List[str]:
+        """Writes the batch; the conversations left for later (Rasa is busy with them).
+
+        Turns go straight into Rasa's stored tracker (`stored_tracker`); through Rasa's door
+        only with NLU results to keep (a give-back) or a stored layout not known here.
+        """
+        events = {cid: [json.loads(fields["event"]) for _, fields in entries
+                        if fields.get("event")] for cid, entries in batch.items()}
+        direct = {cid: turns for cid, turns in events.items() if not parse.get(cid)}
+        outcome = await self._stored.append(direct, self._clock())
+        busy = [cid for cid, n in outcome.items() if n == BUSY]
+        through_rasa = [
+            {"conversation_id": cid, "events": turns, "parse": parse.get(cid) or {}}
+            for cid, turns in events.items()
+            if parse.get(cid) or outcome.get(cid) == UNKNOWN_LAYOUT]
+        if through_rasa:
+            await self._rasa.write_turns(through_rasa)
         async with self._redis.pipeline(transaction=False) as pipe:
             for cid, entries in batch.items():
-                if entries:
+                if entries and cid not in busy:
                     pipe.xdel(self._keys.segment(cid), *[entry_id for entry_id, _ in entries])
             await pipe.execute()
+        return busy
 
     async def _settled(self, conversation_id: str) -> bool:
         keys = self._keys

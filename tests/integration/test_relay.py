@@ -17,6 +17,7 @@ from handoff.rasa_api import RasaClient, RasaUnavailable
 from handoff.relay.consoles import ConsoleRelay
 from handoff.relay.inbound import Inbound
 from handoff.relay.outbound import Delivery
+from handoff.relay.stored_tracker import tracker_key
 from handoff.relay.tracker import BOUNDARY, TrackerWriter, append_turns, segment_events
 from handoff.ticket import Reason, build_ticket
 from stack.services import free_port
@@ -214,8 +215,8 @@ async def test_an_agent_reply_marks_the_last_customer_message_answered(redis, ke
 
 async def test_the_writer_stops_at_a_give_backs_boundary(redis, keys, store):
     # Turns held after a hand-over are written only once the bot has resumed: a writer never
-    # passes the boundary (no Rasa is called: there is none here), and a turn Rasa did not take
-    # stays in the segment.
+    # passes the boundary. The turns go straight into the stored tracker (no Rasa here); a
+    # give-back's NLU results go through Rasa's door, and what it did not take stays.
     await _queued(store, "c1")
     await store.transition("c1", State.BOT, fields={"resume_pending": "1"},
                            extra=lambda pipe, _: pipe.xadd(keys.segment("c1"), {BOUNDARY: "1"}))
@@ -228,7 +229,14 @@ async def test_the_writer_stops_at_a_give_backs_boundary(redis, keys, store):
         assert await writer.tick() == 1  # leased, nothing written past the boundary
         assert await redis.xlen(keys.segment("c1")) == 2
         await writer.drop_boundary("c1")
+        await Inbound(redis, keys).take("c1", "held too", "m2", "socketio")
         with pytest.raises(RasaUnavailable):
-            await writer.flush("c1")
-    assert [e["text"] for e in await segment_events(redis, keys, "c1")] == ["held"]
-    assert await redis.zscore(keys.tracker_pending, "c1") is not None
+            await writer.flush("c1", parse={"m2": {"intent": {"name": "greet"}}})
+        assert [e["text"] for e in await segment_events(redis, keys, "c1")] == [
+            "held", "held too"]
+        assert await redis.zscore(keys.tracker_pending, "c1") is not None
+        assert await writer.flush("c1") == 2
+    assert await redis.xlen(keys.segment("c1")) == 0
+    assert await redis.zscore(keys.tracker_pending, "c1") is None
+    stored = json.loads(await redis.get(tracker_key("c1")))
+    assert [e["text"] for e in stored["events"]] == ["held", "held too"]
