@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -122,31 +122,40 @@ class TrackerWriter:
             await self._redis.xdel(self._keys.segment(conversation_id), *marks)
 
     async def tick(self) -> int:
-        """Flushes the conversations whose oldest turn has waited long enough; how many."""
+        """Flushes the conversations whose oldest turn has waited long enough; how many.
+
+        A few round trips for the whole batch: leases, segments, the write, and settling.
+        """
         due = await self._redis.zrangebyscore(self._keys.tracker_pending, "-inf",
                                               self._clock() - self._delay, start=0,
                                               num=BATCH_CONVERSATIONS)
-        batch: Dict[str, Entries] = {}
-        for cid in due:
-            if await self._redis.set(self._keys.tracker_lease(cid), "1", nx=True, px=LEASE_MS):
-                batch[cid] = (await self._pending(cid))[0]
-        if not batch:
+        if not due:
             return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for cid in due:
+                pipe.set(self._keys.tracker_lease(cid), "1", nx=True, px=LEASE_MS)
+            leased = [cid for cid, got in zip(due, await pipe.execute(), strict=True) if got]
+        if not leased:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for cid in leased:
+                pipe.xrange(self._keys.segment(cid), "-", "+", count=BATCH_TURNS)
+            segments = await pipe.execute()
+        batch = {cid: _before_boundary(entries)[0]
+                 for cid, entries in zip(leased, segments, strict=True)}
         try:
             await self._write(batch, {})
         finally:
-            for cid in batch:
-                await self._settled(cid)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for cid in batch:
+                    await self._settle_on(pipe, cid)
+                await pipe.execute()
         return len(batch)
 
     async def _pending(self, conversation_id: str) -> Tuple[Entries, Optional[str]]:
         """The next turns to write, and the boundary they stop at, if any."""
-        entries = await self._redis.xrange(self._keys.segment(conversation_id), "-", "+",
-                                           count=BATCH_TURNS)
-        for n, (entry_id, fields) in enumerate(entries):
-            if BOUNDARY in fields:
-                return entries[:n], entry_id
-        return entries, None
+        return _before_boundary(await self._redis.xrange(
+            self._keys.segment(conversation_id), "-", "+", count=BATCH_TURNS))
 
     async def _write(self, batch: Dict[str, Entries],
                      parse: Dict[str, Dict[str, Dict[str, Any]]]) -> List[str]:
@@ -174,8 +183,18 @@ class TrackerWriter:
         return busy
 
     async def _settled(self, conversation_id: str) -> bool:
+        return int(await self._settle_on(self._redis, conversation_id)) == 0
+
+    async def _settle_on(self, client: Union[Redis, Pipeline], conversation_id: str) -> Any:
         keys = self._keys
-        left = await self._settle(keys=[keys.segment(conversation_id), keys.tracker_pending,
+        return await self._settle(keys=[keys.segment(conversation_id), keys.tracker_pending,
                                         keys.tracker_lease(conversation_id)],
-                                  args=[conversation_id])
-        return int(left) == 0
+                                  args=[conversation_id], client=client)
+
+
+def _before_boundary(entries: Entries) -> Tuple[Entries, Optional[str]]:
+    """The entries before a give-back's boundary, and the boundary's id, if there is one."""
+    for n, (entry_id, fields) in enumerate(entries):
+        if BOUNDARY in fields:
+            return entries[:n], entry_id
+    return entries, None

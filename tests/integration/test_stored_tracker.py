@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from rasa.core.lock_store import RedisLockStore
 from rasa.core.tracker_store import RedisTrackerStore
@@ -9,8 +10,13 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from handoff.rasa_api import RasaClient
+from handoff.relay.inbound import Inbound
 from handoff.relay.stored_tracker import BUSY, UNKNOWN_LAYOUT, StoredTrackers, tracker_key
+from handoff.relay.tracker import TrackerWriter
 from handoff.relay.turns import agent_event, customer_event
+from stack.services import free_port
+from tests.integration.test_relay import _queued
 
 pytestmark = pytest.mark.integration
 
@@ -91,3 +97,25 @@ async def test_a_conversation_rasa_never_stored_gets_a_tracker_rasa_reads(redis,
     turn = customer_event("hello?", "m1", "socketio", None, at=1003.0)
     assert await StoredTrackers(redis).append({"new": [turn]}, now=1003.0) == {"new": 1}
     assert _texts(await _rasa_store(redis_server).retrieve("new")) == [("user", "hello?")]
+
+
+async def test_the_writer_flushes_many_and_leaves_a_busy_one_for_the_next_pass(
+        redis, redis_server, keys, store):
+    for cid in ("c1", "c2", "c3"):
+        await _queued(store, cid)
+        await Inbound(redis, keys).take(cid, f"hello from {cid}", f"m-{cid}", "socketio")
+    locks = RedisLockStore(host="127.0.0.1", port=redis_server.port, db=0, key_prefix="hfv1")
+    ticket = locks.issue_ticket("c2", lock_lifetime=60)
+    async with aiohttp.ClientSession() as http:  # no Rasa at this address: none is needed
+        writer = TrackerWriter(redis, keys, RasaClient(http, f"http://127.0.0.1:{free_port()}",
+                                                       "unused"), delay=0)
+        assert await writer.tick() == 3
+        assert await redis.xlen(keys.segment("c1")) == 0 == await redis.xlen(keys.segment("c3"))
+        assert await redis.xlen(keys.segment("c2")) == 1  # Rasa's turn: left for later
+        assert await redis.zrange(keys.tracker_pending, 0, -1) == ["c2"]
+        locks.cleanup("c2", ticket)
+        assert await writer.tick() == 1
+    assert await redis.zcard(keys.tracker_pending) == 0
+    for cid in ("c1", "c2", "c3"):
+        assert _texts(await _rasa_store(redis_server).retrieve(cid)) == [
+            ("user", f"hello from {cid}")]
