@@ -2,8 +2,11 @@
 
 The handoff service's consumer of the `relay` stream (group `consoles`): each turn is pushed to
 the agent who owns the conversation (its team while it waits), with what the NLU used to give
-and the agent needs now, computed on this one message: signs of frustration, and contact
-details a waiting customer leaves (kept with the conversation for whoever opens it).
+and the agent needs now, computed on this one message: signs of frustration, contact details a
+waiting customer leaves (kept with the conversation for whoever opens it), and the customer's
+language: a message clearly in the other language (`handoff.language.detect`; "ok" or a number
+show none) becomes the conversation record's `language`, which the next notices, the give-back
+and the survey speak, and which the frame carries to the console.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from handoff import push
 from handoff.conversation import HUMAN_STATES, ConversationStore
 from handoff.frustration import detect as detect_frustration
 from handoff.keys import Keys
+from handoff.language import detect as detect_language
 from handoff.pii import contact_details
 from handoff.streams import Entry
 from handoff.transcript import turn_from_event
@@ -52,10 +56,16 @@ class ConsoleRelay:
             return
         records = await self._store.get_many([cid for cid, _, _ in turns])
         frames = []
+        languages = {record.id: record.language for record in records}  # as the turns go
         async with self._redis.pipeline(transaction=False) as pipe:
             for (conversation_id, event, turn), conversation in zip(turns, records, strict=True):
                 if conversation.state not in HUMAN_STATES:
                     continue  # given back meanwhile: the turn is in the segment, on its way to Rasa
+                # A button's "/intent" payload is no language, like in `bot.language`.
+                shown = None if turn.get("payload") else detect_language(turn.get("text") or "")
+                if shown is not None and shown.language != languages[conversation_id]:
+                    languages[conversation_id] = shown.language
+                    self._store.follow_language(pipe, conversation_id, shown.language)
                 found = contact_details(turn.get("text") or "")
                 if found:
                     pipe.hset(self._keys.contact(conversation_id), mapping=found)
@@ -65,6 +75,7 @@ class ConsoleRelay:
                 audience = push.agents(conversation.agent) if conversation.agent else \
                     push.team(conversation.team)
                 frames.append({"type": "message", "conversation_id": conversation_id,
-                               "turn": turn, "audience": audience})
+                               "turn": turn, "language": languages[conversation_id],
+                               "audience": audience})
             push.many_to_agents(pipe, self._keys, frames)
             await pipe.execute()

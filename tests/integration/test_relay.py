@@ -240,3 +240,66 @@ async def test_the_writer_stops_at_a_give_backs_boundary(redis, keys, store):
     assert await redis.zscore(keys.tracker_pending, "c1") is None
     stored = json.loads(await redis.get(tracker_key("c1")))
     assert [e["text"] for e in stored["events"]] == ["held", "held too"]
+
+
+async def _relay_new(redis, keys, store, after: str = "-") -> tuple:
+    """The consoles' relay on the `relay` entries after `after`, as one read: frames, last id."""
+    entries = await redis.xrange(keys.relay_stream, min=after if after == "-" else f"({after}")
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.push_channel)
+    await ConsoleRelay(redis, keys, store).handle_batch(entries)
+    frames = await _frames(pubsub)
+    await pubsub.close()
+    return [f for f in frames if f["type"] == "message"], entries[-1][0]
+
+
+async def test_a_customer_who_switches_to_french_is_told_the_next_notices_in_french(
+        redis, keys, store):
+    # No NLU on the live path: the relay follows the customer's language. "ok" and numbers show
+    # none and change nothing; a message clearly in French does, for the next notices.
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from handoff.announce import Announcer
+    from handoff.notices import notice_event
+    from handoff.service import appkeys
+    from handoff.service.api.access import language_of
+
+    await _queued(store, "c1")  # the ticket says English
+    await store.claim("c1", "marie", "Marie")
+    assert (await store.get("c1")).language == "en"
+    inbound = Inbound(redis, keys)
+    for n, text in enumerate(["ok", "10234", "/affirm", "Where is my parcel?"]):
+        await inbound.take("c1", text, f"e{n}", "socketio")
+    frames, last = await _relay_new(redis, keys, store)
+    assert [f["language"] for f in frames] == ["en"] * 4
+    assert (await store.get("c1")).language == "en"
+
+    french = ["Bonjour, je n'ai toujours rien reçu", "ok", "10234", "/request_human"]
+    for n, text in enumerate(french):  # a button's payload is no language either
+        await inbound.take("c1", text, f"f{n}", "socketio")
+    frames, last = await _relay_new(redis, keys, store, last)
+    assert [f["turn"]["id"] for f in frames] == ["f0", "f1", "f2", "f3"]
+    assert [f["language"] for f in frames] == ["fr"] * 4  # the console shows it at once
+    record = await store.get("c1")
+    assert record.language == "fr"
+
+    # A notice through the outbox while Marie has it (an agent joining, a transfer).
+    async with aiohttp.ClientSession() as http:
+        rasa = RasaClient(http, f"http://127.0.0.1:{free_port()}", "unused")  # never asked
+        await Announcer(redis, keys, store, rasa).agent_joined("c1", "Paul")
+    (_, notice), = await redis.xrevrange(keys.outbox_stream, count=1)
+    assert notice["text"] == "Paul, de notre équipe, a rejoint la conversation."
+    # The hand-back and close notices and the survey the agent API builds at the give-back.
+    app = web.Application()
+    app[appkeys.STORE] = store
+    language = await language_of(make_mocked_request("POST", "/", app=app), record)
+    assert language == "fr"
+    assert notice_event("closed", language, "Marie")["text"].startswith("Cette conversation")
+
+    # Back to English as clearly: followed too; the ticket keeps what it said at the handoff.
+    await inbound.take("c1", "Thanks, what is the delivery status of my order?", "g0", "socketio")
+    frames, _ = await _relay_new(redis, keys, store, last)
+    assert [f["language"] for f in frames] == ["en"]
+    record = await store.get("c1")
+    assert record.language == "en" and (await store.ticket(record.ticket_id)).language == "en"
