@@ -333,7 +333,7 @@ async def test_a_redis_restart_during_traffic_loses_nothing_acknowledged(stack, 
         await until(functools.partial(_handled, stack, cid, taken), f"{cid} handled", 150)
         after = await _record(stack, redis, cid)
         # Nothing Redis had acknowledged before the crash is missing (a process crash loses no
-        # write; only a machine crash could lose up to ~1 s: appendfsync everysec).
+        # write: appendfsync no, stack/services.py; only a machine crash could).
         assert after["events"][:len(before[cid]["events"])] == before[cid]["events"], cid
         assert after["journal"][:len(before[cid]["journal"])] == before[cid]["journal"], cid
         assert after["state"] == before[cid]["state"] and after["tickets"] == before[cid]["tickets"]

@@ -26,8 +26,14 @@ import socketio
 
 from stack.model import ensure_model
 from stack.services import Ports, Stack
-from tests.e2e.conftest import READY, AgentClient, Customer, create_account, restart, \
-    tracker_with
+from tests.e2e.conftest import (
+    READY,
+    AgentClient,
+    Customer,
+    create_account,
+    restart,
+    tracker_with,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
