@@ -273,21 +273,21 @@ async def _kill_mid_burst(stack: Stack, pairs: List[Pair], name: str) -> List[An
         taken += 1
         if taken == CONVERSATIONS // 10:
             stack.processes[name].kill()
-            killed.set_result(None)
+            # What was on its way at that moment, as the clients see it.
+            killed.set_result((sum(1 for p in pairs if p.sending is not None),
+                               sum(1 for p in pairs if p.delivered_to_customer() != p.from_agent)))
 
     Pair.on_taken = count
     burst = [asyncio.ensure_future(asyncio.gather(pair.customer_says(), pair.agent_says()))
              for pair in pairs]
     try:
-        await asyncio.wait_for(asyncio.shield(killed), 120)
+        customers, agents = await asyncio.wait_for(asyncio.shield(killed), 120)
     except BaseException:
         for task in burst:
             task.cancel()
         raise
     finally:
         Pair.on_taken = None
-    customers = sum(1 for p in pairs if p.sending is not None)
-    agents = sum(1 for p in pairs if p.delivered_to_customer() != p.from_agent)
     say(f"{name} killed: {customers} of {CONVERSATIONS} customer messages sent and not "
         f"acknowledged, {agents} conversations' accepted agent messages not all shown")
     assert customers + agents > 0, "the kill must land while messages are being relayed"
