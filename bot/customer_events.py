@@ -3,7 +3,9 @@
 - agents' messages and notices of live conversations (`handoff.relay.outbound`): the delivery
   appends `{room, event, data}` to the `customer-out` stream; every Rasa process reads all of it
   from where it last was (a stream, not pub/sub: a reconnection to Redis loses nothing) and
-  emits each to its own sockets in that room;
+  emits each to its own sockets in that room; while a page joins the room and is replayed what
+  it missed (`bot.web`), the room's live messages wait (`held`), so that a newer message never
+  reaches the page before the older ones of its replay;
 - typing and queue status, ephemeral: the handoff service publishes `{room, event, data}` on the
   customer channel, and every Rasa process emits it to its own sockets likewise;
 - customer typing: the web channel publishes a `typing` frame on the agents' push channel, for
@@ -14,9 +16,10 @@ JSON, not pickle; the rooms are conversation ids (`bot.web`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, AsyncIterator, Dict, Optional
 
 from redis.exceptions import RedisError
 from socketio import AsyncServer
@@ -42,6 +45,26 @@ class CustomerEvents:
         self._store = ConversationStore(self._redis, keys)
         self._task: Optional[asyncio.Task] = None
         self._messages: Optional[asyncio.Task] = None
+        self._rooms: Dict[str, asyncio.Lock] = {}  # rooms held, and by how many
+        self._holders: Dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def held(self, room: str) -> AsyncIterator[None]:
+        """Live messages to `room` wait meanwhile (in this process: rooms are per process).
+
+        A page that reconnects joins its room, then is replayed the journal after its last id:
+        a live message emitted in between would reach it before the older ones of the replay.
+        Held, it comes after them (and, if the replay had it, the page drops it by its id).
+        """
+        lock = self._rooms.setdefault(room, asyncio.Lock())
+        self._holders[room] = self._holders.get(room, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._holders[room] -= 1
+            if not self._holders[room]:
+                del self._holders[room], self._rooms[room]
 
     def start(self, sio: AsyncServer, namespace: Optional[str]) -> None:
         """Starts listening, once, on the running loop."""
@@ -103,7 +126,8 @@ class CustomerEvents:
             return
         room, event = fields.get("room"), fields.get("event")
         if event in MESSAGE_EVENTS and isinstance(room, str) and isinstance(data, dict):
-            await sio.emit(event, data, room=room, namespace=namespace, ignore_queue=True)
+            async with self.held(room):
+                await sio.emit(event, data, room=room, namespace=namespace, ignore_queue=True)
 
     async def _emit(self, sio: AsyncServer, namespace: Optional[str], raw: str) -> None:
         try:

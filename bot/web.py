@@ -25,11 +25,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tuple
+from typing import (
+    Any,
+    AsyncContextManager,
+    Awaitable,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Set,
+    Text,
+    Tuple,
+)
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
@@ -47,7 +59,7 @@ from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 from handoff.ratelimit import CHAT_MESSAGES, RateLimiter
 from handoff.redis_client import connect
 from handoff.relay.frames import web_parts
-from handoff.relay.inbound import Inbound
+from handoff.relay.inbound import TAKEN_BEFORE, TO_AGENT, TO_BOT, Inbound
 from handoff.survey import SurveyResponder, SurveyStore, parse_payload
 from handoff.webchat_frames import bot_frame
 
@@ -214,15 +226,18 @@ class WebChatInput(SocketIOInput):
                 conversation_id, token = self.signer.issue()
             await sio.save_session(sid, {"conversation_id": conversation_id, "token": token},
                                    namespace=self.namespace)
-            sio.enter_room(sid, conversation_id, namespace=self.namespace)
-            self._open[sid] = conversation_id
-            await self._customers_here()
-            await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
-            if isinstance(link, str) and moved is None:
-                await sio.emit("link_error", {"reason": "expired_or_used"}, room=sid,
-                               namespace=self.namespace)
-            if returning and ("last_seen" in data or moved is not None):
-                await self._replay(sid, conversation_id, last_seen)
+            # From joining the room to the end of the replay, the live path's messages to this
+            # conversation wait: they reach the page after what it missed, not among it.
+            async with self._room_held(conversation_id):
+                sio.enter_room(sid, conversation_id, namespace=self.namespace)
+                self._open[sid] = conversation_id
+                await self._customers_here()
+                await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
+                if isinstance(link, str) and moved is None:
+                    await sio.emit("link_error", {"reason": "expired_or_used"}, room=sid,
+                                   namespace=self.namespace)
+                if returning and ("last_seen" in data or moved is not None):
+                    await self._replay(sid, conversation_id, last_seen)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any) -> Dict[str, Any]:
@@ -247,7 +262,7 @@ class WebChatInput(SocketIOInput):
                 try:
                     first = await self.journal.first_time(conversation_id, message_id)
                     if not first and taken not in self._not_handled:
-                        return {"ok": True, "id": message_id, "duplicate": True}
+                        return await self._sent_again(conversation_id, message)
                     # This attempt handles it: a resend meanwhile is a duplicate.
                     self._not_handled.discard(taken)
                 except RedisError as exc:
@@ -264,9 +279,12 @@ class WebChatInput(SocketIOInput):
             await self._journal_customer(conversation_id, message_id, message.text)
             try:
                 # A person owns the conversation: to them, straight, never through Rasa.
-                if self.inbound is not None and await self.inbound.take(
-                        conversation_id, message.text or "", message_id, self.name(),
-                        message.metadata):
+                way = TO_BOT if self.inbound is None else await self.inbound.take_once(
+                    conversation_id, message.text or "", message_id, self.name(),
+                    message.metadata)
+                if way == TAKEN_BEFORE:  # by a resend, while this attempt was on its way
+                    return {"ok": True, "id": message_id, "duplicate": True}
+                if way == TO_AGENT:
                     return {"ok": True, "id": message_id}
                 await on_new_message(message)
             except Exception:  # noqa: BLE001 - e.g. Redis (lock or tracker store) is away
@@ -304,6 +322,33 @@ class WebChatInput(SocketIOInput):
             await self.customer_events.customer_typing(conversation_id, bool(data.get("typing")))
 
         return webhook
+
+    async def _sent_again(self, conversation_id: str, message: UserMessage) -> Dict[str, Any]:
+        """A message whose id was seen before, and whose earlier attempt did not fail here.
+
+        Taken before (its acknowledgement was lost), still under way, or cut before the
+        channel's decision by a Rasa process that died: the live path's record of its id says
+        which (`Inbound.take_once`), and a message a person owns that never got to them is
+        taken now. On the bot's way a resend stays a duplicate (at most once: a Rasa process
+        that dies before Rasa has the message loses it, docs/reliability.md).
+        """
+        message_id = message.message_id or ""
+        duplicate = {"ok": True, "id": message_id, "duplicate": True}
+        if self.inbound is None:
+            return duplicate
+        try:
+            way = await self.inbound.take_once(conversation_id, message.text or "", message_id,
+                                               self.name(), message.metadata, again=True)
+        except RedisError as exc:
+            logger.warning("webchat.resend.failure conversation=%s error=%s", conversation_id,
+                           exc)
+            return {"ok": False, "error": "unavailable"}
+        if way != TO_AGENT:
+            return duplicate
+        logger.info("webchat.message.taken_on_resend conversation=%s message=%s",
+                    conversation_id, message_id)
+        await self._journal_customer(conversation_id, message_id, message.text)
+        return {"ok": True, "id": message_id}
 
     async def _journal_customer(self, conversation_id: str, message_id: str,
                                 text: Optional[str]) -> None:
@@ -405,6 +450,11 @@ class WebChatInput(SocketIOInput):
             logger.warning("webchat.message.rejected sid=%s reason=other_session", sid)
             return None
         return conversation_id
+
+    def _room_held(self, conversation_id: str) -> AsyncContextManager[None]:
+        if self.customer_events is None:  # no live path (no Redis): nothing to hold
+            return contextlib.nullcontext()
+        return self.customer_events.held(conversation_id)
 
     async def _replay(self, sid: Text, conversation_id: str, last_seen: Any) -> None:
         """What the browser missed since `last_seen`, to this socket only."""

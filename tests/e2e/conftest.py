@@ -18,7 +18,7 @@ import socketio
 
 from handoff.webchat_frames import RASA_FIELDS, page_view
 from stack.model import ROOT, ensure_model
-from stack.services import Ports, Stack, free_port
+from stack.services import Ports, Stack, _http_ok, free_port
 from tests.fake_graph import FakeGraph
 from tests.smtp_server import LocalSmtpServer
 
@@ -116,6 +116,22 @@ def create_account(stack: Stack, username: str, name: str, password: str, role: 
                     "--max-conversations", str(max_conversations)],
                    cwd=ROOT, check=True, env={**stack.env(), "HANDOFF_NEW_PASSWORD": password},
                    stdout=subprocess.DEVNULL, timeout=60)
+
+
+READY = {  # how to start each process again, how to tell it is up, and for how long to wait
+    "redis": (Stack.start_redis, lambda s: s._redis_ready(), 30),
+    "actions": (Stack.start_actions, lambda s: _http_ok(f"{s.actions_url}/health"), 120),
+    "rasa": (Stack.start_rasa, lambda s: s._rasa_ready(), 300),
+    "handoff": (Stack.start_handoff,
+                lambda s: _http_ok(f"{s.handoff_url}/api/flows", accept=(401,)), 60),
+}
+
+
+def restart(stack: Stack, name: str) -> None:
+    """Starts `name` again (same port, same data) and waits until it answers."""
+    start, ready, timeout = READY[name]
+    start(stack)
+    stack._wait(lambda: ready(stack), name, timeout)
 
 
 async def wait_for(queue: "asyncio.Queue[Any]", match: Callable[[Any], bool],

@@ -22,14 +22,16 @@ from redis.exceptions import RedisError
 from handoff.keys import Keys
 from handoff.notices import TEXTS as NOTICES
 from stack.model import ensure_model
-from stack.services import Ports, Stack, _http_ok
+from stack.services import Ports, Stack
 from tests.e2e.conftest import (
     AGENTS,
+    READY,
     TEAMS,
     AgentClient,
     Customer,
     create_account,
     rasa_tracker,
+    restart,
     with_an_agent,
 )
 
@@ -61,22 +63,6 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 # ------------------------------------------------------------------ processes
-
-READY = {  # how to start each process again, how to tell it is up, and for how long to wait
-    "redis": (Stack.start_redis, lambda s: s._redis_ready(), 30),
-    "actions": (Stack.start_actions, lambda s: _http_ok(f"{s.actions_url}/health"), 120),
-    "rasa": (Stack.start_rasa, lambda s: s._rasa_ready(), 300),
-    "handoff": (Stack.start_handoff,
-                lambda s: _http_ok(f"{s.handoff_url}/api/flows", accept=(401,)), 60),
-}
-
-
-def restart(stack: Stack, name: str) -> None:
-    """Starts `name` again (same port, same data) and waits until it answers."""
-    start, ready, timeout = READY[name]
-    start(stack)
-    stack._wait(lambda: ready(stack), name, timeout)
-
 
 @pytest.fixture
 def stack(own_stack: Stack) -> Stack:
@@ -347,7 +333,7 @@ async def test_a_redis_restart_during_traffic_loses_nothing_acknowledged(stack, 
         await until(functools.partial(_handled, stack, cid, taken), f"{cid} handled", 150)
         after = await _record(stack, redis, cid)
         # Nothing Redis had acknowledged before the crash is missing (a process crash loses no
-        # write; only a machine crash could lose up to ~1 s: appendfsync everysec).
+        # write: appendfsync no, stack/services.py; only a machine crash could).
         assert after["events"][:len(before[cid]["events"])] == before[cid]["events"], cid
         assert after["journal"][:len(before[cid]["journal"])] == before[cid]["journal"], cid
         assert after["state"] == before[cid]["state"] and after["tickets"] == before[cid]["tickets"]

@@ -10,12 +10,13 @@ import aiohttp
 import pytest
 
 from handoff.conversation import State
+from handoff.journal import Journal
 from handoff.messenger_api import SendApi
 from handoff.outbox import accept, enqueue_notice
 from handoff.push import unbatched
 from handoff.rasa_api import RasaClient, RasaUnavailable
 from handoff.relay.consoles import ConsoleRelay
-from handoff.relay.inbound import Inbound
+from handoff.relay.inbound import TAKEN_BEFORE, TO_AGENT, TO_BOT, Inbound
 from handoff.relay.outbound import Delivery
 from handoff.relay.stored_tracker import tracker_key
 from handoff.relay.tracker import BOUNDARY, TrackerWriter, append_turns, segment_events
@@ -69,6 +70,32 @@ async def test_messages_during_a_give_back_are_held_not_relayed(redis, keys, sto
     assert await redis.xlen(keys.relay_stream) == 0  # nobody to show it to: the bot answers it
     await redis.hdel(keys.conversation("c1"), "resume_pending")
     assert not await Inbound(redis, keys).take("c1", "and now?", "m2", "socketio")
+
+
+async def test_a_web_message_cut_before_its_take_is_taken_by_its_resend_once(redis, keys, store):
+    # The web channel marked the id (first attempt), then its Rasa process died before the
+    # take: the page sends it again, same id.
+    await _queued(store, "c1")
+    inbound = Inbound(redis, keys)
+    assert await Journal(redis, keys).first_time("c1", "m1")
+    assert await inbound.take_once("c1", "hello?", "m1", "socketio", again=True) == TO_AGENT
+    assert await inbound.take_once("c1", "hello?", "m1", "socketio", again=True) == TAKEN_BEFORE
+    # A first attempt still on its way (the process did not die) finds it taken.
+    assert await inbound.take_once("c1", "hello?", "m1", "socketio") == TAKEN_BEFORE
+    assert [e["message_id"] for e in await segment_events(redis, keys, "c1")] == ["m1"]
+    assert await redis.xlen(keys.relay_stream) == 1
+
+
+async def test_a_web_message_the_bot_had_is_not_relayed_by_a_resend_after_a_claim(
+        redis, keys, store):
+    inbound = Inbound(redis, keys)
+    assert await inbound.take_once("c1", "hello", "m1", "socketio") == TO_BOT
+    await _queued(store, "c1")
+    assert await inbound.take_once("c1", "hello", "m1", "socketio", again=True) == TAKEN_BEFORE
+    assert await redis.exists(keys.segment("c1"), keys.relay_stream) == 0
+    # A resend on the bot's way records nothing: the attempt under way decides.
+    assert await inbound.take_once("c2", "hi", "m2", "socketio", again=True) == TO_BOT
+    assert await inbound.take_once("c2", "hi", "m2", "socketio") == TO_BOT
 
 
 async def test_each_message_goes_one_way_around_a_claim_and_a_hand_back(redis, keys, store):
