@@ -115,8 +115,8 @@ def _header(measured: Dict[str, Any]) -> List[str]:
         + (f" (the relay targets are read at {target} live conversations)" if target else ""),
         "- every process is the product's own (stack/services.py: redis-server with AOF "
         "`appendfsync no`, action server, `rasa run`, handoff service), started for the run on "
-        "free ports and stopped at its end; `HANDOFF_ALWAYS_OPEN=1`, `HANDOFF_AUTO_ASSIGN=0` (agents "
-        "claim from their console's `ticket.queued` frames); the tracker is written behind "
+        "free ports and stopped at its end; `HANDOFF_ALWAYS_OPEN=1`, `HANDOFF_AUTO_ASSIGN=0` "
+        "(agents claim from their console's `ticket.queued` frames); the tracker is written behind "
         "every `HANDOFF_TRACKER_WRITE_DELAY` s (default 10).",
         "",
     ]
