@@ -67,6 +67,10 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
     "forbidden": (403, "You may not do this.", "Vous n'avez pas le droit de faire ceci."),
     "other_team": (403, "This conversation is waiting for another team.",
                    "Cette conversation attend une autre équipe."),
+    "transferred_to_other": (403, "This conversation was transferred to another agent: only "
+                                  "they or a supervisor can take it.",
+                             "Cette conversation a été transférée à un autre conseiller : seul "
+                             "lui ou un superviseur peut la prendre."),
     "not_found": (404, "No such conversation.", "Conversation introuvable."),
     "already_claimed": (409, "Another agent already took this conversation.",
                         "Un autre conseiller a déjà pris cette conversation."),

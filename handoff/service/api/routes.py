@@ -135,11 +135,16 @@ async def claim(request: web.Request) -> web.Response:
         record = await store.accept(cid, agent.username)
         return web.json_response({"conversation": await describe(request, record,
                                                                   transcript=False)})
+    if record.state == State.TRANSFERRED and not agent.is_supervisor:
+        raise ApiError("transferred_to_other")
     try:
-        record = await store.claim(cid, agent.username, agent.name,
-                                   limit=agent.max_conversations)
+        record = await store.claim(
+            cid, agent.username, agent.name, limit=agent.max_conversations,
+            transferred_to=record.agent if record.state == State.TRANSFERRED else None)
     except IllegalTransition as exc:
         raise ApiError("already_claimed" if exc.current != State.BOT else "bad_state") from exc
+    except NotYours as exc:
+        raise ApiError("already_claimed") from exc  # transferred again meanwhile
     except LimitReached as exc:
         raise ApiError("limit_reached") from exc
     await tell_customer_agent_joined(request, record, agent.name)
