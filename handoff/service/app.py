@@ -37,12 +37,14 @@ from handoff.service.api import (
 )
 from handoff.service.api.errors import ApiError, error_response
 from handoff.service.api.hub import Hub
+from handoff.service.api.login_guard import LoginGuard
 from handoff.service.appkeys import (
     ACCOUNTS,
     CANNED,
     GIVEBACK,
     HUB,
     KEYS,
+    LOGIN_GUARD,
     MESSENGER,
     RASA,
     REDIS,
@@ -72,6 +74,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[SETTINGS], app[KEYS], app[REDIS] = settings, keys, redis
     app[STORE] = ConversationStore(redis, keys)
     app[ACCOUNTS] = AccountStore(redis, keys)
+    app[LOGIN_GUARD] = LoginGuard(redis, keys)
     app[CANNED] = canned.load()
     app[TEAMS] = teams.load()
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
@@ -140,7 +143,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(request, exc.code)
+        return error_response(request, exc.code, exc.retry_after)
     except web.HTTPRequestEntityTooLarge:
         return error_response(request, "too_large")
     except web.HTTPException:
@@ -158,16 +161,18 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # Per agent when signed in, else per address (which also slows password guessing).
+    # Per signed-in agent. A request without a session is answered 401 at no cost, and sign-in
+    # has its own throttling (`login_guard`): a per-address count here would let anyone behind
+    # the same address (an office, a proxy) lock every agent out with cheap requests.
     if not request.path.startswith("/api/") or request.path == "/api/ws":
         return await handler(request)
     session = await aiohttp_session.get_session(request)
-    client = f"agent:{session['agent']}" if session.get("agent") else f"ip:{request.remote}"
-    wait = await RateLimiter(request.app[REDIS], request.app[KEYS]).retry_after(AGENT_API, client)
+    if not session.get("agent"):
+        return await handler(request)
+    wait = await RateLimiter(request.app[REDIS], request.app[KEYS]).retry_after(
+        AGENT_API, f"agent:{session['agent']}")
     if wait is not None:
-        response = error_response(request, "too_many_requests")
-        response.headers["Retry-After"] = str(wait)
-        return response
+        return error_response(request, "too_many_requests", wait)
     return await handler(request)
 
 

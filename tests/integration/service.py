@@ -57,7 +57,7 @@ class Agent:
 
     async def request(self, method: str, path: str, body: Any = None,
                       **kwargs: Any) -> Tuple[int, Any, "aiohttp.typedefs.LooseHeaders"]:
-        if body is not None:
+        if body is not None and "data" not in kwargs:
             kwargs["json"] = body
         async with self.http.request(method, self.server.make_url(path), **kwargs) as resp:
             text = await resp.text()
