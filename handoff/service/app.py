@@ -26,6 +26,7 @@ from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
 from handoff.ratelimit import AGENT_API, RateLimiter
 from handoff.redis_client import connect
+from handoff.service import security
 from handoff.service.api import (
     canned,
     console_routes,
@@ -68,7 +69,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Application:
     """Builds the application; Redis, Rasa client, hub and workers live as long as it does."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors, _csrf])
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[security.host_filter(settings), _errors, _csrf])
+    security.add_headers(app, settings)
     redis = redis or connect(settings.redis_url)
     keys = Keys(settings.key_prefix)
     app[SETTINGS], app[KEYS], app[REDIS] = settings, keys, redis
@@ -122,12 +125,9 @@ async def _lifecycle(app: web.Application):
 
 
 def _page(relative: str) -> Handler:
-    # The chat page may be framed by any site (that is what the widget does); the console never.
-    framing = {} if relative.startswith(("chat/", "widget/")) else {"X-Frame-Options": "DENY"}
-
+    # Framing, CSP and the other security headers: `handoff.service.security`.
     async def page(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / relative, headers={
-            "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", **framing})
+        return web.FileResponse(STATIC / relative, headers={"Cache-Control": "no-cache"})
     return page
 
 
