@@ -215,7 +215,7 @@ async def handback(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
     body = await json_body(request)
     flow = body.get("flow")
-    if flow is not None and flow not in FLOWS:
+    if flow is not None and (not isinstance(flow, str) or flow not in FLOWS):
         raise ApiError("unknown_flow")
     record = await owned(request, cid, agent)
     after = [] if flow is not None else \
