@@ -204,13 +204,14 @@ def _findings(r: Dict[str, Any]) -> List[str]:
         f"- **Relay**: the worst p99 of the curve is {ms(worst_p99(r))} ms. The path no longer "
         "goes through Rasa's NLU, lock or tracker: a customer's message is one Lua step in the "
         "Rasa process's channel, then the handoff service's `relay` consumer and the console "
-        "hub; an agent's message goes through the outbox, the delivery lane and the "
-        "`customer-out` stream that every Rasa process reads. Rasa used "
+        "hub; an agent's message goes through the outbox, the delivery worker and the "
+        "`customer-out` stream that every Rasa process reads; both workers take each read of "
+        "their stream in a few pipelined round trips, and the turns reach Rasa's stored "
+        "tracker by a Lua step in Redis, not through Rasa. Rasa used "
         + ", ".join(f"{v:.0f} %" for v in rasa) + " of a core and the handoff service "
         + ", ".join(f"{v:.0f} %" for v in handoff) + " at "
         + ", ".join(curve) + " live conversations: Rasa's share is the socket.io traffic "
-        "(the customer's sockets are Rasa's), the live path's Lua step and the write-behind "
-        "batches to its tracker.",
+        "(the customer's sockets are Rasa's), the channel's checks and the live path's Lua step.",
         "- **Sustained throughput**: "
         + (f"{sustained['sustained_per_second']:.0f} messages/s held" if
            sustained.get("sustained_per_second") else "no step held")

@@ -2,11 +2,13 @@
 
 Customer and agent messages of a conversation a person owns never go through Rasa (the live
 path, `handoff.relay`); the handoff service writes them into the tracker afterwards, in batches
-(`handoff.relay.tracker`). This door appends them to the stored tracker as they are, under the
-conversation's lock, skipping every event whose message id the tracker already has, so that a
-retry or a second writer never writes a turn twice. It appends to the stored JSON directly: a
-batch costs Rasa a lock, one read and one write, not the replay of the whole conversation
-(Rasa's own `tracker/events` route loads the tracker twice per save).
+(`handoff.relay.tracker`), straight into the stored tracker (`handoff.relay.stored_tracker`).
+They come through this door at a give-back, whose NLU results (`parse`) are kept with the
+customer's turns, and for a stored layout that step does not know. The door appends them as
+they are, under the conversation's lock, skipping every event whose message id the tracker
+already has, so that a retry or a second writer never writes a turn twice. It appends to the
+stored JSON directly: a batch costs Rasa a lock, one read and one write, not the replay of the
+whole conversation (Rasa's own `tracker/events` route loads the tracker twice per save).
 
 `POST /webhooks/tracker_writes/append?token=<Rasa auth token>` with
 `{"conversations": [{"conversation_id", "events": [...], "parse": {message id: NLU result}}]}`;

@@ -65,10 +65,9 @@ class Announcer:
 
     async def language(self, conversation_id: str,
                        record: Optional[Conversation] = None) -> str:
-        """The customer's language: the ticket's, else the bot's `language` slot."""
+        """The customer's language now: the record's (else the ticket's), else the bot's slot."""
         record = record or await self._store.get(conversation_id)
-        ticket = await self._store.ticket(record.ticket_id)
-        return ticket.language if ticket else await self._language_slot(conversation_id)
+        return await self._store.language(record) or await self._language_slot(conversation_id)
 
     async def _language_slot(self, conversation_id: str) -> str:
         # No ticket yet (a handoff that is being run again): the bot knows the language.

@@ -47,9 +47,13 @@ async def messenger_fields(redis: Redis, keys: Keys, conversation_id: str,
     return send_fields(float(last) if last else None, now, human=True)
 
 
-async def reach(redis: Redis, keys: Keys, conversation_id: str, now: float) -> Dict[str, Any]:
-    """`{"channel", "can_reply", "tag", "until"}` for the console."""
-    channel = await channel_of(redis, keys, conversation_id)
+async def reach(redis: Redis, keys: Keys, conversation_id: str, now: float,
+                channel: Optional[str] = None) -> Dict[str, Any]:
+    """`{"channel", "can_reply", "tag", "until"}` for the console.
+
+    `channel`: the conversation's, when the caller has its record (one round trip fewer).
+    """
+    channel = channel or await channel_of(redis, keys, conversation_id)
     if channel != MESSENGER:
         return {"channel": channel, "can_reply": True, "tag": None, "until": None}
     psid = await messenger_address(redis, keys, conversation_id)

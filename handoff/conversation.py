@@ -96,6 +96,11 @@ class Conversation:
     ticket_id: Optional[str] = None
     updated_at: float = 0.0
     team: Optional[str] = None
+    channel: Optional[str] = None  # the customer's, when it was handed off (`handoff.channels`)
+    first_reply_at: Optional[float] = None  # the first agent reply since the handoff
+    # The customer's current language (`en`/`fr`): the ticket's at the handoff, then the last
+    # one a relayed message clearly showed (`handoff.relay.consoles`, `follow_language`).
+    language: Optional[str] = None
 
     @classmethod
     def from_hash(cls, conversation_id: str, raw: Mapping[str, str]) -> "Conversation":
@@ -108,12 +113,15 @@ class Conversation:
             ticket_id=raw.get("ticket_id") or None,
             updated_at=float(raw.get("updated_at", 0) or 0),
             team=raw.get("team") or None,
+            channel=raw.get("channel") or None,
+            first_reply_at=float(raw["first_reply_at"]) if raw.get("first_reply_at") else None,
+            language=raw.get("language") or None,
         )
 
     def public(self) -> Dict[str, Any]:
         """The JSON shape of the agent API."""
         return {"id": self.id, "state": self.state.value, "agent": self.agent,
-                "agent_name": self.agent_name, "team": self.team}
+                "agent_name": self.agent_name, "team": self.team, "language": self.language}
 
 
 Extra = Callable[[Pipeline, Conversation], None]
@@ -131,12 +139,36 @@ class ConversationStore:
         raw = await self._redis.hgetall(self._keys.conversation(conversation_id))
         return Conversation.from_hash(conversation_id, raw)
 
+    async def get_many(self, conversation_ids: List[str]) -> List[Conversation]:
+        """The records of several conversations, in one round trip (the live path's batches)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.hgetall(self._keys.conversation(conversation_id))
+            raws = await pipe.execute()
+        return [Conversation.from_hash(cid, raw)
+                for cid, raw in zip(conversation_ids, raws, strict=True)]
+
     async def ticket(self, ticket_id: Optional[str]) -> Optional[Ticket]:
         """A stored ticket, or None."""
         if not ticket_id:
             return None
         raw = await self._redis.get(self._keys.ticket(ticket_id))
         return Ticket.from_json(raw) if raw else None
+
+    async def language(self, record: Conversation) -> Optional[str]:
+        """The customer's current language: the record's, else its ticket's (None: no ticket)."""
+        if record.language:
+            return record.language
+        ticket = await self.ticket(record.ticket_id)
+        return ticket.language if ticket else None
+
+    def follow_language(self, pipe: Pipeline, conversation_id: str, language: str) -> None:
+        """Queues on `pipe` the customer's new language, as their latest message clearly showed.
+
+        One field of the record, no transition: a transition racing it (WATCH on the hash) is
+        retried and keeps it.
+        """
+        pipe.hset(self._keys.conversation(conversation_id), "language", language)
 
     async def position(self, conversation_id: str) -> Optional[int]:
         """1-based place in the queue, or None when not queued."""
@@ -354,6 +386,7 @@ class ConversationStore:
             agent_name=record.get("agent_name", current.agent_name or "") or None,
             ticket_id=record.get("ticket_id", current.ticket_id), updated_at=now,
             team=record.get("team", current.team or "") or None,
+            language=record.get("language", current.language or "") or None,
         )
         # The agents who held it and hold it now, and supervisors; not the whole floor.
         frame = {"type": "conversation.state", "conversation_id": cid, "state": target.value,

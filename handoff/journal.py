@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
 
@@ -40,6 +41,7 @@ class Journal:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
+        self._record_once = redis.register_script(_RECORD_ONCE)
 
     async def record(self, conversation_id: str, kind: str, payload: Dict[str, Any]) -> str:
         """Appends a message; its entry id."""
@@ -59,11 +61,18 @@ class Journal:
         it is needed when the first attempt was cut between journaling and sending), and one
         that was not is never taken for a duplicate.
         """
-        entry_id, new = await self._redis.eval(
-            _RECORD_ONCE, 2, self._keys.web_message(conversation_id, once_key),
-            self._keys.journal(conversation_id), TAKEN_FOR, MAX_ENTRIES, kind,
-            json.dumps(payload, ensure_ascii=False))
+        entry_id, new = await self.record_once_on(self._redis, conversation_id, kind, payload,
+                                                  once_key)
         return str(entry_id), bool(new)
+
+    async def record_once_on(self, client: Union[Redis, Pipeline], conversation_id: str,
+                             kind: str, payload: Dict[str, Any], once_key: str) -> Any:
+        """`record_once` on `client`: queued on a pipeline, its reply is `[entry id, new]`."""
+        return await self._record_once(
+            keys=[self._keys.web_message(conversation_id, once_key),
+                  self._keys.journal(conversation_id)],
+            args=[TAKEN_FOR, MAX_ENTRIES, kind, json.dumps(payload, ensure_ascii=False)],
+            client=client)
 
     async def since(self, conversation_id: str, last_id: Optional[str]) -> List[Entry]:
         """Messages after `last_id` (all of them when None or malformed), oldest first."""

@@ -7,9 +7,10 @@ streams or through Rasa; these only make the screens live.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from handoff.accounts import Agent
 
 Audience = Dict[str, Any]
+BATCH = "batch"  # a push-channel message that carries several frames (never sent to a console)
 
 
 def everyone() -> Audience:
@@ -46,6 +48,23 @@ def reaches(audience: Audience, agent: "Agent") -> bool:
 async def to_agents(redis: Redis, keys: Keys, frame: Dict[str, Any]) -> None:
     """A frame for the consoles of its `audience` (built by the functions above)."""
     await redis.publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
+
+
+def many_to_agents(pipe: Pipeline, keys: Keys, frames: List[Dict[str, Any]]) -> None:
+    """Frames, each with its `audience`, in one message on `pipe` (the live path's batches).
+
+    The hub hands each frame on as if it had come alone.
+    """
+    if frames:
+        pipe.publish(keys.push_channel, json.dumps({"type": BATCH, "frames": frames},
+                                                   ensure_ascii=False))
+
+
+def unbatched(frame: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The frames a push-channel message carries (one, or a batch's)."""
+    if frame.get("type") == BATCH:
+        return [f for f in frame.get("frames") or [] if isinstance(f, dict)]
+    return [frame]
 
 
 async def to_customer(redis: Redis, keys: Keys, room: str, event: str,

@@ -104,11 +104,15 @@ def _quote(conversation_id: str) -> str:
     return quote(conversation_id, safe="")
 
 
-def resume_events() -> List[Dict[str, Any]]:
+def resume_events(language: Optional[str] = None) -> List[Dict[str, Any]]:
     """Events that give a paused conversation back to the bot.
 
+    `language`: the customer's language now (the conversation record's, followed while a person
+    answered without NLU), put in the bot's `language` slot so that the bot goes on in it.
     `action_listen` makes the tracker look as if the bot had just finished a turn, so the
     policies predict the customer's next message as usual (a paused tracker ends without it).
     """
-    return [{"event": "resume"}, {"event": "slot", "name": "handoff_agent", "value": None},
-            {"event": "action", "name": "action_listen"}]
+    slots = [{"event": "slot", "name": "handoff_agent", "value": None}]
+    if language:
+        slots.append({"event": "slot", "name": "language", "value": language})
+    return [{"event": "resume"}, *slots, {"event": "action", "name": "action_listen"}]

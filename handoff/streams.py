@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from redis.asyncio import Redis
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 Entry = Tuple[str, Dict[str, str]]
 Handler = Callable[[str, Dict[str, str]], Awaitable[None]]
+# Handles a whole read at once (e.g. one Redis pipeline for all of it): the live path's consumers,
+# whose cost per message must not be a few round trips each.
+BatchHandler = Callable[[List[Entry]], Awaitable[None]]
 OnDead = Callable[[Dict[str, str]], Awaitable[None]]
 TRANSIENT: Tuple[Type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 MAX_FAILURES = 3
@@ -70,6 +74,7 @@ class StreamConsumer:
         self._block_ms = block_ms
         self._count = count
         self._claim_idle_ms = claim_idle_ms
+        self._next_claim = 0.0
         self._pending_first = True
 
     async def ensure_group(self) -> None:
@@ -87,9 +92,15 @@ class StreamConsumer:
             if entries:
                 return entries
             self._pending_first = False
-        claimed = await self.claim_stale()
-        if claimed:
-            return claimed
+        # An entry is claimable only after `claim_idle_ms`: looking more often than every half
+        # of it finds nothing new and would cost every read a round trip.
+        now = time.monotonic()
+        if now >= self._next_claim:
+            self._next_claim = now + self._claim_idle_ms / 2000
+            claimed = await self.claim_stale()
+            if claimed:
+                self._next_claim = 0.0  # there may be more
+                return claimed
         return await self._xreadgroup(">", block=self._block_ms)
 
     async def claim_stale(self) -> List[Entry]:
@@ -100,9 +111,9 @@ class StreamConsumer:
         )
         return [(eid, fields) for eid, fields in result[1] if fields]
 
-    async def ack(self, entry_id: str) -> None:
-        """Marks an entry done; call only once its effect is durable."""
-        await self._redis.xack(self.stream, self.group, entry_id)
+    async def ack(self, *entry_ids: str) -> None:
+        """Marks entries done; call only once their effect is durable."""
+        await self._redis.xack(self.stream, self.group, *entry_ids)
 
     async def _xreadgroup(self, last_id: str, block: Optional[int]) -> List[Entry]:
         reply = await self._redis.xreadgroup(
@@ -113,11 +124,16 @@ class StreamConsumer:
             entries.extend((eid, fields) for eid, fields in stream_entries if fields)
         return entries
 
-    async def run(self, handler: Handler, stop: asyncio.Event, retry_delay: float = 0.5) -> None:
+    async def run(self, handler: Handler, stop: asyncio.Event, retry_delay: float = 0.5,
+                  batch: Optional[BatchHandler] = None) -> None:
         """Feeds entries to `handler` until `stop` is set.
 
         An entry whose handler fails stays pending and is retried, before any later entry, on
         the next pass over pending entries.
+
+        With `batch`, each read goes to `batch` whole and is acknowledged in one call; a read
+        whose batch fails with a transient error is retried whole (handlers are idempotent), and
+        one that fails otherwise goes entry by entry to `handler`, which finds the poison entry.
         """
         await self._ensure_group_retrying(stop, retry_delay)
         while not stop.is_set():
@@ -132,6 +148,14 @@ class StreamConsumer:
                     raise
                 await self._ensure_group_retrying(stop, retry_delay)
                 continue
+            if batch is not None and entries:
+                outcome = await self._handle_batch(batch, entries)
+                if outcome is not None:
+                    done = outcome
+                    if not done:
+                        self._pending_first = True
+                        await _wait(stop, retry_delay)
+                    continue
             if self._lane is None:
                 done = await self._handle_in_order(handler, entries)
             else:
@@ -143,6 +167,23 @@ class StreamConsumer:
             if not done:
                 self._pending_first = True
                 await _wait(stop, retry_delay)
+
+    async def _handle_batch(self, batch: BatchHandler, entries: List[Entry]) -> Optional[bool]:
+        """True: handled and acknowledged; False: retry it all later; None: go entry by entry."""
+        try:
+            await batch(entries)
+            await self.ack(*(entry_id for entry_id, _ in entries))
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the consumer
+            if self._transient(exc):
+                logger.warning("stream.batch.retry stream=%s entries=%d error=%r", self.stream,
+                               len(entries), exc)
+                return False
+            logger.warning("stream.batch.failure stream=%s entries=%d error=%r: one by one",
+                           self.stream, len(entries), exc)
+            return None
 
     async def _handle_in_order(self, handler: Handler, entries: List[Entry]) -> bool:
         for entry_id, fields in entries:

@@ -13,8 +13,8 @@ from typing import Callable, Iterable, List
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 # Everything that changes the trained model: config, domain, training data and the custom
-# NLU components' code.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/language.py",
+# NLU components' code (the language detector's scoring is in the shared core).
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/language.py", "handoff/language.py",
                    "bot/order_numbers.py")
 
 

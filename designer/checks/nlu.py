@@ -119,7 +119,7 @@ def _floors(project: Project, found: List[Tuple[str, str, str, int]]) -> List[Fi
             if count < MIN_PER_LANGUAGE:
                 findings.append(Finding(
                     path, line, f"intent `{intent}` has {count} {name} examples (counted by "
-                    f"bot/language.py); the floor is {MIN_PER_LANGUAGE} per language",
+                    f"handoff/language.py); the floor is {MIN_PER_LANGUAGE} per language",
                     f"add at least {MIN_PER_LANGUAGE - count} {name} examples that read "
                     f"clearly as {name} (a few words, not only \"ok\" or a number)"))
     return findings

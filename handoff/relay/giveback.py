@@ -5,8 +5,9 @@ Hand-back, close, a customer who stops waiting and abandonment all call `GiveBac
 2. the state machine moves the conversation, with `resume_pending` set: from then on the
    channels hold the customer's messages in the segment (`handoff.relay.inbound`), neither to
    the agent nor to a bot that is still paused;
-3. `finish`: the turns before the hand-over are written, the bot is resumed (with the events the
-   caller sends after the resume: a goodbye, a survey...), the held turns are written after it
+3. `finish`: the turns before the hand-over are written, the bot is resumed (in the customer's
+   language now, the record's, and with the events the caller sends after the resume: a
+   goodbye, a survey...), the held turns are written after it
    (the transition put a boundary in the segment, which the writer does not pass), and
    `resume_pending` is cleared in the same step that finds the segment empty, so that no message
    slips between the last write and the bot;
@@ -97,14 +98,15 @@ class GiveBack:
 
     async def finish(self, conversation_id: str) -> None:
         """Writes the held turns, resumes the bot and answers what was left (steps 3 and 4)."""
-        raw = await self._redis.hget(self._keys.conversation(conversation_id), PLAN)
+        raw, language = await self._redis.hmget(self._keys.conversation(conversation_id),
+                                                PLAN, "language")
         plan = json.loads(raw) if raw else {}
         after, flow_intent = plan.get("after") or [], plan.get("flow_intent")
         answer_left = bool(plan.get("answer_left"))
         await self._writer.flush(conversation_id)  # up to the hand-over
         channel = await output_channel(self._redis, self._keys, conversation_id)
-        await self._rasa.append_events(conversation_id, [*resume_events(), *after], send=True,
-                                       channel=channel)
+        await self._rasa.append_events(conversation_id, [*resume_events(language), *after],
+                                       send=True, channel=channel)
         await self._writer.drop_boundary(conversation_id)
         while True:
             last = await self._release(

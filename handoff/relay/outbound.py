@@ -17,23 +17,26 @@ never lose it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff import push
-from handoff.channels import MESSENGER, channel_of, messenger_address, messenger_fields
-from handoff.conversation import ConversationStore
+from handoff.channels import MESSENGER, WEB, channel_of, messenger_address, messenger_fields
+from handoff.conversation import Conversation, ConversationStore
 from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.messenger_api import TEXT_MAX, GraphError, SendApi, send_fields
 from handoff.outbox import OutboxMessage
 from handoff.relay.frames import Part, web_parts
-from handoff.relay.tracker import append_turns
+from handoff.relay.tracker import append_turns, queue_turns
 from handoff.relay.turns import agent_event
+from handoff.streams import Entry
 from handoff.transcript import turn_from_event
 from handoff.webchat_frames import bot_frame
 
@@ -55,13 +58,17 @@ class WebChatSender:
             assert once_key is not None
             entry_id, _ = await self._journal.record_once(conversation_id, "bot", payload,
                                                           once_key)
-            frame = bot_frame(payload, entry_id)
-            oldest = int((time.time() - CUSTOMER_OUT_KEPT) * 1000)
-            await self._redis.xadd(
-                self._keys.customer_out_stream,
-                {"room": conversation_id, "event": "bot_uttered",
-                 "data": json.dumps(frame, ensure_ascii=False)},
-                minid=f"{oldest}-0", approximate=True)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                self.queue(pipe, conversation_id, bot_frame(payload, entry_id))
+                await pipe.execute()
+
+    def queue(self, pipe: Pipeline, conversation_id: str, frame: Dict[str, Any]) -> None:
+        """Queues a journaled frame on `pipe` for the Rasa processes (`bot.customer_events`)."""
+        oldest = int((time.time() - CUSTOMER_OUT_KEPT) * 1000)
+        pipe.xadd(self._keys.customer_out_stream,
+                  {"room": conversation_id, "event": "bot_uttered",
+                   "data": json.dumps(frame, ensure_ascii=False)},
+                  minid=f"{oldest}-0", approximate=True)
 
 
 class Delivery:
@@ -74,6 +81,60 @@ class Delivery:
         self._journal = Journal(redis, keys)
         self._web = WebChatSender(redis, keys)
 
+    async def handle_batch(self, entries: List[Entry]) -> None:
+        """Delivers a read of the outbox: the web chat's messages in four round trips in all.
+
+        Messenger's go one by one (`handle`): each waits for the Send API anyway.
+        """
+        messages = [OutboxMessage.from_fields(fields) for _, fields in entries]
+        cids = [m.conversation_id for m in messages]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.hget(self._keys.delivered(message.conversation_id), message.id)
+            marks, records = await asyncio.gather(pipe.execute(), self._store.get_many(cids))
+        web: List[Tuple[OutboxMessage, Dict[str, Any], Conversation]] = []
+        for message, mark, record in zip(messages, marks, records, strict=True):
+            if mark in ("sent", "failed"):
+                continue
+            if (record.channel or WEB) == MESSENGER:
+                await self.handle("", message.to_fields())
+            else:
+                web.append((message, self._event(message), record))
+        if not web:
+            return
+        # Recorded before it is sent (as in `handle`), then journaled once per part.
+        parts = []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for message, event, _ in web:
+                queue_turns(pipe, self._keys, message.conversation_id,
+                            self._turns(message, event), answered=not message.notice)
+            for message, _, _ in web:
+                for once_key, payload in self._parts(message):
+                    assert once_key is not None
+                    await self._journal.record_once_on(pipe, message.conversation_id, "bot",
+                                                       payload, once_key)
+                    parts.append((message.conversation_id, payload))
+            replies = await pipe.execute()
+        journaled = replies[-len(parts):]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for (cid, payload), (entry_id, _) in zip(parts, journaled, strict=True):
+                self._web.queue(pipe, cid, bot_frame(payload, str(entry_id)))
+            for message, _, _ in web:
+                pipe.hset(self._keys.delivered(message.conversation_id), message.id, "sent")
+            push.many_to_agents(pipe, self._keys, [
+                self._frame(message, event, record) for message, event, record in web])
+            await pipe.execute()
+
+    def _turns(self, message: OutboxMessage, event: Dict[str, Any]) -> List[Dict[str, Any]]:
+        slots = [{"event": "slot", "name": name, "value": value, "timestamp": event["timestamp"]}
+                 for name, value in message.extra_fields().get("slots", {}).items()]
+        return [*slots, event]
+
+    @staticmethod
+    def _parts(message: OutboxMessage) -> List[Part]:
+        return web_parts(message.text, agent=message.agent_name or message.agent or None,
+                         message_id=message.id, notice=message.notice or None)
+
     async def handle(self, entry_id: str, fields: Dict[str, str]) -> None:
         """Sends the message, unless that was already done, then records it."""
         message = OutboxMessage.from_fields(fields)
@@ -83,9 +144,7 @@ class Delivery:
         if mark in ("sent", "failed"):
             return
         event = self._event(message)
-        slots = [{"event": "slot", "name": name, "value": value, "timestamp": event["timestamp"]}
-                 for name, value in message.extra_fields().get("slots", {}).items()]
-        turns = [*slots, event]
+        turns = self._turns(message, event)
         if await channel_of(self._redis, self._keys, cid) == MESSENGER:
             # Recorded only once the Send API took it: a message that failed is not in the record.
             if mark != "sent_out" and not await self._send_on_messenger(message):
@@ -95,9 +154,7 @@ class Delivery:
             # Recorded before it is sent: a customer who answers it at once is answering a turn
             # that is already in the segment, before theirs.
             await append_turns(self._redis, self._keys, cid, turns, answered=not message.notice)
-            await self._web.send(cid, web_parts(
-                message.text, agent=message.agent_name or message.agent or None,
-                message_id=message.id, notice=message.notice or None))
+            await self._web.send(cid, self._parts(message))
         await self._redis.hset(marks, message.id, "sent")
         await self._show(message, event)
 
@@ -110,15 +167,19 @@ class Delivery:
                 "metadata": metadata}
 
     async def _show(self, message: OutboxMessage, event: Dict[str, Any]) -> None:
-        turn = turn_from_event(event)
+        record = await self._store.get(message.conversation_id)
+        await push.to_agents(self._redis, self._keys, self._frame(message, event, record))
+
+    @staticmethod
+    def _frame(message: OutboxMessage, event: Dict[str, Any],
+               record: Conversation) -> Dict[str, Any]:
+        """The consoles' frame: an agent's message for them, a notice for whoever has it now."""
         if message.agent:
             audience = push.agents(message.agent)
         else:
-            record = await self._store.get(message.conversation_id)
             audience = push.agents(record.agent) if record.agent else push.team(record.team)
-        await push.to_agents(self._redis, self._keys, {
-            "type": "message", "conversation_id": message.conversation_id, "turn": turn,
-            "audience": audience})
+        return {"type": "message", "conversation_id": message.conversation_id,
+                "turn": turn_from_event(event), "audience": audience}
 
     async def _send_on_messenger(self, message: OutboxMessage) -> bool:
         cid = message.conversation_id

@@ -3,24 +3,29 @@
 Turns wait in the conversation's segment stream (appended by `inbound` and `outbound`), and the
 conversation in `Keys.tracker_pending` (scored by its oldest unwritten turn). The writer, in
 every handoff-service process, flushes conversations whose oldest turn has waited `delay`
-seconds, many conversations per call to Rasa's `tracker_writes` door (`bot/tracker_writes.py`),
-which appends under the conversation's lock the events whose message id the tracker does not
-have yet. Entries leave the segment only once Rasa has them, so a crash or a Rasa outage loses
-nothing; a turn written twice (two writers, a retry) is appended once. The give-back calls
-`flush` to have every turn in the tracker before the bot resumes.
+seconds, many conversations per round trip, straight into Rasa's stored trackers
+(`stored_tracker`: the events whose message id the tracker does not have yet, never while Rasa
+holds the conversation's lock); through Rasa's `tracker_writes` door (`bot/tracker_writes.py`)
+only at a give-back, whose NLU results are kept with the customer's turns. Entries leave the
+segment only once the tracker has them, so a crash or a Rasa outage loses nothing; a turn
+written twice (two writers, a retry) is appended once. The give-back calls `flush` to have
+every turn in the tracker before the bot resumes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
-from handoff.rasa_api import RasaClient
+from handoff.rasa_api import RasaClient, RasaUnavailable
+from handoff.relay.stored_tracker import BUSY, UNKNOWN_LAYOUT, StoredTrackers
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,7 @@ DEFAULT_DELAY = 10.0  # seconds a turn may wait; longer batches cost Rasa less
 BATCH_CONVERSATIONS = 50  # conversations per call to Rasa
 BATCH_TURNS = 500  # turns of one conversation per call
 LEASE_MS = 30_000
+BUSY_RETRY, BUSY_PATIENCE = 0.05, 30.0  # seconds: a flush waiting for Rasa's lock
 # A segment entry with this field marks where a give-back moved the conversation: turns after it
 # came when the bot was taking over, and are written after the bot's resume.
 BOUNDARY = "boundary"
@@ -54,13 +60,18 @@ async def append_turns(redis: Redis, keys: Keys, conversation_id: str,
     With `answered`, the customer's last message is marked answered (an agent replied).
     """
     async with redis.pipeline(transaction=True) as pipe:
-        for event in events:
-            pipe.xadd(keys.segment(conversation_id),
-                      {"event": json.dumps(event, ensure_ascii=False)})
-        pipe.zadd(keys.tracker_pending, {conversation_id: time.time()}, nx=True)
-        if answered:
-            pipe.hset(keys.last_customer_turn(conversation_id), "answered", "1")
+        queue_turns(pipe, keys, conversation_id, events, answered)
         await pipe.execute()
+
+
+def queue_turns(pipe: Pipeline, keys: Keys, conversation_id: str,
+                events: List[Dict[str, Any]], answered: bool = False) -> None:
+    """`append_turns` queued on `pipe` (the delivery's batches)."""
+    for event in events:
+        pipe.xadd(keys.segment(conversation_id), {"event": json.dumps(event, ensure_ascii=False)})
+    pipe.zadd(keys.tracker_pending, {conversation_id: time.time()}, nx=True)
+    if answered:
+        pipe.hset(keys.last_customer_turn(conversation_id), "answered", "1")
 
 
 async def segment_events(redis: Redis, keys: Keys, conversation_id: str) -> List[Dict[str, Any]]:
@@ -77,6 +88,7 @@ class TrackerWriter:
         self._redis, self._keys, self._rasa = redis, keys, rasa
         self._delay, self._clock = delay, clock
         self._settle = redis.register_script(_SETTLE)
+        self._stored = StoredTrackers(redis)
 
     async def flush(self, conversation_id: str,
                     parse: Optional[Dict[str, Dict[str, Any]]] = None) -> int:
@@ -85,11 +97,17 @@ class TrackerWriter:
         `parse` (message id → NLU result) fills in the NLU of customer turns written without it.
         Raises `RasaUnavailable` when Rasa does not take them (they stay in the segment).
         """
-        written = 0
+        written, waited = 0, 0.0
         while True:
             entries, boundary = await self._pending(conversation_id)
             if entries or parse:
-                await self._write({conversation_id: entries}, {conversation_id: parse or {}})
+                if await self._write({conversation_id: entries}, {conversation_id: parse or {}}):
+                    # Rasa is in a turn of this conversation (its lock): a moment, not a failure.
+                    if waited >= BUSY_PATIENCE:
+                        raise RasaUnavailable(conversation_id, "locked by Rasa all along")
+                    await asyncio.sleep(BUSY_RETRY)
+                    waited += BUSY_RETRY
+                    continue
                 parse, written = None, written + len(entries)
             if boundary is not None:
                 return written  # what follows is for after the bot's resume
@@ -104,51 +122,79 @@ class TrackerWriter:
             await self._redis.xdel(self._keys.segment(conversation_id), *marks)
 
     async def tick(self) -> int:
-        """Flushes the conversations whose oldest turn has waited long enough; how many."""
+        """Flushes the conversations whose oldest turn has waited long enough; how many.
+
+        A few round trips for the whole batch: leases, segments, the write, and settling.
+        """
         due = await self._redis.zrangebyscore(self._keys.tracker_pending, "-inf",
                                               self._clock() - self._delay, start=0,
                                               num=BATCH_CONVERSATIONS)
-        batch: Dict[str, Entries] = {}
-        for cid in due:
-            if await self._redis.set(self._keys.tracker_lease(cid), "1", nx=True, px=LEASE_MS):
-                batch[cid] = (await self._pending(cid))[0]
-        if not batch:
+        if not due:
             return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for cid in due:
+                pipe.set(self._keys.tracker_lease(cid), "1", nx=True, px=LEASE_MS)
+            leased = [cid for cid, got in zip(due, await pipe.execute(), strict=True) if got]
+        if not leased:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for cid in leased:
+                pipe.xrange(self._keys.segment(cid), "-", "+", count=BATCH_TURNS)
+            segments = await pipe.execute()
+        batch = {cid: _before_boundary(entries)[0]
+                 for cid, entries in zip(leased, segments, strict=True)}
         try:
             await self._write(batch, {})
         finally:
-            for cid in batch:
-                await self._settled(cid)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for cid in batch:
+                    await self._settle_on(pipe, cid)
+                await pipe.execute()
         return len(batch)
 
     async def _pending(self, conversation_id: str) -> Tuple[Entries, Optional[str]]:
         """The next turns to write, and the boundary they stop at, if any."""
-        entries = await self._redis.xrange(self._keys.segment(conversation_id), "-", "+",
-                                           count=BATCH_TURNS)
-        for n, (entry_id, fields) in enumerate(entries):
-            if BOUNDARY in fields:
-                return entries[:n], entry_id
-        return entries, None
+        return _before_boundary(await self._redis.xrange(
+            self._keys.segment(conversation_id), "-", "+", count=BATCH_TURNS))
 
     async def _write(self, batch: Dict[str, Entries],
-                     parse: Dict[str, Dict[str, Dict[str, Any]]]) -> None:
-        conversations = [
-            {"conversation_id": cid,
-             "events": [json.loads(fields["event"]) for _, fields in entries
-                        if fields.get("event")],
-             "parse": parse.get(cid) or {}}
-            for cid, entries in batch.items()]
-        if any(c["events"] or c["parse"] for c in conversations):
-            await self._rasa.write_turns(conversations)
+                     parse: Dict[str, Dict[str, Dict[str, Any]]]) -> List[str]:
+        """Writes the batch; the conversations left for later (Rasa is busy with them).
+
+        Turns go straight into Rasa's stored tracker (`stored_tracker`); through Rasa's door
+        only with NLU results to keep (a give-back) or a stored layout not known here.
+        """
+        events = {cid: [json.loads(fields["event"]) for _, fields in entries
+                        if fields.get("event")] for cid, entries in batch.items()}
+        direct = {cid: turns for cid, turns in events.items() if not parse.get(cid)}
+        outcome = await self._stored.append(direct, self._clock())
+        busy = [cid for cid, n in outcome.items() if n == BUSY]
+        through_rasa = [
+            {"conversation_id": cid, "events": turns, "parse": parse.get(cid) or {}}
+            for cid, turns in events.items()
+            if parse.get(cid) or outcome.get(cid) == UNKNOWN_LAYOUT]
+        if through_rasa:
+            await self._rasa.write_turns(through_rasa)
         async with self._redis.pipeline(transaction=False) as pipe:
             for cid, entries in batch.items():
-                if entries:
+                if entries and cid not in busy:
                     pipe.xdel(self._keys.segment(cid), *[entry_id for entry_id, _ in entries])
             await pipe.execute()
+        return busy
 
     async def _settled(self, conversation_id: str) -> bool:
+        return int(await self._settle_on(self._redis, conversation_id)) == 0
+
+    async def _settle_on(self, client: Union[Redis, Pipeline], conversation_id: str) -> Any:
         keys = self._keys
-        left = await self._settle(keys=[keys.segment(conversation_id), keys.tracker_pending,
+        return await self._settle(keys=[keys.segment(conversation_id), keys.tracker_pending,
                                         keys.tracker_lease(conversation_id)],
-                                  args=[conversation_id])
-        return int(left) == 0
+                                  args=[conversation_id], client=client)
+
+
+def _before_boundary(entries: Entries) -> Tuple[Entries, Optional[str]]:
+    """The entries before a give-back's boundary, and the boundary's id, if there is one."""
+    for n, (entry_id, fields) in enumerate(entries):
+        if BOUNDARY in fields:
+            return entries[:n], entry_id
+    return entries, None

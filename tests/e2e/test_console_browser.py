@@ -279,6 +279,37 @@ def test_two_agents_share_the_work(stack, browser):
         context.close()
 
 
+def test_the_console_follows_the_customers_language(stack, browser):
+    # The ticket said English; the customer goes on in French while Marie answers (no NLU on
+    # that path): the header, the context and her list follow the relayed messages.
+    url = stack.handoff_url
+    customer = _context(browser, 900, 760)
+    console = _context(browser, 1440, 900)
+    page = console.new_page()
+    _sign_in(page, url, "marie")
+    expect(page.get_by_test_id("connection-status")).to_have_attribute(
+        "data-state", "connected", timeout=QUICK)
+    chat, cid = _ask_for_a_human(url, customer, {"marie": page})
+    _queue_item(page, cid).get_by_test_id("claim-button").click()
+    expect(_my_item(page, cid)).to_be_visible(timeout=QUICK)
+    _my_item(page, cid).click()
+    language = page.locator('#context-body dd[data-key="language"]').first  # then slots'
+    expect(page.locator("#conv-meta")).to_contain_text("English", timeout=QUICK)
+    expect(language).to_have_text("English")
+    _chat_says(chat, "ok")
+    expect(page.get_by_test_id("transcript")).to_contain_text("ok", timeout=LIVE)
+    _chat_says(chat, "Bonjour, je préfère continuer en français")
+    expect(page.get_by_test_id("transcript")).to_contain_text("je préfère", timeout=LIVE)
+    expect(page.locator("#conv-meta")).to_contain_text("French", timeout=QUICK)
+    expect(language).to_have_text("French")
+    expect(_my_item(page, cid).get_by_test_id("mine-language")).to_have_text("FR")
+    page.reload()  # what the API says, not only what the page kept
+    _my_item(page, cid).click()
+    expect(page.locator("#conv-meta")).to_contain_text("French", timeout=LIVE)
+    customer.close()
+    console.close()
+
+
 def test_limit_reached_is_shown(stack, browser):
     # An agent who may hold one conversation at a time.
     subprocess.run([sys.executable, "-m", "handoff.accounts", "create", "lea", "--name", "Léa",

@@ -177,6 +177,41 @@ async def test_french_customer_mid_form_then_closed_by_the_agent(stack, agents,
     assert status == 409 and body["error"]["code"] == "bad_state"
 
 
+async def test_a_customer_who_switches_to_french_during_the_handoff_is_followed(
+        stack, agents, customer_factory):
+    # No NLU while Marie answers: the relay follows the language. "ok" changes nothing; a French
+    # message does, on the console at once, and the bot goes on in French after the hand-back.
+    marie = agents["marie"]
+    await marie.connect_ws()
+    customer = await customer_factory()
+    cid = customer.session_id
+    await customer.say("I want to talk to a human")
+    await customer.reply()
+    status, body = await marie.post(f"/api/conversations/{cid}/claim", {})
+    assert status == 200 and body["conversation"]["language"] == "en", body
+    joined = await customer.reply()
+    assert joined["text"] == "Marie from our team has joined the conversation."
+    await customer.say("ok")
+    frame = await marie.frame(lambda f: f["type"] == "message" and f["turn"]["text"] == "ok")
+    assert frame["language"] == "en"
+    french = "Bonjour, je préfère continuer en français s'il vous plaît"
+    await customer.say(french)
+    frame = await marie.frame(lambda f: f["type"] == "message" and f["turn"]["text"] == french)
+    assert frame["language"] == "fr"
+    status, body = await marie.get(f"/api/conversations/{cid}")
+    assert body["conversation"]["language"] == "fr"
+    assert body["conversation"]["ticket"]["language"] == "en"  # as it was at the handoff
+    status, sent = await marie.post(f"/api/conversations/{cid}/messages",
+                                    {"text": "Bien sûr !"})
+    assert status == 202
+    await customer.reply(lambda m: m.get("agent"))
+    status, body = await marie.post(f"/api/conversations/{cid}/handback",
+                                    {"flow": "anything_else"})
+    assert status == 200, body
+    again = await customer.reply(lambda m: not m.get("agent"))
+    assert again["text"] == "Je reprends la conversation. Puis-je vous aider pour autre chose ?"
+
+
 async def test_bad_input_gets_clear_errors(stack, agents):
     marie = agents["marie"]
     status, body = await marie.get("/api/conversations/no-such-conversation")

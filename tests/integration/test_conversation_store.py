@@ -29,6 +29,24 @@ async def test_enqueue_stores_ticket_queue_and_stream(store, redis, keys):
     assert json.loads(entries[0][1]["ticket"])["ticket_id"] == ticket.ticket_id
 
 
+async def test_the_record_keeps_the_customers_current_language(store, redis, keys):
+    # The ticket's at the handoff; then what the live path saw (`follow_language`); transitions
+    # keep it; a record without one (written before the field was read) falls back to the ticket.
+    ticket = build_ticket("c1", ev.order_conversation(), {"language": "fr"},
+                          ev.order_conversation()[-1]["parse_data"], Reason.ASKED)
+    assert (await store.enqueue(ticket)).language == "fr"
+    assert (await store.get("c1")).language == "fr"
+    async with redis.pipeline(transaction=False) as pipe:
+        store.follow_language(pipe, "c1", "en")
+        await pipe.execute()
+    claimed = await store.claim("c1", "marie", "Marie")
+    assert claimed.language == "en" and claimed.public()["language"] == "en"
+    assert await store.language(await store.get("c1")) == "en"
+    await redis.hdel(keys.conversation("c1"), "language")
+    assert await store.language(await store.get("c1")) == "fr"  # the ticket's
+    assert await store.language(await store.get("never-handed-off")) is None
+
+
 async def test_queue_positions_follow_arrival(store):
     await store.enqueue(_ticket("first", now=1.0))
     await store.enqueue(_ticket("second", now=2.0))

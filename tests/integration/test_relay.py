@@ -10,9 +10,14 @@ import aiohttp
 import pytest
 
 from handoff.conversation import State
+from handoff.messenger_api import SendApi
+from handoff.outbox import accept, enqueue_notice
+from handoff.push import unbatched
 from handoff.rasa_api import RasaClient, RasaUnavailable
 from handoff.relay.consoles import ConsoleRelay
 from handoff.relay.inbound import Inbound
+from handoff.relay.outbound import Delivery
+from handoff.relay.stored_tracker import tracker_key
 from handoff.relay.tracker import BOUNDARY, TrackerWriter, append_turns, segment_events
 from handoff.ticket import Reason, build_ticket
 from stack.services import free_port
@@ -112,12 +117,91 @@ async def test_consoles_get_the_turn_with_contact_and_frustration(redis, keys, s
             break
     await pubsub.close()
     assert message is not None
-    frame = json.loads(message["data"])
+    frame, = unbatched(json.loads(message["data"]))
     assert frame["type"] == "message" and frame["conversation_id"] == "c1"
     assert frame["audience"]["agents"] == ["marie"]
     assert frame["turn"]["id"] == "m1" and frame["turn"]["kind"] == "customer"
     assert frame["turn"]["frustration"] == ["insult"]
     assert await redis.hgetall(keys.contact("c1")) == {"email": "jo@example.com"}
+
+
+async def _frames(pubsub) -> list:
+    """Every frame published until the channel has been quiet for a while."""
+    frames, quiet = [], 0
+    while quiet < 3:  # None also stands for the subscription's own (ignored) message
+        message = await pubsub.get_message(timeout=0.2)
+        quiet = quiet + 1 if message is None else 0
+        if message is not None:
+            frames += unbatched(json.loads(message["data"]))
+    return frames
+
+
+async def test_a_read_of_the_relay_reaches_the_consoles_in_one_message(redis, keys, store):
+    for cid in ("c1", "c2", "c3"):
+        await _queued(store, cid)
+    await store.claim("c1", "marie", "Marie")
+    inbound = Inbound(redis, keys)
+    for n, cid in enumerate(("c1", "c2", "c1", "c3")):
+        await inbound.take(cid, f"message {n}", f"m{n}", "socketio")
+    await store.transition("c3", State.BOT)  # given back before the read: the bot's again
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.push_channel)
+    await ConsoleRelay(redis, keys, store).handle_batch(await redis.xrange(keys.relay_stream))
+    frames = await _frames(pubsub)
+    await pubsub.close()
+    assert [(f["conversation_id"], f["turn"]["text"]) for f in frames] == [
+        ("c1", "message 0"), ("c2", "message 1"), ("c1", "message 2")]
+    assert frames[0]["audience"]["agents"] == ["marie"]
+    assert frames[1]["audience"] == {"team": (await store.get("c2")).team} \
+        if (await store.get("c2")).team else {"all": True}
+
+
+async def test_a_read_of_the_outbox_is_delivered_in_order_once(redis, keys, store):
+    for cid in ("c1", "c2"):
+        await _queued(store, cid)
+        await store.claim(cid, "marie", "Marie")
+    sent = [await accept(redis, keys, "c1", "marie", "Marie", "first\n\nsecond", "k1"),
+            await accept(redis, keys, "c2", "marie", "Marie", "to c2", "k2"),
+            await enqueue_notice(redis, keys, "c1", "transferred", "A colleague takes over",
+                                 {}, {"handoff_note": "x"}),
+            await accept(redis, keys, "c1", "marie", "Marie", "third", "k3")]
+    entries = await redis.xrange(keys.outbox_stream)
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.push_channel)
+    delivery = Delivery(redis, keys, store, SendApi(""))
+    await delivery.handle_batch(entries)
+
+    out = [(f["room"], json.loads(f["data"])) for _, f in await redis.xrange(
+        keys.customer_out_stream)]
+    assert [(room, d["text"]) for room, d in out] == [
+        ("c1", "first"), ("c1", "second"), ("c2", "to c2"), ("c1", "A colleague takes over"),
+        ("c1", "third")]
+    journal = {cid: [e for e, _ in await redis.xrange(keys.journal(cid))] for cid in ("c1", "c2")}
+    assert [d["metadata"]["id"] for room, d in out if room == "c1"] == journal["c1"]
+    assert [d["metadata"]["id"] for room, d in out if room == "c2"] == journal["c2"]
+    assert await redis.hgetall(keys.delivered("c1")) == {
+        sent[0].id: "sent", sent[2].id: "sent", sent[3].id: "sent"}
+    segment = await segment_events(redis, keys, "c1")
+    assert [(e["event"], e.get("text") or e.get("name")) for e in segment] == [
+        ("bot", "first\n\nsecond"), ("slot", "handoff_note"),
+        ("bot", "A colleague takes over"), ("bot", "third")]
+    frames = await _frames(pubsub)
+    assert [(f["conversation_id"], f["turn"]["text"]) for f in frames] == [
+        ("c1", "first\n\nsecond"), ("c2", "to c2"), ("c1", "A colleague takes over"),
+        ("c1", "third")]
+
+    # Cut after journaling, before the marks: the retry journals nothing new, and the frames it
+    # sends again carry the ids the page already has.
+    await redis.delete(keys.delivered("c1"))
+    await delivery.handle_batch(entries)
+    assert [e for e, _ in await redis.xrange(keys.journal("c1"))] == journal["c1"]
+    again = [json.loads(f["data"])["metadata"]["id"] for _, f in await redis.xrange(
+        keys.customer_out_stream)][len(out):]
+    assert again == journal["c1"]
+    # Marked: a third read sends nothing.
+    await delivery.handle_batch(entries)
+    assert await redis.xlen(keys.customer_out_stream) == len(out) + len(journal["c1"])
+    await pubsub.close()
 
 
 async def test_an_agent_reply_marks_the_last_customer_message_answered(redis, keys, store):
@@ -131,8 +215,8 @@ async def test_an_agent_reply_marks_the_last_customer_message_answered(redis, ke
 
 async def test_the_writer_stops_at_a_give_backs_boundary(redis, keys, store):
     # Turns held after a hand-over are written only once the bot has resumed: a writer never
-    # passes the boundary (no Rasa is called: there is none here), and a turn Rasa did not take
-    # stays in the segment.
+    # passes the boundary. The turns go straight into the stored tracker (no Rasa here); a
+    # give-back's NLU results go through Rasa's door, and what it did not take stays.
     await _queued(store, "c1")
     await store.transition("c1", State.BOT, fields={"resume_pending": "1"},
                            extra=lambda pipe, _: pipe.xadd(keys.segment("c1"), {BOUNDARY: "1"}))
@@ -145,7 +229,77 @@ async def test_the_writer_stops_at_a_give_backs_boundary(redis, keys, store):
         assert await writer.tick() == 1  # leased, nothing written past the boundary
         assert await redis.xlen(keys.segment("c1")) == 2
         await writer.drop_boundary("c1")
+        await Inbound(redis, keys).take("c1", "held too", "m2", "socketio")
         with pytest.raises(RasaUnavailable):
-            await writer.flush("c1")
-    assert [e["text"] for e in await segment_events(redis, keys, "c1")] == ["held"]
-    assert await redis.zscore(keys.tracker_pending, "c1") is not None
+            await writer.flush("c1", parse={"m2": {"intent": {"name": "greet"}}})
+        assert [e["text"] for e in await segment_events(redis, keys, "c1")] == [
+            "held", "held too"]
+        assert await redis.zscore(keys.tracker_pending, "c1") is not None
+        assert await writer.flush("c1") == 2
+    assert await redis.xlen(keys.segment("c1")) == 0
+    assert await redis.zscore(keys.tracker_pending, "c1") is None
+    stored = json.loads(await redis.get(tracker_key("c1")))
+    assert [e["text"] for e in stored["events"]] == ["held", "held too"]
+
+
+async def _relay_new(redis, keys, store, after: str = "-") -> tuple:
+    """The consoles' relay on the `relay` entries after `after`, as one read: frames, last id."""
+    entries = await redis.xrange(keys.relay_stream, min=after if after == "-" else f"({after}")
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.push_channel)
+    await ConsoleRelay(redis, keys, store).handle_batch(entries)
+    frames = await _frames(pubsub)
+    await pubsub.close()
+    return [f for f in frames if f["type"] == "message"], entries[-1][0]
+
+
+async def test_a_customer_who_switches_to_french_is_told_the_next_notices_in_french(
+        redis, keys, store):
+    # No NLU on the live path: the relay follows the customer's language. "ok" and numbers show
+    # none and change nothing; a message clearly in French does, for the next notices.
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from handoff.announce import Announcer
+    from handoff.notices import notice_event
+    from handoff.service import appkeys
+    from handoff.service.api.access import language_of
+
+    await _queued(store, "c1")  # the ticket says English
+    await store.claim("c1", "marie", "Marie")
+    assert (await store.get("c1")).language == "en"
+    inbound = Inbound(redis, keys)
+    for n, text in enumerate(["ok", "10234", "/affirm", "Where is my parcel?"]):
+        await inbound.take("c1", text, f"e{n}", "socketio")
+    frames, last = await _relay_new(redis, keys, store)
+    assert [f["language"] for f in frames] == ["en"] * 4
+    assert (await store.get("c1")).language == "en"
+
+    french = ["Bonjour, je n'ai toujours rien reçu", "ok", "10234", "/request_human"]
+    for n, text in enumerate(french):  # a button's payload is no language either
+        await inbound.take("c1", text, f"f{n}", "socketio")
+    frames, last = await _relay_new(redis, keys, store, last)
+    assert [f["turn"]["id"] for f in frames] == ["f0", "f1", "f2", "f3"]
+    assert [f["language"] for f in frames] == ["fr"] * 4  # the console shows it at once
+    record = await store.get("c1")
+    assert record.language == "fr"
+
+    # A notice through the outbox while Marie has it (an agent joining, a transfer).
+    async with aiohttp.ClientSession() as http:
+        rasa = RasaClient(http, f"http://127.0.0.1:{free_port()}", "unused")  # never asked
+        await Announcer(redis, keys, store, rasa).agent_joined("c1", "Paul")
+    (_, notice), = await redis.xrevrange(keys.outbox_stream, count=1)
+    assert notice["text"] == "Paul, de notre équipe, a rejoint la conversation."
+    # The hand-back and close notices and the survey the agent API builds at the give-back.
+    app = web.Application()
+    app[appkeys.STORE] = store
+    language = await language_of(make_mocked_request("POST", "/", app=app), record)
+    assert language == "fr"
+    assert notice_event("closed", language, "Marie")["text"].startswith("Cette conversation")
+
+    # Back to English as clearly: followed too; the ticket keeps what it said at the handoff.
+    await inbound.take("c1", "Thanks, what is the delivery status of my order?", "g0", "socketio")
+    frames, _ = await _relay_new(redis, keys, store, last)
+    assert [f["language"] for f in frames] == ["en"]
+    record = await store.get("c1")
+    assert record.language == "en" and (await store.ticket(record.ticket_id)).language == "en"

@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from handoff.streams import StreamConsumer
 
@@ -80,4 +81,46 @@ async def test_lanes_run_side_by_side_each_in_order_and_a_failure_holds_only_its
     await asyncio.wait_for(consumer.run(handler, stop, retry_delay=0.01), timeout=10)
     assert seen == {lane: ["0", "1", "2", "3"] for lane in "abc"}
     assert most_busy[0] == 3
+    assert (await redis.xpending("s", "g"))["pending"] == 0
+
+
+async def test_a_batch_handler_gets_each_read_whole_and_a_transient_failure_retries_it(redis):
+    consumer = StreamConsumer(redis, "s", "g", "w", block_ms=50, count=10)
+    for n in range(5):
+        await redis.xadd("s", {"n": str(n)})
+    reads, stop = [], asyncio.Event()
+
+    async def one(entry_id, fields):
+        raise AssertionError("entry by entry only after a failure that is not transient")
+
+    async def batch(entries):
+        reads.append([f["n"] for _, f in entries])
+        if len(reads) == 1:
+            raise RedisConnectionError("Redis is restarting")
+        stop.set()
+
+    await asyncio.wait_for(consumer.run(one, stop, retry_delay=0.01, batch=batch), timeout=10)
+    assert reads == [["0", "1", "2", "3", "4"]] * 2
+    assert (await redis.xpending("s", "g"))["pending"] == 0
+
+
+async def test_a_poison_entry_in_a_batch_is_found_entry_by_entry(redis):
+    consumer = StreamConsumer(redis, "s", "g", "w", block_ms=50, count=10, dead_letters="dead")
+    for n in range(4):
+        await redis.xadd("s", {"n": str(n)})
+    seen, stop = [], asyncio.Event()
+
+    async def one(entry_id, fields):
+        if fields["n"] == "2":
+            raise KeyError("a field this handler cannot do without")
+        seen.append(fields["n"])
+        if len(seen) == 3:
+            stop.set()
+
+    async def batch(entries):
+        if any(fields["n"] == "2" for _, fields in entries):
+            raise KeyError("a field this handler cannot do without")
+
+    await asyncio.wait_for(consumer.run(one, stop, retry_delay=0.01, batch=batch), timeout=10)
+    assert seen == ["0", "1", "3"] and await redis.xlen("dead") == 1
     assert (await redis.xpending("s", "g"))["pending"] == 0

@@ -1,4 +1,5 @@
-"""Unit tests for bot.language (pure Python, no Rasa server) and bilingual responses."""
+"""Unit tests for the language detector: its scoring (handoff.language, pure Python), its Rasa
+component (bot.language) and bilingual responses."""
 
 import re
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.language import detect, language_entity, score
+from handoff.language import detect, language_entity, score
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -32,6 +32,16 @@ def test_model_hash_changes_with_training_data(tmp_path):
     assert model_hash(tmp_path) != before
 
 
+@pytest.mark.parametrize("code", ["bot/language.py", "handoff/language.py"])
+def test_model_hash_changes_with_the_language_detector(tmp_path, code):
+    # The detector's component is in bot/, its scoring in the shared core: both shape the model.
+    (tmp_path / code).parent.mkdir()
+    (tmp_path / code).write_text("WORDS = 1\n")
+    before = model_hash(tmp_path)
+    (tmp_path / code).write_text("WORDS = 2\n")
+    assert model_hash(tmp_path) != before
+
+
 def test_the_rasa_token_is_never_taken_for_an_option(tmp_path):
     # A token starting with "-" once made `rasa run --auth-token <token>` fail.
     tokens = {Stack(model=Path("unused"), run_dir=tmp_path).rasa_token for _ in range(300)}

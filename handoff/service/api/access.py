@@ -93,6 +93,5 @@ async def owned(request: web.Request, cid: str, agent: Agent) -> Conversation:
 
 
 async def language_of(request: web.Request, record: Conversation) -> str:
-    """The customer's language, from the conversation's ticket."""
-    ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
-    return ticket.language if ticket else "en"
+    """The customer's current language (the record's, else the ticket's; `en` without either)."""
+    return await request.app[app_keys.STORE].language(record) or "en"

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Dict, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
@@ -21,9 +21,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from handoff.accounts import Agent
 from handoff.keys import Keys
 from handoff.presence import HEARTBEAT, Presence
-from handoff.push import everyone, reaches
+from handoff.push import everyone, reaches, unbatched
 
 logger = logging.getLogger(__name__)
+
+Pair = Tuple[web.WebSocketResponse, Agent]
 
 
 class Hub:
@@ -33,7 +35,9 @@ class Hub:
         self._redis = redis
         self._keys = keys
         self._presence = presence
-        self._sockets: Set[Tuple[web.WebSocketResponse, Agent]] = set()
+        self._sockets: Set[Pair] = set()
+        self._by_agent: Dict[str, Set[Pair]] = {}
+        self._supervisors: Set[Pair] = set()
         self._task: Optional[asyncio.Task] = None
         self._heartbeat: Optional[asyncio.Task] = None
         self.subscribed = asyncio.Event()
@@ -41,6 +45,9 @@ class Hub:
     async def add(self, ws: web.WebSocketResponse, agent: Agent) -> None:
         """Registers an agent's socket (with the account as it was when it connected)."""
         self._sockets.add((ws, agent))
+        self._by_agent.setdefault(agent.username, set()).add((ws, agent))
+        if agent.is_supervisor:
+            self._supervisors.add((ws, agent))
         try:
             await self._presence.beat([agent.username], time.time())
         except (RedisConnectionError, OSError) as exc:
@@ -49,6 +56,12 @@ class Hub:
     def remove(self, ws: web.WebSocketResponse, agent: Agent) -> None:
         """Forgets a closed socket."""
         self._sockets.discard((ws, agent))
+        self._supervisors.discard((ws, agent))
+        mine = self._by_agent.get(agent.username)
+        if mine is not None:
+            mine.discard((ws, agent))
+            if not mine:
+                del self._by_agent[agent.username]
 
     def start(self) -> None:
         """Starts listening to the push channel, and the consoles' heartbeat."""
@@ -68,12 +81,23 @@ class Hub:
         """Sends a frame to the local sockets of its audience."""
         audience = frame.pop("audience", everyone())
         data = json.dumps(frame, ensure_ascii=False)
-        for ws, agent in list(self._sockets):
+        for ws, agent in self._candidates(audience):
             if reaches(audience, agent):
                 try:
                     await ws.send_str(data)
                 except (ConnectionResetError, RuntimeError):
                     self.remove(ws, agent)
+
+    def _candidates(self, audience: Dict[str, Any]) -> List[Pair]:
+        # Most frames are one conversation's, for its agent and the supervisors: those sockets
+        # only, not every console of the process (hundreds of them).
+        if audience.get("all") or "team" in audience:
+            return list(self._sockets)
+        found = [pair for name in audience.get("agents", ())
+                 for pair in self._by_agent.get(name, ())]
+        if audience.get("supervisors"):
+            found += [pair for pair in self._supervisors if pair not in found]
+        return found
 
     async def _beat(self) -> None:
         # Agents with a console open here are there: `handoff.presence` reads these times.
@@ -93,7 +117,8 @@ class Hub:
                 self.subscribed.set()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        await self.send(json.loads(message["data"]))
+                        for frame in unbatched(json.loads(message["data"])):
+                            await self.send(frame)
             except (RedisConnectionError, OSError) as exc:
                 self.subscribed.clear()
                 logger.warning("hub.subscribe.failure error=%s", exc)

@@ -200,11 +200,12 @@ async def send_message(request: web.Request) -> web.Response:
     if record.agent != agent.username or record.state not in HUMAN_STATES:
         raise ApiError("not_yours")
     if not (await channels.reach(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
-                                 time.time()))["can_reply"]:
+                                 time.time(), record.channel))["can_reply"]:
         raise ApiError("customer_unreachable")
     message = await outbox.accept(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
                                   agent.username, agent.name, text.strip(), client_id)
-    await request.app[app_keys.STORE].first_reply(cid, time.time())
+    if record.first_reply_at is None:
+        await request.app[app_keys.STORE].first_reply(cid, time.time())
     return web.json_response({"message": {"id": message.id, "client_id": message.client_id,
                                           "status": "accepted"}}, status=202)
 

@@ -56,7 +56,7 @@ class Assigner:
             record = await self._store.get(cid)
             if record.state != State.QUEUED or assignment_of(record.team, self._teams) != "auto":
                 continue
-            language = await self._redis.hget(self._keys.conversation(cid), "language") or "en"
+            language = record.language or "en"
             agent = await self._assign(cid, record.team, language, agents, load, online, last)
             if agent is None:
                 continue

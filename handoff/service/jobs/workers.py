@@ -26,7 +26,7 @@ import json
 import logging
 import socket
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -51,7 +51,7 @@ from handoff.relay.tracker import TrackerWriter
 from handoff.service.jobs.abandonment import Abandonment
 from handoff.service.jobs.assignment import Assigner
 from handoff.settings import Settings
-from handoff.streams import TRANSIENT, StreamConsumer, StreamTrimmer
+from handoff.streams import TRANSIENT, BatchHandler, Handler, StreamConsumer, StreamTrimmer
 from handoff.teams import Team
 from handoff.ticket import Ticket
 from handoff.transcript import turn_from_event
@@ -234,18 +234,21 @@ class Workers:
         self.writer = TrackerWriter(redis, keys, rasa, settings.tracker_write_delay)
         self.giveback = GiveBack(redis, keys, store, rasa, self.writer)
         announcer = Announcer(redis, keys, store, rasa)
-        self._jobs = [
+        consoles = ConsoleRelay(redis, keys, store)
+        delivery = Delivery(redis, keys, store, messenger)
+        self._jobs: List[Tuple[StreamConsumer, Handler, Optional[BatchHandler]]] = [
             (consumer(keys.tickets_stream, key_names.GROUP_ROUTER),
-             Router(redis, keys, store).handle),
-            # The live path: one conversation's messages in order, different ones' at once.
+             Router(redis, keys, store).handle, None),
+            # The live path: each read in a few round trips in all (a pipeline per step), in
+            # stream order; entry by entry, by conversation, only to find a poison entry.
             (consumer(keys.relay_stream, key_names.GROUP_CONSOLES, lane=by_conversation),
-             ConsoleRelay(redis, keys, store).handle),
+             consoles.handle, consoles.handle_batch),
             (consumer(keys.outbox_stream, key_names.GROUP_DELIVERY, lane=by_conversation),
-             Delivery(redis, keys, store, messenger).handle),
+             delivery.handle, delivery.handle_batch),
             (consumer(keys.events_stream, key_names.GROUP_RELAY),
-             Relay(redis, keys, store).handle),
+             Relay(redis, keys, store).handle, None),
             (consumer(keys.customer_requests_stream, key_names.GROUP_REQUESTS),
-             Requests(redis, keys, store, rasa, announcer, self.giveback).handle),
+             Requests(redis, keys, store, rasa, announcer, self.giveback).handle, None),
         ]
         presence = Presence(redis, keys, settings.disconnect_grace)
         self._periodic: List[Tuple[str, Tick, float]] = [
@@ -266,8 +269,8 @@ class Workers:
 
     def start(self) -> None:
         """Starts one task per consumer and per periodic job."""
-        for consumer, handler in self._jobs:
-            task = asyncio.create_task(consumer.run(handler, self._stop),
+        for consumer, handler, batch in self._jobs:
+            task = asyncio.create_task(consumer.run(handler, self._stop, batch=batch),
                                        name=f"consumer:{consumer.stream}")
             self._tasks.append(task)
         for job, tick, every in self._periodic:

@@ -591,7 +591,8 @@
         el('div', { class: 'item-tags' }, [
           el('span', { class: 'tag tag-state tag-state-' + conv.state, text: label('state', conv.state) }),
           ticket.reason ? el('span', { class: 'tag', text: label('reason', ticket.reason) }) : null,
-          ticket.language ? el('span', { class: 'tag', text: String(ticket.language).toUpperCase() }) : null,
+          languageOf(conv) ? el('span', { class: 'tag', 'data-testid': 'mine-language',
+            text: String(languageOf(conv)).toUpperCase() }) : null,
           ticket.channel ? el('span', { class: 'tag', text: label('channel', ticket.channel) }) : null
         ]),
         summaryOf(ticket) ? el('p', { class: 'item-summary', text: firstLine(summaryOf(ticket)) }) : null
@@ -730,7 +731,7 @@
     badge.setAttribute('data-state', conv.state || '');
     var meta = [];
     if (ticket.reason) meta.push(label('reason', ticket.reason));
-    if (ticket.language) meta.push(label('lang', ticket.language));
+    if (languageOf(conv)) meta.push(label('lang', languageOf(conv)));
     var channel = (conv.reach && conv.reach.channel) || ticket.channel;
     if (channel) meta.push(label('channel', channel));
     if (conv.agent_name || conv.agent) meta.push(t('conv.agentOf', { name: conv.agent_name || agentUsername(conv.agent) }));
@@ -1352,9 +1353,28 @@
     input.removeAttribute('aria-activedescendant');
   }
 
+  /* The customer's language now: the conversation record's (it follows what the customer
+     writes during the handoff, and message frames carry it), else the ticket's. */
+  function languageOf(conv) {
+    return (conv && (conv.language || (conv.ticket && conv.ticket.language))) || null;
+  }
+
   function customerLanguage() {
-    var ticket = state.openConv && state.openConv.ticket;
-    return (ticket && ticket.language) || 'en';
+    return languageOf(state.openConv) || 'en';
+  }
+
+  /* A message frame's language: the open conversation and the list show the new one. */
+  function followLanguage(id, language) {
+    if (state.openConv && state.openConv.id === id && state.openConv.language !== language) {
+      state.openConv.language = language;
+      renderConvHeader();
+      renderContext(state.openConv);
+    }
+    var i = indexOfMine(id);
+    if (i >= 0 && state.mine[i].language !== language) {
+      state.mine[i].language = language;
+      renderMine();
+    }
   }
 
   function cannedText(item) {
@@ -1686,7 +1706,7 @@
       [t('ctx.reason'), label('reason', ticket.reason), 'reason'],
       [t('ctx.priority'), t('prio.' + Math.max(0, Math.min(2, ticket.priority || 0))), 'priority'],
       [t('ctx.frustration'), frustrationText(ticket.frustration), 'frustration'],
-      [t('ctx.language'), label('lang', ticket.language), 'language'],
+      [t('ctx.language'), label('lang', languageOf(conv)), 'language'],
       [t('ctx.channel'), label('channel', ticket.channel), 'channel'],
       [t('ctx.state'), label('state', conv.state), 'state'],
       [t('ctx.position'), conv.state === 'queued' && conv.position != null ? String(conv.position) : null, 'position'],
@@ -1945,6 +1965,7 @@
   function onMessageFrame(f) {
     var turn = f.turn;
     if (!turn) return;
+    if (f.language) followLanguage(f.conversation_id, f.language);
     var cid = f.client_id || turn.client_id;
     if (f.conversation_id === state.openId && state.openConv) {
       if (turn.kind === 'customer') showCustomerTyping(false);
