@@ -33,7 +33,7 @@ from handoff.keys import Keys
 from stack.model import ROOT, ensure_model
 from stack.services import Ports, Stack
 
-AGENT_PASSWORD = "bench-agent-pass"
+AGENT_PASSWORD = "load-test-staple-4821"
 BOT_MESSAGES = ["what are your opening hours?", "how long does delivery take?", "hello"]
 # Same settings as the end-to-end suite: open at any hour, agents claim by hand.
 STACK_ENV = {"HANDOFF_ALWAYS_OPEN": "1", "HANDOFF_AUTO_ASSIGN": "0"}

@@ -234,13 +234,19 @@ class ConversationStore:
         )
 
     async def claim(self, conversation_id: str, agent: str, agent_name: str,
-                    limit: Optional[int] = None) -> Conversation:
+                    limit: Optional[int] = None,
+                    transferred_to: Optional[str] = None) -> Conversation:
         """Moves queued → assigned to `agent`; a second claimer gets `IllegalTransition`.
 
         With `limit`, an agent who already has that many conversations gets `LimitReached`.
+        Only a queued conversation can be claimed, unless `transferred_to` names the agent a
+        conversation is transferred to (a supervisor takes it over): it must still be theirs.
         """
         return await self.transition(conversation_id, State.ASSIGNED, limit=limit,
-                                     fields={"agent": agent, "agent_name": agent_name})
+                                     fields={"agent": agent, "agent_name": agent_name},
+                                     owner=transferred_to,
+                                     source=State.TRANSFERRED if transferred_to else
+                                     State.QUEUED)
 
     async def transfer(self, conversation_id: str, agent: str, to_agent: str,
                        to_name: str) -> Conversation:
@@ -312,6 +318,7 @@ class ConversationStore:
         fields: Optional[Dict[str, str]] = None,
         extra: Optional[Extra] = None,
         limit: Optional[int] = None,
+        source: Optional[State] = None,
     ) -> Conversation:
         """Moves a conversation to `target` in one transaction, retrying on a concurrent write.
 
@@ -322,6 +329,7 @@ class ConversationStore:
             fields: more hash fields to write with the state.
             extra: queues more commands in the same transaction.
             limit: the new agent (in `fields`) may hold at most this many conversations.
+            source: when given, the only state the move may start from.
         """
         key = self._keys.conversation(conversation_id)
         while True:
@@ -330,6 +338,8 @@ class ConversationStore:
                     await pipe.watch(key)
                     current = Conversation.from_hash(conversation_id, await pipe.hgetall(key))
                     check_transition(conversation_id, current.state, target)
+                    if source is not None and current.state != source:
+                        raise IllegalTransition(conversation_id, current.state, target)
                     if owner is not None and current.agent != owner:
                         raise NotYours(conversation_id, current.agent)
                     if limit is not None and fields and fields.get("agent"):

@@ -101,6 +101,22 @@ class Keys:
         """STRING counter with a TTL, owner `handoff.ratelimit`: requests in one window."""
         return f"{self.prefix}:rate:{limit}:{client}:{window_start}"
 
+    def login_failures(self, scope: str) -> str:
+        """HASH count, last (TTL a day), owner `handoff.service.api.login_guard`.
+
+        Failed sign-ins of one scope: `client:<account>:<device or address>`,
+        `account:<account>`, `address:<address>`.
+        """
+        return f"{self.prefix}:login:failures:{scope}"
+
+    def login_trusted(self, account: str) -> str:
+        """ZSET, owner `handoff.service.api.login_guard`: clients the account signed in from.
+
+        Members `device:<sha256 of the device cookie>` and `address:<address>`, scored with the
+        time their trust ends.
+        """
+        return f"{self.prefix}:login:trusted:{account}"
+
     def rate_notice(self, limit: str, client: str) -> str:
         """STRING with a TTL, owner the channel that refused: the client was told to slow down."""
         return f"{self.prefix}:rate-notice:{limit}:{client}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Tuple
 
 
 class SettingsError(ValueError):
@@ -43,6 +43,14 @@ class Settings:
     # restart: entries the service had read but not finished when it died are taken up again
     # first, in order.
     consumer_name: str = ""
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (sign-in throttling counts
+    # per client address; behind a proxy every request would otherwise come from the proxy).
+    trusted_proxies: Tuple[str, ...] = ()
+    # Host names the service answers to besides HANDOFF_PUBLIC_URL's and loopback (DNS
+    # rebinding defence: a request naming any other host is refused).
+    allowed_hosts: Tuple[str, ...] = ()
+    # Sites whose pages may embed the chat page in a frame (the widget), besides the service.
+    chat_origins: Tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -75,7 +83,14 @@ class Settings:
             always_open=env.get("HANDOFF_ALWAYS_OPEN", "0") in ("1", "true", "yes"),
             max_wait=_float(env, "HANDOFF_MAX_WAIT", cls.max_wait),
             consumer_name=env.get("HANDOFF_CONSUMER_NAME", cls.consumer_name),
+            trusted_proxies=_list(env, "HANDOFF_TRUSTED_PROXIES"),
+            allowed_hosts=_list(env, "HANDOFF_ALLOWED_HOSTS"),
+            chat_origins=tuple(o.rstrip("/") for o in _list(env, "CHAT_ALLOWED_ORIGINS")),
         )
+
+
+def _list(env: Mapping[str, str], name: str) -> Tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

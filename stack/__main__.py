@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,6 +11,9 @@ import sys
 import threading
 from pathlib import Path
 
+from handoff.accounts import AccountStore
+from handoff.keys import Keys
+from handoff.redis_client import connect
 from stack.model import ROOT, TrainingFailed, ensure_model
 from stack.services import Ports, Stack, StackError
 
@@ -30,12 +34,26 @@ def _args(argv: list) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def create_demo_account(stack: Stack) -> None:
-    """The account printed at start, so the console can be tried at once."""
-    env = {**stack.env(), "HANDOFF_NEW_PASSWORD": DEMO_PASSWORD}
-    subprocess.run([sys.executable, "-m", "handoff.accounts", "create", DEMO_USER,
-                    "--name", "Demo Agent", "--role", "supervisor"],
-                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+def create_demo_account(stack: Stack) -> bool:
+    """The account printed at start, so the console can be tried at once; whether it is there.
+
+    Only on the Redis this command started itself (a local trial), never on the operator's
+    (`REDIS_URL`), and only when absent: a password changed with `python -m handoff.accounts`
+    survives restarts.
+    """
+    if stack.redis_url is not None:
+        return False
+    return asyncio.run(_create_demo(stack.env()))
+
+
+async def _create_demo(env: dict) -> bool:
+    redis = connect(env["REDIS_URL"])
+    try:
+        await AccountStore(redis, Keys(env["HANDOFF_KEY_PREFIX"])).create_builtin(
+            DEMO_USER, "Demo Agent", DEMO_PASSWORD, role="supervisor")
+    finally:
+        await redis.close(close_connection_pool=True)
+    return True
 
 
 def main(argv: list) -> int:
@@ -55,7 +73,7 @@ def main(argv: list) -> int:
         stack.model = ensure_model()
         print("Starting Redis, the action server, the Rasa server and the handoff service...")
         stack.start()
-        create_demo_account(stack)
+        demo = create_demo_account(stack)
     except (StackError, TrainingFailed, subprocess.CalledProcessError) as exc:
         print(f"\nCannot start: {exc}", file=sys.stderr)
         return 1
@@ -65,10 +83,12 @@ def main(argv: list) -> int:
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
+    sign_in = (f"   (sign in as {DEMO_USER} / {DEMO_PASSWORD} unless you changed it)" if demo
+               else "   (accounts: python -m handoff.accounts create USERNAME)")
     print(f"""
 Ready.
   Customer chat page : {stack.handoff_url}/chat
-  Agent console      : {stack.handoff_url}/   (sign in as {DEMO_USER} / {DEMO_PASSWORD})
+  Agent console      : {stack.handoff_url}/{sign_in}
   Rasa server        : {stack.rasa_url}
   Logs               : {stack.run_dir}/*.log
 Press Ctrl-C to stop.""", flush=True)

@@ -160,7 +160,7 @@ class Stack:
 
     def start(self) -> None:
         """Starts every process and waits until each answers; stops all on any failure."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._private_run_dir()
         self._check_ports()
         try:
             if self.redis_url is None:
@@ -211,9 +211,14 @@ class Stack:
             if name in self.processes:
                 self.processes[name].stop()
 
+    @property
+    def embedded_redis_url(self) -> str:
+        """The URL of the Redis this stack runs itself, with its generated password."""
+        return f"redis://:{self._secret('redis-password')}@127.0.0.1:{self.ports.redis}/0"
+
     def env(self) -> Dict[str, str]:
-        """Environment shared by every process of the stack."""
-        url = self.redis_url or f"redis://127.0.0.1:{self.ports.redis}/0"
+        """Environment shared by every process of the stack (secrets only here, never argv)."""
+        url = self.redis_url or self.embedded_redis_url
         parsed = urlparse(url)
         return {
             **MESSENGER_DEFAULTS,
@@ -236,21 +241,33 @@ class Stack:
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             # Each stack gets its own copy of the sample orders (tests cancel and edit orders).
             "ORDERS_DB_PATH": str(self.run_dir / "orders.db"),
-            "CHAT_SESSION_SECRET": os.environ.get("CHAT_SESSION_SECRET") or self._chat_secret(),
+            "CHAT_SESSION_SECRET": (os.environ.get("CHAT_SESSION_SECRET")
+                                    or self._secret("chat-session-secret")),
             "CHAT_ALLOWED_ORIGINS": os.environ.get("CHAT_ALLOWED_ORIGINS") or ",".join(filter(
                 None, [os.environ.get("HANDOFF_PUBLIC_URL"), self.handoff_url,
                        f"http://localhost:{self.ports.handoff}"])),
             **self.extra_env,
         }
 
-    def _chat_secret(self) -> str:
-        """The chat's session-signing secret, kept so that restarts keep customers' sessions."""
-        path = self.run_dir / "chat-session-secret"
+    def _secret(self, name: str) -> str:
+        """A generated secret kept in the run directory (owner only), the same after restarts.
+
+        `chat-session-secret` signs customers' chat sessions; `redis-password` is the embedded
+        Redis's (`python -m handoff.accounts` needs it in REDIS_URL: see README).
+        """
+        path = self.run_dir / name
         if not path.exists():
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
+            self._private_run_dir()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        path.chmod(0o600)
         return path.read_text().strip()
+
+    def _private_run_dir(self) -> None:
+        """The run directory (logs, Redis's data, secrets): its owner's only."""
+        self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.run_dir.chmod(0o700)
 
     def start_redis(self) -> None:
         """A redis-server of our own, with an append-only file in the run directory.
@@ -261,16 +278,24 @@ class Stack:
         slow: a busy disk), and a kill -9 then loses acknowledged writes (seen in
         tests/e2e/test_fault_relay.py). `always` would also survive a crash of the machine,
         at about 4 ms per write on a shared disk (docs/reliability.md).
+
+        Its password is in a configuration file only the owner can read, never on the command
+        line; every process of the stack gets it in REDIS_URL (`env`).
         """
         binary = shutil.which("redis-server")
         if binary is None:
             raise StackError("redis-server is not installed: `apt-get install redis-server`, "
                              "or set REDIS_URL to a Redis you run yourself.")
+        self._private_run_dir()
         data = self.run_dir / "redis"
-        data.mkdir(exist_ok=True)
-        self._spawn("redis", [binary, "--port", str(self.ports.redis), "--bind", "127.0.0.1",
-                              "--dir", str(data), "--appendonly", "yes",
-                              "--appendfsync", "no", "--save", ""])
+        data.mkdir(exist_ok=True, mode=0o700)
+        data.chmod(0o700)
+        config = data / "redis.conf"
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(_redis_config(self.ports.redis, data, self._secret("redis-password")))
+        config.chmod(0o600)
+        self._spawn("redis", [binary, str(config)])
 
     def start_actions(self) -> None:
         """The rasa-sdk action server."""
@@ -281,8 +306,9 @@ class Stack:
                    credentials: str = "credentials.yml", endpoints: str = "endpoints.yml") -> None:
         """A Rasa server, with its HTTP API behind the token (more than one may run)."""
         port = port or self.ports.rasa
-        self._spawn(name, [_bin("rasa"), "run", "--model", str(self.model), "--enable-api",
-                           "--auth-token", self.rasa_token, "--port", str(port),
+        # `bot.serve` is `rasa run` with the token from RASA_TOKEN, off the command line.
+        self._spawn(name, [sys.executable, "-m", "bot.serve", "--model", str(self.model),
+                           "--enable-api", "--port", str(port),
                            "--credentials", credentials, "--endpoints", endpoints,
                            "--interface", "127.0.0.1"])
 
@@ -291,11 +317,14 @@ class Stack:
         self._spawn("handoff", [sys.executable, "-m", "handoff"])
 
     def _spawn(self, name: str, cmd: List[str], env: Optional[Dict[str, str]] = None) -> None:
+        # Logs hold session ids, customers' words and tracebacks: owner only, like every file
+        # the processes create (umask), Redis's append-only file included.
         log = self.run_dir / f"{name}.log"
-        out = open(log, "ab")
+        out = os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        log.chmod(0o600)
         popen = subprocess.Popen(cmd, cwd=ROOT, env={**self.env(), **(env or {})}, stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True)
+                                 start_new_session=True, umask=0o077)
         out.close()
         self.processes[name] = Process(name, popen, log)
 
@@ -310,7 +339,7 @@ class Stack:
                                  f"it, or choose another port: see `./run.sh --help`.")
 
     def _redis_ready(self) -> bool:
-        url = urlparse(self.redis_url or f"redis://127.0.0.1:{self.ports.redis}")
+        url = urlparse(self.redis_url or self.embedded_redis_url)
         try:
             with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), 1) as s:
                 if url.password:
@@ -338,6 +367,12 @@ class Stack:
         proc = self.processes.get(name)
         raise StackError(f"{name} did not answer within {timeout:.0f} s"
                          + (f":\n{proc.tail()}" if proc else ""))
+
+
+def _redis_config(port: int, data: Path, password: str) -> str:
+    quoted = '"' + str(data).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return "\n".join([f"port {port}", "bind 127.0.0.1", f"dir {quoted}", "appendonly yes",
+                      "appendfsync no", 'save ""', f"requirepass {password}", ""])
 
 
 def _bin(name: str) -> str:

@@ -12,6 +12,10 @@ from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from tests.redis_server import RedisServer
 
+# Every test account's password: the account rules (handoff/account_rules.py) refuse short,
+# common or name-based ones such as "marie-pass".
+PASSWORD = "lantern-orchard-4821"
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:

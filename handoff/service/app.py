@@ -26,6 +26,7 @@ from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
 from handoff.ratelimit import AGENT_API, RateLimiter
 from handoff.redis_client import connect
+from handoff.service import security
 from handoff.service.api import (
     canned,
     console_routes,
@@ -37,12 +38,14 @@ from handoff.service.api import (
 )
 from handoff.service.api.errors import ApiError, error_response
 from handoff.service.api.hub import Hub
+from handoff.service.api.login_guard import LoginGuard
 from handoff.service.appkeys import (
     ACCOUNTS,
     CANNED,
     GIVEBACK,
     HUB,
     KEYS,
+    LOGIN_GUARD,
     MESSENGER,
     RASA,
     REDIS,
@@ -66,12 +69,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Application:
     """Builds the application; Redis, Rasa client, hub and workers live as long as it does."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors, _csrf])
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[security.host_filter(settings), _errors, _csrf])
+    security.add_headers(app, settings)
     redis = redis or connect(settings.redis_url)
     keys = Keys(settings.key_prefix)
     app[SETTINGS], app[KEYS], app[REDIS] = settings, keys, redis
     app[STORE] = ConversationStore(redis, keys)
     app[ACCOUNTS] = AccountStore(redis, keys)
+    app[LOGIN_GUARD] = LoginGuard(redis, keys)
     app[CANNED] = canned.load()
     app[TEAMS] = teams.load()
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
@@ -119,12 +125,9 @@ async def _lifecycle(app: web.Application):
 
 
 def _page(relative: str) -> Handler:
-    # The chat page may be framed by any site (that is what the widget does); the console never.
-    framing = {} if relative.startswith(("chat/", "widget/")) else {"X-Frame-Options": "DENY"}
-
+    # Framing, CSP and the other security headers: `handoff.service.security`.
     async def page(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / relative, headers={
-            "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", **framing})
+        return web.FileResponse(STATIC / relative, headers={"Cache-Control": "no-cache"})
     return page
 
 
@@ -140,7 +143,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(request, exc.code)
+        return error_response(request, exc.code, exc.retry_after)
     except web.HTTPRequestEntityTooLarge:
         return error_response(request, "too_large")
     except web.HTTPException:
@@ -158,16 +161,18 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # Per agent when signed in, else per address (which also slows password guessing).
+    # Per signed-in agent. A request without a session is answered 401 at no cost, and sign-in
+    # has its own throttling (`login_guard`): a per-address count here would let anyone behind
+    # the same address (an office, a proxy) lock every agent out with cheap requests.
     if not request.path.startswith("/api/") or request.path == "/api/ws":
         return await handler(request)
     session = await aiohttp_session.get_session(request)
-    client = f"agent:{session['agent']}" if session.get("agent") else f"ip:{request.remote}"
-    wait = await RateLimiter(request.app[REDIS], request.app[KEYS]).retry_after(AGENT_API, client)
+    if not session.get("agent"):
+        return await handler(request)
+    wait = await RateLimiter(request.app[REDIS], request.app[KEYS]).retry_after(
+        AGENT_API, f"agent:{session['agent']}")
     if wait is not None:
-        response = error_response(request, "too_many_requests")
-        response.headers["Retry-After"] = str(wait)
-        return response
+        return error_response(request, "too_many_requests", wait)
     return await handler(request)
 
 

@@ -15,6 +15,7 @@ from handoff.rasa_api import RasaClient
 from handoff.relay.giveback import GiveBack
 from handoff.service.api.canned import Canned
 from handoff.service.api.hub import Hub
+from handoff.service.api.login_guard import LoginGuard
 from handoff.service.jobs.workers import Workers
 from handoff.settings import Settings
 from handoff.teams import Team
@@ -32,3 +33,4 @@ MESSENGER = web.AppKey("messenger", SendApi)
 GIVEBACK = web.AppKey("giveback", GiveBack)
 CANNED = web.AppKey("canned", List[Canned])
 TEAMS = web.AppKey("teams", Dict[str, Team])
+LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)

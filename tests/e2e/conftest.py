@@ -19,11 +19,12 @@ import socketio
 from handoff.webchat_frames import RASA_FIELDS, page_view
 from stack.model import ROOT, ensure_model
 from stack.services import Ports, Stack, _http_ok, free_port
+from tests.conftest import PASSWORD
 from tests.fake_graph import FakeGraph
 from tests.smtp_server import LocalSmtpServer
 
-AGENTS = {"marie": ("Marie", "marie-pass", "agent"), "paul": ("Paul", "paul-pass", "agent"),
-          "sam": ("Sam", "sam-pass", "supervisor")}
+AGENTS = {"marie": ("Marie", PASSWORD, "agent"), "paul": ("Paul", PASSWORD, "agent"),
+          "sam": ("Sam", PASSWORD, "supervisor")}
 TEAMS = {"marie": "orders", "paul": "billing,orders", "sam": ""}
 
 

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from stack.model import ROOT
+from tests.conftest import PASSWORD
 from tests.e2e import test_browser as recipe
 from tests.e2e.conftest import AGENTS
 
@@ -313,7 +314,7 @@ def test_limit_reached_is_shown(stack, browser):
     # An agent who may hold one conversation at a time.
     subprocess.run([sys.executable, "-m", "handoff.accounts", "create", "lea", "--name", "Léa",
                     "--max-conversations", "1"], cwd=ROOT, check=True, timeout=60,
-                   env={**stack.env(), "HANDOFF_NEW_PASSWORD": "lea-pass"},
+                   env={**stack.env(), "HANDOFF_NEW_PASSWORD": PASSWORD},
                    stdout=subprocess.DEVNULL)
     url = stack.handoff_url
     customer = _context(browser, 900, 760)
@@ -321,7 +322,7 @@ def test_limit_reached_is_shown(stack, browser):
     lea = console.new_page()
     lea.goto(url)
     lea.get_by_test_id("login-username").fill("lea")
-    lea.get_by_test_id("login-password").fill("lea-pass")
+    lea.get_by_test_id("login-password").fill(PASSWORD)
     lea.get_by_test_id("login-submit").click()
     expect(lea.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected",
                                                                       timeout=QUICK)

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from handoff.keys import Keys
 from handoff.metrics import Records
+from tests.conftest import PASSWORD
 from tests.e2e.conftest import AgentClient, MessengerCustomer, create_account, rasa_tracker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # the first test starts the stack
@@ -203,10 +204,10 @@ async def test_enps_is_asked_once_and_shown_only_from_three_answers(stack, agent
     status, found = await sam.get(f"/api/dashboard?from={today}&to={today}")
     assert found["enps"]["periods"][0]["answers"] == 2
     # A third agent answers: now the month shows, 1 promoter and 1 detractor of 3 = 0.
-    create_account(stack, "lea", "Léa", "lea-pass", "agent", "orders")
+    create_account(stack, "lea", "Léa", PASSWORD, "agent", "orders")
     lea = AgentClient(stack.handoff_url)
     try:
-        await lea.login("lea", "lea-pass")
+        await lea.login("lea", PASSWORD)
         assert (await lea.post("/api/enps", {"score": 8}))[0] == 201
     finally:
         await lea.close()

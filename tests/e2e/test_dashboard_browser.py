@@ -26,6 +26,7 @@ from handoff.service.insights.enps import EnpsStore
 from handoff.survey import SurveyStore
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
+from tests.conftest import PASSWORD
 from tests.e2e import test_browser as recipe
 from tests.e2e.conftest import create_account
 from tests.e2e.test_console_browser import QUICK, _context
@@ -118,12 +119,12 @@ def test_supervisor_dashboard_shows_figures_and_charts(stack, browser):
     # An agent gets the eNPS question in the console, answers it, and is not asked again. An
     # account of this test's own: other tests of the session answer for Marie and Paul.
     username = f"enps_{uuid.uuid4().hex[:8]}"
-    create_account(stack, username, "Nora", "nora-pass", "agent", "orders")
+    create_account(stack, username, "Nora", PASSWORD, "agent", "orders")
     agent_context = _context(browser, 1280, 800)
     marie = agent_context.new_page()
     marie.goto(url)
     marie.get_by_test_id("login-username").fill(username)
-    marie.get_by_test_id("login-password").fill("nora-pass")
+    marie.get_by_test_id("login-password").fill(PASSWORD)
     marie.get_by_test_id("login-submit").click()
     expect(marie.get_by_test_id("connection-status")).to_be_visible()
     card = marie.get_by_test_id("enps-card")

@@ -26,6 +26,7 @@ import socketio
 
 from stack.model import ensure_model
 from stack.services import Ports, Stack
+from tests.conftest import PASSWORD
 from tests.e2e.conftest import (
     READY,
     AgentClient,
@@ -57,7 +58,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running.start()
     try:
         for n in range(AGENTS):
-            create_account(running, f"relay{n}", f"Relay {n}", f"relay{n}-pass",
+            create_account(running, f"relay{n}", f"Relay {n}", PASSWORD,
                            teams="orders,billing",
                            max_conversations=CONVERSATIONS // AGENTS * len(FAULTS))
         yield running
@@ -335,7 +336,7 @@ async def test_a_fault_mid_relay_loses_and_repeats_nothing(stack, fault):
     pairs: List[Pair] = []
     try:
         for n, agent in enumerate(agents):
-            await agent.login(f"relay{n}", f"relay{n}-pass")
+            await agent.login(f"relay{n}", PASSWORD)
             await agent.connect_ws()
             assert (await agent.post("/api/me/presence", {"status": "online"}))[0] == 200
         for start in range(0, CONVERSATIONS, 10):  # ten hand-offs at a time on two cores

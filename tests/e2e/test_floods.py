@@ -11,6 +11,7 @@ import pytest
 from bot.messenger import NOTICES
 from bot.web import MAX_MESSAGE_CHARS
 from handoff.ratelimit import AGENT_API, CHAT_MESSAGES, MESSENGER_EVENTS
+from tests.conftest import PASSWORD
 from tests.e2e.conftest import (
     CONNECT_WAIT,
     AgentClient,
@@ -24,10 +25,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 async def test_an_agent_api_flood_gets_429_and_others_carry_on(stack, agents):
-    create_account(stack, "flood", "Flood", "flood-pass")
+    create_account(stack, "flood", "Flood", PASSWORD)
     flood = AgentClient(stack.handoff_url)
     try:
-        await flood.login("flood", "flood-pass")
+        await flood.login("flood", PASSWORD)
         # Twice the limit (a window boundary may split the burst, never more than that).
         answers = await asyncio.gather(*[flood.http.get(f"{stack.handoff_url}/api/queue",
                                                         headers={"Accept-Language": "fr"})

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
+from tests.conftest import PASSWORD
 from tests.e2e.conftest import (
     AgentClient,
     Customer,
@@ -44,7 +45,7 @@ QUESTION = "what are your opening hours?"
 def racer_accounts(stack) -> List[str]:
     """Agents of their own, so that other tests' conversations take none of their places."""
     for username in RACERS:
-        create_account(stack, username, username.capitalize(), f"{username}-pass",
+        create_account(stack, username, username.capitalize(), PASSWORD,
                        teams="orders,billing", max_conversations=20)
     return RACERS
 
@@ -54,7 +55,7 @@ async def racers(stack, racer_accounts):
     clients = [AgentClient(stack.handoff_url) for _ in racer_accounts]
     try:
         for username, client in zip(racer_accounts, clients, strict=True):
-            await client.login(username, f"{username}-pass")
+            await client.login(username, PASSWORD)
             await client.connect_ws()  # online at a console: customers are queued, not told
             status, _ = await client.post("/api/me/presence", {"status": "online"})
             assert status == 200

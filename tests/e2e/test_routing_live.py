@@ -19,6 +19,7 @@ from handoff.conversation import FRONT
 from handoff.keys import Keys
 from stack.model import ROOT
 from stack.services import free_port
+from tests.conftest import PASSWORD
 from tests.e2e.conftest import AgentClient, rasa_tracker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -39,7 +40,7 @@ def _account(stack, username: str, teams: str, languages: str) -> None:
     subprocess.run([sys.executable, "-m", "handoff.accounts", "create", username, "--name",
                     username.capitalize(), "--teams", teams, "--languages", languages],
                    cwd=ROOT, check=True, timeout=60, stdout=subprocess.DEVNULL,
-                   env={**stack.env(), "HANDOFF_NEW_PASSWORD": f"{username}-pass"})
+                   env={**stack.env(), "HANDOFF_NEW_PASSWORD": PASSWORD})
 
 
 async def test_auto_assignment_then_requeue_when_the_agent_disappears(
@@ -55,7 +56,7 @@ async def test_auto_assignment_then_requeue_when_the_agent_disappears(
     try:
         for name in ("nora", "owen", "bill"):
             consoles[name] = AgentClient(stack.handoff_url)
-            await consoles[name].login(name, f"{name}-pass")
+            await consoles[name].login(name, PASSWORD)
             await consoles[name].connect_ws()
             status, _ = await consoles[name].post("/api/me/presence", {"status": "online"})
             assert status == 200

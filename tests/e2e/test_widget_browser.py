@@ -42,10 +42,14 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def shop(stack, tmp_path: Path) -> Iterator[str]:
-    """A third-party site (another origin) that embeds the widget with one tag."""
+    """A third-party site (another origin) that embeds the widget with one tag.
+
+    It is on the port the stack lists in CHAT_ALLOWED_ORIGINS: only those sites may frame the
+    chat page (its Content-Security-Policy's frame-ancestors).
+    """
     (tmp_path / "index.html").write_text(SHOP.format(handoff=stack.handoff_url))
     handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", stack.third_party_port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

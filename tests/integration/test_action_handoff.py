@@ -15,6 +15,7 @@ from handoff.conversation import State
 from handoff.presence import Presence
 from handoff.profiles import ProfileStore
 from tests import events as ev
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ async def _use_test_redis(redis, keys):
     """The action on the test Redis, open hours, and Marie (orders, en/fr) at her console."""
     deps.use_redis(redis, keys)
     deps.use_hours(ALWAYS_OPEN)
-    await AccountStore(redis, keys).create("marie", "Marie", "pass", teams=["orders"])
+    await AccountStore(redis, keys).create("marie", "Marie", PASSWORD, teams=["orders"])
     await redis.set(keys.presence("marie"), "online")
     await Presence(redis, keys).beat(["marie"], time.time())
     yield

@@ -25,6 +25,7 @@ from handoff.ticket import Reason, build_ticket
 from stack.model import ROOT
 from stack.services import free_port
 from tests import events as ev
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,7 @@ async def test_two_assigner_processes_assign_each_ticket_once(store, redis, keys
     accounts = AccountStore(redis, keys)
     agents = [f"agent{i}" for i in range(6)]
     for name in agents:
-        await accounts.create(name, name, "pass", max_conversations=5, teams=["orders"],
+        await accounts.create(name, name, PASSWORD, max_conversations=5, teams=["orders"],
                               languages=["en"])
         await redis.set(keys.presence(name), "online")
     await Presence(redis, keys).beat(agents, time.time())
@@ -140,7 +141,7 @@ async def test_only_agents_whose_console_went_away_lose_their_conversations(stor
     accounts = AccountStore(redis, keys)
     now = time.time()
     for name in ("gone", "here", "api_only"):
-        await accounts.create(name, name.capitalize(), "pass")
+        await accounts.create(name, name.capitalize(), PASSWORD)
         await store.enqueue(_ticket(f"held-by-{name}", now - 100))
         await store.claim(f"held-by-{name}", name, name.capitalize())
     await store.enqueue(_ticket("older-waiting", now - 1000))

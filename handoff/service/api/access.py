@@ -33,14 +33,36 @@ async def current_supervisor(request: web.Request) -> Agent:
 
 
 async def json_body(request: web.Request) -> Dict[str, Any]:
-    """The JSON object in the request body, or `bad_json` / `bad_request`."""
+    """The JSON object in the request body, or `bad_json` / `bad_request`.
+
+    Text that cannot be stored is refused here, whatever the route: lone surrogates (a JSON
+    escape of half a UTF-16 pair is valid JSON, but no UTF-8) and nesting too deep to parse.
+    """
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError("bad_json") from exc
+    except UnicodeEncodeError as exc:
+        raise ApiError("bad_request") from exc
     if not isinstance(body, dict):
         raise ApiError("bad_request")
     return body
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or the one a trusted reverse proxy forwarded."""
+    peer = request.remote or "?"
+    proxies = request.app[app_keys.SETTINGS].trusted_proxies
+    if peer not in proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")
+            if h.strip()]
+    # The last hop our own proxies did not add is the client; earlier ones may be forged.
+    for hop in reversed(hops):
+        if hop not in proxies:
+            return hop[:64]
+    return peer
 
 
 async def known(request: web.Request, cid: str) -> Conversation:

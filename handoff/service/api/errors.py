@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from aiohttp import web
 
@@ -67,6 +67,10 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
     "forbidden": (403, "You may not do this.", "Vous n'avez pas le droit de faire ceci."),
     "other_team": (403, "This conversation is waiting for another team.",
                    "Cette conversation attend une autre équipe."),
+    "transferred_to_other": (403, "This conversation was transferred to another agent: only "
+                                  "they or a supervisor can take it.",
+                             "Cette conversation a été transférée à un autre conseiller : seul "
+                             "lui ou un superviseur peut la prendre."),
     "not_found": (404, "No such conversation.", "Conversation introuvable."),
     "already_claimed": (409, "Another agent already took this conversation.",
                         "Un autre conseiller a déjà pris cette conversation."),
@@ -88,6 +92,12 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                                "again. Nothing was lost.",
                           "Trop de requêtes à la fois : attendez quelques secondes et "
                           "réessayez. Rien n'a été perdu."),
+    "login_throttled": (429, "Too many failed sign-ins: please wait {seconds} s before trying "
+                             "again.",
+                        "Trop de connexions échouées : attendez {seconds} s avant de "
+                        "réessayer."),
+    "bad_host": (421, "This address is not the service's: use the address you were given.",
+                 "Cette adresse n'est pas celle du service : utilisez l'adresse indiquée."),
     "too_large": (413, "The request is too large.", "La requête est trop volumineuse."),
     "store_unavailable": (503, "The service's database did not answer. Please try again in a "
                                "few seconds (a message sent again is never sent twice).",
@@ -101,12 +111,13 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
 
 
 class ApiError(Exception):
-    """An error answered to the API client."""
+    """An error answered to the API client; `retry_after` (seconds) becomes `Retry-After`."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, retry_after: Optional[int] = None) -> None:
         super().__init__(code)
         self.code = code
         self.status = MESSAGES[code][0]
+        self.retry_after = retry_after
 
 
 def prefers_french(request: web.Request) -> bool:
@@ -114,8 +125,13 @@ def prefers_french(request: web.Request) -> bool:
     return request.headers.get("Accept-Language", "").lower().lstrip().startswith("fr")
 
 
-def error_response(request: web.Request, code: str) -> web.Response:
+def error_response(request: web.Request, code: str,
+                   retry_after: Optional[int] = None) -> web.Response:
     """The JSON error body, in the language the client asked for."""
     status, english, french = MESSAGES[code]
-    message = french if prefers_french(request) else english
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    message = (french if prefers_french(request) else english).format(seconds=retry_after)
+    response = web.json_response({"error": {"code": code, "message": message}}, status=status,
+                                 headers={"Cache-Control": "no-store"})
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response

@@ -41,7 +41,8 @@ async def move(request: web.Request) -> web.Response:
     """Sends the customer a link to continue this conversation on another channel."""
     agent = await current_agent(request)
     cid = request.match_info["id"]
-    target = TARGETS.get((await json_body(request)).get("to"))
+    to = (await json_body(request)).get("to")
+    target = TARGETS.get(to) if isinstance(to, str) else None
     if target is None:
         raise ApiError("bad_request")
     await owned(request, cid, agent)

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from handoff import channels, notes, outbox
+from handoff.account_rules import canonical_username
 from handoff.accounts import Agent
 from handoff.announce import Announcer
 from handoff.conversation import (
@@ -25,8 +26,17 @@ from handoff.profiles import ProfileStore
 from handoff.rasa_api import RasaUnavailable
 from handoff.relay.tracker import segment_events
 from handoff.service import appkeys as app_keys
-from handoff.service.api.access import current_agent, json_body, known, language_of, owned, visible
+from handoff.service.api.access import (
+    client_address,
+    current_agent,
+    json_body,
+    known,
+    language_of,
+    owned,
+    visible,
+)
 from handoff.service.api.errors import ApiError
+from handoff.service.api.login_guard import Attempt
 from handoff.service.jobs.sla import DEFAULT_FIRST_REPLY_SLA, sla_status
 from handoff.survey import SurveyStore, question_event, survey_context
 from handoff.ticket import Ticket
@@ -43,6 +53,8 @@ FLOWS = {
 }
 
 EARLIER_SHOWN = 10
+MAX_LOGIN_FIELD = 1024
+DEVICE_COOKIE = "hf_device"  # a browser an account signed in from (`login_guard`)
 
 
 def add_routes(app: web.Application) -> None:
@@ -61,17 +73,30 @@ def add_routes(app: web.Application) -> None:
 
 
 async def login(request: web.Request) -> web.Response:
-    """Signs an agent in with a username and password."""
+    """Signs an agent in with a username and password, throttled (`login_guard`)."""
     body = await json_body(request)
     username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
+    if not isinstance(username, str) or not isinstance(password, str) or \
+            len(username) > MAX_LOGIN_FIELD or len(password) > MAX_LOGIN_FIELD:
         raise ApiError("bad_request")
+    guard = request.app[app_keys.LOGIN_GUARD]
+    attempt = Attempt(canonical_username(username), client_address(request),
+                      request.cookies.get(DEVICE_COOKIE))
+    wait = await guard.retry_after(attempt)
+    if wait is not None:
+        raise ApiError("login_throttled", retry_after=wait)
     agent = await request.app[app_keys.ACCOUNTS].verify(username, password)
     if agent is None:
+        await guard.failed(attempt)
         raise ApiError("bad_credentials")
+    device = await guard.succeeded(attempt)
     session = await new_session(request)
     session["agent"] = agent.username
-    return web.json_response({"agent": agent.public()})
+    response = web.json_response({"agent": agent.public()})
+    response.set_cookie(DEVICE_COOKIE, device, max_age=guard.policy.trust_for, path="/api/login",
+                        httponly=True, samesite="Strict",
+                        secure=request.app[app_keys.SETTINGS].public_url.startswith("https://"))
+    return response
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -135,11 +160,16 @@ async def claim(request: web.Request) -> web.Response:
         record = await store.accept(cid, agent.username)
         return web.json_response({"conversation": await describe(request, record,
                                                                   transcript=False)})
+    if record.state == State.TRANSFERRED and not agent.is_supervisor:
+        raise ApiError("transferred_to_other")
     try:
-        record = await store.claim(cid, agent.username, agent.name,
-                                   limit=agent.max_conversations)
+        record = await store.claim(
+            cid, agent.username, agent.name, limit=agent.max_conversations,
+            transferred_to=record.agent if record.state == State.TRANSFERRED else None)
     except IllegalTransition as exc:
         raise ApiError("already_claimed" if exc.current != State.BOT else "bad_state") from exc
+    except NotYours as exc:
+        raise ApiError("already_claimed") from exc  # transferred again meanwhile
     except LimitReached as exc:
         raise ApiError("limit_reached") from exc
     await tell_customer_agent_joined(request, record, agent.name)
@@ -186,7 +216,7 @@ async def handback(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
     body = await json_body(request)
     flow = body.get("flow")
-    if flow is not None and flow not in FLOWS:
+    if flow is not None and (not isinstance(flow, str) or flow not in FLOWS):
         raise ApiError("unknown_flow")
     record = await owned(request, cid, agent)
     after = [] if flow is not None else \
