@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_DELAY = 10.0  # seconds a turn may wait; longer batches cost Rasa less
 BATCH_CONVERSATIONS = 50  # conversations per call to Rasa
 BATCH_TURNS = 500  # turns of one conversation per call
+# Bytes of events per call to Rasa, whose server refuses bodies over twice that
+# (bot/limits.py): a conversation takes at most half of a call.
+CALL_BYTES = 1024 * 1024
 LEASE_MS = 30_000
 # A segment entry with this field marks where a give-back moved the conversation: turns after it
 # came when the bot was taking over, and are written after the bot's resume.
@@ -125,9 +128,13 @@ class TrackerWriter:
         """The next turns to write, and the boundary they stop at, if any."""
         entries = await self._redis.xrange(self._keys.segment(conversation_id), "-", "+",
                                            count=BATCH_TURNS)
+        size = 0
         for n, (entry_id, fields) in enumerate(entries):
             if BOUNDARY in fields:
                 return entries[:n], entry_id
+            size += _sent_size(fields.get("event"))
+            if size > CALL_BYTES // 2 and n > 0:
+                return entries[:n], None  # the rest in the next call
         return entries, None
 
     async def _write(self, batch: Dict[str, Entries],
@@ -138,8 +145,8 @@ class TrackerWriter:
                         if fields.get("event")],
              "parse": parse.get(cid) or {}}
             for cid, entries in batch.items()]
-        if any(c["events"] or c["parse"] for c in conversations):
-            await self._rasa.write_turns(conversations)
+        for call in _calls([c for c in conversations if c["events"] or c["parse"]]):
+            await self._rasa.write_turns(call)
         async with self._redis.pipeline(transaction=False) as pipe:
             for cid, entries in batch.items():
                 if entries:
@@ -152,3 +159,22 @@ class TrackerWriter:
                                         keys.tracker_lease(conversation_id)],
                                   args=[conversation_id])
         return int(left) == 0
+
+
+def _calls(conversations: List[Dict[str, Any]]) -> List[List[Dict[str, Any]]]:
+    """The conversations in groups of at most `CALL_BYTES` of JSON, in order."""
+    calls: List[List[Dict[str, Any]]] = []
+    size = 0
+    for conversation in conversations:
+        bytes_ = len(json.dumps(conversation))  # as aiohttp sends it: ASCII, escaped
+        if not calls or size + bytes_ > CALL_BYTES:
+            calls.append([])
+            size = 0
+        calls[-1].append(conversation)
+        size += bytes_
+    return calls
+
+
+def _sent_size(event: Optional[str]) -> int:
+    """Bytes of a stored event once sent to Rasa (aiohttp escapes everything but ASCII)."""
+    return len(json.dumps(json.loads(event))) if event else 0
