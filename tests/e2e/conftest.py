@@ -135,6 +135,14 @@ def restart(stack: Stack, name: str) -> None:
     stack._wait(lambda: ready(stack), name, timeout)
 
 
+def all_running(stack: Stack) -> Stack:
+    """`stack` with every process running again (a failed test may have left one dead)."""
+    for name in READY:
+        if stack.processes[name].popen.poll() is not None:
+            restart(stack, name)
+    return stack
+
+
 async def wait_for(queue: "asyncio.Queue[Any]", match: Callable[[Any], bool],
                    timeout: float = 30, seen: Optional[List[Any]] = None) -> Any:
     """The first item of `queue` that matches (others are kept in `seen`)."""

@@ -25,10 +25,10 @@ from stack.model import ensure_model
 from stack.services import Ports, Stack
 from tests.e2e.conftest import (
     AGENTS,
-    READY,
     TEAMS,
     AgentClient,
     Customer,
+    all_running,
     create_account,
     rasa_tracker,
     restart,
@@ -66,11 +66,8 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def stack(own_stack: Stack) -> Stack:
-    """The module's stack with every process running (a failed test may have left one dead)."""
-    for name in READY:
-        if own_stack.processes[name].popen.poll() is not None:
-            restart(own_stack, name)
-    return own_stack
+    """The module's stack with every process running."""
+    return all_running(own_stack)
 
 
 @pytest.fixture

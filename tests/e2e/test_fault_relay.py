@@ -28,9 +28,9 @@ from stack.model import ensure_model
 from stack.services import Ports, Stack
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import (
-    READY,
     AgentClient,
     Customer,
+    all_running,
     create_account,
     restart,
     tracker_with,
@@ -68,11 +68,8 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def stack(own_stack: Stack) -> Stack:
-    """The module's stack with every process running (a failed case may have left one dead)."""
-    for name in READY:
-        if own_stack.processes[name].popen.poll() is not None:
-            restart(own_stack, name)
-    return own_stack
+    """The module's stack with every process running."""
+    return all_running(own_stack)
 
 
 class Pair:
