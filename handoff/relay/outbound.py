@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -167,16 +167,18 @@ class Delivery:
                 "metadata": metadata}
 
     async def _show(self, message: OutboxMessage, event: Dict[str, Any]) -> None:
-        record = await self._store.get(message.conversation_id)
+        # An agent's message is for that agent: only a notice needs to know who has it now.
+        record = None if message.agent else await self._store.get(message.conversation_id)
         await push.to_agents(self._redis, self._keys, self._frame(message, event, record))
 
     @staticmethod
     def _frame(message: OutboxMessage, event: Dict[str, Any],
-               record: Conversation) -> Dict[str, Any]:
+               record: Optional[Conversation]) -> Dict[str, Any]:
         """The consoles' frame: an agent's message for them, a notice for whoever has it now."""
         if message.agent:
             audience = push.agents(message.agent)
         else:
+            assert record is not None
             audience = push.agents(record.agent) if record.agent else push.team(record.team)
         return {"type": "message", "conversation_id": message.conversation_id,
                 "turn": turn_from_event(event), "audience": audience}
