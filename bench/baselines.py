@@ -23,6 +23,8 @@ socketio:
 PLAIN_ENDPOINTS = """\
 action_endpoint:
   url: {actions_url}/webhook
+  headers:
+    X-Action-Token: ${{ACTION_SERVER_TOKEN}}
 """
 
 

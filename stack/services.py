@@ -138,6 +138,8 @@ class Stack:
     redis_url: Optional[str] = None
     # Hex, so that the token never starts with "-" (argparse would take it for an option).
     rasa_token: str = field(default_factory=lambda: secrets.token_hex(24))
+    # The action server answers only calls that carry it (actions/server.py).
+    actions_token: str = field(default_factory=lambda: secrets.token_hex(24))
     say: Callable[[str], None] = print
     processes: Dict[str, Process] = field(default_factory=dict)
     # More environment for every process (tests point Messenger at their own Graph API).
@@ -230,6 +232,7 @@ class Stack:
             "REDIS_DB": (parsed.path or "/0").lstrip("/") or "0",
             "REDIS_PASSWORD": parsed.password or "",
             "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
+            "ACTION_SERVER_TOKEN": self.actions_token,
             "RASA_URL": self.rasa_url,
             "RASA_TOKEN": self.rasa_token,
             "HANDOFF_PORT": str(self.ports.handoff),
@@ -298,8 +301,8 @@ class Stack:
         self._spawn("redis", [binary, str(config)])
 
     def start_actions(self) -> None:
-        """The rasa-sdk action server."""
-        self._spawn("actions", [_bin("rasa"), "run", "actions", "--actions", "actions",
+        """The rasa-sdk action server, on loopback, behind its secret (in the environment)."""
+        self._spawn("actions", [sys.executable, "-m", "actions.server",
                                 "--port", str(self.ports.actions)])
 
     def start_rasa(self, name: str = "rasa", port: Optional[int] = None,
