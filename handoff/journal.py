@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from handoff.customer_text import payloads_of
 from handoff.keys import Keys
 
 MAX_ENTRIES = 500
@@ -80,6 +81,21 @@ class Journal:
         entries = await self._redis.xrange(self._keys.journal(conversation_id), start, "+")
         return [(entry_id, fields.get("kind", "bot"), json.loads(fields.get("payload", "{}")))
                 for entry_id, fields in entries]
+
+    async def offered_payloads(self, conversation_id: str, look_back: int = 20) -> List[str]:
+        """The payloads of the buttons the bot offered since the customer's last message.
+
+        The bot's answer to one message may come in several messages (text, then buttons):
+        every bot entry after the last customer entry counts, within the last `look_back`.
+        """
+        entries = await self._redis.xrevrange(self._keys.journal(conversation_id), "+", "-",
+                                              count=look_back)
+        since: List[Dict[str, Any]] = []
+        for _, fields in entries:
+            if fields.get("kind") != "bot":
+                break
+            since.append(json.loads(fields.get("payload", "{}")))
+        return payloads_of(since)
 
     async def first_time(self, conversation_id: str, message_id: str) -> bool:
         """Whether this customer message id is new (a resend after a lost ack is not)."""

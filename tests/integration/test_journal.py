@@ -36,3 +36,19 @@ async def test_an_agent_message_is_journaled_once_however_often_it_is_sent(redis
     assert await journal.record_once("c1", "bot", {"text": "Marie here"},
                                      "agent:m-1:0") == (first, False)
     assert await journal.since("c1", None) == [(first, "bot", {"text": "Marie here"})]
+
+
+async def test_the_buttons_offered_are_those_since_the_customers_last_message(redis, keys):
+    journal = Journal(redis, keys)
+    assert await journal.offered_payloads("c1") == []
+    await journal.record("c1", "bot", {"text": "Shall I?", "buttons": [
+        {"title": "Yes", "payload": "/affirm"}]})
+    await journal.record("c1", "customer", {"text": "yes"})
+    assert await journal.offered_payloads("c1") == []  # answered: no longer on offer
+    await journal.record("c1", "bot", {"text": "Anything else?"})
+    await journal.record("c1", "bot", {"text": "Pick one", "quick_replies": [
+        {"title": "A person", "payload": "/request_human"}]})
+    await journal.record("c1", "bot", {"text": "Or", "buttons": [
+        {"title": "No", "payload": "/deny"}]})
+    assert sorted(await journal.offered_payloads("c1")) == ["/deny", "/request_human"]
+    assert await journal.offered_payloads("c2") == []
