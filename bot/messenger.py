@@ -32,7 +32,17 @@ from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.language import detect
+from bot.limits import cap_request_size
 from handoff.channels import messenger_address
+from handoff.customer_text import (
+    MAX_MESSAGE_CHARS,
+    holds_lone_surrogate,
+    is_command,
+    neutralise,
+    notice,
+    problem,
+)
 from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.messenger_api import (
@@ -61,6 +71,63 @@ def valid_signature(app_secret: str, body: bytes, header: Optional[str]) -> bool
         return False
     expected = "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+_TYPES = {"message": dict, "postback": dict, "referral": dict, "sender": dict,
+          "recipient": dict}
+_MESSAGE_TYPES = {"mid": str, "text": str, "quick_reply": dict, "attachments": list,
+                  "is_echo": bool}
+_POSTBACK_TYPES = {"mid": str, "title": str, "payload": str, "referral": dict}
+
+
+def malformed(payload: Any) -> Optional[str]:
+    """What is wrong with a signed webhook body, in Facebook's format; None when nothing is.
+
+    Only the parts this channel reads are checked (other kinds of events pass as they are),
+    but those must have the documented types: a body that does not is refused whole (400),
+    rather than half taken. A lone surrogate (`"\\ud800"`) anywhere is not text.
+    """
+    if holds_lone_surrogate(payload):
+        return "a string holds a lone surrogate"
+    if not isinstance(payload, dict) or payload.get("object") != "page":
+        return "not a page event"
+    entries = payload.get("entry", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return "entry is not a list of objects"
+    for entry in entries:
+        events = entry.get("messaging", [])
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            return "messaging is not a list of objects"
+        for event in events:
+            wrong = _wrong_event(event)
+            if wrong:
+                return wrong
+    return None
+
+
+def _wrong_event(event: Dict[str, Any]) -> Optional[str]:
+    if not isinstance(event.get("sender"), dict) or \
+            not isinstance(event["sender"].get("id"), (str, int)) or \
+            isinstance(event["sender"].get("id"), bool):
+        return "an event has no sender id"
+    timestamp = event.get("timestamp", 0)
+    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
+        return "timestamp is not a number"
+    for types, part in ((_TYPES, event), (_MESSAGE_TYPES, event.get("message")),
+                        (_POSTBACK_TYPES, event.get("postback"))):
+        if not isinstance(part, dict):
+            continue
+        for name, kind in types.items():
+            if part.get(name) is not None and not isinstance(part[name], kind):
+                return f"{name} is not a {kind.__name__}"
+    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    quick = message.get("quick_reply") or {}
+    if quick.get("payload") is not None and not isinstance(quick["payload"], str):
+        return "a quick reply's payload is not a string"
+    if not all(isinstance(a, dict) and isinstance(a.get("payload") or {}, dict)
+               for a in message.get("attachments") or []):
+        return "attachments are not objects"
+    return None
 
 
 def messaging_events(payload: Any) -> Iterator[Dict[str, Any]]:
@@ -117,6 +184,18 @@ def to_text_and_metadata(event: Dict[str, Any]) -> Optional[tuple]:
     if not text and not attachments:
         return None
     return str(text or ""), metadata
+
+
+def typed(event: Dict[str, Any]) -> bool:
+    """Whether the text was typed by the person (not a quick reply or a postback).
+
+    Facebook delivers only payloads the page itself sent (quick replies, buttons, its menu):
+    those are the page's, and taken as payloads. What a person types is taken as words.
+    """
+    if part_of(event) != "message":
+        return False
+    quick = event["message"].get("quick_reply")
+    return not (isinstance(quick, dict) and quick.get("payload"))
 
 
 def journal_payload(message: Dict[str, Any]) -> Dict[str, Any]:
@@ -253,6 +332,7 @@ class MessengerInput(InputChannel):
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         """The webhook routes."""
         hook = Blueprint("messenger_webhook", __name__)
+        cap_request_size(hook)  # the Rasa server's bodies (bot.limits)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> Any:
@@ -276,10 +356,12 @@ class MessengerInput(InputChannel):
                 return response.text("Bad signature", status=403)
             try:
                 payload = json.loads(request.body)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
                 return response.text("Body is not JSON", status=400)
-            if not isinstance(payload, dict) or payload.get("object") != "page":
-                return response.text("Not a page event", status=400)
+            wrong = malformed(payload)
+            if wrong is not None:
+                logger.warning("messenger.webhook.malformed reason=%s", wrong)
+                return response.text(f"Malformed event: {wrong}", status=400)
             try:
                 fresh = [e for e in messaging_events(payload) if await self._first_time(e)]
             except RedisError as exc:
@@ -341,14 +423,25 @@ class MessengerInput(InputChannel):
                 logger.warning("messenger.rate_limited psid=%s retry_after=%d", psid, wait)
                 await self._tell_too_fast(psid, conversation_id, wait)
                 return
+            # After the count: a flood of refused messages is throttled like any other.
+            refused = problem(text, attachment="attachment" in metadata)
+            if refused is not None:
+                logger.warning("messenger.message.refused psid=%s reason=%s", psid, refused)
+                await self._tell_refused(psid, text, refused)
+                return
             if await self._survey_answered(conversation_id, event, text):
                 return
+            # What the bot offered, read before this message is journaled after it.
+            offered = await self.journal.offered_payloads(conversation_id) \
+                if typed(event) and is_command(text) else []
             await self.journal.record(conversation_id, "customer",
                                       {"text": text, "message_id": event_id(event)})
             # A person owns the conversation: to them, straight, never through Rasa.
             if await self.inbound.take(conversation_id, text, event_id(event), self.name(),
                                        metadata):
                 return
+            if typed(event):  # Rasa reads a leading "/" as an intent: only a button's is one
+                text = neutralise(text, offered)
             await self.api.sender_action(psid, "typing_on")  # the bot is about to answer
             output = MessengerOutput(self.api, self.redis, self.keys)
             await on_new_message(UserMessage(text, output, conversation_id,
@@ -385,6 +478,16 @@ class MessengerInput(InputChannel):
         language = await self.redis.hget(self.keys.conversation(conversation_id), "language")
         await self._tell(psid, language, "continued_here")
         logger.info("messenger.linked psid=%s conversation=%s", psid, conversation_id)
+
+    async def _tell_refused(self, psid: str, text: str, code: str) -> None:
+        """Why a message was not taken, in the language it is written in (else both)."""
+        found = detect(text[:MAX_MESSAGE_CHARS]) if isinstance(text, str) else None
+        language = found.language if found else None
+        try:
+            await self.api.send_message(psid, {"text": notice(code, language)},
+                                        {"messaging_type": "RESPONSE"})
+        except GraphError as exc:
+            logger.error("messenger.refused.notice.failure psid=%s error=%s", psid, exc)
 
     async def _tell_too_fast(self, psid: str, conversation_id: str, wait: int) -> None:
         """Once per flood, not once per dropped message (that would feed the flood)."""

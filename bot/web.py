@@ -52,7 +52,19 @@ from sanic.request import Request
 from socketio import AsyncRedisManager, AsyncServer
 
 from bot.customer_events import CustomerEvents
+from bot.limits import cap_request_size
 from bot.web_session import SessionSigner
+from handoff.customer_text import (
+    BAD_TEXT,
+    MAX_MESSAGE_CHARS,
+    TOO_LONG,
+    has_lone_surrogate,
+    holds_lone_surrogate,
+    is_command,
+    neutralise,
+    notice,
+    problem,
+)
 from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.profiles import WEB, ProfileStore, identity, normalise_code
@@ -66,7 +78,10 @@ from handoff.webchat_frames import bot_frame
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_ID = 64
-MAX_MESSAGE_CHARS = 4000  # as the chat page's input allows (and the agents' replies)
+MAX_METADATA_BYTES = 8192  # the page sends its language; Rasa's widgets a little customData
+# A socket.io packet larger than this closes the connection (python-engineio): room for the
+# longest message however it is escaped (6 bytes a character) and its metadata.
+MAX_PACKET_BYTES = 64 * 1024
 CUSTOMER_HEARTBEAT = 5.0  # seconds; `handoff.service.jobs.abandonment` waits far longer than this
 
 
@@ -106,6 +121,21 @@ class WebChatOutput(SocketIOOutput):
         """Sends text; a notice of the handoff service says which (`handoff.relay.frames`)."""
         for once_key, payload in web_parts(text, notice=kwargs.get("handoff_notice")):
             await self._send_message(recipient_id, payload, once_key)
+
+
+def refusal(message: UserMessage) -> Optional[Dict[str, Any]]:
+    """The acknowledgement of a message no channel takes (`handoff.customer_text`), or None.
+
+    Not recorded, not answered: the customer is told why (the page says it in their language;
+    `message` is for clients that show the server's words).
+    """
+    refused = problem(message.text, attachment="attachment" in message.metadata) \
+        or (BAD_TEXT if holds_lone_surrogate(message.metadata) else None)
+    if refused is None:
+        return None
+    ack = {"ok": False, "error": refused,
+           "message": notice(refused, message.metadata.get("language"))}
+    return {**ack, "max": MAX_MESSAGE_CHARS} if refused == TOO_LONG else ack
 
 
 class LocalFirstRedisManager(AsyncRedisManager):
@@ -200,16 +230,18 @@ class WebChatInput(SocketIOInput):
                                              channel=f"{self.keys.prefix}:socketio")
         # An empty allowlist would mean "same origin as Rasa": the chat page is elsewhere.
         sio = AsyncServer(async_mode="sanic", client_manager=manager,
-                          cors_allowed_origins=self.allowed_origins or None)
+                          cors_allowed_origins=self.allowed_origins or None,
+                          max_http_buffer_size=MAX_PACKET_BYTES)
         self.sio = sio
         webhook = SocketBlueprint(sio, self.socketio_path, "webchat_webhook", __name__)
+        cap_request_size(webhook)  # the Rasa server's bodies (bot.limits)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> Any:
             return response.json({"status": "ok"})
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: Text, data: Any = None) -> None:
             if self.customer_events is not None:
                 self.customer_events.start(sio, self.namespace)
             data = data if isinstance(data, dict) else {}
@@ -240,19 +272,22 @@ class WebChatInput(SocketIOInput):
                     await self._replay(sid, conversation_id, last_seen)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any) -> Dict[str, Any]:
+        async def handle_message(sid: Text, data: Any = None) -> Dict[str, Any]:
+            # `data` defaults to None: an event sent without payload still gets its answer.
             conversation_id = await self._conversation_of(sid, data)
             if conversation_id is None:
                 return {"ok": False, "error": "no_session"}
             message_id = data.get("message_id") if isinstance(data, dict) else None
-            if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID:
+            if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID \
+                    or has_lone_surrogate(message_id):
                 message_id = uuid.uuid4().hex
             output = WebChatOutput(sio, self.bot_message_evt, self.journal)
             message = self._user_message(conversation_id, message_id, data, output)
             if message is None:
                 return {"ok": False, "error": "bad_message"}
-            if len(message.text or "") > MAX_MESSAGE_CHARS:
-                return {"ok": False, "error": "message_too_long", "max": MAX_MESSAGE_CHARS}
+            refused = refusal(message)
+            if refused is not None:
+                return refused
             wait = await self._too_fast(conversation_id)
             if wait is not None:
                 # Not taken: the page keeps the message and sends it again later.
@@ -276,6 +311,8 @@ class WebChatInput(SocketIOInput):
                 # A survey answer not recorded: the page sends it again later.
                 self._not_handled.add(taken)
                 return {"ok": False, "error": "unavailable"}
+            # What the bot offered, read before this message is journaled after it.
+            offered = await self._offered(conversation_id, message.text or "")
             await self._journal_customer(conversation_id, message_id, message.text)
             try:
                 # A person owns the conversation: to them, straight, never through Rasa.
@@ -286,6 +323,8 @@ class WebChatInput(SocketIOInput):
                     return {"ok": True, "id": message_id, "duplicate": True}
                 if way == TO_AGENT:
                     return {"ok": True, "id": message_id}
+                # Rasa reads a leading "/" as an intent: only a button the bot offered is one.
+                message.text = neutralise(message.text or "", offered)
                 await on_new_message(message)
             except Exception:  # noqa: BLE001 - e.g. Redis (lock or tracker store) is away
                 # Not handled: the page keeps the message and sends it again, and that resend
@@ -296,7 +335,7 @@ class WebChatInput(SocketIOInput):
             return {"ok": True, "id": message_id}
 
         @sio.on("cancel_wait", namespace=self.namespace)
-        async def cancel_wait(sid: Text, data: Any) -> Dict[str, Any]:
+        async def cancel_wait(sid: Text, data: Any = None) -> Dict[str, Any]:
             # The handoff service owns the queue: the request goes to it through a stream.
             conversation_id = await self._conversation_of(sid, None)
             if conversation_id is None or self._redis is None:
@@ -314,7 +353,7 @@ class WebChatInput(SocketIOInput):
             self._open.pop(sid, None)
 
         @sio.on("user_typing", namespace=self.namespace)
-        async def user_typing(sid: Text, data: Any) -> None:
+        async def user_typing(sid: Text, data: Any = None) -> None:
             conversation_id = await self._conversation_of(sid, None)
             if self.customer_events is None or conversation_id is None or \
                     not isinstance(data, dict):
@@ -360,6 +399,17 @@ class WebChatInput(SocketIOInput):
         except RedisError as exc:
             logger.warning("webchat.journal.failure conversation=%s error=%s",
                            conversation_id, exc)
+
+    async def _offered(self, conversation_id: str, text: str) -> List[str]:
+        """The payloads of the bot's last answer, when `text` is a Rasa command."""
+        if not is_command(text) or self.journal is None:
+            return []
+        try:
+            return await self.journal.offered_payloads(conversation_id)
+        except RedisError as exc:  # then nothing counts as offered: words, not commands
+            logger.warning("webchat.journal.failure conversation=%s error=%s",
+                           conversation_id, exc)
+            return []
 
     async def _survey_answered(self, conversation_id: str, message_id: str,
                                text: Optional[str], output: WebChatOutput) -> bool:
@@ -481,13 +531,20 @@ class WebChatInput(SocketIOInput):
         if isinstance(metadata, str):
             try:
                 metadata = json.loads(metadata)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 metadata = {}
         if not isinstance(metadata, dict):
             metadata = {}
         if isinstance(data.get("attachment"), dict):
             metadata["attachment"] = data["attachment"]
-        text = data.get("message") or ""
+        try:
+            if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+                return None  # kept with every message in the tracker: not a place for bulk
+        except (ValueError, RecursionError):
+            return None
+        text = data.get("message")
+        if text is None:
+            text = ""
         if not isinstance(text, str):
             return None
         return UserMessage(text, output, conversation_id, input_channel=self.name(),

@@ -35,7 +35,8 @@ class SessionSigner:
 
     def verify(self, token: object) -> Optional[str]:
         """The conversation id of a genuine token, else None (compared in constant time)."""
-        if not isinstance(token, str) or token.count(".") != 1 or len(token) > 200:
+        if not isinstance(token, str) or not token.isascii() or token.count(".") != 1 \
+                or len(token) > 200:
             return None
         conversation_id, signature = token.split(".")
         if not conversation_id or not hmac.compare_digest(signature.encode(),

@@ -56,6 +56,17 @@ def has_lone_surrogate(text: str) -> bool:
     return _SURROGATE.search(text) is not None
 
 
+def holds_lone_surrogate(value: Any) -> bool:
+    """Whether a JSON value holds a lone surrogate anywhere (keys included)."""
+    if isinstance(value, str):
+        return has_lone_surrogate(value)
+    if isinstance(value, dict):
+        return any(holds_lone_surrogate(k) or holds_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_lone_surrogate(v) for v in value)
+    return False
+
+
 def problem(text: Any, attachment: bool = False) -> Optional[str]:
     """Why this text cannot be taken (a code above), or None when it can.
 
@@ -76,10 +87,15 @@ def problem(text: Any, attachment: bool = False) -> Optional[str]:
     return None
 
 
-def notice(code: str, language: Optional[str]) -> str:
-    """What the customer is told about `code`: in their language, else in both."""
+def notice(code: str, language: Any) -> str:
+    """What the customer is told about `code`: in their language, else in both.
+
+    `language` comes from the client (any JSON value): only "fr" or "en" choose one.
+    """
     texts = NOTICES[code]
-    return texts[language] if language in texts else f"{texts['en']}\n{texts['fr']}"
+    if isinstance(language, str) and language in texts:
+        return texts[language]
+    return f"{texts['en']}\n{texts['fr']}"
 
 
 def is_command(text: str) -> bool:

@@ -31,6 +31,8 @@ MESSENGER_DEFAULTS = {
     "MESSENGER_GRAPH_URL": DEFAULT_GRAPH_URL,
     "MESSENGER_RETRY_BACKOFF": "0.5",
     "MESSENGER_PAGE_ID": "",  # for m.me links ("continue on Messenger")
+    # The REST channel for scripted clients: off unless REST_CHANNEL=1 (bot/rest.py).
+    "REST_CHANNEL": "",
 }
 
 
@@ -180,13 +182,14 @@ class Stack:
             raise
 
     def add_rasa(self, name: str, port: int, timeout: float = 240,
-                 credentials: str = "credentials.yml", endpoints: str = "endpoints.yml") -> str:
+                 credentials: str = "credentials.yml", endpoints: str = "endpoints.yml",
+                 env: Optional[Dict[str, str]] = None) -> str:
         """Starts one more Rasa server on `port` and waits for it; its URL.
 
         Other `credentials` and `endpoints` files give other channels and stores (the
-        benchmarks' plain-Rasa baseline).
+        benchmarks' plain-Rasa baseline); `env`, other settings (e.g. `REST_CHANNEL`).
         """
-        self.start_rasa(name, port, credentials, endpoints)
+        self.start_rasa(name, port, credentials, endpoints, env)
         url = f"http://127.0.0.1:{port}"
         self._wait(lambda: self._rasa_ready(url), name, timeout)
         return url
@@ -306,14 +309,15 @@ class Stack:
                                 "--port", str(self.ports.actions)])
 
     def start_rasa(self, name: str = "rasa", port: Optional[int] = None,
-                   credentials: str = "credentials.yml", endpoints: str = "endpoints.yml") -> None:
+                   credentials: str = "credentials.yml", endpoints: str = "endpoints.yml",
+                   env: Optional[Dict[str, str]] = None) -> None:
         """A Rasa server, with its HTTP API behind the token (more than one may run)."""
         port = port or self.ports.rasa
         # `bot.serve` is `rasa run` with the token from RASA_TOKEN, off the command line.
         self._spawn(name, [sys.executable, "-m", "bot.serve", "--model", str(self.model),
                            "--enable-api", "--port", str(port),
                            "--credentials", credentials, "--endpoints", endpoints,
-                           "--interface", "127.0.0.1"])
+                           "--interface", "127.0.0.1"], env)
 
     def start_handoff(self) -> None:
         """The handoff service."""

@@ -31,6 +31,7 @@ from redis.asyncio.client import Pipeline
 
 from handoff.channels import output_channel
 from handoff.conversation import Conversation, ConversationStore, State
+from handoff.customer_text import neutralise
 from handoff.keys import Keys
 from handoff.rasa_api import RasaClient, RasaUnavailable, resume_events
 from handoff.relay.tracker import BOUNDARY, TrackerWriter
@@ -130,7 +131,9 @@ class GiveBack:
     async def _answer(self, conversation_id: str, event: Dict[str, Any], channel: str,
                       answer: bool) -> None:
         """Keeps the NLU of the customer's last message in the tracker; answers it if asked."""
-        parsed = await self._rasa.parse(event.get("text") or "", event.get("message_id"))
+        # Typed to a person: a leading "/" is words, never an intent with its slots.
+        text = neutralise(event.get("text") or "", offered=())
+        parsed = await self._rasa.parse(text, event.get("message_id"))
         await self._writer.flush(conversation_id, {event.get("message_id") or "": parsed})
         intent = (parsed.get("intent") or {}).get("name")
         if not answer or not intent:

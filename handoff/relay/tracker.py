@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_DELAY = 10.0  # seconds a turn may wait; longer batches cost Rasa less
 BATCH_CONVERSATIONS = 50  # conversations per call to Rasa
 BATCH_TURNS = 500  # turns of one conversation per call
+# Bytes of events per call to Rasa, whose server refuses bodies over twice that
+# (bot/limits.py): a conversation takes at most half of a call.
+CALL_BYTES = 1024 * 1024
 LEASE_MS = 30_000
 BUSY_RETRY, BUSY_PATIENCE = 0.05, 30.0  # seconds: a flush waiting for Rasa's lock
 # A segment entry with this field marks where a give-back moved the conversation: turns after it
@@ -173,8 +176,8 @@ class TrackerWriter:
             {"conversation_id": cid, "events": turns, "parse": parse.get(cid) or {}}
             for cid, turns in events.items()
             if parse.get(cid) or outcome.get(cid) == UNKNOWN_LAYOUT]
-        if through_rasa:
-            await self._rasa.write_turns(through_rasa)
+        for call in _calls(through_rasa):
+            await self._rasa.write_turns(call)
         async with self._redis.pipeline(transaction=False) as pipe:
             for cid, entries in batch.items():
                 if entries and cid not in busy:
@@ -193,8 +196,34 @@ class TrackerWriter:
 
 
 def _before_boundary(entries: Entries) -> Tuple[Entries, Optional[str]]:
-    """The entries before a give-back's boundary, and the boundary's id, if there is one."""
+    """The entries before a give-back's boundary, and the boundary's id, if there is one.
+
+    Cut short where the events pass half a call to Rasa (`CALL_BYTES`): the rest goes next.
+    """
+    size = 0
     for n, (entry_id, fields) in enumerate(entries):
         if BOUNDARY in fields:
             return entries[:n], entry_id
+        size += _sent_size(fields.get("event"))
+        if size > CALL_BYTES // 2 and n > 0:
+            return entries[:n], None
     return entries, None
+
+
+def _calls(conversations: List[Dict[str, Any]]) -> List[List[Dict[str, Any]]]:
+    """The conversations in groups of at most `CALL_BYTES` of JSON, in order."""
+    calls: List[List[Dict[str, Any]]] = []
+    size = 0
+    for conversation in conversations:
+        bytes_ = len(json.dumps(conversation))  # as aiohttp sends it: ASCII, escaped
+        if not calls or size + bytes_ > CALL_BYTES:
+            calls.append([])
+            size = 0
+        calls[-1].append(conversation)
+        size += bytes_
+    return calls
+
+
+def _sent_size(event: Optional[str]) -> int:
+    """Bytes of a stored event once sent to Rasa (aiohttp escapes everything but ASCII)."""
+    return len(json.dumps(json.loads(event))) if event else 0

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from bot.messenger import NOTICES
-from bot.web import MAX_MESSAGE_CHARS
+from handoff.customer_text import MAX_MESSAGE_CHARS, notice
 from handoff.ratelimit import AGENT_API, CHAT_MESSAGES, MESSENGER_EVENTS
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import (
@@ -106,7 +106,8 @@ async def test_bad_messages_at_the_chat_door_get_clear_errors_and_change_nothing
         ack = await customer.sio.call("user_uttered", payload, timeout=30)
         assert ack == {"ok": False, "error": "bad_message"}, (payload, ack)
     too_long = await customer.say("x" * (MAX_MESSAGE_CHARS + 1))
-    assert too_long == {"ok": False, "error": "message_too_long", "max": MAX_MESSAGE_CHARS}
+    assert too_long == {"ok": False, "error": "message_too_long", "max": MAX_MESSAGE_CHARS,
+                        "message": notice("message_too_long", None)}
     # Another conversation's id (unsigned, or signed for someone else) only ever speaks in the
     # socket's own conversation; a socket with no session is refused.
     stranger = Customer(stack.rasa_url)

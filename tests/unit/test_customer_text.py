@@ -38,7 +38,8 @@ def test_the_customer_is_told_in_their_language_or_both():
     for code in NOTICES:
         assert notice(code, "fr") == NOTICES[code]["fr"]
         assert notice(code, "en") == NOTICES[code]["en"]
-        assert notice(code, None) == f"{NOTICES[code]['en']}\n{NOTICES[code]['fr']}"
+        for unknown in (None, "de", ["fr"], {"fr": 1}, 3):  # whatever a client sends
+            assert notice(code, unknown) == f"{NOTICES[code]['en']}\n{NOTICES[code]['fr']}"
     assert "4,000" in notice(TOO_LONG, "en") and "4\u202f000" in notice(TOO_LONG, "fr")
 
 

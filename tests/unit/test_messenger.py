@@ -5,7 +5,14 @@ import hmac
 
 import pytest
 
-from bot.messenger import event_id, messaging_events, to_text_and_metadata, valid_signature
+from bot.messenger import (
+    event_id,
+    malformed,
+    messaging_events,
+    to_text_and_metadata,
+    typed,
+    valid_signature,
+)
 from handoff.messenger_api import quick_replies, send_fields
 
 HOUR = 3600.0
@@ -69,3 +76,57 @@ def test_buttons_become_quick_replies_within_messenger_limits():
     replies = quick_replies(buttons)
     assert len(replies) == 13
     assert replies[0] == {"content_type": "text", "title": "A very long button t", "payload": "/x"}
+
+
+def _page(*events):
+    return {"object": "page", "entry": [{"id": "1", "time": 1, "messaging": list(events)}]}
+
+
+GOOD = {"sender": {"id": "42"}, "timestamp": 1, "message": {"mid": "m1", "text": "hi"}}
+
+
+@pytest.mark.parametrize("payload", [
+    _page(GOOD),
+    _page({"sender": {"id": "42"}, "timestamp": 2, "read": {"watermark": 1}}),  # not read
+    _page({**GOOD, "message": {"mid": "m2", "attachments": [{"type": "image"}]}}),
+    {"object": "page", "entry": [{"id": "1", "time": 1}]},  # no messaging (e.g. changes)
+])
+def test_bodies_in_facebooks_format_are_well_formed(payload):
+    assert malformed(payload) is None
+
+
+@pytest.mark.parametrize("payload", [
+    [1, 2],
+    {"object": "user"},
+    {"object": "page", "entry": 5},
+    {"object": "page", "entry": {"id": "1"}},
+    {"object": "page", "entry": ["x"]},
+    {"object": "page", "entry": [{"messaging": 5}]},
+    {"object": "page", "entry": [{"messaging": {"sender": {"id": "1"}}}]},
+    _page("not an event"),
+    _page({"timestamp": 1, "message": {"text": "no sender"}}),
+    _page({**GOOD, "sender": {"id": ["42"]}}),
+    _page({**GOOD, "sender": {"id": True}}),
+    _page({**GOOD, "timestamp": "yesterday"}),
+    _page({**GOOD, "message": "hi"}),
+    _page({**GOOD, "message": {"mid": "m1", "text": {"nested": "text"}}}),
+    _page({**GOOD, "message": {"mid": ["m1"], "text": "hi"}}),
+    _page({**GOOD, "message": {"mid": "m1", "text": "hi", "quick_reply": {"payload": 7}}}),
+    _page({**GOOD, "message": {"mid": "m1", "text": "hi", "quick_reply": "/affirm"}}),
+    _page({**GOOD, "message": {"mid": "m1", "attachments": {"type": "image"}}}),
+    _page({**GOOD, "message": {"mid": "m1", "attachments": [{"payload": "url"}]}}),
+    _page({**GOOD, "message": {"mid": "m1", "is_echo": "yes"}}),
+    _page({"sender": {"id": "42"}, "timestamp": 1, "postback": {"payload": {"a": 1}}}),
+    _page({"sender": {"id": "42"}, "timestamp": 1, "postback": "/request_human"}),
+    _page({**GOOD, "message": {"mid": "m1", "text": "lone \ud800 surrogate"}}),
+    {"object": "page", "entry": [], "\udc00": 1},
+])
+def test_malformed_bodies_are_named(payload):
+    assert isinstance(malformed(payload), str)
+
+
+def test_only_typed_text_is_taken_as_words():
+    assert typed(GOOD)
+    assert not typed({**GOOD, "message": {"mid": "m", "text": "Yes",
+                                          "quick_reply": {"payload": "/affirm"}}})
+    assert not typed({"sender": {"id": "1"}, "postback": {"payload": "/request_human"}})

@@ -443,6 +443,8 @@
       'chat.tooFast': 'You are sending messages very fast: this one goes in a few seconds.',
       'chat.tooLong': 'This message is too long to send (4,000 characters at most): please shorten it.',
       'chat.notSent': 'This message could not be sent.',
+      'chat.badText': 'This message contains characters that cannot be read: it was not sent. Please type it again.',
+      'chat.empty': 'This message is empty: nothing was sent.',
       'chat.messagesLabel': 'Conversation'
     },
     fr: {
@@ -876,6 +878,8 @@
       'chat.tooFast': 'Vous envoyez des messages très vite : celui-ci part dans quelques secondes.',
       'chat.tooLong': 'Ce message est trop long pour être envoyé (4 000 caractères au plus) : raccourcissez-le.',
       'chat.notSent': "Ce message n'a pas pu être envoyé.",
+      'chat.badText': "Ce message contient des caractères illisibles : il n'a pas été envoyé. Retapez-le, s'il vous plaît.",
+      'chat.empty': "Ce message est vide : rien n'a été envoyé.",
       'chat.messagesLabel': 'Conversation'
     }
   };

@@ -240,6 +240,10 @@
     }
   }
 
+  /* The server's refusals that no resend can change, and what the customer is told. */
+  var REFUSED = { message_too_long: 'chat.tooLong', bad_text: 'chat.badText',
+    empty_message: 'chat.empty', bad_message: 'chat.notSent' };
+
   /* Sends one message; it stays in the outbox until the server acknowledges it. */
   function emit(item) {
     if (item.inFlight) return;
@@ -262,12 +266,12 @@
         markQueued(item, true, t('chat.tooFast'));
         setTimeout(function () { if (socket && socket.connected && confirmed) emit(item); },
           Math.max(1, Number(ack.retry_after) || 5) * 1000);
-      } else if (ack && (ack.error === 'message_too_long' || ack.error === 'bad_message')) {
+      } else if (ack && REFUSED.hasOwnProperty(ack.error)) {
         // Sending it again cannot help: say so, and keep nothing to resend.
         var j = outbox.indexOf(item);
         if (j >= 0) outbox.splice(j, 1);
         savePending();
-        markQueued(item, true, t(ack.error === 'message_too_long' ? 'chat.tooLong' : 'chat.notSent'));
+        markQueued(item, true, t(REFUSED[ack.error]));
       } else {
         markQueued(item, true);  // resent at the next session_confirm
       }
