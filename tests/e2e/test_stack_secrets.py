@@ -32,7 +32,8 @@ def _command_lines() -> Dict[int, List[str]]:
 
 def test_no_secret_is_on_a_command_line(stack):
     env = stack.env()
-    secrets = {"RASA_TOKEN": stack.rasa_token, "REDIS_PASSWORD": env["REDIS_PASSWORD"],
+    secrets = {"RASA_TOKEN": stack.rasa_token, "ACTION_SERVER_TOKEN": stack.actions_token,
+               "REDIS_PASSWORD": env["REDIS_PASSWORD"],
                "CHAT_SESSION_SECRET": env["CHAT_SESSION_SECRET"],
                "MESSENGER_APP_SECRET": MESSENGER["MESSENGER_APP_SECRET"],
                "MESSENGER_PAGE_TOKEN": MESSENGER["MESSENGER_PAGE_TOKEN"]}
