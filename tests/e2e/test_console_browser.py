@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from stack.model import ROOT
 from tests.conftest import PASSWORD
 from tests.e2e import test_browser as recipe
-from tests.e2e.conftest import AGENTS
+from tests.e2e.conftest import AGENTS, watch_page_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -35,7 +35,7 @@ def _context(browser: Browser, width: int, height: int) -> BrowserContext:
     context = browser.new_context(locale="en-US", viewport={"width": width, "height": height})
     # Nothing may come from outside the machine.
     context.route(re.compile(r"^https?://(?!127\.0\.0\.1|localhost)"), lambda r: r.abort())
-    return context
+    return watch_page_errors(context)
 
 
 def _open_chat(context: BrowserContext, url: str) -> Page:

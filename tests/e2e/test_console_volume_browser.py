@@ -66,6 +66,15 @@ COVERED = """() => {
 }"""
 
 
+# Queue cards wholly on screen (inside the sidebar, which scrolls on its own).
+ON_SCREEN = """() => {
+  const sidebar = document.querySelector('.sidebar').getBoundingClientRect();
+  const bottom = Math.min(innerHeight, sidebar.bottom);
+  return [...document.querySelectorAll('[data-testid="queue-item"]')]
+    .filter(e => e.getBoundingClientRect().bottom <= bottom).length;
+}"""
+
+
 def order_number(i: int) -> str:
     return str(40000 + i)
 
@@ -148,6 +157,15 @@ def test_a_customer_is_found_among_300_waiting(volume_stack, browser):
     notices = paul.get_by_test_id("notice")
     expect(notices.first).to_be_visible()
     assert notices.count() <= 3
+    assert paul.evaluate(COVERED) == []
+
+    # Compact density: more of the queue fits on the laptop's screen.
+    comfortable = paul.evaluate(ON_SCREEN)
+    paul.get_by_test_id("queue-density").click()
+    expect(paul.get_by_test_id("queue-density")).to_have_attribute("aria-pressed", "true")
+    expect(paul.locator("#queue-list")).to_have_attribute("data-density", "compact")
+    compact = paul.evaluate(ON_SCREEN)
+    assert compact > comfortable, (comfortable, compact)
     assert paul.evaluate(COVERED) == []
 
     # The customer of card 228 is found by order number: type it, and claim.

@@ -2,7 +2,7 @@
  * with an agent, and reassigning any of them (routes: GET /api/agents,
  * GET /api/supervisor/conversations, POST /api/conversations/{id}/reassign).
  *
- * Built on window.HandoffConsole (console.js); texts go in with textContent only.
+ * Built on window.HandoffConsole (core.js: C.onFrame, C.onStart, C.open); texts go in with textContent only.
  */
 (function () {
   'use strict';
@@ -171,9 +171,9 @@
   var controls = {};
   function listControls(id, view_, tableId) {
     if (!controls[id]) {
-      controls[id] = window.HandoffLists.controls({ id: id, t: t, label: C.label, team: C.teamLabel,
-        view: view_, onChange: render });
       var table = $(tableId).parentNode;
+      controls[id] = window.HandoffLists.controls({ id: id, t: t, label: C.label, team: C.teamLabel,
+        view: view_, onChange: render, list: table });
       table.parentNode.insertBefore(controls[id].node, table);
       table.parentNode.insertBefore(controls[id].pager, table.nextSibling);
     }
