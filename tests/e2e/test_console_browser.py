@@ -260,13 +260,17 @@ def test_two_agents_share_the_work(stack, browser):
     expect(owner.get_by_test_id("conversation-state")).to_have_attribute(
         "data-state", "assigned", timeout=QUICK)
     expect(_queue_item(other, cid2)).to_have_count(0, timeout=QUICK)
+    # The resolution is asked with the confirmation, not shown in the header all along.
     resolution = owner.get_by_test_id("close-resolution")
+    expect(resolution).to_be_hidden()
+    owner.get_by_test_id("close-button").click()
+    expect(resolution).to_be_visible()
+    expect(resolution).to_have_value("resolved")
     expect(resolution.locator("option")).to_have_text(
         ["Resolved", "Not resolved", "No answer from customer", "Duplicate"])
     resolution.select_option("no_answer")
     close_url = re.compile(rf"/api/conversations/{cid2}/close$")
     with owner.expect_request(close_url, timeout=QUICK) as closing:
-        owner.get_by_test_id("close-button").click()
         owner.get_by_test_id("close-confirm").click()
     assert closing.value.post_data_json == {"resolution": "no_answer"}
     expect(_my_item(owner, cid2)).to_have_count(0, timeout=QUICK)
@@ -341,8 +345,8 @@ def test_limit_reached_is_shown(stack, browser):
 
     # Closing the first one frees a place: the second can be taken, then closed too.
     _my_item(lea, cid1).click()
-    lea.get_by_test_id("close-resolution").select_option("duplicate")
     lea.get_by_test_id("close-button").click()
+    lea.get_by_test_id("close-resolution").select_option("duplicate")
     lea.get_by_test_id("close-confirm").click()
     expect(_my_item(lea, cid1)).to_have_count(0, timeout=QUICK)
     expect(limit_banner).to_be_hidden()

@@ -75,6 +75,14 @@ ON_SCREEN = """() => {
 }"""
 
 
+# The open conversation's transcript, the notices above the panes and the window, in px.
+ROOM = """() => ({
+  transcript: document.getElementById('transcript').getBoundingClientRect().height,
+  notices: document.getElementById('notices').getBoundingClientRect().height,
+  screen: innerHeight
+})"""
+
+
 def order_number(i: int) -> str:
     return str(40000 + i)
 
@@ -178,6 +186,10 @@ def test_a_customer_is_found_among_300_waiting(volume_stack, browser):
     expect(_my_item(paul, wanted)).to_be_visible(timeout=QUICK)
     expect(paul.get_by_test_id("context-slots")).to_contain_text(order_number(TARGET))
     assert paul.evaluate(COVERED) == []
+    # The transcript keeps at least half of what the notices leave of the laptop's screen (a
+    # 214 px header once left it 310 of 768 px).
+    room = paul.evaluate(ROOM)
+    assert room["transcript"] >= 0.5 * (room["screen"] - room["notices"]), room
     paul.get_by_test_id("queue-search").fill("")
 
     # A customer's name, any case and without accents, finds their conversations.

@@ -37,6 +37,11 @@
     return String(v);
   }
 
+  /* A slot's or entity's value as an agent reads it: a language by its name, not its code. */
+  function factText(name, v) {
+    return name === 'language' && typeof v === 'string' ? label('lang', v) : valueText(v);
+  }
+
   function frustrationText(found) {
     var signals = (found && found.signals) || [];
     if (!signals.length) return t('signal.none');
@@ -71,7 +76,7 @@
     var rows = Object.keys(found).filter(function (k) {
       var v = found[k];
       return v != null && v !== '' && !(Array.isArray(v) && v.length === 0);
-    }).map(function (k) { return [label('slot', k), valueText(found[k]), k]; });
+    }).map(function (k) { return [label('slot', k), factText(k, found[k]), k]; });
     return section('ctx.slots', rows.length ? dl(rows) : empty('ctx.noSlots'), 'context-slots');
   }
 
@@ -81,7 +86,7 @@
       ? el('ul', { class: 'chips' }, ents.map(function (e) {
         return el('li', { class: 'chip' }, [
           el('span', { class: 'chip-key', title: String(e.entity || ''), text: label('slot', e.entity || '?') }), ' ',
-          el('span', { class: 'chip-val', text: valueText(e.value) })
+          el('span', { class: 'chip-val', text: factText(e.entity, e.value) })
         ]);
       }))
       : empty('ctx.noEntities'), 'context-entities');

@@ -277,8 +277,10 @@
     finish('handback', { flow: v ? v : null }, 'handback.done');
   }
 
-  /* Closing ends the customer's conversation: the agent confirms first (inline, not a pop-up). */
+  /* Closing ends the customer's conversation: the agent confirms first (inline, not a pop-up),
+   * and says how it ended there (resolved unless told otherwise, each time). */
   function askClose(show) {
+    if (show) $('close-resolution').value = 'resolved';
     $('close-confirm').hidden = !show;
     $('close-group').hidden = show || !(view.conv && C.isMine(view.conv));
     $('close-button').setAttribute('aria-expanded', show ? 'true' : 'false');

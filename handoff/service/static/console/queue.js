@@ -68,7 +68,7 @@
         .map(function (r) { return C.label('why', r); }).join(', '), text: t('queue.priority') }) : null,
       ticket.follow_up ? el('span', { class: 'tag tag-followup', 'data-testid': 'queue-followup',
         text: C.label('followup', ticket.follow_up) }) : null,
-      el('span', { class: 'tag', title: C.label('lang', ticket.language),
+      el('span', { class: 'tag tag-lang', title: C.label('lang', ticket.language),
         text: String(ticket.language || '?').toUpperCase() }),
       el('span', { class: 'tag', text: C.label('channel', ticket.channel) }),
       ticket.team ? el('span', { class: 'tag tag-team', 'data-testid': 'queue-team',
