@@ -75,6 +75,18 @@ ON_SCREEN = """() => {
 }"""
 
 
+# Before the console's scripts: the browser's Notification API as it is, recording what it
+# shows, and a page the test can put in a background tab (headless pages are never hidden).
+NOTIFICATIONS = """
+window.__notifications = [];
+window.__hidden = false;
+Object.defineProperty(Document.prototype, 'hidden', { get: () => window.__hidden });
+const Real = window.Notification;
+window.Notification = class extends Real {
+  constructor(title, options) { super(title, options); window.__notifications.push(title); }
+};
+"""
+
 # The open conversation's transcript, the notices above the panes and the window, in px.
 ROOM = """() => ({
   transcript: document.getElementById('transcript').getBoundingClientRect().height,
@@ -236,7 +248,9 @@ def test_a_customer_is_found_among_300_waiting(volume_stack, browser):
 def test_a_reply_in_another_of_my_conversations_shows_in_the_tab_title(stack, browser):
     url = stack.handoff_url
     console = _context(browser, 1366, 768)
+    console.grant_permissions(["notifications"], origin=url)  # as if the agent had allowed them
     marie = console.new_page()
+    marie.add_init_script(script=NOTIFICATIONS)
     recipe._sign_in(marie, url, "marie")
     expect(marie.get_by_test_id("connection-status")).to_have_attribute(
         "data-state", "connected", timeout=QUICK)
@@ -252,20 +266,25 @@ def test_a_reply_in_another_of_my_conversations_shows_in_the_tab_title(stack, br
     expect(marie).not_to_have_title(re.compile(r"^\(\d+\)"))
     chimes = int(marie.evaluate("document.body.getAttribute('data-chimes') || 0"))
 
-    # The customer of the conversation that is not on screen writes: the tab says so, and
-    # the console chimes (its browser notification needs a permission a test cannot give).
+    # The customer of the conversation that is not on screen writes while the agent is in
+    # another tab: the tab says so, the console chimes, and the browser shows a notification.
+    marie.evaluate("window.__hidden = true")
     recipe._chat_says(second, "Are you still there?")
     expect(marie).to_have_title(re.compile(r"^\(1\) "), timeout=LIVE)
     expect(_my_item(marie, second_id).get_by_test_id("unread")).to_be_visible()
     assert int(marie.evaluate("document.body.getAttribute('data-chimes') || 0")) == chimes + 1
+    shown = marie.evaluate("window.__notifications")
+    assert len(shown) == 1 and shown[0].endswith("replied: Are you still there?"), shown
 
-    # Muted: the count still rises, no sound.
+    # Muted: the count still rises; no sound, no notification.
     marie.get_by_test_id("alerts-toggle").click()
     expect(marie.get_by_test_id("alerts-toggle")).to_have_attribute("aria-pressed", "true")
     recipe._chat_says(second, "Hello?")
     expect(marie).to_have_title(re.compile(r"^\(2\) "), timeout=LIVE)
     assert int(marie.evaluate("document.body.getAttribute('data-chimes') || 0")) == chimes + 1
+    assert len(marie.evaluate("window.__notifications")) == 1
     marie.get_by_test_id("alerts-toggle").click()
+    marie.evaluate("window.__hidden = false")
 
     # Opening it reads it.
     _my_item(marie, second_id).click()

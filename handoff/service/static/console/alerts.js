@@ -82,6 +82,13 @@
   C.on('console:queued', function () { if (alertsOn()) chime(); });
   C.onStop(function () { counts = { waiting: 0, unread: 0 }; });
 
+  // Browsers ask for the notifications' permission only on a person's gesture: signing in is the
+  // first one (unless muted), turning the alerts back on the other.
+  $('login-form').addEventListener('submit', function () {
+    if (alertsOn() && window.Notification && Notification.permission === 'default') {
+      try { Notification.requestPermission(); } catch (e) { /* an older browser's callback form */ }
+    }
+  });
   $('alerts-toggle').addEventListener('click', onToggle);
   renderToggle();
 })();

@@ -3,7 +3,7 @@
  * A queue of a few hundred must stay workable: an agent finds a customer by name, e-mail, order
  * number or any word they wrote (every word typed must match, accents and case ignored), narrows
  * by team, language, channel, reason or lateness, sorts, and pages through 25 at a time. A
- * compact density (kept per browser and list) shows about twice as many on a laptop's screen.
+ * compact density (kept per browser and list) fits more on a laptop's screen.
  *
  *   var controls = HandoffLists.controls({ id: 'queue', label: fn(kind, value), team: fn(id),
  *     t: HandoffI18n.t, view: fn(item) -> {ticket, team, sla, created_at, priority},
