@@ -204,8 +204,13 @@ def test_a_customer_is_found_among_300_waiting(volume_stack, browser):
     assert room["transcript"] >= 0.5 * (room["screen"] - room["notices"]), room
     paul.get_by_test_id("queue-search").fill("")
 
-    # A customer's name, any case and without accents, finds their conversations.
-    paul.get_by_test_id("queue-search").fill("gaelle simon")
+    # A customer's name, any case and without accents, finds their conversations; "/" outside a
+    # field (here, from the transcript) goes to the search.
+    paul.locator("#transcript").focus()
+    paul.keyboard.press("/")
+    expect(paul.get_by_test_id("queue-search")).to_be_focused()
+    paul.keyboard.type("gaelle simon")
+    expect(paul.get_by_test_id("queue-search")).to_have_value("gaelle simon")
     expect(_items(paul).first).to_contain_text("Gaëlle Simon", timeout=QUICK)
     paul.get_by_test_id("queue-search").fill("")
 

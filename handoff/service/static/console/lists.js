@@ -96,7 +96,8 @@
 
     var search = el('input', { type: 'search', class: 'list-search', id: id + '-search',
       'data-testid': id + '-search', placeholder: t('lists.searchPlaceholder'),
-      'aria-label': t('lists.searchLabel'), autocomplete: 'off', spellcheck: 'false' });
+      'aria-label': t('lists.searchLabel'), autocomplete: 'off', spellcheck: 'false',
+      'aria-keyshortcuts': opts.shortcut || null, title: opts.shortcut ? t('lists.shortcut', { key: opts.shortcut }) : null });
     var selects = {};
     FILTERS.forEach(function (kind) {
       selects[kind] = el('select', { class: 'list-filter', 'data-testid': id + '-filter-' + kind,

@@ -32,7 +32,7 @@
   function render() {
     if (!view.controls) {
       view.controls = window.HandoffLists.controls({ id: 'queue', t: t, label: C.label, team: C.teamLabel,
-        view: listView, onChange: render, list: $('queue-list') });
+        view: listView, onChange: render, list: $('queue-list'), shortcut: '/' });
       $('queue-controls').appendChild(view.controls.node);
       $('queue-pager-slot').appendChild(view.controls.pager);
     }
@@ -135,6 +135,17 @@
     for (var i = 0; i < nodes.length; i++) nodes[i].textContent = C.waitingText(nodes[i].getAttribute('data-created-at'));
   }
 
+  /* "/" anywhere but in a field goes to the queue's search (as in most web apps' lists). */
+  function onShortcut(ev) {
+    var target = ev.target;
+    if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey || !view.controls) return;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    if ($('app-view').hidden || view.controls.node.hidden) return;
+    ev.preventDefault();
+    view.controls.search.focus();
+    view.controls.search.select();
+  }
+
   C.on('ticket.queued', function (f) {
     if (!f.ticket || !upsert(f.ticket)) return;
     C.announce(t('queue.new'));
@@ -161,6 +172,7 @@
     render();
   });
   setInterval(refreshWaits, WAIT_REFRESH_MS);
+  document.addEventListener('keydown', onShortcut);
 
   C.queue = { remove: remove, reload: reload };
 })();
