@@ -337,11 +337,17 @@ def test_limit_reached_is_shown(stack, browser):
     expect(_my_item(lea, cid1)).to_be_visible(timeout=QUICK)
     limit_banner = lea.get_by_test_id("limit-banner")
     expect(limit_banner).to_have_text("Limit reached: 1/1 conversations.")
-    _queue_item(lea, cid2).get_by_test_id("claim-button").click()
+    # A claim that cannot work is not offered in the queue...
+    claim = _queue_item(lea, cid2).get_by_test_id("claim-button")
+    expect(claim).to_be_disabled()
+    expect(claim).to_have_attribute("title", re.compile(r"^Limit reached: at most 1 at once\."))
+    # ... and the service refuses it all the same (here from the waiting conversation's preview).
+    _queue_item(lea, cid2).click()
+    lea.get_by_test_id("conversation-claim").click()
     notice = lea.locator('[data-testid="notice"][data-code="limit_reached"]')
     expect(notice).to_be_visible(timeout=QUICK)
     expect(notice).to_contain_text("Limit reached: at most 1 at once.")
-    expect(_queue_item(lea, cid2)).to_be_visible()  # still waiting, still claimable
+    expect(_queue_item(lea, cid2)).to_be_visible()  # still waiting
 
     # Closing the first one frees a place: the second can be taken, then closed too.
     _my_item(lea, cid1).click()
@@ -350,6 +356,7 @@ def test_limit_reached_is_shown(stack, browser):
     lea.get_by_test_id("close-confirm").click()
     expect(_my_item(lea, cid1)).to_have_count(0, timeout=QUICK)
     expect(limit_banner).to_be_hidden()
+    expect(_queue_item(lea, cid2).get_by_test_id("claim-button")).to_be_enabled()
     _queue_item(lea, cid2).get_by_test_id("claim-button").click()
     expect(_my_item(lea, cid2)).to_be_visible(timeout=QUICK)
     expect(lea.get_by_test_id("conversation-state")).to_have_attribute("data-state", "assigned",

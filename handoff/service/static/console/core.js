@@ -14,6 +14,7 @@
  *     console:opened      {conversation_id}: the conversation now shown in the middle (or null)
  *     console:waiting     {count}: customers in my queue
  *     console:unread      {count}: customer replies in my conversations I have not seen
+ *     console:load        {count, max}: conversations I hold, and how many I may hold
  *     console:reply       {conversation, turn}: a customer replied in one of mine, not on screen
  *     console:queued      {ticket}: a new conversation waits in my queue
  *   C.onFrame(fn)         fn(frame) for every server frame (supervisor.js, miner.js)

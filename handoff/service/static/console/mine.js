@@ -41,6 +41,7 @@
     limit.textContent = max ? t('mine.limit', { n: count, max: max }) : '';
     limit.hidden = !(max && count >= max);
     C.emit('unread', { count: unreadTotal() });
+    C.emit('load', { count: count, max: max || null });
   }
 
   function renderItem(conv) {

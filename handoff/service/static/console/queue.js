@@ -15,7 +15,8 @@
 
   var WAIT_REFRESH_MS = 5000;
 
-  var view = { tickets: [], selected: null, controls: null };
+  // full: I hold as many conversations as I may (a claim from the list cannot work then).
+  var view = { tickets: [], selected: null, controls: null, full: false, max: null };
   var queuedNotice = { node: null, count: 0 };
 
   function idOf(ticket) { return ticket && ticket.conversation_id; }
@@ -60,6 +61,10 @@
     var claim = el('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-testid': 'claim-button',
       'data-conversation-id': id, text: t('queue.claim') });
     claim.addEventListener('click', function (ev) { ev.stopPropagation(); C.claim(id, claim); });
+    if (view.full) {
+      claim.disabled = true;   // the limit banner under "My conversations" says why
+      claim.title = t('claim.limit', { max: view.max });
+    }
 
     var tags = el('div', { class: 'item-tags' }, [
       el('span', { class: 'tag tag-reason tag-reason-' + (ticket.reason || 'unknown'), 'data-testid': 'queue-reason',
@@ -161,6 +166,13 @@
       nodes[i].classList.toggle('selected', nodes[i].getAttribute('data-conversation-id') === view.selected);
     }
   });
+  C.on('console:load', function (f) {
+    var full = !!(f.max && f.count >= f.max);
+    if (full === view.full) return;
+    view.full = full;
+    view.max = f.max;
+    render();
+  });
   C.on('console:connected', reload);
   C.onStart(function () {
     C.loadTeams().then(render);   // team names in the tags and the filter
@@ -169,6 +181,7 @@
   C.onStop(function () {
     view.tickets = [];
     view.selected = null;
+    view.full = false;
     render();
   });
   setInterval(refreshWaits, WAIT_REFRESH_MS);
