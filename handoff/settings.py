@@ -51,6 +51,9 @@ class Settings:
     allowed_hosts: Tuple[str, ...] = ()
     # Sites whose pages may embed the chat page in a frame (the widget), besides the service.
     chat_origins: Tuple[str, ...] = ()
+    # One line per HTTP request: off by default, since each costs the live path time and names
+    # conversations (the agent API's paths); on for debugging.
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -86,6 +89,7 @@ class Settings:
             trusted_proxies=_list(env, "HANDOFF_TRUSTED_PROXIES"),
             allowed_hosts=_list(env, "HANDOFF_ALLOWED_HOSTS"),
             chat_origins=tuple(o.rstrip("/") for o in _list(env, "CHAT_ALLOWED_ORIGINS")),
+            access_log=env.get("HANDOFF_ACCESS_LOG", "0") in ("1", "true", "yes"),
         )
 
 
