@@ -144,9 +144,18 @@ class ConversationStore:
     async def get_many(self, conversation_ids: List[str]) -> List[Conversation]:
         """The records of several conversations, in one round trip (the live path's batches)."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for conversation_id in conversation_ids:
-                pipe.hgetall(self._keys.conversation(conversation_id))
+            self.get_many_on(pipe, conversation_ids)
             raws = await pipe.execute()
+        return self.records(conversation_ids, raws)
+
+    def get_many_on(self, pipe: Pipeline, conversation_ids: List[str]) -> None:
+        """`get_many` queued on `pipe` (one reply per conversation): give them to `records`."""
+        for conversation_id in conversation_ids:
+            pipe.hgetall(self._keys.conversation(conversation_id))
+
+    @staticmethod
+    def records(conversation_ids: List[str], raws: List[Any]) -> List[Conversation]:
+        """The records that `get_many_on`'s replies hold."""
         return [Conversation.from_hash(cid, raw)
                 for cid, raw in zip(conversation_ids, raws, strict=True)]
 
