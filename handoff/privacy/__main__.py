@@ -4,6 +4,7 @@
     python -m handoff.privacy export --web SESSION_ID --out DIR [--language fr] [--reference R]
     python -m handoff.privacy erase  --messenger PSID [--reference DPO-42]
     python -m handoff.privacy audit
+    python -m handoff.privacy pseudonym ID     # how the logs name a conversation or PSID
 
 One identity per request: `--web` (a chat session id, signed or not), `--messenger` (a PSID),
 `--email`, `--phone` or `--conversation`. `export` writes `<DIR>/customer-data.json` and
@@ -24,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 import aiohttp
 
+from handoff import log_privacy
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.privacy import audit
@@ -50,13 +52,21 @@ MESSAGES: Dict[str, Tuple[str, str]] = {
     "retention_busy": ("Another process is running a retention pass; nothing done.",
                        "Un autre processus fait une passe de conservation ; rien n'est fait."),
     "bad_query": ("Give one identity: {error}.", "Donnez une identité : {error}."),
-    "bad_reference": ("The reference must be one line of at most 128 characters.",
-                      "La référence tient en une ligne de 128 caractères au plus."),
+    "bad_reference": ("The reference must be one line of at most 128 characters, naming "
+                      "neither the customer nor an address or phone number (the audit log "
+                      "outlives the erasure).",
+                      "La référence tient en une ligne de 128 caractères au plus, sans le "
+                      "client, ni adresse, ni numéro (le journal d'audit survit à "
+                      "l'effacement)."),
     "rasa": ("A live conversation could not be closed (the assistant server did not answer): "
              "nothing was erased. Try again.",
              "Une conversation en cours n'a pas pu être close (le serveur de l'assistant n'a "
              "pas répondu) : rien n'a été effacé. Réessayez."),
     "settings": ("Configuration error: {error}", "Erreur de configuration : {error}"),
+    "no_log_key": ("Set HANDOFF_LOG_KEY to the deployment's log key (./run.sh keeps it in "
+                   ".run/log-key).",
+                   "Donnez dans HANDOFF_LOG_KEY la clé des journaux du déploiement (./run.sh la "
+                   "garde dans .run/log-key)."),
 }
 
 
@@ -83,6 +93,9 @@ def parser() -> argparse.ArgumentParser:
             one.add_argument("--out", required=True, help="directory for the two files")
     for name in ("retention", "audit"):
         sub.add_parser(name).add_argument("--language", choices=("en", "fr"))
+    pseudonym = sub.add_parser("pseudonym", help="how the logs name a conversation id")
+    pseudonym.add_argument("id")
+    pseudonym.add_argument("--language", choices=("en", "fr"))
     return main
 
 
@@ -90,6 +103,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Runs one request; 0 on success, 2 on bad input, 1 when it could not be done."""
     args = parser().parse_args(argv)
     language = args.language or ("fr" if os.environ.get("LANG", "").startswith("fr") else "en")
+    if args.command == "pseudonym":
+        key = os.environ.get(log_privacy.KEY_ENV, "")
+        if not key:
+            say("no_log_key", language, to_stderr=True)
+            return 2
+        print(log_privacy.pseudonym(args.id, key.encode()))
+        return 0
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -97,14 +117,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     query = None
     if args.command in ("find", "export", "erase"):
-        if audit.valid_reference(args.reference) is None:
-            say("bad_reference", language, to_stderr=True)
-            return 2
         kind = next(k for k in KINDS if getattr(args, k) is not None)
         try:
             query = Query.of(kind, getattr(args, kind))
         except BadQuery as exc:
             say("bad_query", language, to_stderr=True, error=exc)
+            return 2
+        if audit.valid_reference(args.reference, query.value) is None:
+            say("bad_reference", language, to_stderr=True)
             return 2
     return asyncio.run(_run(args, settings, query, language))
 

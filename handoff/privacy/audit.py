@@ -15,18 +15,26 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from redis.asyncio import Redis
 
+from handoff import pii
 from handoff.keys import Keys
 
 ACTIONS = ("export", "erase", "retention")
 MAX_REFERENCE = 128
 
 
-def valid_reference(reference: Any) -> Optional[str]:
-    """The operator's reference if it is a short line of text ('' when none)."""
+def valid_reference(reference: Any, identity: str = "") -> Optional[str]:
+    """The operator's reference if it is a short line of text ('' when none).
+
+    A reference naming the customer (their identity, an e-mail address, a phone number) is
+    refused: it would outlive the erasure in this log.
+    """
     if reference is None:
         return ""
     if not isinstance(reference, str) or len(reference) > MAX_REFERENCE or \
             any(ch in reference for ch in "\r\n\0"):
+        return None
+    if pii.emails(reference) or pii.phones(reference) or \
+            (identity and identity.lower() in reference.lower()):
         return None
     return reference.strip()
 

@@ -26,6 +26,7 @@ from handoff.privacy.export import export
 from handoff.privacy.finder import Customer, Query, find
 from handoff.privacy.holdings import holdings
 from handoff.privacy.retention import Retention
+from handoff.privacy.store import rewrite_persistence
 from handoff.rasa_api import RasaUnavailable
 from handoff.relay.giveback import GiveBack
 
@@ -86,6 +87,10 @@ class Desk:
             done = await Eraser(self._redis, self._keys).erase(
                 await holdings(self._redis, self._keys, customer))
             counts = {k: counts.get(k, 0) + done.get(k, 0) for k in {*counts, *done}}
+        rewritten = await rewrite_persistence(self._redis)
+        if not rewritten:
+            logger.warning("privacy.erased.files_not_rewritten: Redis keeps the erased data in "
+                           "its files until it rewrites them (docs/privacy.md)")
         await audit.record(self._redis, self._keys, "erase", by,
                            {"conversations": len(customer.conversations), "closed": closed,
                             **counts}, reference)

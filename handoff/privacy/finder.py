@@ -129,6 +129,7 @@ async def _exists(redis: Redis, keys: Keys, cid: str) -> bool:
         pipe.exists(tracker_key(cid), keys.conversation(cid), keys.journal(cid),
                     keys.metrics_current(cid), keys.messenger_alias(cid))
         pipe.exists(keys.profile_of(identity(WEB, cid)), keys.profile_of(identity(MESSENGER, cid)))
+        pipe.hexists(keys.customers_seen, cid)  # a page still open after an erasure
         found = await pipe.execute()
     return any(found)
 

@@ -10,7 +10,7 @@ import json
 from typing import Any, AsyncIterator, Dict, Iterable, List, Tuple
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from handoff.keys import Keys
 from handoff.relay.stored_tracker import RASA_KEY_PREFIX, tracker_key
@@ -107,3 +107,24 @@ async def stream_groups(redis: Redis, stream: str) -> List[str]:
         return [group["name"] for group in await redis.xinfo_groups(stream)]
     except ResponseError:
         return []
+
+
+async def rewrite_persistence(redis: Redis) -> List[str]:
+    """Asks Redis to rewrite its files from what it holds now; what it was asked.
+
+    Erased data otherwise stays in the append-only file (and an RDB snapshot) until Redis
+    rewrites it on its own. Best effort: a Redis whose ACL refuses these commands keeps its
+    files as they are (docs/privacy.md says what the operator does then).
+    """
+    asked = []
+    try:
+        info = await redis.info("persistence")
+        if info.get("aof_enabled"):
+            await redis.bgrewriteaof()
+            asked.append("aof")
+        if info.get("rdb_saves"):
+            await redis.execute_command("BGSAVE", "SCHEDULE")
+            asked.append("rdb")
+    except RedisError:
+        pass
+    return asked

@@ -40,7 +40,7 @@ def _request(body: Dict[str, Any]) -> Tuple[Query, str]:
         query = Query.of(body.get("kind"), body.get("value"))
     except BadQuery as exc:
         raise ApiError("bad_identity") from exc
-    reference = audit.valid_reference(body.get("reference"))
+    reference = audit.valid_reference(body.get("reference"), query.value)
     if reference is None:
         raise ApiError("bad_request")
     return query, reference
