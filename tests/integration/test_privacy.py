@@ -3,7 +3,12 @@ own stores (the same on the whole stack: tests/e2e/test_privacy.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import stat
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +35,7 @@ from handoff.service.insights.periods import parse_period
 from handoff.survey import SurveyStore
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
+from tests.conftest import repo_root
 from tests.privacy_scan import traces
 
 pytestmark = pytest.mark.integration
@@ -57,6 +63,9 @@ class Person:
         return [f"parcel-{self.tag}-lost", f"Quintavalle{self.tag}", f"colis{self.tag}abîmé",
                 f"comment{self.tag}", f"note{self.tag}"]
 
+    def said_here(self) -> str:
+        return f"My colis{self.tag}abîmé arrived broken"
+
     def needles(self) -> List[str]:
         return [self.web, self.psid, self.email, self.phone, self.phone.replace(" ", ""),
                 *self.words]
@@ -80,7 +89,7 @@ async def build_customer(redis, keys, person: Person, at: float) -> None:
         ev.user(f"I'm Zoé {person.words[1]}, mail {person.email}, phone {person.phone}",
                 "request_human", ts=at + 10),
         ev.bot("Someone will be with you.", ts=at + 11),
-        ev.user(f"My {person.words[2]} arrived broken", "complaint", ts=at + 20,
+        ev.user(person.said_here(), "complaint", ts=at + 20,
                 message_id="q1"),
         ev.bot("Sorry! A new one leaves today.", ts=at + 30,
                metadata={"handoff_agent": "marie", "agent": "Marie", "message_id": "a1"}),
@@ -212,3 +221,39 @@ async def test_handoff_records_stay_counted(redis, keys, desk):
     surveys = await SurveyStore(redis, keys).between(at - 60, at + 60)
     assert [(s["csat"], s["nps"], s["comment"], s["conversation_id"]) for s in surveys] == [
         ("4", "9", "", "")]
+
+
+def _cli(redis_server, keys, *args: str) -> "subprocess.CompletedProcess[str]":
+    env = {**os.environ, "REDIS_URL": redis_server.url, "HANDOFF_KEY_PREFIX": keys.prefix,
+           "LANG": "C"}
+    return subprocess.run([sys.executable, "-m", "handoff.privacy", *args], cwd=repo_root(),
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_the_operators_command(redis, redis_server, keys, tmp_path):
+    zoe = Person()
+    await build_customer(redis, keys, zoe, time.time())
+    out = tmp_path / "request"
+    done = await asyncio.to_thread(_cli, redis_server, keys, "export", "--email", zoe.email,
+                                   "--out", str(out), "--language", "fr")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Écrits :")
+    files = {p.name: p for p in out.iterdir()}
+    assert set(files) == {"customer-data.json", "customer-data.html"}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files.values()} == {0o600}
+    assert zoe.said_here() in files["customer-data.json"].read_text()
+    assert "Vos données" in files["customer-data.html"].read_text()
+
+    refused = await asyncio.to_thread(_cli, redis_server, keys, "erase", "--phone", "12")
+    assert refused.returncode == 2 and "Give one identity" in refused.stderr
+    refused = await asyncio.to_thread(_cli, redis_server, keys, "erase", "--web", zoe.web,
+                                      "--reference", f"asked by {zoe.email}")
+    assert refused.returncode == 2 and "naming neither the customer" in refused.stderr
+    done = await asyncio.to_thread(_cli, redis_server, keys, "erase", "--web", zoe.web,
+                                   "--reference", "DPO-7")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Erased: ") and "live conversations closed: 0" in done.stdout
+    assert await traces(redis, zoe.needles()) == []
+    log = await asyncio.to_thread(_cli, redis_server, keys, "audit")
+    assert [json.loads(line)["action"] for line in log.stdout.splitlines()] == ["erase",
+                                                                              "export"]
