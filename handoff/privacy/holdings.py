@@ -25,7 +25,6 @@ from handoff.privacy.store import (
     conversation_pattern,
     entries,
     entry_text,
-    glob_escape,
     mentions,
     scan,
     shared_streams,
@@ -50,11 +49,20 @@ class Holdings:
     claims: List[str] = field(default_factory=list)  # members of the recent claims zset
 
 
-async def holdings(redis: Redis, keys: Keys, customer: Customer) -> Holdings:
-    """Every place that holds something of `customer`."""
+async def holdings(redis: Redis, keys: Keys, customer: Customer,
+                   thorough: bool = True) -> Holdings:
+    """Every place that holds something of `customer`.
+
+    `customer` is one customer, or a batch of expired conversations: shared structures are
+    read once for all of them. `thorough` also reads the whole key space for keys named by
+    their ids (per-conversation keys by pattern, rate counters, link codes...): what an
+    erasure on request does. Retention passes (`thorough=False`) name the per-conversation
+    keys instead: the short-lived ones (TTLs of a day at most) are gone from a conversation
+    idle for weeks.
+    """
     held = Holdings()
     for cid in customer.conversations:
-        await _conversation(redis, keys, cid, held)
+        await _conversation(redis, keys, cid, held, thorough)
     for psid in customer.psids:
         held.keys.update(await _existing(redis, [keys.messenger_alias(psid),
                                                  keys.messenger_last_inbound(psid)]))
@@ -69,9 +77,11 @@ async def holdings(redis: Redis, keys: Keys, customer: Customer) -> Holdings:
         held.keys.update(await _existing(redis, [keys.ticket(ticket_id)]))
         if await redis.exists(keys.metrics_handoff(ticket_id)):
             held.handoffs.append(ticket_id)
+    await _members(redis, keys, customer.conversations, held)
     await _shared(redis, keys, customer, held)
     ids = {i for i in customer.identifiers() if len(i) >= MIN_IDENTIFIER}
-    await _named_keys(redis, keys, ids, held)
+    if thorough:
+        await _named_keys(redis, keys, ids, held)
     for stream in shared_streams(keys):
         found = [entry_id async for entry_id, fields in entries(redis, stream)
                  if mentions(entry_text(fields), ids)]
@@ -80,26 +90,57 @@ async def holdings(redis: Redis, keys: Keys, customer: Customer) -> Holdings:
     return held
 
 
-async def _conversation(redis: Redis, keys: Keys, cid: str, held: Holdings) -> None:
-    held.keys.update([key async for key in scan(redis, conversation_pattern(keys, cid))])
+def _per_conversation(keys: Keys, cid: str) -> List[str]:
+    """The per-conversation keys by name (`Keys`), for passes that do not scan."""
+    return [keys.conversation(cid), keys.delivered(cid), keys.client_ids(cid),
+            keys.contact(cid), keys.segment(cid), keys.last_customer_turn(cid),
+            keys.tracker_lease(cid), keys.notes(cid), keys.journal(cid),
+            keys.survey_recent(cid), keys.transcript_mails(cid), keys.survey_comment(cid)]
+
+
+async def _conversation(redis: Redis, keys: Keys, cid: str, held: Holdings,
+                        thorough: bool) -> None:
+    if thorough:
+        held.keys.update([key async for key in scan(redis, conversation_pattern(keys, cid))])
+    else:
+        held.keys.update(await _existing(redis, _per_conversation(keys, cid)))
     held.keys.update(await _existing(redis, [
         tracker_key(cid), keys.customer_tickets(cid), keys.metrics_current(cid),
         keys.profile_of(identity(WEB, cid)), keys.profile_of(identity(MESSENGER, cid))]))
-    async for session, _ in redis.zscan_iter(keys.metrics_conversations,
-                                             match=glob_escape(cid) + ":*"):
-        held.sessions.append(session)
-    async for member, _ in redis.zscan_iter(keys.recent_claims, match=glob_escape(cid) + ":*"):
-        held.claims.append(member)
-    async for pair, _ in redis.hscan_iter(keys.good_answers, match=glob_escape(cid) + ":*"):
-        held.members.add((keys.good_answers, pair))
-    for key in (keys.customers_seen,):
-        if await redis.hexists(key, cid):
-            held.members.add((key, cid))
-    for key in (keys.queue, keys.givebacks, keys.tracker_pending):
-        if await redis.zscore(key, cid) is not None:
-            held.members.add((key, cid))
+
+
+def _owner(member: str) -> str:
+    """The conversation of a `<conversation id>:<something>` member."""
+    return member.rsplit(":", 1)[0]
+
+
+async def _members(redis: Redis, keys: Keys, cids: Set[str], held: Holdings) -> None:
+    """Their members and fields in shared keys, each key read once for all of `cids`."""
+    if not cids:
+        return
+    async for session, _ in redis.zscan_iter(keys.metrics_conversations, count=1000):
+        if _owner(session) in cids:
+            held.sessions.append(session)
+    async for member, _ in redis.zscan_iter(keys.recent_claims, count=1000):
+        if _owner(member) in cids:
+            held.claims.append(member)
+    async for pair, _ in redis.hscan_iter(keys.good_answers, count=1000):
+        if _owner(pair) in cids:
+            held.members.add((keys.good_answers, pair))
+    ordered = sorted(cids)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hmget(keys.customers_seen, ordered)
+        for key in (keys.queue, keys.givebacks, keys.tracker_pending):
+            pipe.zmscore(key, ordered)
+        seen, *scores = await pipe.execute()
+    held.members.update((keys.customers_seen, cid)
+                        for cid, at in zip(ordered, seen, strict=True) if at is not None)
+    for key, found in zip((keys.queue, keys.givebacks, keys.tracker_pending), scores,
+                          strict=True):
+        held.members.update((key, cid) for cid, at in zip(ordered, found or [], strict=True)
+                            if at is not None)
     for agent in await redis.smembers(keys.agents):
-        if await redis.sismember(keys.agent_conversations(agent), cid):
+        for cid in cids & set(await redis.smembers(keys.agent_conversations(agent))):
             held.members.add((keys.agent_conversations(agent), cid))
 
 

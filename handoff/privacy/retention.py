@@ -142,20 +142,25 @@ class RetentionJob:
             yield key[prefix - 1:-1]
 
     async def _expire(self, batch: List[str], cutoff: float) -> int:
-        erased = 0
+        """Erases the conversations of `batch` idle since before `cutoff`, all in one go."""
+        expired = Customer()
         for cid in batch:
             last = await self._last_activity(cid)
             if last >= cutoff or not last:
                 continue  # recent, live, or nothing dated to go by: kept
-            customer = Customer(conversations={cid})
+            expired.conversations.add(cid)
+            if await self._redis.exists(self._keys.messenger_last_inbound(cid),
+                                        self._keys.messenger_alias(cid)):
+                expired.psids.add(cid)  # a Messenger user's own conversation: their keys go
             for member in (identity(WEB, cid), identity(MESSENGER, cid)):
                 if await self._redis.exists(self._keys.profile_of(member)):
-                    customer.identities.add(member)
-            customer.tickets.update(await self._redis.lrange(self._keys.customer_tickets(cid),
-                                                             0, -1))
-            await self._eraser.erase(await holdings(self._redis, self._keys, customer))
-            erased += 1
-        return erased
+                    expired.identities.add(member)
+            expired.tickets.update(await self._redis.lrange(self._keys.customer_tickets(cid),
+                                                            0, -1))
+        if expired.conversations:
+            await self._eraser.erase(await holdings(self._redis, self._keys, expired,
+                                                    thorough=False))
+        return len(expired.conversations)
 
     async def _last_activity(self, cid: str, follow_alias: bool = True) -> float:
         """The latest time anything happened in the conversation (0: nothing dated).
