@@ -300,3 +300,29 @@ async def test_erasing_a_customer_in_a_live_conversation_closes_it_and_tells_the
         assert await traces(redis, [cid, words]) == []
     finally:
         await redis.close(close_connection_pool=True)
+
+
+async def test_erasing_a_messenger_customer_in_a_live_conversation_tells_them_there(
+        stack, graph, agents):
+    marie, sam = agents["marie"], agents["sam"]
+    await marie.connect_ws()
+    psid = str(uuid.uuid4().int)[:16]
+    messenger = MessengerCustomer(stack, psid)
+    await messenger.say("I want to talk to a human")
+    await marie.frame(lambda f: f["type"] == "ticket.queued"
+                      and f["ticket"]["conversation_id"] == psid)
+    assert (await marie.post(f"/api/conversations/{psid}/claim", {}))[0] == 200
+    words = f"my parcel {uuid.uuid4().hex[:10]} is lost"
+    await messenger.say(words)
+    await marie.frame(lambda f: f["type"] == "message" and f["turn"].get("text") == words)
+
+    status, erased = await sam.post("/api/privacy/erase", {
+        "kind": "messenger", "value": psid, "confirm": True})
+    assert status == 200 and erased["closed"] == 1, erased
+    told = [m["message"].get("text", "") for m in graph.messages(psid)]
+    assert any(t.startswith("As you asked, we are erasing your conversations") for t in told)
+    redis = Redis.from_url(stack.env()["REDIS_URL"], decode_responses=True)
+    try:
+        assert await traces(redis, [psid, words]) == []
+    finally:
+        await redis.close(close_connection_pool=True)
