@@ -20,10 +20,12 @@ import asyncio
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import aiohttp
+from redis.asyncio import Redis
 
 from handoff import log_privacy
 from handoff.conversation import ConversationStore
@@ -140,7 +142,7 @@ async def _run(args: argparse.Namespace, settings: Settings, query: Optional[Que
                 print(json.dumps(entry, ensure_ascii=False))
             return 0
         if args.command == "retention":
-            job = RetentionJob(redis, keys, Retention.from_settings(settings), _now,
+            job = RetentionJob(redis, keys, Retention.from_settings(settings), time.time,
                                settings.retention_every)
             counts = await job.tick()
             if counts is None:
@@ -179,8 +181,8 @@ async def _export(desk: Desk, query: Query, args: argparse.Namespace, language: 
     return 0
 
 
-async def _erase(desk: Desk, redis, keys: Keys, settings: Settings,  # type: ignore[no-untyped-def]
-                 query: Query, reference: str, language: str) -> int:
+async def _erase(desk: Desk, redis: Redis, keys: Keys, settings: Settings, query: Query,
+                 reference: str, language: str) -> int:
     async with aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=settings.rasa_timeout)) as http:
         rasa = RasaClient(http, settings.rasa_url, settings.rasa_token)
@@ -197,11 +199,6 @@ async def _erase(desk: Desk, redis, keys: Keys, settings: Settings,  # type: ign
 
 def _counts(counts: Dict[str, int]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "0"
-
-
-def _now() -> float:
-    import time
-    return time.time()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from redis.asyncio import Redis
 
@@ -137,9 +137,3 @@ def _union(first: Customer, second: Customer) -> Customer:
                  "tickets"):
         setattr(merged, name, getattr(first, name) | getattr(second, name))
     return merged
-
-
-def describe(customer: Customer) -> List[str]:
-    """What was found, for the command line: kinds and counts, no identifiers."""
-    return [f"{name}: {len(values)}" for name, values in customer.public().items()]
-

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Set
 
 from redis.asyncio import Redis
 
@@ -72,12 +72,6 @@ class Customer:
     emails: Set[str] = field(default_factory=set)
     phones: Set[str] = field(default_factory=set)
     tickets: Set[str] = field(default_factory=set)
-
-    @property
-    def found(self) -> bool:
-        """Whether the store holds anything of theirs."""
-        return bool(self.tickets or self.identities or self.emails or self.phones) or \
-            bool(self.conversations)
 
     def identifiers(self) -> Set[str]:
         """The strings that name them in keys and entries (conversation ids, PSIDs, profiles)."""
@@ -208,8 +202,3 @@ async def _trackers_matching(redis: Redis, batch: List[str],
 
 def _hash_tag(key: str) -> str:
     return key[key.index("{") + 1:key.index("}")] if "{" in key and "}" in key else ""
-
-
-def conversation_of_key(key: str) -> Optional[str]:
-    """The conversation a per-conversation key belongs to, if it is one."""
-    return _hash_tag(key) or None

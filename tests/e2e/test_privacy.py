@@ -252,6 +252,10 @@ async def test_a_customer_of_web_and_messenger_is_exported_then_erased(
     logs = sorted(Path(stack.run_dir).glob("*.log"))
     assert len(logs) >= 4
     assert file_traces(logs, zoe.needles()) == []
+    # The handoff service ran its retention job (one pass per hour; the first at start).
+    handoff_log = (Path(stack.run_dir) / "handoff.log").read_text(errors="replace")
+    assert "retention.pass.start conversations_days=90.0 records_days=730.0" in handoff_log
+    assert "retention.pass.done " in handoff_log
 
     # Again: nothing left to erase; the audit log says what was done, and names nobody.
     status, again = await sam.post("/api/privacy/erase", {
