@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from handoff.keys import Keys
 from handoff.privacy.holdings import Holdings
 from handoff.privacy.store import stream_groups
+from handoff.relay.stored_tracker import tracker_key
 
 BATCH = 100
 ERASED = "erased"  # prefix of the random ids of records kept for the figures
@@ -70,10 +71,19 @@ class Eraser:
         counts["surveys_unlinked"] = await self._surveys(held.surveys, handoff_ids)
         counts["claims_unlinked"] = await self._claims(held.claims)
         counts["shared_members"] = await self._members(sorted(held.members))
-        counts["keys"] = await self._delete(sorted(held.keys))
+        # What finds and links the customer goes last: an erasure cut short is found again.
+        counts["keys"] = await self._delete(sorted(held.keys, key=self._finding_last))
         if sum(counts.values()):
             await self._redis.incr(self._keys.data_removed)  # caches drop what they computed
         return dict(counts)
+
+    def _finding_last(self, key: str) -> Tuple[bool, str]:
+        finding = (key.startswith(tracker_key("")) or key.startswith(self._keys.ticket(""))
+                   or key.endswith(":contact") or key.startswith(self._keys.prefix + ":profile:")
+                   or key.startswith(self._keys.prefix + ":identity:")
+                   or key.startswith(self._keys.prefix + ":messenger:psid:")
+                   or key.startswith(self._keys.prefix + ":customer:"))
+        return finding, key
 
     async def _stream_entries(self, found: Dict[str, List[str]]) -> int:
         removed = 0
