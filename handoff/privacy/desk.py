@@ -26,7 +26,7 @@ from handoff.privacy.export import export
 from handoff.privacy.finder import Customer, Query, find
 from handoff.privacy.holdings import holdings
 from handoff.privacy.retention import Retention
-from handoff.privacy.store import rewrite_persistence
+from handoff.privacy.store import entry_text, mentions, rewrite_persistence
 from handoff.rasa_api import RasaUnavailable
 from handoff.relay.giveback import GiveBack
 
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 SETTLE_FOR = 1.0  # seconds without a new event after a close before erasing
 SETTLE_AT_MOST = 15.0
 POLL = 0.2
+SETTLE_LOOK_BACK = 200  # newest events looked at for theirs
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class Desk:
         customer = await self.find(query)
         closed = await self._close_live(customer, giveback)
         if closed:
-            await self._settle()
+            await self._settle(customer)
         counts: Dict[str, int] = {}
         for _ in range(2):
             customer = _union(customer, await self.find(query))
@@ -117,15 +118,22 @@ class Desk:
             closed += 1
         return closed
 
-    async def _settle(self) -> None:
-        """Waits until Rasa's event broker has written the close's events (bounded)."""
+    async def _settle(self, customer: Customer) -> None:
+        """Waits until Rasa's event broker has written the close's events (bounded).
+
+        Quiet means no new event of theirs for `SETTLE_FOR` seconds, whatever other
+        conversations do meanwhile.
+        """
+        ids = customer.identifiers()
         deadline = time.monotonic() + SETTLE_AT_MOST
         last, quiet_since = None, time.monotonic()
         while time.monotonic() < deadline:
-            newest = await self._redis.xrevrange(self._keys.events_stream, "+", "-", count=1)
-            newest_id = newest[0][0] if newest else None
-            if newest_id != last:
-                last, quiet_since = newest_id, time.monotonic()
+            newest = await self._redis.xrevrange(self._keys.events_stream, "+", "-",
+                                                 count=SETTLE_LOOK_BACK)
+            theirs = next((entry_id for entry_id, fields in newest
+                           if mentions(entry_text(fields), ids)), None)
+            if theirs != last:
+                last, quiet_since = theirs, time.monotonic()
             elif time.monotonic() - quiet_since >= SETTLE_FOR:
                 return
             await asyncio.sleep(POLL)
