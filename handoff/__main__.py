@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import uvloop
 from aiohttp import web
 
 from handoff import log_privacy
@@ -24,8 +25,11 @@ def main() -> int:
     if not settings.rasa_token:
         print("handoff: RASA_TOKEN is not set (the token of Rasa's HTTP API)", file=sys.stderr)
         return 2
-    web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                print=None, shutdown_timeout=10)
+    # The loop Rasa's Sanic runs on too: less of the live path's time goes to the loop itself.
+    uvloop.install()
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                shutdown_timeout=10, access_log=logging.getLogger("aiohttp.access")
+                if settings.access_log else None)
     return 0
 
 

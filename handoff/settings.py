@@ -59,6 +59,9 @@ class Settings:
     retain_records_days: float = 730.0
     retain_audit_days: float = 1095.0
     retention_every: float = 3600.0  # seconds between passes (one process runs each)
+    # One line per HTTP request: off by default, since each costs the live path time and names
+    # conversations (the agent API's paths); on for debugging.
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -100,6 +103,7 @@ class Settings:
                                       cls.retain_records_days),
             retain_audit_days=_days(env, "HANDOFF_RETAIN_AUDIT_DAYS", cls.retain_audit_days),
             retention_every=_float(env, "HANDOFF_RETENTION_EVERY", cls.retention_every),
+            access_log=env.get("HANDOFF_ACCESS_LOG", "0") in ("1", "true", "yes"),
         )
 
 

@@ -37,6 +37,7 @@ from handoff.service.api import (
     routes,
     ws,
 )
+from handoff.service.api.access import SIGNED_IN
 from handoff.service.api.errors import ApiError, error_response
 from handoff.service.api.hub import Hub
 from handoff.service.api.login_guard import LoginGuard
@@ -169,12 +170,20 @@ async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamRespo
     if not request.path.startswith("/api/") or request.path == "/api/ws":
         return await handler(request)
     session = await aiohttp_session.get_session(request)
-    if not session.get("agent"):
+    username = session.get("agent")
+    if not username:
         return await handler(request)
-    wait = await RateLimiter(request.app[REDIS], request.app[KEYS]).retry_after(
-        AGENT_API, f"agent:{session['agent']}")
+    limiter, accounts = RateLimiter(request.app[REDIS], request.app[KEYS]), request.app[ACCOUNTS]
+    # The account is read in the same round trip, for `access.current_agent`.
+    async with request.app[REDIS].pipeline(transaction=False) as pipe:
+        counted = limiter.count_on(pipe, AGENT_API, f"agent:{username}")
+        canonical = accounts.get_on(pipe, username)
+        replies = await pipe.execute()
+    wait = limiter.verdict(counted, replies[0])
     if wait is not None:
         return error_response(request, "too_many_requests", wait)
+    request[SIGNED_IN] = (username, accounts.agent_from(canonical, replies[2])
+                          if canonical is not None else None)
     return await handler(request)
 
 
