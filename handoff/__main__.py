@@ -8,12 +8,14 @@ import sys
 import uvloop
 from aiohttp import web
 
+from handoff import log_privacy
 from handoff.service.app import create_app
 from handoff.settings import Settings, SettingsError
 
 
 def main() -> int:
     """Configures logging, reads settings and serves until SIGTERM/SIGINT."""
+    log_privacy.install()  # no customer address, number or id in the log
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = Settings.from_env()

@@ -33,6 +33,7 @@ from handoff.service.api import (
     dashboard_routes,
     miner_routes,
     move_routes,
+    privacy_routes,
     routes,
     ws,
 )
@@ -92,6 +93,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     console_routes.add_routes(app)
     move_routes.add_routes(app)
     dashboard_routes.add_routes(app)
+    privacy_routes.add_routes(app)
     miner_routes.setup(app)
     app.router.add_get("/api/ws", ws.handle)
     app.router.add_get("/", _page("console/index.html"))
