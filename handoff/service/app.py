@@ -37,7 +37,7 @@ from handoff.service.api import (
     routes,
     ws,
 )
-from handoff.service.api.access import SIGNED_IN
+from handoff.service.api.access import PREFETCHED, SIGNED_IN
 from handoff.service.api.errors import ApiError, error_response
 from handoff.service.api.hub import Hub
 from handoff.service.api.login_guard import LoginGuard
@@ -174,16 +174,24 @@ async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamRespo
     if not username:
         return await handler(request)
     limiter, accounts = RateLimiter(request.app[REDIS], request.app[KEYS]), request.app[ACCOUNTS]
-    # The account is read in the same round trip, for `access.current_agent`.
+    store = request.app[STORE]
+    conversation = request.match_info.get("id") \
+        if request.path.startswith("/api/conversations/") else None
+    # The account, and the route's conversation, are read in the same round trip, for
+    # `access.current_agent` and `access.known`.
     async with request.app[REDIS].pipeline(transaction=False) as pipe:
         counted = limiter.count_on(pipe, AGENT_API, f"agent:{username}")
         canonical = accounts.get_on(pipe, username)
+        if conversation:
+            store.get_many_on(pipe, [conversation])
         replies = await pipe.execute()
     wait = limiter.verdict(counted, replies[0])
     if wait is not None:
         return error_response(request, "too_many_requests", wait)
     request[SIGNED_IN] = (username, accounts.agent_from(canonical, replies[2])
                           if canonical is not None else None)
+    if conversation:
+        request[PREFETCHED] = store.records([conversation], replies[-1:])[0]
     return await handler(request)
 
 
