@@ -28,6 +28,8 @@ from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 
+from handoff import log_privacy
+
 logger = logging.getLogger(__name__)
 
 HEADER = "X-Action-Token"
@@ -86,6 +88,7 @@ def main(argv: list) -> int:
     parser = argparse.ArgumentParser(prog="python -m actions.server")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)
+    log_privacy.install()  # no customer address, number or id in the log
     utils.configure_colored_logging("INFO")
     utils.update_sanic_log_level()
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from bench import report
-from bench.plan import FULL, QUICK
+from bench.plan import PLANS
 from bench.runner import run
 from stack.model import ROOT
 
@@ -20,6 +20,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="small counts: checks the harness in a few minutes")
+    parser.add_argument("--plan", choices=sorted(PLANS), default="full",
+                        help="relay: the live path only (one level, a few steps), for "
+                             "profiling; its report goes to a temporary directory")
     parser.add_argument("--out", type=Path, default=None,
                         help="where the report goes (default: docs/, or a temporary "
                              "directory with --quick, so that the real report stays)")
@@ -40,9 +43,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         report.write(measured, out)
         print(f"Report: {out / 'benchmarks.md'}")
         return 0
-    plan = QUICK if args.quick else FULL
-    out = args.out or (Path(tempfile.mkdtemp(prefix="bench-quick-")) if args.quick
-                       else ROOT / "docs")
+    plan = PLANS["quick" if args.quick else args.plan]
+    out = args.out or (ROOT / "docs" if plan.name == "full"
+                       else Path(tempfile.mkdtemp(prefix=f"bench-{plan.name}-")))
     run_dir = Path(tempfile.mkdtemp(prefix="bench-run-"))
     print(f"Benchmark ({plan.name}); processes' logs and profiles in {run_dir}", flush=True)
     measured = run(plan, run_dir, baseline=not args.no_baseline,

@@ -65,3 +65,13 @@ QUICK = Plan(name="quick", shards=2, bot_turns={1: 8, 2: 8, 4: 16}, turns_per_se
              curve=(3, 6), chat_interval=3.0, jitter=0.2, level_seconds=9,
              steps=(6, 12), step_seconds=4, step_p99_ms=100.0,
              conversations_per_agent=3, drain=20, redis_round_trips=200, time_limit=600)
+
+# The live path alone, for profiling a change to it: one relay level and a few throughput steps
+# (no report figure depends on it; `python -m bench --plan relay`).
+RELAY = Plan(name="relay", shards=4, bot_turns={1: 4}, turns_per_session=12,
+             handoffs_one_at_a_time=3, handoffs_at_once_per_shard=4,
+             curve=(500,), chat_interval=10.0, jitter=0.2, level_seconds=60,
+             steps=(100, 200, 400, 700, 1000), step_seconds=20, step_p99_ms=100.0,
+             conversations_per_agent=8, drain=30, redis_round_trips=500, time_limit=1500)
+
+PLANS = {plan.name: plan for plan in (FULL, QUICK, RELAY)}

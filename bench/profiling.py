@@ -27,6 +27,9 @@ def start(pid: int, seconds: float, output: Path) -> Optional[subprocess.Popen]:
         return None
     return subprocess.Popen([binary, "record", "--pid", str(pid), "--duration",
                              str(max(1, int(seconds))), "--rate", str(RATE), "--format", "raw",
+                             # Only the thread running Python: idle pool threads and a loop
+                             # waiting in epoll would otherwise fill the samples.
+                             "--gil",
                              "--nonblocking", "--output", str(output)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 

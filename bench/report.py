@@ -251,9 +251,9 @@ def markdown(measured: Dict[str, Any]) -> str:
         "## Where the time goes (py-spy)",
         "",
         "Sampled with py-spy (50 Hz) on the handoff service and the Rasa server during the relay "
-        "at the target's level and during the last planned throughput step. Shares are of "
-        "samples; Rasa's Sanic runs on uvloop, whose native loop (waiting included) shows as "
-        "`serve (runners.py)`, so CPU use is taken from /proc above, not from the samples.",
+        "at the target's level and during the last planned throughput step, sampling only the "
+        "thread that holds the GIL (`--gil`: idle threads and a loop waiting for sockets are "
+        "left out), so shares are of the process's Python work; CPU use is from /proc above.",
         "",
         *profiled(r),
         "",

@@ -32,7 +32,6 @@ from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot.language import detect
 from bot.limits import cap_request_size
 from handoff.channels import messenger_address
 from handoff.customer_text import (
@@ -45,6 +44,7 @@ from handoff.customer_text import (
 )
 from handoff.journal import Journal
 from handoff.keys import Keys
+from handoff.language import detect
 from handoff.messenger_api import (
     DEFAULT_GRAPH_URL,
     TEXT_MAX,
@@ -81,7 +81,7 @@ _POSTBACK_TYPES = {"mid": str, "title": str, "payload": str, "referral": dict}
 
 
 def malformed(payload: Any) -> Optional[str]:
-    """What is wrong with a signed webhook body, in Facebook's format; None when nothing is.
+    r"""What is wrong with a signed webhook body, in Facebook's format; None when nothing is.
 
     Only the parts this channel reads are checked (other kinds of events pass as they are),
     but those must have the documented types: a body that does not is refused whole (400),

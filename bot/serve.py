@@ -28,6 +28,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                          os.environ.get("RASA_TOKEN", ""))
     from rasa.__main__ import main as rasa_main  # loads TensorFlow: only once the args are good
 
+    from handoff import log_privacy
+
+    log_privacy.install()  # Rasa's records too: no customer address, number or id in the log
+
     rasa_main()
 
 

@@ -65,7 +65,7 @@ from handoff.customer_text import (
     notice,
     problem,
 )
-from handoff.journal import Journal
+from handoff.journal import TAKEN_FOR, Journal
 from handoff.keys import Keys
 from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 from handoff.ratelimit import CHAT_MESSAGES, RateLimiter
@@ -193,6 +193,7 @@ class WebChatInput(SocketIOInput):
             channel.profiles = ProfileStore(redis, keys)
             channel.surveys = SurveyResponder(SurveyStore(redis, keys))
             channel.inbound = Inbound(redis, keys)
+            channel._limiter = RateLimiter(redis, keys)
             channel._redis = redis
         return channel
 
@@ -210,6 +211,7 @@ class WebChatInput(SocketIOInput):
         self.surveys: Optional[SurveyResponder] = None
         self.inbound: Optional[Inbound] = None
         self._redis: Optional[Redis] = None
+        self._limiter: Optional[RateLimiter] = None
         self._open: Dict[str, str] = {}  # socket id -> conversation id, on this process
         # (conversation, message id) marked as taken whose handling failed: a resend is handled.
         self._not_handled: Set[Tuple[str, str]] = set()
@@ -288,24 +290,19 @@ class WebChatInput(SocketIOInput):
             refused = refusal(message)
             if refused is not None:
                 return refused
-            wait = await self._too_fast(conversation_id)
+            # One round trip: the rate limit, whether this id is new, and what a survey needs.
+            wait, first, survey_may = await self._admit(conversation_id, message_id, message.text)
             if wait is not None:
                 # Not taken: the page keeps the message and sends it again later.
                 return {"ok": False, "error": "rate_limited", "retry_after": wait}
             taken = (conversation_id, message_id)
-            if self.journal is not None:
-                try:
-                    first = await self.journal.first_time(conversation_id, message_id)
-                    if not first and taken not in self._not_handled:
-                        return await self._sent_again(conversation_id, message)
-                    # This attempt handles it: a resend meanwhile is a duplicate.
-                    self._not_handled.discard(taken)
-                except RedisError as exc:
-                    logger.warning("webchat.journal.failure conversation=%s error=%s",
-                                   conversation_id, exc)
+            if not first and taken not in self._not_handled:
+                return await self._sent_again(conversation_id, message)
+            # This attempt handles it: a resend meanwhile is a duplicate.
+            self._not_handled.discard(taken)
             try:
-                if await self._survey_answered(conversation_id, message_id, message.text,
-                                               output):
+                if survey_may and await self._survey_answered(conversation_id, message_id,
+                                                              message.text, output):
                     return {"ok": True, "id": message_id}
             except RedisError:
                 # A survey answer not recorded: the page sends it again later.
@@ -313,12 +310,9 @@ class WebChatInput(SocketIOInput):
                 return {"ok": False, "error": "unavailable"}
             # What the bot offered, read before this message is journaled after it.
             offered = await self._offered(conversation_id, message.text or "")
-            await self._journal_customer(conversation_id, message_id, message.text)
             try:
                 # A person owns the conversation: to them, straight, never through Rasa.
-                way = TO_BOT if self.inbound is None else await self.inbound.take_once(
-                    conversation_id, message.text or "", message_id, self.name(),
-                    message.metadata)
+                way = await self._journal_and_take(conversation_id, message_id, message)
                 if way == TAKEN_BEFORE:  # by a resend, while this attempt was on its way
                     return {"ok": True, "id": message_id, "duplicate": True}
                 if way == TO_AGENT:
@@ -436,14 +430,53 @@ class WebChatInput(SocketIOInput):
             await output.send_response(conversation_id, dict(message))
         return True
 
-    async def _too_fast(self, conversation_id: str) -> Optional[int]:
-        if self._redis is None:
-            return None
+    async def _admit(self, conversation_id: str, message_id: str,
+                     text: Optional[str]) -> Tuple[Optional[int], bool, bool]:
+        """The rate limit's wait (None: go on), whether the id is new, and a survey's say.
+
+        One round trip. Without Redis: no counting and a new id (the message itself matters
+        more); the survey then decides for itself.
+        """
+        if self._redis is None or self._limiter is None:
+            return None, True, self.surveys is not None
         try:
-            return await RateLimiter(self._redis, self.keys).retry_after(CHAT_MESSAGES,
-                                                                        conversation_id)
-        except RedisError:
-            return None  # no Redis, no counting: the message itself matters more
+            async with self._redis.pipeline(transaction=False) as pipe:
+                counted = await self._limiter.admit_once_on(
+                    pipe, CHAT_MESSAGES, conversation_id,
+                    self.keys.web_message(conversation_id, message_id), TAKEN_FOR)
+                if self.surveys is not None:
+                    self.surveys.look_on(pipe, conversation_id)
+                replies = await pipe.execute()
+        except RedisError as exc:
+            logger.warning("webchat.admit.failure conversation=%s error=%s", conversation_id,
+                           exc)
+            return None, True, self.surveys is not None
+        count, first = replies[0]
+        survey_may = self.surveys is not None and self.surveys.may_respond(text, replies[1])
+        return self._limiter.verdict(counted, count), bool(first), survey_may
+
+    async def _journal_and_take(self, conversation_id: str, message_id: str,
+                                message: UserMessage) -> str:
+        """Journals the message and takes it to the person who owns the conversation, if any.
+
+        `Inbound.take_once`, in the journal's round trip: the way the message went.
+        """
+        if self.inbound is None or self._redis is None:
+            await self._journal_customer(conversation_id, message_id, message.text)
+            return TO_BOT
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if self.journal is not None:
+                await self.journal.record_on(pipe, conversation_id, "customer", {
+                    "text": message.text, "message_id": message_id})
+            await self.inbound.take_first_on(pipe, conversation_id, message.text or "",
+                                             message_id, self.name(), message.metadata)
+            replies = await pipe.execute(raise_on_error=False)
+        if self.journal is not None and isinstance(replies[0], Exception):
+            logger.warning("webchat.journal.failure conversation=%s error=%s",
+                           conversation_id, replies[0])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return self.inbound.way(replies[-1])
 
     async def _customers_here(self) -> None:
         """Writes that the customers with a page open here are still here (for abandonment)."""

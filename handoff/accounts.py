@@ -15,11 +15,12 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff import teams as team_file
 from handoff.account_rules import RuleError, canonical_username, check_password, new_username
@@ -149,8 +150,21 @@ class AccountStore:
         canonical = canonical_username(username)
         if canonical is None:
             return None
-        username = canonical
-        raw = await self._redis.hgetall(self._keys.agent(username))
+        return self.agent_from(canonical, await self._redis.hgetall(self._keys.agent(canonical)))
+
+    def get_on(self, pipe: Pipeline, username: str) -> Optional[str]:
+        """`get` queued on `pipe`: the canonical name, for `agent_from` with the reply.
+
+        None (and nothing queued) for a name no account can have.
+        """
+        canonical = canonical_username(username)
+        if canonical is not None:
+            pipe.hgetall(self._keys.agent(canonical))
+        return canonical
+
+    @staticmethod
+    def agent_from(username: str, raw: Dict[str, str]) -> Optional[Agent]:
+        """The account stored as `raw` under its canonical `username`, or None."""
         if not raw or "role" not in raw:
             return None
         return Agent(username, raw.get("name", username), raw.get("role", "agent"),

@@ -101,6 +101,7 @@ class Conversation:
     # The customer's current language (`en`/`fr`): the ticket's at the handoff, then the last
     # one a relayed message clearly showed (`handoff.relay.consoles`, `follow_language`).
     language: Optional[str] = None
+    queued_at: Optional[float] = None  # when the current handoff's ticket was queued
 
     @classmethod
     def from_hash(cls, conversation_id: str, raw: Mapping[str, str]) -> "Conversation":
@@ -116,6 +117,7 @@ class Conversation:
             channel=raw.get("channel") or None,
             first_reply_at=float(raw["first_reply_at"]) if raw.get("first_reply_at") else None,
             language=raw.get("language") or None,
+            queued_at=float(raw["queued_at"]) if raw.get("queued_at") else None,
         )
 
     def public(self) -> Dict[str, Any]:
@@ -142,9 +144,18 @@ class ConversationStore:
     async def get_many(self, conversation_ids: List[str]) -> List[Conversation]:
         """The records of several conversations, in one round trip (the live path's batches)."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for conversation_id in conversation_ids:
-                pipe.hgetall(self._keys.conversation(conversation_id))
+            self.get_many_on(pipe, conversation_ids)
             raws = await pipe.execute()
+        return self.records(conversation_ids, raws)
+
+    def get_many_on(self, pipe: Pipeline, conversation_ids: List[str]) -> None:
+        """`get_many` queued on `pipe` (one reply per conversation): give them to `records`."""
+        for conversation_id in conversation_ids:
+            pipe.hgetall(self._keys.conversation(conversation_id))
+
+    @staticmethod
+    def records(conversation_ids: List[str], raws: List[Any]) -> List[Conversation]:
+        """The records that `get_many_on`'s replies hold."""
         return [Conversation.from_hash(cid, raw)
                 for cid, raw in zip(conversation_ids, raws, strict=True)]
 
@@ -199,6 +210,14 @@ class ConversationStore:
     async def agent_conversation_ids(self, username: str) -> List[str]:
         """Ids of the conversations assigned to an agent."""
         return sorted(await self._redis.smembers(self._keys.agent_conversations(username)))
+
+    async def agents_conversation_ids(self, usernames: List[str]) -> Dict[str, List[str]]:
+        """`agent_conversation_ids` of several agents, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for username in usernames:
+                pipe.smembers(self._keys.agent_conversations(username))
+            held = await pipe.execute()
+        return {name: sorted(ids) for name, ids in zip(usernames, held, strict=True)}
 
     async def earlier_tickets(self, customer_id: str, limit: int = 10) -> List[Dict[str, Any]]:
         """Briefs of the customer's earlier tickets, newest first."""

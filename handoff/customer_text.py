@@ -1,4 +1,4 @@
-"""What a customer's message must be before any channel takes it: one rule for every door.
+r"""What a customer's message must be before any channel takes it: one rule for every door.
 
 The web chat, Messenger and the REST channel check a customer's text here before anything else
 (journal, the live path, Rasa), and refuse with one of these codes:

@@ -46,7 +46,12 @@ class Journal:
 
     async def record(self, conversation_id: str, kind: str, payload: Dict[str, Any]) -> str:
         """Appends a message; its entry id."""
-        return await self._redis.xadd(
+        return await self.record_on(self._redis, conversation_id, kind, payload)
+
+    async def record_on(self, client: Union[Redis, Pipeline], conversation_id: str, kind: str,
+                        payload: Dict[str, Any]) -> Any:
+        """`record` on `client`: queued on a pipeline, its reply is the entry id."""
+        return await client.xadd(
             self._keys.journal(conversation_id),
             {"kind": kind, "payload": json.dumps(payload, ensure_ascii=False)},
             maxlen=MAX_ENTRIES, approximate=True)

@@ -344,6 +344,29 @@ class Keys:
         return f"{self.prefix}:customer-push"
 
     @property
+    def privacy_audit(self) -> str:
+        """STREAM, owner `handoff.privacy.audit`: exports, erasures and retention passes.
+
+        Fields `action`, `by`, `reference`, `at`, `counts` (JSON): never the customer's data or
+        identifiers, so that the record of an erasure outlives what it erased.
+        """
+        return f"{self.prefix}:privacy:audit"
+
+    @property
+    def data_removed(self) -> str:
+        """STRING counter, owner `handoff.privacy`: bumped whenever customers' data is removed.
+
+        Caches of personal data computed from the store (the miner's results) drop what they
+        computed under an older value, in every process.
+        """
+        return f"{self.prefix}:privacy:removed"
+
+    @property
+    def retention_lease(self) -> str:
+        """STRING with a TTL, owner `handoff.privacy.retention`: the process running a pass."""
+        return f"{self.prefix}:privacy:retention-lease"
+
+    @property
     def session_cookie(self) -> str:
         """Cookie name; aiohttp-session stores sessions as STRING `<cookie>_<uuid>`."""
         return "hf_session"

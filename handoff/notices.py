@@ -57,6 +57,13 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "This conversation is now closed. Write again any time if you need anything.",
         "fr": "Cette conversation est maintenant close. Écrivez-nous à tout moment si besoin.",
     },
+    "data_erased": {
+        "en": "As you asked, we are erasing your conversations and the data we hold about you. "
+              "This conversation is now closed; you can write to us again at any time.",
+        "fr": "Comme vous l'avez demandé, nous effaçons vos conversations et les données vous "
+              "concernant. Cette conversation est maintenant close ; vous pouvez nous écrire à "
+              "nouveau à tout moment.",
+    },
 }
 
 

@@ -74,6 +74,28 @@ def contact_details(text: str) -> Dict[str, str]:
     return found
 
 
+def emails(text: str) -> List[str]:
+    """Every e-mail address in `text`."""
+    return [m.group(0) for m in _EMAIL.finditer(text)]
+
+
+def phones(text: str) -> List[str]:
+    """Every phone number in `text`, as written."""
+    return [m.group(0) for m in _PHONE.finditer(text)]
+
+
+def phone_key(number: str) -> str:
+    """A phone number's digits in one form: `+33 6 12 34 56 78` and `06 12 34 56 78` agree."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if number.strip().startswith("00"):
+        digits = digits[2:]
+    elif not number.strip().startswith("+") and digits.startswith("0"):
+        digits = "33" + digits[1:]  # a national number: this shop's customers are French
+    if digits.startswith("330"):
+        digits = "33" + digits[3:]  # +33 (0)6 ...
+    return digits
+
+
 def introduced_names(text: str) -> List[Span]:
     """Spans of names a customer gives when introducing themselves ("I'm Sarah Lee")."""
     found: List[Span] = []

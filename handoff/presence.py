@@ -70,8 +70,10 @@ class Requeuer:
         now = self._clock()
         seen = await self._presence.last_seen()
         moved = 0
-        for agent in await self._accounts.all():
-            held = await self._store.agent_conversation_ids(agent.username)
+        agents = await self._accounts.all()
+        holding = await self._store.agents_conversation_ids([a.username for a in agents])
+        for agent in agents:
+            held = holding[agent.username]
             last = seen.get(agent.username)
             # Only a console that went away counts (an agent who never had one, e.g. a script
             # using the API, keeps their conversations).

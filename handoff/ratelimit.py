@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
 
@@ -30,21 +31,63 @@ CHAT_MESSAGES = Limit("chat-messages", 15, 30)  # more than anyone types
 MESSENGER_EVENTS = Limit("messenger-events", 15, 30)
 
 
+# KEYS: the window's counter, a once-key. ARGV: the counter's lifetime, the limit, the
+# once-key's lifetime. Replies {count, 1 if the once-key was claimed now}: a request over the
+# limit claims nothing, so that its resend is not taken for a duplicate.
+_ADMIT_ONCE = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if count > tonumber(ARGV[2]) then return {count, 0} end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return {count, 1} end
+return {count, 0}
+"""
+
+
 class RateLimiter:
     """Counts requests per client in Redis."""
 
     def __init__(self, redis: Redis, keys: Keys, clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._clock = redis, keys, clock
+        self._admit_once = redis.register_script(_ADMIT_ONCE)
 
     async def retry_after(self, limit: Limit, client: str) -> Optional[int]:
         """None if this request may go on, else the seconds to wait."""
-        now = self._clock()
-        window_start = int(now // limit.window) * limit.window
-        key = self._keys.rate(limit.name, client, window_start)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, limit.window + 1)
+            counted = self.count_on(pipe, limit, client)
             count, _ = await pipe.execute()
-        if count <= limit.limit:
+        return self.verdict(counted, count)
+
+    def count_on(self, pipe: Pipeline, limit: Limit, client: str) -> Tuple[Limit, float]:
+        """Counts this request on `pipe` (two replies); give them to `verdict`.
+
+        For a caller that has other reads to make in the same round trip.
+        """
+        now = self._clock()
+        key = self._keys.rate(limit.name, client, self._window_start(limit, now))
+        pipe.incr(key)
+        pipe.expire(key, limit.window + 1)
+        return limit, now
+
+    async def admit_once_on(self, pipe: Pipeline, limit: Limit, client: str, once_key: str,
+                            lifetime: int) -> Tuple[Limit, float]:
+        """Counts this request on `pipe` and, if it is within the limit, claims `once_key`.
+
+        One reply, `[count, claimed]`: `verdict` takes the count; `claimed` says whether the
+        request's id is new (SET NX, kept `lifetime` s), as `Journal.first_time` would.
+        """
+        now = self._clock()
+        key = self._keys.rate(limit.name, client, self._window_start(limit, now))
+        await self._admit_once(keys=[key, once_key], args=[limit.window + 1, limit.limit, lifetime],
+                               client=pipe)
+        return limit, now
+
+    def verdict(self, counted: Tuple[Limit, float], count: int) -> Optional[int]:
+        """`retry_after`'s answer for a request `count_on` counted (`count`: the INCR's reply)."""
+        limit, now = counted
+        if int(count) <= limit.limit:
             return None
-        return max(1, int(window_start + limit.window - now + 0.999))
+        return max(1, int(self._window_start(limit, now) + limit.window - now + 0.999))
+
+    @staticmethod
+    def _window_start(limit: Limit, now: float) -> int:
+        return int(now // limit.window) * limit.window

@@ -51,6 +51,17 @@ class Settings:
     allowed_hosts: Tuple[str, ...] = ()
     # Sites whose pages may embed the chat page in a frame (the widget), besides the service.
     chat_origins: Tuple[str, ...] = ()
+    # Storage limitation (GDPR Art. 5(1)(e), `handoff.privacy.retention`), in days: a
+    # conversation idle that long is erased (transcript, journal, tickets, notes, contact
+    # details, good answers); aggregated records (dashboard, surveys) and the privacy audit log
+    # are deleted at their own age; 0 keeps that kind for ever.
+    retain_conversations_days: float = 90.0
+    retain_records_days: float = 730.0
+    retain_audit_days: float = 1095.0
+    retention_every: float = 3600.0  # seconds between passes (one process runs each)
+    # One line per HTTP request: off by default, since each costs the live path time and names
+    # conversations (the agent API's paths); on for debugging.
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -86,6 +97,13 @@ class Settings:
             trusted_proxies=_list(env, "HANDOFF_TRUSTED_PROXIES"),
             allowed_hosts=_list(env, "HANDOFF_ALLOWED_HOSTS"),
             chat_origins=tuple(o.rstrip("/") for o in _list(env, "CHAT_ALLOWED_ORIGINS")),
+            retain_conversations_days=_days(env, "HANDOFF_RETAIN_CONVERSATIONS_DAYS",
+                                            cls.retain_conversations_days),
+            retain_records_days=_days(env, "HANDOFF_RETAIN_RECORDS_DAYS",
+                                      cls.retain_records_days),
+            retain_audit_days=_days(env, "HANDOFF_RETAIN_AUDIT_DAYS", cls.retain_audit_days),
+            retention_every=_float(env, "HANDOFF_RETENTION_EVERY", cls.retention_every),
+            access_log=env.get("HANDOFF_ACCESS_LOG", "0") in ("1", "true", "yes"),
         )
 
 
@@ -99,6 +117,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return _number(env, name, default, float, "a number")
+
+
+def _days(env: Mapping[str, str], name: str, default: float) -> float:
+    days = _float(env, name, default)
+    if days < 0:
+        raise SettingsError(f"{name} must be 0 (keep for ever) or a number of days, got {days}")
+    return days
 
 
 def _number(env: Mapping[str, str], name: str, default: Any, cast: Callable[[str], Any],

@@ -22,6 +22,7 @@ import time
 from typing import Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -30,9 +31,31 @@ logger = logging.getLogger(__name__)
 
 Entry = Tuple[str, Dict[str, str]]
 Handler = Callable[[str, Dict[str, str]], Awaitable[None]]
+
+
+class Acknowledgement:
+    """A read's acknowledgement, which a batch handler may queue on its own last pipeline.
+
+    Queued after the handler's last writes, it costs no round trip of its own; if the handler
+    does not queue it, the consumer acknowledges the read itself once the handler returns. Redis
+    runs a pipeline's commands in order whatever their replies: if an earlier write of the
+    pipeline was refused, the handler's exception sends the read entry by entry through the
+    (idempotent) handler, as without it.
+    """
+
+    def __init__(self, stream: str, group: str, entry_ids: List[str]) -> None:
+        self._stream, self._group, self._ids = stream, group, entry_ids
+        self.queued = False
+
+    def on(self, pipe: Pipeline) -> None:
+        """Queues the XACK on `pipe`: call it after the read's last writes on that pipeline."""
+        pipe.xack(self._stream, self._group, *self._ids)
+        self.queued = True
+
+
 # Handles a whole read at once (e.g. one Redis pipeline for all of it): the live path's consumers,
-# whose cost per message must not be a few round trips each.
-BatchHandler = Callable[[List[Entry]], Awaitable[None]]
+# whose cost per message must not be a few round trips each. Given the read's `Acknowledgement`.
+BatchHandler = Callable[[List[Entry], Acknowledgement], Awaitable[None]]
 OnDead = Callable[[Dict[str, str]], Awaitable[None]]
 TRANSIENT: Tuple[Type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 MAX_FAILURES = 3
@@ -170,9 +193,12 @@ class StreamConsumer:
 
     async def _handle_batch(self, batch: BatchHandler, entries: List[Entry]) -> Optional[bool]:
         """True: handled and acknowledged; False: retry it all later; None: go entry by entry."""
+        acknowledgement = Acknowledgement(self.stream, self.group,
+                                          [entry_id for entry_id, _ in entries])
         try:
-            await batch(entries)
-            await self.ack(*(entry_id for entry_id, _ in entries))
+            await batch(entries, acknowledgement)
+            if not acknowledgement.queued:
+                await self.ack(*(entry_id for entry_id, _ in entries))
             return True
         except asyncio.CancelledError:
             raise

@@ -27,6 +27,7 @@ import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
 
@@ -316,6 +317,10 @@ class SurveyStore:
         """The survey whose comment this conversation's next text is (taken: asked once)."""
         return await self._redis.getdel(self._keys.survey_comment(conversation_id))
 
+    def comment_pending_on(self, pipe: Pipeline, conversation_id: str) -> None:
+        """Queues a look (not a take) at `comment_expected`: its reply is the survey id or None."""
+        pipe.get(self._keys.survey_comment(conversation_id))
+
     async def between(self, start: float, end: float) -> List[Dict[str, str]]:
         """Surveys asked in [start, end), oldest first, with exactly the fields of `FIELDS`."""
         ids = await self._redis.zrangebyscore(self._keys.surveys(), start, f"({end}")
@@ -375,6 +380,19 @@ class SurveyResponder:
 
     def __init__(self, store: SurveyStore) -> None:
         self._store = store
+
+    def look_on(self, pipe: Pipeline, conversation_id: str) -> None:
+        """Queues what `may_respond` needs to know (one reply), for a channel's round trip."""
+        self._store.comment_pending_on(pipe, conversation_id)
+
+    @staticmethod
+    def may_respond(message: Any, comment_pending: Optional[str]) -> bool:
+        """Whether `respond` could take `message`, given `look_on`'s reply.
+
+        False means it would return None: the message is not about the survey.
+        """
+        return parse_payload(message) is not None or (
+            comment_pending is not None and isinstance(message, str) and bool(message.strip()))
 
     async def respond(self, conversation_id: str, message: Any) -> Optional[Reply]:
         """Records a survey answer in `message` and says what comes next; None if none."""

@@ -249,6 +249,8 @@ class Stack:
             "ORDERS_DB_PATH": str(self.run_dir / "orders.db"),
             "CHAT_SESSION_SECRET": (os.environ.get("CHAT_SESSION_SECRET")
                                     or self._secret("chat-session-secret")),
+            # Pseudonyms of conversation ids in every process's log (handoff/log_privacy.py).
+            "HANDOFF_LOG_KEY": os.environ.get("HANDOFF_LOG_KEY") or self._secret("log-key"),
             "CHAT_ALLOWED_ORIGINS": os.environ.get("CHAT_ALLOWED_ORIGINS") or ",".join(filter(
                 None, [os.environ.get("HANDOFF_PUBLIC_URL"), self.handoff_url,
                        f"http://localhost:{self.ports.handoff}"])),

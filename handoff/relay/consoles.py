@@ -12,7 +12,7 @@ and the survey speak, and which the frame carries to the console.
 from __future__ import annotations
 
 import json
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from redis.asyncio import Redis
 
@@ -22,7 +22,7 @@ from handoff.frustration import detect as detect_frustration
 from handoff.keys import Keys
 from handoff.language import detect as detect_language
 from handoff.pii import contact_details
-from handoff.streams import Entry
+from handoff.streams import Acknowledgement, Entry
 from handoff.transcript import turn_from_event
 
 
@@ -43,8 +43,12 @@ class ConsoleRelay:
         """Pushes one turn to whoever owns the conversation now."""
         await self.handle_batch([(entry_id, fields)])
 
-    async def handle_batch(self, entries: List[Entry]) -> None:
-        """Pushes each turn to whoever owns its conversation now: two round trips in all."""
+    async def handle_batch(self, entries: List[Entry],
+                           acknowledgement: Optional[Acknowledgement] = None) -> None:
+        """Pushes each turn to whoever owns its conversation now: two round trips in all.
+
+        The read's `acknowledgement` goes in the second.
+        """
         turns = []
         for _, fields in entries:
             conversation_id = fields.get("conversation_id", "")
@@ -78,4 +82,6 @@ class ConsoleRelay:
                                "turn": turn, "language": languages[conversation_id],
                                "audience": audience})
             push.many_to_agents(pipe, self._keys, frames)
+            if acknowledgement is not None:
+                acknowledgement.on(pipe)
             await pipe.execute()

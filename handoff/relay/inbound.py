@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff.journal import TAKEN_FOR
 from handoff.keys import Keys
@@ -84,16 +85,36 @@ class Inbound:
         return await self._take(conversation_id, text, message_id, channel, metadata,
                                 "again" if again else "first")
 
+    async def take_first_on(self, pipe: Pipeline, conversation_id: str, text: str,
+                            message_id: str, channel: str,
+                            metadata: Optional[Dict[str, Any]] = None) -> None:
+        """`take_once` of a first attempt, queued on `pipe`; give its reply to `way`.
+
+        For a channel that has other writes to make in the same round trip.
+        """
+        await self._take_on(pipe, conversation_id, text, message_id, channel, metadata, "first")
+
+    @staticmethod
+    def way(reply: Any) -> str:
+        """The way a message went (`TO_AGENT`, `TO_BOT`, `TAKEN_BEFORE`), from a take's reply."""
+        return _WAYS[int(reply)]
+
     async def _take(self, conversation_id: str, text: str, message_id: str, channel: str,
                     metadata: Optional[Dict[str, Any]], attempt: Optional[str] = None) -> str:
+        return self.way(await self._take_on(self._redis, conversation_id, text, message_id,
+                                            channel, metadata, attempt))
+
+    async def _take_on(self, client: Union[Redis, Pipeline], conversation_id: str, text: str,
+                       message_id: str, channel: str, metadata: Optional[Dict[str, Any]],
+                       attempt: Optional[str]) -> Any:
         now = time.time()
         event = customer_event(text, message_id, channel, metadata, at=now)
         keys = self._keys
         marks = [keys.web_message(conversation_id, message_id)] if attempt else []
-        way = await self._script(
+        return await self._script(
             keys=[keys.conversation(conversation_id), keys.segment(conversation_id),
                   keys.relay_stream, keys.tracker_pending,
                   keys.last_customer_turn(conversation_id), *marks],
             args=[conversation_id, json.dumps(event, ensure_ascii=False), repr(now),
-                  *([TAKEN_FOR, attempt] if attempt else [])])
-        return _WAYS[int(way)]
+                  *([TAKEN_FOR, attempt] if attempt else [])],
+            client=client)

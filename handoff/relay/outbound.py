@@ -17,7 +17,6 @@ never lose it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -36,7 +35,7 @@ from handoff.outbox import OutboxMessage
 from handoff.relay.frames import Part, web_parts
 from handoff.relay.tracker import append_turns, queue_turns
 from handoff.relay.turns import agent_event
-from handoff.streams import Entry
+from handoff.streams import Acknowledgement, Entry
 from handoff.transcript import turn_from_event
 from handoff.webchat_frames import bot_frame
 
@@ -81,17 +80,21 @@ class Delivery:
         self._journal = Journal(redis, keys)
         self._web = WebChatSender(redis, keys)
 
-    async def handle_batch(self, entries: List[Entry]) -> None:
-        """Delivers a read of the outbox: the web chat's messages in four round trips in all.
+    async def handle_batch(self, entries: List[Entry],
+                           acknowledgement: Optional[Acknowledgement] = None) -> None:
+        """Delivers a read of the outbox: the web chat's messages in three round trips in all.
 
-        Messenger's go one by one (`handle`): each waits for the Send API anyway.
+        Messenger's go one by one (`handle`): each waits for the Send API anyway. The read's
+        `acknowledgement` goes in the last round trip.
         """
         messages = [OutboxMessage.from_fields(fields) for _, fields in entries]
         cids = [m.conversation_id for m in messages]
         async with self._redis.pipeline(transaction=False) as pipe:
             for message in messages:
                 pipe.hget(self._keys.delivered(message.conversation_id), message.id)
-            marks, records = await asyncio.gather(pipe.execute(), self._store.get_many(cids))
+            self._store.get_many_on(pipe, cids)
+            replies = await pipe.execute()
+        marks, records = replies[:len(messages)], self._store.records(cids, replies[len(messages):])
         web: List[Tuple[OutboxMessage, Dict[str, Any], Conversation]] = []
         for message, mark, record in zip(messages, marks, records, strict=True):
             if mark in ("sent", "failed"):
@@ -123,6 +126,8 @@ class Delivery:
                 pipe.hset(self._keys.delivered(message.conversation_id), message.id, "sent")
             push.many_to_agents(pipe, self._keys, [
                 self._frame(message, event, record) for message, event, record in web])
+            if acknowledgement is not None:
+                acknowledgement.on(pipe)
             await pipe.execute()
 
     def _turns(self, message: OutboxMessage, event: Dict[str, Any]) -> List[Dict[str, Any]]:

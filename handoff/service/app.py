@@ -33,9 +33,11 @@ from handoff.service.api import (
     dashboard_routes,
     miner_routes,
     move_routes,
+    privacy_routes,
     routes,
     ws,
 )
+from handoff.service.api.access import PREFETCHED, SIGNED_IN
 from handoff.service.api.errors import ApiError, error_response
 from handoff.service.api.hub import Hub
 from handoff.service.api.login_guard import LoginGuard
@@ -91,6 +93,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     console_routes.add_routes(app)
     move_routes.add_routes(app)
     dashboard_routes.add_routes(app)
+    privacy_routes.add_routes(app)
     miner_routes.setup(app)
     app.router.add_get("/api/ws", ws.handle)
     app.router.add_get("/", _page("console/index.html"))
@@ -167,12 +170,28 @@ async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamRespo
     if not request.path.startswith("/api/") or request.path == "/api/ws":
         return await handler(request)
     session = await aiohttp_session.get_session(request)
-    if not session.get("agent"):
+    username = session.get("agent")
+    if not username:
         return await handler(request)
-    wait = await RateLimiter(request.app[REDIS], request.app[KEYS]).retry_after(
-        AGENT_API, f"agent:{session['agent']}")
+    limiter, accounts = RateLimiter(request.app[REDIS], request.app[KEYS]), request.app[ACCOUNTS]
+    store = request.app[STORE]
+    conversation = request.match_info.get("id") \
+        if request.path.startswith("/api/conversations/") else None
+    # The account, and the route's conversation, are read in the same round trip, for
+    # `access.current_agent` and `access.known`.
+    async with request.app[REDIS].pipeline(transaction=False) as pipe:
+        counted = limiter.count_on(pipe, AGENT_API, f"agent:{username}")
+        canonical = accounts.get_on(pipe, username)
+        if conversation:
+            store.get_many_on(pipe, [conversation])
+        replies = await pipe.execute()
+    wait = limiter.verdict(counted, replies[0])
     if wait is not None:
         return error_response(request, "too_many_requests", wait)
+    request[SIGNED_IN] = (username, accounts.agent_from(canonical, replies[2])
+                          if canonical is not None else None)
+    if conversation:
+        request[PREFETCHED] = store.records([conversation], replies[-1:])[0]
     return await handler(request)
 
 

@@ -84,11 +84,11 @@ async def test_hostile_chat_events_get_documented_acks_and_store_only_what_was_a
     print(f"FUZZ_SEED={SEED}")
     start = _log_from(stack)
     accepted: Dict[str, List[str]] = {}
-    for first in range(0, CHAT_CASES, CASES_PER_CUSTOMER):
+    for _ in range(0, CHAT_CASES, CASES_PER_CUSTOMER):
         customer = Customer(stack.rasa_url)
         await customer.connect()
         try:
-            for _ in range(CASES_PER_CUSTOMER):
+            for _case in range(CASES_PER_CUSTOMER):
                 payload = _chat_case(r, customer.token)
                 ack = await customer.sio.call("user_uttered", payload, timeout=60)
                 assert isinstance(ack, dict) and isinstance(ack.get("ok"), bool), (payload, ack)
@@ -105,8 +105,9 @@ async def test_hostile_chat_events_get_documented_acks_and_store_only_what_was_a
             await customer.close()
     assert accepted, "the generator should also produce acceptable messages"
     for conversation_id, texts in accepted.items():
-        events = await tracker_with(stack, conversation_id, lambda e: len(
-            [u for u in e if u["event"] == "user"]) >= len(texts), 60)
+        wanted = len(texts)
+        events = await tracker_with(stack, conversation_id, lambda e, n=wanted: len(
+            [u for u in e if u["event"] == "user"]) >= n, 60)
         users = [u for u in events if u["event"] == "user"]
         assert len(users) == len(texts), conversation_id
         assert not _wrongly_stored(events), _wrongly_stored(events)

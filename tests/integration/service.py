@@ -26,7 +26,11 @@ def settings_for(redis_server: RedisServer, **more: Any) -> Settings:
     """Settings of a service on the test Redis, with no Rasa behind it and no assigner."""
     base = Settings.from_env({"REDIS_URL": redis_server.url, "HANDOFF_KEY_PREFIX": PREFIX,
                               "RASA_URL": f"http://127.0.0.1:{free_port()}",
-                              "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_ALWAYS_OPEN": "1"})
+                              "HANDOFF_AUTO_ASSIGN": "0", "HANDOFF_ALWAYS_OPEN": "1",
+                              # Tests write records dated 1970 or 2024 (tests/events.py): the
+                              # retention job (tests/integration/test_retention.py) keeps them.
+                              "HANDOFF_RETAIN_CONVERSATIONS_DAYS": "0",
+                              "HANDOFF_RETAIN_RECORDS_DAYS": "0"})
     return replace(base, **more)
 
 

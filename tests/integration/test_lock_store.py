@@ -23,6 +23,7 @@ def lock_store(redis_server, monkeypatch, redis) -> LockStore:
     for name, value in {"REDIS_HOST": url.hostname, "REDIS_PORT": str(url.port),
                         "REDIS_DB": "0", "REDIS_PASSWORD": "", "REDIS_URL": redis_server.url,
                         "ACTION_SERVER_URL": "http://127.0.0.1:1/webhook",
+                        "ACTION_SERVER_TOKEN": "unused-in-this-test",
                         "HANDOFF_KEY_PREFIX": "hf:v1"}.items():
         monkeypatch.setenv(name, value)
     return LockStore.create(read_endpoint_config(str(ROOT / "endpoints.yml"),
@@ -65,7 +66,8 @@ async def test_redis_dying_at_the_end_of_a_turn_does_not_fail_the_turn(tmp_path,
         for name, value in {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(own.port),
                             "REDIS_DB": "0", "REDIS_PASSWORD": "", "REDIS_URL": own.url,
                             "ACTION_SERVER_URL": "http://127.0.0.1:1/webhook",
-                        "HANDOFF_KEY_PREFIX": "hf:v1"}.items():
+                            "ACTION_SERVER_TOKEN": "unused-in-this-test",
+                            "HANDOFF_KEY_PREFIX": "hf:v1"}.items():
             monkeypatch.setenv(name, value)
         store = LockStore.create(read_endpoint_config(str(ROOT / "endpoints.yml"), "lock_store"))
         async with store.lock("conversation-1"):

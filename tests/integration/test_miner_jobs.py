@@ -131,3 +131,20 @@ def test_questions_read_days_in_the_consoles_time_zone_and_refuse_bad_ones() -> 
         with pytest.raises(ApiError) as caught:
             question(bad, DAY)
         assert caught.value.code == code, bad
+
+
+async def test_a_kept_result_is_dropped_once_a_customer_is_erased(redis, redis_server) -> None:
+    await _saved(redis_server)
+    jobs = MinerJobs(redis, Keys())
+    try:
+        job = await _finished(jobs, Question(language="en"))
+        assert (await jobs.job(Question(language="en"))).id == job.id  # kept
+        await redis.delete("hfv1:tracker:en-0")  # an erasure (handoff.privacy.erase) ...
+        await redis.incr(Keys().data_removed)  # ... says so to every process's cache
+        again = await _finished(jobs, Question(language="en"))
+        assert again.id != job.id and again.conversations == len(EN) + len(FR) - 1
+        shown = [m for g in again.mining.groups for m in g.messages] + again.mining.ungrouped
+        assert EN[0] in [m for g in job.mining.groups for m in g.messages] + job.mining.ungrouped
+        assert EN[0] not in shown
+    finally:
+        await jobs.close()

@@ -33,24 +33,23 @@ async def test_the_first_call_after_a_restart_succeeds_and_nothing_is_lost(tmp_p
 
 
 async def test_a_transaction_on_a_pooled_connection_after_a_restart_succeeds(tmp_path):
-    """redis-py does not retry pipelines: the health check must replace the dead connection."""
+    """redis-py does not retry pipelines: the health check must replace the dead connection.
+
+    (Whether a plain client fails here depends on redis-py's parser: with hiredis the pool
+    notices the closed socket itself. The test above shows the dead connection with any.)
+    """
     server = RedisServer(tmp_path / "redis").start()
-    ours, plain = connect(server.url), Redis.from_url(server.url, decode_responses=True)
+    ours = connect(server.url)
     try:
-        for client in (ours, plain):  # one pooled connection each, used once
-            async with client.pipeline(transaction=True) as pipe:
-                await pipe.incr(f"n-{id(client)}").execute()
+        async with ours.pipeline(transaction=True) as pipe:  # one pooled connection, used once
+            await pipe.incr("n").execute()
         server.proc.kill()
         server.proc.wait(timeout=10)
         server.start()
         await asyncio.sleep(HEALTH_CHECK_INTERVAL + 0.1)  # idle at least that long, as when
         # a restart takes over a second; a faster one costs a clear 503, then works
-        with pytest.raises(RedisConnectionError):
-            async with plain.pipeline(transaction=True) as pipe:
-                await pipe.incr(f"n-{id(plain)}").execute()
         async with ours.pipeline(transaction=True) as pipe:
-            assert await pipe.incr(f"n-{id(ours)}").execute() == [2]
+            assert await pipe.incr("n").execute() == [2]
     finally:
         await ours.close(close_connection_pool=True)
-        await plain.close(close_connection_pool=True)
         server.stop()

@@ -93,7 +93,7 @@ async def test_a_batch_handler_gets_each_read_whole_and_a_transient_failure_retr
     async def one(entry_id, fields):
         raise AssertionError("entry by entry only after a failure that is not transient")
 
-    async def batch(entries):
+    async def batch(entries, acknowledgement):
         reads.append([f["n"] for _, f in entries])
         if len(reads) == 1:
             raise RedisConnectionError("Redis is restarting")
@@ -101,6 +101,27 @@ async def test_a_batch_handler_gets_each_read_whole_and_a_transient_failure_retr
 
     await asyncio.wait_for(consumer.run(one, stop, retry_delay=0.01, batch=batch), timeout=10)
     assert reads == [["0", "1", "2", "3", "4"]] * 2
+    assert (await redis.xpending("s", "g"))["pending"] == 0
+
+
+async def test_a_batch_handler_may_acknowledge_its_read_with_its_own_writes(redis):
+    consumer = StreamConsumer(redis, "s", "g", "w", block_ms=50, count=10)
+    for n in range(3):
+        await redis.xadd("s", {"n": str(n)})
+    stop, pending_at_write = asyncio.Event(), []
+
+    async def batch(entries, acknowledgement):
+        pending_at_write.append((await redis.xpending("s", "g"))["pending"])
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.rpush("done", *[f["n"] for _, f in entries])
+            acknowledgement.on(pipe)
+            written, acked = await pipe.execute()
+        assert (written, acked) == (3, 3)
+        stop.set()
+
+    await asyncio.wait_for(consumer.run(None, stop, batch=batch), timeout=10)
+    assert pending_at_write == [3]  # acknowledged with the write, not before it
+    assert await redis.lrange("done", 0, -1) == ["0", "1", "2"]
     assert (await redis.xpending("s", "g"))["pending"] == 0
 
 
@@ -117,7 +138,7 @@ async def test_a_poison_entry_in_a_batch_is_found_entry_by_entry(redis):
         if len(seen) == 3:
             stop.set()
 
-    async def batch(entries):
+    async def batch(entries, acknowledgement):
         if any(fields["n"] == "2" for _, fields in entries):
             raise KeyError("a field this handler cannot do without")
 

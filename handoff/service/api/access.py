@@ -13,12 +13,22 @@ from handoff.conversation import Conversation, State
 from handoff.service import appkeys as app_keys
 from handoff.service.api.errors import ApiError
 
+# The request's signed-in account, when the rate limit's round trip already read it.
+SIGNED_IN = "handoff.signed_in"
+# The route's conversation record, read in that same round trip (used once: a handler that
+# reads it again after a transition gets it fresh).
+PREFETCHED = "handoff.prefetched_record"
+
 
 async def current_agent(request: web.Request) -> Agent:
     """The signed-in agent, or 401."""
     session = await get_session(request)
     username = session.get("agent")
-    agent = await request.app[app_keys.ACCOUNTS].get(username) if username else None
+    read = request.get(SIGNED_IN)
+    if read is not None and read[0] == username:
+        agent = read[1]
+    else:
+        agent = await request.app[app_keys.ACCOUNTS].get(username) if username else None
     if agent is None:
         raise ApiError("unauthenticated")
     return agent
@@ -67,7 +77,9 @@ def client_address(request: web.Request) -> str:
 
 async def known(request: web.Request, cid: str) -> Conversation:
     """A conversation that was handed off at least once, or `not_found`."""
-    record = await request.app[app_keys.STORE].get(cid)
+    prefetched = request.pop(PREFETCHED, None)
+    record = prefetched if prefetched is not None and prefetched.id == cid else \
+        await request.app[app_keys.STORE].get(cid)
     if record.ticket_id is None:
         raise ApiError("not_found")
     return record

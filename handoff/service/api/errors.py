@@ -59,6 +59,14 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                   "La réponse doit être un nombre entier de 0 à 10."),
     "already_answered": (409, "You have already answered this month's question.",
                          "Vous avez déjà répondu à la question de ce mois-ci."),
+    "bad_identity": (400, "Name one identity: kind web, messenger, email, phone or conversation, "
+                          "and its value.",
+                     "Indiquez une identité : type web, messenger, email, phone ou "
+                     "conversation, et sa valeur."),
+    "confirm_erasure": (400, "An erasure cannot be undone: send it again with confirm set to "
+                             "true.",
+                        "Un effacement est définitif : renvoyez la demande avec confirm à "
+                        "true."),
     "unauthenticated": (401, "Please sign in.", "Veuillez vous connecter."),
     "bad_credentials": (401, "Wrong username or password.",
                         "Identifiant ou mot de passe incorrect."),

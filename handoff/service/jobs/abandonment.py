@@ -39,12 +39,14 @@ class Abandonment:
         """Closes the abandoned conversations; how many."""
         now = self._clock()
         closed = 0
-        for cid in await self._store.queued_ids():
-            fields = await self._redis.hgetall(self._keys.conversation(cid))
-            if fields.get("channel") != WEB:
-                continue
-            seen = await self._redis.hget(self._keys.customers_seen, cid)
-            last = max(float(seen or 0), float(fields.get("queued_at") or 0))
+        # The whole queue in three round trips: its ids, records, and when each page was open.
+        web = [record for record in await self._store.get_many(await self._store.queued_ids())
+               if record.channel == WEB]
+        seen = await self._redis.hmget(self._keys.customers_seen,
+                                       [record.id for record in web]) if web else []
+        for record, seen_at in zip(web, seen, strict=True):
+            cid = record.id
+            last = max(float(seen_at or 0), record.queued_at or 0.0)
             if now - last <= self._after:
                 continue
             try:

@@ -42,6 +42,7 @@ from handoff.messenger_api import SendApi
 from handoff.metrics import Recorder
 from handoff.notices import notice_event
 from handoff.presence import Presence, Requeuer
+from handoff.privacy.retention import Retention, RetentionJob
 from handoff.push import to_agents as publish
 from handoff.rasa_api import RasaClient, RasaUnavailable
 from handoff.relay.consoles import ConsoleRelay, keep_contact
@@ -263,6 +264,10 @@ class Workers:
                                            keys.outbox_stream, keys.relay_stream,
                                            keys.customer_requests_stream]).tick, 60.0),
         ]
+        # Every process offers; one runs each pass (a lease), at most once per interval.
+        retention = RetentionJob(redis, keys, Retention.from_settings(settings), time.time,
+                                 settings.retention_every)
+        self._periodic.append(("retention", retention.tick, min(60.0, settings.retention_every)))
         if settings.auto_assign:
             self._periodic.append(("assign", Assigner(redis, keys, store, accounts, presence,
                                                       teams, announcer, time.time).tick, 1.0))

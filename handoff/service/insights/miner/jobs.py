@@ -77,6 +77,8 @@ class Job:
     mining: Optional[Mining] = None
     finished_at: Optional[float] = None
     task: Optional["asyncio.Task[None]"] = None
+    # `Keys.data_removed` when it started: customers' data erased since then makes it stale.
+    removed: Optional[str] = None
     attached: Optional[Tuple[Tuple[Tuple[str, float], ...], List[Group], List[Dict[str, str]]]] \
         = None
 
@@ -107,11 +109,13 @@ class MinerJobs:
         Waits up to `wait` seconds for a running job to finish. Raises MinerBusy.
         """
         self._forget_old()
+        removed = await self._redis.get(self._keys.data_removed)
         job = self._jobs.get(question)
-        if job is None or (refresh and not job.running) or job.stage == "failed":
+        if job is None or (refresh and not job.running) or job.stage == "failed" or \
+                (job.removed != removed and not job.running):
             if sum(j.running for j in self._jobs.values()) >= MAX_RUNNING:
                 raise MinerBusy()
-            job = Job(question)
+            job = Job(question, removed=removed)
             job.task = asyncio.create_task(self._run(job))
             self._jobs[question] = job
         if job.running and wait > 0 and job.task is not None:

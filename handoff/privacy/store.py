@@ -1,0 +1,130 @@
+"""Reading Redis whole, whatever a key holds: the privacy tools' view of the store.
+
+The stores of the product each read their own keys; finding one customer everywhere, exporting
+and erasing them needs the opposite: every key and stream entry, read by its type.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator, Dict, Iterable, List, Tuple
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from handoff.keys import Keys
+from handoff.relay.stored_tracker import RASA_KEY_PREFIX, tracker_key
+
+SCAN_COUNT = 500
+RANGE_COUNT = 1000  # stream entries read per XRANGE
+
+# Streams shared by every conversation: their entries name the conversation in their fields.
+Entry = Tuple[str, Dict[str, str]]
+
+
+def shared_streams(keys: Keys) -> List[str]:
+    """Every stream whose entries belong to many customers."""
+    return [keys.events_stream, keys.relay_stream, keys.outbox_stream, keys.tickets_stream,
+            keys.customer_requests_stream, keys.customer_out_stream, keys.dead_letters]
+
+
+def glob_escape(text: str) -> str:
+    """`text` matched literally by a SCAN pattern."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+def conversation_pattern(keys: Keys, conversation_id: str) -> str:
+    """Every per-conversation key of `conversation_id` (they share its hash tag)."""
+    return keys.conversation(glob_escape(conversation_id)) + "*"
+
+
+def rasa_patterns() -> List[str]:
+    """Rasa's own keys (trackers and locks), beside the product's prefix."""
+    return [f"{RASA_KEY_PREFIX}:*"]
+
+
+async def scan(redis: Redis, pattern: str) -> AsyncIterator[str]:
+    """Key names matching `pattern`."""
+    async for key in redis.scan_iter(match=pattern, count=SCAN_COUNT):
+        yield key.decode() if isinstance(key, bytes) else key
+
+
+async def read_key(redis: Redis, key: str) -> Tuple[str, Any]:
+    """The key's type and its value as JSON-friendly data (`none`, None when it is gone)."""
+    kind = await redis.type(key)
+    kind = kind.decode() if isinstance(kind, bytes) else kind
+    if kind == "string":
+        return kind, await redis.get(key)
+    if kind == "hash":
+        return kind, await redis.hgetall(key)
+    if kind == "list":
+        return kind, await redis.lrange(key, 0, -1)
+    if kind == "set":
+        return kind, sorted(await redis.smembers(key))
+    if kind == "zset":
+        return kind, [[member, score] for member, score in
+                      await redis.zrange(key, 0, -1, withscores=True)]
+    if kind == "stream":
+        return kind, [[entry_id, fields] async for entry_id, fields in entries(redis, key)]
+    return kind, None
+
+
+async def entries(redis: Redis, stream: str) -> AsyncIterator[Entry]:
+    """Every entry of a stream, oldest first, a page at a time."""
+    start = "-"
+    while True:
+        try:
+            page = await redis.xrange(stream, start, "+", count=RANGE_COUNT)
+        except ResponseError:
+            return  # not a stream (or gone)
+        for entry_id, fields in page:
+            yield entry_id, fields
+        if len(page) < RANGE_COUNT:
+            return
+        start = "(" + page[-1][0]
+
+
+def mentions(text: str, needles: Iterable[str]) -> bool:
+    """Whether `text` contains any of `needles` (case ignored)."""
+    lowered = text.lower()
+    return any(needle.lower() in lowered for needle in needles if needle)
+
+
+def entry_text(fields: Dict[str, str]) -> str:
+    """A stream entry's fields as one string, to look for identifiers in."""
+    return json.dumps(fields, ensure_ascii=False)
+
+
+async def tracker(redis: Redis, conversation_id: str) -> Dict[str, Any]:
+    """Rasa's stored tracker of the conversation (`{}` when there is none)."""
+    raw = await redis.get(tracker_key(conversation_id))
+    return json.loads(raw) if raw else {}
+
+
+async def stream_groups(redis: Redis, stream: str) -> List[str]:
+    """The consumer groups reading `stream`."""
+    try:
+        return [group["name"] for group in await redis.xinfo_groups(stream)]
+    except ResponseError:
+        return []
+
+
+async def rewrite_persistence(redis: Redis) -> List[str]:
+    """Asks Redis to rewrite its files from what it holds now; what it was asked.
+
+    Erased data otherwise stays in the append-only file (and an RDB snapshot) until Redis
+    rewrites it on its own. Best effort: a Redis whose ACL refuses these commands keeps its
+    files as they are (docs/privacy.md says what the operator does then).
+    """
+    asked = []
+    try:
+        info = await redis.info("persistence")
+        if info.get("aof_enabled"):
+            await redis.bgrewriteaof()
+            asked.append("aof")
+        if info.get("rdb_saves"):
+            await redis.execute_command("BGSAVE", "SCHEDULE")
+            asked.append("rdb")
+    except RedisError:
+        pass
+    return asked
