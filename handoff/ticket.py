@@ -41,6 +41,23 @@ _INTERNAL_SLOTS = {"handoff_reason", "handoff_ticket_id", "handoff_agent", "requ
 _NOT_TOPICS = {"request_human", "greet", "nlu_fallback", "goodbye", "thank", "affirm", "deny",
                "inform", "complaint", "frustration", "sensitive_topic", "out_of_scope"}
 
+# What the customer asked about, in the words an agent reads (English, French): the summary
+# says "Topics: Order status.", never an intent's name. The console's labels (`intent.*` in
+# handoff/service/static/i18n.js) say the same; tests/unit/test_i18n.py keeps them in step.
+TOPIC_LABELS: Dict[str, Tuple[str, str]] = {
+    "order_status": ("Order status", "Suivi de commande"),
+    "delivery_times": ("Delivery times", "Délais de livraison"),
+    "returns": ("Returns and refunds", "Retours et remboursements"),
+    "cancel_order": ("Cancel an order", "Annuler une commande"),
+    "change_address": ("Change the delivery address", "Changer l’adresse de livraison"),
+    "payment_methods": ("Payment methods", "Moyens de paiement"),
+    "opening_hours": ("Opening hours", "Horaires d’ouverture"),
+    "contact": ("How to contact us", "Comment nous contacter"),
+    "account_reset": ("Password reset", "Mot de passe oublié"),
+    "capabilities": ("What the bot can do", "Ce que fait le bot"),
+    "request_transcript": ("Asks for the transcript", "Demande la transcription"),
+}
+
 _REASON_TEXT = {
     Reason.ASKED: ("Asked for a person.", "A demandé à parler à une personne."),
     Reason.COMPLAINT: ("Complaint.", "Réclamation."),
@@ -209,7 +226,10 @@ def _summary(events: List[Dict[str, Any]], facts: Dict[str, Any], reason: Reason
     topics = _topics(events)
     parts = []
     if topics:
-        parts.append(("Sujets : " if french else "Topics: ") + ", ".join(topics) + ".")
+        # A topic the table does not know yet (new training data) shows as words, not as a name.
+        names = [TOPIC_LABELS[t][1 if french else 0] if t in TOPIC_LABELS else t.replace("_", " ")
+                 for t in topics]
+        parts.append(("Sujets : " if french else "Topics: ") + ", ".join(names) + ".")
     order = facts.get("order_number")
     if order:
         parts.append(("Commande " if french else "Order ") + str(order) + ".")

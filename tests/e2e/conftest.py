@@ -43,6 +43,25 @@ MESSENGER = {"MESSENGER_VERIFY_TOKEN": "verify-me-please",
              "MESSENGER_PAGE_ID": PAGE_ID}
 
 
+# Errors no script caught in the pages of browser contexts watched by `watch_page_errors`
+# (`test_console_browser._context`'s: most console, chat and widget pages of the browser tests).
+PAGE_ERRORS: List[str] = []
+
+
+def watch_page_errors(context: Any) -> Any:
+    """Records the uncaught errors of every page of a Playwright browser context."""
+    context.on("weberror", lambda e: PAGE_ERRORS.append(f"{e.page and e.page.url}: {e.error}"))
+    return context
+
+
+@pytest.fixture(autouse=True)
+def no_page_error() -> Iterator[None]:
+    """A browser test fails when one of its pages threw an error that nothing caught."""
+    PAGE_ERRORS.clear()
+    yield
+    assert PAGE_ERRORS == [], PAGE_ERRORS
+
+
 # Every text the tests' customers sent (web chat and Messenger clients below, and every customer
 # message in a stack's trackers when it stops): at the end of the session, no log of any stack
 # may hold one, nor an address or number in them (issue 19).

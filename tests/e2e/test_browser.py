@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.e2e.conftest import AGENTS
+from tests.e2e.conftest import AGENTS, watch_page_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -51,8 +51,10 @@ def _chat_says(page: Page, text: str) -> None:
 
 
 def test_customer_and_agent_in_the_browser(stack, browser):
-    customer = browser.new_context(locale="en-US", viewport={"width": 900, "height": 760})
-    console = browser.new_context(locale="en-US", viewport={"width": 1440, "height": 900})
+    customer = watch_page_errors(browser.new_context(locale="en-US",
+                                                     viewport={"width": 900, "height": 760}))
+    console = watch_page_errors(browser.new_context(locale="en-US",
+                                                    viewport={"width": 1440, "height": 900}))
     chat = customer.new_page()
     agent = console.new_page()
     for page in (chat, agent):  # nothing may come from outside the machine

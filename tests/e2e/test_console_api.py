@@ -30,7 +30,7 @@ async def test_note_transfer_canned_and_presence(stack, agents, customer_factory
     assert status == 400 and body["error"]["code"] == "empty_message"
 
     status, body = await marie.get("/api/canned?q=rembourse")
-    assert status == 200 and [c["id"] for c in body["canned"]] == ["refund"]
+    assert status == 200 and [c["id"] for c in body["canned"]] == ["refund", "returns"]
     assert body["canned"][0]["text"]["fr"].startswith("J'ai lancé")
 
     # Transfer to Paul with a note: he is told first, the customer is told who joined.

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from stack.model import ROOT
 from tests.conftest import PASSWORD
 from tests.e2e import test_browser as recipe
-from tests.e2e.conftest import AGENTS
+from tests.e2e.conftest import AGENTS, watch_page_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -35,7 +35,7 @@ def _context(browser: Browser, width: int, height: int) -> BrowserContext:
     context = browser.new_context(locale="en-US", viewport={"width": width, "height": height})
     # Nothing may come from outside the machine.
     context.route(re.compile(r"^https?://(?!127\.0\.0\.1|localhost)"), lambda r: r.abort())
-    return context
+    return watch_page_errors(context)
 
 
 def _open_chat(context: BrowserContext, url: str) -> Page:
@@ -166,13 +166,13 @@ def test_two_agents_share_the_work(stack, browser):
     items = canned_list.get_by_test_id("canned-item")
     reply.press_sequentially("/ref", delay=30)
     expect(canned_list).to_be_visible(timeout=QUICK)
-    expect(items).to_have_count(1, timeout=QUICK)
+    expect(items).to_have_count(2, timeout=QUICK)  # the refund, and returns (refunded)
     expect(items.first).to_contain_text("Refund started")
     reply.press("Escape")
     expect(canned_list).to_be_hidden()
     reply.fill("")
     reply.press_sequentially("/", delay=30)
-    expect(items).to_have_count(6, timeout=QUICK)
+    expect(items).to_have_count(7, timeout=QUICK)
     reply.press("ArrowDown")
     expect(items.nth(1)).to_have_attribute("aria-selected", "true")
     reply.press("Enter")
@@ -260,13 +260,17 @@ def test_two_agents_share_the_work(stack, browser):
     expect(owner.get_by_test_id("conversation-state")).to_have_attribute(
         "data-state", "assigned", timeout=QUICK)
     expect(_queue_item(other, cid2)).to_have_count(0, timeout=QUICK)
+    # The resolution is asked with the confirmation, not shown in the header all along.
     resolution = owner.get_by_test_id("close-resolution")
+    expect(resolution).to_be_hidden()
+    owner.get_by_test_id("close-button").click()
+    expect(resolution).to_be_visible()
+    expect(resolution).to_have_value("resolved")
     expect(resolution.locator("option")).to_have_text(
         ["Resolved", "Not resolved", "No answer from customer", "Duplicate"])
     resolution.select_option("no_answer")
     close_url = re.compile(rf"/api/conversations/{cid2}/close$")
     with owner.expect_request(close_url, timeout=QUICK) as closing:
-        owner.get_by_test_id("close-button").click()
         owner.get_by_test_id("close-confirm").click()
     assert closing.value.post_data_json == {"resolution": "no_answer"}
     expect(_my_item(owner, cid2)).to_have_count(0, timeout=QUICK)
@@ -333,19 +337,26 @@ def test_limit_reached_is_shown(stack, browser):
     expect(_my_item(lea, cid1)).to_be_visible(timeout=QUICK)
     limit_banner = lea.get_by_test_id("limit-banner")
     expect(limit_banner).to_have_text("Limit reached: 1/1 conversations.")
-    _queue_item(lea, cid2).get_by_test_id("claim-button").click()
+    # A claim that cannot work is not offered in the queue...
+    claim = _queue_item(lea, cid2).get_by_test_id("claim-button")
+    expect(claim).to_be_disabled()
+    expect(claim).to_have_attribute("title", re.compile(r"^Limit reached: at most 1 at once\."))
+    # ... and the service refuses it all the same (here from the waiting conversation's preview).
+    _queue_item(lea, cid2).click()
+    lea.get_by_test_id("conversation-claim").click()
     notice = lea.locator('[data-testid="notice"][data-code="limit_reached"]')
     expect(notice).to_be_visible(timeout=QUICK)
     expect(notice).to_contain_text("Limit reached: at most 1 at once.")
-    expect(_queue_item(lea, cid2)).to_be_visible()  # still waiting, still claimable
+    expect(_queue_item(lea, cid2)).to_be_visible()  # still waiting
 
     # Closing the first one frees a place: the second can be taken, then closed too.
     _my_item(lea, cid1).click()
-    lea.get_by_test_id("close-resolution").select_option("duplicate")
     lea.get_by_test_id("close-button").click()
+    lea.get_by_test_id("close-resolution").select_option("duplicate")
     lea.get_by_test_id("close-confirm").click()
     expect(_my_item(lea, cid1)).to_have_count(0, timeout=QUICK)
     expect(limit_banner).to_be_hidden()
+    expect(_queue_item(lea, cid2).get_by_test_id("claim-button")).to_be_enabled()
     _queue_item(lea, cid2).get_by_test_id("claim-button").click()
     expect(_my_item(lea, cid2)).to_be_visible(timeout=QUICK)
     expect(lea.get_by_test_id("conversation-state")).to_have_attribute("data-state", "assigned",

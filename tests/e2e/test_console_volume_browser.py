@@ -66,6 +66,35 @@ COVERED = """() => {
 }"""
 
 
+# Queue cards wholly on screen (inside the sidebar, which scrolls on its own).
+ON_SCREEN = """() => {
+  const sidebar = document.querySelector('.sidebar').getBoundingClientRect();
+  const bottom = Math.min(innerHeight, sidebar.bottom);
+  return [...document.querySelectorAll('[data-testid="queue-item"]')]
+    .filter(e => e.getBoundingClientRect().bottom <= bottom).length;
+}"""
+
+
+# Before the console's scripts: the browser's Notification API as it is, recording what it
+# shows, and a page the test can put in a background tab (headless pages are never hidden).
+NOTIFICATIONS = """
+window.__notifications = [];
+window.__hidden = false;
+Object.defineProperty(Document.prototype, 'hidden', { get: () => window.__hidden });
+const Real = window.Notification;
+window.Notification = class extends Real {
+  constructor(title, options) { super(title, options); window.__notifications.push(title); }
+};
+"""
+
+# The open conversation's transcript, the notices above the panes and the window, in px.
+ROOM = """() => ({
+  transcript: document.getElementById('transcript').getBoundingClientRect().height,
+  notices: document.getElementById('notices').getBoundingClientRect().height,
+  screen: innerHeight
+})"""
+
+
 def order_number(i: int) -> str:
     return str(40000 + i)
 
@@ -150,6 +179,15 @@ def test_a_customer_is_found_among_300_waiting(volume_stack, browser):
     assert notices.count() <= 3
     assert paul.evaluate(COVERED) == []
 
+    # Compact density: more of the queue fits on the laptop's screen.
+    comfortable = paul.evaluate(ON_SCREEN)
+    paul.get_by_test_id("queue-density").click()
+    expect(paul.get_by_test_id("queue-density")).to_have_attribute("aria-pressed", "true")
+    expect(paul.locator("#queue-list")).to_have_attribute("data-density", "compact")
+    compact = paul.evaluate(ON_SCREEN)
+    assert compact > comfortable, (comfortable, compact)
+    assert paul.evaluate(COVERED) == []
+
     # The customer of card 228 is found by order number: type it, and claim.
     wanted = f"volume-{TARGET:03d}"
     paul.get_by_test_id("queue-search").fill(order_number(TARGET))            # 1 (and 2: focus)
@@ -160,10 +198,19 @@ def test_a_customer_is_found_among_300_waiting(volume_stack, browser):
     expect(_my_item(paul, wanted)).to_be_visible(timeout=QUICK)
     expect(paul.get_by_test_id("context-slots")).to_contain_text(order_number(TARGET))
     assert paul.evaluate(COVERED) == []
+    # The transcript keeps at least half of what the notices leave of the laptop's screen (a
+    # 214 px header once left it 310 of 768 px).
+    room = paul.evaluate(ROOM)
+    assert room["transcript"] >= 0.5 * (room["screen"] - room["notices"]), room
     paul.get_by_test_id("queue-search").fill("")
 
-    # A customer's name, any case and without accents, finds their conversations.
-    paul.get_by_test_id("queue-search").fill("gaelle simon")
+    # A customer's name, any case and without accents, finds their conversations; "/" outside a
+    # field (here, from the transcript) goes to the search.
+    paul.locator("#transcript").focus()
+    paul.keyboard.press("/")
+    expect(paul.get_by_test_id("queue-search")).to_be_focused()
+    paul.keyboard.type("gaelle simon")
+    expect(paul.get_by_test_id("queue-search")).to_have_value("gaelle simon")
     expect(_items(paul).first).to_contain_text("Gaëlle Simon", timeout=QUICK)
     paul.get_by_test_id("queue-search").fill("")
 
@@ -206,7 +253,9 @@ def test_a_customer_is_found_among_300_waiting(volume_stack, browser):
 def test_a_reply_in_another_of_my_conversations_shows_in_the_tab_title(stack, browser):
     url = stack.handoff_url
     console = _context(browser, 1366, 768)
+    console.grant_permissions(["notifications"], origin=url)  # as if the agent had allowed them
     marie = console.new_page()
+    marie.add_init_script(script=NOTIFICATIONS)
     recipe._sign_in(marie, url, "marie")
     expect(marie.get_by_test_id("connection-status")).to_have_attribute(
         "data-state", "connected", timeout=QUICK)
@@ -222,20 +271,25 @@ def test_a_reply_in_another_of_my_conversations_shows_in_the_tab_title(stack, br
     expect(marie).not_to_have_title(re.compile(r"^\(\d+\)"))
     chimes = int(marie.evaluate("document.body.getAttribute('data-chimes') || 0"))
 
-    # The customer of the conversation that is not on screen writes: the tab says so, and
-    # the console chimes (its browser notification needs a permission a test cannot give).
+    # The customer of the conversation that is not on screen writes while the agent is in
+    # another tab: the tab says so, the console chimes, and the browser shows a notification.
+    marie.evaluate("window.__hidden = true")
     recipe._chat_says(second, "Are you still there?")
     expect(marie).to_have_title(re.compile(r"^\(1\) "), timeout=LIVE)
     expect(_my_item(marie, second_id).get_by_test_id("unread")).to_be_visible()
     assert int(marie.evaluate("document.body.getAttribute('data-chimes') || 0")) == chimes + 1
+    shown = marie.evaluate("window.__notifications")
+    assert len(shown) == 1 and shown[0].endswith("replied: Are you still there?"), shown
 
-    # Muted: the count still rises, no sound.
+    # Muted: the count still rises; no sound, no notification.
     marie.get_by_test_id("alerts-toggle").click()
     expect(marie.get_by_test_id("alerts-toggle")).to_have_attribute("aria-pressed", "true")
     recipe._chat_says(second, "Hello?")
     expect(marie).to_have_title(re.compile(r"^\(2\) "), timeout=LIVE)
     assert int(marie.evaluate("document.body.getAttribute('data-chimes') || 0")) == chimes + 1
+    assert len(marie.evaluate("window.__notifications")) == 1
     marie.get_by_test_id("alerts-toggle").click()
+    marie.evaluate("window.__hidden = false")
 
     # Opening it reads it.
     _my_item(marie, second_id).click()

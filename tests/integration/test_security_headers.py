@@ -64,7 +64,7 @@ async def test_the_public_host_and_loopback_are_answered(server, host):
 
 
 @pytest.mark.parametrize("path", ["/", "/dashboard", "/static/console/index.html",
-                                  "/static/console/console.js", "/api/me", "/widget.js"])
+                                  "/static/console/core.js", "/api/me", "/widget.js"])
 async def test_pages_cannot_be_framed_and_run_only_the_services_scripts(server, path):
     async with agents(server, 1) as (browser,):
         _, _, headers = await browser.request("GET", path)

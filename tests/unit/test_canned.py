@@ -8,8 +8,11 @@ from handoff.service.api.canned import CannedError, load, search
 def test_shipped_responses_are_bilingual_and_searchable():
     responses = load()
     assert len(responses) >= 5
-    assert [r.id for r in search(responses, "rembourse")] == ["refund"]
-    assert [r.id for r in search(responses, "REFUND")] == ["refund"]
+    assert [r.id for r in search(responses, "rembourse")] == ["refund", "returns"]
+    assert [r.id for r in search(responses, "REFUND")] == ["refund", "returns"]
+    # A customer returning an item: the agent finds the answer by the word, in either language.
+    assert [r.id for r in search(responses, "retour")] == ["returns"]
+    assert [r.id for r in search(responses, "return label")] == ["returns"]
     assert "greeting" in [r.id for r in search(responses, "")]
     assert search(responses, "verifie") and search(responses, "no such words here") == []
 

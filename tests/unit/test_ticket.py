@@ -29,7 +29,9 @@ def test_ticket_carries_order_number_transcript_reason_language_channel():
     assert ticket.transcript[2]["text"] == "where is my order 10234"
     assert ticket.intent_ranking[0]["name"] == "request_human"
     assert "10234" in ticket.summary and "10234" in ticket.summary_fr
-    assert "order_status" in ticket.summary
+    # Topics in words, in each language, never as intent names.
+    assert "Topics: Order status." in ticket.summary and "order_status" not in ticket.summary
+    assert "Sujets : Suivi de commande." in ticket.summary_fr
 
 
 def test_ticket_round_trips_through_json():

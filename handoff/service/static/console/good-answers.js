@@ -3,7 +3,7 @@
  * Marked pairs are candidate FAQ entries on the miner page (miner.js). Which replies are marked
  * already comes from GET /api/conversations/{id}/good-answers, once per conversation opened.
  *
- * Built on window.HandoffConsole (console.js: onTurn decorates each turn it renders).
+ * Built on window.HandoffConsole (transcript.js: C.onTurn decorates each turn it renders).
  */
 (function () {
   'use strict';

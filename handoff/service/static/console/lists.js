@@ -2,11 +2,12 @@
  *
  * A queue of a few hundred must stay workable: an agent finds a customer by name, e-mail, order
  * number or any word they wrote (every word typed must match, accents and case ignored), narrows
- * by team, language, channel, reason or lateness, sorts, and pages through 25 at a time.
+ * by team, language, channel, reason or lateness, sorts, and pages through 25 at a time. A
+ * compact density (kept per browser and list) fits more on a laptop's screen.
  *
  *   var controls = HandoffLists.controls({ id: 'queue', label: fn(kind, value), team: fn(id),
  *     t: HandoffI18n.t, view: fn(item) -> {ticket, team, sla, created_at, priority},
- *     onChange: fn() });
+ *     onChange: fn(), list: the element that carries data-density });
  *   container.appendChild(controls.node);
  *   var page = controls.apply(items);   // {items: the page's items, matched, total}
  *
@@ -20,6 +21,7 @@
   var SORTS = ['line', 'wait', 'recent', 'priority'];
   var LATE = { breached: true, missed: true };
   var haystacks = typeof WeakMap === 'function' ? new WeakMap() : null;
+  var DENSITY_KEY = 'handoff.console.density.';
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -94,7 +96,8 @@
 
     var search = el('input', { type: 'search', class: 'list-search', id: id + '-search',
       'data-testid': id + '-search', placeholder: t('lists.searchPlaceholder'),
-      'aria-label': t('lists.searchLabel'), autocomplete: 'off', spellcheck: 'false' });
+      'aria-label': t('lists.searchLabel'), autocomplete: 'off', spellcheck: 'false',
+      'aria-keyshortcuts': opts.shortcut || null, title: opts.shortcut ? t('lists.shortcut', { key: opts.shortcut }) : null });
     var selects = {};
     FILTERS.forEach(function (kind) {
       selects[kind] = el('select', { class: 'list-filter', 'data-testid': id + '-filter-' + kind,
@@ -109,12 +112,15 @@
       'aria-label': t('lists.next'), text: '›' });
     var pageText = el('span', { class: 'pager-text', 'data-testid': id + '-page-text', 'aria-live': 'polite' });
     var pager = el('div', { class: 'pager', 'data-testid': id + '-pager' }, [prev, pageText, next]);
+    var density = el('button', { type: 'button', class: 'btn btn-small list-density', 'data-testid': id + '-density',
+      title: t('lists.compactTitle'), text: t('lists.compact') });
 
     var node = el('div', { class: 'list-controls', 'data-testid': id + '-controls' }, [
       search,
       el('div', { class: 'list-filters' }, FILTERS.map(function (k) { return selects[k]; }).concat([
         el('label', { class: 'list-late' }, [lateBox, el('span', { text: t('lists.late') })]),
-        sort
+        sort,
+        density
       ]))
     ]);
 
@@ -135,6 +141,19 @@
     });
     lateBox.addEventListener('change', function () { st.late = lateBox.checked; changed(true); });
     sort.addEventListener('change', function () { st.sort = sort.value; changed(true); });
+    function compact() {
+      try { return window.localStorage.getItem(DENSITY_KEY + id) === 'compact'; } catch (e) { return false; }
+    }
+    function showDensity(on) {
+      density.setAttribute('aria-pressed', on ? 'true' : 'false');
+      if (opts.list) opts.list.setAttribute('data-density', on ? 'compact' : 'comfortable');
+    }
+    density.addEventListener('click', function () {
+      var on = !compact();
+      try { window.localStorage.setItem(DENSITY_KEY + id, on ? 'compact' : 'comfortable'); } catch (e) { /* private mode */ }
+      showDensity(on);
+    });
+    showDensity(compact());
     prev.addEventListener('click', function () { st.page = Math.max(0, st.page - 1); changed(false); });
     next.addEventListener('click', function () { st.page += 1; changed(false); });
 

@@ -5,7 +5,7 @@
  * Routes: GET /api/miner/groups, GET /api/miner/groups/{group}/export, GET
  * /api/miner/groups/{group}/change (the group as a checked change; docs/agent-api.md).
  *
- * Built on window.HandoffConsole (console.js); texts go in with textContent only.
+ * Built on window.HandoffConsole (core.js: C.onFrame, C.onStart, C.open); texts go in with textContent only.
  */
 (function () {
   'use strict';

@@ -2,7 +2,7 @@
  * with an agent, and reassigning any of them (routes: GET /api/agents,
  * GET /api/supervisor/conversations, POST /api/conversations/{id}/reassign).
  *
- * Built on window.HandoffConsole (console.js); texts go in with textContent only.
+ * Built on window.HandoffConsole (core.js: C.onFrame, C.onStart, C.open); texts go in with textContent only.
  */
 (function () {
   'use strict';
@@ -171,9 +171,9 @@
   var controls = {};
   function listControls(id, view_, tableId) {
     if (!controls[id]) {
-      controls[id] = window.HandoffLists.controls({ id: id, t: t, label: C.label, team: C.teamLabel,
-        view: view_, onChange: render });
       var table = $(tableId).parentNode;
+      controls[id] = window.HandoffLists.controls({ id: id, t: t, label: C.label, team: C.teamLabel,
+        view: view_, onChange: render, list: table });
       table.parentNode.insertBefore(controls[id].node, table);
       table.parentNode.insertBefore(controls[id].pager, table.nextSibling);
     }
@@ -193,8 +193,10 @@
   function renderQueue() {
     var body = $('sup-queue');
     C.clear(body);
-    var page = listControls('sup-queue', queuedView, 'sup-queue').apply(view.queue);  // with SLAs
+    var tools = listControls('sup-queue', queuedView, 'sup-queue');
+    var page = tools.apply(view.queue);  // with SLAs
     $('sup-queue-empty').hidden = view.queue.length > 0;
+    tools.node.hidden = view.queue.length === 0;   // nothing to search
     page.items.forEach(function (ticket) {
       var conv = { id: ticket.conversation_id, ticket: ticket, agent: null };
       body.appendChild(el('tr', { 'data-testid': 'sup-queued', 'data-conversation-id': conv.id }, [
@@ -212,8 +214,10 @@
   function renderHeld() {
     var body = $('sup-held');
     C.clear(body);
-    var page = listControls('sup-held', heldView, 'sup-held').apply(view.held);
+    var tools = listControls('sup-held', heldView, 'sup-held');
+    var page = tools.apply(view.held);
     $('sup-held-empty').hidden = view.held.length > 0;
+    tools.node.hidden = view.held.length === 0;
     page.items.forEach(function (conv) {
       body.appendChild(el('tr', { 'data-testid': 'sup-held', 'data-conversation-id': conv.id,
         'data-agent': conv.agent || '' }, [
