@@ -119,7 +119,8 @@ class Customer:
         await self.sio.connect(self.url, transports=["websocket"], socketio_path="/socket.io",
                                wait_timeout=30)
         request: Dict[str, Any] = {"session_id": token}
-        if self.protocol == PROJECT and last_seen is not None:
+        if self.protocol == PROJECT:
+            # As the project's page: it reads the frames' metadata (agents' names there).
             request["last_seen"] = last_seen
         await self.sio.emit("session_request", request)
         self.token = await asyncio.wait_for(self._confirmed, 30)

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, AsyncIterator, Dict, Optional
+from typing import Any, AsyncIterator, Dict, Optional, Set
 
 from redis.exceptions import RedisError
 from socketio import AsyncServer
@@ -28,6 +28,7 @@ from handoff.conversation import HUMAN_STATES, ConversationStore
 from handoff.keys import Keys
 from handoff.push import agents, to_agents
 from handoff.redis_client import connect
+from handoff.webchat_frames import for_plain_clients
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,29 @@ class CustomerEvents:
         self._messages: Optional[asyncio.Task] = None
         self._rooms: Dict[str, asyncio.Lock] = {}  # rooms held, and by how many
         self._holders: Dict[str, int] = {}
+        # This process's sockets of clients that read no metadata (Rasa's own widgets), by room,
+        # and the room of each.
+        self._plain: Dict[str, Set[str]] = {}
+        self._plain_room: Dict[str, str] = {}
+
+    def client(self, room: str, sid: str, reads_metadata: bool) -> None:
+        """`sid` speaks in `room` now.
+
+        Unless it reads metadata, an agent's message reaches it with the name in the text.
+        """
+        self.gone(sid)
+        if not reads_metadata:
+            self._plain.setdefault(room, set()).add(sid)
+            self._plain_room[sid] = room
+
+    def gone(self, sid: str) -> None:
+        """`sid` disconnected (or speaks elsewhere now)."""
+        room = self._plain_room.pop(sid, None)
+        plain = self._plain.get(room) if room is not None else None
+        if plain is not None:
+            plain.discard(sid)
+            if not plain:
+                del self._plain[room]
 
     @contextlib.asynccontextmanager
     async def held(self, room: str) -> AsyncIterator[None]:
@@ -127,7 +151,17 @@ class CustomerEvents:
         room, event = fields.get("room"), fields.get("event")
         if event in MESSAGE_EVENTS and isinstance(room, str) and isinstance(data, dict):
             async with self.held(room):
-                await sio.emit(event, data, room=room, namespace=namespace, ignore_queue=True)
+                plain = sorted(self._plain.get(room, ()))
+                named = for_plain_clients(data) if plain else None
+                if named is None:
+                    await sio.emit(event, data, room=room, namespace=namespace,
+                                   ignore_queue=True)
+                    return
+                await sio.emit(event, data, room=room, namespace=namespace, skip_sid=plain,
+                               ignore_queue=True)
+                for sid in plain:
+                    await sio.emit(event, named, room=sid, namespace=namespace,
+                                   ignore_queue=True)
 
     async def _emit(self, sio: AsyncServer, namespace: Optional[str], raw: str) -> None:
         try:

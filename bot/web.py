@@ -265,6 +265,10 @@ class WebChatInput(SocketIOInput):
             async with self._room_held(conversation_id):
                 sio.enter_room(sid, conversation_id, namespace=self.namespace)
                 self._open[sid] = conversation_id
+                if self.customer_events is not None:
+                    # Rasa's own clients (no `last_seen`) read no metadata.
+                    self.customer_events.client(conversation_id, sid,
+                                                reads_metadata="last_seen" in data)
                 await self._customers_here()
                 await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
                 if isinstance(link, str) and moved is None:
@@ -345,6 +349,8 @@ class WebChatInput(SocketIOInput):
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text) -> None:
             self._open.pop(sid, None)
+            if self.customer_events is not None:
+                self.customer_events.gone(sid)
 
         @sio.on("user_typing", namespace=self.namespace)
         async def user_typing(sid: Text, data: Any = None) -> None:

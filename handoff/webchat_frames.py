@@ -46,6 +46,22 @@ def bot_frame(payload: Mapping[str, Any], entry_id: Optional[str] = None,
     return frame
 
 
+def for_plain_clients(frame: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """The frame for a client that reads no metadata (Rasa's own widgets), if it differs.
+
+    Such a client would show an agent's message as the bot's: it gets the agent's name before
+    the text ("Marie: …"). None for every other frame (the bot's, notices, which name the
+    agent in their own words).
+    """
+    metadata = frame.get("metadata")
+    if not isinstance(metadata, Mapping) or metadata.get("notice"):
+        return None
+    agent, text = metadata.get("agent"), frame.get("text")
+    if not isinstance(agent, str) or not agent or not isinstance(text, str):
+        return None
+    return {**frame, "text": f"{agent}: {text}"}
+
+
 def page_view(frame: Mapping[str, Any]) -> Dict[str, Any]:
     """What the project's chat page reads from a frame: Rasa's fields and the metadata, flat.
 

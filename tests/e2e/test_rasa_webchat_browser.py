@@ -2,7 +2,8 @@
 
 A site that already uses Rasa's most common web client only points it at our Rasa server: the
 bot's messages and buttons show, the customer reaches a person, the agent's replies show (the
-agent's name rides in the frames' metadata: that widget has no place to show a sender's name),
+agent's name rides in the frames' metadata, and, since that widget shows no sender, before the
+text: "Marie: …"),
 and a reload keeps the conversation. The widget is served by the test from the npm package
 (`tests.npm_packages`), never from a CDN. Also produces docs/screenshots/rasa-webchat.png.
 """
@@ -118,10 +119,11 @@ def test_rasa_webchat_on_a_third_party_site(stack, browser, site):
     expect(bot.filter(has_text="Marie from our team has joined")).to_have_count(1, timeout=LIVE)
     marie.get_by_test_id("reply-input").fill("Hello from Marie")
     marie.get_by_test_id("reply-input").press("Enter")
-    expect(bot.filter(has_text="Hello from Marie")).to_have_count(1, timeout=LIVE)
+    # That widget shows no sender: the agent's name comes before the text.
+    expect(bot.filter(has_text="Marie: Hello from Marie")).to_have_count(1, timeout=LIVE)
     frames = _frames(page)
     assert all(set(f) <= RASA_FIELDS for f in frames), frames
-    from_marie = [f for f in frames if f.get("text") == "Hello from Marie"]
+    from_marie = [f for f in frames if f.get("text") == "Marie: Hello from Marie"]
     assert [f["metadata"]["agent"] for f in from_marie] == ["Marie"]
 
     # A reload keeps the conversation (the widget's own storage) and shows nothing twice.
@@ -130,7 +132,8 @@ def test_rasa_webchat_on_a_third_party_site(stack, browser, site):
     expect(bot.filter(has_text="Hello from Marie")).to_have_count(1, timeout=LIVE)
     marie.get_by_test_id("reply-input").fill("Still here after your reload")
     marie.get_by_test_id("reply-input").press("Enter")
-    expect(bot.filter(has_text="Still here after your reload")).to_have_count(1, timeout=LIVE)
+    expect(bot.filter(has_text="Marie: Still here after your reload")).to_have_count(
+        1, timeout=LIVE)
     expect(bot.filter(has_text="Hello from Marie")).to_have_count(1)
     expect(bot.filter(has_text="How can I help?")).to_have_count(1)
     assert _session(page).split(".")[0] == cid

@@ -220,7 +220,9 @@ async def test_frames_carry_only_rasas_fields(stack, agents):
             await marie.post(f"/api/conversations/{customer.session_id}/messages",
                              {"text": "Only live messages"})
             live = await again.reply()
-            assert live["text"] == "Only live messages" and not live.get("replayed")
+            # They read no metadata either: the agent's name comes in the text.
+            assert live["text"] == "Marie: Only live messages" and not live.get("replayed")
+            assert live["agent"] == "Marie"  # (`reply` gives the page's flat view)
         finally:
             await again.close()
         await marie.post(f"/api/conversations/{customer.session_id}/close", {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handoff.webchat_frames import RASA_FIELDS, bot_frame, page_view
+from handoff.webchat_frames import RASA_FIELDS, bot_frame, for_plain_clients, page_view
 
 
 def test_a_bot_text_is_text_and_its_journal_id():
@@ -36,3 +36,16 @@ def test_every_top_level_key_is_rasas_and_the_page_reads_the_extras_back():
     frame = bot_frame(payload, "3-0")
     assert set(frame) <= RASA_FIELDS
     assert page_view(frame) == {**payload, "id": "3-0"}
+
+
+def test_clients_that_read_no_metadata_get_the_agents_name_in_the_text():
+    agent = bot_frame({"text": "Hello", "agent": "Marie", "agent_message_id": "m1"}, "1-0")
+    assert for_plain_clients(agent) == {**agent, "text": "Marie: Hello"}
+    assert agent["text"] == "Hello"  # the project's page reads the name from the metadata
+    # The bot's messages and the service's notices (which name the agent themselves) stay.
+    assert for_plain_clients(bot_frame({"text": "Hi, how can I help?"}, "2-0")) is None
+    notice = bot_frame({"text": "Marie from our team has joined.", "agent": "Marie",
+                        "notice": "agent_joined"}, "3-0")
+    assert for_plain_clients(notice) is None
+    assert for_plain_clients(bot_frame({"image": "https://x.test/a.png", "agent": "Marie"})) \
+        is None
