@@ -19,7 +19,9 @@
   handoff service through Redis (`bot.customer_events`);
 - `bot_uttered` carries only Rasa's fields (`handoff.webchat_frames`): the agent's name
   (`metadata.agent`) when a person wrote the message, and the handoff service's notices
-  (`metadata.notice`) are in `metadata`; `user_typing` / `agent_typing` show typing both ways.
+  (`metadata.notice`) are in `metadata`; a client that sends no `last_seen` (Rasa's widgets)
+  reads no metadata, so it gets an agent's message as "Marie: …" (`bot.customer_events`);
+  `user_typing` / `agent_typing` show typing both ways.
 """
 
 from __future__ import annotations
