@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from typing import Dict
+from typing import Dict, Optional
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -56,6 +56,31 @@ def _queue_item(page: Page, cid: str):
     return page.locator(f'[data-testid="queue-item"][data-conversation-id="{cid}"]')
 
 
+def _seen_in_queue(page: Page, cid: str, timeout: float) -> None:
+    """Waits for `cid` in the queue, found as an agent finds one among many: by the search.
+
+    Earlier tests of the session leave conversations waiting, and the queue shows 25 a page
+    (its search shows from two waiting on: with fewer, all are on the page).
+    """
+    _search_queue(page, cid)
+    expect(_queue_item(page, cid)).to_be_visible(timeout=timeout)
+    _search_queue(page, "")
+
+
+def _claim(page: Page, cid: str, timeout: Optional[float] = None) -> None:
+    """Claims `cid` from the queue, found by the search (see `_seen_in_queue`)."""
+    _search_queue(page, cid)
+    _queue_item(page, cid).get_by_test_id("claim-button").click(timeout=timeout)
+    _search_queue(page, "")
+
+
+def _search_queue(page: Page, text: str) -> None:
+    # As typing would, but whether the box shows or not: it hides and shows as the queue goes
+    # below and above two, which a test cannot time.
+    page.get_by_test_id("queue-search").evaluate(
+        "(box, text) => { box.value = text; box.dispatchEvent(new Event('input')); }", text)
+
+
 def _my_item(page: Page, cid: str):
     return page.locator(f'[data-testid="my-conversation"][data-conversation-id="{cid}"]')
 
@@ -69,7 +94,7 @@ def _ask_for_a_human(url: str, context: BrowserContext, agents: Dict[str, Page])
     _chat_says(chat, "I want to talk to a human please")
     cid = _session_id(chat)
     for page in agents.values():
-        expect(_queue_item(page, cid)).to_be_visible(timeout=LIVE)
+        _seen_in_queue(page, cid, LIVE)
     return chat, cid
 
 
@@ -255,7 +280,7 @@ def test_two_agents_share_the_work(stack, browser):
     # --- A second conversation, closed with a resolution. ---
     customer2 = _context(browser, 900, 760)
     chat2, cid2 = _ask_for_a_human(url, customer2, pages)
-    _queue_item(owner, cid2).get_by_test_id("claim-button").click()
+    _claim(owner, cid2)
     expect(_my_item(owner, cid2)).to_be_visible(timeout=QUICK)
     expect(owner.get_by_test_id("conversation-state")).to_have_attribute(
         "data-state", "assigned", timeout=QUICK)
@@ -294,7 +319,7 @@ def test_the_console_follows_the_customers_language(stack, browser):
     expect(page.get_by_test_id("connection-status")).to_have_attribute(
         "data-state", "connected", timeout=QUICK)
     chat, cid = _ask_for_a_human(url, customer, {"marie": page})
-    _queue_item(page, cid).get_by_test_id("claim-button").click()
+    _claim(page, cid)
     expect(_my_item(page, cid)).to_be_visible(timeout=QUICK)
     _my_item(page, cid).click()
     language = page.locator('#context-body dd[data-key="language"]').first  # then slots'
@@ -333,7 +358,7 @@ def test_limit_reached_is_shown(stack, browser):
     first, cid1 = _ask_for_a_human(url, customer, {"lea": lea})
     second, cid2 = _ask_for_a_human(url, browser.new_context(locale="en-US"), {"lea": lea})
 
-    _queue_item(lea, cid1).get_by_test_id("claim-button").click()
+    _claim(lea, cid1)
     expect(_my_item(lea, cid1)).to_be_visible(timeout=QUICK)
     limit_banner = lea.get_by_test_id("limit-banner")
     expect(limit_banner).to_have_text("Limit reached: 1/1 conversations.")
@@ -357,7 +382,7 @@ def test_limit_reached_is_shown(stack, browser):
     expect(_my_item(lea, cid1)).to_have_count(0, timeout=QUICK)
     expect(limit_banner).to_be_hidden()
     expect(_queue_item(lea, cid2).get_by_test_id("claim-button")).to_be_enabled()
-    _queue_item(lea, cid2).get_by_test_id("claim-button").click()
+    _claim(lea, cid2)
     expect(_my_item(lea, cid2)).to_be_visible(timeout=QUICK)
     expect(lea.get_by_test_id("conversation-state")).to_have_attribute("data-state", "assigned",
                                                                        timeout=QUICK)

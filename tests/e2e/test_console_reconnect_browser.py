@@ -11,7 +11,14 @@ from playwright.sync_api import expect
 
 from stack.services import free_port
 from tests.e2e import test_browser as recipe
-from tests.e2e.test_console_browser import LIVE, QUICK, _context, _my_item, _open_chat, _queue_item
+from tests.e2e.test_console_browser import (
+    LIVE,
+    QUICK,
+    _claim,
+    _context,
+    _my_item,
+    _open_chat,
+)
 from tests.e2e.test_console_browser import _session_id as conversation_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
@@ -45,7 +52,7 @@ def _marie_holds_a_conversation(browser, chat_url: str, console_url: str, first:
     recipe._sign_in(marie, console_url, "marie")
     expect(marie.get_by_test_id("connection-status")).to_have_attribute(
         "data-state", "connected", timeout=QUICK)
-    _queue_item(marie, cid).get_by_test_id("claim-button").click(timeout=LIVE)
+    _claim(marie, cid, timeout=LIVE)
     expect(_my_item(marie, cid)).to_be_visible(timeout=QUICK)
     recipe._chat_says(chat, first)
     expect(marie.get_by_test_id("transcript").get_by_text(first)).to_have_count(1, timeout=LIVE)

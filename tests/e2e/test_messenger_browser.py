@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from handoff.keys import Keys
 from tests.e2e import test_browser as recipe
 from tests.e2e.conftest import MESSENGER, MessengerCustomer, page_payload
-from tests.e2e.test_console_browser import LIVE, QUICK, _context, _my_item, _queue_item
+from tests.e2e.test_console_browser import LIVE, QUICK, _claim, _context, _my_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -41,7 +41,7 @@ def test_the_console_warns_before_the_agent_types(stack, graph, browser):
     marie = console.new_page()
     recipe._sign_in(marie, stack.handoff_url, "marie")
     _write(customer, "I want to talk to a human please")
-    _queue_item(marie, psid).get_by_test_id("claim-button").click(timeout=LIVE)
+    _claim(marie, psid, timeout=LIVE)
     expect(_my_item(marie, psid)).to_be_visible(timeout=QUICK)
     banner = marie.get_by_test_id("conversation-banner")
     expect(banner).to_have_attribute("data-reach", "open", timeout=QUICK)

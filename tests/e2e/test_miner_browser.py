@@ -26,9 +26,9 @@ from tests.e2e.test_console_browser import (
     QUICK,
     _ask_for_a_human,
     _chat_from,
+    _claim,
     _context,
     _my_item,
-    _queue_item,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(400)]
@@ -77,7 +77,7 @@ def test_supervisor_mines_exports_and_sees_an_agents_good_answer(stack, browser,
     # --- A customer asks three questions about raincoats; Marie answers the last one. ---
     customer = _context(browser, 900, 760)
     chat, cid = _ask_for_a_human(url, customer, {"marie": marie})
-    _queue_item(marie, cid).get_by_test_id("claim-button").click()
+    _claim(marie, cid)
     expect(_my_item(marie, cid)).to_be_visible(timeout=QUICK)
     _my_item(marie, cid).click()
     expect(marie.get_by_test_id("conversation-state")).to_have_attribute(

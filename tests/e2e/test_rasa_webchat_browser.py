@@ -23,7 +23,7 @@ from playwright.sync_api import Page, expect
 from handoff.webchat_frames import RASA_FIELDS
 from tests import npm_packages
 from tests.e2e import test_browser as recipe
-from tests.e2e.test_console_browser import LIVE, QUICK, _context, _my_item, _queue_item
+from tests.e2e.test_console_browser import LIVE, QUICK, _claim, _context, _my_item
 from tests.e2e.test_widget_browser import _QuietHandler
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
@@ -114,7 +114,7 @@ def test_rasa_webchat_on_a_third_party_site(stack, browser, site):
     expect(bot.filter(has_text="putting you through to a person")).to_have_count(
         1, timeout=LIVE)
     cid = _session(page).split(".")[0]
-    _queue_item(marie, cid).get_by_test_id("claim-button").click(timeout=LIVE)
+    _claim(marie, cid, timeout=LIVE)
     expect(_my_item(marie, cid)).to_be_visible(timeout=QUICK)
     expect(bot.filter(has_text="Marie from our team has joined")).to_have_count(1, timeout=LIVE)
     marie.get_by_test_id("reply-input").fill("Hello from Marie")

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Frame, Page, expect
 
 from tests.e2e import test_browser as recipe
-from tests.e2e.test_console_browser import LIVE, QUICK, _context, _my_item, _queue_item
+from tests.e2e.test_console_browser import LIVE, QUICK, _claim, _context, _my_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -87,7 +87,7 @@ def test_widget_on_a_third_party_page_survives_a_reload(stack, browser, shop):
     console = _context(browser, 1440, 900)
     marie = console.new_page()
     recipe._sign_in(marie, stack.handoff_url, "marie")
-    _queue_item(marie, cid).get_by_test_id("claim-button").click(timeout=LIVE)
+    _claim(marie, cid, timeout=LIVE)
     expect(_my_item(marie, cid)).to_be_visible(timeout=QUICK)
     messages = chat.get_by_test_id("chat-messages")
     expect(messages).to_contain_text("Marie from our team has joined", timeout=LIVE)
