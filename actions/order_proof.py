@@ -10,23 +10,36 @@ or write anything.
 
 What this keeps in the conversation: ``verified_orders`` (the numbers proven, so
 the same order is never asked twice) and ``order_fact_misses`` (wrong facts; at
-``MAX_MISSES`` the bot stops asking and offers a person). The fact itself is
-emptied from its slot by the validation that reads it, and is never logged.
+``MAX_MISSES`` the bot stops asking and offers a person). Across conversations,
+``FailureCount`` counts wrong facts per order for a day: a stranger who opens
+conversation after conversation gets no more than ``FAILURES_PER_ORDER`` guesses
+at one order. The fact itself is emptied from its slot by the validation that
+reads it, and is never logged.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import re
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Protocol
 
 from rasa_sdk import Tracker
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from actions.order_store import Order
+from handoff.keys import Keys
+
+logger = logging.getLogger(__name__)
 
 # Three wrong facts in a conversation: a customer who misremembers is better
 # served by a person, and a guesser gets no more than three tries per conversation.
 MAX_MISSES = 3
+# Wrong facts for one order over all conversations, until a day without one: past this, the
+# fact is not checked at all (a guesser would otherwise try until it is); a person helps.
+FAILURES_PER_ORDER = 10
+FAILURE_WINDOW = 24 * 3600  # seconds
 
 _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\s@<>()\[\],;:\"'.]+")
 # UK ("BS8 1TH", "M2 4LQ") and French ("69003") postcodes, the shapes the shop delivers to.
@@ -106,3 +119,62 @@ def misses(tracker: Tracker) -> int:
 def exhausted(tracker: Tracker) -> bool:
     """Whether the bot has stopped asking for facts in this conversation."""
     return misses(tracker) >= MAX_MISSES
+
+
+class FailureCount(Protocol):
+    """Wrong facts given for each order over all conversations, until a day without one."""
+
+    async def count(self, number: str) -> int:
+        """Wrong facts for order ``number`` still counted."""
+
+    async def add(self, number: str) -> None:
+        """Counts one more wrong fact for order ``number``."""
+
+
+class MemoryFailureCount:
+    """``FailureCount`` in this process's memory (tests; never expires)."""
+
+    def __init__(self) -> None:
+        self.counts: Dict[str, int] = {}
+
+    async def count(self, number: str) -> int:
+        """Wrong facts for order ``number``."""
+        return self.counts.get(number, 0)
+
+    async def add(self, number: str) -> None:
+        """Counts one more wrong fact for order ``number``."""
+        self.counts[number] = self.counts.get(number, 0) + 1
+
+
+class RedisFailureCount:
+    """``FailureCount`` in Redis, shared by every action-server process.
+
+    Each wrong fact sets the count's lifetime to ``FAILURE_WINDOW`` again: the count is
+    forgotten a day after the last wrong fact, so steady guessing never gets a fresh start.
+    When Redis does not answer, the count is taken as zero and said in the log: the
+    per-conversation limit still holds, and customers can still prove their orders.
+    """
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def count(self, number: str) -> int:
+        """Wrong facts for order ``number`` in the window (0 when Redis does not answer)."""
+        try:
+            value = await self._redis.get(self._keys.order_proof_failures(number))
+        except RedisError as exc:
+            logger.warning("actions.order_proof.count_unavailable error=%s", type(exc).__name__)
+            return 0
+        return int(value or 0)
+
+    async def add(self, number: str) -> None:
+        """Counts one more wrong fact for order ``number``."""
+        key = self._keys.order_proof_failures(number)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, FAILURE_WINDOW)
+                await pipe.execute()
+        except RedisError as exc:
+            logger.warning("actions.order_proof.add_unavailable error=%s", type(exc).__name__)

@@ -17,7 +17,7 @@ from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import order_proof
+from actions import deps, order_proof
 from actions.order_store import Order, OrderStore, UsesOrderStore, normalise_order_number
 
 _MONTHS = {
@@ -152,8 +152,17 @@ class ValidateOrderForm(UsesOrderStore, HumanPathFirst):
     # Slots asked after the number, whose answers may hold five digits (a postcode).
     _after_number = ("order_fact", "new_address")
 
-    def __init__(self, store: Optional[OrderStore] = None) -> None:
+    def __init__(self, store: Optional[OrderStore] = None,
+                 failures: Optional[order_proof.FailureCount] = None) -> None:
         UsesOrderStore.__init__(self, store)
+        self._failures = failures
+
+    @property
+    def failures(self) -> order_proof.FailureCount:
+        """Wrong facts per order over all conversations (Redis unless a test gave its own)."""
+        if self._failures is None:
+            self._failures = deps.proof_failures()
+        return self._failures
 
     def name(self) -> Text:
         """Name of the action, as in the domain."""
@@ -219,7 +228,7 @@ class ValidateOrderForm(UsesOrderStore, HumanPathFirst):
             return {"order_number": None}
         return {"order_number": number}
 
-    def validate_order_fact(
+    async def validate_order_fact(
         self,
         slot_value: Any,
         dispatcher: CollectingDispatcher,
@@ -232,10 +241,17 @@ class ValidateOrderForm(UsesOrderStore, HumanPathFirst):
         digits in a postcode are not a new order number.
         """
         number = normalise_order_number(slot_before_latest_message(tracker, "order_number"))
-        order = self.store.get(number) if number is not None else None
+        if number is None:  # the form asks for the number first; nothing to check against
+            return {"order_fact": None, "order_number": None}
+        if await self.failures.count(number) >= order_proof.FAILURES_PER_ORDER:
+            # Guessed at too often today: not checked, the final action offers a person.
+            return {"order_fact": None, "order_number": number,
+                    "order_fact_misses": float(order_proof.MAX_MISSES)}
+        order = self.store.get(number)
         if order is not None and order_proof.matches(order, slot_value):
             return {"order_fact": None, "order_number": number,
                     "verified_orders": order_proof.with_verified(tracker, number)}
+        await self.failures.add(number)
         misses = order_proof.misses(tracker) + 1
         if misses >= order_proof.MAX_MISSES:
             # The number stays for the person who takes over; the final action offers them.

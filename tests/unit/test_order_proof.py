@@ -21,6 +21,7 @@ from actions.order_changes import (
     ValidateCancelOrderForm,
     ValidateChangeAddressForm,
 )
+from actions.order_proof import MemoryFailureCount
 from actions.order_store import OrderStore
 from actions.orders import HUMAN_PATH_INTENTS, ActionOrderStatus, ValidateOrderForm
 from tests.trackers import action_tracker
@@ -68,7 +69,7 @@ def slot(events, name):
 
 
 def answer_fact(action_cls, store, text, number=SHIPPED, form="order_form", language="en",
-                misses=None, intent="inform", entities=()):
+                misses=None, intent="inform", entities=(), failures=None):
     """The customer answers the form's question for the fact with ``text``."""
     tracker = action_tracker(
         text=text,
@@ -80,7 +81,7 @@ def answer_fact(action_cls, store, text, number=SHIPPED, form="order_form", lang
         earlier_events=[{"event": "slot", "name": "order_number", "value": number}],
         trailing_slot_events=[("order_fact", text)],
     )
-    return run(action_cls(store=store), tracker)
+    return run(action_cls(store=store, failures=failures or MemoryFailureCount()), tracker)
 
 
 def no_details(dispatcher):
@@ -151,7 +152,7 @@ def test_after_the_number_every_form_asks_for_the_fact(store, action_cls, form):
         slots={"order_number": SHIPPED, "requested_slot": "order_number"},
         active_loop=form, trailing_slot_events=[("order_number", SHIPPED)],
     )
-    dispatcher, events = run(action_cls(store=store), tracker)
+    dispatcher, events = run(action_cls(store=store, failures=MemoryFailureCount()), tracker)
     assert slot(events, "order_number") == SHIPPED
     # The domain's order goes on to order_fact; no early stop on a shipped order.
     assert not [e for e in events if e.get("name") == "requested_slot"]
@@ -191,7 +192,7 @@ def test_a_postcode_given_as_the_fact_never_becomes_the_order_number(store, fact
         earlier_events=[{"event": "slot", "name": "order_number", "value": SHIPPED}],
         trailing_slot_events=slot_events if number_first else slot_events[::-1],
     )
-    dispatcher, events = run(ValidateOrderForm(store=store), tracker)
+    dispatcher, events = run(ValidateOrderForm(store=store, failures=MemoryFailureCount()), tracker)
     assert slot(events, "order_number") == (SHIPPED if proven else None)
     assert (slot(events, "verified_orders") == [SHIPPED]) if proven else \
         responses(dispatcher) == ["utter_order_fact_mismatch"]
@@ -207,7 +208,7 @@ def test_a_postcode_given_as_the_fact_does_not_replace_the_order_number(store):
         earlier_events=[{"event": "slot", "name": "order_number", "value": SHIPPED}],
         trailing_slot_events=[("order_number", "69003"), ("order_fact", "69003")],
     )
-    dispatcher, events = run(ValidateOrderForm(store=store), tracker)
+    dispatcher, events = run(ValidateOrderForm(store=store, failures=MemoryFailureCount()), tracker)
     assert slot(events, "order_number") == SHIPPED
     assert slot(events, "verified_orders") == [SHIPPED]
 
@@ -242,6 +243,31 @@ def test_after_three_wrong_facts_the_form_stops_asking(store, action_cls, form):
     assert dispatcher.messages == []
 
 
+def test_wrong_facts_count_per_order_across_conversations(store):
+    failures = MemoryFailureCount()
+    for _ in range(2):  # two conversations, one wrong fact each
+        answer_fact(ValidateOrderForm, store, "69002", failures=failures)
+    answer_fact(ValidateOrderForm, store, "69003", failures=failures)  # right: not counted
+    answer_fact(ValidateOrderForm, store, "10.2.3.4", number=PROCESSING, failures=failures)
+    assert failures.counts == {SHIPPED: 2, PROCESSING: 1}
+
+
+@pytest.mark.parametrize("action_cls, form", FORMS)
+def test_an_order_guessed_at_too_often_is_not_checked_even_with_the_right_fact(
+        store, action_cls, form):
+    failures = MemoryFailureCount()
+    failures.counts[SHIPPED] = order_proof.FAILURES_PER_ORDER
+    dispatcher, events = answer_fact(action_cls, store, "claire.martin@example.com",
+                                     form=form, failures=failures)
+    with pytest.raises(KeyError):
+        slot(events, "verified_orders")
+    # As after three wrong facts in this conversation: no more questions, a person offered.
+    assert slot(events, "order_fact_misses") == order_proof.MAX_MISSES
+    assert slot(events, "requested_slot") is None
+    assert dispatcher.messages == []
+    assert failures.counts[SHIPPED] == order_proof.FAILURES_PER_ORDER  # not counted again
+
+
 @pytest.mark.parametrize("action_cls, form", FORMS)
 def test_once_stopped_a_form_asks_nothing_more(store, action_cls, form):
     tracker = action_tracker(
@@ -250,7 +276,7 @@ def test_once_stopped_a_form_asks_nothing_more(store, action_cls, form):
         slots={"order_number": PROCESSING, "order_fact_misses": 3.0},
         active_loop=form, trailing_slot_events=[("order_number", PROCESSING)],
     )
-    dispatcher, events = run(action_cls(store=store), tracker)
+    dispatcher, events = run(action_cls(store=store, failures=MemoryFailureCount()), tracker)
     assert slot(events, "requested_slot") is None
     assert no_details(dispatcher)
 
@@ -264,7 +290,7 @@ def test_a_proven_order_is_not_asked_for_again(store, action_cls, form):
                "order_fact_misses": 3.0},
         active_loop=form, trailing_slot_events=[("order_number", PROCESSING)],
     )
-    dispatcher, events = run(action_cls(store=store), tracker)
+    dispatcher, events = run(action_cls(store=store, failures=MemoryFailureCount()), tracker)
     expected_next = {"order_form": None, "cancel_order_form": "cancel_confirmed",
                      "change_address_form": "new_address"}[form]
     assert slot(events, "requested_slot") == expected_next
