@@ -227,7 +227,7 @@ def validate(action_cls, store, **kwargs):
     return run_action(action_cls(store=store), make_tracker(**kwargs))
 
 
-def test_cancel_form_takes_a_processing_order_then_asks_to_confirm(store):
+def test_cancel_form_takes_a_processing_order_then_asks_for_its_proof(store):
     dispatcher, events = validate(
         ValidateCancelOrderForm,
         store,
@@ -237,7 +237,7 @@ def test_cancel_form_takes_a_processing_order_then_asks_to_confirm(store):
         trailing_slot_events=[("order_number", PROCESSING)],
     )
     assert SlotSet("order_number", PROCESSING) in events
-    # The form goes on as the domain says (next: cancel_confirmed), not stopped early.
+    # The form goes on as the domain says (next: order_fact), not stopped early.
     assert not slot_events(events, "requested_slot")
     assert dispatcher.messages == []
 
@@ -404,7 +404,7 @@ def test_address_form_asks_the_address_of_a_processing_order(store):
         trailing_slot_events=[("order_number", PROCESSING_2)],
     )
     assert SlotSet("order_number", PROCESSING_2) in events
-    assert not slot_events(events, "requested_slot")  # next: new_address, as the domain says
+    assert not slot_events(events, "requested_slot")  # next: order_fact, then new_address
 
 
 def test_address_form_stops_after_the_number_of_a_shipped_order(store):
