@@ -10,6 +10,7 @@ from typing import Optional, Tuple
 
 from redis.asyncio import Redis
 
+from actions.order_proof import RedisFailureCount
 from handoff.accounts import AccountStore
 from handoff.availability import OpeningHours, load_hours
 from handoff.conversation import ConversationStore
@@ -61,6 +62,11 @@ def account_store() -> AccountStore:
 def presence() -> Presence:
     """Which agents are there."""
     return Presence(*redis_and_keys(), grace=settings().disconnect_grace)
+
+
+def proof_failures() -> RedisFailureCount:
+    """Wrong order proofs per order, over all conversations (`actions/order_proof.py`)."""
+    return RedisFailureCount(*redis_and_keys())
 
 
 def opening_hours() -> OpeningHours:

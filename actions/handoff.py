@@ -11,7 +11,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
-from actions import deps
+from actions import deps, order_proof
 from actions.order_store import OrderStore
 from handoff import teams
 from handoff.availability import opening_text, unavailable_reason
@@ -100,9 +100,13 @@ async def _nobody_now(ticket: Ticket, team: Optional[str]) -> Optional[str]:
 
 
 def _emails_of(tracker: Tracker) -> List[Optional[str]]:
-    """The customer's e-mail addresses we know: the one they gave, their order's."""
+    """The customer's e-mail addresses we know: the one they gave, their proven order's.
+
+    An order number alone is not the customer's: someone typing a VIP's order number
+    must not get the VIP's priority (actions/order_proof.py).
+    """
     emails: List[Optional[str]] = [tracker.get_slot("email")]
     order = OrderStore().get(tracker.get_slot("order_number"))
-    if order is not None:
+    if order is not None and order_proof.verified(tracker, order.order_number):
         emails.append(order.customer_email)
     return emails

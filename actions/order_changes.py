@@ -1,7 +1,8 @@
 """Changing an order: cancelling it, or changing its delivery address.
 
 Both are forms (``cancel_order_form``, ``change_address_form``) whose
-validation checks the order number against the store, then an action that
+validation takes the order number and its proof (``actions/order_proof.py``:
+the order's e-mail address or delivery postcode), then an action that
 makes the change in the store (atomically, only while the order is still
 ``processing``) or refuses politely: a shipped or delivered order can be
 returned instead of cancelled, and a person can see with the carrier about an
@@ -20,26 +21,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import order_proof
 from actions.order_store import (
     MAX_ADDRESS_LENGTH,
     Order,
-    OrderStore,
     UsesOrderStore,
     normalise_order_number,
 )
-from actions.orders import ValidateOrderForm
-
-
-def slot_before_latest_message(tracker: Tracker, name: str) -> Any:
-    """The value ``name`` had before the customer's latest message."""
-    value = None
-    latest_user = max(
-        (i for i, e in enumerate(tracker.events) if e.get("event") == "user"), default=-1
-    )
-    for event in tracker.events[: max(latest_user, 0)]:
-        if event.get("event") == "slot" and event.get("name") == name:
-            value = event.get("value")
-    return value
+from actions.orders import ValidateOrderForm, proven_order
 
 
 def clean_address(text: Any) -> Optional[str]:
@@ -60,37 +49,18 @@ def clean_address(text: Any) -> Optional[str]:
     return clean
 
 
-class _ChangeFormValidation(UsesOrderStore, ValidateOrderForm):
-    """Order-number validation shared by the two change forms.
+class _ChangeFormValidation(ValidateOrderForm):
+    """The number and its proof (``ValidateOrderForm``), then the change's own question.
 
-    The number must be well formed and belong to an order. When the order can
-    no longer be changed, the form stops after the number (``required_slots``)
-    and the action explains why, without asking a useless question first.
+    When the proven order can no longer be changed, the form stops there
+    (``required_slots``) and the action explains why, without asking a useless
+    question first. Nothing about the order, not even whether it exists, is said
+    before the proof.
     """
-
-    def __init__(self, store: Optional[OrderStore] = None) -> None:
-        UsesOrderStore.__init__(self, store)
 
     @abstractmethod
     def name(self) -> Text:
         """Name of the action (abstract: the action server skips this base class)."""
-
-    def validate_order_number(
-        self,
-        slot_value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> Dict[Text, Any]:
-        """Accepts the number of an existing order; otherwise says why and asks again."""
-        checked = super().validate_order_number(slot_value, dispatcher, tracker, domain)
-        number = checked["order_number"]
-        if number is None:
-            return checked
-        if self.store.get(number) is None:
-            dispatcher.utter_message(response="utter_order_not_found", order_number=number)
-            return {"order_number": None}
-        return {"order_number": number}
 
     async def required_slots(
         self,
@@ -99,13 +69,13 @@ class _ChangeFormValidation(UsesOrderStore, ValidateOrderForm):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Text]:
-        """Only the number when the order is known and can't be changed any more."""
+        """Only the number when the proven order can't be changed any more."""
         number = normalise_order_number(tracker.get_slot("order_number"))
-        if number is not None:
+        if order_proof.verified(tracker, number):
             order = self.store.get(number)
             if order is not None and not order.changeable:
                 return ["order_number"]
-        return domain_slots
+        return await super().required_slots(domain_slots, dispatcher, tracker, domain)
 
 
 class ValidateCancelOrderForm(_ChangeFormValidation):
@@ -139,23 +109,6 @@ class ValidateChangeAddressForm(_ChangeFormValidation):
         """Name of the action, as in the domain."""
         return "validate_change_address_form"
 
-    def validate_order_number(
-        self,
-        slot_value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> Dict[Text, Any]:
-        """As for any order, except that a postcode in the new address is not a number.
-
-        "12 rue de la Paix, 75002 Paris" has a five-digit group that the
-        order-number regex picks up; while the form asks for the address, the
-        order number keeps the value it had.
-        """
-        if tracker.get_slot("requested_slot") == "new_address":
-            return {"order_number": slot_before_latest_message(tracker, "order_number")}
-        return super().validate_order_number(slot_value, dispatcher, tracker, domain)
-
     def validate_new_address(
         self,
         slot_value: Any,
@@ -171,20 +124,6 @@ class ValidateChangeAddressForm(_ChangeFormValidation):
         return {"new_address": address}
 
 
-def _known_order(
-    store: OrderStore, dispatcher: CollectingDispatcher, tracker: Tracker
-) -> Optional[Order]:
-    """The order in the ``order_number`` slot; says so when missing or unknown."""
-    number = normalise_order_number(tracker.get_slot("order_number"))
-    if number is None:
-        dispatcher.utter_message(response="utter_ask_order_number")
-        return None
-    order = store.get(number)
-    if order is None:
-        dispatcher.utter_message(response="utter_order_not_found", order_number=number)
-    return order
-
-
 class ActionCancelOrder(UsesOrderStore, Action):
     """Cancels the order if it is still processing and the customer said yes."""
 
@@ -197,9 +136,9 @@ class ActionCancelOrder(UsesOrderStore, Action):
     ) -> List[Dict[Text, Any]]:
         """Cancels, keeps or refuses, and forgets the yes/no for next time."""
         events: List[Dict[Text, Any]] = [SlotSet("cancel_confirmed", None)]
-        order = _known_order(self.store, dispatcher, tracker)
+        order = proven_order(self.store, dispatcher, tracker)
         if order is None:
-            if tracker.get_slot("order_number") is not None:
+            if tracker.get_slot("order_number") is not None and not order_proof.exhausted(tracker):
                 events.append(SlotSet("order_number", None))
             return events
         if not order.changeable:
@@ -237,9 +176,9 @@ class ActionChangeAddress(UsesOrderStore, Action):
         The address stays in the transcript, which the handoff ticket carries.
         """
         events: List[Dict[Text, Any]] = [SlotSet("new_address", None)]
-        order = _known_order(self.store, dispatcher, tracker)
+        order = proven_order(self.store, dispatcher, tracker)
         if order is None:
-            if tracker.get_slot("order_number") is not None:
+            if tracker.get_slot("order_number") is not None and not order_proof.exhausted(tracker):
                 events.append(SlotSet("order_number", None))
             return events
         if not order.changeable:

@@ -17,7 +17,8 @@ from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.order_store import Order, UsesOrderStore, normalise_order_number
+from actions import deps, order_proof
+from actions.order_store import Order, OrderStore, UsesOrderStore, normalise_order_number
 
 _MONTHS = {
     "en": (
@@ -136,15 +137,51 @@ def order_number_attempt(text: Optional[str]) -> Optional[str]:
     return re.sub(r"\D", "", match.group(1))
 
 
-class ValidateOrderForm(HumanPathFirst):
-    """Validates ``order_number`` (exactly 5 digits) for ``order_form``."""
+class ValidateOrderForm(UsesOrderStore, HumanPathFirst):
+    """Validates ``order_form``: the number (exactly 5 digits), then the fact that proves it.
+
+    The second fact (``order_fact``: the order's e-mail address or delivery
+    postcode) is checked against the store before anything about the order is
+    said. A wrong one is answered without saying whether the number or the fact
+    was wrong, and both are asked again; after ``order_proof.MAX_MISSES`` the
+    form stops and the final action offers a person.
+    """
 
     # Intents whose message may carry the number when they open the form.
     opening_intents = ("order_status", "inform")
+    # Slots asked after the number, whose answers may hold five digits (a postcode).
+    _after_number = ("order_fact", "new_address")
+
+    def __init__(self, store: Optional[OrderStore] = None,
+                 failures: Optional[order_proof.FailureCount] = None) -> None:
+        UsesOrderStore.__init__(self, store)
+        self._failures = failures
+
+    @property
+    def failures(self) -> order_proof.FailureCount:
+        """Wrong facts per order over all conversations (Redis unless a test gave its own)."""
+        if self._failures is None:
+            self._failures = deps.proof_failures()
+        return self._failures
 
     def name(self) -> Text:
         """Name of the action, as in the domain."""
         return "validate_order_form"
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        """No fact for an order already proven; nothing more once too many facts were wrong."""
+        number = normalise_order_number(tracker.get_slot("order_number"))
+        if order_proof.verified(tracker, number):
+            return [slot for slot in domain_slots if slot != "order_fact"]
+        if order_proof.exhausted(tracker):
+            return []
+        return domain_slots
 
     async def extract_order_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -157,8 +194,10 @@ class ValidateOrderForm(HumanPathFirst):
         """
         if list(tracker.get_latest_entity_values("order_number")):
             return {}
-        asking = tracker.get_slot("requested_slot") == "order_number"
-        if not asking and latest_intent(tracker) not in self.opening_intents:
+        requested = tracker.get_slot("requested_slot")
+        if requested in self._after_number:
+            return {}
+        if requested != "order_number" and latest_intent(tracker) not in self.opening_intents:
             return {}
         attempt = order_number_attempt(tracker.latest_message.get("text"))
         if attempt is None:
@@ -172,12 +211,89 @@ class ValidateOrderForm(HumanPathFirst):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
-        """Accepts 5-digit numbers; otherwise explains the format and asks again."""
+        """Accepts 5-digit numbers; otherwise explains the format and asks again.
+
+        While a later question is asked, five digits in the answer are a postcode
+        ("69003", "12 rue de la Paix, 75002 Paris"), not a new order number: the
+        number keeps the value it had.
+        """
+        requested = tracker.get_slot("requested_slot")
+        if requested == "order_fact" and "order_fact" in tracker.slots_to_validate():
+            return {}  # validate_order_fact decides the number, whichever runs first
+        if requested in self._after_number:
+            return {"order_number": slot_before_latest_message(tracker, "order_number")}
         number = normalise_order_number(slot_value)
         if number is None:
             dispatcher.utter_message(response="utter_invalid_order_number")
             return {"order_number": None}
         return {"order_number": number}
+
+    async def validate_order_fact(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """Checks the fact against the order; the fact itself is never kept.
+
+        The number is the one asked about, as it was before this message: five
+        digits in a postcode are not a new order number.
+        """
+        number = normalise_order_number(slot_before_latest_message(tracker, "order_number"))
+        if number is None:  # the form asks for the number first; nothing to check against
+            return {"order_fact": None, "order_number": None}
+        if await self.failures.count(number) >= order_proof.FAILURES_PER_ORDER:
+            # Guessed at too often today: not checked, the final action offers a person.
+            return {"order_fact": None, "order_number": number,
+                    "order_fact_misses": float(order_proof.MAX_MISSES)}
+        order = self.store.get(number)
+        if order is not None and order_proof.matches(order, slot_value):
+            return {"order_fact": None, "order_number": number,
+                    "verified_orders": order_proof.with_verified(tracker, number)}
+        await self.failures.add(number)
+        misses = order_proof.misses(tracker) + 1
+        if misses >= order_proof.MAX_MISSES:
+            # The number stays for the person who takes over; the final action offers them.
+            return {"order_fact": None, "order_number": number,
+                    "order_fact_misses": float(misses)}
+        dispatcher.utter_message(response="utter_order_fact_mismatch")
+        return {"order_fact": None, "order_number": None, "order_fact_misses": float(misses)}
+
+
+def slot_before_latest_message(tracker: Tracker, name: str) -> Any:
+    """The value ``name`` had before the customer's latest message."""
+    value = None
+    latest_user = max(
+        (i for i, e in enumerate(tracker.events) if e.get("event") == "user"), default=-1
+    )
+    for event in tracker.events[: max(latest_user, 0)]:
+        if event.get("event") == "slot" and event.get("name") == name:
+            value = event.get("value")
+    return value
+
+
+def proven_order(
+    store: OrderStore, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> Optional[Order]:
+    """The order in ``order_number`` if the customer proved it is theirs; else says what next.
+
+    Every action that reads or changes an order starts here, whatever led to it:
+    the forms ask for the proof, this makes sure it was given.
+    """
+    number = normalise_order_number(tracker.get_slot("order_number"))
+    if not order_proof.verified(tracker, number):
+        if order_proof.exhausted(tracker):
+            dispatcher.utter_message(response="utter_order_fact_locked")
+        elif number is None:
+            dispatcher.utter_message(response="utter_ask_order_number")
+        else:
+            dispatcher.utter_message(response="utter_order_fact_mismatch")
+        return None
+    order = store.get(number)
+    if order is None:
+        dispatcher.utter_message(response="utter_order_not_found", order_number=number)
+    return order
 
 
 class ActionOrderStatus(UsesOrderStore, Action):
@@ -193,20 +309,14 @@ class ActionOrderStatus(UsesOrderStore, Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Dict[Text, Any]]:
-        """Answers with the status of the order in the ``order_number`` slot."""
-        language = customer_language(tracker)
-        number = normalise_order_number(tracker.get_slot("order_number"))
-        if number is None:
-            dispatcher.utter_message(response="utter_ask_order_number")
-            return [SlotSet("order_number", None)]
-
-        order = self.store.get(number)
+        """Answers with the status of the order in ``order_number``, once proven."""
+        order = proven_order(self.store, dispatcher, tracker)
         if order is None:
-            dispatcher.utter_message(response="utter_order_not_found", order_number=number)
-            # Forget the wrong number so the next request asks again.
+            if order_proof.exhausted(tracker):
+                return []  # the number stays for the person who may take over
+            # Forget the number so the next request asks again.
             return [SlotSet("order_number", None)]
-
-        dispatcher.utter_message(**self.status_message(order, language))
+        dispatcher.utter_message(**self.status_message(order, customer_language(tracker)))
         return []
 
     @staticmethod

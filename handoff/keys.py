@@ -117,6 +117,13 @@ class Keys:
         """
         return f"{self.prefix}:login:trusted:{account}"
 
+    def order_proof_failures(self, order_number: str) -> str:
+        """STRING counter with a TTL (a day), owner `actions.order_proof.RedisFailureCount`.
+
+        Wrong e-mail addresses or postcodes given for one order, over all conversations.
+        """
+        return f"{self.prefix}:order-proof:failures:{order_number}"
+
     def rate_notice(self, limit: str, client: str) -> str:
         """STRING with a TTL, owner the channel that refused: the client was told to slow down."""
         return f"{self.prefix}:rate-notice:{limit}:{client}"

@@ -20,9 +20,11 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.integration
 
 
-def _tracker(sender: str = "c1", language: str = "en") -> Tracker:
+def _tracker(sender: str = "c1", language: str = "en", proven: bool = True) -> Tracker:
     events = ev.order_conversation()
-    return Tracker(sender_id=sender, slots={"order_number": "10234", "language": language},
+    slots = {"order_number": "10234", "language": language,
+             "verified_orders": ["10234"] if proven else None}
+    return Tracker(sender_id=sender, slots=slots,
                    latest_message=events[-1]["parse_data"] | {"text": events[-1]["text"]},
                    events=events, paused=False, followup_action=None, active_loop={},
                    latest_action_name="action_listen")
@@ -95,6 +97,11 @@ async def test_the_ticket_goes_to_its_team_with_its_priority(store, redis, keys)
     vip = await store.ticket((await store.get("vip")).ticket_id)
     assert vip.priority == 1 and vip.priority_reasons == ["vip"]
     assert await store.queued_ids() == ["vip", "plain"]
+    # Her order number typed by someone who did not prove it (actions/order_proof.py): no VIP.
+    await ActionHandoff().run(CollectingDispatcher(), _tracker("stranger", proven=False), {})
+    stranger = await store.ticket((await store.get("stranger")).ticket_id)
+    assert stranger.priority == 0 and stranger.priority_reasons == []
+    assert await store.queued_ids() == ["vip", "plain", "stranger"]
 
 
 async def test_nobody_available_is_said_at_once_and_the_request_kept_first(store, redis, keys):

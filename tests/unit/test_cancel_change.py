@@ -20,10 +20,9 @@ from actions.order_changes import (
     ValidateCancelOrderForm,
     ValidateChangeAddressForm,
     clean_address,
-    slot_before_latest_message,
 )
 from actions.order_store import OrderStore
-from actions.orders import HUMAN_PATH_INTENTS, ValidateOrderForm
+from actions.orders import HUMAN_PATH_INTENTS, ValidateOrderForm, slot_before_latest_message
 from tests.trackers import action_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,7 +227,7 @@ def validate(action_cls, store, **kwargs):
     return run_action(action_cls(store=store), make_tracker(**kwargs))
 
 
-def test_cancel_form_takes_a_processing_order_then_asks_to_confirm(store):
+def test_cancel_form_takes_a_processing_order_then_asks_for_its_proof(store):
     dispatcher, events = validate(
         ValidateCancelOrderForm,
         store,
@@ -238,7 +237,7 @@ def test_cancel_form_takes_a_processing_order_then_asks_to_confirm(store):
         trailing_slot_events=[("order_number", PROCESSING)],
     )
     assert SlotSet("order_number", PROCESSING) in events
-    # The form goes on as the domain says (next: cancel_confirmed), not stopped early.
+    # The form goes on as the domain says (next: order_fact), not stopped early.
     assert not slot_events(events, "requested_slot")
     assert dispatcher.messages == []
 
@@ -249,7 +248,8 @@ def test_cancel_form_does_not_ask_to_confirm_what_cannot_be_cancelled(store, num
         ValidateCancelOrderForm,
         store,
         text=number,
-        slots={"order_number": number, "requested_slot": "order_number"},
+        slots={"order_number": number, "requested_slot": "order_number",
+               "verified_orders": [number]},
         active_loop="cancel_order_form",
         trailing_slot_events=[("order_number", number)],
     )
@@ -257,17 +257,20 @@ def test_cancel_form_does_not_ask_to_confirm_what_cannot_be_cancelled(store, num
     assert SlotSet("requested_slot", None) in events  # straight to the action's refusal
 
 
-def test_cancel_form_rejects_an_unknown_order(store):
+@pytest.mark.parametrize("number", ["99999", SHIPPED, PROCESSING])
+def test_cancel_form_says_nothing_about_an_order_before_its_proof(store, number):
+    # Unknown, shipped or cancellable: the same next question, the proof.
     dispatcher, events = validate(
         ValidateCancelOrderForm,
         store,
-        text="99999",
-        slots={"order_number": "99999", "requested_slot": "order_number"},
+        text=number,
+        slots={"order_number": number, "requested_slot": "order_number"},
         active_loop="cancel_order_form",
-        trailing_slot_events=[("order_number", "99999")],
+        trailing_slot_events=[("order_number", number)],
     )
-    assert SlotSet("order_number", None) in events
-    assert responses(dispatcher) == ["utter_order_not_found"]
+    assert SlotSet("order_number", number) in events
+    assert not slot_events(events, "requested_slot")  # next: order_fact, as the domain says
+    assert dispatcher.messages == []
 
 
 def test_cancel_form_explains_a_malformed_number(store):
@@ -317,7 +320,8 @@ def test_cancel_form_confirmation(store, value):
 
 def cancel(store, number, confirmed, language="en"):
     tracker = make_tracker(
-        slots={"order_number": number, "cancel_confirmed": confirmed, "language": language}
+        slots={"order_number": number, "cancel_confirmed": confirmed, "language": language,
+               "verified_orders": [number] if number else None}
     )
     return run_action(ActionCancelOrder(store=store), tracker)
 
@@ -380,7 +384,8 @@ def test_cancel_race_with_shipping(store, monkeypatch):
         return original_cancel(number)
 
     monkeypatch.setattr(store, "cancel", ship_then_cancel)
-    tracker = make_tracker(slots={"order_number": PROCESSING, "cancel_confirmed": True})
+    tracker = make_tracker(slots={"order_number": PROCESSING, "cancel_confirmed": True,
+                                  "verified_orders": [PROCESSING]})
     dispatcher, _ = run_action(action, tracker)
     assert responses(dispatcher) == ["utter_cancel_refused_shipped"]
     assert store.get(PROCESSING).status == "shipped"
@@ -399,7 +404,7 @@ def test_address_form_asks_the_address_of_a_processing_order(store):
         trailing_slot_events=[("order_number", PROCESSING_2)],
     )
     assert SlotSet("order_number", PROCESSING_2) in events
-    assert not slot_events(events, "requested_slot")  # next: new_address, as the domain says
+    assert not slot_events(events, "requested_slot")  # next: order_fact, then new_address
 
 
 def test_address_form_stops_after_the_number_of_a_shipped_order(store):
@@ -408,7 +413,7 @@ def test_address_form_stops_after_the_number_of_a_shipped_order(store):
         store,
         text=f"change the address of {SHIPPED}",
         intent="change_address",
-        slots={"order_number": SHIPPED},
+        slots={"order_number": SHIPPED, "verified_orders": [SHIPPED]},
         active_loop="change_address_form",
         trailing_slot_events=[("order_number", SHIPPED)],
     )
@@ -457,7 +462,8 @@ def test_address_form_asks_again_for_something_that_is_not_an_address(store):
 
 
 def change(store, number, address):
-    tracker = make_tracker(slots={"order_number": number, "new_address": address})
+    tracker = make_tracker(slots={"order_number": number, "new_address": address,
+                                  "verified_orders": [number]})
     return run_action(ActionChangeAddress(store=store), tracker)
 
 
@@ -511,10 +517,12 @@ def test_actions_forms_and_slots_are_in_the_domain():
         assert action.name() in DOMAIN["actions"]
     assert DOMAIN["forms"]["cancel_order_form"]["required_slots"] == [
         "order_number",
+        "order_fact",
         "cancel_confirmed",
     ]
     assert DOMAIN["forms"]["change_address_form"]["required_slots"] == [
         "order_number",
+        "order_fact",
         "new_address",
     ]
     for slot in ("email", "phone", "new_address", "cancel_confirmed", "order_number"):

@@ -236,7 +236,9 @@ def test_validation_checks_a_malformed_number_in_the_opening_question():
 def run_status(store, order_number, language="en"):
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
-        slots={"order_number": order_number, "language": language}, active_loop=None
+        slots={"order_number": order_number, "language": language,
+               "verified_orders": [order_number] if order_number else None},
+        active_loop=None,
     )
     events = ActionOrderStatus(store=store).run(dispatcher, tracker, {})
     return dispatcher, events
@@ -287,7 +289,7 @@ def test_action_names_match_the_domain():
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     assert ValidateOrderForm().name() in domain["actions"]
     assert ActionOrderStatus().name() in domain["actions"]
-    assert domain["forms"]["order_form"]["required_slots"] == ["order_number"]
+    assert domain["forms"]["order_form"]["required_slots"] == ["order_number", "order_fact"]
 
 
 def test_every_response_the_actions_use_exists_with_its_variables():
