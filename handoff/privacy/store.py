@@ -6,7 +6,9 @@ and erasing them needs the opposite: every key and stream entry, read by its typ
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any, AsyncIterator, Dict, Iterable, List, Tuple
 
 from redis.asyncio import Redis
@@ -109,18 +111,19 @@ async def stream_groups(redis: Redis, stream: str) -> List[str]:
         return []
 
 
-async def rewrite_persistence(redis: Redis) -> List[str]:
+async def rewrite_persistence(redis: Redis, patience: float = 60.0) -> List[str]:
     """Asks Redis to rewrite its files from what it holds now; what it was asked.
 
     Erased data otherwise stays in the append-only file (and an RDB snapshot) until Redis
-    rewrites it on its own. Best effort: a Redis whose ACL refuses these commands keeps its
-    files as they are (docs/privacy.md says what the operator does then).
+    rewrites it on its own. A rewrite already under way started before the erasure, so its
+    files still hold the data: Redis refuses a second one meanwhile, and it is asked again once
+    that one is over (for up to `patience` s). Best effort: a Redis whose ACL refuses these
+    commands keeps its files as they are (docs/privacy.md says what the operator does then).
     """
     asked = []
     try:
         info = await redis.info("persistence")
-        if info.get("aof_enabled"):
-            await redis.bgrewriteaof()
+        if info.get("aof_enabled") and await _rewrite_aof(redis, patience):
             asked.append("aof")
         if info.get("rdb_saves"):
             await redis.execute_command("BGSAVE", "SCHEDULE")
@@ -128,3 +131,15 @@ async def rewrite_persistence(redis: Redis) -> List[str]:
     except RedisError:
         pass
     return asked
+
+
+async def _rewrite_aof(redis: Redis, patience: float) -> bool:
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            await redis.bgrewriteaof()
+            return True
+        except ResponseError as exc:
+            if "in progress" not in str(exc) or time.monotonic() > deadline:
+                return False
+        await asyncio.sleep(0.2)
