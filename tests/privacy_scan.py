@@ -7,6 +7,7 @@ erasure's own idea of where data is. Values are read raw and, when they hold JSO
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any, Iterable, List, Tuple
@@ -68,3 +69,13 @@ def file_traces(paths: Iterable[Path], needles: Iterable[str]) -> List[Tuple[str
         text = path.read_bytes().decode("utf-8", errors="replace").lower()
         hits.extend((str(path), n) for n in wanted if n.lower() in text)
     return hits
+
+
+async def rewritten(redis: Redis) -> None:
+    """Waits until Redis has rewritten its append-only file (asked by an erasure)."""
+    for _ in range(300):
+        info = await redis.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("Redis never finished rewriting its append-only file")

@@ -26,7 +26,7 @@ from handoff.keys import Keys
 from handoff.relay.stored_tracker import tracker_key
 from handoff.survey import parse_payload
 from tests.e2e.conftest import MessengerCustomer, tracker_with, with_an_agent
-from tests.privacy_scan import file_traces, traces
+from tests.privacy_scan import file_traces, rewritten, traces
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -152,16 +152,6 @@ async def _figures(sam) -> Dict[str, Any]:
     return {name: body[name] for name in FIGURES}
 
 
-async def _rewritten(redis: Redis) -> None:
-    """Waits until Redis has rewritten its append-only file (asked by the erasure)."""
-    for _ in range(300):
-        info = await redis.info("persistence")
-        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("Redis never finished rewriting its append-only file")
-
-
 async def _files_without(paths, needles, timeout: float = 30) -> List:
     # Redis removes the files a rewrite replaced in a background thread: a little later.
     deadline = time.monotonic() + timeout
@@ -242,7 +232,7 @@ async def test_a_customer_of_web_and_messenger_is_exported_then_erased(
     redis = Redis.from_url(stack.env()["REDIS_URL"], decode_responses=True)
     try:
         assert await traces(redis, zoe.needles()) == []
-        await _rewritten(redis)
+        await rewritten(redis)
     finally:
         await redis.close(close_connection_pool=True)
     assert await _figures(sam) == before

@@ -6,18 +6,10 @@ import pytest
 from redis.asyncio import Redis
 
 from handoff.privacy.store import rewrite_persistence
+from tests.privacy_scan import file_traces, rewritten
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
-
-
-async def _idle(redis: Redis) -> None:
-    for _ in range(300):
-        info = await redis.info("persistence")
-        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("Redis never finished rewriting its append-only file")
 
 
 async def test_a_rewrite_under_way_is_followed_by_one_after_the_erasure(tmp_path):
@@ -37,16 +29,16 @@ async def test_a_rewrite_under_way_is_followed_by_one_after_the_erasure(tmp_path
         assert (await redis.info("persistence"))["aof_rewrite_in_progress"]
         await redis.config_set("rdb-key-save-delay", 0)
         assert await asyncio.wait_for(asked, 30) == ["aof"]
-        await _idle(redis)
+        await rewritten(redis)
         # One rewrite more than the one under way (counted when it started): after the deletion.
         assert (await redis.info("persistence"))["aof_rewrites"] == before + 1
-        files = [p for p in (tmp_path / "redis").rglob("*") if p.is_file()]
         for _ in range(100):  # the replaced files go in a background thread
-            files = [p for p in (tmp_path / "redis").rglob("*") if p.is_file()]
-            if not any(b"zoe@example.org" in p.read_bytes() for p in files):
+            found = file_traces([p for p in (tmp_path / "redis").rglob("*") if p.is_file()],
+                                ["zoe@example.org"])
+            if not found:
                 break
             await asyncio.sleep(0.1)
-        assert not [p.name for p in files if b"zoe@example.org" in p.read_bytes()]
+        assert found == []
     finally:
         await redis.close(close_connection_pool=True)
         server.stop()
