@@ -143,11 +143,20 @@ def refusal(message: UserMessage) -> Optional[Dict[str, Any]]:
 class LocalFirstRedisManager(AsyncRedisManager):
     """Emits to this process's own sockets at once, and through Redis to the other processes'.
 
+    Its Redis client is the product's (`handoff.redis_client.connect`), not one of its own.
+
     python-socketio's Redis manager sends every emit through Redis pub/sub, even one for a
     socket of the same process. While that subscription is down (Redis restarting, and its
     retries back off), such emits are lost; a page that then gets a later message never asks
     for the one it missed (it asks for what came after the last id it has).
     """
+
+    def _redis_connect(self) -> None:
+        # The product's client (handoff.redis_client): `redis_url` may name a Sentinel group,
+        # and a connection that died with Redis is replaced before the publish fails. Bytes:
+        # python-socketio pickles its messages.
+        self.redis = connect(self.redis_url, decode_responses=False)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
 
     async def emit(self, event: str, data: Any, namespace: Optional[str] = None,
                    room: Optional[str] = None, skip_sid: Any = None, callback: Any = None,
