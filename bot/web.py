@@ -71,7 +71,7 @@ from handoff.journal import TAKEN_FOR, Journal
 from handoff.keys import Keys
 from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 from handoff.ratelimit import CHAT_MESSAGES, RateLimiter
-from handoff.redis_client import connect
+from handoff.redis_client import check_replicated, connect, replicated_on
 from handoff.relay.frames import web_parts
 from handoff.relay.inbound import TAKEN_BEFORE, TO_AGENT, TO_BOT, Inbound
 from handoff.survey import SurveyResponder, SurveyStore, parse_payload
@@ -487,7 +487,10 @@ class WebChatInput(SocketIOInput):
                     "text": message.text, "message_id": message_id})
             await self.inbound.take_first_on(pipe, conversation_id, message.text or "",
                                              message_id, self.name(), message.metadata)
+            waits = replicated_on(pipe, self._redis)
             replies = await pipe.execute(raise_on_error=False)
+        if waits:  # not on enough replicas: not acknowledged, the page sends it again
+            check_replicated(replies.pop(), self._redis)
         if self.journal is not None and isinstance(replies[0], Exception):
             logger.warning("webchat.journal.failure conversation=%s error=%s",
                            conversation_id, replies[0])

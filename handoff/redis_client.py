@@ -7,7 +7,9 @@ One setting, `REDIS_URL`, names the Redis of every process (docs/deploy.md):
 - `redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]` (`rediss+…`):
   the primary of a Sentinel group, found through its sentinels (port 26379 by default) and
   found again after a failover. The password is the data nodes'; sentinels that want one of
-  their own take `?sentinel_password=…` (and `sentinel_username=…`);
+  their own take `?sentinel_password=…` (and `sentinel_username=…`). A message is acknowledged
+  to the customer or the agent only once `wait_replicas` replicas (`?wait_replicas=N`, 1 by
+  default) have it: see `replicated_on`;
 - `redis+cluster://[[user]:password@]host[:port][,host[:port]...]`: a Redis Cluster. Understood,
   but refused for now: the conversation transitions touch the conversation and the global
   queue in one transaction, which a Cluster cannot run (issue 17, docs/architecture.md).
@@ -26,10 +28,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 import redis.asyncio
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.retry import Retry as SyncRetry
 from redis.sentinel import Sentinel as SyncSentinel
 
@@ -37,16 +41,29 @@ HEALTH_CHECK_INTERVAL = 1.0  # seconds a pooled connection may sit idle before i
 # A sentinel that does not answer within this is skipped for the next one.
 SENTINEL_TIMEOUT = 1.0
 
+# How long a write may take to reach the replicas before it is refused (sent again later).
+REPLICATION_WAIT_MS = 1000
+SENTINEL_WAIT_REPLICAS = 1
+
 SINGLE, SENTINEL, CLUSTER = "single", "sentinel", "cluster"
 _KINDS = {"redis": SINGLE, "rediss": SINGLE, "unix": SINGLE,
           "redis+sentinel": SENTINEL, "rediss+sentinel": SENTINEL,
           "redis+cluster": CLUSTER, "rediss+cluster": CLUSTER}
 _DEFAULT_PORT = {SENTINEL: 26379, CLUSTER: 6379}
-_SENTINEL_OPTIONS = ("sentinel_password", "sentinel_username")
+_SENTINEL_OPTIONS = ("sentinel_password", "sentinel_username", "wait_replicas")
 
 
 class BadRedisUrl(ValueError):
     """`REDIS_URL` cannot be used; the message says why (never the password)."""
+
+
+class NotReplicated(RedisError):
+    """The primary took a write that too few replicas confirmed in time.
+
+    A failover now could lose it: it is not acknowledged, and its sender sends it again (the
+    same id: the resend is taken once). A `RedisError`, so every door answers as for Redis
+    away (`unavailable`, 503 `store_unavailable`).
+    """
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,7 @@ class RedisAddress:
     tls: bool = False
     sentinel_username: Optional[str] = None
     sentinel_password: Optional[str] = None
+    wait_replicas: int = 0
 
     @classmethod
     def parse(cls, url: str) -> "RedisAddress":
@@ -89,7 +107,9 @@ class RedisAddress:
                 raise BadRedisUrl("redis+sentinel:// wants /<primary's service name>[/<db>]")
             return cls(SENTINEL, service=unquote(path[0]), db=_db(path[1:]), **common,
                        sentinel_username=options.get("sentinel_username"),
-                       sentinel_password=options.get("sentinel_password"))
+                       sentinel_password=options.get("sentinel_password"),
+                       wait_replicas=_count(options.get("wait_replicas"),
+                                            SENTINEL_WAIT_REPLICAS))
         if path or options:
             raise BadRedisUrl("redis+cluster:// takes nodes only (a Cluster has no db)")
         return cls(CLUSTER, **common)
@@ -118,8 +138,34 @@ def connect(url: str, decode_responses: bool = True, **options: Any) -> redis.as
         return redis.asyncio.Redis.from_url(url, **settings)
     _refuse_cluster(address)
     sentinels = Sentinel(address.nodes, sentinel_kwargs=_sentinel_settings(address))
-    return sentinels.master_for(address.service, redis_class=_SentinelRedis,
-                                **_node_settings(address), **settings)
+    client = sentinels.master_for(address.service, redis_class=_SentinelRedis,
+                                  **_node_settings(address), **settings)
+    client.wait_replicas = address.wait_replicas
+    return client
+
+
+def replicated_on(pipe: Pipeline, client: redis.asyncio.Redis) -> bool:
+    """Queues, last on `pipe`, the wait for `client`'s replicas; whether there is one.
+
+    Redis replicates asynchronously: a write the primary answered may not be on any replica
+    when the primary dies, and the promoted replica then never had it. A message acknowledged
+    to its sender (the customer's page, the agent's console) must survive a failover: its
+    door waits, in the same round trip, until the replicas have everything its connection
+    wrote (`WAIT`), and gives the reply to `check_replicated`.
+    """
+    wanted = getattr(client, "wait_replicas", 0)
+    if wanted:
+        pipe.execute_command("WAIT", wanted, REPLICATION_WAIT_MS)
+    return bool(wanted)
+
+
+def check_replicated(reply: Any, client: redis.asyncio.Redis) -> None:
+    """`NotReplicated` unless `reply` (of the wait `replicated_on` queued) says enough have it."""
+    if isinstance(reply, Exception):
+        raise reply
+    wanted = getattr(client, "wait_replicas", 0)
+    if int(reply) < wanted:
+        raise NotReplicated(f"{reply} of {wanted} replicas confirmed the write in time")
 
 
 def connect_sync(url: str, decode_responses: bool = True, **options: Any) -> redis.Redis:
@@ -140,8 +186,10 @@ class _SentinelRedis(redis.asyncio.Redis):
     """The primary's client, owner of its pool and of its sentinels' clients.
 
     `connect` made the pool for it: closing the client closes the pool, as for a client made
-    from a URL, and the sentinels' clients too.
+    from a URL, and the sentinels' clients too. `wait_replicas`: see `replicated_on`.
     """
+
+    wait_replicas = 0
 
     async def close(self, close_connection_pool: Optional[bool] = None) -> None:
         await super().close(close_connection_pool is not False)
@@ -206,6 +254,14 @@ def _host_port(item: str, default_port: int) -> Tuple[str, int]:
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         raise BadRedisUrl(f"REDIS_URL names a node with a bad port: {port!r}")
     return host, int(port) if port else default_port
+
+
+def _count(value: Optional[str], default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise BadRedisUrl("wait_replicas in REDIS_URL must be a number")
+    return int(value)
 
 
 def _db(path: Any) -> int:

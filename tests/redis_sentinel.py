@@ -68,10 +68,24 @@ class SentinelGroup:
     def kill_primary(self) -> int:
         """kill -9 of the primary, as a crash; its port."""
         port = self.primary_port()
+        self.kill(port)
+        return port
+
+    def kill(self, port: int) -> None:
+        """kill -9 of one node, as a crash."""
         proc = self.procs[port]
         proc.kill()
         proc.wait(timeout=10)
-        return port
+
+    def replica_ports(self) -> List[int]:
+        """The data nodes that are not the primary now."""
+        primary = self.primary_port()
+        return [port for port in self.data_ports if port != primary]
+
+    def wait_replicated(self, timeout: float = 30) -> None:
+        """Until every replica copies the primary again."""
+        self.wait(lambda: all(self._replicating(p) for p in self.replica_ports()),
+                  "the replicas to copy the primary", timeout)
 
     def wait_for_failover(self, old: int, timeout: float = 60) -> int:
         """The port of the replica promoted in place of `old`, once it takes writes."""
@@ -159,8 +173,11 @@ class SentinelGroup:
             return False
 
     def _replicating(self, port: int) -> bool:
-        with self.data_client(port) as node:
-            return node.info("replication").get("master_link_status") == "up"
+        try:
+            with self.data_client(port) as node:
+                return node.info("replication").get("master_link_status") == "up"
+        except RedisError:
+            return False
 
     def _promoted(self, old: int) -> bool:
         try:

@@ -12,7 +12,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from bot.web import LocalFirstRedisManager
-from handoff.redis_client import connect, connect_sync
+from handoff import outbox
+from handoff.keys import Keys
+from handoff.redis_client import (
+    REPLICATION_WAIT_MS,
+    NotReplicated,
+    connect,
+    connect_sync,
+    replicated_on,
+)
 from tests.redis_sentinel import SentinelGroup
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -132,3 +140,40 @@ async def test_socketio_emits_cross_processes_through_the_group(group):
         for manager in (sender, receiver):
             await manager.pubsub.close()
             await manager.redis.close()
+
+
+async def test_a_message_is_accepted_only_once_a_replica_has_it(group):
+    """With no replica to copy it, the agent's message is refused (503 for the console), not
+    acknowledged; the console's resend, same client id, is accepted once replicas are back."""
+    client = connect(group.url)
+    keys = Keys("hf:test")
+    try:
+        first = await outbox.accept(client, keys, "c1", "marie", "Marie", "hello", "client-1")
+        replicas = group.replica_ports()
+        for port in replicas:
+            group.kill(port)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(NotReplicated):
+            await outbox.accept(client, keys, "c1", "marie", "Marie", "again", "client-2")
+        assert loop.time() - started >= REPLICATION_WAIT_MS / 1000 * 0.9
+        for port in replicas:
+            group.restart(port)
+        await asyncio.to_thread(group.wait_replicated)
+        resent = await outbox.accept(client, keys, "c1", "marie", "Marie", "again", "client-2")
+        entries = await client.xrange(keys.outbox_stream)
+        assert [e[1]["text"] for e in entries] == ["hello", "again"]  # each once
+        assert resent.id == entries[1][1]["id"] != first.id
+    finally:
+        await client.close()
+
+
+async def test_a_single_redis_waits_for_no_replica(redis_server):
+    client = connect(redis_server.url)
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.set("k", "v")
+            assert replicated_on(pipe, client) is False
+            assert await pipe.execute() == [True]
+    finally:
+        await client.close(close_connection_pool=True)

@@ -33,6 +33,15 @@ def test_a_sentinel_group_names_its_sentinels_service_db_and_passwords():
     assert (plain.db, plain.password, plain.sentinel_password, plain.tls) == (0, None, None, True)
 
 
+def test_messages_wait_for_one_replica_under_sentinel_unless_told_otherwise():
+    assert RedisAddress.parse("redis+sentinel://h:1/m").wait_replicas == 1
+    assert RedisAddress.parse("redis+sentinel://h:1/m?wait_replicas=2").wait_replicas == 2
+    assert RedisAddress.parse("redis+sentinel://h:1/m?wait_replicas=0").wait_replicas == 0
+    assert RedisAddress.parse("redis://h:1/0").wait_replicas == 0
+    with pytest.raises(BadRedisUrl, match="must be a number"):
+        RedisAddress.parse("redis+sentinel://h:1/m?wait_replicas=all")
+
+
 def test_a_cluster_names_its_seed_nodes():
     address = RedisAddress.parse("redis+cluster://:pw@h1:7000,h2:7001,h3")
     assert address.kind == CLUSTER
