@@ -155,6 +155,11 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.rasa}"
 
     @property
+    def chat_url(self) -> str:
+        """Where customers' socket.io connects (Rasa here; HAProxy in `BalancedStack`)."""
+        return self.rasa_url
+
+    @property
     def handoff_url(self) -> str:
         """Base URL of the handoff service (console, chat page, agent API)."""
         return f"http://127.0.0.1:{self.ports.handoff}"

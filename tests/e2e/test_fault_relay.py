@@ -176,7 +176,7 @@ class Pair:
         give_up = loop.time() + deadline
         while True:
             ids = [m["id"] for page in self.pages for m in page.history if m.get("id")]
-            page = Customer(self.stack.rasa_url)
+            page = Customer(self.stack.chat_url)
             try:
                 await page.connect(token=self.customer.token,
                                    last_seen=ids[-1] if ids else None)
@@ -213,7 +213,7 @@ async def _acknowledgement(page: Customer, text: str, message_id: str) -> Option
 
 
 async def _with_an_agent(stack: Stack, agent: AgentClient) -> Pair:
-    customer = Customer(stack.rasa_url)
+    customer = Customer(stack.chat_url)
     await customer.connect()
     await customer.say("I want to talk to a human")
     await customer.reply()

@@ -1,9 +1,11 @@
-"""The whole product on a Sentinel group (issue 17): every process is given a
-`redis+sentinel://` REDIS_URL (1 primary, 2 replicas, 3 sentinels, started by the tests).
+"""The whole product on a Sentinel group, behind a real load balancer (issue 17): every
+process is given a `redis+sentinel://` REDIS_URL (1 primary, 2 replicas, 3 sentinels, started
+by the tests), and 2 Rasa processes and 2 handoff services run behind HAProxy
+(`stack.balanced.BalancedStack`, as `./run.sh --rasa 2 --handoff 2`); customers and agents
+connect through HAProxy's one public address.
 
-- The whole path with two Rasa processes and two handoff services: the customer writes to the
-  second Rasa process, the agents use one service each: bot answer, handoff, claim, relay both
-  ways, hand-back, then a second handoff, close and the survey.
+- The whole path: bot answer, handoff, claim, relay both ways, hand-back, then a second handoff,
+  close and the survey; HAProxy's figures show that both processes of each kind served.
 - kill -9 of the primary in the middle of a relay of 50 conversations (the case of
   tests/e2e/test_fault_relay.py, with a failover for fault).
 """
@@ -18,7 +20,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from stack.services import Stack, free_port
+from stack.balanced import BalancedStack
+from stack.services import Stack
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import AgentClient, Customer, _a_stack, create_account, tracker_with
 from tests.e2e.test_fault_relay import (
@@ -48,27 +51,20 @@ def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
 
 @pytest.fixture(scope="module")
 def sentinel_stack(tmp_path_factory, graph, mailbox, group) -> Iterator[Stack]:
-    yield from _a_stack(tmp_path_factory, graph, mailbox, "sentinel", redis_url=group.url)
+    yield from _a_stack(tmp_path_factory, graph, mailbox, "sentinel", redis_url=group.url,
+                        rasa=2, handoff=2)
 
 
-@pytest.fixture(scope="module")
-def second_processes(sentinel_stack: Stack) -> Iterator[tuple]:
-    """A second Rasa process and a second handoff service on the same group."""
-    try:
-        rasa = sentinel_stack.add_rasa("rasa-second", free_port())
-        handoff = sentinel_stack.add_handoff("handoff-second", free_port(), {})
-        yield rasa, handoff
-    finally:
-        sentinel_stack.stop_process("handoff-second")
-        sentinel_stack.stop_process("rasa-second")
-
-
-async def test_the_whole_path_on_a_sentinel_group(sentinel_stack, second_processes):
+async def test_the_whole_path_on_a_sentinel_group(sentinel_stack):
     stack = sentinel_stack
-    second_rasa, second_handoff = second_processes
-    marie, paul = AgentClient(stack.handoff_url), AgentClient(second_handoff)
-    customer = Customer(second_rasa)
+    assert isinstance(stack, BalancedStack)
+    marie, paul = AgentClient(stack.handoff_url), AgentClient(stack.handoff_url)
+    customer, other = Customer(stack.chat_url), Customer(stack.chat_url)
     try:
+        # Round robin: two customers' sockets, two Rasa processes.
+        await other.connect()
+        await other.say("hello")
+        await other.reply()
         for agent, name in ((marie, "marie"), (paul, "paul")):
             await agent.login(name, PASSWORD)
             await agent.connect_ws()
@@ -88,7 +84,7 @@ async def test_the_whole_path_on_a_sentinel_group(sentinel_stack, second_process
             await agent.frame(lambda f: f["type"] == "ticket.queued"
                               and f["ticket"]["conversation_id"] == cid)
 
-        # Paul claims through the second service; Marie, through the first, is refused.
+        # Paul claims; Marie is refused (each request to either service).
         status, body = await paul.post(f"/api/conversations/{cid}/claim", {})
         assert status == 200, body
         status, body = await marie.post(f"/api/conversations/{cid}/claim", {})
@@ -116,7 +112,7 @@ async def test_the_whole_path_on_a_sentinel_group(sentinel_stack, second_process
         await customer.say("what is the status of my order?")
         await customer.reply(lambda m: "10234" in m.get("text", "") and not m.get("agent"))
 
-        # A second handoff, closed by Marie through the first service: the survey follows.
+        # A second handoff, closed by Marie: the survey follows.
         await customer.say("I want to talk to a human")
         await customer.reply()
         status, body = await marie.post(f"/api/conversations/{cid}/claim", {})
@@ -136,10 +132,13 @@ async def test_the_whole_path_on_a_sentinel_group(sentinel_stack, second_process
         assert [e["text"] for e in events if e["event"] == "bot"
                 and (e.get("metadata") or {}).get("handoff_agent")] == [f"agent line {n}"
                                                                         for n in range(3)]
+        # Both Rasa processes served sockets; both services served requests.
+        served = stack.sessions()
+        assert all(served[f"rasa/rasa{n}"] > 0 for n in (1, 2)), served
+        assert all(served[f"handoff/handoff{n}"] > 0 for n in (1, 2)), served
     finally:
-        await customer.close()
-        for agent in (marie, paul):
-            await agent.close()
+        for client in (customer, other, marie, paul):
+            await client.close()
 
 
 @pytest.fixture(scope="module")
