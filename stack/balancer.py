@@ -45,8 +45,8 @@ def config(public_port: int, rasa_api_port: int, rasa_ports: List[int],
     handoff = [f"    server handoff{n} 127.0.0.1:{port} check"
                for n, port in enumerate(handoff_ports, 1)]
     return "\n".join([
+        # No `maxconn`: HAProxy takes it from the limit of open files it is given.
         "global",
-        "    maxconn 20000",
         "defaults",
         "    mode http",
         "    option forwardfor",  # the handoff service throttles sign-ins per client address
