@@ -37,7 +37,10 @@ def _args(argv: list) -> argparse.Namespace:
                         help="handoff services (more than one: behind HAProxy)")
     parser.add_argument("command", nargs="?", default="run", choices=["run", "train"],
                         help="run: the whole product (default); train: only the model")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rasa < 1 or args.handoff < 1:
+        parser.error("--rasa and --handoff want at least 1")
+    return args
 
 
 def create_demo_account(stack: Stack) -> bool:

@@ -66,7 +66,8 @@ def config(public_port: int, rasa_api_port: int, rasa_ports: List[int],
         "backend rasa",
         "    balance roundrobin",
         "    cookie hf_rasa insert indirect nocache httponly",
-        "    option httpchk GET /webhooks/socketio/",
+        "    option httpchk",
+        f"    {_check('/webhooks/socketio/')}",
         "    http-check expect status 200",
         *rasa,
         "",
@@ -76,13 +77,15 @@ def config(public_port: int, rasa_api_port: int, rasa_ports: List[int],
         "",
         "backend rasa_api",
         "    balance roundrobin",
-        "    option httpchk GET /webhooks/socketio/",
+        "    option httpchk",
+        f"    {_check('/webhooks/socketio/')}",
         "    http-check expect status 200",
         *rasa_api,
         "",
         "backend handoff",
         "    balance roundrobin",
-        "    option httpchk GET /api/flows",
+        "    option httpchk",
+        f"    {_check('/api/flows')}",
         "    http-check expect status 401",
         *handoff,
         "",
@@ -92,3 +95,9 @@ def config(public_port: int, rasa_api_port: int, rasa_ports: List[int],
         "    stats uri /",
         "",
     ])
+
+
+def _check(path: str) -> str:
+    # HTTP/1.1 with a Host the processes answer: the handoff service refuses requests naming
+    # no host it knows (DNS rebinding defence), and HAProxy's default check names none.
+    return f"http-check send meth GET uri {path} ver HTTP/1.1 hdr Host 127.0.0.1"
