@@ -11,15 +11,15 @@ from actions.order_proof import (
     MAX_MISSES,
     RedisFailureCount,
 )
-from actions.order_store import OrderStore
 from actions.orders import ValidateOrderForm
+from handoff.orders.store import OrderStore
 from stack.model import ROOT
 from stack.services import free_port
 from tests.trackers import action_tracker
 
 pytestmark = pytest.mark.integration
 
-SQL = ROOT / "actions" / "data" / "orders.sql"
+SQL = ROOT / "handoff" / "orders" / "orders.sql"
 
 
 async def test_wrong_facts_are_counted_per_order_for_a_day_after_the_last(redis, keys):
