@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from handoff.orders.store import (
     CHANGEABLE_STATUS,
@@ -29,7 +29,7 @@ from handoff.orders.store import (
 
 # The largest amount one refund or voucher may be, whoever grants it (a typo guard: 10,000.00).
 MAX_AMOUNT_CENTS = 1_000_000
-MAX_REQUEST_ID = 100
+MAX_REQUEST_ID = 200
 
 
 def clean_address(text: Any) -> Optional[str]:
@@ -98,6 +98,17 @@ class OrderDesk:
     def __init__(self, store: Optional[OrderStore] = None) -> None:
         self.store = store or OrderStore()
 
+    def orders_of_customer(self, proven: Iterable[str]) -> List[Order]:
+        """The orders of the customer who proved these: all placed with their e-mail addresses.
+
+        Proving one order (its number and its e-mail address or postcode) shows the customer's
+        other orders too, as the shop's own account page would; nothing is shown before a proof.
+        """
+        emails = {order.customer_email.casefold()
+                  for order in map(self.store.get, proven) if order is not None}
+        found = {o.order_number: o for email in emails for o in self.store.orders_of(email)}
+        return sorted(found.values(), key=lambda o: (o.placed_on, o.order_number), reverse=True)
+
     def cancel(self, number: Any, actor: str, request_id: Optional[str] = None) -> Outcome:
         """Cancels the order if it is still processing."""
         return self._run("cancel", number, actor, request_id, _only_changeable(
@@ -145,7 +156,7 @@ class OrderDesk:
         if clean is None:
             return Outcome(kind, str(number), False, None, "unknown_order")
         if request_id is not None and not (0 < len(request_id) <= MAX_REQUEST_ID):
-            raise ValueError("request id of 1 to 100 characters")
+            raise ValueError(f"request id of 1 to {MAX_REQUEST_ID} characters")
         change = Change(request_id or uuid.uuid4().hex, kind, clean, actor, amount, detail)
         return _outcome(kind, clean, self.store.write(change, rule))
 

@@ -11,6 +11,7 @@ from handoff.accounts import AccountStore
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.messenger_api import SendApi
+from handoff.orders.desk import OrderDesk
 from handoff.rasa_api import RasaClient
 from handoff.relay.giveback import GiveBack
 from handoff.service.api.canned import Canned
@@ -34,3 +35,4 @@ GIVEBACK = web.AppKey("giveback", GiveBack)
 CANNED = web.AppKey("canned", List[Canned])
 TEAMS = web.AppKey("teams", Dict[str, Team])
 LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
+ORDERS = web.AppKey("orders", OrderDesk)
