@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
 
@@ -114,7 +114,7 @@ class Approvals:
 
     async def request(self, conversation_id: str, request_id: str, kind: str,
                       order_number: str, amount_cents: int, requested_by: str,
-                      requested_by_name: str) -> "tuple[Approval, bool]":
+                      requested_by_name: str) -> Tuple[Approval, bool]:
         """The approval for this request, and whether it was made now (False: asked before)."""
         aid = approval_id(conversation_id, request_id)
         approval = Approval(aid, conversation_id, kind, order_number, amount_cents,

@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.order_changes import ActionCancelOrder
 from handoff.accounts import AccountStore
+from handoff.orders.approvals import Approvals
 from handoff.orders.store import OrderStore
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
@@ -228,7 +229,7 @@ async def test_bad_requests_change_nothing(redis_server, redis, keys, claimed, o
 async def test_more_than_what_is_left_to_refund_is_refused(redis_server, redis, keys, claimed,
                                                             orders_db):
     async with running_service(settings_for(redis_server, orders_db_path=str(orders_db))) \
-            as server, agents(server, 1) as (sam,):
+            as server, agents(server, 2) as (sam, marie):
         await sam.login("sam", PASSWORD)  # a supervisor: no limit, only the order's total
         status, body = await sam.post(act_path(TOM_DELIVERED), {
             "kind": "refund", "amount_cents": 4201, "request_id": "r"})
@@ -237,8 +238,14 @@ async def test_more_than_what_is_left_to_refund_is_refused(redis_server, redis, 
         status, body = await sam.post(act_path(TOM_DELIVERED), {
             "kind": "refund", "amount_cents": 4201, "request_id": "r"})
         assert (status, body["error"]["code"]) == (409, "over_refundable")
+        # Above an agent's limit too: refused at once, no supervisor is asked for it.
+        await marie.login("marie", PASSWORD)
+        status, body = await marie.post(act_path(TOM_DELIVERED), {
+            "kind": "refund", "amount_cents": 9000, "request_id": "r2"})
+        assert (status, body["error"]["code"]) == (409, "over_refundable")
     assert OrderStore(db_path=orders_db).get(TOM_DELIVERED).refunded_cents == 0
     assert await notices(redis, keys) == []
+    assert await Approvals(redis, keys).pending() == []
 
 
 async def test_an_order_proven_to_the_agent_can_be_acted_on(redis_server, redis, keys, claimed,

@@ -103,6 +103,9 @@ async def act(request: web.Request, agent: Agent, record: Conversation,
         known = await in_thread(desk_of(request).store.get, ask.order_number)
         raise ApiError("order_not_customers" if known is not None else "order_unknown")
     limit = limits_for(request, agent, record).get(ask.kind)
+    if ask.kind == "refund" and (ask.amount_cents or 0) > orders[ask.order_number].refundable_cents:
+        # Refused at once rather than after a supervisor's approval (the desk checks it again).
+        raise ApiError("over_refundable")
     if limit is not None and (ask.amount_cents or 0) > limit:
         return {"approval": (await _ask_supervisor(request, agent, record, ask)).public()}
     redis, keys = request.app[app_keys.REDIS], request.app[app_keys.KEYS]
