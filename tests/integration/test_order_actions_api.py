@@ -15,7 +15,7 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.order_changes import ActionCancelOrder
+from actions.order_changes import ActionCancelOrder, ActionChangeAddress
 from handoff.accounts import AccountStore
 from handoff.orders.approvals import Approvals
 from handoff.orders.store import OrderStore
@@ -315,23 +315,29 @@ async def test_redis_away_is_a_clear_error_and_changes_nothing(tmp_path, orders_
 
 async def test_the_bot_and_the_console_change_the_store_the_same_way(
         redis_server, redis, keys, claimed, tmp_path):
-    """One implementation: the bot's cancellation and an agent's leave the same order and the
-    same journal entry (but for who asked)."""
+    """One implementation: the bot's change of address then cancellation, and an agent's, leave
+    the same order and the same journal entries (but for who asked)."""
     by_bot, by_console = tmp_path / "bot.db", tmp_path / "console.db"
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    tracker = action_tracker(slots={"order_number": TOM_PROCESSING, "cancel_confirmed": True,
-                                    "verified_orders": [TOM_PROCESSING]})
-    dispatcher = CollectingDispatcher()
-    await asyncio.to_thread(ActionCancelOrder(store=OrderStore(db_path=by_bot)).run,
-                            dispatcher, tracker, domain)
-    assert [m.get("response") for m in dispatcher.messages] == ["utter_cancel_done"]
+    address = "5 rue Neuve, 59000 Lille"
+    proven = {"order_number": TOM_PROCESSING, "verified_orders": [TOM_PROCESSING]}
+    for action, slots, said in (
+            (ActionChangeAddress, {"new_address": address}, "utter_address_changed"),
+            (ActionCancelOrder, {"cancel_confirmed": True}, "utter_cancel_done")):
+        dispatcher = CollectingDispatcher()
+        tracker = action_tracker(slots={**proven, **slots})
+        await asyncio.to_thread(action(store=OrderStore(db_path=by_bot)).run, dispatcher,
+                                tracker, domain)
+        assert [m.get("response") for m in dispatcher.messages] == [said]
 
     async with running_service(settings_for(redis_server, orders_db_path=str(by_console))) \
             as server, agents(server, 1) as (marie,):
         await marie.login("marie", PASSWORD)
-        status, body = await marie.post(act_path(TOM_PROCESSING),
-                                        {"kind": "cancel", "request_id": "r"})
-        assert status == 200, body
+        for number, asked in enumerate(({"kind": "change_address", "address": address},
+                                        {"kind": "cancel"})):
+            status, body = await marie.post(act_path(TOM_PROCESSING),
+                                            {**asked, "request_id": f"r{number}"})
+            assert status == 200, body
 
     def state(db):
         with sqlite3.connect(db) as conn:
@@ -339,6 +345,7 @@ async def test_the_bot_and_the_console_change_the_store_the_same_way(
                     conn.execute("SELECT order_number, kind, amount_cents, detail, done, reason"
                                  " FROM order_actions").fetchall())
     assert state(by_bot) == state(by_console)
-    assert state(by_bot)[1] == [(TOM_PROCESSING, "cancel", None, None, 1, None)]
+    assert state(by_bot)[1] == [(TOM_PROCESSING, "change_address", None, address, 1, None),
+                                (TOM_PROCESSING, "cancel", None, None, 1, None)]
     assert journal(by_bot)[0][3] == "bot:test-user" and journal(by_console)[0][3] == \
         "agent:marie"

@@ -9,7 +9,8 @@
  * Each confirmation has its own request id, sent again if the click is repeated: the server
  * runs it once. Actions told to the customer come back as transcript turns carrying the action
  * (who, what, result), marked here through C.onTurn.
- * Subscribes to console:opened, order.action, order.approval; adds a section to the context.
+ * Subscribes to console:opened, conversation.state, order.action, order.approval; adds a
+ * section to the context.
  */
 (function () {
   'use strict';
@@ -313,6 +314,7 @@
   C.context.addSection(function (conv) { return conv && conv.ticket ? section() : null; });
   C.on('console:opened', opened);
   C.on('order.action', onFrame);
+  C.on('conversation.state', onFrame);   // claimed, transferred, closed: what may be done changes
   C.on('order.approval', onFrame);
   C.on('console:connected', function () { if (view.convId) load(); });
   C.onTurn(markTurn);
