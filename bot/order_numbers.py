@@ -1,6 +1,6 @@
 """Order numbers only where the shop's format and the context say so.
 
-The shop's order numbers are exactly five digits (`handoff/orders/store.py`). Five digits are
+The shop's order numbers are exactly five digits (`actions/order_store.py`). Five digits are
 also a French postcode ("33000 Bordeaux"), part of a phone number ("01234 567890"), an amount
 ("12000 €") or a piece of a longer figure ("12345.50", "10234-2"). RegexEntityExtractor finds
 every five-digit run (the `order_number` regex in data/nlu/orders.yml, which DIET also uses as a
