@@ -349,3 +349,33 @@ async def test_the_bot_and_the_console_change_the_store_the_same_way(
                                 (TOM_PROCESSING, "cancel", None, None, 1, None)]
     assert journal(by_bot)[0][3] == "bot:test-user" and journal(by_console)[0][3] == \
         "agent:marie"
+
+
+async def test_an_approval_cut_short_by_the_order_store_is_run_once_when_approved_again(
+        redis_server, redis, keys, claimed, orders_db, tmp_path):
+    broken = tmp_path / "broken.db"
+    broken.mkdir()
+    async with running_service(settings_for(redis_server, orders_db_path=str(orders_db))) \
+            as server, agents(server, 2) as (marie, sam):
+        await marie.login("marie", PASSWORD)
+        await sam.login("sam", PASSWORD)
+        status, body = await marie.post(act_path(TOM_PROCESSING), {
+            "kind": "refund", "amount_cents": 6000, "request_id": "r"})
+        assert status == 202, body
+        assert [kind for kind, _, _ in await notices(redis, keys)] == [
+            "order_approval_requested"]
+        decision = f"/api/conversations/c1/approvals/{body['approval']['id']}"
+        # (A second service trims the outbox of what was delivered when it starts.)
+        async with running_service(settings_for(redis_server, orders_db_path=str(broken))) \
+                as away, agents(away, 1) as (sam_elsewhere,):
+            await sam_elsewhere.login("sam", PASSWORD)
+            status, body = await sam_elsewhere.post(decision, {"decision": "approve"})
+            assert (status, body["error"]["code"]) == (503, "orders_unavailable")
+        assert OrderStore(db_path=orders_db).get(TOM_PROCESSING).refunded_cents == 0
+        # Still the supervisor's to finish: approving it again runs it, once.
+        for _ in range(2):
+            status, body = await sam.post(decision, {"decision": "approve"})
+        assert (status, body["error"]["code"]) == (409, "already_decided")
+    assert OrderStore(db_path=orders_db).get(TOM_PROCESSING).refunded_cents == 6000
+    assert [kind for kind, _, _ in await notices(redis, keys)][-1:] == ["order_refunded"]
+    assert [kind for kind, _, _ in await notices(redis, keys)].count("order_refunded") == 1
