@@ -6,8 +6,9 @@ See docs/agent-api.md. Conversation lifecycle routes (claim, messages, hand-back
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 
@@ -28,6 +29,7 @@ from handoff.service.api import canned
 from handoff.service.api.access import current_agent, json_body, known, owned, visible
 from handoff.service.api.errors import ApiError, prefers_french
 from handoff.service.api.routes import describe, tell_customer_agent_joined
+from handoff.service.insights import suggestions as suggesting
 from handoff.service.insights.knowledge import GoodAnswers, question_for
 
 MAX_NOTE_CHARS = 4000
@@ -48,6 +50,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/supervisor/conversations", all_conversations)
     app.router.add_post("/api/conversations/{id}/good-answers", mark_good_answer)
     app.router.add_get("/api/conversations/{id}/good-answers", list_good_answers)
+    app.router.add_get("/api/conversations/{id}/suggestions", suggestions)
 
 
 async def canned_responses(request: web.Request) -> web.Response:
@@ -136,6 +139,38 @@ async def list_good_answers(request: web.Request) -> web.Response:
         {"id": p.id, "answer_id": p.answer_id, "question_id": p.question_id,
          "agent": p.agent, "marked_by": p.marked_by, "marked_at": p.marked_at}
         for p in pairs if p.conversation_id == record.id]})
+
+
+async def suggestions(request: web.Request) -> web.Response:
+    """Up to three replies to the customer's latest message, from the team's knowledge.
+
+    Canned responses and good answers in the customer's language, ranked by
+    `handoff.service.insights.suggestions`; `{"question": null}` before any customer message.
+    """
+    agent = await current_agent(request)
+    record = await visible(request, agent)
+    question = await _latest_question(request, record)
+    language = await request.app[app_keys.STORE].language(record) or "en"
+    found = []
+    if question:
+        answers = await GoodAnswers(request.app[app_keys.REDIS],
+                                    request.app[app_keys.KEYS]).list()
+        found = suggesting.rank(question, suggesting.candidates(
+            request.app[app_keys.CANNED], answers, language, agent.name))
+    return web.json_response({"question": question, "language": language,
+                              "suggestions": [s.public() for s in found]})
+
+
+async def _latest_question(request: web.Request, record: Conversation) -> Optional[str]:
+    """The live path's last customer message (`Keys.last_customer_turn`), else the ticket's."""
+    raw = await request.app[app_keys.REDIS].hget(
+        request.app[app_keys.KEYS].last_customer_turn(record.id), "event")
+    if raw:
+        text = (json.loads(raw) or {}).get("text") or ""
+        if text and not text.startswith("/"):
+            return text
+    ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
+    return suggesting.latest_question(ticket.transcript) if ticket else None
 
 
 async def transfer(request: web.Request) -> web.Response:

@@ -1,0 +1,134 @@
+"""Suggested replies for the customer's latest message, drawn from the team's own knowledge.
+
+Candidates are the canned responses (`handoff/service/api/canned.yml`, in the customer's
+language) and the replies agents marked as good answers (`knowledge.GoodAnswers`: matched by
+the customer question they answered, kept when written in the customer's language). They are
+ranked by BM25 over accent-folded words without the commonest ones, computed here, on our own
+data: no external service, no model. The agent inserts one with a click and edits it before
+sending; nothing is sent by itself.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+from handoff.language import detect
+from handoff.service.api.canned import Canned
+from handoff.service.insights.knowledge import GoodAnswer
+
+SHOWN = 3
+K1, B = 1.2, 0.75  # BM25's usual constants
+_WORD = re.compile(r"[a-z0-9]+")
+# Words too common to tell questions apart, in both languages (after folding accents).
+_STOP = frozenset("""
+a an and are as at be but by can could do does did for from had has have hello hi how i if in
+is it its me my no not of on or our please so that the their them then there this to was we
+what when where which who why will with would you your yours am im ive id dont cant thanks thank
+au aux avec ce ces cela ca comment dans de des du elle en est et etre il ils je j la le les leur
+lui ma mais me mes moi mon ne nous on ou par pas pour qu que qui quoi sa se ses son sur ta te
+toi ton tu un une vos votre vous y bonjour merci sil plait c d l m n s t suis ai as avez
+""".split())
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Something an agent could send: what a question is compared with, and the reply."""
+
+    source: str  # "canned" | "good_answer"
+    id: str
+    title: str
+    matched: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A ranked candidate."""
+
+    candidate: Candidate
+    score: float
+
+    def public(self) -> Dict[str, Any]:
+        """The JSON shape of the agent API."""
+        c = self.candidate
+        return {"source": c.source, "id": c.id, "title": c.title, "text": c.text,
+                "score": round(self.score, 3)}
+
+
+def words(text: str) -> List[str]:
+    """Folded words that carry meaning ("Où est mon colis ?" -> ["colis"] with crude stems)."""
+    folded = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    return [_stem(w) for w in _WORD.findall(plain) if w not in _STOP]
+
+
+def _stem(word: str) -> str:
+    # Plurals and the commonest endings alike in both languages: "orders"/"order",
+    # "remboursement"/"rembourser", "livraison"/"livre" stay apart, which is fine.
+    for ending in ("ements", "ement", "ing", "es", "s", "x", "e"):
+        if len(word) > len(ending) + 3 and word.endswith(ending):
+            return word[: -len(ending)]
+    return word
+
+
+def candidates(canned: Sequence[Canned], answers: Sequence[GoodAnswer], language: str,
+               agent_name: str) -> List[Candidate]:
+    """The team's knowledge in the customer's language."""
+    found = [Candidate("canned", item.id, item.title.get(language) or item.title["en"],
+                       f"{item.title.get(language, '')} {item.text.get(language, '')}",
+                       (item.text.get(language) or item.text["en"]).replace("{agent}",
+                                                                           agent_name))
+             for item in canned]
+    for pair in answers:
+        written_in = detect(pair.question) or detect(pair.answer)
+        if written_in is not None and written_in.language != language:
+            continue
+        found.append(Candidate("good_answer", pair.id, pair.question, pair.question,
+                               pair.answer))
+    return found
+
+
+def rank(question: str, found: Sequence[Candidate], shown: int = SHOWN) -> List[Suggestion]:
+    """The best `shown` candidates for `question` by BM25; none that shares no word with it."""
+    asked = set(words(question))
+    if not asked or not found:
+        return []
+    documents = [Counter(words(c.matched)) for c in found]
+    average = sum(sum(d.values()) for d in documents) / len(documents) or 1.0
+    holding = Counter(word for d in documents for word in set(d))
+    scored = []
+    for candidate, document in zip(found, documents, strict=True):
+        length = sum(document.values())
+        score = 0.0
+        for word in asked & set(document):
+            idf = math.log(1 + (len(found) - holding[word] + 0.5) / (holding[word] + 0.5))
+            tf = document[word]
+            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
+        if score > 0:
+            scored.append(Suggestion(candidate, score))
+    scored.sort(key=lambda s: (-s.score, s.candidate.source, s.candidate.id))
+    return _distinct(scored)[:shown]
+
+
+def _distinct(ranked: List[Suggestion]) -> List[Suggestion]:
+    """One suggestion per reply text (a good answer marked twice, a canned text reused)."""
+    seen, kept = set(), []
+    for suggestion in ranked:
+        key = " ".join(suggestion.candidate.text.split()).lower()
+        if key not in seen:
+            seen.add(key)
+            kept.append(suggestion)
+    return kept
+
+
+def latest_question(turns: Sequence[Dict[str, Any]]) -> Optional[str]:
+    """The customer's latest written message in these turns (buttons are not questions)."""
+    for turn in reversed(turns):
+        if turn.get("kind") == "customer" and not turn.get("payload") and turn.get("text"):
+            return str(turn["text"])
+    return None

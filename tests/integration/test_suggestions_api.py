@@ -1,0 +1,65 @@
+"""Suggested replies through the agent API (`GET /api/conversations/{id}/suggestions`).
+
+Real Redis, the service's app, no Rasa: the latest customer message is the live path's
+(`Keys.last_customer_turn`, as the channels write it), else the ticket's.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from handoff.accounts import AccountStore
+from handoff.service.insights.knowledge import GoodAnswers
+from handoff.ticket import Reason, build_ticket
+from tests import events as ev
+from tests.conftest import PASSWORD
+from tests.integration.service import agents, running_service, settings_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+async def _held(store, redis, keys, language="en"):
+    await AccountStore(redis, keys).create("marie", "Marie", PASSWORD)
+    await AccountStore(redis, keys).create("paul", "Paul", PASSWORD)
+    events = ev.order_conversation()
+    await store.enqueue(build_ticket("c1", events, {"language": language},
+                                     events[-1]["parse_data"], Reason.ASKED))
+    await store.claim("c1", "marie", "Marie")
+
+
+async def _customer_says(redis, keys, text):
+    await redis.hset(keys.last_customer_turn("c1"), mapping={
+        "event": json.dumps(ev.user(text, "", ts=9.0)), "answered": "0"})
+
+
+async def test_suggestions_for_the_latest_message_in_the_customers_language(
+        redis_server, redis, keys, store):
+    await _held(store, redis, keys, language="fr")
+    await GoodAnswers(redis, keys).mark(
+        "old", {"id": "q", "text": "Puis-je payer avec une carte cadeau ?"},
+        {"id": "a", "text": "Oui, les cartes cadeaux s'utilisent au paiement.",
+         "agent_username": "paul"}, "paul")
+    async with running_service(settings_for(redis_server)) as server, \
+            agents(server, 2) as (marie, paul):
+        await marie.login("marie", PASSWORD)
+        # Before any message of the live path: the ticket's last one (no shared word here).
+        status, body = await marie.get("/api/conversations/c1/suggestions")
+        assert status == 200 and body["question"] == "I want to talk to a human"
+        assert body["suggestions"] == []
+
+        await _customer_says(redis, keys, "Comment retourner un article abîmé ?")
+        status, body = await marie.get("/api/conversations/c1/suggestions")
+        assert body["language"] == "fr"
+        first = body["suggestions"][0]
+        assert (first["source"], first["id"]) == ("canned", "returns")
+        assert first["text"].startswith("Vous pouvez le retourner gratuitement")
+
+        await _customer_says(redis, keys, "je peux payer par carte cadeau ?")
+        status, body = await marie.get("/api/conversations/c1/suggestions")
+        assert [s["text"] for s in body["suggestions"]] == [
+            "Oui, les cartes cadeaux s'utilisent au paiement."]
+
+        await paul.login("paul", PASSWORD)  # not his conversation: not even its suggestions
+        assert (await paul.get("/api/conversations/c1/suggestions"))[0] == 404
