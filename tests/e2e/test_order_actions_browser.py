@@ -10,6 +10,7 @@ The orders are the stack's own copy of handoff/orders/orders.sql; only this test
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -136,3 +137,30 @@ def test_an_agent_acts_on_orders_and_a_supervisor_approves_above_the_limit(stack
     expect(actions.nth(3)).to_contain_text("by Marie, approved by Sam")
     marie.get_by_test_id("context-panel").screenshot(
         path=str(SCREENSHOTS / "console-orders.png"))
+
+
+def test_a_suggested_reply_is_inserted_edited_and_sent(stack, browser):
+    url = stack.handoff_url
+    customer = _context(browser, 900, 760)
+    console = _context(browser, 1440, 1000)
+    marie = console.new_page()
+    _sign_in(marie, url, "marie")
+    expect(marie.get_by_test_id("connection-status")).to_have_attribute(
+        "data-state", "connected", timeout=QUICK)
+    chat, cid = _ask_for_a_human(url, customer, {"marie": marie})
+    _claim(marie, cid)
+    messages = chat.get_by_test_id("chat-messages")
+    expect(messages).to_contain_text("Marie from our team has joined", timeout=LIVE)
+
+    chat.get_by_test_id("chat-input").fill("How can I return an item I don't want?")
+    chat.get_by_test_id("chat-send").click()
+    suggestion = marie.get_by_test_id("suggestion").first
+    expect(suggestion).to_contain_text("You can return it free of charge", timeout=LIVE)
+    suggestion.click()
+    reply = marie.get_by_test_id("reply-input")
+    expect(reply).to_have_value(re.compile(
+        r"^You can return it free of charge.*receiving the item\.$"))
+    reply.press("End")
+    reply.press_sequentially(" Anything else?", delay=10)  # edited before it is sent
+    reply.press("Enter")
+    expect(messages).to_contain_text("receiving the item. Anything else?", timeout=LIVE)

@@ -29,6 +29,7 @@ _STOP = frozenset("""
 a an and are as at be but by can could do does did for from had has have hello hi how i if in
 is it its me my no not of on or our please so that the their them then there this to was we
 what when where which who why will with would you your yours am im ive id dont cant thanks thank
+don doesn didn isn won ve ll re
 au aux avec ce ces cela ca comment dans de des du elle en est et etre il ils je j la le les leur
 lui ma mais me mes moi mon ne nous on ou par pas pour qu que qui quoi sa se ses son sur ta te
 toi ton tu un une vos votre vous y bonjour merci sil plait c d l m n s t suis ai as avez
