@@ -47,6 +47,7 @@ from handoff.service.api.login_guard import LoginGuard
 from handoff.service.appkeys import (
     ACCOUNTS,
     CANNED,
+    FAQ,
     GIVEBACK,
     HUB,
     KEYS,
@@ -61,6 +62,7 @@ from handoff.service.appkeys import (
     TEAMS,
     WORKERS,
 )
+from handoff.service.insights import faq
 from handoff.service.jobs.workers import Workers
 from handoff.settings import Settings
 
@@ -87,6 +89,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[CANNED] = canned.load()
     app[TEAMS] = teams.load()
     app[ORDERS] = OrderDesk(OrderStore(settings.orders_db_path or None))
+    app[FAQ] = faq.load()
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
     app[SESSION_REDIS] = connect(settings.redis_url, decode_responses=False)
     aiohttp_session.setup(app, RedisStorage(

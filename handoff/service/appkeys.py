@@ -17,6 +17,7 @@ from handoff.relay.giveback import GiveBack
 from handoff.service.api.canned import Canned
 from handoff.service.api.hub import Hub
 from handoff.service.api.login_guard import LoginGuard
+from handoff.service.insights.faq import FaqEntry
 from handoff.service.jobs.workers import Workers
 from handoff.settings import Settings
 from handoff.teams import Team
@@ -36,3 +37,4 @@ CANNED = web.AppKey("canned", List[Canned])
 TEAMS = web.AppKey("teams", Dict[str, Team])
 LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 ORDERS = web.AppKey("orders", OrderDesk)
+FAQ = web.AppKey("faq", List[FaqEntry])

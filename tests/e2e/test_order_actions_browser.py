@@ -10,7 +10,6 @@ The orders are the stack's own copy of handoff/orders/orders.sql; only this test
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from pathlib import Path
 
@@ -155,12 +154,13 @@ def test_a_suggested_reply_is_inserted_edited_and_sent(stack, browser):
     chat.get_by_test_id("chat-input").fill("How can I return an item I don't want?")
     chat.get_by_test_id("chat-send").click()
     suggestion = marie.get_by_test_id("suggestion").first
-    expect(suggestion).to_contain_text("You can return it free of charge", timeout=LIVE)
+    expect(suggestion).to_contain_text("return", timeout=LIVE)  # the bot's or the team's
+    text = suggestion.get_attribute("title")
+    assert text and "30 days" in text
     suggestion.click()
     reply = marie.get_by_test_id("reply-input")
-    expect(reply).to_have_value(re.compile(
-        r"^You can return it free of charge.*receiving the item\.$"))
+    expect(reply).to_have_value(text)
     reply.press("End")
     reply.press_sequentially(" Anything else?", delay=10)  # edited before it is sent
     reply.press("Enter")
-    expect(messages).to_contain_text("receiving the item. Anything else?", timeout=LIVE)
+    expect(messages).to_contain_text(f"{text} Anything else?", timeout=LIVE)

@@ -52,14 +52,22 @@ async def test_suggestions_for_the_latest_message_in_the_customers_language(
         await _customer_says(redis, keys, "Comment retourner un article abîmé ?")
         status, body = await marie.get("/api/conversations/c1/suggestions")
         assert body["language"] == "fr"
-        first = body["suggestions"][0]
-        assert (first["source"], first["id"]) == ("canned", "returns")
-        assert first["text"].startswith("Vous pouvez le retourner gratuitement")
+        # The bot's answer on returns and the agents' canned one, in French.
+        assert {(s["source"], s["id"]) for s in body["suggestions"][:2]} == {
+            ("faq", "returns"), ("canned", "returns")}
+        assert all(s["text"].startswith("Vous pouvez") for s in body["suggestions"][:2])
 
         await _customer_says(redis, keys, "je peux payer par carte cadeau ?")
         status, body = await marie.get("/api/conversations/c1/suggestions")
-        assert [s["text"] for s in body["suggestions"]] == [
-            "Oui, les cartes cadeaux s'utilisent au paiement."]
+        # An agent's good answer to the same question comes first (then the bot's on payment).
+        assert body["suggestions"][0]["text"] == "Oui, les cartes cadeaux s'utilisent au paiement."
+
+        # The assistant's FAQ: what the bot answers, offered to the agent in the same words.
+        await _customer_says(redis, keys, "vous livrez en Belgique en combien de jours ?")
+        status, body = await marie.get("/api/conversations/c1/suggestions")
+        first = body["suggestions"][0]
+        assert (first["source"], first["id"]) == ("faq", "delivery_times")
+        assert first["text"].startswith("La livraison standard prend 2 à 4 jours ouvrés")
 
         await paul.login("paul", PASSWORD)  # not his conversation: not even its suggestions
         assert (await paul.get("/api/conversations/c1/suggestions"))[0] == 404

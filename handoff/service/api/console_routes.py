@@ -144,8 +144,9 @@ async def list_good_answers(request: web.Request) -> web.Response:
 async def suggestions(request: web.Request) -> web.Response:
     """Up to three replies to the customer's latest message, from the team's knowledge.
 
-    Canned responses and good answers in the customer's language, ranked by
-    `handoff.service.insights.suggestions`; `{"question": null}` before any customer message.
+    The assistant's FAQ answers, canned responses and good answers in the customer's language,
+    ranked by `handoff.service.insights.suggestions`; `{"question": null}` before any customer
+    message.
     """
     agent = await current_agent(request)
     record = await visible(request, agent)
@@ -156,7 +157,8 @@ async def suggestions(request: web.Request) -> web.Response:
         answers = await GoodAnswers(request.app[app_keys.REDIS],
                                     request.app[app_keys.KEYS]).list()
         found = suggesting.rank(question, suggesting.candidates(
-            request.app[app_keys.CANNED], answers, language, agent.name))
+            request.app[app_keys.CANNED], answers, language, agent.name,
+            request.app[app_keys.FAQ]))
     return web.json_response({"question": question, "language": language,
                               "suggestions": [s.public() for s in found]})
 

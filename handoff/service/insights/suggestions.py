@@ -1,11 +1,12 @@
 """Suggested replies for the customer's latest message, drawn from the team's own knowledge.
 
-Candidates are the canned responses (`handoff/service/api/canned.yml`, in the customer's
-language) and the replies agents marked as good answers (`knowledge.GoodAnswers`: matched by
-the customer question they answered, kept when written in the customer's language). They are
-ranked by BM25 over accent-folded words without the commonest ones, computed here, on our own
-data: no external service, no model. The agent inserts one with a click and edits it before
-sending; nothing is sent by itself.
+Candidates are the assistant's FAQ answers (`faq.py`: matched by the questions the bot was
+taught for them), the canned responses (`handoff/service/api/canned.yml`), both in the
+customer's language, and the replies agents marked as good answers (`knowledge.GoodAnswers`:
+matched by the customer question they answered, kept when written in the customer's language).
+Each is scored by its best-matching text, with BM25 over accent-folded words without the
+commonest ones, computed here, on our own data: no external service, no model. The agent
+inserts one with a click and edits it before sending; nothing is sent by itself.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from handoff.language import detect
 from handoff.service.api.canned import Canned
+from handoff.service.insights.faq import FaqEntry
 from handoff.service.insights.knowledge import GoodAnswer
 
 SHOWN = 3
@@ -40,10 +42,10 @@ toi ton tu un une vos votre vous y bonjour merci sil plait c d l m n s t suis ai
 class Candidate:
     """Something an agent could send: what a question is compared with, and the reply."""
 
-    source: str  # "canned" | "good_answer"
+    source: str  # "faq" | "canned" | "good_answer"
     id: str
     title: str
-    matched: str
+    matched: Tuple[str, ...]  # what a question is compared with: its best match counts
     text: str
 
 
@@ -78,40 +80,48 @@ def _stem(word: str) -> str:
 
 
 def candidates(canned: Sequence[Canned], answers: Sequence[GoodAnswer], language: str,
-               agent_name: str) -> List[Candidate]:
+               agent_name: str, faq: Sequence[FaqEntry] = ()) -> List[Candidate]:
     """The team's knowledge in the customer's language."""
-    found = [Candidate("canned", item.id, item.title.get(language) or item.title["en"],
-                       f"{item.title.get(language, '')} {item.text.get(language, '')}",
-                       (item.text.get(language) or item.text["en"]).replace("{agent}",
-                                                                           agent_name))
-             for item in canned]
+    found = [Candidate("faq", entry.intent, entry.title[language],
+                       (*entry.questions[language], entry.answer[language]),
+                       entry.answer[language]) for entry in faq]
+    found += [Candidate("canned", item.id, item.title.get(language) or item.title["en"],
+                        (f"{item.title.get(language, '')} {item.text.get(language, '')}",),
+                        (item.text.get(language) or item.text["en"]).replace("{agent}",
+                                                                            agent_name))
+              for item in canned]
     for pair in answers:
         written_in = detect(pair.question) or detect(pair.answer)
         if written_in is not None and written_in.language != language:
             continue
-        found.append(Candidate("good_answer", pair.id, pair.question, pair.question,
+        found.append(Candidate("good_answer", pair.id, pair.question, (pair.question,),
                                pair.answer))
     return found
 
 
 def rank(question: str, found: Sequence[Candidate], shown: int = SHOWN) -> List[Suggestion]:
-    """The best `shown` candidates for `question` by BM25; none that shares no word with it."""
+    """The best `shown` candidates for `question` by BM25; none that shares no word with it.
+
+    Every text a candidate is matched by is a document; a candidate scores its best one.
+    """
     asked = set(words(question))
     if not asked or not found:
         return []
-    documents = [Counter(words(c.matched)) for c in found]
-    average = sum(sum(d.values()) for d in documents) / len(documents) or 1.0
-    holding = Counter(word for d in documents for word in set(d))
-    scored = []
-    for candidate, document in zip(found, documents, strict=True):
+    documents = [(index, Counter(words(text))) for index, candidate in enumerate(found)
+                 for text in candidate.matched]
+    average = sum(sum(d.values()) for _, d in documents) / len(documents) or 1.0
+    holding = Counter(word for _, d in documents for word in set(d))
+    best: Dict[int, float] = {}
+    for index, document in documents:
         length = sum(document.values())
         score = 0.0
         for word in asked & set(document):
-            idf = math.log(1 + (len(found) - holding[word] + 0.5) / (holding[word] + 0.5))
+            idf = math.log(1 + (len(documents) - holding[word] + 0.5) / (holding[word] + 0.5))
             tf = document[word]
             score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
-        if score > 0:
-            scored.append(Suggestion(candidate, score))
+        if score > best.get(index, 0.0):
+            best[index] = score
+    scored = [Suggestion(found[index], score) for index, score in best.items()]
     scored.sort(key=lambda s: (-s.score, s.candidate.source, s.candidate.id))
     return _distinct(scored)[:shown]
 
