@@ -19,6 +19,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -144,6 +145,11 @@ class OrderStore:
         env_path = os.environ.get("ORDERS_DB_PATH")
         self.db_path = Path(db_path or env_path or DEFAULT_DB_PATH)
         self.sql_path = Path(sql_path or DEFAULT_SQL_PATH)
+        # Built and brought up to date once per store, by one thread at a time: the handoff
+        # service's requests run in worker threads, and a first read racing the first build
+        # could open a file another thread is replacing.
+        self._ready_lock = threading.Lock()
+        self._is_ready = False
 
     def ensure_database(self) -> Path:
         """Build the database from the SQL script unless it already exists."""
@@ -180,12 +186,16 @@ class OrderStore:
         return sqlite3.connect(str(path), timeout=10, isolation_level=None)
 
     def _ready(self) -> Path:
-        try:
-            path = self.ensure_database()
-            self._migrate(path)
-        except (OSError, sqlite3.Error) as exc:
-            raise OrderStoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return path
+        with self._ready_lock:
+            if self._is_ready and self.db_path.exists():
+                return self.db_path
+            try:
+                path = self.ensure_database()
+                self._migrate(path)
+            except (OSError, sqlite3.Error) as exc:
+                raise OrderStoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            self._is_ready = True
+            return path
 
     @staticmethod
     def _migrate(path: Path) -> None:

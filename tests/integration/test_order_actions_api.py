@@ -379,3 +379,17 @@ async def test_an_approval_cut_short_by_the_order_store_is_run_once_when_approve
     assert OrderStore(db_path=orders_db).get(TOM_PROCESSING).refunded_cents == 6000
     assert [kind for kind, _, _ in await notices(redis, keys)][-1:] == ["order_refunded"]
     assert [kind for kind, _, _ in await notices(redis, keys)].count("order_refunded") == 1
+
+
+async def test_two_clicks_at_the_same_instant_change_and_tell_once(redis_server, redis, keys,
+                                                                  claimed, orders_db):
+    async with running_service(settings_for(redis_server, orders_db_path=str(orders_db))) \
+            as server, agents(server, 1) as (marie,):
+        await marie.login("marie", PASSWORD)
+        asked = {"kind": "voucher", "amount_cents": 1000, "request_id": "same-click"}
+        answers = await asyncio.gather(*(marie.post(act_path(TOM_DELIVERED), asked)
+                                         for _ in range(6)))
+        assert {status for status, _ in answers} == {200}, answers
+        assert len({body["outcome"]["detail"] for _, body in answers}) == 1  # one voucher code
+    assert journal(orders_db) == [("voucher", TOM_DELIVERED, 1000, "agent:marie", 1, None)]
+    assert [kind for kind, _, _ in await notices(redis, keys)] == ["order_voucher"]

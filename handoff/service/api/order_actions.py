@@ -108,14 +108,17 @@ async def act(request: web.Request, agent: Agent, record: Conversation,
         raise ApiError("over_refundable")
     if limit is not None and (ask.amount_cents or 0) > limit:
         return {"approval": (await _ask_supervisor(request, agent, record, ask)).public()}
-    redis, keys = request.app[app_keys.REDIS], request.app[app_keys.KEYS]
-    told = await redis.hget(keys.order_requests(record.id), ask.request_id)
-    if told is not None and told != RUNNING:
-        first = json.loads(told)
-        if not first.get("done"):
-            raise ApiError(REASON_ERRORS.get(first.get("reason") or "", "bad_request"))
-        return {"outcome": {**first, "replayed": True}}
-    await redis.hset(keys.order_requests(record.id), ask.request_id, RUNNING)
+    redis, requests = request.app[app_keys.REDIS], request.app[app_keys.KEYS].order_requests(
+        record.id)
+    if not await redis.hsetnx(requests, ask.request_id, RUNNING):
+        # Seen before: answered already, or under way (or cut short: run again, it happens once
+        # in the store, and only the run that marks it told tells the customer).
+        told = await redis.hget(requests, ask.request_id)
+        if told is not None and told != RUNNING:
+            first = json.loads(told)
+            if not first.get("done"):
+                raise ApiError(REASON_ERRORS.get(first.get("reason") or "", "bad_request"))
+            return {"outcome": {**first, "replayed": True}}
     outcome = await _run(request, ask, f"console:{record.id}:{ask.request_id}",
                          agent_actor(agent.username))
     if await _mark_told(request, record.id, ask.request_id, outcome) and outcome.done:
