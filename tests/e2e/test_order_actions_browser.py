@@ -10,6 +10,7 @@ The orders are the stack's own copy of handoff/orders/orders.sql; only this test
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -164,3 +165,11 @@ def test_a_suggested_reply_is_inserted_edited_and_sent(stack, browser):
     reply.press_sequentially(" Anything else?", delay=10)  # edited before it is sent
     reply.press("Enter")
     expect(messages).to_contain_text(f"{text} Anything else?", timeout=LIVE)
+
+    # The search box over the team's knowledge: found, inserted, editable.
+    marie.get_by_test_id("knowledge-search").fill("opening hours saturday")
+    result = marie.get_by_test_id("knowledge-result").first
+    expect(result).to_have_attribute("data-source", "faq", timeout=QUICK)
+    expect(result).to_contain_text("Monday to Friday")
+    result.get_by_test_id("knowledge-insert").click()
+    expect(reply).to_have_value(re.compile(r"^Our customer service is open Monday to Friday"))

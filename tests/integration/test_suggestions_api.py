@@ -71,3 +71,28 @@ async def test_suggestions_for_the_latest_message_in_the_customers_language(
 
         await paul.login("paul", PASSWORD)  # not his conversation: not even its suggestions
         assert (await paul.get("/api/conversations/c1/suggestions"))[0] == 404
+
+
+async def test_the_knowledge_search_box(redis_server, redis, keys, store):
+    await _held(store, redis, keys)
+    await GoodAnswers(redis, keys).mark(
+        "old", {"id": "q", "text": "Can I pay with a gift card? I'm tom.baker@example.com"},
+        {"id": "a", "text": "Yes: write to gifts@example.com with order 10235.",
+         "agent_username": "paul"}, "paul")
+    async with running_service(settings_for(redis_server)) as server, \
+            agents(server, 1) as (marie,):
+        await marie.login("marie", PASSWORD)
+        status, body = await marie.get("/api/knowledge", params={"q": "gift card"})
+        assert status == 200, body
+        marked = [r for r in body["results"] if r["source"] == "good_answer"]
+        # Another customer's words: their e-mail address and order number are masked.
+        assert [(r["title"], r["text"]) for r in marked] == [
+            ("Can I pay with a gift card? I'm [email]",
+             "Yes: write to [email] with order [order].")]
+        assert {r["source"] for r in body["results"]} >= {"faq", "good_answer"}
+        status, body = await marie.get("/api/knowledge", params={"q": "livraison délai",
+                                                                "language": "fr"})
+        assert body["results"][0]["id"] == "delivery_times"
+        assert (await marie.get("/api/knowledge", params={"q": "x", "language": "de"}))[0] == 400
+        assert (await marie.get("/api/knowledge", params={"q": "x" * 201}))[0] == 400
+        assert (await marie.get("/api/knowledge"))[1]["results"] == []

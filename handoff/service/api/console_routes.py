@@ -51,6 +51,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/conversations/{id}/good-answers", mark_good_answer)
     app.router.add_get("/api/conversations/{id}/good-answers", list_good_answers)
     app.router.add_get("/api/conversations/{id}/suggestions", suggestions)
+    app.router.add_get("/api/knowledge", knowledge)
 
 
 async def canned_responses(request: web.Request) -> web.Response:
@@ -161,6 +162,26 @@ async def suggestions(request: web.Request) -> web.Response:
             request.app[app_keys.FAQ]))
     return web.json_response({"question": question, "language": language,
                               "suggestions": [s.public() for s in found]})
+
+
+MAX_QUERY = 200
+KNOWLEDGE_SHOWN = 8
+
+
+async def knowledge(request: web.Request) -> web.Response:
+    """The team's knowledge searched by words: `?q=…&language=fr|en` (the console's search box).
+
+    The same sources and ranking as the suggestions, more results; good answers masked.
+    """
+    agent = await current_agent(request)
+    query, language = request.query.get("q", ""), request.query.get("language", "en")
+    if len(query) > MAX_QUERY or language not in ("en", "fr"):
+        raise ApiError("bad_request")
+    answers = await GoodAnswers(request.app[app_keys.REDIS], request.app[app_keys.KEYS]).list()
+    found = suggesting.rank(query, suggesting.candidates(
+        request.app[app_keys.CANNED], answers, language, agent.name, request.app[app_keys.FAQ]),
+        shown=KNOWLEDGE_SHOWN)
+    return web.json_response({"results": [s.public() for s in found]})
 
 
 async def _latest_question(request: web.Request, record: Conversation) -> Optional[str]:

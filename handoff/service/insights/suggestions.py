@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from handoff.language import detect
+from handoff.pii import mask
 from handoff.service.api.canned import Canned
 from handoff.service.insights.faq import FaqEntry
 from handoff.service.insights.knowledge import GoodAnswer
@@ -94,8 +95,10 @@ def candidates(canned: Sequence[Canned], answers: Sequence[GoodAnswer], language
         written_in = detect(pair.question) or detect(pair.answer)
         if written_in is not None and written_in.language != language:
             continue
-        found.append(Candidate("good_answer", pair.id, pair.question, (pair.question,),
-                               pair.answer))
+        # Another customer's conversation: what could name them is masked before anyone sees it.
+        question = mask(pair.question)
+        found.append(Candidate("good_answer", pair.id, question, (question,),
+                               mask(pair.answer)))
     return found
 
 
