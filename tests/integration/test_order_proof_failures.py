@@ -65,5 +65,5 @@ async def test_without_redis_the_count_is_zero_and_said_in_the_log(keys, caplog)
         assert await failures.count("10234") == 0
     finally:
         await gone.close(close_connection_pool=True)
-    assert "actions.order_proof.count_unavailable" in caplog.text
-    assert "actions.order_proof.add_unavailable" in caplog.text
+    assert "orders.proof.count_unavailable" in caplog.text
+    assert "orders.proof.add_unavailable" in caplog.text
