@@ -135,8 +135,8 @@ def test_an_agent_acts_on_orders_and_a_supervisor_approves_above_the_limit(stack
         ("refund", PROCESSING, 8000, "agent:marie approved by sam", 1)]
     expect(actions).to_have_count(4, timeout=LIVE)  # + asked a supervisor, + refunded
     expect(actions.nth(3)).to_contain_text("by Marie, approved by Sam")
-    marie.get_by_test_id("context-panel").screenshot(
-        path=str(SCREENSHOTS / "console-orders.png"))
+    panel.scroll_into_view_if_needed()
+    marie.screenshot(path=str(SCREENSHOTS / "console-orders.png"))
 
 
 def test_a_suggested_reply_is_inserted_edited_and_sent(stack, browser):

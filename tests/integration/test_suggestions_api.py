@@ -44,9 +44,10 @@ async def test_suggestions_for_the_latest_message_in_the_customers_language(
     async with running_service(settings_for(redis_server)) as server, \
             agents(server, 2) as (marie, paul):
         await marie.login("marie", PASSWORD)
-        # Before any message of the live path: the ticket's last one (no shared word here).
+        # Before any message of the live path, the ticket's last one was the request for a
+        # person: nothing to answer yet.
         status, body = await marie.get("/api/conversations/c1/suggestions")
-        assert status == 200 and body["question"] == "I want to talk to a human"
+        assert status == 200 and body["question"] is None
         assert body["suggestions"] == []
 
         await _customer_says(redis, keys, "Comment retourner un article abîmé ?")
@@ -96,3 +97,20 @@ async def test_the_knowledge_search_box(redis_server, redis, keys, store):
         assert (await marie.get("/api/knowledge", params={"q": "x", "language": "de"}))[0] == 400
         assert (await marie.get("/api/knowledge", params={"q": "x" * 201}))[0] == 400
         assert (await marie.get("/api/knowledge"))[1]["results"] == []
+
+
+async def test_a_question_the_bot_did_not_understand_gets_suggestions_at_once(
+        redis_server, redis, keys, store):
+    await AccountStore(redis, keys).create("marie", "Marie", PASSWORD)
+    events = [ev.user("hi", "greet", ts=1.0), ev.bot("Hello!", ts=1.1),
+              ev.user("my parcel takes ages, how long does shipping take to Belgium",
+                      "nlu_fallback", ts=2.0)]
+    await store.enqueue(build_ticket("c2", events, {"language": "en"}, events[-1]["parse_data"],
+                                     Reason.NOT_UNDERSTOOD))
+    await store.claim("c2", "marie", "Marie")
+    async with running_service(settings_for(redis_server)) as server, \
+            agents(server, 1) as (marie,):
+        await marie.login("marie", PASSWORD)
+        status, body = await marie.get("/api/conversations/c2/suggestions")
+        assert status == 200 and body["question"].startswith("my parcel takes ages")
+        assert body["suggestions"][0]["id"] == "delivery_times"

@@ -31,6 +31,7 @@ from handoff.service.api.errors import ApiError, prefers_french
 from handoff.service.api.routes import describe, tell_customer_agent_joined
 from handoff.service.insights import suggestions as suggesting
 from handoff.service.insights.knowledge import GoodAnswers, question_for
+from handoff.ticket import Reason
 
 MAX_NOTE_CHARS = 4000
 PRESENCE = ("online", "away")
@@ -185,7 +186,11 @@ async def knowledge(request: web.Request) -> web.Response:
 
 
 async def _latest_question(request: web.Request, record: Conversation) -> Optional[str]:
-    """The live path's last customer message (`Keys.last_customer_turn`), else the ticket's."""
+    """The live path's last customer message (`Keys.last_customer_turn`), else the ticket's.
+
+    Not the ticket's when the customer asked for a person: that message is the request itself
+    ("I want to talk to someone"), not a question to answer.
+    """
     raw = await request.app[app_keys.REDIS].hget(
         request.app[app_keys.KEYS].last_customer_turn(record.id), "event")
     if raw:
@@ -193,7 +198,9 @@ async def _latest_question(request: web.Request, record: Conversation) -> Option
         if text and not text.startswith("/"):
             return text
     ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
-    return suggesting.latest_question(ticket.transcript) if ticket else None
+    if ticket is None or ticket.reason == Reason.ASKED.value:
+        return None
+    return suggesting.latest_question(ticket.transcript)
 
 
 async def transfer(request: web.Request) -> web.Response:
