@@ -161,6 +161,7 @@ def test_a_suggested_reply_is_inserted_edited_and_sent(stack, browser):
     suggestion.click()
     reply = marie.get_by_test_id("reply-input")
     expect(reply).to_have_value(text)
+    marie.screenshot(path=str(SCREENSHOTS / "console-suggestions.png"))
     reply.press("End")
     reply.press_sequentially(" Anything else?", delay=10)  # edited before it is sent
     reply.press("Enter")
