@@ -25,6 +25,7 @@ from typing import Callable, List, Tuple
 
 import yaml
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from handoff.service.api import canned
 from handoff.service.insights import faq
@@ -86,12 +87,12 @@ async def time_redis(count: int) -> List[float]:
                                    "--dir", data, "--save", "", "--appendonly", "no"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            client = Redis(port=port)
+            client = Redis(host="127.0.0.1", port=port)
             for _ in range(100):
                 try:
                     await client.ping()
                     break
-                except OSError:
+                except RedisConnectionError:
                     await asyncio.sleep(0.05)
             samples = []
             for _ in range(count):

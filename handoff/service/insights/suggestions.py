@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from handoff.language import detect
@@ -64,6 +65,28 @@ class Suggestion:
                 "score": round(self.score, 3)}
 
 
+# Each text is read once per process: the knowledge changes little between two messages, and
+# reading it again for every message grew the cost with the number of good answers
+# (bench/suggestions.py: 122 ms a message at 2,000 of them without these caches).
+CACHED_TEXTS = 50_000
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _document(text: str) -> Tuple[Tuple[str, int], ...]:
+    return tuple(Counter(words(text)).items())
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _written_in(question: str, answer: str) -> Optional[str]:
+    found = detect(question) or detect(answer)
+    return found.language if found else None
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _masked(text: str) -> str:
+    return mask(text)
+
+
 def words(text: str) -> List[str]:
     """Folded words that carry meaning ("Où est mon colis ?" -> ["colis"] with crude stems)."""
     folded = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
@@ -92,13 +115,13 @@ def candidates(canned: Sequence[Canned], answers: Sequence[GoodAnswer], language
                                                                             agent_name))
               for item in canned]
     for pair in answers:
-        written_in = detect(pair.question) or detect(pair.answer)
-        if written_in is not None and written_in.language != language:
+        written_in = _written_in(pair.question, pair.answer)
+        if written_in is not None and written_in != language:
             continue
         # Another customer's conversation: what could name them is masked before anyone sees it.
-        question = mask(pair.question)
+        question = _masked(pair.question)
         found.append(Candidate("good_answer", pair.id, question, (question,),
-                               mask(pair.answer)))
+                               _masked(pair.answer)))
     return found
 
 
@@ -110,23 +133,48 @@ def rank(question: str, found: Sequence[Candidate], shown: int = SHOWN) -> List[
     asked = set(words(question))
     if not asked or not found:
         return []
-    documents = [(index, Counter(words(text))) for index, candidate in enumerate(found)
-                 for text in candidate.matched]
-    average = sum(sum(d.values()) for _, d in documents) / len(documents) or 1.0
-    holding = Counter(word for _, d in documents for word in set(d))
+    owners = tuple(index for index, candidate in enumerate(found) for _ in candidate.matched)
+    index = _Index.of(tuple(text for candidate in found for text in candidate.matched))
+    sums: Dict[int, float] = {}
     best: Dict[int, float] = {}
-    for index, document in documents:
-        length = sum(document.values())
-        score = 0.0
-        for word in asked & set(document):
-            idf = math.log(1 + (len(documents) - holding[word] + 0.5) / (holding[word] + 0.5))
-            tf = document[word]
-            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
-        if score > best.get(index, 0.0):
-            best[index] = score
-    scored = [Suggestion(found[index], score) for index, score in best.items()]
+    for word in asked:
+        postings = index.postings.get(word, ())
+        if not postings:
+            continue
+        idf = math.log(1 + (len(owners) - len(postings) + 0.5) / (len(postings) + 0.5))
+        for document, tf in postings:
+            norm = K1 * (1 - B + B * index.lengths[document] / index.average)
+            score = idf * tf * (K1 + 1) / (tf + norm)
+            sums[document] = sums.get(document, 0.0) + score
+    for document, score in sums.items():
+        owner = owners[document]
+        if score > best.get(owner, 0.0):
+            best[owner] = score
+    scored = [Suggestion(found[owner], score) for owner, score in best.items()]
     scored.sort(key=lambda s: (-s.score, s.candidate.source, s.candidate.id))
     return _distinct(scored)[:shown]
+
+
+@dataclass
+class _Index:
+    """Postings (word -> documents holding it, with counts) of one set of documents."""
+
+    postings: Dict[str, List[Tuple[int, int]]]
+    lengths: List[int]
+    average: float
+
+    @staticmethod
+    @lru_cache(maxsize=8)
+    def of(texts: Tuple[str, ...]) -> "_Index":
+        """Built once per set of texts: the same knowledge answers many messages."""
+        postings: Dict[str, List[Tuple[int, int]]] = {}
+        lengths = []
+        for number, text in enumerate(texts):
+            document = _document(text)
+            lengths.append(sum(tf for _, tf in document))
+            for word, tf in document:
+                postings.setdefault(word, []).append((number, tf))
+        return _Index(postings, lengths, (sum(lengths) / len(lengths) if lengths else 0) or 1.0)
 
 
 def _distinct(ranked: List[Suggestion]) -> List[Suggestion]:
