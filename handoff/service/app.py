@@ -56,6 +56,7 @@ from handoff.service.appkeys import (
     ORDERS,
     RASA,
     REDIS,
+    RESOLVED,
     SESSION_REDIS,
     SETTINGS,
     STORE,
@@ -63,6 +64,7 @@ from handoff.service.appkeys import (
     WORKERS,
 )
 from handoff.service.insights import faq
+from handoff.service.insights.resolved import ResolvedReplies
 from handoff.service.jobs.workers import Workers
 from handoff.settings import Settings
 
@@ -90,6 +92,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[TEAMS] = teams.load()
     app[ORDERS] = OrderDesk(OrderStore(settings.orders_db_path or None))
     app[FAQ] = faq.load()
+    app[RESOLVED] = ResolvedReplies(redis, keys)
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
     app[SESSION_REDIS] = connect(settings.redis_url, decode_responses=False)
     aiohttp_session.setup(app, RedisStorage(

@@ -18,6 +18,7 @@ from handoff.service.api.canned import Canned
 from handoff.service.api.hub import Hub
 from handoff.service.api.login_guard import LoginGuard
 from handoff.service.insights.faq import FaqEntry
+from handoff.service.insights.resolved import ResolvedReplies
 from handoff.service.jobs.workers import Workers
 from handoff.settings import Settings
 from handoff.teams import Team
@@ -38,3 +39,4 @@ TEAMS = web.AppKey("teams", Dict[str, Team])
 LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 ORDERS = web.AppKey("orders", OrderDesk)
 FAQ = web.AppKey("faq", List[FaqEntry])
+RESOLVED = web.AppKey("resolved", ResolvedReplies)

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from handoff.accounts import AccountStore
+from handoff.relay.stored_tracker import tracker_key
 from handoff.service.insights.knowledge import GoodAnswers
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
@@ -114,3 +115,34 @@ async def test_a_question_the_bot_did_not_understand_gets_suggestions_at_once(
         status, body = await marie.get("/api/conversations/c2/suggestions")
         assert status == 200 and body["question"].startswith("my parcel takes ages")
         assert body["suggestions"][0]["id"] == "delivery_times"
+
+
+async def test_replies_that_resolved_past_questions_are_searched_masked(
+        redis_server, redis, keys, store):
+    await _held(store, redis, keys)
+    # A past conversation closed as resolved, as the tracker store and the dashboard keep it.
+    events = [ev.user("Can I change the colour of my sofa order? I'm ana@example.com", "",
+                      ts=5.0, message_id="q9"),
+              ev.bot("Yes, the fabric can be changed until it is cut: write to "
+                     "atelier@example.com with order 20411.", ts=6.0,
+                     metadata={"handoff_agent": "paul", "agent": "Paul", "message_id": "a9"})]
+    await redis.set(tracker_key("past-1"), json.dumps({"name": "past-1", "events": events}))
+    await redis.zadd(keys.metrics_handoffs, {"t-past": 4.0})
+    await redis.hset(keys.metrics_handoff("t-past"), mapping={
+        "conversation_id": "past-1", "outcome": "closed", "resolution": "resolved",
+        "ended_at": "7.0"})
+    async with running_service(settings_for(redis_server)) as server, \
+            agents(server, 1) as (marie,):
+        await marie.login("marie", PASSWORD)
+        status, body = await marie.get("/api/knowledge", params={"q": "change fabric colour"})
+        assert status == 200, body
+        assert [(r["source"], r["title"], r["text"]) for r in body["results"]
+                if r["source"] == "resolved"] == [(
+                    "resolved", "Can I change the colour of my sofa order? I'm [email]",
+                    "Yes, the fabric can be changed until it is cut: write to [email] with "
+                    "order [order].")]
+        # An erasure (or a retention pass) makes what was read stale at once.
+        await redis.delete(tracker_key("past-1"))
+        await redis.incr(keys.data_removed)
+        status, body = await marie.get("/api/knowledge", params={"q": "change fabric colour"})
+        assert [r for r in body["results"] if r["source"] == "resolved"] == []

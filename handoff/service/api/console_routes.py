@@ -158,9 +158,7 @@ async def suggestions(request: web.Request) -> web.Response:
     if question:
         answers = await GoodAnswers(request.app[app_keys.REDIS],
                                     request.app[app_keys.KEYS]).list()
-        found = suggesting.rank(question, suggesting.candidates(
-            request.app[app_keys.CANNED], answers, language, agent.name,
-            request.app[app_keys.FAQ]))
+        found = suggesting.rank(question, await _knowledge(request, answers, language, agent))
     return web.json_response({"question": question, "language": language,
                               "suggestions": [s.public() for s in found]})
 
@@ -179,10 +177,17 @@ async def knowledge(request: web.Request) -> web.Response:
     if len(query) > MAX_QUERY or language not in ("en", "fr"):
         raise ApiError("bad_request")
     answers = await GoodAnswers(request.app[app_keys.REDIS], request.app[app_keys.KEYS]).list()
-    found = suggesting.rank(query, suggesting.candidates(
-        request.app[app_keys.CANNED], answers, language, agent.name, request.app[app_keys.FAQ]),
-        shown=KNOWLEDGE_SHOWN)
+    found = suggesting.rank(query, await _knowledge(request, answers, language, agent),
+                            shown=KNOWLEDGE_SHOWN)
     return web.json_response({"results": [s.public() for s in found]})
+
+
+async def _knowledge(request: web.Request, answers: List[Any], language: str,
+                     agent: Agent) -> List[suggesting.Candidate]:
+    """Everything suggestions and the search draw on, in the customer's language."""
+    return suggesting.candidates(request.app[app_keys.CANNED], answers, language, agent.name,
+                                 request.app[app_keys.FAQ],
+                                 await request.app[app_keys.RESOLVED].pairs())
 
 
 async def _latest_question(request: web.Request, record: Conversation) -> Optional[str]:

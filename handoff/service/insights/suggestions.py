@@ -44,7 +44,7 @@ toi ton tu un une vos votre vous y bonjour merci sil plait c d l m n s t suis ai
 class Candidate:
     """Something an agent could send: what a question is compared with, and the reply."""
 
-    source: str  # "faq" | "canned" | "good_answer"
+    source: str  # "faq" | "canned" | "good_answer" | "resolved"
     id: str
     title: str
     matched: Tuple[str, ...]  # what a question is compared with: its best match counts
@@ -104,8 +104,13 @@ def _stem(word: str) -> str:
 
 
 def candidates(canned: Sequence[Canned], answers: Sequence[GoodAnswer], language: str,
-               agent_name: str, faq: Sequence[FaqEntry] = ()) -> List[Candidate]:
-    """The team's knowledge in the customer's language."""
+               agent_name: str, faq: Sequence[FaqEntry] = (),
+               resolved: Sequence[GoodAnswer] = ()) -> List[Candidate]:
+    """The team's knowledge in the customer's language.
+
+    `answers`: marked as good answers; `resolved`: replies of conversations closed as
+    resolved (`resolved.py`), the same shape.
+    """
     found = [Candidate("faq", entry.intent, entry.title[language],
                        (*entry.questions[language], entry.answer[language]),
                        entry.answer[language]) for entry in faq]
@@ -114,14 +119,16 @@ def candidates(canned: Sequence[Canned], answers: Sequence[GoodAnswer], language
                         (item.text.get(language) or item.text["en"]).replace("{agent}",
                                                                             agent_name))
               for item in canned]
-    for pair in answers:
-        written_in = _written_in(pair.question, pair.answer)
-        if written_in is not None and written_in != language:
-            continue
-        # Another customer's conversation: what could name them is masked before anyone sees it.
-        question = _masked(pair.question)
-        found.append(Candidate("good_answer", pair.id, question, (question,),
-                               _masked(pair.answer)))
+    for source, pairs in (("good_answer", answers), ("resolved", resolved)):
+        for pair in pairs:
+            written_in = _written_in(pair.question, pair.answer)
+            if written_in is not None and written_in != language:
+                continue
+            # Another customer's conversation: what could name them is masked before anyone
+            # sees it.
+            question = _masked(pair.question)
+            found.append(Candidate(source, pair.id, question, (question,),
+                                   _masked(pair.answer)))
     return found
 
 
