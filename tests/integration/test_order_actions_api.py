@@ -393,3 +393,17 @@ async def test_two_clicks_at_the_same_instant_change_and_tell_once(redis_server,
         assert len({body["outcome"]["detail"] for _, body in answers}) == 1  # one voucher code
     assert journal(orders_db) == [("voucher", TOM_DELIVERED, 1000, "agent:marie", 1, None)]
     assert [kind for kind, _, _ in await notices(redis, keys)] == ["order_voucher"]
+
+
+async def test_a_second_click_on_a_refund_that_emptied_the_order_is_a_replay(
+        redis_server, redis, keys, claimed, orders_db):
+    async with running_service(settings_for(redis_server, orders_db_path=str(orders_db))) \
+            as server, agents(server, 1) as (sam,):
+        await sam.login("sam", PASSWORD)
+        asked = {"kind": "refund", "amount_cents": 4200, "request_id": "all-of-it"}
+        first = await sam.post(act_path(TOM_DELIVERED), asked)
+        again = await sam.post(act_path(TOM_DELIVERED), asked)
+        assert (first[0], again[0]) == (200, 200), again
+        assert again[1]["outcome"]["replayed"] and again[1]["outcome"]["done"]
+    assert OrderStore(db_path=orders_db).get(TOM_DELIVERED).refunded_cents == 4200
+    assert [kind for kind, _, _ in await notices(redis, keys)] == ["order_refunded"]

@@ -102,23 +102,23 @@ async def act(request: web.Request, agent: Agent, record: Conversation,
     if ask.order_number not in orders:
         known = await in_thread(desk_of(request).store.get, ask.order_number)
         raise ApiError("order_not_customers" if known is not None else "order_unknown")
+    redis, requests = request.app[app_keys.REDIS], request.app[app_keys.KEYS].order_requests(
+        record.id)
+    answered = _answered(await redis.hget(requests, ask.request_id))
+    if answered is not None:  # a second click: the first one's answer, nothing changed
+        return answered
     limit = limits_for(request, agent, record).get(ask.kind)
     if ask.kind == "refund" and (ask.amount_cents or 0) > orders[ask.order_number].refundable_cents:
         # Refused at once rather than after a supervisor's approval (the desk checks it again).
         raise ApiError("over_refundable")
     if limit is not None and (ask.amount_cents or 0) > limit:
         return {"approval": (await _ask_supervisor(request, agent, record, ask)).public()}
-    redis, requests = request.app[app_keys.REDIS], request.app[app_keys.KEYS].order_requests(
-        record.id)
     if not await redis.hsetnx(requests, ask.request_id, RUNNING):
-        # Seen before: answered already, or under way (or cut short: run again, it happens once
-        # in the store, and only the run that marks it told tells the customer).
-        told = await redis.hget(requests, ask.request_id)
-        if told is not None and told != RUNNING:
-            first = json.loads(told)
-            if not first.get("done"):
-                raise ApiError(REASON_ERRORS.get(first.get("reason") or "", "bad_request"))
-            return {"outcome": {**first, "replayed": True}}
+        # Seen meanwhile: answered already, or under way (or cut short: run again, it happens
+        # once in the store, and only the run that marks it told tells the customer).
+        answered = _answered(await redis.hget(requests, ask.request_id))
+        if answered is not None:
+            return answered
     outcome = await _run(request, ask, f"console:{record.id}:{ask.request_id}",
                          agent_actor(agent.username))
     if await _mark_told(request, record.id, ask.request_id, outcome) and outcome.done:
@@ -126,6 +126,16 @@ async def act(request: web.Request, agent: Agent, record: Conversation,
     if not outcome.done:
         raise ApiError(REASON_ERRORS.get(outcome.reason or "", "bad_request"))
     return {"outcome": outcome.public()}
+
+
+def _answered(told: Optional[str]) -> Optional[Dict[str, Any]]:
+    """What a request answered the first time (its error again), or None if it has not been."""
+    if told is None or told == RUNNING:
+        return None
+    first = json.loads(told)
+    if not first.get("done"):
+        raise ApiError(REASON_ERRORS.get(first.get("reason") or "", "bad_request"))
+    return {"outcome": {**first, "replayed": True}}
 
 
 async def decide(request: web.Request, supervisor: Agent, record: Conversation, aid: str,
