@@ -12,10 +12,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
 from actions import deps, order_proof
-from actions.order_store import OrderStore
 from handoff import teams
 from handoff.availability import opening_text, unavailable_reason
 from handoff.conversation import HUMAN_STATES, IllegalTransition
+from handoff.orders.store import OrderStore
 from handoff.routing import route
 from handoff.ticket import Ticket, build_ticket, reason_for
 from handoff.waiting import LAST_CLAIMS, estimate_wait

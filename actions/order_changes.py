@@ -22,31 +22,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import order_proof
-from actions.order_store import (
-    MAX_ADDRESS_LENGTH,
-    Order,
-    UsesOrderStore,
-    normalise_order_number,
-)
-from actions.orders import ValidateOrderForm, proven_order
-
-
-def clean_address(text: Any) -> Optional[str]:
-    """A plausible postal address from the customer's message, or ``None``.
-
-    It must have a number (street number or postcode), some letters, at least
-    three words, and fit in the store; whitespace is tidied.
-    """
-    if not isinstance(text, str):
-        return None
-    clean = " ".join(text.split()).strip(" .")
-    if not (8 <= len(clean) <= MAX_ADDRESS_LENGTH):
-        return None
-    if not any(c.isdigit() for c in clean) or sum(c.isalpha() for c in clean) < 4:
-        return None
-    if len(clean.replace(",", " ").split()) < 3:
-        return None
-    return clean
+from actions.orders import UsesOrderStore, ValidateOrderForm, proven_order
+from handoff.orders.desk import bot_actor, clean_address
+from handoff.orders.store import Order, normalise_order_number
 
 
 class _ChangeFormValidation(ValidateOrderForm):
@@ -147,7 +125,8 @@ class ActionCancelOrder(UsesOrderStore, Action):
         if tracker.get_slot("cancel_confirmed") is not True:
             dispatcher.utter_message(response="utter_cancel_kept", order_number=order.order_number)
             return events
-        result = self.store.cancel(order.order_number)
+        result = self.desk.cancel(order.order_number, bot_actor(tracker.sender_id),
+                                  request_id=_request_id(tracker, self.name()))
         if result.done:
             dispatcher.utter_message(response="utter_cancel_done", order_number=order.order_number)
         elif result.order is not None:  # it shipped in the meantime
@@ -188,7 +167,9 @@ class ActionChangeAddress(UsesOrderStore, Action):
         if address is None:
             dispatcher.utter_message(response="utter_invalid_address")
             return events
-        result = self.store.change_address(order.order_number, address)
+        result = self.desk.change_address(order.order_number, address,
+                                          bot_actor(tracker.sender_id),
+                                          request_id=_request_id(tracker, self.name()))
         if result.done:
             dispatcher.utter_message(
                 response="utter_address_changed",
@@ -207,3 +188,13 @@ class ActionChangeAddress(UsesOrderStore, Action):
             else "utter_address_refused"
         )
         dispatcher.utter_message(response=response, order_number=order.order_number)
+
+
+def _request_id(tracker: Tracker, action: str) -> Optional[str]:
+    """The change's id in the order store, or None when the message has no id.
+
+    Rasa running the action again for the same message (a retry after a timeout) changes the
+    order once.
+    """
+    message_id = tracker.latest_message.get("message_id")
+    return f"bot:{action}:{tracker.sender_id}:{message_id}"[:100] if message_id else None

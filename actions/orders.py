@@ -18,7 +18,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import deps, order_proof
-from actions.order_store import Order, OrderStore, UsesOrderStore, normalise_order_number
+from handoff.orders.desk import OrderDesk
+from handoff.orders.store import Order, OrderStore, normalise_order_number
 
 _MONTHS = {
     "en": (
@@ -58,6 +59,29 @@ _WEEKDAYS = {
 # Something the customer typed that looks like an attempt at an order number:
 # a run of 3+ digits, possibly split by spaces, dots or dashes ("10 234").
 _NUMBER_ATTEMPT = re.compile(r"#?\s*(\d[\d .-]{1,}\d)")
+
+
+class UsesOrderStore:
+    """For actions: the order store given (tests pass their own), else one made on first use.
+
+    Changes go through the desk (``handoff/orders/desk.py``), the one implementation of the
+    business actions, which the agents' console calls too.
+    """
+
+    def __init__(self, store: Optional[OrderStore] = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> OrderStore:
+        """The order store."""
+        if self._store is None:
+            self._store = OrderStore()
+        return self._store
+
+    @property
+    def desk(self) -> OrderDesk:
+        """The business actions on this store."""
+        return OrderDesk(self.store)
 
 
 # Intents that always lead straight to a person (principle 1), from any state.

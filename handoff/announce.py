@@ -37,16 +37,19 @@ class Announcer:
                         [{"event": "slot", "name": "handoff_agent", "value": agent_name}])
 
     async def send(self, conversation_id: str, kind: str, agent_name: str,
-                   before: Sequence[Dict[str, Any]] = (), **fields: Any) -> bool:
+                   before: Sequence[Dict[str, Any]] = (),
+                   record_fields: Optional[Dict[str, Any]] = None, **fields: Any) -> bool:
         """One notice (`handoff.notices.TEXTS[kind]`); whether Rasa took it.
 
         A field given in each language (`{"en": …, "fr": …}`) is put in the customer's.
+        `record_fields` go into the event's metadata as they are (what the conversation's
+        record keeps of it, e.g. an action on an order).
         """
         record = await self._store.get(conversation_id)
         language = await self.language(conversation_id, record)
         fields = {name: value.get(language, value.get("en")) if isinstance(value, dict) else value
                   for name, value in fields.items()}
-        notice = notice_event(kind, language, agent_name, **fields)
+        notice = notice_event(kind, language, agent_name, **fields, **(record_fields or {}))
         if record.state in HUMAN_STATES:
             slots = {e["name"]: e.get("value") for e in before if e.get("event") == "slot"}
             await enqueue_notice(self._redis, self._keys, conversation_id, kind, notice["text"],

@@ -66,6 +66,38 @@ class Keys:
         """LIST of note JSON, owner `handoff.notes`: internal notes, never shown to customers."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:notes"
 
+    def order_requests(self, conversation_id: str) -> str:
+        """HASH, owner `handoff.service.api.order_actions`: the console's action requests.
+
+        Request id -> `running` (being run, or cut short: run again, the order store makes it
+        happen once) or the outcome's JSON (done and told: a resend answers it again).
+        """
+        return f"{self.prefix}:conv:{{{conversation_id}}}:order-requests"
+
+    def proven_orders(self, conversation_id: str) -> str:
+        """SET, owner `handoff.service.api.order_routes`: orders the customer proved to agents."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:proven-orders"
+
+    def approval(self, conversation_id: str, approval_id: str) -> str:
+        """HASH, owner `handoff.orders.approvals`: an action above a team's limit.
+
+        kind, order_number, amount_cents, requested_by(_name), status (`pending`, `approving`,
+        `approved`, `refused`, `failed`), decided_by(_name), created_at, decided_at, outcome.
+        """
+        return f"{self.prefix}:conv:{{{conversation_id}}}:approval:{approval_id}"
+
+    def conversation_approvals(self, conversation_id: str) -> str:
+        """ZSET approval id -> time asked, owner `handoff.orders.approvals`."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:approvals"
+
+    @property
+    def approvals_pending(self) -> str:
+        """ZSET, owner `handoff.orders.approvals`: what supervisors have to decide.
+
+        Member `[conversation id, approval id]` (JSON), scored with the time asked.
+        """
+        return f"{self.prefix}:approvals:pending"
+
     def journal(self, conversation_id: str) -> str:
         """STREAM, owner `handoff.journal`: the conversation's messages, for replay."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:journal"

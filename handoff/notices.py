@@ -1,4 +1,7 @@
-"""What the customer is told, in their language, when a person joins, leaves or closes."""
+"""What the customer is told, in their language, when a person joins, leaves or closes.
+
+Also what an agent did on their order (`handoff.service.api.order_actions`).
+"""
 
 from __future__ import annotations
 
@@ -57,6 +60,36 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "This conversation is now closed. Write again any time if you need anything.",
         "fr": "Cette conversation est maintenant close. Écrivez-nous à tout moment si besoin.",
     },
+    "order_cancelled": {
+        "en": "{agent} has cancelled your order {order}.",
+        "fr": "{agent} a annulé votre commande {order}.",
+    },
+    "order_address_changed": {
+        "en": "{agent} has changed the delivery address of your order {order} to: {address}.",
+        "fr": "{agent} a changé l'adresse de livraison de votre commande {order} : {address}.",
+    },
+    "order_refunded": {
+        "en": "{agent} has refunded {amount} on your order {order}, to your original means "
+              "of payment.",
+        "fr": "{agent} vous a remboursé {amount} sur votre commande {order}, sur votre moyen "
+              "de paiement d'origine.",
+    },
+    "order_voucher": {
+        "en": "{agent} has given you a voucher of {amount} (order {order}). Your code: {code}.",
+        "fr": "{agent} vous a offert un bon d'achat de {amount} (commande {order}). Votre "
+              "code : {code}.",
+    },
+    "order_approval_requested": {
+        "en": "{agent} has asked a manager to approve {what} on your order {order}. We will "
+              "tell you here as soon as it is decided.",
+        "fr": "{agent} a demandé à un responsable de valider {what} sur votre commande {order}. "
+              "Nous vous tiendrons informé ici dès que ce sera décidé.",
+    },
+    "order_approval_refused": {
+        "en": "We could not grant {what} on your order {order}. {agent} can tell you more.",
+        "fr": "Nous n'avons pas pu accorder {what} sur votre commande {order}. {agent} peut "
+              "vous en dire plus.",
+    },
     "data_erased": {
         "en": "As you asked, we are erasing your conversations and the data we hold about you. "
               "This conversation is now closed; you can write to us again at any time.",
@@ -72,3 +105,20 @@ def notice_event(kind: str, language: str, agent: str, **metadata: Any) -> Dict[
     texts = TEXTS[kind]
     text = texts.get(language, texts["en"]).format(agent=agent, **metadata)
     return {"event": "bot", "text": text, "metadata": {"handoff_notice": kind, **metadata}}
+
+
+def amount_text(cents: int, currency: str = "EUR") -> Dict[str, str]:
+    """An amount as each language writes it: `€80.00` / `80,00 €`."""
+    symbol = "€" if currency == "EUR" else currency
+    whole, part = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    return {"en": f"{sign}{symbol}{whole:,}.{part:02d}",
+            "fr": f"{sign}{whole:,}".replace(",", "\u202f") + f",{part:02d} {symbol}"}
+
+
+def what_text(kind: str, cents: int, currency: str = "EUR") -> Dict[str, str]:
+    """`a refund of €80.00` / `un remboursement de 80,00 €` (a voucher likewise)."""
+    amount = amount_text(cents, currency)
+    if kind == "refund":
+        return {"en": f"a refund of {amount['en']}", "fr": f"un remboursement de {amount['fr']}"}
+    return {"en": f"a voucher of {amount['en']}", "fr": f"un bon d'achat de {amount['fr']}"}

@@ -62,6 +62,9 @@ class Settings:
     # One line per HTTP request: off by default, since each costs the live path time and names
     # conversations (the agent API's paths); on for debugging.
     access_log: bool = False
+    # The shop's order store (`handoff/orders/store.py`), which agents act on from the console;
+    # empty: its default file. The action server reads the same variable.
+    orders_db_path: str = ""
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -104,6 +107,7 @@ class Settings:
             retain_audit_days=_days(env, "HANDOFF_RETAIN_AUDIT_DAYS", cls.retain_audit_days),
             retention_every=_float(env, "HANDOFF_RETENTION_EVERY", cls.retention_every),
             access_log=env.get("HANDOFF_ACCESS_LOG", "0") in ("1", "true", "yes"),
+            orders_db_path=env.get("ORDERS_DB_PATH", cls.orders_db_path),
         )
 
 

@@ -83,6 +83,9 @@ def _bot_turn(event: Dict[str, Any]) -> Turn:
             turn["client_id"] = meta["client_id"]
     if meta.get("handoff_notice"):
         turn["notice"] = meta["handoff_notice"]
+    if isinstance(meta.get("order_action"), dict):
+        # An action on an order (who, what, result), told to the customer by this notice.
+        turn["order_action"] = meta["order_action"]
     buttons = (event.get("data") or {}).get("buttons")
     if buttons:
         turn["buttons"] = [{"title": b.get("title"), "payload": b.get("payload")} for b in buttons]

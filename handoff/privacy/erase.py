@@ -4,7 +4,8 @@ What is theirs alone is deleted: per-conversation keys (record, journal, segment
 details, delivery marks...), Rasa's trackers, tickets, profile links, Messenger keys, keys named
 by one of their ids, their fields and members in shared keys (good answers, the queue, who is
 online, the VIP list), and every entry of a shared stream that names them (acknowledged first
-in every group, so no consumer waits for it).
+in every group, so no consumer waits for it); a stream that lost entries is rebuilt, so that
+their bytes do not outlive them in Redis's files (`stream_rebuild`).
 
 What the dashboard counts is kept without who (Art. 17 leaves anonymous statistics alone): a
 conversation session, a handoff record and a survey get a new random id and lose the
@@ -27,6 +28,7 @@ from redis.asyncio import Redis
 from handoff.keys import Keys
 from handoff.privacy.holdings import Holdings
 from handoff.privacy.store import stream_groups
+from handoff.privacy.stream_rebuild import StreamRebuilder
 from handoff.relay.stored_tracker import tracker_key
 
 BATCH = 100
@@ -60,6 +62,7 @@ class Eraser:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
         self._unlink = redis.register_script(_UNLINK_RECORD)
+        self._streams = StreamRebuilder(redis)
 
     async def erase(self, held: Holdings) -> Dict[str, int]:
         """Erases everything in `held`; how many of each kind."""
@@ -96,6 +99,7 @@ class Eraser:
                         pipe.xack(stream, group, *chunk)
                     pipe.xdel(stream, *chunk)
                     removed += (await pipe.execute())[-1]
+            await self._streams.rebuild(stream)
         return removed
 
     async def _handoffs(self, ticket_ids: List[str]) -> Dict[str, str]:

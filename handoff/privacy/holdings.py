@@ -95,7 +95,8 @@ def _per_conversation(keys: Keys, cid: str) -> List[str]:
     return [keys.conversation(cid), keys.delivered(cid), keys.client_ids(cid),
             keys.contact(cid), keys.segment(cid), keys.last_customer_turn(cid),
             keys.tracker_lease(cid), keys.notes(cid), keys.journal(cid),
-            keys.survey_recent(cid), keys.transcript_mails(cid), keys.survey_comment(cid)]
+            keys.survey_recent(cid), keys.transcript_mails(cid), keys.survey_comment(cid),
+            keys.order_requests(cid), keys.proven_orders(cid), keys.conversation_approvals(cid)]
 
 
 async def _conversation(redis: Redis, keys: Keys, cid: str, held: Holdings,
@@ -103,7 +104,9 @@ async def _conversation(redis: Redis, keys: Keys, cid: str, held: Holdings,
     if thorough:
         held.keys.update([key async for key in scan(redis, conversation_pattern(keys, cid))])
     else:
-        held.keys.update(await _existing(redis, _per_conversation(keys, cid)))
+        approvals = await redis.zrange(keys.conversation_approvals(cid), 0, -1)
+        held.keys.update(await _existing(redis, [*_per_conversation(keys, cid),
+                                                 *(keys.approval(cid, a) for a in approvals)]))
     held.keys.update(await _existing(redis, [
         tracker_key(cid), keys.customer_tickets(cid), keys.metrics_current(cid),
         keys.profile_of(identity(WEB, cid)), keys.profile_of(identity(MESSENGER, cid))]))
@@ -127,6 +130,9 @@ async def _members(redis: Redis, keys: Keys, cids: Set[str], held: Holdings) -> 
     async for pair, _ in redis.hscan_iter(keys.good_answers, count=1000):
         if _owner(pair) in cids:
             held.members.add((keys.good_answers, pair))
+    async for pending, _ in redis.zscan_iter(keys.approvals_pending, count=1000):
+        if json.loads(pending)[0] in cids:  # [conversation id, approval id]
+            held.members.add((keys.approvals_pending, pending))
     ordered = sorted(cids)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hmget(keys.customers_seen, ordered)

@@ -22,6 +22,8 @@ from handoff.accounts import AccountStore
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.messenger_api import SendApi
+from handoff.orders.desk import OrderDesk
+from handoff.orders.store import OrderStore
 from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
 from handoff.ratelimit import AGENT_API, RateLimiter
@@ -33,6 +35,7 @@ from handoff.service.api import (
     dashboard_routes,
     miner_routes,
     move_routes,
+    order_routes,
     privacy_routes,
     routes,
     ws,
@@ -44,19 +47,24 @@ from handoff.service.api.login_guard import LoginGuard
 from handoff.service.appkeys import (
     ACCOUNTS,
     CANNED,
+    FAQ,
     GIVEBACK,
     HUB,
     KEYS,
     LOGIN_GUARD,
     MESSENGER,
+    ORDERS,
     RASA,
     REDIS,
+    RESOLVED,
     SESSION_REDIS,
     SETTINGS,
     STORE,
     TEAMS,
     WORKERS,
 )
+from handoff.service.insights import faq
+from handoff.service.insights.resolved import ResolvedReplies
 from handoff.service.jobs.workers import Workers
 from handoff.settings import Settings
 
@@ -82,6 +90,9 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[LOGIN_GUARD] = LoginGuard(redis, keys)
     app[CANNED] = canned.load()
     app[TEAMS] = teams.load()
+    app[ORDERS] = OrderDesk(OrderStore(settings.orders_db_path or None))
+    app[FAQ] = faq.load()
+    app[RESOLVED] = ResolvedReplies(redis, keys)
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
     app[SESSION_REDIS] = connect(settings.redis_url, decode_responses=False)
     aiohttp_session.setup(app, RedisStorage(
@@ -92,6 +103,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     routes.add_routes(app)
     console_routes.add_routes(app)
     move_routes.add_routes(app)
+    order_routes.add_routes(app)
     dashboard_routes.add_routes(app)
     privacy_routes.add_routes(app)
     miner_routes.setup(app)

@@ -11,11 +11,14 @@ from handoff.accounts import AccountStore
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.messenger_api import SendApi
+from handoff.orders.desk import OrderDesk
 from handoff.rasa_api import RasaClient
 from handoff.relay.giveback import GiveBack
 from handoff.service.api.canned import Canned
 from handoff.service.api.hub import Hub
 from handoff.service.api.login_guard import LoginGuard
+from handoff.service.insights.faq import FaqEntry
+from handoff.service.insights.resolved import ResolvedReplies
 from handoff.service.jobs.workers import Workers
 from handoff.settings import Settings
 from handoff.teams import Team
@@ -34,3 +37,6 @@ GIVEBACK = web.AppKey("giveback", GiveBack)
 CANNED = web.AppKey("canned", List[Canned])
 TEAMS = web.AppKey("teams", Dict[str, Team])
 LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
+ORDERS = web.AppKey("orders", OrderDesk)
+FAQ = web.AppKey("faq", List[FaqEntry])
+RESOLVED = web.AppKey("resolved", ResolvedReplies)

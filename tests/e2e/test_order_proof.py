@@ -2,18 +2,18 @@
 
 The customer is a socket.io client of the real Rasa server, with the trained model, the
 action server and the handoff service as processes (tests/e2e/conftest.py). The orders are
-the stack's own copy of actions/data/orders.sql (`ORDERS_DB_PATH` in its run directory).
+the stack's own copy of handoff/orders/orders.sql (`ORDERS_DB_PATH` in its run directory).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from actions.order_store import OrderStore
+from handoff.orders.store import OrderStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-# What the store holds about 10234 and 31007 (actions/data/orders.sql) and that a stranger
+# What the store holds about 10234 and 31007 (handoff/orders/orders.sql) and that a stranger
 # who knows only the numbers must never read.
 SECRETS = ("Colissimo", "Mondial Relay", "June", "juin", "2025", "Lyon", "Nice",
            "claire.martin", "lea.bernard")

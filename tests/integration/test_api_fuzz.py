@@ -185,14 +185,14 @@ def requests(draw: st.DrawFn, op: Operation) -> Tuple[str, Dict[str, str], Optio
 class Service:
     """The handoff service on its own loop; `run` waits for a coroutine of that loop."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, orders_db: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         # No abandonment, and no writes to the tracker (there is no Rasa): background work on
         # the conversations of earlier examples would only slow the requests down.
         self.settings = settings_for(_Url(redis_url), abandon_after=1e9,
-                                     tracker_write_delay=1e9)
+                                     tracker_write_delay=1e9, orders_db_path=orders_db)
         self.keys = Keys(PREFIX)
         self.port = free_port()
         self.examples = 0
@@ -285,8 +285,9 @@ class _Url:
 
 
 @pytest.fixture(scope="module")
-def service(redis_server) -> Iterator[Service]:
-    running = Service(redis_server.url)
+def service(redis_server, tmp_path_factory) -> Iterator[Service]:
+    # The shop's orders: a copy of the samples of the fuzzer's own.
+    running = Service(redis_server.url, str(tmp_path_factory.mktemp("orders") / "orders.db"))
     try:
         running.run(running.start())
         yield running

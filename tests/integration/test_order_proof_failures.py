@@ -11,15 +11,15 @@ from actions.order_proof import (
     MAX_MISSES,
     RedisFailureCount,
 )
-from actions.order_store import OrderStore
 from actions.orders import ValidateOrderForm
+from handoff.orders.store import OrderStore
 from stack.model import ROOT
 from stack.services import free_port
 from tests.trackers import action_tracker
 
 pytestmark = pytest.mark.integration
 
-SQL = ROOT / "actions" / "data" / "orders.sql"
+SQL = ROOT / "handoff" / "orders" / "orders.sql"
 
 
 async def test_wrong_facts_are_counted_per_order_for_a_day_after_the_last(redis, keys):
@@ -65,5 +65,5 @@ async def test_without_redis_the_count_is_zero_and_said_in_the_log(keys, caplog)
         assert await failures.count("10234") == 0
     finally:
         await gone.close(close_connection_pool=True)
-    assert "actions.order_proof.count_unavailable" in caplog.text
-    assert "actions.order_proof.add_unavailable" in caplog.text
+    assert "orders.proof.count_unavailable" in caplog.text
+    assert "orders.proof.add_unavailable" in caplog.text

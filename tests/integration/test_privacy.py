@@ -20,6 +20,7 @@ from handoff import metrics, notes
 from handoff.conversation import ConversationStore, State
 from handoff.journal import Journal
 from handoff.metrics import Recorder
+from handoff.orders.approvals import Approvals
 from handoff.privacy import audit
 from handoff.privacy.desk import Desk
 from handoff.privacy.export import render_html
@@ -117,6 +118,11 @@ async def build_customer(redis, keys, person: Person, at: float) -> None:
     await profiles.link(identity("messenger", psid), identity("socketio", web))
     await profiles.move_to_messenger(web, psid)
     await profiles.issue_code(web, "socketio", identity("messenger", psid))
+    # An agent acted on an order: a request id, a proven order, a refund waiting for a supervisor.
+    await Approvals(redis, keys).request(web, "click-1", "refund", "10235", 8000, "marie",
+                                         "Marie")
+    await redis.hset(keys.order_requests(web), "click-2", "running")
+    await redis.sadd(keys.proven_orders(web), "10235")
     await store.release(web, "marie", State.CLOSED, resolution="resolved")
     await _rasa_tracker(redis, web, web_events)
     surveys = SurveyStore(redis, keys)

@@ -1,7 +1,7 @@
 """Unit tests: cancelling an order and changing its address (store, forms, actions).
 
 No Rasa server: actions run on hand-built rasa_sdk Trackers with a
-CollectingDispatcher and a temporary store built from actions/data/orders.sql.
+CollectingDispatcher and a temporary store built from handoff/orders/orders.sql.
 """
 
 import asyncio
@@ -21,15 +21,18 @@ from actions.order_changes import (
     ValidateChangeAddressForm,
     clean_address,
 )
-from actions.order_store import OrderStore
 from actions.orders import HUMAN_PATH_INTENTS, ValidateOrderForm, slot_before_latest_message
+from handoff.orders.desk import OrderDesk
+from handoff.orders.store import OrderStore
 from tests.trackers import action_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
-SQL = ROOT / "actions" / "data" / "orders.sql"
+SQL = ROOT / "handoff" / "orders" / "orders.sql"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 
-# Sample orders by status (actions/data/orders.sql).
+ACTOR = "agent:test"
+
+# Sample orders by status (handoff/orders/orders.sql).
 PROCESSING, PROCESSING_2 = "10235", "31008"
 SHIPPED, DELIVERED, CANCELLED = "10234", "10236", "10237"
 
@@ -65,18 +68,18 @@ def slot_events(events, name):
 
 
 def test_cancel_a_processing_order(store):
-    result = store.cancel(PROCESSING)
+    result = OrderDesk(store).cancel(PROCESSING, ACTOR)
     assert result.done and result.order.status == "cancelled"
     assert store.get(PROCESSING).status == "cancelled"
     # Cancelling again changes nothing and says why.
-    again = store.cancel(PROCESSING)
+    again = OrderDesk(store).cancel(PROCESSING, ACTOR)
     assert not again.done and again.order.status == "cancelled"
 
 
 @pytest.mark.parametrize("number", [SHIPPED, DELIVERED, CANCELLED])
 def test_cancel_refused_once_the_order_left(store, number):
     before = store.get(number)
-    result = store.cancel(number)
+    result = OrderDesk(store).cancel(number, ACTOR)
     assert not result.done
     assert result.order == before
     assert store.get(number) == before
@@ -84,7 +87,7 @@ def test_cancel_refused_once_the_order_left(store, number):
 
 @pytest.mark.parametrize("number", ["99999", "1234", None, "' OR 1=1 --"])
 def test_cancel_unknown_or_malformed(store, number):
-    result = store.cancel(number)
+    result = OrderDesk(store).cancel(number, ACTOR)
     assert not result.done and result.order is None
     store.ensure_database()
     with sqlite3.connect(store.db_path) as conn:
@@ -93,7 +96,8 @@ def test_cancel_unknown_or_malformed(store, number):
 
 
 def test_change_address_of_a_processing_order(store):
-    result = store.change_address(PROCESSING_2, "  5 rue Neuve,\n 59000   Lille ")
+    result = OrderDesk(store).change_address(PROCESSING_2, "  5 rue Neuve,\n 59000   Lille ",
+                                             ACTOR)
     assert result.done
     assert result.order.delivery_address == "5 rue Neuve, 59000 Lille"
     assert store.get(PROCESSING_2).delivery_address == "5 rue Neuve, 59000 Lille"
@@ -103,17 +107,17 @@ def test_change_address_of_a_processing_order(store):
 @pytest.mark.parametrize("number", [SHIPPED, DELIVERED, CANCELLED])
 def test_change_address_refused_once_the_order_left(store, number):
     before = store.get(number)
-    result = store.change_address(number, "1 Main Street, Leeds LS1 1AA")
+    result = OrderDesk(store).change_address(number, "1 Main Street, Leeds LS1 1AA", ACTOR)
     assert not result.done and result.order == before
     assert store.get(number).delivery_address == before.delivery_address
 
 
 def test_change_address_rejects_empty_or_huge_addresses(store):
     with pytest.raises(ValueError):
-        store.change_address(PROCESSING, "   ")
+        OrderDesk(store).change_address(PROCESSING, "   ", ACTOR)
     with pytest.raises(ValueError):
-        store.change_address(PROCESSING, "x" * 301)
-    assert store.change_address("99999", "1 Main Street, Leeds").order is None
+        OrderDesk(store).change_address(PROCESSING, "x" * 301, ACTOR)
+    assert OrderDesk(store).change_address("99999", "1 Main Street, Leeds", ACTOR).order is None
 
 
 def test_concurrent_cancels_succeed_exactly_once(store):
@@ -124,7 +128,7 @@ def test_concurrent_cancels_succeed_exactly_once(store):
     def worker():
         other = OrderStore(db_path=store.db_path, sql_path=SQL)
         barrier.wait()
-        results.append(other.cancel(PROCESSING).done)
+        results.append(OrderDesk(other).cancel(PROCESSING, ACTOR).done)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
@@ -148,8 +152,8 @@ def test_old_database_without_address_column_is_migrated(tmp_path):
         )
     store = OrderStore(db_path=db, sql_path=SQL)
     assert store.get("10235").delivery_address is None
-    assert store.change_address("10235", "8 rue des Lilas, 69003 Lyon").done
-    assert store.cancel("10235").done
+    assert OrderDesk(store).change_address("10235", "8 rue des Lilas, 69003 Lyon", ACTOR).done
+    assert OrderDesk(store).cancel("10235", ACTOR).done
 
 
 # --- helpers -----------------------------------------------------------------
@@ -376,14 +380,15 @@ def test_cancel_race_with_shipping(store, monkeypatch):
     monkeypatch.setattr(store, "get", lambda n: real_get(n))
     store.ensure_database()
     action = ActionCancelOrder(store=store)
-    original_cancel = store.cancel
+    original_write = store.write
 
-    def ship_then_cancel(number):
+    def ship_then_write(change, rule):
         with sqlite3.connect(store.db_path) as conn:
-            conn.execute("UPDATE orders SET status='shipped' WHERE order_number=?", (number,))
-        return original_cancel(number)
+            conn.execute("UPDATE orders SET status='shipped' WHERE order_number=?",
+                         (change.order_number,))
+        return original_write(change, rule)
 
-    monkeypatch.setattr(store, "cancel", ship_then_cancel)
+    monkeypatch.setattr(store, "write", ship_then_write)
     tracker = make_tracker(slots={"order_number": PROCESSING, "cancel_confirmed": True,
                                   "verified_orders": [PROCESSING]})
     dispatcher, _ = run_action(action, tracker)

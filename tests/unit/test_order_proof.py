@@ -3,7 +3,7 @@
 The forms ask for the e-mail address on the order or its delivery postcode after
 the number, and every order action checks the proof again. Actions run on
 hand-built rasa_sdk Trackers with a temporary store built from
-actions/data/orders.sql; no Rasa server.
+handoff/orders/orders.sql; no Rasa server.
 """
 
 import asyncio
@@ -22,12 +22,12 @@ from actions.order_changes import (
     ValidateChangeAddressForm,
 )
 from actions.order_proof import MemoryFailureCount
-from actions.order_store import OrderStore
 from actions.orders import HUMAN_PATH_INTENTS, ActionOrderStatus, ValidateOrderForm
+from handoff.orders.store import OrderStore
 from tests.trackers import action_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
-SQL = ROOT / "actions" / "data" / "orders.sql"
+SQL = ROOT / "handoff" / "orders" / "orders.sql"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 
 # 10234: shipped, claire.martin@example.com, "8 rue des Lilas, 69003 Lyon".

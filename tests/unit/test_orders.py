@@ -10,17 +10,17 @@ import yaml
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.order_store import STATUSES, OrderStore, normalise_order_number
 from actions.orders import (
     ActionOrderStatus,
     ValidateOrderForm,
     format_date,
     order_number_attempt,
 )
+from handoff.orders.store import STATUSES, OrderStore, normalise_order_number
 from tests.trackers import action_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
-SQL = ROOT / "actions" / "data" / "orders.sql"
+SQL = ROOT / "handoff" / "orders" / "orders.sql"
 DOMAIN_DICT = {
     "forms": {"order_form": {"required_slots": ["order_number"]}},
     "slots": {

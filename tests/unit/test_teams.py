@@ -41,3 +41,30 @@ def test_a_malformed_teams_file_is_refused(tmp_path, text, error):
 ])
 def test_frames_reach_only_their_audience(audience, reached):
     assert {a.username for a in (MARIE, PAUL, NOBODY, SAM) if push.reaches(audience, a)} == reached
+
+
+def test_limits_per_team_in_cents():
+    teams = load()
+    assert (teams["orders"].limit("refund"), teams["orders"].limit("voucher")) == (5000, 2000)
+    assert teams["technical"].limit("refund") == 0  # none set: a supervisor approves every one
+    assert teams["orders"].public()["limits"] == {"refund": 5000, "voucher": 2000}
+
+
+@pytest.mark.parametrize("conversation_team, agent_teams, expected", [
+    ("orders", ("orders", "billing"), 5000),   # the conversation's team, the agent is in it
+    ("technical", ("orders", "billing"), 10000),  # not in it: the agent's highest
+    (None, ("orders",), 5000),
+    ("orders", (), 0),                          # in no team: everything goes to a supervisor
+    (None, ("technical",), 0),
+])
+def test_the_limit_that_applies(conversation_team, agent_teams, expected):
+    from handoff.teams import limit_for
+    assert limit_for(load(), "refund", conversation_team, agent_teams) == expected
+
+
+@pytest.mark.parametrize("limits", ["{refund: -1}", "{refund: lots}", "{cancel: 10}", "[1, 2]"])
+def test_malformed_limits_are_refused(tmp_path, limits):
+    path = tmp_path / "teams.yml"
+    path.write_text(f"orders: {{en: O, fr: O, limits: {limits}}}\n")
+    with pytest.raises(TeamsError, match="limit"):
+        load(path)

@@ -6,8 +6,9 @@ See docs/agent-api.md. Conversation lifecycle routes (claim, messages, hand-back
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 
@@ -28,7 +29,9 @@ from handoff.service.api import canned
 from handoff.service.api.access import current_agent, json_body, known, owned, visible
 from handoff.service.api.errors import ApiError, prefers_french
 from handoff.service.api.routes import describe, tell_customer_agent_joined
+from handoff.service.insights import suggestions as suggesting
 from handoff.service.insights.knowledge import GoodAnswers, question_for
+from handoff.ticket import Reason
 
 MAX_NOTE_CHARS = 4000
 PRESENCE = ("online", "away")
@@ -48,6 +51,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/supervisor/conversations", all_conversations)
     app.router.add_post("/api/conversations/{id}/good-answers", mark_good_answer)
     app.router.add_get("/api/conversations/{id}/good-answers", list_good_answers)
+    app.router.add_get("/api/conversations/{id}/suggestions", suggestions)
+    app.router.add_get("/api/knowledge", knowledge)
 
 
 async def canned_responses(request: web.Request) -> web.Response:
@@ -136,6 +141,71 @@ async def list_good_answers(request: web.Request) -> web.Response:
         {"id": p.id, "answer_id": p.answer_id, "question_id": p.question_id,
          "agent": p.agent, "marked_by": p.marked_by, "marked_at": p.marked_at}
         for p in pairs if p.conversation_id == record.id]})
+
+
+async def suggestions(request: web.Request) -> web.Response:
+    """Up to three replies to the customer's latest message, from the team's knowledge.
+
+    The assistant's FAQ answers, canned responses and good answers in the customer's language,
+    ranked by `handoff.service.insights.suggestions`; `{"question": null}` before any customer
+    message.
+    """
+    agent = await current_agent(request)
+    record = await visible(request, agent)
+    question = await _latest_question(request, record)
+    language = await request.app[app_keys.STORE].language(record) or "en"
+    found = []
+    if question:
+        answers = await GoodAnswers(request.app[app_keys.REDIS],
+                                    request.app[app_keys.KEYS]).list()
+        found = suggesting.rank(question, await _knowledge(request, answers, language, agent))
+    return web.json_response({"question": question, "language": language,
+                              "suggestions": [s.public() for s in found]})
+
+
+MAX_QUERY = 200
+KNOWLEDGE_SHOWN = 8
+
+
+async def knowledge(request: web.Request) -> web.Response:
+    """The team's knowledge searched by words: `?q=…&language=fr|en` (the console's search box).
+
+    The same sources and ranking as the suggestions, more results; good answers masked.
+    """
+    agent = await current_agent(request)
+    query, language = request.query.get("q", ""), request.query.get("language", "en")
+    if len(query) > MAX_QUERY or language not in ("en", "fr"):
+        raise ApiError("bad_request")
+    answers = await GoodAnswers(request.app[app_keys.REDIS], request.app[app_keys.KEYS]).list()
+    found = suggesting.rank(query, await _knowledge(request, answers, language, agent),
+                            shown=KNOWLEDGE_SHOWN)
+    return web.json_response({"results": [s.public() for s in found]})
+
+
+async def _knowledge(request: web.Request, answers: List[Any], language: str,
+                     agent: Agent) -> List[suggesting.Candidate]:
+    """Everything suggestions and the search draw on, in the customer's language."""
+    return suggesting.candidates(request.app[app_keys.CANNED], answers, language, agent.name,
+                                 request.app[app_keys.FAQ],
+                                 await request.app[app_keys.RESOLVED].pairs())
+
+
+async def _latest_question(request: web.Request, record: Conversation) -> Optional[str]:
+    """The live path's last customer message (`Keys.last_customer_turn`), else the ticket's.
+
+    Not the ticket's when the customer asked for a person: that message is the request itself
+    ("I want to talk to someone"), not a question to answer.
+    """
+    raw = await request.app[app_keys.REDIS].hget(
+        request.app[app_keys.KEYS].last_customer_turn(record.id), "event")
+    if raw:
+        text = (json.loads(raw) or {}).get("text") or ""
+        if text and not text.startswith("/"):
+            return text
+    ticket = await request.app[app_keys.STORE].ticket(record.ticket_id)
+    if ticket is None or ticket.reason == Reason.ASKED.value:
+        return None
+    return suggesting.latest_question(ticket.transcript)
 
 
 async def transfer(request: web.Request) -> web.Response:

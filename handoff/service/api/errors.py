@@ -67,6 +67,53 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                              "true.",
                         "Un effacement est définitif : renvoyez la demande avec confirm à "
                         "true."),
+    "unknown_action": (400, "Unknown action: cancel, change_address, refund or voucher.",
+                       "Action inconnue : cancel, change_address, refund ou voucher."),
+    "bad_amount": (400, "The amount must be more than 0 and at most 10,000.00, in euros and "
+                        "cents. Nothing was changed.",
+                   "Le montant doit être supérieur à 0 et d'au plus 10 000,00, en euros et "
+                   "centimes. Rien n'a été modifié."),
+    "bad_address": (400, "This does not look like a full postal address (number, street, "
+                         "postcode and town). Nothing was changed.",
+                    "Ceci ne ressemble pas à une adresse postale complète (numéro, rue, code "
+                    "postal et ville). Rien n'a été modifié."),
+    "order_proof_failed": (400, "This order number and this e-mail address or postcode do not "
+                                "go together. Check them with the customer.",
+                           "Ce numéro de commande et cette adresse e-mail ou ce code postal ne "
+                           "correspondent pas. Vérifiez-les avec le client."),
+    "order_not_customers": (403, "This order is not one the customer has proven is theirs: "
+                                 "look it up with its number and its e-mail address or "
+                                 "postcode. Nothing was changed.",
+                            "Cette commande n'est pas une de celles que le client a prouvé "
+                            "être les siennes : recherchez-la avec son numéro et son adresse "
+                            "e-mail ou son code postal. Rien n'a été modifié."),
+    "order_unknown": (404, "No such order. Nothing was changed.",
+                      "Commande introuvable. Rien n'a été modifié."),
+    "unknown_approval": (404, "No such request for approval.",
+                         "Demande de validation introuvable."),
+    "order_not_changeable": (409, "This order can no longer be changed: it has left the "
+                                  "warehouse or was cancelled. Nothing was changed.",
+                             "Cette commande ne peut plus être modifiée : elle a quitté "
+                             "l'entrepôt ou a été annulée. Rien n'a été modifié."),
+    "over_refundable": (409, "This is more than what is left to refund on this order. Nothing "
+                             "was changed.",
+                        "C'est plus que ce qui reste à rembourser sur cette commande. Rien n'a "
+                        "été modifié."),
+    "already_decided": (409, "This request was already decided (by you or another "
+                             "supervisor).",
+                        "Cette demande a déjà été tranchée (par vous ou un autre "
+                        "superviseur)."),
+    "request_reused": (409, "This request id was used for another action: reload the page.",
+                       "Cet identifiant de demande a servi à une autre action : rechargez la "
+                       "page."),
+    "order_proof_locked": (429, "Too many wrong answers for this order today: a supervisor can "
+                                "help. Nothing was looked up.",
+                           "Trop de réponses erronées pour cette commande aujourd'hui : un "
+                           "superviseur peut aider. Aucune recherche n'a été faite."),
+    "orders_unavailable": (503, "The order system did not answer; nothing was changed. Please "
+                                "try again in a moment.",
+                           "Le système des commandes n'a pas répondu ; rien n'a été modifié. "
+                           "Réessayez dans un instant."),
     "unauthenticated": (401, "Please sign in.", "Veuillez vous connecter."),
     "bad_credentials": (401, "Wrong username or password.",
                         "Identifiant ou mot de passe incorrect."),

@@ -2,7 +2,8 @@
  * (the ticket's summary, reason, slots, entities, intent ranking, contact details left while
  * waiting, earlier conversations on every channel). Raw names get human labels in the agent's
  * language; the panel takes the focus and scrolls from the keyboard (tabindex in index.html).
- * Publishes C.context = {render(conv or null)}.
+ * Publishes C.context = {render(conv or null), addSection(fn)}: a view that adds a section of
+ * its own (orders.js) gives fn(conv, ticket) -> node, appended at each render.
  */
 (function () {
   'use strict';
@@ -11,6 +12,7 @@
   var t = window.HandoffI18n.t;
   var el = C.el;
   var label = C.label;
+  var extraSections = [];
 
   function section(titleKey, content, testid) {
     return el('section', { class: 'ctx-section', 'data-testid': testid || null }, [
@@ -154,8 +156,16 @@
       body.appendChild(section('ctx.contact', dl([[t('ctx.email'), contact.email, 'contact-email'],
         [t('ctx.phone'), contact.phone, 'contact-phone']]), 'context-contact'));
     }
+    extraSections.forEach(function (fn) {
+      var node = fn(conv, ticket);
+      if (node) body.appendChild(node);
+    });
     body.appendChild(earlier(conv, ticket));
   }
 
-  C.context = { render: render };
+  C.context = {
+    render: render,
+    section: section,
+    addSection: function (fn) { extraSections.push(fn); }
+  };
 })();

@@ -50,6 +50,7 @@
       view.conv = d.conversation;
       if (C.isMine(d.conversation)) C.mine.upsert(d.conversation);
       render(false, opts.keepScroll);
+      C.emit('loaded', { conversation_id: id });
       // Opened from the keyboard: focus goes where the agent continues (the reply box when they
       // can answer, else the transcript), not back to the top of the page.
       if (opts.focus) {

@@ -12,6 +12,8 @@
  *                         console's own events, whose type starts with "console:":
  *     console:connected   the WebSocket is (again) open: reload what may have changed meanwhile
  *     console:opened      {conversation_id}: the conversation now shown in the middle (or null)
+ *     console:loaded      {conversation_id}: its record and transcript are loaded (and again
+ *                         after each reload: a claim, a reconnection)
  *     console:waiting     {count}: customers in my queue
  *     console:unread      {count}: customer replies in my conversations I have not seen
  *     console:load        {count, max}: conversations I hold, and how many I may hold
