@@ -30,6 +30,7 @@ from bench.shards import Shards, split
 from bench.stats import summarise
 from handoff.accounts import AccountStore
 from handoff.keys import Keys
+from handoff.redis_client import connect
 from stack.model import ROOT, ensure_model
 from stack.services import Ports, Stack
 
@@ -149,7 +150,7 @@ class Bench:
 
     async def start_agents(self) -> None:
         """Creates the agent accounts and signs them in, spread over the shards."""
-        redis = Redis.from_url(self.redis_url, decode_responses=True)
+        redis = connect(self.redis_url)
         try:
             accounts = AccountStore(redis, self.keys)
             names = [f"bench_agent_{i:03d}" for i in range(self.plan.agents)]
@@ -193,7 +194,7 @@ class Bench:
         `before` was taken before the handoffs; the conversations' own keys are measured now,
         after the relay (their transcripts hold its messages).
         """
-        redis = Redis.from_url(self.redis_url, decode_responses=True)
+        redis = connect(self.redis_url)
         try:
             after = await self.memory_now(redis)
             keys_of_relay = await bytes_of_conversations(redis, self.keys, self.relay_ids[:100])
@@ -243,7 +244,7 @@ class Bench:
         await self.start_agents()
         results["rss_idle"] = {"handoff": rss_bytes(self._pid("handoff")),
                                "rasa": rss_bytes(self._pid("rasa"))}
-        redis = Redis.from_url(self.redis_url, decode_responses=True)
+        redis = connect(self.redis_url)
         try:
             before = await self.memory_now(redis)
             results["handoffs"] = await self.handoffs()

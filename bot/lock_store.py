@@ -1,9 +1,13 @@
-"""Rasa's Redis lock store, looking again every few milliseconds instead of every second.
+"""Rasa's Redis lock store on the product's Redis, looking again every few milliseconds.
 
 Rasa serialises the work on one conversation with a ticket lock; a request that finds the
 conversation busy sleeps `wait_time_in_seconds` (1 s by default, not configurable) before it
 looks again. A customer message and an agent message arriving together would make one of them
 wait a whole second, and every agent message queued behind it too (docs/benchmarks.md).
+
+Rasa's store takes a host and a port only; this one opens its client from `REDIS_URL` through
+`handoff.redis_client` (a single Redis or a Sentinel group), with the same keys
+(`hfv1:lock:<id>`, which the live path's write-behind reads).
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from contextlib import asynccontextmanager
 from typing import AsyncGenerator, Text
 
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
+from rasa.core.lock_store import DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, LOCK_LIFETIME, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 from redis.exceptions import RedisError
+
+from handoff.redis_client import connect_sync
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +30,20 @@ LOOK_AGAIN_AFTER = 0.01
 
 
 class PromptRedisLockStore(RedisLockStore):
-    """`RedisLockStore` with the same settings (`endpoints.yml`), and a short wait."""
+    """`RedisLockStore` on `url` (`REDIS_URL`, endpoints.yml), with a short wait."""
 
     def __init__(self, endpoint_config: EndpointConfig) -> None:
-        super().__init__(host=endpoint_config.url, **endpoint_config.kwargs)
+        if not endpoint_config.url:
+            raise ValueError("bot.lock_store.PromptRedisLockStore needs `url` (REDIS_URL)")
+        timeout = float(endpoint_config.kwargs.get("socket_timeout")
+                        or DEFAULT_SOCKET_TIMEOUT_IN_SECONDS)
+        super().__init__(key_prefix=endpoint_config.kwargs.get("key_prefix"),
+                         socket_timeout=timeout)
+        # Rasa's client (localhost, never used: redis-py connects lazily) is replaced. Bytes,
+        # as Rasa's: its locks are read with `json.loads`.
+        self.red.close()
+        self.red = connect_sync(endpoint_config.url, decode_responses=False,
+                                socket_timeout=timeout)
 
     @asynccontextmanager
     async def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,

@@ -71,7 +71,7 @@ from handoff.journal import TAKEN_FOR, Journal
 from handoff.keys import Keys
 from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 from handoff.ratelimit import CHAT_MESSAGES, RateLimiter
-from handoff.redis_client import connect
+from handoff.redis_client import check_replicated, connect, replicated_on
 from handoff.relay.frames import web_parts
 from handoff.relay.inbound import TAKEN_BEFORE, TO_AGENT, TO_BOT, Inbound
 from handoff.survey import SurveyResponder, SurveyStore, parse_payload
@@ -143,11 +143,20 @@ def refusal(message: UserMessage) -> Optional[Dict[str, Any]]:
 class LocalFirstRedisManager(AsyncRedisManager):
     """Emits to this process's own sockets at once, and through Redis to the other processes'.
 
+    Its Redis client is the product's (`handoff.redis_client.connect`), not one of its own.
+
     python-socketio's Redis manager sends every emit through Redis pub/sub, even one for a
     socket of the same process. While that subscription is down (Redis restarting, and its
     retries back off), such emits are lost; a page that then gets a later message never asks
     for the one it missed (it asks for what came after the last id it has).
     """
+
+    def _redis_connect(self) -> None:
+        # The product's client (handoff.redis_client): `redis_url` may name a Sentinel group,
+        # and a connection that died with Redis is replaced before the publish fails. Bytes:
+        # python-socketio pickles its messages.
+        self.redis = connect(self.redis_url, decode_responses=False)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
 
     async def emit(self, event: str, data: Any, namespace: Optional[str] = None,
                    room: Optional[str] = None, skip_sid: Any = None, callback: Any = None,
@@ -478,7 +487,10 @@ class WebChatInput(SocketIOInput):
                     "text": message.text, "message_id": message_id})
             await self.inbound.take_first_on(pipe, conversation_id, message.text or "",
                                              message_id, self.name(), message.metadata)
+            waits = replicated_on(pipe, self._redis)
             replies = await pipe.execute(raise_on_error=False)
+        if waits:  # not on enough replicas: not acknowledged, the page sends it again
+            check_replicated(replies.pop(), self._redis)
         if self.journal is not None and isinstance(replies[0], Exception):
             logger.warning("webchat.journal.failure conversation=%s error=%s",
                            conversation_id, replies[0])

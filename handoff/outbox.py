@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
+from handoff.redis_client import check_replicated, replicated_on
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,15 @@ async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, age
                             agent_name=agent_name, text=text,
                             client_id=client_id or f"server-{uuid.uuid4().hex}")
     flat = [part for item in message.to_fields().items() for part in item]
-    accepted_id = await redis.eval(
-        _ACCEPT, 2, keys.client_ids(conversation_id), keys.outbox_stream,
-        message.client_id, message.id, *flat,
-    )
-    return replace(message, id=accepted_id)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.eval(_ACCEPT, 2, keys.client_ids(conversation_id), keys.outbox_stream,
+                  message.client_id, message.id, *flat)
+        # Accepted (202) only once on the replicas a failover could promote.
+        waits = replicated_on(pipe, redis)
+        replies = await pipe.execute()
+    if waits:
+        check_replicated(replies.pop(), redis)
+    return replace(message, id=replies[0])
 
 
 async def enqueue_notice(redis: Redis, keys: Keys, conversation_id: str, kind: str, text: str,

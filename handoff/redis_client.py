@@ -1,19 +1,122 @@
-"""Opening a Redis client: the one way every process of the product does it."""
+"""Opening a Redis client: the one way every process of the product does it.
+
+One setting, `REDIS_URL`, names the Redis of every process (docs/deploy.md):
+
+- `redis://[[user]:password@]host[:port][/db]` (`rediss://` for TLS, `unix://` for a socket): a
+  single Redis;
+- `redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]` (`rediss+…`):
+  the primary of a Sentinel group, found through its sentinels (port 26379 by default) and
+  found again after a failover. The password is the data nodes'; sentinels that want one of
+  their own take `?sentinel_password=…` (and `sentinel_username=…`). A message is acknowledged
+  to the customer or the agent only once `wait_replicas` replicas (`?wait_replicas=N`, 1 by
+  default) have it: see `replicated_on`;
+- `redis+cluster://[[user]:password@]host[:port][,host[:port]...]`: a Redis Cluster. Understood,
+  but refused for now: the conversation transitions touch the conversation and the global
+  queue in one transaction, which a Cluster cannot run (issue 17, docs/architecture.md).
+
+`connect` gives an asyncio client (the handoff service, the channels, the broker, the action
+server, the commands), `connect_sync` a blocking one (Rasa's tracker and lock stores, which Rasa
+calls synchronously). Both survive a restart of Redis and, under Sentinel, a failover: see
+`connect`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from redis.asyncio import Redis
+import redis
+import redis.asyncio
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.retry import Retry as SyncRetry
+from redis.sentinel import Sentinel as SyncSentinel
 
 HEALTH_CHECK_INTERVAL = 1.0  # seconds a pooled connection may sit idle before it is PINGed
+# A sentinel that does not answer within this is skipped for the next one.
+SENTINEL_TIMEOUT = 1.0
+
+# How long a write may take to reach the replicas before it is refused (sent again later).
+REPLICATION_WAIT_MS = 1000
+SENTINEL_WAIT_REPLICAS = 1
+
+SINGLE, SENTINEL, CLUSTER = "single", "sentinel", "cluster"
+_KINDS = {"redis": SINGLE, "rediss": SINGLE, "unix": SINGLE,
+          "redis+sentinel": SENTINEL, "rediss+sentinel": SENTINEL,
+          "redis+cluster": CLUSTER, "rediss+cluster": CLUSTER}
+_DEFAULT_PORT = {SENTINEL: 26379, CLUSTER: 6379}
+_SENTINEL_OPTIONS = ("sentinel_password", "sentinel_username", "wait_replicas")
 
 
-def connect(url: str, decode_responses: bool = True, **options: Any) -> Redis:
-    """A client for `url` that survives a restart of Redis.
+class BadRedisUrl(ValueError):
+    """`REDIS_URL` cannot be used; the message says why (never the password)."""
+
+
+class NotReplicated(RedisError):
+    """The primary took a write that too few replicas confirmed in time.
+
+    A failover now could lose it: it is not acknowledged, and its sender sends it again (the
+    same id: the resend is taken once). A `RedisError`, so every door answers as for Redis
+    away (`unavailable`, 503 `store_unavailable`).
+    """
+
+
+@dataclass(frozen=True)
+class RedisAddress:
+    """Where the product's Redis is, read from `REDIS_URL` once.
+
+    `nodes` are the sentinels (Sentinel) or the seed nodes (Cluster); a single Redis keeps its
+    URL as given (`url`), which redis-py reads itself.
+    """
+
+    kind: str
+    url: str = ""
+    nodes: Tuple[Tuple[str, int], ...] = ()
+    service: str = ""
+    db: int = 0
+    username: Optional[str] = None
+    password: Optional[str] = None
+    tls: bool = False
+    sentinel_username: Optional[str] = None
+    sentinel_password: Optional[str] = None
+    wait_replicas: int = 0
+
+    @classmethod
+    def parse(cls, url: str) -> "RedisAddress":
+        """The address `url` names; `BadRedisUrl` if it names none."""
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        kind = _KINDS.get(scheme)
+        if kind is None:
+            raise BadRedisUrl(f"REDIS_URL must start with one of {', '.join(sorted(_KINDS))}://")
+        if kind == SINGLE:
+            return cls(SINGLE, url=url, tls=scheme == "rediss")
+        parts = urlsplit(url)
+        userinfo, _, hosts = parts.netloc.rpartition("@")
+        username, _, password = userinfo.partition(":")
+        path = [p for p in parts.path.split("/") if p]
+        options = _options(parts.query)
+        common = dict(nodes=_nodes(hosts, _DEFAULT_PORT[kind]), username=unquote(username) or None,
+                      password=unquote(password) or None, tls=scheme.startswith("rediss"))
+        if kind == SENTINEL:
+            if not 1 <= len(path) <= 2:
+                raise BadRedisUrl("redis+sentinel:// wants /<primary's service name>[/<db>]")
+            return cls(SENTINEL, service=unquote(path[0]), db=_db(path[1:]), **common,
+                       sentinel_username=options.get("sentinel_username"),
+                       sentinel_password=options.get("sentinel_password"),
+                       wait_replicas=_count(options.get("wait_replicas"),
+                                            SENTINEL_WAIT_REPLICAS))
+        if path or options:
+            raise BadRedisUrl("redis+cluster:// takes nodes only (a Cluster has no db)")
+        return cls(CLUSTER, **common)
+
+
+def connect(url: str, decode_responses: bool = True, **options: Any) -> redis.asyncio.Redis:
+    """An asyncio client for `url` that survives a restart of Redis and a Sentinel failover.
 
     After a restart, every pooled connection fails once ("Connection closed by server") before
     the pool opens a new one: without a retry, each of those first calls would fail although
@@ -23,7 +126,155 @@ def connect(url: str, decode_responses: bool = True, **options: Any) -> Redis:
     redis-py does not retry pipelines (transactions) on a failed connection; the health check
     covers them: a connection idle for over a second is PINGed (with the retry) before use, so a
     pooled connection that died with Redis is replaced rather than failing its next request.
+
+    Under Sentinel, every new connection asks the sentinels for the primary: once they have
+    promoted a replica, the retry reaches it (before that, the call fails as with Redis down).
     """
-    return Redis.from_url(url, decode_responses=decode_responses,
-                          retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError],
-                          health_check_interval=HEALTH_CHECK_INTERVAL, **options)
+    address = RedisAddress.parse(url)
+    settings = {"decode_responses": decode_responses, "retry": Retry(NoBackoff(), 1),
+                "retry_on_error": [RedisConnectionError],
+                "health_check_interval": HEALTH_CHECK_INTERVAL, **options}
+    if address.kind == SINGLE:
+        return redis.asyncio.Redis.from_url(url, **settings)
+    _refuse_cluster(address)
+    sentinels = Sentinel(address.nodes, sentinel_kwargs=_sentinel_settings(address))
+    client = sentinels.master_for(address.service, redis_class=_SentinelRedis,
+                                  **_node_settings(address), **settings)
+    client.wait_replicas = address.wait_replicas
+    return client
+
+
+def replicated_on(pipe: Pipeline, client: redis.asyncio.Redis) -> bool:
+    """Queues, last on `pipe`, the wait for `client`'s replicas; whether there is one.
+
+    Redis replicates asynchronously: a write the primary answered may not be on any replica
+    when the primary dies, and the promoted replica then never had it. A message acknowledged
+    to its sender (the customer's page, the agent's console) must survive a failover: its
+    door waits, in the same round trip, until the replicas have everything its connection
+    wrote (`WAIT`), and gives the reply to `check_replicated`.
+    """
+    wanted = getattr(client, "wait_replicas", 0)
+    if wanted:
+        pipe.execute_command("WAIT", wanted, REPLICATION_WAIT_MS)
+    return bool(wanted)
+
+
+def check_replicated(reply: Any, client: redis.asyncio.Redis) -> None:
+    """`NotReplicated` unless `reply` (of the wait `replicated_on` queued) says enough have it."""
+    if isinstance(reply, Exception):
+        raise reply
+    wanted = getattr(client, "wait_replicas", 0)
+    if int(reply) < wanted:
+        raise NotReplicated(f"{reply} of {wanted} replicas confirmed the write in time")
+
+
+def connect_sync(url: str, decode_responses: bool = True, **options: Any) -> redis.Redis:
+    """A blocking client for `url`, with the same retry, health check and failover."""
+    address = RedisAddress.parse(url)
+    settings = {"decode_responses": decode_responses, "retry": SyncRetry(NoBackoff(), 1),
+                "retry_on_error": [RedisConnectionError],
+                "health_check_interval": HEALTH_CHECK_INTERVAL, **options}
+    if address.kind == SINGLE:
+        return _SyncRedis.from_url(url, **settings)
+    _refuse_cluster(address)
+    sentinels = SyncSentinel(address.nodes, sentinel_kwargs=_sentinel_settings(address))
+    return sentinels.master_for(address.service, redis_class=_SyncSentinelRedis,
+                                **_node_settings(address), **settings)
+
+
+class _SentinelRedis(redis.asyncio.Redis):
+    """The primary's client, owner of its pool and of its sentinels' clients.
+
+    `connect` made the pool for it: closing the client closes the pool, as for a client made
+    from a URL, and the sentinels' clients too. `wait_replicas`: see `replicated_on`.
+    """
+
+    wait_replicas = 0
+
+    async def close(self, close_connection_pool: Optional[bool] = None) -> None:
+        await super().close(close_connection_pool is not False)
+        if close_connection_pool is not False:
+            for sentinel in self.connection_pool.sentinel_manager.sentinels:
+                await sentinel.close(close_connection_pool=True)
+
+
+class _SyncRedis(redis.Redis):
+    """A blocking client that owns its pool: `close` closes the pool's connections too."""
+
+    def close(self) -> None:
+        super().close()
+        self.connection_pool.disconnect()
+
+
+class _SyncSentinelRedis(_SyncRedis):
+    """The blocking client of the primary; `close` also closes its sentinels' clients."""
+
+    def close(self) -> None:
+        super().close()
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:
+            sentinel.close()
+            sentinel.connection_pool.disconnect()
+
+
+def _refuse_cluster(address: RedisAddress) -> None:
+    if address.kind == CLUSTER:
+        raise BadRedisUrl("Redis Cluster is not supported yet: the conversation transitions "
+                          "touch the conversation and the global queue in one transaction "
+                          "(issue 17). Use a single Redis or a Sentinel group.")
+
+
+def _node_settings(address: RedisAddress) -> Dict[str, Any]:
+    return {"db": address.db, "username": address.username, "password": address.password,
+            "ssl": address.tls}
+
+
+def _sentinel_settings(address: RedisAddress) -> Dict[str, Any]:
+    # Short timeouts: a sentinel that is down or hung must not hold up finding the primary.
+    return {"socket_timeout": SENTINEL_TIMEOUT, "socket_connect_timeout": SENTINEL_TIMEOUT,
+            "username": address.sentinel_username, "password": address.sentinel_password,
+            "ssl": address.tls}
+
+
+def _nodes(hosts: str, default_port: int) -> Tuple[Tuple[str, int], ...]:
+    nodes = []
+    for item in hosts.split(","):
+        host, port = _host_port(item.strip(), default_port)
+        nodes.append((host, port))
+    return tuple(nodes)
+
+
+def _host_port(item: str, default_port: int) -> Tuple[str, int]:
+    if item.startswith("["):  # [IPv6]:port
+        host, _, rest = item[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = item.partition(":")
+    if not host:
+        raise BadRedisUrl("REDIS_URL names a node without a host")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise BadRedisUrl(f"REDIS_URL names a node with a bad port: {port!r}")
+    return host, int(port) if port else default_port
+
+
+def _count(value: Optional[str], default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise BadRedisUrl("wait_replicas in REDIS_URL must be a number")
+    return int(value)
+
+
+def _db(path: Any) -> int:
+    if not path:
+        return 0
+    if not path[0].isdigit():
+        raise BadRedisUrl("the db of REDIS_URL must be a number")
+    return int(path[0])
+
+
+def _options(query: str) -> Dict[str, str]:
+    options = {name: values[-1] for name, values in parse_qs(query).items()}
+    unknown = sorted(set(options) - set(_SENTINEL_OPTIONS))
+    if unknown:
+        raise BadRedisUrl(f"REDIS_URL has options it does not take: {', '.join(unknown)}")
+    return options

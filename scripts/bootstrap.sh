@@ -52,3 +52,24 @@ if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_URL:-}" ]; then
   echo "REDIS_URL to a Redis server you run yourself." >&2
   exit 1
 fi
+
+# Several Rasa or handoff processes (`./run.sh --rasa N --handoff M`) run behind HAProxy, from
+# the distribution's packages: installed here when missing and allowed (root with apt-get).
+wants_balancer() {
+  local previous=""
+  for arg in "$@"; do
+    case "$previous" in --rasa|--handoff) [ "$arg" -gt 1 ] 2>/dev/null && return 0 ;; esac
+    case "$arg" in --rasa=*|--handoff=*) [ "${arg#*=}" -gt 1 ] 2>/dev/null && return 0 ;; esac
+    previous="$arg"
+  done
+  return 1
+}
+if wants_balancer "$@" && ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing HAProxy (apt-get install haproxy) for several processes ..."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends haproxy >/dev/null
+  else
+    echo "Several processes run behind HAProxy: install it ('apt-get install haproxy')." >&2
+    exit 1
+  fi
+fi

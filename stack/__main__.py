@@ -14,6 +14,7 @@ from pathlib import Path
 from handoff.accounts import AccountStore
 from handoff.keys import Keys
 from handoff.redis_client import connect
+from stack.balanced import BalancedStack
 from stack.model import ROOT, TrainingFailed, ensure_model
 from stack.services import Ports, Stack, StackError
 
@@ -23,15 +24,23 @@ DEMO_USER, DEMO_PASSWORD = "demo", "demo"
 def _args(argv: list) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="./run.sh", description=(
         "Runs Redis (unless REDIS_URL is set), the Rasa server, the action server and the "
-        "handoff service, training the model first if none matches the data."))
+        "handoff service, training the model first if none matches the data. With --rasa or "
+        "--handoff above 1, HAProxy in front of them: one public address (the handoff port)."))
     defaults = Ports()
     parser.add_argument("--redis-port", type=int, default=defaults.redis)
     parser.add_argument("--rasa-port", type=int, default=defaults.rasa)
     parser.add_argument("--actions-port", type=int, default=defaults.actions)
     parser.add_argument("--handoff-port", type=int, default=defaults.handoff)
+    parser.add_argument("--rasa", type=int, default=1, metavar="N",
+                        help="Rasa processes (more than one: behind HAProxy, docs/deploy.md)")
+    parser.add_argument("--handoff", type=int, default=1, metavar="M",
+                        help="handoff services (more than one: behind HAProxy)")
     parser.add_argument("command", nargs="?", default="run", choices=["run", "train"],
                         help="run: the whole product (default); train: only the model")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rasa < 1 or args.handoff < 1:
+        parser.error("--rasa and --handoff want at least 1")
+    return args
 
 
 def create_demo_account(stack: Stack) -> bool:
@@ -67,8 +76,13 @@ def main(argv: list) -> int:
             return 1
         return 0
     ports = Ports(args.redis_port, args.rasa_port, args.actions_port, args.handoff_port)
-    stack = Stack(model=Path(), run_dir=ROOT / ".run", ports=ports,
-                  redis_url=os.environ.get("REDIS_URL") or None)
+    redis_url = os.environ.get("REDIS_URL") or None
+    if args.rasa > 1 or args.handoff > 1:
+        stack: Stack = BalancedStack(model=Path(), run_dir=ROOT / ".run", ports=ports,
+                                     redis_url=redis_url, rasa_count=args.rasa,
+                                     handoff_count=args.handoff)
+    else:
+        stack = Stack(model=Path(), run_dir=ROOT / ".run", ports=ports, redis_url=redis_url)
     try:
         stack.model = ensure_model()
         print("Starting Redis, the action server, the Rasa server and the handoff service...")
@@ -89,7 +103,7 @@ def main(argv: list) -> int:
 Ready.
   Customer chat page : {stack.handoff_url}/chat
   Agent console      : {stack.handoff_url}/{sign_in}
-  Rasa server        : {stack.rasa_url}
+  Rasa server        : {stack.rasa_url}{_layout(stack)}
   Logs               : {stack.run_dir}/*.log
 Press Ctrl-C to stop.""", flush=True)
     try:
@@ -103,6 +117,15 @@ Press Ctrl-C to stop.""", flush=True)
         print("Stopping...")
         stack.stop()
     return 0
+
+
+def _layout(stack: Stack) -> str:
+    """What runs behind HAProxy, for the start's message."""
+    if not isinstance(stack, BalancedStack):
+        return ""
+    return (f" (HTTP API, private; its channels are on the public address)\n"
+            f"  Behind HAProxy     : {stack.rasa_count} Rasa, {stack.handoff_count} handoff "
+            f"processes (logs: rasa*.log, handoff*.log, balancer.log)")
 
 
 if __name__ == "__main__":

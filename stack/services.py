@@ -16,10 +16,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Set
-from urllib.parse import urlparse
+
+from redis.exceptions import RedisError
 
 from handoff.keys import Keys
 from handoff.messenger_api import DEFAULT_GRAPH_URL
+from handoff.redis_client import BadRedisUrl, connect_sync
 from stack.model import ROOT
 
 # Messenger is optional: with no app secret its webhook answers 503 (docs/channels.md). Rasa
@@ -153,6 +155,11 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.rasa}"
 
     @property
+    def chat_url(self) -> str:
+        """Where customers' socket.io connects (Rasa here; HAProxy in `BalancedStack`)."""
+        return self.rasa_url
+
+    @property
     def handoff_url(self) -> str:
         """Base URL of the handoff service (console, chat page, agent API)."""
         return f"http://127.0.0.1:{self.ports.handoff}"
@@ -165,6 +172,7 @@ class Stack:
     def start(self) -> None:
         """Starts every process and waits until each answers; stops all on any failure."""
         self._private_run_dir()
+        self._check_redis_url()
         self._check_ports()
         try:
             if self.redis_url is None:
@@ -223,17 +231,13 @@ class Stack:
 
     def env(self) -> Dict[str, str]:
         """Environment shared by every process of the stack (secrets only here, never argv)."""
-        url = self.redis_url or self.embedded_redis_url
-        parsed = urlparse(url)
         return {
             **MESSENGER_DEFAULTS,
             **os.environ,
             "PYTHONPATH": str(ROOT),
-            "REDIS_URL": url,
-            "REDIS_HOST": parsed.hostname or "127.0.0.1",
-            "REDIS_PORT": str(parsed.port or 6379),
-            "REDIS_DB": (parsed.path or "/0").lstrip("/") or "0",
-            "REDIS_PASSWORD": parsed.password or "",
+            # The one Redis setting of every process, Rasa's stores included (endpoints.yml):
+            # a single Redis or a Sentinel group (handoff/redis_client.py).
+            "REDIS_URL": self.redis_url or self.embedded_redis_url,
             "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
             "ACTION_SERVER_TOKEN": self.actions_token,
             "RASA_URL": self.rasa_url,
@@ -337,6 +341,14 @@ class Stack:
         out.close()
         self.processes[name] = Process(name, popen, log)
 
+    def _check_redis_url(self) -> None:
+        """A `REDIS_URL` no process could use stops the start here, with the reason."""
+        if self.redis_url is not None:
+            try:
+                connect_sync(self.redis_url).close()  # parses it; connects only when used
+            except BadRedisUrl as exc:
+                raise StackError(str(exc)) from None
+
     def _check_ports(self) -> None:
         wanted = {"rasa": self.ports.rasa, "actions": self.ports.actions,
                   "handoff": self.ports.handoff}
@@ -348,16 +360,15 @@ class Stack:
                                  f"it, or choose another port: see `./run.sh --help`.")
 
     def _redis_ready(self) -> bool:
-        url = urlparse(self.redis_url or self.embedded_redis_url)
+        """Whether the Redis of every process answers (the primary, under Sentinel)."""
+        client = connect_sync(self.redis_url or self.embedded_redis_url,
+                              socket_timeout=1, socket_connect_timeout=1)
         try:
-            with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), 1) as s:
-                if url.password:
-                    s.sendall(f"AUTH {url.password}\r\n".encode())
-                    s.recv(64)
-                s.sendall(b"PING\r\n")
-                return s.recv(64).startswith(b"+PONG")
-        except OSError:
+            return bool(client.ping())
+        except (RedisError, OSError):
             return False
+        finally:
+            client.close()
 
     def _rasa_ready(self, url: Optional[str] = None) -> bool:
         return _http_ok(f"{url or self.rasa_url}/status?token={self.rasa_token}")

@@ -15,12 +15,13 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List,
 import aiohttp
 import pytest
 import socketio
-from redis import Redis as SyncRedis
 from redis.exceptions import RedisError
 
 from handoff import pii
+from handoff.redis_client import connect_sync
 from handoff.relay.stored_tracker import tracker_key
 from handoff.webchat_frames import RASA_FIELDS, page_view
+from stack.balanced import BalancedStack
 from stack.model import ROOT, ensure_model
 from stack.services import Ports, Stack, _http_ok, free_port
 from tests.conftest import PASSWORD
@@ -80,8 +81,7 @@ def customers_texts(stack: Stack) -> Set[str]:
     tests' pages, raw socket.io emits, the fuzzers): the traffic of the whole session."""
     found: Set[str] = set()
     try:
-        client = SyncRedis.from_url(stack.env()["REDIS_URL"], decode_responses=True,
-                                    socket_timeout=10)
+        client = connect_sync(stack.env()["REDIS_URL"], socket_timeout=10)
         try:
             for key in client.scan_iter(match=tracker_key("*"), count=1000):
                 raw = client.get(key)
@@ -155,15 +155,22 @@ def quiet_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
 
 def _a_stack(tmp_path_factory: pytest.TempPathFactory, graph: FakeGraph,
              mailbox: LocalSmtpServer, name: str,
-             env: Optional[Dict[str, str]] = None) -> Iterator[Stack]:
+             env: Optional[Dict[str, str]] = None,
+             redis_url: Optional[str] = None, rasa: int = 1,
+             handoff: int = 1) -> Iterator[Stack]:
+    """A started stack with the tests' agents; on its own redis-server unless `redis_url`;
+    with more than one Rasa or handoff process, behind HAProxy (`BalancedStack`)."""
     model = ensure_model(say=lambda line: print(line, file=sys.stderr))
     ports, site = Ports.free(), free_port()
     # Besides the service's own pages, one third-party site may embed a Rasa web client (the
     # operator lists such sites in CHAT_ALLOWED_ORIGINS); tests serve it on `site`.
     origins = [f"http://127.0.0.1:{ports.handoff}", f"http://localhost:{ports.handoff}",
                f"http://127.0.0.1:{site}"]
-    running = Stack(model=model, run_dir=tmp_path_factory.mktemp(name), ports=ports,
-                    say=lambda line: print(line, file=sys.stderr),
+    layout = ({"rasa_count": rasa, "handoff_count": handoff} if rasa > 1 or handoff > 1
+              else {})
+    running = (BalancedStack if layout else Stack)(
+        model=model, run_dir=tmp_path_factory.mktemp(name), ports=ports, redis_url=redis_url,
+        say=lambda line: print(line, file=sys.stderr), **layout,  # type: ignore[arg-type]
                     extra_env={**MESSENGER, "MESSENGER_GRAPH_URL": graph.url,
                                "CHAT_ALLOWED_ORIGINS": ",".join(origins),
                                "SMTP_HOST": mailbox.host, "SMTP_PORT": str(mailbox.port),

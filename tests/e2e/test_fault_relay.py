@@ -51,19 +51,25 @@ def say(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-@pytest.fixture(scope="module")
-def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def relay_stack(tmp_path_factory: pytest.TempPathFactory, cases: int,
+                redis_url: Optional[str] = None) -> Iterator[Stack]:
+    """A started stack with the relay's agents, room for `cases` cases' conversations."""
     running = Stack(model=ensure_model(say=say), run_dir=tmp_path_factory.mktemp("relay"),
-                    ports=Ports.free(), say=say, extra_env=SETTINGS)
+                    ports=Ports.free(), redis_url=redis_url, say=say, extra_env=SETTINGS)
     running.start()
     try:
         for n in range(AGENTS):
             create_account(running, f"relay{n}", f"Relay {n}", PASSWORD,
                            teams="orders,billing",
-                           max_conversations=CONVERSATIONS // AGENTS * len(FAULTS))
+                           max_conversations=CONVERSATIONS // AGENTS * cases)
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from relay_stack(tmp_path_factory, len(FAULTS))
 
 
 @pytest.fixture
@@ -170,7 +176,7 @@ class Pair:
         give_up = loop.time() + deadline
         while True:
             ids = [m["id"] for page in self.pages for m in page.history if m.get("id")]
-            page = Customer(self.stack.rasa_url)
+            page = Customer(self.stack.chat_url)
             try:
                 await page.connect(token=self.customer.token,
                                    last_seen=ids[-1] if ids else None)
@@ -207,7 +213,7 @@ async def _acknowledgement(page: Customer, text: str, message_id: str) -> Option
 
 
 async def _with_an_agent(stack: Stack, agent: AgentClient) -> Pair:
-    customer = Customer(stack.rasa_url)
+    customer = Customer(stack.chat_url)
     await customer.connect()
     await customer.say("I want to talk to a human")
     await customer.reply()
@@ -260,17 +266,18 @@ async def _kill_the_handoff_service(stack: Stack, pairs: List[Pair],
         await agent.connect_ws()
 
 
-async def _kill_mid_burst(stack: Stack, pairs: List[Pair], name: str) -> List[Any]:
-    """A burst both ways in every conversation; `name` is killed (kill -9) the moment the first
-    few customer messages are acknowledged. The burst's senders go on sending; their tasks, one
-    per conversation."""
+async def kill_mid_burst(stack: Stack, pairs: List[Pair], name: str,
+                         kill: Optional[Callable[[], Any]] = None) -> List[Any]:
+    """A burst both ways in every conversation; `name` is killed (kill -9; or `kill` is
+    called) the moment the first few customer messages are acknowledged. The burst's senders
+    go on sending; their tasks, one per conversation."""
     taken, killed = 0, asyncio.get_running_loop().create_future()
 
     def count() -> None:
         nonlocal taken
         taken += 1
         if taken == CONVERSATIONS // 10:
-            stack.processes[name].kill()
+            (kill or stack.processes[name].kill)()
             # What was on its way at that moment, as the clients see it.
             killed.set_result((sum(1 for p in pairs if p.sending is not None),
                                sum(1 for p in pairs if p.delivered_to_customer() != p.from_agent)))
@@ -299,7 +306,7 @@ def _resends(pairs: List[Pair]) -> str:
 
 
 async def _kill_rasa(stack: Stack, pairs: List[Pair], agents: List[AgentClient]) -> None:
-    burst = await _kill_mid_burst(stack, pairs, "rasa")
+    burst = await kill_mid_burst(stack, pairs, "rasa")
 
     async def goes_on(pair: Pair, sent: Any) -> None:
         await sent
@@ -314,7 +321,7 @@ async def _kill_rasa(stack: Stack, pairs: List[Pair], agents: List[AgentClient])
 
 
 async def _restart_redis(stack: Stack, pairs: List[Pair], agents: List[AgentClient]) -> None:
-    burst = await _kill_mid_burst(stack, pairs, "redis")
+    burst = await kill_mid_burst(stack, pairs, "redis")
     # Redis is away: both sides are refused (`unavailable`, 503) and send again, same ids.
     await asyncio.sleep(2)
     await asyncio.to_thread(restart, stack, "redis")
@@ -329,6 +336,13 @@ FAULT = {"handoff": _kill_the_handoff_service, "rasa": _kill_rasa, "redis": _res
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_a_fault_mid_relay_loses_and_repeats_nothing(stack, fault):
+    await relay_with_a_fault(stack, FAULT[fault])
+
+
+async def relay_with_a_fault(stack: Stack, fault: Callable[[Stack, List[Pair],
+                                                            List[AgentClient]], Any]) -> None:
+    """50 live conversations, rounds both ways, `fault` in the middle, rounds again; then
+    every message is checked: once, in order, on the other side and in the tracker."""
     agents = [AgentClient(stack.handoff_url) for _ in range(AGENTS)]
     pairs: List[Pair] = []
     try:
@@ -342,7 +356,7 @@ async def test_a_fault_mid_relay_loses_and_repeats_nothing(stack, fault):
         for _ in range(ROUNDS_BEFORE):
             await _round(pairs)
 
-        await FAULT[fault](stack, pairs, agents)
+        await fault(stack, pairs, agents)
 
         for _ in range(ROUNDS_AFTER):
             await _round(pairs)

@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Dict, List
+from urllib.parse import urlparse
 
 import pytest
 from redis import Redis
@@ -33,7 +34,7 @@ def _command_lines() -> Dict[int, List[str]]:
 def test_no_secret_is_on_a_command_line(stack):
     env = stack.env()
     secrets = {"RASA_TOKEN": stack.rasa_token, "ACTION_SERVER_TOKEN": stack.actions_token,
-               "REDIS_PASSWORD": env["REDIS_PASSWORD"],
+               "REDIS_PASSWORD": urlparse(env["REDIS_URL"]).password or "",
                "CHAT_SESSION_SECRET": env["CHAT_SESSION_SECRET"],
                "MESSENGER_APP_SECRET": MESSENGER["MESSENGER_APP_SECRET"],
                "MESSENGER_PAGE_TOKEN": MESSENGER["MESSENGER_PAGE_TOKEN"]}

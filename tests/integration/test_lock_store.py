@@ -2,7 +2,6 @@
 conversation, and a waiter looks again within milliseconds, not after a second."""
 
 import asyncio
-from urllib.parse import urlparse
 
 import pytest
 from rasa.core.lock_store import LockStore
@@ -19,9 +18,7 @@ pytestmark = [pytest.mark.integration,
 
 @pytest.fixture
 def lock_store(redis_server, monkeypatch, redis) -> LockStore:
-    url = urlparse(redis_server.url)
-    for name, value in {"REDIS_HOST": url.hostname, "REDIS_PORT": str(url.port),
-                        "REDIS_DB": "0", "REDIS_PASSWORD": "", "REDIS_URL": redis_server.url,
+    for name, value in {"REDIS_URL": redis_server.url,
                         "ACTION_SERVER_URL": "http://127.0.0.1:1/webhook",
                         "ACTION_SERVER_TOKEN": "unused-in-this-test",
                         "HANDOFF_KEY_PREFIX": "hf:v1"}.items():
@@ -63,8 +60,7 @@ async def test_one_holder_at_a_time_in_ticket_order(lock_store, monkeypatch):
 async def test_redis_dying_at_the_end_of_a_turn_does_not_fail_the_turn(tmp_path, monkeypatch):
     own = RedisServer(tmp_path / "redis").start()
     try:
-        for name, value in {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(own.port),
-                            "REDIS_DB": "0", "REDIS_PASSWORD": "", "REDIS_URL": own.url,
+        for name, value in {"REDIS_URL": own.url,
                             "ACTION_SERVER_URL": "http://127.0.0.1:1/webhook",
                             "ACTION_SERVER_TOKEN": "unused-in-this-test",
                             "HANDOFF_KEY_PREFIX": "hf:v1"}.items():

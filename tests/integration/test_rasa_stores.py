@@ -1,0 +1,111 @@
+"""Rasa's tracker and lock stores as endpoints.yml configures them: from `REDIS_URL`, on a single
+Redis and on a Sentinel group, with Rasa's own keys and tracker format."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Iterator
+
+import pytest
+from rasa.core.lock_store import LockStore
+from rasa.core.tracker_store import RedisTrackerStore, TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import read_endpoint_config
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from bot.lock_store import PromptRedisLockStore
+from bot.tracker_store import UrlRedisTrackerStore
+from handoff.redis_client import connect_sync
+from stack.model import ROOT
+from tests.redis_sentinel import SentinelGroup
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120),
+              # pykwalify (Rasa's YAML validation) loads its extensions the old way.
+              pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")]
+
+
+@pytest.fixture(scope="module")
+def group(tmp_path_factory) -> Iterator[SentinelGroup]:
+    started = SentinelGroup(tmp_path_factory.mktemp("sentinel")).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def _configured(monkeypatch, url: str, section: str):
+    monkeypatch.setenv("REDIS_URL", url)
+    for name, value in {"ACTION_SERVER_URL": "http://127.0.0.1:1/webhook",
+                        "ACTION_SERVER_TOKEN": "unused-in-this-test",
+                        "HANDOFF_KEY_PREFIX": "hf:v1"}.items():
+        monkeypatch.setenv(name, value)
+    return read_endpoint_config(str(ROOT / "endpoints.yml"), section)
+
+
+def _tracker_store(monkeypatch, url: str) -> UrlRedisTrackerStore:
+    store = TrackerStore.create(_configured(monkeypatch, url, "tracker_store"), Domain.empty())
+    inner = getattr(store, "_tracker_store", store)  # Rasa may wrap it
+    assert isinstance(inner, UrlRedisTrackerStore)
+    return inner
+
+
+def _conversation(cid: str) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events(cid, [
+        ActionExecuted("action_listen", timestamp=1000.0),
+        UserUttered("where is my order?", intent={"name": "order_status", "confidence": 0.9},
+                    timestamp=1001.0, message_id="u0"),
+        BotUttered("Which order?", timestamp=1002.0)])
+
+
+async def test_the_tracker_is_stored_as_rasas_own_store_stores_it(monkeypatch, redis_server,
+                                                                   redis):
+    ours = _tracker_store(monkeypatch, redis_server.url)
+    rasas = RedisTrackerStore(Domain.empty(), host="127.0.0.1", port=redis_server.port,
+                              key_prefix="hfv1")
+    await ours.save(_conversation("ours"))
+    await rasas.save(_conversation("rasas"))
+    stored = {cid: json.loads(await redis.get(f"hfv1:tracker:{cid}")) for cid in ("ours", "rasas")}
+    assert stored["ours"] == {**stored["rasas"], "name": "ours"}
+    for store in (ours, rasas):  # each reads what the other wrote
+        other = "rasas" if store is ours else "ours"
+        tracker = await store.retrieve(other)
+        assert [e.text for e in tracker.events if isinstance(e, BotUttered)] == ["Which order?"]
+
+
+async def test_both_stores_work_on_a_sentinel_group_and_after_its_failover(monkeypatch, group):
+    trackers = _tracker_store(monkeypatch, group.url)
+    locks = LockStore.create(_configured(monkeypatch, group.url, "lock_store"))
+    assert isinstance(locks, PromptRedisLockStore)
+    await trackers.save(_conversation("c1"))
+    async with locks.lock("c1"):
+        assert locks.get_lock("c1") is not None
+    with group.data_client(group.primary_port()) as primary:
+        assert primary.exists("hfv1:tracker:c1") == 1  # on the primary, in Rasa's key
+        primary.wait(2, 5000)
+
+    old = group.kill_primary()
+    await asyncio.to_thread(group.wait_for_failover, old)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while True:  # the first calls may still meet the dead primary's address: Redis is away
+        try:
+            tracker = await trackers.retrieve("c1")
+            break
+        except RedisConnectionError:
+            assert loop.time() < deadline, group.roles()
+            await asyncio.sleep(0.2)
+    assert tracker is not None and tracker.latest_message.text == "where is my order?"
+    tracker.update(BotUttered("Found it", timestamp=1003.0))
+    await trackers.save(tracker)
+    async with locks.lock("c1"):
+        pass
+    check = connect_sync(group.url)
+    try:
+        events = json.loads(check.get("hfv1:tracker:c1"))["events"]
+        assert [e.get("text") for e in events if e["event"] == "bot"] == ["Which order?",
+                                                                          "Found it"]
+    finally:
+        check.close()
