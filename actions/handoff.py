@@ -14,10 +14,11 @@ from redis.exceptions import RedisError
 from actions import deps, order_proof
 from handoff import teams
 from handoff.availability import opening_text, unavailable_reason
+from handoff.callbacks import Callbacks
 from handoff.conversation import HUMAN_STATES, IllegalTransition
 from handoff.orders.store import OrderStore
 from handoff.routing import route
-from handoff.ticket import Ticket, build_ticket, reason_for
+from handoff.ticket import Reason, Ticket, build_ticket, reason_for
 from handoff.waiting import LAST_CLAIMS, estimate_wait
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class ActionHandoff(Action):
         else:
             dispatcher.utter_message(response="utter_handoff_queued", position=position or 1)
         reason = reason_for((tracker.latest_message.get("intent") or {}).get("name"))
+        if ticket is not None and reason == Reason.CALLBACK:
+            await _offer_call(dispatcher, ticket)
         return [SlotSet("handoff_reason", reason.value),
                 SlotSet("handoff_ticket_id", ticket.ticket_id if ticket else None),
                 ActiveLoop(None), ConversationPaused()]
@@ -83,6 +86,27 @@ class ActionHandoff(Action):
                     "follow_up=%s", cid, ticket.ticket_id, ticket.reason, team, ticket.priority,
                     ticket.follow_up)
         return ticket
+
+
+async def _offer_call(dispatcher: CollectingDispatcher, ticket: Ticket) -> None:
+    """The customer asked to be called: the link where they pick a time and leave a number.
+
+    The conversation's open call-back if it has one (a retried run offers nothing new).
+    Redis away: the handoff is queued already, and the agent can offer the call from the
+    console.
+    """
+    redis, keys = deps.redis_and_keys()
+    record = await deps.conversation_store().get(ticket.conversation_id)
+    try:
+        callback, _ = await Callbacks(redis, keys).offer(
+            ticket.conversation_id, team=record.team, language=ticket.language,
+            channel=ticket.channel, by="bot", by_name="")
+    except RedisError as exc:
+        logger.error("callback.offer.failure conversation=%s error=%s", ticket.conversation_id,
+                     exc)
+        return
+    dispatcher.utter_message(response="utter_callback_offer",
+                             link=f"{deps.settings().public_url}/callback/{callback.token}")
 
 
 async def _nobody_now(ticket: Ticket, team: Optional[str]) -> Optional[str]:

@@ -22,6 +22,7 @@ class Reason(str, Enum):
     FRUSTRATION = "frustration"
     NOT_UNDERSTOOD = "not_understood"
     SENSITIVE = "sensitive"
+    CALLBACK = "callback"  # asked to be called: a person, by phone (`handoff.callbacks`)
 
 
 _REASON_BY_INTENT = {
@@ -30,6 +31,7 @@ _REASON_BY_INTENT = {
     "frustration": Reason.FRUSTRATION,
     "nlu_fallback": Reason.NOT_UNDERSTOOD,
     "sensitive_topic": Reason.SENSITIVE,
+    "callback": Reason.CALLBACK,
 }
 MAX_PRIORITY = 3
 REPEAT_WINDOW = 48 * 3600  # a customer back within 48 hours was not helped enough the first time
@@ -39,7 +41,8 @@ _INTERNAL_SLOTS = {"handoff_reason", "handoff_ticket_id", "handoff_agent", "requ
                   "session_started_metadata"}
 
 _NOT_TOPICS = {"request_human", "greet", "nlu_fallback", "goodbye", "thank", "affirm", "deny",
-               "inform", "complaint", "frustration", "sensitive_topic", "out_of_scope"}
+               "inform", "complaint", "frustration", "sensitive_topic", "out_of_scope",
+               "callback"}
 
 # What the customer asked about, in the words an agent reads (English, French): the summary
 # says "Topics: Order status.", never an intent's name. The console's labels (`intent.*` in
@@ -65,6 +68,7 @@ _REASON_TEXT = {
     Reason.NOT_UNDERSTOOD: ("The bot did not understand twice.",
                             "Le bot n'a pas compris deux fois."),
     Reason.SENSITIVE: ("Sensitive topic.", "Sujet sensible."),
+    Reason.CALLBACK: ("Asked to be called back.", "A demandé à être rappelé."),
 }
 
 
