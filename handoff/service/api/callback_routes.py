@@ -195,10 +195,13 @@ async def customer_schedule(request: web.Request) -> web.Response:
         raise ApiError(exc.code) from exc
     when = _when(hours, scheduled)
     if changed:
-        await _announcer(request).send(scheduled.conversation_id, "callback_scheduled",
-                                       scheduled.offered_by_name,
-                                       record_fields={"callback": scheduled.record()},
-                                       phone=phone, when=when)
+        if not await _announcer(request).send(scheduled.conversation_id, "callback_scheduled",
+                                              scheduled.offered_by_name,
+                                              record_fields={"callback": scheduled.record()},
+                                              phone=phone, when=when):
+            # Scheduled and in the list all the same: only the chat's confirmation is missing.
+            logger.warning("callback.scheduled.untold conversation=%s callback=%s",
+                           scheduled.conversation_id, scheduled.id)
         await _push(request, scheduled)
     return web.json_response({"status": scheduled.status, "slot": scheduled.slot,
                               "due_at": scheduled.due_at, "when": when[scheduled.language]})
