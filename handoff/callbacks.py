@@ -96,6 +96,15 @@ class Callback:
                  if f.name not in ("token", "request_id", "told")}
         return {**shown, "team": self.team or None}
 
+    def lets_see(self, username: str, serves_team: bool) -> bool:
+        """Whether an agent who does not hold the conversation may open it for this call.
+
+        Any agent of the call's team while it is scheduled (whoever calls reads the whole
+        conversation first), and the one who made the call afterwards.
+        """
+        return (self.status == SCHEDULED and serves_team) or \
+            (self.status == DONE and self.done_by == username)
+
     def record(self) -> Dict[str, Any]:
         """What the conversation's record keeps of it (a notice's metadata)."""
         return {"id": self.id, "status": self.status, "slot": self.slot, "due_at": self.due_at,
@@ -202,6 +211,12 @@ class Callbacks:
                                           0, 19)
         found = [await self.get(conversation_id, cb) for cb in ids]
         return [c for c in found if c is not None]
+
+    async def latest(self, conversation_id: str) -> Optional[Callback]:
+        """The conversation's newest call-back, if any."""
+        ids = await self._redis.zrevrange(self._keys.conversation_callbacks(conversation_id),
+                                          0, 0)
+        return await self.get(conversation_id, ids[0]) if ids else None
 
     async def open_one(self, conversation_id: str) -> Optional[Callback]:
         """The conversation's call-back not done yet, if any (there is at most one)."""

@@ -109,6 +109,9 @@ async def test_offer_schedule_list_and_outcome_recorded_once(redis_server, redis
         status, error = await marie.post(path, {**outcome, "request_id": "r2"})
         assert (status, error["error"]["code"]) == (409, "callback_done")
         assert (await paul.get("/api/callbacks"))[1]["callbacks"] == []
+        # The one who called still sees it (the outcome in its section); nobody else does.
+        status, listed = await paul.get("/api/conversations/c1/callbacks")
+        assert status == 200 and listed["callbacks"][0]["outcome"] == "no_answer"
 
     notices = await told(redis, keys)
     assert [kind for kind, _, _ in notices] == ["callback_offered", "callback_scheduled",

@@ -94,3 +94,15 @@ def test_an_hour_begun_since_the_page_was_drawn_is_still_taken():
     slot = offered_slots(WEEKDAYS, TUESDAY, "en")[1]
     later = slot["starts_at"] + 600
     assert choose_slot(WEEKDAYS, slot["id"], later) == (slot["id"], later)
+
+
+def test_who_may_open_a_conversation_for_its_call():
+    from handoff.callbacks import Callback
+    offered = Callback("c", "conv", "offered", team="orders")
+    scheduled = Callback("c", "conv", "scheduled", team="orders")
+    done = Callback("c", "conv", "done", team="orders", done_by="paul")
+    assert not offered.lets_see("paul", serves_team=True)  # nothing to call yet
+    assert scheduled.lets_see("paul", serves_team=True)
+    assert not scheduled.lets_see("ann", serves_team=False)  # another team's
+    assert done.lets_see("paul", serves_team=True)
+    assert not done.lets_see("marie", serves_team=True)  # the call is made: the caller only

@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from handoff.accounts import Agent
-from handoff.callbacks import SCHEDULED, Callbacks
+from handoff.callbacks import Callbacks
 from handoff.conversation import HUMAN_STATES, Conversation, State
 from handoff.service import appkeys as app_keys
 from handoff.service.api.errors import ApiError
@@ -89,17 +89,16 @@ async def known(request: web.Request, cid: str) -> Conversation:
 async def visible(request: web.Request, agent: Agent) -> Conversation:
     """The route's conversation if queued for this agent, theirs, or any for a supervisor.
 
-    Also one with a scheduled call-back for the agent's team: whoever makes the call sees the
-    whole conversation first.
+    Also one with a call-back for the agent to make, or that they made
+    (`handoff.callbacks.Callback.lets_see`): whoever calls sees the whole conversation first.
     """
     record = await known(request, request.match_info["id"])
     if (record.state == State.QUEUED and agent.serves(record.team)) or \
             record.agent == agent.username or agent.is_supervisor:
         return record
-    callbacks = Callbacks(request.app[app_keys.REDIS], request.app[app_keys.KEYS])
-    scheduled = await callbacks.open_one(record.id)
-    if scheduled is not None and scheduled.status == SCHEDULED and \
-            agent.serves(scheduled.team or None):
+    latest = await Callbacks(request.app[app_keys.REDIS], request.app[app_keys.KEYS]).latest(
+        record.id)
+    if latest is not None and latest.lets_see(agent.username, agent.serves(latest.team or None)):
         return record
     raise ApiError("not_found")
 
