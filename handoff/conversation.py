@@ -178,6 +178,17 @@ class ConversationStore:
         raw = await self._redis.get(self._keys.ticket(ticket_id))
         return Ticket.from_json(raw) if raw else None
 
+    async def tickets(self, ticket_ids: List[Optional[str]]) -> List[Optional[Ticket]]:
+        """Stored tickets, in one round trip (None where there is none)."""
+        named = [t for t in ticket_ids if t]
+        if not named:
+            return [None] * len(ticket_ids)
+        async with self._redis.pipeline(transaction=False) as pipe:  # keys in several slots
+            for ticket_id in named:
+                pipe.get(self._keys.ticket(ticket_id))
+            raws = dict(zip(named, await pipe.execute(), strict=True))
+        return [Ticket.from_json(raws[t]) if t and raws.get(t) else None for t in ticket_ids]
+
     async def language(self, record: Conversation) -> Optional[str]:
         """The customer's current language: the record's, else its ticket's (None: no ticket)."""
         if record.language:
