@@ -34,6 +34,7 @@ from sanic.request import Request
 
 from bot.limits import cap_request_size
 from handoff.channels import messenger_address
+from handoff.conversation import ConversationStore
 from handoff.customer_text import (
     MAX_MESSAGE_CHARS,
     holds_lone_surrogate,
@@ -475,7 +476,8 @@ class MessengerInput(InputChannel):
         conversation_id = record["conversation_id"]
         await self.profiles.link(record["from"], identity(MESSENGER, psid))
         await self.profiles.move_to_messenger(conversation_id, psid)
-        language = await self.redis.hget(self.keys.conversation(conversation_id), "language")
+        language = (await ConversationStore(self.redis, self.keys).get(
+            conversation_id)).language
         await self._tell(psid, language, "continued_here")
         logger.info("messenger.linked psid=%s conversation=%s", psid, conversation_id)
 
@@ -494,7 +496,8 @@ class MessengerInput(InputChannel):
         if not await self.redis.set(self.keys.rate_notice(MESSENGER_EVENTS.name, psid), "1",
                                     nx=True, ex=wait):
             return
-        language = await self.redis.hget(self.keys.conversation(conversation_id), "language")
+        language = (await ConversationStore(self.redis, self.keys).get(
+            conversation_id)).language
         await self._tell(psid, language, "too_fast", seconds=wait)
 
     async def _tell(self, psid: str, language: Optional[str], kind: str, **fields: Any) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Dict, Optional
 
 from redis.asyncio import Redis
 
+from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.messenger_api import HUMAN_AGENT_WINDOW, send_fields
 
@@ -20,7 +21,7 @@ WEB = "socketio"
 
 async def channel_of(redis: Redis, keys: Keys, conversation_id: str) -> str:
     """The customer's channel when the conversation was handed off."""
-    return await redis.hget(keys.conversation(conversation_id), "channel") or "socketio"
+    return (await ConversationStore(redis, keys).get(conversation_id)).channel or WEB
 
 
 async def output_channel(redis: Redis, keys: Keys, conversation_id: str) -> str:
@@ -29,14 +30,14 @@ async def output_channel(redis: Redis, keys: Keys, conversation_id: str) -> str:
     The conversation's channel (it may have moved since the customer last wrote), else the
     channel they last wrote from.
     """
-    channel = await redis.hget(keys.conversation(conversation_id), "channel")
+    channel = (await ConversationStore(redis, keys).get(conversation_id)).channel
     return channel if channel in (WEB, MESSENGER) else "latest"
 
 
 async def messenger_address(redis: Redis, keys: Keys, conversation_id: str) -> str:
     """The PSID to write to (a conversation that moved to Messenger keeps its own id)."""
-    return await redis.hget(keys.conversation(conversation_id), "messenger_psid") or \
-        conversation_id
+    record = await ConversationStore(redis, keys).get(conversation_id)
+    return record.messenger_psid or conversation_id
 
 
 async def messenger_fields(redis: Redis, keys: Keys, conversation_id: str,

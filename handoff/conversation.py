@@ -85,6 +85,11 @@ def check_transition(conversation_id: str, current: State, target: State) -> Non
         raise IllegalTransition(conversation_id, current, target)
 
 
+# Fields of the record written outside a transition: `action_handoff` started and showed no
+# event yet; a lost handoff is being run again; what a give-back has left to do.
+HANDOFF_RUNNING, HANDOFF_RETRY, GIVEBACK_PLAN = "handoff_running", "handoff_retry", "giveback_plan"
+
+
 @dataclass(frozen=True)
 class Conversation:
     """A conversation's handoff record."""
@@ -102,6 +107,10 @@ class Conversation:
     # one a relayed message clearly showed (`handoff.relay.consoles`, `follow_language`).
     language: Optional[str] = None
     queued_at: Optional[float] = None  # when the current handoff's ticket was queued
+    # Whom to write to on Messenger, for a conversation that moved there from the web chat.
+    messenger_psid: Optional[str] = None
+    resume_pending: bool = False  # given back to the bot, Rasa not resumed yet
+    giveback_plan: Optional[str] = None  # what a give-back has left to do (JSON, `giveback`)
 
     @classmethod
     def from_hash(cls, conversation_id: str, raw: Mapping[str, str]) -> "Conversation":
@@ -118,6 +127,9 @@ class Conversation:
             first_reply_at=float(raw["first_reply_at"]) if raw.get("first_reply_at") else None,
             language=raw.get("language") or None,
             queued_at=float(raw["queued_at"]) if raw.get("queued_at") else None,
+            messenger_psid=raw.get("messenger_psid") or None,
+            resume_pending=bool(raw.get("resume_pending")),
+            giveback_plan=raw.get(GIVEBACK_PLAN) or None,
         )
 
     def public(self) -> Dict[str, Any]:
@@ -166,6 +178,17 @@ class ConversationStore:
         raw = await self._redis.get(self._keys.ticket(ticket_id))
         return Ticket.from_json(raw) if raw else None
 
+    async def tickets(self, ticket_ids: List[Optional[str]]) -> List[Optional[Ticket]]:
+        """Stored tickets, in one round trip (None where there is none)."""
+        named = [t for t in ticket_ids if t]
+        if not named:
+            return [None] * len(ticket_ids)
+        async with self._redis.pipeline(transaction=False) as pipe:  # keys in several slots
+            for ticket_id in named:
+                pipe.get(self._keys.ticket(ticket_id))
+            raws = dict(zip(named, await pipe.execute(), strict=True))
+        return [Ticket.from_json(raws[t]) if t and raws.get(t) else None for t in ticket_ids]
+
     async def language(self, record: Conversation) -> Optional[str]:
         """The customer's current language: the record's, else its ticket's (None: no ticket)."""
         if record.language:
@@ -195,6 +218,38 @@ class ConversationStore:
         return bool(await self._redis.hget(self._keys.conversation(conversation_id),
                                            "resume_pending"))
 
+    def moved_on(self, pipe: Pipeline, conversation_id: str, channel: str,
+                 messenger_psid: Optional[str] = None) -> None:
+        """Queues on `pipe`: the customer is answered on `channel` from now on.
+
+        On Messenger, at `messenger_psid` (the conversation keeps its own id).
+        """
+        fields = {"channel": channel, **({"messenger_psid": messenger_psid}
+                                         if messenger_psid else {})}
+        pipe.hset(self._keys.conversation(conversation_id), mapping=fields)
+
+    async def handoff_started(self, conversation_id: str, at: str) -> None:
+        """`action_handoff` runs: until it pauses the bot, a next action means it was lost."""
+        await self._redis.hset(self._keys.conversation(conversation_id), HANDOFF_RUNNING, at)
+
+    async def handoff_running(self, conversation_id: str) -> bool:
+        """Whether `action_handoff` started and has not paused the bot yet."""
+        return await self._redis.hget(self._keys.conversation(conversation_id),
+                                      HANDOFF_RUNNING) is not None
+
+    async def handoff_settled(self, conversation_id: str) -> None:
+        """`action_handoff` paused the bot, or its loss was reported."""
+        await self._redis.hdel(self._keys.conversation(conversation_id), HANDOFF_RUNNING)
+
+    async def retrying_handoff(self, conversation_id: str) -> bool:
+        """Marks a lost handoff as being run again: True the first time (tell the customer)."""
+        return bool(await self._redis.hsetnx(self._keys.conversation(conversation_id),
+                                             HANDOFF_RETRY, "1"))
+
+    async def handoff_retried(self, conversation_id: str) -> None:
+        """The lost handoff ran (or the customer asked again)."""
+        await self._redis.hdel(self._keys.conversation(conversation_id), HANDOFF_RETRY)
+
     async def resumed(self, conversation_id: str) -> None:
         """Rasa has resumed the conversation."""
         await self._redis.hdel(self._keys.conversation(conversation_id), "resume_pending")
@@ -205,7 +260,9 @@ class ConversationStore:
                                     str(at)):
             # Only the first reply of a handoff (`first_reply_at` is cleared at each enqueue):
             # later agent messages need no trip to the handoff record.
-            await metrics.first_reply(self._redis, self._keys, conversation_id, at)
+            ticket_id = await self._redis.hget(self._keys.conversation(conversation_id),
+                                               "ticket_id")
+            await metrics.first_reply(self._redis, self._keys, ticket_id, at)
 
     async def agent_conversation_ids(self, username: str) -> List[str]:
         """Ids of the conversations assigned to an agent."""

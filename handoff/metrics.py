@@ -89,9 +89,8 @@ def handoff_intent(ticket: Ticket) -> str:
     return str(ranking[0].get("name") or "")
 
 
-async def first_reply(redis: Redis, keys: Keys, conversation_id: str, at: float) -> None:
-    """The first agent reply of the conversation's current handoff (later ones change nothing)."""
-    ticket_id = await redis.hget(keys.conversation(conversation_id), "ticket_id")
+async def first_reply(redis: Redis, keys: Keys, ticket_id: Optional[str], at: float) -> None:
+    """The first agent reply of a handoff (later ones change nothing)."""
     if ticket_id:
         await redis.hsetnx(keys.metrics_handoff(ticket_id), "first_reply_at", repr(at))
 

@@ -24,6 +24,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from redis.asyncio import Redis
 
 from handoff.channels import MESSENGER, WEB, messenger_address
+from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.redis_client import connect
 from handoff.settings import Settings
@@ -127,13 +128,15 @@ class ProfileStore:
         """From now on this Messenger user writes in, and is answered in, `conversation_id`."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._keys.messenger_alias(psid), conversation_id)
-            pipe.hset(self._keys.conversation(conversation_id),
-                      mapping={"channel": MESSENGER, "messenger_psid": psid})
+            ConversationStore(self._redis, self._keys).moved_on(pipe, conversation_id, MESSENGER,
+                                                                psid)
             await pipe.execute()
 
     async def move_to_web(self, conversation_id: str) -> None:
         """From now on the conversation's replies go to the web chat."""
-        await self._redis.hset(self._keys.conversation(conversation_id), "channel", WEB)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            ConversationStore(self._redis, self._keys).moved_on(pipe, conversation_id, WEB)
+            await pipe.execute()
 
 
 async def _vip(args: argparse.Namespace) -> None:

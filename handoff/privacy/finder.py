@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from handoff import pii
 from handoff.channels import MESSENGER, WEB
+from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.privacy.store import scan, tracker
 from handoff.profiles import ProfileStore, identity
@@ -131,7 +132,7 @@ async def _exists(redis: Redis, keys: Keys, cid: str) -> bool:
 async def _linked(redis: Redis, keys: Keys, profiles: ProfileStore, customer: Customer,
                   cid: str) -> List[str]:
     """Conversations linked to `cid`; records its identities and profiles on the way."""
-    psid = await redis.hget(keys.conversation(cid), "messenger_psid")
+    psid = (await ConversationStore(redis, keys).get(cid)).messenger_psid
     linked = set(await profiles.linked_conversations(cid))
     for member in (identity(WEB, cid), identity(MESSENGER, cid),
                    *([identity(MESSENGER, psid)] if psid else [])):
@@ -156,7 +157,7 @@ async def _linked(redis: Redis, keys: Keys, profiles: ProfileStore, customer: Cu
 async def _details(redis: Redis, keys: Keys, customer: Customer, cid: str) -> None:
     """Their tickets, and the addresses and numbers they gave in `cid`."""
     customer.tickets.update(await redis.lrange(keys.customer_tickets(cid), 0, -1))
-    ticket_id = await redis.hget(keys.conversation(cid), "ticket_id")
+    ticket_id = (await ConversationStore(redis, keys).get(cid)).ticket_id
     if ticket_id:
         customer.tickets.add(ticket_id)
     contact = await redis.hgetall(keys.contact(cid))

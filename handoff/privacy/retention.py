@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional
 from redis.asyncio import Redis
 
 from handoff.channels import MESSENGER, WEB
-from handoff.conversation import HUMAN_STATES, State
+from handoff.conversation import HUMAN_STATES, ConversationStore
 from handoff.keys import Keys
 from handoff.privacy import audit
 from handoff.privacy.erase import Eraser
@@ -167,16 +167,15 @@ class RetentionJob:
 
         A conversation a person owns is happening now, however long ago its last message.
         """
-        state = await self._redis.hget(self._keys.conversation(cid), "state")
-        if state and State(state) in HUMAN_STATES:
+        record = await ConversationStore(self._redis, self._keys).get(cid)
+        if record.state in HUMAN_STATES:
             return float("inf")
         raw = await self._redis.get(tracker_key(cid))
         times = [0.0]
         if raw:
             events = json.loads(raw).get("events") or []
             times.extend(float(e.get("timestamp") or 0) for e in events[-20:])
-        times.append(float(await self._redis.hget(self._keys.conversation(cid), "updated_at")
-                           or 0))
+        times.append(record.updated_at)
         last = await self._redis.xrevrange(self._keys.journal(cid), "+", "-", count=1)
         if last:
             times.append(int(last[0][0].split("-")[0]) / 1000)

@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from handoff.channels import output_channel
-from handoff.conversation import Conversation, ConversationStore, State
+from handoff.conversation import GIVEBACK_PLAN, Conversation, ConversationStore, State
 from handoff.customer_text import neutralise
 from handoff.keys import Keys
 from handoff.rasa_api import RasaClient, RasaUnavailable, resume_events
@@ -39,7 +39,6 @@ from handoff.relay.tracker import BOUNDARY, TrackerWriter
 logger = logging.getLogger(__name__)
 
 FINISH_AFTER = 10.0  # seconds before a give-back cut short is finished by `tick`
-PLAN = "giveback_plan"  # conversation hash field: what the give-back has left to do (JSON)
 
 # KEYS: conversation hash, segment, last customer turn, givebacks zset. ARGV: conversation id.
 # Returns false while the segment has turns; else the last customer turn (hash as a list).
@@ -90,7 +89,7 @@ class GiveBack:
                            "answer_left": answer_left}, ensure_ascii=False)
         record = await self._store.transition(
             conversation_id, target, owner=owner, extra=writes,
-            fields={**(fields or {}), "resume_pending": "1", PLAN: plan})
+            fields={**(fields or {}), "resume_pending": "1", GIVEBACK_PLAN: plan})
         try:
             await self.finish(conversation_id)
         except RasaUnavailable as exc:
@@ -99,9 +98,9 @@ class GiveBack:
 
     async def finish(self, conversation_id: str) -> None:
         """Writes the held turns, resumes the bot and answers what was left (steps 3 and 4)."""
-        raw, language = await self._redis.hmget(self._keys.conversation(conversation_id),
-                                                PLAN, "language")
-        plan = json.loads(raw) if raw else {}
+        held = await self._store.get(conversation_id)
+        language = held.language
+        plan = json.loads(held.giveback_plan) if held.giveback_plan else {}
         after, flow_intent = plan.get("after") or [], plan.get("flow_intent")
         answer_left = bool(plan.get("answer_left"))
         await self._writer.flush(conversation_id)  # up to the hand-over

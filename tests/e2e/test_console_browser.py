@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from typing import Dict, Optional
 
 import pytest
@@ -392,4 +393,47 @@ def test_limit_reached_is_shown(stack, browser):
     expect(second.get_by_test_id("chat-messages")).to_contain_text(
         "This conversation is now closed", timeout=LIVE)
     for context in (customer, second.context, console):
+        context.close()
+
+
+def test_a_customer_queued_while_the_queue_loads_stays_in_it(stack, browser):
+    """GET /api/queue answers with what was waiting when it was read; a customer queued
+    after that read, and pushed to the console before the answer arrives, stays in the list.
+
+    (Found by CI: with hundreds waiting on a loaded machine, the queue's answer came after the
+    push and replaced the list, and the new customer was not in the queue until a reload.)
+    """
+    url = stack.handoff_url
+    console = _context(browser, 1440, 900)
+    marie = console.new_page()
+    _sign_in(marie, url, "marie")
+    expect(marie.get_by_test_id("connection-status")).to_have_attribute(
+        "data-state", "connected", timeout=QUICK)
+    held = []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # read now, answered later
+
+    marie.route("**/api/queue", hold_the_first)
+    marie.evaluate("() => { window.__queueLoaded = false; HandoffConsole.queue.reload()"
+                   ".then(function () { window.__queueLoaded = true; }); }")
+    started = time.monotonic()
+    while not held and time.monotonic() - started < QUICK / 1000:
+        marie.wait_for_timeout(50)  # lets Playwright run the route's handler
+    assert held, "the console's GET /api/queue never came"
+    stale = held[0][1].json()["tickets"]
+
+    chat, cid = _ask_for_a_human(url, _context(browser, 900, 760), {"marie": marie})
+    assert cid not in [t["conversation_id"] for t in stale]
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    marie.wait_for_function("() => window.__queueLoaded", timeout=QUICK)
+    _search_queue(marie, cid)
+    expect(_queue_item(marie, cid)).to_be_visible(timeout=1)
+    _search_queue(marie, "")
+    marie.unroute("**/api/queue")
+    for context in (chat.context, console):
         context.close()

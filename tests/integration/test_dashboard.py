@@ -60,7 +60,7 @@ async def _handoff(redis, keys, cid, reason, queued, claimed=None, replied=None,
             await pipe.execute()
         state = "assigned"
     if replied is not None:
-        await metrics.first_reply(redis, keys, cid, replied)
+        await metrics.first_reply(redis, keys, ticket.ticket_id, replied)
     if ended is not None:
         async with redis.pipeline(transaction=True) as pipe:
             metrics.handoff_moved(pipe, keys, cid, ticket.ticket_id, state, target, team,

@@ -32,16 +32,14 @@ async def now(redis: Redis, keys: Keys, store: ConversationStore, agents: Iterab
               targets: Mapping[str, int], at: float) -> Dict[str, Any]:
     """The queue and the agents at `at`."""
     ids = await store.queued_ids()
-    async with redis.pipeline(transaction=False) as pipe:
-        for cid in ids:
-            pipe.hmget(keys.conversation(cid), "queued_at", "team")
-        rows = list(await pipe.execute()) if ids else []
+    records = await store.get_many(ids) if ids else []
     waits: List[float] = []
     late = 0
-    for queued_at, team in rows:
+    for record in records:
+        queued_at, team = record.queued_at, record.team
         if not queued_at:
             continue
-        waited = max(0.0, at - float(queued_at))
+        waited = max(0.0, at - queued_at)
         waits.append(waited)
         late += int(waited > target_of(targets, team))
     online = await Presence(redis, keys).available(list(agents), at)

@@ -115,23 +115,19 @@ class Relay:
         # logs the action with none of its events and goes on: no pause, and the customer is
         # told nothing. That shows here as the next action coming before any `pause`: the
         # customer is told to stay, and the requests worker runs the handoff again.
-        key = self._keys.conversation(conversation_id)
         if event["event"] == "pause":
-            await self._redis.hdel(key, HANDOFF_RUNNING)
+            await self._store.handoff_settled(conversation_id)
         elif event.get("name") == "action_handoff":
-            await self._redis.hset(key, HANDOFF_RUNNING, str(event.get("timestamp") or ""))
-        elif await self._redis.hget(key, HANDOFF_RUNNING) is not None:
+            await self._store.handoff_started(conversation_id, str(event.get("timestamp") or ""))
+        elif await self._store.handoff_running(conversation_id):
             logger.warning("handoff.lost conversation=%s", conversation_id)
             # Idempotent before the flag goes: a retry of this entry asks again, which the
             # requests worker takes as done once the bot is paused.
             await self._redis.xadd(self._keys.customer_requests_stream, {
                 "conversation_id": conversation_id, "kind": "retry_handoff"})
-            await self._redis.hdel(key, HANDOFF_RUNNING)
+            await self._store.handoff_settled(conversation_id)
 
 
-# Conversation hash fields: `action_handoff` started and showed no event yet; a lost handoff
-# is being run again.
-HANDOFF_RUNNING, HANDOFF_RETRY = "handoff_running", "handoff_retry"
 RETRY_HANDOFF_EVERY = 2.0  # seconds between runs of a lost handoff (the action server is away)
 
 
@@ -172,18 +168,17 @@ class Requests:
 
         It never makes a second ticket: a conversation already queued keeps its ticket.
         """
-        key = self._keys.conversation(cid)
         if (await self._rasa.tracker(cid)).get("paused"):
-            await self._redis.hdel(key, HANDOFF_RETRY)  # done: the customer asked again
+            await self._store.handoff_retried(cid)  # done: the customer asked again
             return
-        if await self._redis.hsetnx(key, HANDOFF_RETRY, "1"):
+        if await self._store.retrying_handoff(cid):
             await self._announcer.send(cid, "handoff_delayed", "")
         channel = await output_channel(self._redis, self._keys, cid)
         result = await self._rasa.execute(cid, "action_handoff", channel=channel)
         if not (result.get("tracker") or {}).get("paused"):
             await asyncio.sleep(RETRY_HANDOFF_EVERY)
             raise RasaUnavailable(cid, "action_handoff did not run (action server away?)")
-        await self._redis.hdel(key, HANDOFF_RETRY)
+        await self._store.handoff_retried(cid)
         logger.info("handoff.retried conversation=%s", cid)
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 from redis.asyncio import Redis
 
+from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.service.insights.knowledge import GoodAnswer, GoodAnswers
 
@@ -193,8 +194,8 @@ class MinerJobs:
             if question.until is not None and at >= question.until:
                 continue
             if question.language is not None:
-                language = await self._redis.hget(self._keys.conversation(pair.conversation_id),
-                                                  "language")
+                language = (await ConversationStore(self._redis, self._keys).get(
+                    pair.conversation_id)).language
                 if language and language != question.language:
                     continue
             pairs.append(pair)

@@ -276,6 +276,38 @@
     });
   }
 
+  /* A list read with GET and then kept up to date by frames. A frame that arrives while a GET
+   * is on its way may be newer than the GET's answer (a customer queued meanwhile would vanish
+   * from the queue until the next reload): each change a frame makes is noted and made again on
+   * top of the answer. A late answer of an older GET is dropped: a newer one is coming.
+   *   var list = snapshots(fetch, function (answer) { ...replace the list... });
+   *   list.load()              -> the GET, then the answer, then the changes made meanwhile
+   *   list.change(function)    -> runs it now, and again after an answer still on its way */
+  function snapshots(fetch, replace) {
+    var generation = 0;
+    var pending = null;   // {generation, changes} of the GET on its way, if any
+    return {
+      load: function () {
+        var mine = { generation: ++generation, changes: [] };
+        pending = mine;
+        return fetch().then(function (answer) {
+          if (mine.generation !== generation) return false;
+          pending = null;
+          replace(answer);
+          mine.changes.forEach(function (change) { change(); });
+          return true;
+        }, function (err) {
+          if (mine.generation === generation) pending = null;
+          throw err;
+        });
+      },
+      change: function (fn) {
+        if (pending) pending.changes.push(fn);
+        return fn();
+      }
+    };
+  }
+
   /* ------------------------------------------------------------------ dispatcher */
 
   var handlers = {};        // frame type -> [fn]
@@ -330,7 +362,7 @@
     safeUrl: safeUrl, onActivate: onActivate, OWNED_STATES: OWNED_STATES, MAX_MESSAGE: 4000,
     // teams, notices, HTTP
     teamLabel: teamLabel, loadTeams: loadTeams, teams: function () { return session.teams; },
-    notify: notify, announce: announce, api: api, call: call,
+    notify: notify, announce: announce, api: api, call: call, snapshots: snapshots,
     // session and frames
     me: me, myName: myName, start: start, stop: stop,
     on: on, emit: emit, dispatch: dispatch,

@@ -84,22 +84,31 @@
     li.appendChild(el('div', { class: 'item-actions' }, [accept]));
   }
 
+  var conversations = C.snapshots(function () { return C.call('GET', '/api/conversations'); },
+    function (d) { view.conversations = Array.isArray(d.conversations) ? d.conversations : []; });
+
   function upsert(conv) {
     var light = {};
     Object.keys(conv).forEach(function (k) { if (k !== 'transcript') light[k] = conv[k]; });
-    var i = indexOf(conv.id);
-    if (i >= 0) view.conversations[i] = light; else view.conversations.push(light);
+    conversations.change(function () {
+      var i = indexOf(conv.id);
+      if (i >= 0) view.conversations[i] = light; else view.conversations.push(light);
+    });
     render();
   }
 
   function remove(id) {
-    var i = indexOf(id);
-    if (i >= 0) { view.conversations.splice(i, 1); render(); }
+    var removed = conversations.change(function () {
+      var i = indexOf(id);
+      if (i >= 0) view.conversations.splice(i, 1);
+      return i >= 0;
+    });
+    if (removed) render();
   }
 
   function reload() {
-    return C.call('GET', '/api/conversations').then(function (d) {
-      view.conversations = Array.isArray(d.conversations) ? d.conversations : [];
+    return conversations.load().then(function (answered) {
+      if (!answered) return;
       render();
       loadTransferNotes();
     }).catch(function (err) { if (err.status !== 401) C.notify(err.message); });
@@ -137,7 +146,14 @@
     if (!mineNow) { remove(id); return; }
     var i = indexOf(id);
     var incoming = f.state === 'transferred' && (i < 0 || view.conversations[i].state !== 'transferred');
-    if (i >= 0) { view.conversations[i].state = f.state; render(); } else reload();
+    if (i < 0) reload();
+    else {
+      conversations.change(function () {
+        var j = indexOf(id);
+        if (j >= 0) view.conversations[j].state = f.state; else reload();  // not in an older answer
+      });
+      render();
+    }
     if (incoming) {
       C.notify(t('transfer.incoming'), 'info');
       C.announce(t('transfer.incoming'));

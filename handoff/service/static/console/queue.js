@@ -97,28 +97,38 @@
     return li;
   }
 
+  var tickets = C.snapshots(function () { return C.call('GET', '/api/queue'); }, function (d) {
+    view.tickets = Array.isArray(d.tickets) ? d.tickets : [];
+  });
+
   function upsert(ticket) {
     var id = idOf(ticket);
     if (!id) return false;
-    var i = indexOf(id);
-    if (i >= 0) view.tickets[i] = ticket; else view.tickets.push(ticket);
+    var added = tickets.change(function () {
+      var i = indexOf(id);
+      if (i >= 0) view.tickets[i] = ticket; else view.tickets.push(ticket);
+      return i < 0;
+    });
     render();
-    if (i < 0) {
+    if (added) {
       var li = document.querySelector('#queue-list [data-conversation-id="' + C.cssEscape(id) + '"]');
       if (li) li.classList.add('flash');
     }
-    return i < 0;
+    return added;
   }
 
   function remove(id) {
-    var i = indexOf(id);
-    if (i >= 0) { view.tickets.splice(i, 1); render(); }
+    var removed = tickets.change(function () {
+      var i = indexOf(id);
+      if (i >= 0) view.tickets.splice(i, 1);
+      return i >= 0;
+    });
+    if (removed) render();
   }
 
   function reload() {
-    return C.call('GET', '/api/queue').then(function (d) {
-      view.tickets = Array.isArray(d.tickets) ? d.tickets : [];
-      render();
+    return tickets.load().then(function (answered) {
+      if (answered) render();
     }).catch(function (err) {
       if (err.status !== 401) C.notify(err.message);
     });
