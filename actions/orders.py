@@ -85,8 +85,7 @@ class UsesOrderStore:
 
 
 # Intents that always lead straight to a person (principle 1), from any state.
-HUMAN_PATH_INTENTS = frozenset({"request_human", "callback", "complaint", "frustration",
-                                "sensitive_topic"})
+HUMAN_PATH_INTENTS = frozenset({"request_human", "complaint", "frustration", "sensitive_topic"})
 
 
 def latest_intent(tracker: Tracker) -> Optional[str]:

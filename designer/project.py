@@ -16,7 +16,7 @@ import yaml
 
 # The intents that lead to a person from anywhere (DESIGN.md, principle 1). The check also
 # makes sure the code that acts on them (actions, ticket, evaluation) names the same four.
-HUMAN_PATH = ("request_human", "complaint", "frustration", "sensitive_topic", "callback")
+HUMAN_PATH = ("request_human", "complaint", "frustration", "sensitive_topic")
 FALLBACK = "nlu_fallback"
 HANDOFF = "action_handoff"
 DEFAULT_RESPONSE = "action_suggest_intents"  # the first answer to a misunderstanding

@@ -3,8 +3,9 @@
     offered ──(the customer picks a time and leaves a number)──▶ scheduled ──(outcome)──▶ done
                  ↑ picked again while scheduled: the new time replaces the old
 
-An agent offers a call from the console, or the bot does when the customer asks for one
-(`actions/handoff.py`, reason `callback`). The customer gets a link (`/callback/<token>`, a
+An agent offers a call from the console, or the bot does when the customer asks a person for a
+call ("call me back", "rappelez-moi": `asks_for_a_call`, read by `actions/handoff.py`, reason
+`callback`). The customer gets a link (`/callback/<token>`, a
 secret) that opens a page in their language where they pick a slot (`now` while the team is
 open, or an hour within the opening hours of `handoff/hours.yml`) and their phone number. The
 scheduled call joins the call-back list (`Keys.callbacks_due`, by due time), which agents of the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 import time
 import uuid
@@ -111,6 +113,22 @@ class Callback:
                 "phone": self.phone, "outcome": self.outcome or None, "note": self.note or None,
                 "by": self.done_by or self.offered_by or None,
                 "by_name": self.done_by_name or self.offered_by_name or None}
+
+
+# A request for a person that asks for a call. Read only when the NLU already sent the message
+# to a person (`request_human`): it chooses the handoff's reason, never whether there is one.
+_ASKS_FOR_A_CALL = re.compile(
+    r"\b(?:call|ring|phone)\s+(?:me|us)\b|\bcall\s*-?\s*back\b|\bgive\s+me\s+a\s+(?:call|ring)\b"
+    r"|\b(?:phone|tele?phone)\s+call\b|\b(?:on|over|by)\s+the\s+phone\b"
+    r"|\brappel\w*|\b(?:appel|t[ée]l[ée]phon)\w*[-\s]+moi\b"
+    r"|\bm['’]\s*(?:appeler|t[ée]l[ée]phoner)\b|\b(?:par|au)\s+t[ée]l[ée]phone\b"
+    r"|\bappel\s+t[ée]l[ée]phonique\b",
+    re.IGNORECASE)
+
+
+def asks_for_a_call(text: Any) -> bool:
+    """Whether a request for a person asks to be called ("call me back", "rappelez-moi")."""
+    return isinstance(text, str) and _ASKS_FOR_A_CALL.search(text) is not None
 
 
 def clean_phone(text: Any) -> Optional[str]:

@@ -97,6 +97,14 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fr": "{agent} vous propose de vous appeler. Choisissez le moment qui vous convient "
               "(ou « maintenant ») et laissez votre numéro ici : {link}",
     },
+    "callback_asked": {
+        "en": "You asked for a call: pick a time that suits you (or \"now\") and leave your "
+              "number here: {link} The person who calls will have everything you wrote. You can "
+              "keep writing here meanwhile.",
+        "fr": "Vous souhaitez être appelé : choisissez le moment qui vous convient (ou "
+              "« maintenant ») et laissez votre numéro ici : {link} La personne qui vous appelle "
+              "aura tout ce que vous avez écrit. Vous pouvez continuer à écrire ici en attendant.",
+    },
     "callback_scheduled": {
         "en": "Thank you: we will call you on {phone}, {when}. Everything you wrote here will "
               "be in front of the person who calls.",

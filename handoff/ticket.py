@@ -22,7 +22,8 @@ class Reason(str, Enum):
     FRUSTRATION = "frustration"
     NOT_UNDERSTOOD = "not_understood"
     SENSITIVE = "sensitive"
-    CALLBACK = "callback"  # asked to be called: a person, by phone (`handoff.callbacks`)
+    # A request for a person that asks to be called (`handoff.callbacks.asks_for_a_call`).
+    CALLBACK = "callback"
 
 
 _REASON_BY_INTENT = {
@@ -31,7 +32,6 @@ _REASON_BY_INTENT = {
     "frustration": Reason.FRUSTRATION,
     "nlu_fallback": Reason.NOT_UNDERSTOOD,
     "sensitive_topic": Reason.SENSITIVE,
-    "callback": Reason.CALLBACK,
 }
 MAX_PRIORITY = 3
 REPEAT_WINDOW = 48 * 3600  # a customer back within 48 hours was not helped enough the first time
@@ -41,8 +41,7 @@ _INTERNAL_SLOTS = {"handoff_reason", "handoff_ticket_id", "handoff_agent", "requ
                   "session_started_metadata"}
 
 _NOT_TOPICS = {"request_human", "greet", "nlu_fallback", "goodbye", "thank", "affirm", "deny",
-               "inform", "complaint", "frustration", "sensitive_topic", "out_of_scope",
-               "callback"}
+               "inform", "complaint", "frustration", "sensitive_topic", "out_of_scope"}
 
 # What the customer asked about, in the words an agent reads (English, French): the summary
 # says "Topics: Order status.", never an intent's name. The console's labels (`intent.*` in

@@ -36,7 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT_DIR = ROOT / "tests" / "nlu_heldout"
 
-HUMAN = frozenset({"request_human", "complaint", "frustration", "sensitive_topic", "callback"})
+HUMAN = frozenset({"request_human", "complaint", "frustration", "sensitive_topic"})
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 # Intents that are neither "simple" (answered by the bot) nor the human path.

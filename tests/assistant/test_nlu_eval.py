@@ -31,7 +31,7 @@ INTENTS = {
     "greet", "goodbye", "thank", "affirm", "deny", "order_status", "inform", "delivery_times",
     "returns", "cancel_order", "change_address", "payment_methods", "opening_hours", "contact",
     "account_reset", "capabilities", "out_of_scope", "request_human", "complaint", "frustration",
-    "sensitive_topic", "callback",
+    "sensitive_topic",
 }
 MIN_EXAMPLES = {"request_human": 30, "complaint": 15, "frustration": 15}
 MIN_EXAMPLES_DEFAULT = 8

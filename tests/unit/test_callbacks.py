@@ -12,6 +12,7 @@ from handoff.callbacks import (
     NOW,
     SLOTS_SHOWN,
     CallbackError,
+    asks_for_a_call,
     choose_slot,
     clean_phone,
     offered_slots,
@@ -106,3 +107,25 @@ def test_who_may_open_a_conversation_for_its_call():
     assert not scheduled.lets_see("ann", serves_team=False)  # another team's
     assert done.lets_see("paul", serves_team=True)
     assert not done.lets_see("marie", serves_team=True)  # the call is made: the caller only
+
+
+@pytest.mark.parametrize("text", [
+    "can someone call me back", "call me back please", "please call me", "I want a callback",
+    "could you give me a call", "can we do this over the phone?", "ring me back please",
+    "I'd prefer a phone call", "CALL ME", "can someone from your team call me back",
+    "pouvez-vous me rappeler ?", "rappelez-moi au 06 45 78 12 09 svp", "rappelez moi",
+    "je voudrais être rappelé", "un conseiller peut m'appeler ?", "appelez-moi svp",
+    "téléphonez-moi demain", "je préfère en parler au téléphone", "un appel téléphonique svp",
+    "je voudrais qu'un conseiller me rappelle", "vous pouvez m’appeler ?",
+])
+def test_a_request_for_a_person_that_asks_for_a_call(text):
+    assert asks_for_a_call(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I want to talk to a human", "real person please", "can I talk to someone about my order",
+    "je veux parler à un conseiller", "un humain svp", "passez-moi quelqu'un",
+    "I don't want to talk to a bot", "what is this called", "recall my order", None, 42,
+])
+def test_a_request_for_a_person_without_a_call(text):
+    assert not asks_for_a_call(text)
