@@ -14,10 +14,12 @@ from redis.exceptions import RedisError
 from actions import deps, order_proof
 from handoff import teams
 from handoff.availability import opening_text, unavailable_reason
+from handoff.callbacks import Callbacks, asks_for_a_call
 from handoff.conversation import HUMAN_STATES, IllegalTransition
+from handoff.notices import notice_event
 from handoff.orders.store import OrderStore
 from handoff.routing import route
-from handoff.ticket import Ticket, build_ticket, reason_for
+from handoff.ticket import Reason, Ticket, build_ticket, reason_for
 from handoff.waiting import LAST_CLAIMS, estimate_wait
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,9 @@ class ActionHandoff(Action):
             dispatcher.utter_message(response="utter_handoff_long_wait", position=position or 1)
         else:
             dispatcher.utter_message(response="utter_handoff_queued", position=position or 1)
-        reason = reason_for((tracker.latest_message.get("intent") or {}).get("name"))
+        reason = _reason(tracker)
+        if ticket is not None and reason == Reason.CALLBACK:
+            await _offer_call(dispatcher, ticket)
         return [SlotSet("handoff_reason", reason.value),
                 SlotSet("handoff_ticket_id", ticket.ticket_id if ticket else None),
                 ActiveLoop(None), ConversationPaused()]
@@ -66,9 +70,8 @@ class ActionHandoff(Action):
         current = await store.get(cid)
         if current.state in HUMAN_STATES:
             return await store.ticket(current.ticket_id)
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
         ticket = build_ticket(cid, tracker.events, tracker.current_slot_values(),
-                              tracker.latest_message, reason_for(intent),
+                              tracker.latest_message, _reason(tracker),
                               earlier_conversations=await store.earlier_tickets(cid),
                               vip=await deps.profile_store().is_vip(_emails_of(tracker)))
         team = route(ticket, teams.load())
@@ -83,6 +86,39 @@ class ActionHandoff(Action):
                     "follow_up=%s", cid, ticket.ticket_id, ticket.reason, team, ticket.priority,
                     ticket.follow_up)
         return ticket
+
+
+async def _offer_call(dispatcher: CollectingDispatcher, ticket: Ticket) -> None:
+    """The customer asked to be called: the link where they pick a time and leave a number.
+
+    The conversation's open call-back if it has one (a retried run offers nothing new).
+    Redis away: the handoff is queued already, and the agent can offer the call from the
+    console.
+    """
+    redis, keys = deps.redis_and_keys()
+    record = await deps.conversation_store().get(ticket.conversation_id)
+    try:
+        callback, _ = await Callbacks(redis, keys).offer(
+            ticket.conversation_id, team=record.team, language=ticket.language,
+            channel=ticket.channel, by="bot", by_name="")
+    except RedisError as exc:
+        logger.error("callback.offer.failure conversation=%s error=%s", ticket.conversation_id,
+                     exc)
+        return
+    link = f"{deps.settings().public_url}/callback/{callback.token}"
+    dispatcher.utter_message(text=notice_event("callback_asked", ticket.language, "",
+                                               link=link)["text"])
+
+
+def _reason(tracker: Tracker) -> Reason:
+    """The handoff's reason, from the intent; `callback` for a request asking for a call.
+
+    (`handoff.callbacks.asks_for_a_call`: "call me back", "rappelez-moi".)
+    """
+    reason = reason_for((tracker.latest_message.get("intent") or {}).get("name"))
+    if reason == Reason.ASKED and asks_for_a_call(tracker.latest_message.get("text")):
+        return Reason.CALLBACK
+    return reason
 
 
 async def _nobody_now(ticket: Ticket, team: Optional[str]) -> Optional[str]:

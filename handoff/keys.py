@@ -98,6 +98,34 @@ class Keys:
         """
         return f"{self.prefix}:approvals:pending"
 
+    def callback(self, conversation_id: str, callback_id: str) -> str:
+        """HASH, owner `handoff.callbacks`: one call-back offered to the customer.
+
+        status (`offered`, `scheduled`, `done`), team, language, channel, token, offered_by(_name),
+        offered_at, slot, due_at, phone, scheduled_at, outcome, note, done_by(_name), done_at,
+        request_id, told (`1` once the outcome is in the conversation's record).
+        """
+        return f"{self.prefix}:conv:{{{conversation_id}}}:callback:{callback_id}"
+
+    def conversation_callbacks(self, conversation_id: str) -> str:
+        """ZSET callback id -> time offered, owner `handoff.callbacks`."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:callbacks"
+
+    def callback_token(self, token: str) -> str:
+        """STRING `[conversation id, callback id]` (JSON) with a TTL, owner `handoff.callbacks`.
+
+        The secret in the link the customer opens to pick a time (`/callback/<token>`).
+        """
+        return f"{self.prefix}:callback-token:{token}"
+
+    @property
+    def callbacks_due(self) -> str:
+        """ZSET, owner `handoff.callbacks`: the call-back list, scheduled calls by due time.
+
+        Member `[conversation id, callback id]` (JSON), scored with the time the call is due.
+        """
+        return f"{self.prefix}:callbacks:due"
+
     def journal(self, conversation_id: str) -> str:
         """STREAM, owner `handoff.journal`: the conversation's messages, for replay."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:journal"

@@ -1,6 +1,7 @@
 """What the customer is told, in their language, when a person joins, leaves or closes.
 
-Also what an agent did on their order (`handoff.service.api.order_actions`).
+Also what an agent did on their order (`handoff.service.api.order_actions`), and the call-backs
+offered, scheduled and made (`handoff.service.api.callback_routes`).
 """
 
 from __future__ import annotations
@@ -89,6 +90,50 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "We could not grant {what} on your order {order}. {agent} can tell you more.",
         "fr": "Nous n'avons pas pu accorder {what} sur votre commande {order}. {agent} peut "
               "vous en dire plus.",
+    },
+    "callback_offered": {
+        "en": "{agent} offers to call you. Pick a time that suits you (or \"now\") and leave "
+              "your number here: {link}",
+        "fr": "{agent} vous propose de vous appeler. Choisissez le moment qui vous convient "
+              "(ou « maintenant ») et laissez votre numéro ici : {link}",
+    },
+    "callback_asked": {
+        "en": "You asked for a call: pick a time that suits you (or \"now\") and leave your "
+              "number here: {link} The person who calls will have everything you wrote. You can "
+              "keep writing here meanwhile.",
+        "fr": "Vous souhaitez être appelé : choisissez le moment qui vous convient (ou "
+              "« maintenant ») et laissez votre numéro ici : {link} La personne qui vous appelle "
+              "aura tout ce que vous avez écrit. Vous pouvez continuer à écrire ici en attendant.",
+    },
+    "callback_scheduled": {
+        "en": "Thank you: we will call you on {phone}, {when}. Everything you wrote here will "
+              "be in front of the person who calls.",
+        "fr": "Merci : nous vous appellerons au {phone}, {when}. La personne qui vous appelle "
+              "aura sous les yeux tout ce que vous avez écrit ici.",
+    },
+    "callback_reached": {
+        "en": "Thank you for your time on the phone with {agent}. Write here any time if you "
+              "need anything else.",
+        "fr": "Merci pour votre échange téléphonique avec {agent}. Écrivez-nous ici à tout "
+              "moment si besoin.",
+    },
+    "callback_no_answer": {
+        "en": "{agent} tried to call you on {phone} but could not reach you. Write here when "
+              "you are available, or ask for another call.",
+        "fr": "{agent} a essayé de vous appeler au {phone}, sans réponse. Écrivez-nous ici "
+              "quand vous êtes disponible, ou demandez un nouvel appel.",
+    },
+    "callback_voicemail": {
+        "en": "{agent} tried to call you on {phone} and left you a voicemail. Write here if "
+              "you would like another call.",
+        "fr": "{agent} a essayé de vous appeler au {phone} et vous a laissé un message vocal. "
+              "Écrivez-nous ici si vous souhaitez un nouvel appel.",
+    },
+    "callback_wrong_number": {
+        "en": "{agent} tried to call you on {phone}, but it seems to be the wrong number. "
+              "Write here to give us the right one.",
+        "fr": "{agent} a essayé de vous appeler au {phone}, mais ce numéro ne semble pas être "
+              "le vôtre. Écrivez-nous ici pour nous donner le bon.",
     },
     "data_erased": {
         "en": "As you asked, we are erasing your conversations and the data we hold about you. "

@@ -22,6 +22,8 @@ class Reason(str, Enum):
     FRUSTRATION = "frustration"
     NOT_UNDERSTOOD = "not_understood"
     SENSITIVE = "sensitive"
+    # A request for a person that asks to be called (`handoff.callbacks.asks_for_a_call`).
+    CALLBACK = "callback"
 
 
 _REASON_BY_INTENT = {
@@ -65,6 +67,7 @@ _REASON_TEXT = {
     Reason.NOT_UNDERSTOOD: ("The bot did not understand twice.",
                             "Le bot n'a pas compris deux fois."),
     Reason.SENSITIVE: ("Sensitive topic.", "Sujet sensible."),
+    Reason.CALLBACK: ("Asked to be called back.", "A demandé à être rappelé."),
 }
 
 

@@ -86,6 +86,9 @@ def _bot_turn(event: Dict[str, Any]) -> Turn:
     if isinstance(meta.get("order_action"), dict):
         # An action on an order (who, what, result), told to the customer by this notice.
         turn["order_action"] = meta["order_action"]
+    if isinstance(meta.get("callback"), dict):
+        # A call-back offered, scheduled or made (`handoff.callbacks`), told by this notice.
+        turn["callback"] = meta["callback"]
     buttons = (event.get("data") or {}).get("buttons")
     if buttons:
         turn["buttons"] = [{"title": b.get("title"), "payload": b.get("payload")} for b in buttons]

@@ -96,7 +96,8 @@ def _per_conversation(keys: Keys, cid: str) -> List[str]:
             keys.contact(cid), keys.segment(cid), keys.last_customer_turn(cid),
             keys.tracker_lease(cid), keys.notes(cid), keys.journal(cid),
             keys.survey_recent(cid), keys.transcript_mails(cid), keys.survey_comment(cid),
-            keys.order_requests(cid), keys.proven_orders(cid), keys.conversation_approvals(cid)]
+            keys.order_requests(cid), keys.proven_orders(cid), keys.conversation_approvals(cid),
+            keys.conversation_callbacks(cid)]
 
 
 async def _conversation(redis: Redis, keys: Keys, cid: str, held: Holdings,
@@ -105,8 +106,10 @@ async def _conversation(redis: Redis, keys: Keys, cid: str, held: Holdings,
         held.keys.update([key async for key in scan(redis, conversation_pattern(keys, cid))])
     else:
         approvals = await redis.zrange(keys.conversation_approvals(cid), 0, -1)
+        callbacks = await redis.zrange(keys.conversation_callbacks(cid), 0, -1)
         held.keys.update(await _existing(redis, [*_per_conversation(keys, cid),
-                                                 *(keys.approval(cid, a) for a in approvals)]))
+                                                 *(keys.approval(cid, a) for a in approvals),
+                                                 *(keys.callback(cid, c) for c in callbacks)]))
     held.keys.update(await _existing(redis, [
         tracker_key(cid), keys.customer_tickets(cid), keys.metrics_current(cid),
         keys.profile_of(identity(WEB, cid)), keys.profile_of(identity(MESSENGER, cid))]))
@@ -130,9 +133,10 @@ async def _members(redis: Redis, keys: Keys, cids: Set[str], held: Holdings) -> 
     async for pair, _ in redis.hscan_iter(keys.good_answers, count=1000):
         if _owner(pair) in cids:
             held.members.add((keys.good_answers, pair))
-    async for pending, _ in redis.zscan_iter(keys.approvals_pending, count=1000):
-        if json.loads(pending)[0] in cids:  # [conversation id, approval id]
-            held.members.add((keys.approvals_pending, pending))
+    for shared in (keys.approvals_pending, keys.callbacks_due):
+        async for pending, _ in redis.zscan_iter(shared, count=1000):
+            if json.loads(pending)[0] in cids:  # [conversation id, approval or callback id]
+                held.members.add((shared, pending))
     ordered = sorted(cids)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hmget(keys.customers_seen, ordered)
@@ -180,9 +184,9 @@ async def _named_keys(redis: Redis, keys: Keys, ids: Set[str], held: Holdings) -
             continue  # dashboard sessions are kept, unlinked (`handoff.privacy.erase`)
         if mentions(key, ids):
             held.keys.add(key)
-        elif key.startswith(keys.link_code("")) or \
+        elif key.startswith((keys.link_code(""), keys.callback_token(""))) or \
                 (key.startswith(alias_start) and key.endswith(alias_end)):
-            raw = await redis.get(key)  # a code's JSON, an alias's conversation id
+            raw = await redis.get(key)  # a code's or a call-back link's JSON, an alias's id
             if raw and mentions(raw, ids):
                 held.keys.add(key)
     async for key in scan(redis, tracker_key("*")):

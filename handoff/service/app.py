@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from handoff import teams
 from handoff.accounts import AccountStore
+from handoff.availability import load_hours
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.messenger_api import SendApi
@@ -30,6 +31,7 @@ from handoff.ratelimit import AGENT_API, RateLimiter
 from handoff.redis_client import connect
 from handoff.service import security
 from handoff.service.api import (
+    callback_routes,
     canned,
     console_routes,
     dashboard_routes,
@@ -49,6 +51,7 @@ from handoff.service.appkeys import (
     CANNED,
     FAQ,
     GIVEBACK,
+    HOURS,
     HUB,
     KEYS,
     LOGIN_GUARD,
@@ -92,6 +95,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[TEAMS] = teams.load()
     app[ORDERS] = OrderDesk(OrderStore(settings.orders_db_path or None))
     app[FAQ] = faq.load()
+    app[HOURS] = load_hours(always_open=settings.always_open)
     app[RESOLVED] = ResolvedReplies(redis, keys)
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
     app[SESSION_REDIS] = connect(settings.redis_url, decode_responses=False)
@@ -104,6 +108,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     console_routes.add_routes(app)
     move_routes.add_routes(app)
     order_routes.add_routes(app)
+    callback_routes.add_routes(app)
     dashboard_routes.add_routes(app)
     privacy_routes.add_routes(app)
     miner_routes.setup(app)

@@ -8,6 +8,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from handoff.accounts import AccountStore
+from handoff.availability import OpeningHours
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
 from handoff.messenger_api import SendApi
@@ -40,3 +41,4 @@ LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 ORDERS = web.AppKey("orders", OrderDesk)
 FAQ = web.AppKey("faq", List[FaqEntry])
 RESOLVED = web.AppKey("resolved", ResolvedReplies)
+HOURS = web.AppKey("hours", OpeningHours)

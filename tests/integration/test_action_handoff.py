@@ -139,3 +139,37 @@ async def test_a_long_wait_is_said_honestly(store, redis, keys):
     assert dispatcher.messages[0]["response"] == "utter_handoff_long_wait"
     assert dispatcher.messages[0]["position"] == 2
     assert await store.queued_ids() == ["first", "second"]  # its normal place
+
+
+async def test_call_me_back_is_a_handoff_reason_and_the_customer_gets_the_link(store, redis,
+                                                                                keys):
+    """"Rappelez-moi": queued as any person asked (reason `callback`), and a link to pick a time."""
+    from handoff.callbacks import Callbacks
+
+    message = ev.user("rappelez-moi svp", "request_human")
+    tracker = Tracker(sender_id="c9", slots={"language": "fr"},
+                      latest_message=message["parse_data"] | {"text": message["text"]},
+                      events=[message], paused=False, followup_action=None, active_loop={},
+                      latest_action_name="action_listen")
+    for _ in range(2):  # a retried run offers no second call-back
+        dispatcher = CollectingDispatcher()
+        events = await ActionHandoff().run(dispatcher, tracker, {})
+    assert {"event": "slot", "name": "handoff_reason", "value": "callback"} in [
+        {k: e.get(k) for k in ("event", "name", "value")} for e in events]
+    record = await store.get("c9")
+    assert record.state is State.QUEUED
+    assert (await store.ticket(record.ticket_id)).reason == "callback"
+    callbacks = await Callbacks(redis, keys).of_conversation("c9")
+    assert len(callbacks) == 1 and callbacks[0].language == "fr"
+    assert callbacks[0].offered_by == "bot" and callbacks[0].status == "offered"
+    assert dispatcher.messages[-1]["text"].startswith("Vous souhaitez être appelé")
+    assert f"/callback/{callbacks[0].token} " in dispatcher.messages[-1]["text"]
+
+
+async def test_a_request_for_a_person_without_a_call_offers_none(store, redis, keys):
+    from handoff.callbacks import Callbacks
+
+    events = await ActionHandoff().run(CollectingDispatcher(), _tracker(sender="c8"), {})
+    assert {"event": "slot", "name": "handoff_reason", "value": "asked"} in [
+        {k: e.get(k) for k in ("event", "name", "value")} for e in events]
+    assert await Callbacks(redis, keys).of_conversation("c8") == []

@@ -17,6 +17,7 @@ from typing import Dict, List
 import pytest
 
 from handoff import metrics, notes
+from handoff.callbacks import Callbacks
 from handoff.conversation import ConversationStore, State
 from handoff.journal import Journal
 from handoff.metrics import Recorder
@@ -123,6 +124,11 @@ async def build_customer(redis, keys, person: Person, at: float) -> None:
                                          "Marie")
     await redis.hset(keys.order_requests(web), "click-2", "running")
     await redis.sadd(keys.proven_orders(web), "10235")
+    # A call-back on their number (`handoff.callbacks`): its hash, link, place in the list.
+    callbacks = Callbacks(redis, keys)
+    callback, _ = await callbacks.offer(web, team="orders", language="fr", channel="socketio",
+                                        by="marie", by_name="Marie")
+    await callbacks.schedule(callback, "now", at + 60, person.phone)
     await store.release(web, "marie", State.CLOSED, resolution="resolved")
     await _rasa_tracker(redis, web, web_events)
     surveys = SurveyStore(redis, keys)

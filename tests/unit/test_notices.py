@@ -9,7 +9,8 @@ from handoff.notices import TEXTS, notice_event
 def test_notice_in_both_languages(kind):
     assert set(TEXTS[kind]) == {"en", "fr"}
     fields = {"link": "https://m.me/1?ref=HF-ABCDEFGH", "code": "HF-ABCDEFGH", "order": "10235",
-              "address": "5 rue Neuve, 59000 Lille", "amount": "80", "what": "x"}
+              "address": "5 rue Neuve, 59000 Lille", "amount": "80", "what": "x",
+              "phone": "06 12 34 56 78", "when": "x"}
     french = notice_event(kind, "fr", "Marie", team="Facturation", **fields)
     english = notice_event(kind, "en", "Marie", team="Billing", **fields)
     assert french["text"] != english["text"]

@@ -9,7 +9,8 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from handoff.accounts import Agent
-from handoff.conversation import Conversation, State
+from handoff.callbacks import Callbacks
+from handoff.conversation import HUMAN_STATES, Conversation, State
 from handoff.service import appkeys as app_keys
 from handoff.service.api.errors import ApiError
 
@@ -86,12 +87,26 @@ async def known(request: web.Request, cid: str) -> Conversation:
 
 
 async def visible(request: web.Request, agent: Agent) -> Conversation:
-    """The route's conversation if queued for this agent, theirs, or any for a supervisor."""
+    """The route's conversation if queued for this agent, theirs, or any for a supervisor.
+
+    Also one with a call-back for the agent to make, or that they made
+    (`handoff.callbacks.Callback.lets_see`): whoever calls sees the whole conversation first.
+    """
     record = await known(request, request.match_info["id"])
     if (record.state == State.QUEUED and agent.serves(record.team)) or \
             record.agent == agent.username or agent.is_supervisor:
         return record
+    latest = await Callbacks(request.app[app_keys.REDIS], request.app[app_keys.KEYS]).latest(
+        record.id)
+    if latest is not None and latest.lets_see(agent.username, agent.serves(latest.team or None)):
+        return record
     raise ApiError("not_found")
+
+
+def may_act(agent: Agent, record: Conversation) -> bool:
+    """The agent who has the conversation now, or a supervisor."""
+    return agent.is_supervisor or (record.agent == agent.username
+                                   and record.state in HUMAN_STATES)
 
 
 async def owned(request: web.Request, cid: str, agent: Agent) -> Conversation:

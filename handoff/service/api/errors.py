@@ -114,6 +114,35 @@ MESSAGES: Dict[str, Tuple[int, str, str]] = {
                                 "try again in a moment.",
                            "Le système des commandes n'a pas répondu ; rien n'a été modifié. "
                            "Réessayez dans un instant."),
+    "bad_phone": (400, "This does not look like a phone number (e.g. 06 12 34 56 78 or "
+                       "+44 20 7946 0958). Nothing was changed.",
+                  "Ce n'est pas un numéro de téléphone valide (par ex. 06 12 34 56 78 ou "
+                  "+44 20 7946 0958). Rien n'a été modifié."),
+    "slot_past": (400, "This time has already passed: please pick another one. Nothing was "
+                       "changed.",
+                  "Ce créneau est déjà passé : choisissez-en un autre. Rien n'a été modifié."),
+    "bad_slot": (400, "This time is not one we offer: please pick one from the list. Nothing "
+                      "was changed.",
+                 "Ce créneau ne fait pas partie de ceux proposés : choisissez-en un dans la "
+                 "liste. Rien n'a été modifié."),
+    "bad_outcome": (400, "The outcome must be reached, no_answer, voicemail or wrong_number "
+                         "(note: at most 1000 characters). Nothing was changed.",
+                    "Le résultat doit être reached, no_answer, voicemail ou wrong_number "
+                    "(note : 1000 caractères au plus). Rien n'a été modifié."),
+    "callback_unknown": (404, "No such call-back (the link may have expired). Nothing was "
+                              "changed.",
+                         "Rappel introuvable (le lien a peut-être expiré). Rien n'a été "
+                         "modifié."),
+    "callback_done": (409, "This call was already made and its outcome recorded. Nothing was "
+                           "changed.",
+                      "Cet appel a déjà eu lieu et son résultat est enregistré. Rien n'a été "
+                      "modifié."),
+    "callback_not_scheduled": (409, "The customer has not picked a time yet: there is no call "
+                                    "to record. Nothing was changed.",
+                               "Le client n'a pas encore choisi de créneau : il n'y a pas "
+                               "d'appel à enregistrer. Rien n'a été modifié."),
+    "callback_other_team": (403, "This call-back is for another team. Nothing was changed.",
+                            "Ce rappel est pour une autre équipe. Rien n'a été modifié."),
     "unauthenticated": (401, "Please sign in.", "Veuillez vous connecter."),
     "bad_credentials": (401, "Wrong username or password.",
                         "Identifiant ou mot de passe incorrect."),

@@ -11,13 +11,19 @@ from typing import Any, Dict
 from aiohttp import web
 
 from handoff.accounts import Agent
-from handoff.conversation import HUMAN_STATES, Conversation
+from handoff.conversation import Conversation
 from handoff.orders.approvals import Approvals
 from handoff.orders.desk import clean_address, valid_amount
 from handoff.orders.proof import FAILURES_PER_ORDER, RedisFailureCount, matches
 from handoff.orders.store import KINDS, Order, normalise_order_number
 from handoff.service import appkeys as app_keys
-from handoff.service.api.access import current_agent, current_supervisor, json_body, visible
+from handoff.service.api.access import (
+    current_agent,
+    current_supervisor,
+    json_body,
+    may_act,
+    visible,
+)
 from handoff.service.api.errors import ApiError
 from handoff.service.api.order_actions import (
     Ask,
@@ -58,12 +64,6 @@ def order_public(order: Order) -> Dict[str, Any]:
             "total_cents": order.total_cents, "refunded_cents": order.refunded_cents,
             "refundable_cents": order.refundable_cents, "currency": order.currency,
             "actions": allowed}
-
-
-def may_act(agent: Agent, record: Conversation) -> bool:
-    """The agent who has the conversation now, or a supervisor."""
-    return agent.is_supervisor or (record.agent == agent.username
-                                   and record.state in HUMAN_STATES)
 
 
 async def _acting(request: web.Request) -> "tuple[Agent, Conversation]":
