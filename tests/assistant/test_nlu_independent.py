@@ -150,7 +150,7 @@ def bitext() -> IndependentEvaluation:
 
 
 @pytest.mark.assistant
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 @pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
 def test_nlu_meets_the_thresholds_on_bitext(bitext: IndependentEvaluation) -> None:
