@@ -52,13 +52,15 @@ REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_report.txt"
 BITEXT_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_bitext_report.txt"
 
 # Thresholds on the test split of the Bitext set (English only; at most 110 messages per label).
-# The issue's figures, where they are reached (see the figures in docs/bot-designers.md):
+# The issue's figures, all four reached (on 2026-12-03, with data/nlu/requests.yml: recall
+# 0.982, false transfers 0.001, simple intents 0.964, out-of-scope honest 0.923; before it, on
+# the dev split: 0.977, 0.093, 0.657, 0.582):
 BITEXT_MIN_HUMAN_RECALL = 0.97
 BITEXT_MAX_FALSE_TRANSFER_RATE = 0.03
 BITEXT_MIN_SIMPLE_ACCURACY = 0.90
 BITEXT_MIN_HONEST = 0.90
 # "I need to talk to customer service": our contact details, opening hours or a person. The
-# issue names no figure for it; this is the floor reached, so that it cannot get worse.
+# issue names no figure for it; 0.90 as for the simple intents (0.972 reached).
 BITEXT_MIN_CONTACT = 0.90
 BITEXT_NOTE = ""
 
