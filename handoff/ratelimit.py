@@ -29,6 +29,8 @@ class Limit:
 AGENT_API = Limit("agent-api", 120, 10)      # a console makes a few calls per click
 CHAT_MESSAGES = Limit("chat-messages", 15, 30)  # more than anyone types
 MESSENGER_EVENTS = Limit("messenger-events", 15, 30)
+# The call-back page, per link: a customer may change their mind, not flood the chat with notices.
+CALLBACK_PAGE = Limit("callback-page", 10, 60)
 
 
 # KEYS: the window's counter, a once-key. ARGV: the counter's lifetime, the limit, the

@@ -14,6 +14,7 @@ import pytest
 
 from handoff.accounts import AccountStore
 from handoff.callbacks import Callbacks
+from handoff.ratelimit import CALLBACK_PAGE
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
 from tests.conftest import PASSWORD
@@ -208,3 +209,30 @@ async def test_the_customer_page_is_served_with_the_default_policy(redis_server,
         status, text, headers = await customer.request("GET", "/callback/anything")
         assert status == 200 and 'data-testid="callback-page"' in text
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+async def test_a_link_posted_again_and_again_is_throttled_and_changes_nothing_more(
+        redis_server, redis, keys, claimed):
+    """Each change of time is told in the chat: past the page's limit, a clear 429, no notice."""
+    async with running_service(settings_for(redis_server)) as server, \
+            agents(server, 2) as (marie, customer):
+        await marie.login("marie", PASSWORD)
+        token = (await offered(marie))["link"].rsplit("/", 1)[1]
+        url = f"/api/callback/{token}"
+        slots = [s["id"] for s in (await customer.get(url))[1]["slots"]]
+        answers = []
+        for n in range(CALLBACK_PAGE.limit):
+            body = {"slot": slots[n % len(slots)], "phone": "06 12 34 56 78"}
+            answers.append(await customer.request("POST", url, body, headers=FR))
+        assert [status for status, _, _ in answers] == [200] * CALLBACK_PAGE.limit
+        notices = await told(redis, keys)
+        status, error, headers = await customer.request(
+            "POST", url, {"slot": slots[-1] if answers[-1][1]["slot"] != slots[-1] else slots[0],
+                          "phone": "07 00 00 00 00"}, headers=FR)
+        assert (status, error["error"]["code"]) == (429, "too_many_requests")
+        assert int(headers["Retry-After"]) >= 1
+        assert error["error"]["message"].startswith("Trop de requêtes")
+        kept = (await Callbacks(redis, keys).of_conversation("c1"))[0]
+        # The last time and number accepted stay.
+        assert (kept.slot, kept.phone) == (answers[-1][1]["slot"], "06 12 34 56 78")
+        assert await told(redis, keys) == notices  # nothing more told

@@ -37,6 +37,7 @@ from handoff.callbacks import (
     offered_slots,
     slot_label,
 )
+from handoff.ratelimit import CALLBACK_PAGE, RateLimiter
 from handoff.service import appkeys as app_keys
 from handoff.service.api.access import current_agent, json_body, language_of, may_act, visible
 from handoff.service.api.errors import ApiError
@@ -182,6 +183,11 @@ async def customer_view(request: web.Request) -> web.Response:
 
 async def customer_schedule(request: web.Request) -> web.Response:
     """The customer picks a time and leaves a number; told in the chat, with the record."""
+    # Each change of time is told in the chat and pushed to agents: a link is not a flood gate.
+    wait = await RateLimiter(request.app[app_keys.REDIS], request.app[app_keys.KEYS]).retry_after(
+        CALLBACK_PAGE, f"callback:{request.match_info['token']}")
+    if wait is not None:
+        raise ApiError("too_many_requests", retry_after=wait)
     callback = await _customers(request)
     body = await json_body(request)
     phone = clean_phone(body.get("phone"))
