@@ -14,9 +14,11 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from handoff.accounts import AccountStore
 from handoff.service.app import create_app
 from handoff.settings import Settings
 from stack.services import free_port
+from tests.conftest import PASSWORD
 from tests.redis_server import RedisServer
 
 PREFIX = "hf:test"  # the `keys` fixture's
@@ -97,3 +99,18 @@ async def agents(server: TestServer, count: int) -> AsyncIterator[Tuple[Agent, .
     finally:
         for agent in found:
             await agent.close()
+
+
+async def claimed_by_marie(store: Any, redis: Any, keys: Any, ticket: Any, team: str,
+                           **others: Dict[str, Any]) -> str:
+    """`ticket`'s conversation queued for `team` and claimed by Marie, who is in `team`.
+
+    `others`: more accounts (password PASSWORD), username -> `AccountStore.create`'s keywords.
+    """
+    accounts = AccountStore(redis, keys)
+    await accounts.create("marie", "Marie", PASSWORD, teams=(team,))
+    for username, options in others.items():
+        await accounts.create(username, username.title(), PASSWORD, **options)
+    await store.enqueue(ticket, team)
+    await store.claim(ticket.conversation_id, "marie", "Marie")
+    return ticket.conversation_id

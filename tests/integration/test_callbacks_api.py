@@ -12,13 +12,12 @@ import json
 
 import pytest
 
-from handoff.accounts import AccountStore
 from handoff.callbacks import Callbacks
 from handoff.ratelimit import CALLBACK_PAGE
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
 from tests.conftest import PASSWORD
-from tests.integration.service import agents, running_service, settings_for
+from tests.integration.service import agents, claimed_by_marie, running_service, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -34,13 +33,8 @@ def ticket_for(cid: str, language: str = "en"):
 @pytest.fixture
 async def claimed(store, redis, keys):
     """`c1`: with the orders team, claimed by Marie; Paul is in orders too, Ann in billing."""
-    accounts = AccountStore(redis, keys)
-    await accounts.create("marie", "Marie", PASSWORD, teams=("orders",))
-    await accounts.create("paul", "Paul", PASSWORD, teams=("orders",))
-    await accounts.create("ann", "Ann", PASSWORD, teams=("billing",))
-    await store.enqueue(ticket_for("c1"), "orders")
-    await store.claim("c1", "marie", "Marie")
-    return "c1"
+    return await claimed_by_marie(store, redis, keys, ticket_for("c1"), "orders",
+                                  paul={"teams": ("orders",)}, ann={"teams": ("billing",)})
 
 
 async def told(redis, keys):

@@ -22,7 +22,7 @@ from handoff.orders.store import OrderStore
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
 from tests.conftest import PASSWORD
-from tests.integration.service import agents, running_service, settings_for
+from tests.integration.service import agents, claimed_by_marie, running_service, settings_for
 from tests.redis_server import RedisServer
 from tests.trackers import action_tracker
 
@@ -43,13 +43,8 @@ def ticket_for(cid: str, verified=(TOM_PROCESSING,), language: str = "en"):
 @pytest.fixture
 async def claimed(store, redis, keys):
     """`c1`: Tom's conversation, with the orders team, claimed by Marie."""
-    accounts = AccountStore(redis, keys)
-    await accounts.create("marie", "Marie", PASSWORD, teams=("orders",))
-    await accounts.create("paul", "Paul", PASSWORD, teams=("orders",))
-    await accounts.create("sam", "Sam", PASSWORD, role="supervisor")
-    await store.enqueue(ticket_for("c1"), "orders")
-    await store.claim("c1", "marie", "Marie")
-    return "c1"
+    return await claimed_by_marie(store, redis, keys, ticket_for("c1"), "orders",
+                                  paul={"teams": ("orders",)}, sam={"role": "supervisor"})
 
 
 @pytest.fixture
