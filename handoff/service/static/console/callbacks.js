@@ -83,32 +83,8 @@
 
   /* ---- the context section ---- */
 
-  function loadSection() {
-    var id = view.convId;
-    if (!id) return;
-    var seq = ++view.seq;
-    C.call('GET', '/api/conversations/' + C.enc(id) + '/callbacks').then(function (d) {
-      if (seq !== view.seq || id !== view.convId) return;
-      view.data = d;
-      view.error = null;
-      draw();
-    }).catch(function (err) {
-      if (seq !== view.seq || err.status === 401) return;
-      view.data = null;
-      view.error = err.message;
-      draw();
-    });
-  }
-
-  function opened(f) {
-    var id = f.conversation_id || null;
-    if (id === view.convId) return;
-    view.convId = id;
-    view.data = null;
-    view.error = null;
-    view.requestId = null;
-    if (id) loadSection();
-  }
+  var part = C.conversationPart(view, 'callbacks', draw, function () { view.requestId = null; });
+  var loadSection = part.load;
 
   function section() {
     if (!view.node) view.node = el('section', { class: 'ctx-section callbacks', 'data-testid': 'context-callback' });
@@ -220,7 +196,7 @@
   }
 
   C.context.addSection(function (conv) { return conv && conv.ticket ? section() : null; });
-  C.on('console:opened', opened);
+  C.on('console:opened', part.opened);
   C.on('callback.changed', changed);
   C.on('console:connected', function () { load(); if (view.convId) loadSection(); });
   C.onStart(function () { C.loadTeams().then(buildFilters); load(); });

@@ -308,6 +308,42 @@
     };
   }
 
+  /* A section of the context panel that shows what `GET /api/conversations/<id>/<part>` says
+   * of the open conversation (its orders, its call-backs). `view` holds convId, data, error and
+   * seq; `draw()` shows them. An answer for a conversation the agent has left, or an answer
+   * older than one asked for since, is dropped.
+   *   var part = conversationPart(view, 'orders', draw, function () { ...forget the rest... });
+   *   part.load()       -> asks again for the open conversation
+   *   part.opened(f)    -> for console:opened: another conversation, so forget and ask */
+  function conversationPart(view, part, draw, forget) {
+    function load() {
+      var id = view.convId;
+      if (!id) return;
+      var seq = ++view.seq;
+      call('GET', '/api/conversations/' + enc(id) + '/' + part).then(function (d) {
+        if (seq !== view.seq || id !== view.convId) return;
+        view.data = d;
+        view.error = null;
+        draw();
+      }).catch(function (err) {
+        if (seq !== view.seq || err.status === 401) return;
+        view.data = null;
+        view.error = err.message;
+        draw();
+      });
+    }
+    function opened(f) {
+      var id = f.conversation_id || null;
+      if (id === view.convId) return;
+      view.convId = id;
+      view.data = null;
+      view.error = null;
+      if (forget) forget();
+      if (id) load();
+    }
+    return { load: load, opened: opened };
+  }
+
   /* ------------------------------------------------------------------ dispatcher */
 
   var handlers = {};        // frame type -> [fn]
@@ -363,6 +399,7 @@
     // teams, notices, HTTP
     teamLabel: teamLabel, loadTeams: loadTeams, teams: function () { return session.teams; },
     notify: notify, announce: announce, api: api, call: call, snapshots: snapshots,
+    conversationPart: conversationPart,
     // session and frames
     me: me, myName: myName, start: start, stop: stop,
     on: on, emit: emit, dispatch: dispatch,

@@ -47,33 +47,11 @@
 
   /* ---- loading ---- */
 
-  function load() {
-    var id = view.convId;
-    if (!id) return;
-    var seq = ++view.seq;
-    C.call('GET', '/api/conversations/' + C.enc(id) + '/orders').then(function (d) {
-      if (seq !== view.seq || id !== view.convId) return;
-      view.data = d;
-      view.error = null;
-      draw();
-    }).catch(function (err) {
-      if (seq !== view.seq || err.status === 401) return;
-      view.data = null;
-      view.error = err.message;
-      draw();
-    });
-  }
-
-  function opened(f) {
-    var id = f.conversation_id || null;
-    if (id === view.convId) return;
-    view.convId = id;
-    view.data = null;
-    view.error = null;
+  var part = C.conversationPart(view, 'orders', draw, function () {
     view.form = null;
     view.lookupOpen = false;
-    if (id) load();
-  }
+  });
+  var load = part.load;
 
   function onFrame(f) { if (f.conversation_id && f.conversation_id === view.convId) load(); }
 
@@ -312,7 +290,7 @@
   }
 
   C.context.addSection(function (conv) { return conv && conv.ticket ? section() : null; });
-  C.on('console:opened', opened);
+  C.on('console:opened', part.opened);
   C.on('order.action', onFrame);
   C.on('conversation.state', onFrame);   // claimed, transferred, closed: what may be done changes
   C.on('order.approval', onFrame);
