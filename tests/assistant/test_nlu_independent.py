@@ -1,21 +1,31 @@
 """The trained NLU model on independent public data (the test split of tests/nlu_independent).
 
-Beside test_nlu_eval.py (our own held-out files): the messages come from a package installed
-from PyPI that nobody on this project wrote (see tests/nlu_independent/sources.yml and
-data/README.md). Run alone, with the report shown:
-`.venv/bin/python -m pytest tests/assistant/test_nlu_independent.py -s`. The report is also
-written to tests/artifacts/nlu_independent_report.txt.
+Beside test_nlu_eval.py (our own held-out files): messages nobody on this project wrote (see
+tests/nlu_independent/sources.yml and data/README.md), from two sources judged apart:
+
+- `chatterbot-corpus` (PyPI): out-of-scope questions and greetings, English and French;
+- the Bitext customer-support set (a CSV kept outside the repository, in the shared datasets
+  folder): requests for a person, complaints, shop questions and what the shop does not do,
+  English only. When the file is not there, its tests SKIP and say how to get it.
+
+Run alone, with the reports shown:
+`.venv/bin/python -m pytest tests/assistant/test_nlu_independent.py -s`. The reports are also
+written to tests/artifacts/nlu_independent_report.txt and nlu_independent_bitext_report.txt.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from stack.model import ROOT, ensure_model
 from tests.assistant.independent import (
+    BITEXT,
+    DataFileMissing,
     Evaluation,
+    IndependentEvaluation,
     evaluate_independent,
     honest_rate,
     load_independent,
@@ -35,10 +45,24 @@ MIN_SIMPLE_ACCURACY = 10 / 15
 # - a simple message sent to a person. NOT the issue's 0.03: one greeting of the 15
 #   ("Greetings!") goes to a person, as before issue 15; this only stops it getting worse.
 MAX_FALSE_TRANSFER_RATE = 1 / 15
-# Human-path recall (>= 0.97 in the issue) is not judged here: no public data set installable
-# from the package registries has requests for a person that we could map (see data/README.md).
+# Human-path recall (>= 0.97 in the issue) is not judged on this source (it has no requests
+# for a person): the Bitext tests below judge it.
 
 REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_report.txt"
+BITEXT_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_bitext_report.txt"
+
+# Thresholds on the test split of the Bitext set (English only; at most 110 messages per label).
+# The issue's figures, all four reached (on 2026-12-03, with data/nlu/requests.yml: recall
+# 0.982, false transfers 0.001, simple intents 0.964, out-of-scope honest 0.923; before it:
+# 0.991, 0.074, 0.703, 0.615):
+BITEXT_MIN_HUMAN_RECALL = 0.97
+BITEXT_MAX_FALSE_TRANSFER_RATE = 0.03
+BITEXT_MIN_SIMPLE_ACCURACY = 0.90
+BITEXT_MIN_HONEST = 0.90
+# "I need to talk to customer service": our contact details, opening hours or a person. The
+# issue names no figure for it; 0.90 as for the simple intents (0.972 reached).
+BITEXT_MIN_CONTACT = 0.90
+BITEXT_NOTE = ""
 
 
 @pytest.mark.assistant
@@ -56,6 +80,14 @@ def test_independent_data_is_there_and_split() -> None:
 @pytest.fixture(scope="module")
 def evaluation() -> Evaluation:
     return evaluate_independent(ensure_model(say=lambda line: None), "test")
+
+
+def _write_report(path: Path, text: str, summary: str) -> None:
+    """Print the report with the verdicts and keep it under tests/artifacts."""
+    text = f"{text}\n\nThresholds (overall, test split):\n{summary}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(f"\n{text}\n(report written to {path})")
 
 
 @pytest.mark.assistant
@@ -78,14 +110,73 @@ def test_nlu_meets_the_thresholds_on_independent_data(evaluation: Evaluation) ->
                         for name, value, ok, bound in verdicts)
     summary += ("\nnote simple-intent accuracy and false transfers are floors below the issue's "
                 "0.90 and 0.03 (see the comments in this file)"
-                "\nn/a  human-path recall: no independent human-path data (see data/README.md)")
-    text = f"{text}\n\nThresholds (overall, test split):\n{summary}\n"
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text, encoding="utf-8")
-    print(f"\n{text}\n(report written to {REPORT})")
+                "\nn/a  human-path recall: judged on the Bitext set (test_nlu_meets_the_"
+                "thresholds_on_bitext), which has requests for a person; this set has none")
+    _write_report(REPORT, text, summary)
     # One- or two-word greetings ("Hello", "Salut") are bound to be in our data too; anything
     # longer found in data/nlu would mean we trained on the evaluation set.
     copied = [e.text for e in evaluation.overlap if len(normalise(e.text).split()) >= 3]
     assert not copied, f"independent messages found in data/nlu (never train on them): {copied}"
     failed = [name for name, _, ok, _ in verdicts if not ok]
     assert not failed, f"NLU below the thresholds: {', '.join(failed)}\n{summary}\nSee {REPORT}"
+
+
+def _bitext_test_split() -> list:
+    try:
+        return load_independent("test", BITEXT)
+    except DataFileMissing as missing:
+        pytest.skip(str(missing))
+
+
+@pytest.mark.assistant
+def test_bitext_data_is_there_and_split() -> None:
+    """The Bitext set: every behaviour present, the cap applied, the splits disjoint."""
+    test = _bitext_test_split()
+    dev = load_independent("dev", BITEXT)
+    counts = Counter(e.intent for e in test)
+    for behaviour in ("request_human", "complaint", "order_status", "delivery_times", "returns",
+                      "cancel_order", "change_address", "payment_methods", "account_reset",
+                      "contact_or_person"):
+        assert 80 <= counts[behaviour], counts
+    assert counts["out_of_scope"] >= 1000, counts
+    assert 2500 <= len(test) <= 3000, len(test)
+    assert not {normalise(e.text) for e in test} & {normalise(e.text) for e in dev}
+    assert all(split_of(e.text) == "test" for e in test)
+    assert {e.language for e in test} == {"en"}
+
+
+@pytest.fixture(scope="module")
+def bitext() -> IndependentEvaluation:
+    _bitext_test_split()
+    return evaluate_independent(ensure_model(say=lambda line: None), "test", BITEXT)
+
+
+@pytest.mark.assistant
+@pytest.mark.timeout(1800)
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+def test_nlu_meets_the_thresholds_on_bitext(bitext: IndependentEvaluation) -> None:
+    overall = bitext.overall
+    honest = honest_rate(overall)
+    verdicts = [
+        ("human-path recall", overall.human_recall,
+         overall.human_recall >= BITEXT_MIN_HUMAN_RECALL, f">= {BITEXT_MIN_HUMAN_RECALL:.2f}"),
+        ("false-transfer rate", overall.false_transfer_rate,
+         overall.false_transfer_rate <= BITEXT_MAX_FALSE_TRANSFER_RATE,
+         f"<= {BITEXT_MAX_FALSE_TRANSFER_RATE:.2f}"),
+        ("simple-intent accuracy", overall.simple_accuracy,
+         overall.simple_accuracy >= BITEXT_MIN_SIMPLE_ACCURACY,
+         f">= {BITEXT_MIN_SIMPLE_ACCURACY:.2f}"),
+        ("out-of-scope handled honestly", honest, honest >= BITEXT_MIN_HONEST,
+         f">= {BITEXT_MIN_HONEST:.2f}"),
+        ("contact customer service: contact, hours or a person", bitext.contact_rate,
+         bitext.contact_rate >= BITEXT_MIN_CONTACT, f">= {BITEXT_MIN_CONTACT:.2f}"),
+    ]
+    summary = "\n".join(f"{'ok  ' if ok else 'FAIL'} {name}: {value:.3f} (required {bound})"
+                        for name, value, ok, bound in verdicts)
+    _write_report(BITEXT_REPORT, report(bitext, "test"), summary + BITEXT_NOTE)
+    copied = [e.text for e in bitext.overlap if len(normalise(e.text).split()) >= 3]
+    assert not copied, f"Bitext messages found in data/nlu (never train on them): {copied}"
+    failed = [name for name, _, ok, _ in verdicts if not ok]
+    assert not failed, (f"NLU below the thresholds on the Bitext set: {', '.join(failed)}\n"
+                        f"{summary}\nSee {BITEXT_REPORT}")

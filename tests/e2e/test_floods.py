@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     MessengerCustomer,
     create_account,
     rasa_tracker,
+    tracker_with,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -56,10 +57,14 @@ async def test_a_chat_flood_is_refused_and_nothing_accepted_is_lost(stack, custo
     assert refused and all(a["error"] == "rate_limited" and a["retry_after"] >= 1
                            for a in refused)
     assert len(accepted) <= 2 * CHAT_MESSAGES.limit
-    # Every accepted message is in the conversation, and none of the refused ones.
-    texts = [e["text"] for e in (await rasa_tracker(stack, flooder.session_id))["events"]
-             if e["event"] == "user"]
-    assert len(texts) == len(accepted)
+    # Every accepted message is in the conversation, and none of the refused ones. Whether the
+    # bot answers "hello 3" or hands the conversation to a person after two it does not
+    # understand depends on the model; a person's turns reach the tracker written behind.
+    def users(events):
+        return [e["text"] for e in events if e["event"] == "user"]
+    texts = users(await tracker_with(stack, flooder.session_id,
+                                     lambda events: len(users(events)) >= len(accepted)))
+    assert sorted(texts) == sorted(f"hello {n}" for n, ack in enumerate(acks) if ack["ok"])
     # Another customer meanwhile: answered as usual.
     assert (await other.say("what are your opening hours?"))["ok"] is True
     await other.reply(lambda m: "Monday to Friday" in m.get("text", ""))
@@ -89,9 +94,13 @@ async def test_a_messenger_flood_is_dropped_for_that_person_only_and_they_are_to
     def notices():
         return [m for m in graph.messages(flooder.psid) if told in m["message"].get("text", "")]
     await graph.wait_for(lambda _: notices(), 60)
-    # A window boundary may split the flood: then two windows each let `limit` through.
-    handled = [e for e in (await rasa_tracker(stack, flooder.psid))["events"]
-               if e["event"] == "user"]
+    # A window boundary may split the flood: then two windows each let `limit` through. The
+    # bot's turns are in the tracker at once; a person's (after two the bot did not understand,
+    # depending on the model) are written behind.
+    def users(events):
+        return [e for e in events if e["event"] == "user"]
+    handled = users(await tracker_with(
+        stack, flooder.psid, lambda events: len(users(events)) >= MESSENGER_EVENTS.limit))
     assert MESSENGER_EVENTS.limit <= len(handled) <= 2 * MESSENGER_EVENTS.limit
     assert [e["text"] for e in handled] == [f"hello {n}" for n in range(len(handled))]
     assert 1 <= len(notices()) <= 2, "told once per window, not once per dropped message"

@@ -1,0 +1,166 @@
+"""Where the independent held-out messages come from (tests/nlu_independent/sources.yml).
+
+Two kinds of source:
+
+- a **package** installed from PyPI (pinned in requirements.lock), read from site-packages:
+  `chatterbot-corpus`, conversations in YAML, whose first turns we take;
+- a **data file** that no package registry carries, kept outside every repository under the
+  shared datasets folder (`$NLU_INDEPENDENT_DATA`, else `<repository>/../shared/datasets/`),
+  checked against its SHA-256: the Bitext customer-support CSV. Nothing of it is committed;
+  when it is absent, `DataFileMissing` says how to get it (the test then skips).
+
+Every message comes with its language and the behaviour we expect (one of our intents,
+`out_of_scope`, or `contact_or_person`, see independent.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import yaml
+
+from tests.assistant.nlu_eval import normalise
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ROOT / "tests" / "nlu_independent" / "sources.yml"
+DATA_ENV = "NLU_INDEPENDENT_DATA"
+# (language, text, expected behaviour)
+Message = Tuple[str, str, str]
+
+
+class SourceMissing(RuntimeError):
+    """A source named in sources.yml cannot be read here (the message says how to get it)."""
+
+
+class DataFileMissing(SourceMissing):
+    """A data file source is not in the shared datasets folder."""
+
+
+class DataFileChanged(RuntimeError):
+    """A data file is there but is not the version sources.yml names (SHA-256)."""
+
+
+def datasets_root() -> Path:
+    """`$NLU_INDEPENDENT_DATA`, else the steering repository's shared/datasets/."""
+    configured = os.environ.get(DATA_ENV, "").strip()
+    return Path(configured) if configured else ROOT.parent / "shared" / "datasets"
+
+
+def first_turns(path: Path) -> List[str]:
+    """The opening message of each conversation of a chatterbot-corpus file, once each."""
+    content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    seen: Dict[str, str] = {}
+    for conversation in content.get("conversations") or []:
+        if isinstance(conversation, list) and conversation:
+            text = " ".join(str(conversation[0]).split())
+            if text and normalise(text) and normalise(text) not in seen:
+                seen[normalise(text)] = text
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source of public data and the meaning of its messages in our terms."""
+
+    name: str
+    version: str
+    licence: str
+    kind: str  # "package" or "file"
+    # package: the importable package, the folder in it, language -> file -> behaviour
+    package: str = ""
+    root: str = ""
+    files: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    # file: folder under the datasets root, CSV file name, its SHA-256, where to get it,
+    # language, columns, label -> behaviour, and the most messages per label in the test split
+    dataset: str = ""
+    file: str = ""
+    sha256: str = ""
+    home: str = ""
+    language: str = ""
+    text_column: str = ""
+    label_column: str = ""
+    labels: Dict[str, str] = field(default_factory=dict)
+    test_cap_per_label: Optional[int] = None
+
+    def messages(self) -> Iterator[Tuple[str, str, str, str]]:
+        """(language, text, expected behaviour, source label) for every message."""
+        if self.kind == "package":
+            directory = self._package_directory()
+            for language, files in self.files.items():
+                for name, behaviour in files.items():
+                    for text in first_turns(directory / name):
+                        yield language, text, behaviour, name
+            return
+        for text, label in self._rows():
+            if label in self.labels:
+                yield self.language, text, self.labels[label], label
+
+    def path(self) -> Path:
+        """Where a file source is expected."""
+        return datasets_root() / self.dataset / self.file
+
+    def _package_directory(self) -> Path:
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise SourceMissing(
+                f"the package {self.package} ({self.name}=={self.version}) is not installed: "
+                "it is pinned in requirements.lock (./test.sh installs it)")
+        return Path(list(spec.submodule_search_locations)[0]) / self.root
+
+    def _rows(self) -> Iterator[Tuple[str, str]]:
+        path = self.path()
+        if not path.is_file():
+            raise DataFileMissing(
+                f"{self.name}: {path} is not there (data files are kept out of the repository, "
+                f"see data/README.md). Get {self.file} from {self.home} (the CSV is stored in "
+                f"Git LFS; licence {self.licence.split(' ')[0]}), check that its "
+                f"SHA-256 is {self.sha256}, and put it in {path.parent}/, or set "
+                f"{DATA_ENV} to the folder that holds {self.dataset}/")
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != self.sha256:
+            raise DataFileChanged(
+                f"{self.name}: {path} has SHA-256 {digest}, not {self.sha256} (the version "
+                "tests/nlu_independent/sources.yml maps); the figures would not be comparable")
+        reader = csv.DictReader(data.decode("utf-8").splitlines(keepends=True))
+        for row in reader:
+            text = " ".join(str(row.get(self.text_column) or "").split())
+            if text and normalise(text):
+                yield text, str(row.get(self.label_column) or "")
+
+
+def _source(entry: Dict) -> Source:
+    kind = entry.get("kind", "package")
+    common = dict(name=entry["name"], version=str(entry["version"]), licence=entry["licence"],
+                  kind=kind, home=entry.get("home", ""))
+    if kind == "package":
+        return Source(**common, package=entry["package"], root=entry.get("root", ""),
+                      files=entry["files"])
+    if kind != "file":
+        raise ValueError(f"source {entry['name']}: unknown kind {kind!r} (package or file)")
+    cap = entry.get("test_cap_per_label")
+    return Source(**common, dataset=entry["dataset"], file=entry["file"],
+                  sha256=str(entry["sha256"]).lower(), language=entry["language"],
+                  text_column=entry["text_column"], label_column=entry["label_column"],
+                  labels={str(k): str(v) for k, v in entry["labels"].items()},
+                  test_cap_per_label=int(cap) if cap is not None else None)
+
+
+def load_sources(path: Path = SOURCES) -> List[Source]:
+    """The sources listed in sources.yml."""
+    content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [_source(entry) for entry in content.get("sources") or []]
+
+
+def source_named(name: str, path: Path = SOURCES) -> Source:
+    """One source of sources.yml, by name."""
+    for source in load_sources(path):
+        if source.name == name:
+            return source
+    raise ValueError(f"no source named {name!r} in {path}")

@@ -1,0 +1,87 @@
+"""The reader of the independent held-out data files (tests/assistant/independent_sources.py).
+
+A small CSV written here stands for the Bitext file: found through $NLU_INDEPENDENT_DATA,
+refused when its SHA-256 differs, and a clear "how to get it" when it is absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.assistant.independent_sources import (
+    DATA_ENV,
+    DataFileChanged,
+    DataFileMissing,
+    Source,
+    datasets_root,
+    load_sources,
+)
+
+CSV = (
+    "instruction,intent,category\n"
+    "where is order 00123842,track_order,ORDER\n"
+    '"I want to speak to   a person, now",contact_human_agent,CONTACT\n'
+    "subscribe me to the newsletter,newsletter_subscription,NEWSLETTER\n"
+    "what is this label,unmapped_label,OTHER\n"
+)
+
+
+def _source(sha256: str) -> Source:
+    return Source(name="sample", version="1", licence="CDLA-Sharing-1.0", kind="file",
+                  home="https://example.com/sample", dataset="sample", file="sample.csv",
+                  sha256=sha256, language="en", text_column="instruction",
+                  label_column="intent",
+                  labels={"track_order": "order_status", "contact_human_agent": "request_human",
+                          "newsletter_subscription": "out_of_scope"})
+
+
+def _write(root: Path) -> str:
+    (root / "sample").mkdir()
+    (root / "sample" / "sample.csv").write_text(CSV, encoding="utf-8")
+    return hashlib.sha256(CSV.encode()).hexdigest()
+
+
+def test_reads_mapped_rows_from_the_configured_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    messages = list(_source(_write(tmp_path)).messages())
+    assert messages == [
+        ("en", "where is order 00123842", "order_status", "track_order"),
+        ("en", "I want to speak to a person, now", "request_human", "contact_human_agent"),
+        ("en", "subscribe me to the newsletter", "out_of_scope", "newsletter_subscription"),
+    ]
+
+
+def test_a_changed_file_is_refused(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    _write(tmp_path)
+    with pytest.raises(DataFileChanged, match="SHA-256"):
+        list(_source("0" * 64).messages())
+
+
+def test_a_missing_file_says_how_to_get_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    with pytest.raises(DataFileMissing) as missing:
+        list(_source("0" * 64).messages())
+    text = str(missing.value)
+    assert "https://example.com/sample" in text and DATA_ENV in text
+    assert str(tmp_path / "sample") in text
+
+
+def test_default_folder_is_the_shared_datasets_beside_the_repository(monkeypatch) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert datasets_root() == Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+
+
+def test_sources_yml_maps_bitext_to_known_behaviours() -> None:
+    (bitext,) = [s for s in load_sources() if s.name == "bitext-customer-support"]
+    assert bitext.kind == "file" and bitext.sha256.startswith("079b0cec")
+    assert bitext.labels["contact_human_agent"] == "request_human"
+    assert bitext.labels["complaint"] == "complaint"
+    allowed = {"request_human", "complaint", "out_of_scope", "contact_or_person", "order_status",
+               "delivery_times", "cancel_order", "change_address", "returns", "account_reset",
+               "payment_methods"}
+    assert {b for v in bitext.labels.values() for b in v.split("|")} <= allowed
+    assert len(bitext.labels) == 27  # every Bitext intent is mapped
