@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, List
+from typing import Callable, Iterable, Iterator, List
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -42,20 +44,50 @@ def model_hash(root: Path = ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
+@contextmanager
+def _training_lock(key: str, say: Callable[[str], None]) -> Iterator[None]:
+    """Held while the model `key` is looked for and trained.
+
+    Two processes that need the same model (./test.sh training the designer test's second model
+    ahead, and that test) train it once, the second waiting for the first.
+    """
+    MODELS.mkdir(exist_ok=True)
+    with open(MODELS / f"{key}.lock", "w") as lock:
+        started = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                say(f"  ... another process is training model {key}, waited "
+                    f"{time.monotonic() - started:.0f} s")
+                time.sleep(15)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def ensure_model(say: Callable[[str], None] = print, root: Path = ROOT) -> Path:
     """The model for the current data, trained first if none matches."""
     key = model_hash(root)
     model = MODELS / f"{key}.tar.gz"
-    if model.exists():
-        say(f"Model {model.name} matches the data (no training needed).")
-        return model
-    MODELS.mkdir(exist_ok=True)
+    with _training_lock(key, say):
+        if model.exists():
+            say(f"Model {model.name} matches the data (no training needed).")
+            return model
+        return _train(key, model, say, root)
+
+
+def _train(key: str, model: Path, say: Callable[[str], None], root: Path) -> Path:
     log = MODELS / f"{key}.train.log"
-    say(f"Training the Rasa model ({key}); this takes 2-4 minutes on 2 cores. Log: {log}")
+    say(f"Training the Rasa model ({key}); this takes about 5 minutes on 2 cores. Log: {log}")
     started = time.monotonic()
     rasa = Path(sys.executable).with_name("rasa")
     cmd = [str(rasa), "train", "--config", "config.yml", "--domain", "domain.yml", "--data",
-           "data", "--out", str(MODELS), "--fixed-model-name", key]
+           "data", "--out", str(MODELS), "--fixed-model-name", f"{key}.partial"]
+    # Renamed once whole: a training cut short leaves no file that looks like a model.
+    partial = MODELS / f"{key}.partial.tar.gz"
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": str(root)}
     with open(log, "w") as out:
@@ -65,8 +97,9 @@ def ensure_model(say: Callable[[str], None] = print, root: Path = ROOT) -> Path:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 say(f"  ... still training, {time.monotonic() - started:.0f} s")
-    if proc.returncode != 0 or not model.exists():
+    if proc.returncode != 0 or not partial.exists():
         tail = log.read_text(errors="replace").splitlines()[-30:]
         raise TrainingFailed("rasa train failed:\n" + "\n".join(tail))
+    os.replace(partial, model)
     say(f"Model trained in {time.monotonic() - started:.0f} s: {model}")
     return model

@@ -3,21 +3,21 @@
 The "after" revision drops every second example of `request_human`, in every data file. The
 "before" revision is today's data, so its model is the one ./test.sh trained (reused by hash);
 the "after" model is trained once and kept in models/ under its own hash, so later runs train
-nothing. The report is built once for the module and every test reads it.
+nothing; ./test.sh trains it ahead while the other tests run (tests/assistant/
+designer_revisions.py). The report is built once for the module and every test reads it.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 
 from designer.compare import HANDED_OFF, outcome
 from designer.report import Comparison, run
 from stack.model import MODELS, ROOT, model_hash
+from tests.assistant.designer_revisions import build
 
 pytestmark = [pytest.mark.assistant, pytest.mark.timeout(1800),
               # Raised inside third-party code while a model loads (pykwalify, TensorFlow).
@@ -25,57 +25,13 @@ pytestmark = [pytest.mark.assistant, pytest.mark.timeout(1800),
               pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:"
                                          "DeprecationWarning")]
 
-# Of the test stories, the human path's file only: the report runs them on both models, and
-# every story file more is a few minutes more of `rasa test core` on a busy machine.
-COPIED = ("config.yml", "domain.yml", "data", "bot", "actions", "handoff",
-          "tests/stories/test_handoff.yml", "tests/nlu_heldout", "tests/assistant/nlu_eval.py")
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=designer-test",
-                           "-c", "user.email=designer-test@example.com", *args],
-                          check=True, capture_output=True, text=True).stdout
-
-
-def drop_half_of_request_human(path: Path) -> List[str]:
-    """Removes every second example of the request_human block; returns the removed ones."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept, removed, inside, index = [], [], False, 0
-    for line in lines:
-        stripped = line.strip()
-        if stripped.startswith("- intent:"):
-            inside = stripped == "- intent: request_human"
-        elif inside and stripped.startswith("- ") and line.startswith("      "):
-            index += 1
-            if index % 2 == 0:
-                removed.append(stripped[2:])
-                continue
-        kept.append(line)
-    path.write_text("".join(kept), encoding="utf-8")
-    return removed
-
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository with two commits: today's data, then half of request_human gone."""
     repo = tmp_path_factory.mktemp("designer_report") / "project"
-    for part in COPIED:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, repo / part,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.db"))
-        else:
-            (repo / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / part)
-    _git(repo, "init", "-q")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "today's data")
-    # In every file: request_human has examples in several (handoff.yml, variety.yml,
-    # requests.yml), and halving one file's alone no longer moves the held-out figures.
-    removed = [text for path in sorted((repo / "data" / "nlu").glob("*.yml"))
-               for text in drop_half_of_request_human(path)]
+    removed = build(repo)
     assert len(removed) > 40, removed
-    _git(repo, "commit", "-qam", "half of request_human's examples dropped")
     return repo
 
 
