@@ -81,13 +81,14 @@ def ensure_model(say: Callable[[str], None] = print, root: Path = ROOT) -> Path:
 
 def _train(key: str, model: Path, say: Callable[[str], None], root: Path) -> Path:
     log = MODELS / f"{key}.train.log"
+    # Renamed once whole: a training cut short leaves no file that looks like a model. (Rasa
+    # keeps a name ending in .tar.gz as it is, and replaces any other suffix with it.)
+    partial = MODELS / f"{key}-partial.tar.gz"
     say(f"Training the Rasa model ({key}); this takes about 5 minutes on 2 cores. Log: {log}")
     started = time.monotonic()
     rasa = Path(sys.executable).with_name("rasa")
     cmd = [str(rasa), "train", "--config", "config.yml", "--domain", "domain.yml", "--data",
-           "data", "--out", str(MODELS), "--fixed-model-name", f"{key}.partial"]
-    # Renamed once whole: a training cut short leaves no file that looks like a model.
-    partial = MODELS / f"{key}.partial.tar.gz"
+           "data", "--out", str(MODELS), "--fixed-model-name", partial.name]
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": str(root)}
     with open(log, "w") as out:
