@@ -24,10 +24,11 @@ fi
 ahead=""
 if [ "$#" = 0 ]; then
   mkdir -p models
-  nice -n 19 .venv/bin/python -m tests.assistant.designer_revisions \
-    > models/designer-after.log 2>&1 &
+  # A process group of its own, so that stopping it stops its `rasa train` too.
+  setsid nice -n 19 .venv/bin/python -m tests.assistant.designer_revisions \
+    > models/designer-after.log 2>&1 < /dev/null &
   ahead=$!
-  trap '[ -n "$ahead" ] && kill "$ahead" 2>/dev/null; true' EXIT
+  trap 'kill -- "-$ahead" 2>/dev/null; true' EXIT
 fi
 set +e
 .venv/bin/python -m pytest "$@"
