@@ -28,7 +28,7 @@ if [ "$#" = 0 ]; then
   setsid nice -n 19 .venv/bin/python -m tests.assistant.designer_revisions \
     > models/designer-after.log 2>&1 < /dev/null &
   ahead=$!
-  trap 'kill -- "-$ahead" 2>/dev/null; true' EXIT
+  trap 'kill -- "-$ahead" 2>/dev/null || true' EXIT
 fi
 set +e
 .venv/bin/python -m pytest "$@"
