@@ -21,7 +21,6 @@ fi
 # The whole suite: the designer report's test needs a second model (its data differs). It is
 # trained now, in the background at the lowest priority, while the other tests run; that test
 # comes last and waits for it if need be (tests/assistant/designer_revisions.py).
-ahead=""
 if [ "$#" = 0 ]; then
   mkdir -p models
   # A process group of its own, so that stopping it stops its `rasa train` too.

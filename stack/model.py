@@ -14,6 +14,8 @@ from typing import Callable, Iterable, Iterator, List
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
+# How often a process waiting for another's training says so and looks again.
+LOCK_POLL_SECONDS = 15.0
 # Everything that changes the trained model: config, domain, training data and the custom
 # NLU components' code (the language detector's scoring is in the shared core).
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/language.py", "handoff/language.py",
@@ -61,7 +63,7 @@ def _training_lock(key: str, say: Callable[[str], None]) -> Iterator[None]:
             except BlockingIOError:
                 say(f"  ... another process is training model {key}, waited "
                     f"{time.monotonic() - started:.0f} s")
-                time.sleep(15)
+                time.sleep(LOCK_POLL_SECONDS)
         try:
             yield
         finally:
