@@ -21,6 +21,7 @@ from redis.asyncio.client import Pipeline
 
 from handoff.customer_text import payloads_of
 from handoff.keys import Keys
+from handoff.redis_client import Script
 
 MAX_ENTRIES = 500
 TAKEN_FOR = 24 * 3600
@@ -42,7 +43,7 @@ class Journal:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
-        self._record_once = redis.register_script(_RECORD_ONCE)
+        self._record_once = Script(redis, _RECORD_ONCE)
 
     async def record(self, conversation_id: str, kind: str, payload: Dict[str, Any]) -> str:
         """Appends a message; its entry id."""

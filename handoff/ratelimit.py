@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
+from handoff.redis_client import Script
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class RateLimiter:
 
     def __init__(self, redis: Redis, keys: Keys, clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._clock = redis, keys, clock
-        self._admit_once = redis.register_script(_ADMIT_ONCE)
+        self._admit_once = Script(redis, _ADMIT_ONCE)
 
     async def retry_after(self, limit: Limit, client: str) -> Optional[int]:
         """None if this request may go on, else the seconds to wait."""

@@ -23,7 +23,7 @@ calls synchronously). Both survive a restart of Redis and, under Sentinel, a fai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
@@ -166,6 +166,30 @@ def check_replicated(reply: Any, client: redis.asyncio.Redis) -> None:
     wanted = getattr(client, "wait_replicas", 0)
     if int(reply) < wanted:
         raise NotReplicated(f"{reply} of {wanted} replicas confirmed the write in time")
+
+
+class Script:
+    """A Lua step: `EVALSHA` on a client (loading it on a `NOSCRIPT`), `EVAL` in a pipeline.
+
+    redis-py's registered scripts make every pipeline that holds one ask `SCRIPT EXISTS` before
+    it runs: a round trip more, on the live path's every message. In a pipeline the script goes
+    whole (`EVAL`): no cache to check, so nothing to ask first, and a Redis that lost its cache
+    (restarted, failed over) runs it all the same; Redis compiles it once per SHA either way.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis, source: str) -> None:
+        self._client, self._source = client, source
+        self._registered: Any = None  # hashed on first use outside a pipeline: some owners
+        # (a request's rate limiter) are made per request and only ever use a pipeline
+
+    async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = (),
+                       client: Union[redis.asyncio.Redis, Pipeline, None] = None) -> Any:
+        """Runs the script (on a pipeline: queues it; its reply comes with the others)."""
+        if isinstance(client, Pipeline):
+            return await client.eval(self._source, len(keys), *keys, *args)
+        if self._registered is None:
+            self._registered = self._client.register_script(self._source)
+        return await self._registered(keys=list(keys), args=list(args), client=client)
 
 
 def connect_sync(url: str, decode_responses: bool = True, **options: Any) -> redis.Redis:

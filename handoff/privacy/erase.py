@@ -29,6 +29,7 @@ from handoff.keys import Keys
 from handoff.privacy.holdings import Holdings
 from handoff.privacy.store import stream_groups
 from handoff.privacy.stream_rebuild import StreamRebuilder
+from handoff.redis_client import Script
 from handoff.relay.stored_tracker import tracker_key
 
 BATCH = 100
@@ -61,7 +62,7 @@ class Eraser:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
-        self._unlink = redis.register_script(_UNLINK_RECORD)
+        self._unlink = Script(redis, _UNLINK_RECORD)
         self._streams = StreamRebuilder(redis)
 
     async def erase(self, held: Holdings) -> Dict[str, int]:

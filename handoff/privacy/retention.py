@@ -36,6 +36,7 @@ from handoff.privacy.finder import Customer
 from handoff.privacy.holdings import holdings
 from handoff.privacy.store import scan
 from handoff.profiles import identity
+from handoff.redis_client import Script
 from handoff.relay.stored_tracker import tracker_key
 from handoff.settings import Settings
 
@@ -81,7 +82,7 @@ class RetentionJob:
                  clock: Callable[[], float], every: float) -> None:
         self._redis, self._keys, self._retention = redis, keys, retention
         self._clock, self._lease_ms = clock, max(1000, int(every * 1000))
-        self._renew = redis.register_script(_RENEW)
+        self._renew = Script(redis, _RENEW)
         self._eraser = Eraser(redis, keys)
 
     async def tick(self) -> Optional[Dict[str, int]]:

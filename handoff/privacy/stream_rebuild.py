@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from handoff.redis_client import Script
+
 # KEYS: the stream. Returns the number of live entries rewritten (0: nothing to do).
 _REBUILD = """
 local function field(flat, name)
@@ -63,7 +65,7 @@ class StreamRebuilder:
     """Rewrites streams in new nodes (see the module's docstring)."""
 
     def __init__(self, redis: Redis) -> None:
-        self._rebuild = redis.register_script(_REBUILD)
+        self._rebuild = Script(redis, _REBUILD)
 
     async def rebuild(self, stream: str) -> int:
         """Rewrites `stream`; how many live entries it holds (0: nothing was done)."""

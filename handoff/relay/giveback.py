@@ -34,6 +34,7 @@ from handoff.conversation import GIVEBACK_PLAN, Conversation, ConversationStore,
 from handoff.customer_text import neutralise
 from handoff.keys import Keys
 from handoff.rasa_api import RasaClient, RasaUnavailable, resume_events
+from handoff.redis_client import Script
 from handoff.relay.tracker import BOUNDARY, TrackerWriter
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class GiveBack:
                  writer: TrackerWriter, clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._store = redis, keys, store
         self._rasa, self._writer, self._clock = rasa, writer, clock
-        self._release = redis.register_script(_RELEASE)
+        self._release = Script(redis, _RELEASE)
 
     async def run(self, conversation_id: str, target: State, *, owner: Optional[str] = None,
                   fields: Optional[Dict[str, str]] = None,

@@ -23,6 +23,7 @@ from redis.asyncio.client import Pipeline
 
 from handoff.journal import TAKEN_FOR
 from handoff.keys import Keys
+from handoff.redis_client import Script
 from handoff.relay.turns import customer_event
 
 # KEYS: conversation hash, segment, relay stream, tracker-pending zset, last customer turn; and,
@@ -63,7 +64,7 @@ class Inbound:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
-        self._script = redis.register_script(_TAKE)
+        self._script = Script(redis, _TAKE)
 
     async def take(self, conversation_id: str, text: str, message_id: str, channel: str,
                    metadata: Optional[Dict[str, Any]] = None) -> bool:

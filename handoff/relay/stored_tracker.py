@@ -26,6 +26,8 @@ from typing import Any, Dict, List
 
 from redis.asyncio import Redis
 
+from handoff.redis_client import Script
+
 RASA_KEY_PREFIX = "hfv1"  # endpoints.yml: `key_prefix` of the tracker store and lock store
 BUSY = -1  # Rasa holds the conversation's lock: try again later
 UNKNOWN_LAYOUT = -2  # not the layout this module knows: go through Rasa's door
@@ -120,7 +122,7 @@ class StoredTrackers:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._append = redis.register_script(_APPEND)
+        self._append = Script(redis, _APPEND)
 
     async def append(self, batch: Dict[str, List[Dict[str, Any]]],
                      now: float) -> Dict[str, int]:

@@ -25,6 +25,7 @@ from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
 from handoff.rasa_api import RasaClient, RasaUnavailable
+from handoff.redis_client import Script
 from handoff.relay.stored_tracker import BUSY, UNKNOWN_LAYOUT, StoredTrackers
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class TrackerWriter:
                  delay: float = DEFAULT_DELAY, clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._rasa = redis, keys, rasa
         self._delay, self._clock = delay, clock
-        self._settle = redis.register_script(_SETTLE)
+        self._settle = Script(redis, _SETTLE)
         self._stored = StoredTrackers(redis)
 
     async def flush(self, conversation_id: str,
