@@ -101,6 +101,17 @@ def sustained_section(r: Dict[str, Any], plan: Dict[str, Any]) -> List[str]:
         "- **No step held**: the first step already passed the bound",
         "",
     ]
+    cost = _cost_per_message(s["steps"])
+    if cost is not None:
+        step, per_message = cost
+        out += [
+            f"- CPU per relayed message, from the highest step that held (else the first): "
+            f"handoff service {per_message['handoff']:.2f} ms, Rasa {per_message['rasa']:.2f} ms "
+            f"(at {step['rate']} offered). At that cost, one handoff process on a core of its own "
+            f"would carry about **{1000 / per_message['handoff']:.0f} messages/s**: an estimate "
+            "of its ceiling, not a measurement (on two shared cores the load generators, Rasa "
+            "and Redis take the rest).",
+            ""]
     rows = []
     for step in s["steps"]:
         arrived = step.get("arrived_per_second")
@@ -120,6 +131,19 @@ def sustained_section(r: Dict[str, Any], plan: Dict[str, Any]) -> List[str]:
                   "Rasa CPU %", "Redis CPU %", "load generators CPU %", "others' CPU %",
                   ""], rows)
     return out
+
+
+def _cost_per_message(steps: List[Dict[str, Any]]) -> Optional[tuple]:
+    """(step, {process: CPU ms per arrived message}) of the highest step that held, else the first.
+
+    CPU time per message does not depend on how busy the machine was as much as latency does.
+    """
+    held = [step for step in steps if step.get("held")]
+    for step in (held[-1:] or steps[:1]):
+        arrived, cpu = step.get("arrived_per_second"), step.get("cpu_percent") or {}
+        if arrived and cpu.get("handoff") and cpu.get("rasa"):
+            return step, {name: cpu[name] * 10 / arrived for name in ("handoff", "rasa")}
+    return None
 
 
 def memory_section(r: Dict[str, Any]) -> List[str]:
