@@ -18,6 +18,11 @@ from typing import Any, Optional, Text
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import (
+    DialogueStateTracker,
+    TrackerEventDiffEngine,
+    get_trackers_for_conversation_sessions,
+)
 
 from handoff.redis_client import connect_sync
 
@@ -36,3 +41,33 @@ class UrlRedisTrackerStore(RedisTrackerStore):
         # Rasa's client (localhost, never used: redis-py connects lazily) is replaced.
         self.red.close()
         self.red = connect_sync(host)
+
+    async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
+        """Rasa's save, reading the stored tracker once.
+
+        Rasa's reads and rebuilds it twice per save (once to find the events for the broker,
+        once to merge), so every turn paid two loads of the whole transcript. The result is
+        the same: the broker gets the events the stored tracker's last session lacks, and the
+        stored tracker is merged as Rasa merges it. Nothing else writes the tracker meanwhile:
+        Rasa holds the conversation's lock, which the live path's write-behind respects.
+        """
+        key = self.key_prefix + tracker.sender_id
+        stored = self.red.get(key)
+        prior = self.deserialise_tracker(tracker.sender_id, stored) if stored is not None \
+            else None
+        if self.event_broker is not None:
+            new_events = TrackerEventDiffEngine.event_difference(_last_session(prior), tracker)
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+        if not timeout and self.record_exp:
+            timeout = self.record_exp
+        if prior is not None:
+            tracker = self._merge_trackers(prior, tracker)
+        self.red.set(key, self.serialise_tracker(tracker), ex=timeout)
+
+
+def _last_session(tracker: Optional[DialogueStateTracker]) -> Optional[DialogueStateTracker]:
+    """What Rasa's `retrieve` gives for a stored tracker: its last conversation session."""
+    if tracker is None:
+        return None
+    sessions = get_trackers_for_conversation_sessions(tracker)
+    return tracker if len(sessions) <= 1 else sessions[-1]
