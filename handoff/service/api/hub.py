@@ -74,8 +74,9 @@ class Hub:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        for ws, _ in list(self._sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        # All at once: each waits (up to its timeout) for its console's answer.
+        await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+                               for ws, _ in list(self._sockets)), return_exceptions=True)
 
     async def send(self, frame: Dict[str, Any]) -> None:
         """Sends a frame to the local sockets of its audience."""

@@ -278,7 +278,9 @@ class Workers:
                                                    name=job))
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Lets the consumers finish the entry in hand, then cancels what is left."""
+        """Lets the consumers finish the entry in hand, then cancels what is left (once)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         done, pending = await asyncio.wait(self._tasks, timeout=grace) if self._tasks else ((), ())
         for task in pending:
