@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.heap import freeze_once_started
 from bot.limits import cap_request_size
 from handoff.channels import messenger_address
 from handoff.conversation import ConversationStore
@@ -334,6 +335,7 @@ class MessengerInput(InputChannel):
         """The webhook routes."""
         hook = Blueprint("messenger_webhook", __name__)
         cap_request_size(hook)  # the Rasa server's bodies (bot.limits)
+        freeze_once_started(hook)  # no half-second stalls (bot.heap)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> Any:

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.heap import freeze_once_started
 from bot.limits import cap_request_size
 from handoff.customer_text import (
     MAX_MESSAGE_CHARS,
@@ -98,6 +99,7 @@ class CustomerRestInput(InputChannel):
         """No route at all when off; else the webhook."""
         hook = Blueprint("customer_rest_webhook", __name__)
         cap_request_size(hook)
+        freeze_once_started(hook)  # no half-second stalls (bot.heap)
         if not self.enabled:
             return hook
 

@@ -29,6 +29,8 @@ from rasa.shared.core.events import Event
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.heap import freeze_once_started
+
 logger = logging.getLogger(__name__)
 
 MAX_CONVERSATIONS = 200
@@ -54,6 +56,7 @@ class TrackerWritesInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The `append` route."""
         hook = Blueprint("tracker_writes_webhook", __name__)
+        freeze_once_started(hook)  # no half-second stalls (bot.heap)
 
         @hook.route("/append", methods=["POST"])
         async def append(request: Request) -> Any:

@@ -54,6 +54,7 @@ from sanic.request import Request
 from socketio import AsyncRedisManager, AsyncServer
 
 from bot.customer_events import CustomerEvents
+from bot.heap import freeze_once_started
 from bot.limits import cap_request_size
 from bot.web_session import SessionSigner
 from handoff.customer_text import (
@@ -248,6 +249,7 @@ class WebChatInput(SocketIOInput):
         self.sio = sio
         webhook = SocketBlueprint(sio, self.socketio_path, "webchat_webhook", __name__)
         cap_request_size(webhook)  # the Rasa server's bodies (bot.limits)
+        freeze_once_started(webhook)  # no half-second stalls (bot.heap)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> Any:
