@@ -56,6 +56,7 @@ from socketio import AsyncRedisManager, AsyncServer
 from bot.customer_events import CustomerEvents
 from bot.heap import freeze_once_started
 from bot.limits import cap_request_size
+from bot.web_admission import WebAdmission
 from bot.web_session import SessionSigner
 from handoff.customer_text import (
     BAD_TEXT,
@@ -207,6 +208,8 @@ class WebChatInput(SocketIOInput):
             channel.inbound = Inbound(redis, keys)
             channel._limiter = RateLimiter(redis, keys)
             channel._redis = redis
+            channel.admission = WebAdmission(redis, keys, channel._limiter, channel.journal,
+                                             channel.inbound, surveys=True)
         return channel
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -224,6 +227,7 @@ class WebChatInput(SocketIOInput):
         self.inbound: Optional[Inbound] = None
         self._redis: Optional[Redis] = None
         self._limiter: Optional[RateLimiter] = None
+        self.admission: Optional[WebAdmission] = None
         self._open: Dict[str, str] = {}  # socket id -> conversation id, on this process
         # (conversation, message id) marked as taken whose handling failed: a resend is handled.
         self._not_handled: Set[Tuple[str, str]] = set()
@@ -307,8 +311,21 @@ class WebChatInput(SocketIOInput):
             refused = refusal(message)
             if refused is not None:
                 return refused
-            # One round trip: the rate limit, whether this id is new, and what a survey needs.
-            wait, first, survey_may = await self._admit(conversation_id, message_id, message.text)
+            # One round trip: the rate limit, whether this id is new, and what a survey needs;
+            # and, when that is all the message needs first, its journal and its way too.
+            way: Optional[str] = None
+            if self._takes_at_once(message.text):
+                try:
+                    wait, first, survey_may, way = await self._admit_and_take(
+                        conversation_id, message_id, message)
+                except Exception:  # noqa: BLE001 - as a failed take below: sent again
+                    logger.exception("webchat.message.failure conversation=%s",
+                                     conversation_id)
+                    self._not_handled.add((conversation_id, message_id))
+                    return {"ok": False, "error": "unavailable"}
+            else:
+                wait, first, survey_may = await self._admit(conversation_id, message_id,
+                                                            message.text)
             if wait is not None:
                 # Not taken: the page keeps the message and sends it again later.
                 return {"ok": False, "error": "rate_limited", "retry_after": wait}
@@ -329,7 +346,8 @@ class WebChatInput(SocketIOInput):
             offered = await self._offered(conversation_id, message.text or "")
             try:
                 # A person owns the conversation: to them, straight, never through Rasa.
-                way = await self._journal_and_take(conversation_id, message_id, message)
+                if way is None:
+                    way = await self._journal_and_take(conversation_id, message_id, message)
                 if way == TAKEN_BEFORE:  # by a resend, while this attempt was on its way
                     return {"ok": True, "id": message_id, "duplicate": True}
                 if way == TO_AGENT:
@@ -473,6 +491,25 @@ class WebChatInput(SocketIOInput):
         count, first = replies[0]
         survey_may = self.surveys is not None and self.surveys.may_respond(text, replies[1])
         return self._limiter.verdict(counted, count), bool(first), survey_may
+
+    def _takes_at_once(self, text: Optional[str]) -> bool:
+        """Whether admission, journal and take can be one step (`bot.web_admission`).
+
+        Not for a command, which is checked against what the bot offered before it is
+        journaled, nor for a survey's answer, which the survey takes instead.
+        """
+        return self.admission is not None and not is_command(text or "") \
+            and parse_payload(text) is None
+
+    async def _admit_and_take(self, conversation_id: str, message_id: str, message: UserMessage
+                              ) -> Tuple[Optional[int], bool, bool, Optional[str]]:
+        """`_admit`'s answer and the way the message went (None: not taken yet)."""
+        assert self.admission is not None
+        admitted = await self.admission.admit_and_take(
+            conversation_id, message_id, message.text or "", self.name(), message.metadata)
+        survey_may = self.surveys is not None and admitted.comment_pending is not None \
+            and self.surveys.may_respond(message.text, admitted.comment_pending)
+        return admitted.wait, admitted.first, survey_may, admitted.way
 
     async def _journal_and_take(self, conversation_id: str, message_id: str,
                                 message: UserMessage) -> str:

@@ -36,6 +36,12 @@ local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'kind', ARGV
 redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
 return {id, 1}
 """  # (entry id, "customer" | "bot", payload)
+# `record` as a Lua step of a caller's script (`record_lua_parts` gives its keys and args): the
+# same entry as `record_on`'s XADD.
+RECORD_LUA = """
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'kind', ARGV[2],
+                  'payload', ARGV[3])
+"""
 
 
 class Journal:
@@ -56,6 +62,12 @@ class Journal:
             self._keys.journal(conversation_id),
             {"kind": kind, "payload": json.dumps(payload, ensure_ascii=False)},
             maxlen=MAX_ENTRIES, approximate=True)
+
+    def record_lua_parts(self, conversation_id: str, kind: str, payload: Dict[str, Any]
+                         ) -> Tuple[List[str], List[Any]]:
+        """The keys and args of `RECORD_LUA` for this message."""
+        return ([self._keys.journal(conversation_id)],
+                [MAX_ENTRIES, kind, json.dumps(payload, ensure_ascii=False)])
 
     async def record_once(self, conversation_id: str, kind: str, payload: Dict[str, Any],
                           once_key: str) -> Tuple[str, bool]:

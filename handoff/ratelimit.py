@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -37,7 +37,7 @@ CALLBACK_PAGE = Limit("callback-page", 10, 60)
 # KEYS: the window's counter, a once-key. ARGV: the counter's lifetime, the limit, the
 # once-key's lifetime. Replies {count, 1 if the once-key was claimed now}: a request over the
 # limit claims nothing, so that its resend is not taken for a duplicate.
-_ADMIT_ONCE = """
+ADMIT_ONCE_LUA = """
 local count = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 if count > tonumber(ARGV[2]) then return {count, 0} end
@@ -51,7 +51,7 @@ class RateLimiter:
 
     def __init__(self, redis: Redis, keys: Keys, clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._clock = redis, keys, clock
-        self._admit_once = Script(redis, _ADMIT_ONCE)
+        self._admit_once = Script(redis, ADMIT_ONCE_LUA)
 
     async def retry_after(self, limit: Limit, client: str) -> Optional[int]:
         """None if this request may go on, else the seconds to wait."""
@@ -78,11 +78,16 @@ class RateLimiter:
         One reply, `[count, claimed]`: `verdict` takes the count; `claimed` says whether the
         request's id is new (SET NX, kept `lifetime` s), as `Journal.first_time` would.
         """
+        keys, args, counted = self.admit_once_parts(limit, client, once_key, lifetime)
+        await self._admit_once(keys=keys, args=args, client=pipe)
+        return counted
+
+    def admit_once_parts(self, limit: Limit, client: str, once_key: str, lifetime: int
+                         ) -> Tuple[List[str], List[Any], Tuple[Limit, float]]:
+        """`ADMIT_ONCE_LUA`'s keys and args, for a caller's own script; then as `admit_once_on`."""
         now = self._clock()
         key = self._keys.rate(limit.name, client, self._window_start(limit, now))
-        await self._admit_once(keys=[key, once_key], args=[limit.window + 1, limit.limit, lifetime],
-                               client=pipe)
-        return limit, now
+        return [key, once_key], [limit.window + 1, limit.limit, lifetime], (limit, now)
 
     def verdict(self, counted: Tuple[Limit, float], count: int) -> Optional[int]:
         """`retry_after`'s answer for a request `count_on` counted (`count`: the INCR's reply)."""

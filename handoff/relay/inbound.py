@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -30,7 +30,7 @@ from handoff.relay.turns import customer_event
 # for a message whose id a client may send again (the web chat), the id's mark (`web_message`).
 # ARGV: conversation id, event JSON, now; with the mark: its lifetime, and `first` (a first
 # attempt: both ways are recorded) or `again` (a resend: only a take is).
-_TAKE = """
+TAKE_LUA = """
 local mark = KEYS[6]
 if mark then
   local before = redis.call('GET', mark)
@@ -64,7 +64,7 @@ class Inbound:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
-        self._script = Script(redis, _TAKE)
+        self._script = Script(redis, TAKE_LUA)
 
     async def take(self, conversation_id: str, text: str, message_id: str, channel: str,
                    metadata: Optional[Dict[str, Any]] = None) -> bool:
@@ -108,14 +108,20 @@ class Inbound:
     async def _take_on(self, client: Union[Redis, Pipeline], conversation_id: str, text: str,
                        message_id: str, channel: str, metadata: Optional[Dict[str, Any]],
                        attempt: Optional[str]) -> Any:
+        keys, args = self.take_parts(conversation_id, text, message_id, channel, metadata,
+                                     attempt)
+        return await self._script(keys=keys, args=args, client=client)
+
+    def take_parts(self, conversation_id: str, text: str, message_id: str, channel: str,
+                   metadata: Optional[Dict[str, Any]], attempt: Optional[str] = None
+                   ) -> Tuple[List[str], List[Any]]:
+        """`TAKE_LUA`'s keys and args, for a caller's own script; its reply goes to `way`."""
         now = time.time()
         event = customer_event(text, message_id, channel, metadata, at=now)
         keys = self._keys
         marks = [keys.web_message(conversation_id, message_id)] if attempt else []
-        return await self._script(
-            keys=[keys.conversation(conversation_id), keys.segment(conversation_id),
-                  keys.relay_stream, keys.tracker_pending,
-                  keys.last_customer_turn(conversation_id), *marks],
-            args=[conversation_id, json.dumps(event, ensure_ascii=False), repr(now),
-                  *([TAKEN_FOR, attempt] if attempt else [])],
-            client=client)
+        return ([keys.conversation(conversation_id), keys.segment(conversation_id),
+                 keys.relay_stream, keys.tracker_pending,
+                 keys.last_customer_turn(conversation_id), *marks],
+                [conversation_id, json.dumps(event, ensure_ascii=False), repr(now),
+                 *([TAKEN_FOR, attempt] if attempt else [])])
