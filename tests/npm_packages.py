@@ -1,10 +1,12 @@
-"""Browser-side packages the tests load from the npm registry, pinned and checked.
+"""Packages the tests load from the npm registry, pinned and checked.
 
 `rasa-webchat` is the public web client of Rasa's socket.io protocol (a third-party site's
 widget, tried against our channel); `axe-core` is injected into our pages to check their
-accessibility. Each is fetched once with npm's own client (`npm pack`, through npm's cache),
-checked against the sha512 pinned here, and unpacked into `tests/npm/` (git-ignored); the tests
-then serve the files themselves, so nothing comes from a CDN at run time.
+accessibility; `generator-botbuilder-assistant` carries Microsoft's English and French
+utterance files, read by the independent NLU evaluation. Each is fetched once with npm's own
+client (`npm pack`, through npm's cache), checked against the sha512 pinned here, and unpacked
+into `tests/npm/` (git-ignored); the tests then serve or read the files themselves, so nothing
+comes from a CDN at run time.
 
     python -m tests.npm_packages      # what ./test.sh runs before pytest
 """
@@ -45,6 +47,14 @@ PACKAGES: Dict[str, Package] = {p.name: p for p in (
     Package("axe-core", "4.10.3",
             "sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/Pb"
             "ZhideTcEg==", ("axe.min.js", "LICENSE")),
+    # Microsoft's Virtual Assistant template: its LU and chit-chat files are the second
+    # independent NLU evaluation (tests/nlu_independent/sources.yml), never trained on.
+    Package("generator-botbuilder-assistant", "1.0.7",
+            "sha512-Cmv5dJ5XT+4C2aib4+g/jx+EeIIAfxXPzaG7BK+Q8cGolggEUEsPfyFs/0fi1G4BtaHiVNkZoHmz"
+            "tnBbuhdStg==", tuple(
+                f"generators/app/templates/sample-assistant/deployment/resources/{kind}/{lang}/"
+                f"{name}.lu" for lang in ("en-us", "fr-fr")
+                for kind, name in (("LU", "general"), ("QnA", "chitchat"))) + ("LICENSE",)),
 )}
 
 
@@ -64,7 +74,7 @@ def fetch(package: Package) -> None:
     """Downloads, checks and unpacks one package (replacing any earlier copy)."""
     npm = shutil.which("npm")
     if npm is None:
-        raise NpmError("npm is needed for the browser tests' packages "
+        raise NpmError("npm is needed for the tests' npm packages "
                        "(apt-get install npm, or Node.js from nodejs.org)")
     with tempfile.TemporaryDirectory() as tmp:
         spec = f"{package.name}@{package.version}"

@@ -2,9 +2,10 @@
 
 The messages come from public sources listed in `tests/nlu_independent/sources.yml`, with their
 licence and what each file or label means in our terms (independent_sources.py reads them): a
-package installed from PyPI (`chatterbot-corpus`), and a data file kept outside the repository
-(the Bitext customer-support CSV). They are never copied into `data/` and never trained on
-(`training_overlap` checks it). Each message is mapped to the behaviour we expect:
+package installed from PyPI (`chatterbot-corpus`), a package from the npm registry
+(`generator-botbuilder-assistant`, Microsoft's utterance files), and a data file kept outside
+the repository (the Bitext customer-support CSV). They are never copied into `data/` and
+never trained on (`training_overlap` checks it). Each message is mapped to the behaviour we expect:
 
 - an intent the bot answers itself (a "simple" intent, e.g. `greet`, `order_status`): it must
   get that intent;
@@ -15,12 +16,19 @@ package installed from PyPI (`chatterbot-corpus`), and a data file kept outside 
 - a human-path intent (`request_human`, `complaint`): it must reach a person (as in `nlu_eval`);
 - `contact_or_person`: "I need to talk to customer service", "what time can I call customer
   service": our contact details or opening hours (which both offer a person in one tap), or a
-  person, are right; these are kept out of the simple intents and of the human path.
+  person, are right; these are kept out of the simple intents and of the human path;
+- `small_talk` ("how are you", "I'm sorry", "haha"): a simple message that must not reach a
+  person nor get a shop answer; a greeting, thanks, yes or no, `out_of_scope`, `capabilities`
+  or the fallback are right.
+
+In an accepted other answer (`a|b`), `person` stands for every human-path intent.
 
 The messages are split once, by a hash of their text, into a *dev* part (30 %), which a
 designer may look at while changing the data or the pipeline, and a *test* part (70 %), which
-the test suite judges and nobody tunes on. A source may cap its test split per label (the
-Bitext set has about 170 messages per label; the cap keeps the test's run time reasonable).
+the test suite judges and nobody tunes on; a source with `dev_share: 0` is all test. A source
+with `remove_training_matches` leaves out its messages found in data/nlu (`training_matches`).
+A source may cap its test split per label (the Bitext set has about 170 messages per label; the
+cap keeps the test's run time reasonable).
 
 Run it by hand from the repository root:
 
@@ -32,13 +40,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import re
 import sys
-from collections import defaultdict
+import unicodedata
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from tests.assistant.independent_sources import (
+    DEV_SHARE,
     DataFileChanged,
     DataFileMissing,
     SourceMissing,
@@ -50,12 +61,14 @@ from tests.assistant.nlu_eval import (
     FALLBACK,
     HUMAN,
     OUT_OF_SCOPE,
+    ROOT,
     Evaluation,
     Example,
     Prediction,
     Scores,
     _pct,
     _ratio,
+    load_examples,
     normalise,
     predict_async,
     training_overlap,
@@ -68,28 +81,68 @@ HONEST = frozenset({FALLBACK, OUT_OF_SCOPE, "capabilities"}) | HUMAN
 # "Contact customer service": our contact details, our opening hours, or a person.
 CONTACT_OR_PERSON = "contact_or_person"
 CONTACT_ANSWERS = frozenset({"contact", "opening_hours"}) | HUMAN
-DEV_SHARE = 30  # percent of the messages in the dev split
+# Small talk: anything but a person or a shop answer.
+SMALL_TALK = "small_talk"
+SMALL_TALK_ANSWERS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", OUT_OF_SCOPE,
+                                FALLBACK, "capabilities"})
+# Behaviours that name a set of answers, not one intent.
+ANSWER_SETS = {"person": HUMAN, SMALL_TALK: SMALL_TALK_ANSWERS}
 CHATTERBOT = "chatterbot-corpus"
 BITEXT = "bitext-customer-support"
+BOTBUILDER = "botbuilder-assistant"
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(normalise(text).encode()).hexdigest()
 
 
-def split_of(text: str) -> str:
+def split_of(text: str, dev_share: int = DEV_SHARE) -> str:
     """`dev` or `test`, fixed by the text itself (the same message always lands the same)."""
     bucket = int(_digest(text)[:8], 16) % 100
-    return "dev" if bucket < DEV_SHARE else "test"
+    return "dev" if bucket < dev_share else "test"
+
+
+def bare(text: str) -> str:
+    """Lowercase, accents and punctuation stripped: "Ça va ?" and "ca va" are one message."""
+    letters = unicodedata.normalize("NFKD", text.lower())
+    letters = "".join(c for c in letters if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[\W_]+", " ", letters).split())
+
+
+def training_matches(examples: Sequence[Example], data_dir: Path = ROOT / "data" / "nlu"
+                     ) -> List[Example]:
+    """The examples that are also in the training data, once stripped bare."""
+    training = {bare(e.text) for path in sorted(data_dir.rglob("*.yml"))
+                for e in load_examples(path, language="?")}
+    return [e for e in examples if bare(e.text) in training]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The examples of one split of one source, as evaluated."""
+
+    examples: List[Example]
+    # Other answers accepted for some examples (see load_with_alternatives).
+    alternatives: Dict[Example, FrozenSet[str]]
+    # Left out because data/nlu has them (sources with remove_training_matches).
+    removed: List[Example] = field(default_factory=list)
 
 
 def load_independent(split: str = "test", source: str = CHATTERBOT) -> List[Example]:
     """The examples of one split (`dev`, `test` or `all`) of one source, every language."""
-    return load_with_alternatives(split, source)[0]
+    return load_with_alternatives(split, source).examples
 
 
-def load_with_alternatives(split: str = "test", source: str = CHATTERBOT
-                           ) -> Tuple[List[Example], Dict[Example, FrozenSet[str]]]:
+def _accepted(behaviour: str) -> Tuple[str, FrozenSet[str]]:
+    """`capabilities|person` -> ("capabilities", {"request_human", "complaint", ...})."""
+    expected, *others = behaviour.split("|")
+    accepted = set(ANSWER_SETS.get(expected, ()))
+    for other in others:
+        accepted.update(ANSWER_SETS.get(other, {other}))
+    return expected, frozenset(accepted - {expected})
+
+
+def load_with_alternatives(split: str = "test", source: str = CHATTERBOT) -> Selection:
     """The examples of one split of one source, and the other answers accepted for some.
 
     A behaviour written `delivery_times|order_status` in sources.yml expects `delivery_times`
@@ -104,20 +157,23 @@ def load_with_alternatives(split: str = "test", source: str = CHATTERBOT
     seen = set()
     for language, text, behaviour, label in chosen.messages():
         key = (language, normalise(text))
-        if key in seen or (split != "all" and split_of(text) != split):
+        if key in seen or (split != "all" and split_of(text, chosen.dev_share) != split):
             continue
         seen.add(key)
-        expected, *others = behaviour.split("|")
+        expected, others = _accepted(behaviour)
         example = Example(text=text, intent=expected, language=language)
         if others:
-            alternatives[example] = frozenset(others)
+            alternatives[example] = others
         per_label[label].append((_digest(text), example))
     cap = chosen.test_cap_per_label if split == "test" else None
     examples: List[Example] = []
     for found in per_label.values():
         kept = sorted(found, key=lambda pair: pair[0])[:cap] if cap else found
         examples.extend(example for _, example in kept)
-    return examples, {e: alternatives[e] for e in examples if e in alternatives}
+    removed = training_matches(examples) if chosen.remove_training_matches else []
+    examples = [e for e in examples if e not in set(removed)]
+    return Selection(examples, {e: alternatives[e] for e in examples if e in alternatives},
+                     removed)
 
 
 def _accepting(prediction: Prediction, others: FrozenSet[str]) -> Prediction:
@@ -135,6 +191,8 @@ class IndependentEvaluation(Evaluation):
     contact: List[Prediction] = field(default_factory=list)
     # How many predictions were an accepted other answer (see load_with_alternatives).
     alternatives_accepted: int = 0
+    # Messages of the source left out because data/nlu has them.
+    removed: List[Example] = field(default_factory=list)
 
     @property
     def contact_right(self) -> int:
@@ -184,7 +242,13 @@ def report(evaluation: Evaluation, split: str) -> str:
     accepted = getattr(evaluation, "alternatives_accepted", 0)
     if accepted:
         lines.append(f"({accepted} simple messages got an accepted other answer, counted as "
-                     "right: see `|` in tests/nlu_independent/sources.yml)")
+                     "right: see `|` and small_talk in tests/nlu_independent/sources.yml)")
+    removed: List[Example] = getattr(evaluation, "removed", [])
+    if removed:
+        per_language = ", ".join(f"{lang}: {n}" for lang, n in
+                                 sorted(Counter(e.language for e in removed).items()))
+        lines.append(f"({len(removed)} messages of the source left out, found in data/nlu once "
+                     f"lowercased and stripped of accents and punctuation; {per_language})")
     dishonest = [p for p in evaluation.overall.out_of_scope if not handled_honestly(p)]
     lines.append("")
     lines.append(f"Out-of-scope messages answered as something else ({len(dishonest)}):")
@@ -207,16 +271,35 @@ def report(evaluation: Evaluation, split: str) -> str:
 def evaluate_independent(model_path: Path, split: str = "test", source: str = CHATTERBOT
                          ) -> IndependentEvaluation:
     """Parse every example of one split of one source with the model at `model_path`."""
-    examples, alternatives = load_with_alternatives(split, source)
-    if not examples:
-        raise ValueError(f"no independent examples in the {split} split of {source}")
-    parsed, known = asyncio.run(predict_async(Path(model_path), examples))
-    predictions = [_accepting(p, alternatives.get(p.example, frozenset())) for p in parsed]
+    return evaluate_sources(model_path, split, [source])[source]
+
+
+def evaluate_sources(model_path: Path, split: str, sources: Sequence[str]
+                     ) -> Dict[str, IndependentEvaluation]:
+    """Several sources parsed by one load of the model (a load costs seconds, a parse ms)."""
+    selections = {name: load_with_alternatives(split, name) for name in sources}
+    for name, selection in selections.items():
+        if not selection.examples:
+            raise ValueError(f"no independent examples in the {split} split of {name}")
+    everything = [e for selection in selections.values() for e in selection.examples]
+    parsed, known = asyncio.run(predict_async(Path(model_path), everything))
+    found = iter(parsed)
+    return {name: _evaluation(Path(model_path), name, selection,
+                              [next(found) for _ in selection.examples], known)
+            for name, selection in selections.items()}
+
+
+def _evaluation(model: Path, source: str, selection: Selection, parsed: List[Prediction],
+                known: List[str]) -> IndependentEvaluation:
+    predictions = [_accepting(p, selection.alternatives.get(p.example, frozenset()))
+                   for p in parsed]
     return IndependentEvaluation(
         alternatives_accepted=sum(p != q for p, q in zip(parsed, predictions, strict=True)),
-        model=Path(model_path),
+        model=model,
         predictions=[p for p in predictions if p.example.intent != CONTACT_OR_PERSON],
-        known_intents=known, overlap=training_overlap(examples), source=source,
+        # small_talk is a behaviour judged by its answers, not an intent the model lacks.
+        known_intents=list(known) + [SMALL_TALK], overlap=training_overlap(selection.examples),
+        source=source, removed=selection.removed,
         contact=[p for p in predictions if p.example.intent == CONTACT_OR_PERSON])
 
 
@@ -234,6 +317,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         model = ensure_model(say=lambda line: print(line, file=sys.stderr))
     for name in args.source or [s.name for s in load_sources()]:
+        if args.split == "dev" and source_named(name).dev_share == 0:
+            print(f"[{name} skipped] no dev split: all of it is held out for the tests",
+                  file=sys.stderr)
+            continue
         try:
             print(report(evaluate_independent(model, args.split, name), args.split))
         except SourceMissing as missing:

