@@ -31,7 +31,8 @@ def _files(root: Path, inputs: Iterable[str]) -> List[Path]:
     for name in inputs:
         path = root / name
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+            # Rasa trains on YAML only: a folder's notes (data/README.md) change no model.
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix != ".md"))
         elif path.exists():
             found.append(path)
     return found

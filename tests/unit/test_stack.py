@@ -32,6 +32,16 @@ def test_model_hash_changes_with_training_data(tmp_path):
     assert model_hash(tmp_path) != before
 
 
+def test_model_hash_ignores_the_data_folders_notes(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "nlu.yml").write_text("nlu: []\n")
+    before = model_hash(tmp_path)
+    (tmp_path / "data" / "README.md").write_text("Where the data comes from.\n")
+    assert model_hash(tmp_path) == before
+    (tmp_path / "data" / "rules.yml").write_text("rules: []\n")
+    assert model_hash(tmp_path) != before
+
+
 @pytest.mark.parametrize("code", ["bot/language.py", "handoff/language.py"])
 def test_model_hash_changes_with_the_language_detector(tmp_path, code):
     # The detector's component is in bot/, its scoring in the shared core: both shape the model.
