@@ -10,15 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import FrozenSet, List, Optional, Tuple
 
 from redis import Redis
 from redis.exceptions import RedisError
 
 from stack.services import free_port
+from tests.redis_processes import RedisProcesses
 
 PRIMARIES = 3
 SLOTS = 16384
@@ -65,16 +65,16 @@ class NodeView:
         return any(low <= slot <= high for low, high in self.slots)
 
 
-class ClusterGroup:
+class ClusterGroup(RedisProcesses):
     """Starts, breaks and stops the six nodes of a Redis Cluster; a context manager."""
 
+    name = "the Redis Cluster"
+
     def __init__(self, data_dir: Path, password: str = "cluster-group-password-5307") -> None:
-        self.data_dir = data_dir
-        self.password = password
+        super().__init__(data_dir, password)
         self.ports = [free_port() for _ in range(PRIMARIES * 2)]
         # The bus is on port + 10000 by default, a port nobody checked is free.
         self.bus_ports = {port: free_port() for port in self.ports}
-        self.procs: Dict[int, "subprocess.Popen[bytes]"] = {}
 
     @property
     def seeds(self) -> List[Tuple[str, int]]:
@@ -110,15 +110,7 @@ class ClusterGroup:
 
     def stop(self) -> None:
         """Stops every node still running; reaps those killed."""
-        for port in self.ports:
-            proc = self.procs.pop(port, None)
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
+        self.stop_ports(self.ports)
 
     def wait_settled(self, timeout: float = 60) -> None:
         """Until all six nodes see every slot served, each primary copied by a live replica."""
@@ -163,12 +155,6 @@ class ClusterGroup:
         self.kill(port)
         return port
 
-    def kill(self, port: int) -> None:
-        """kill -9 of one node, as a crash."""
-        proc = self.procs[port]
-        proc.kill()
-        proc.wait(timeout=10)
-
     def wait_for_failover(self, key: str, old: int, timeout: float = 30) -> int:
         """The port of the node promoted in place of `old` for `key`'s slot, once it serves it.
 
@@ -197,35 +183,10 @@ class ClusterGroup:
 
     def roles(self) -> List[Tuple[int, str]]:
         """Each node's port and role, for a failing test's message."""
-        found = []
-        for port in self.ports:
-            try:
-                with self.node_client(port) as node:
-                    found.append((port, node.info("replication").get("role", "?")))
-            except RedisError:
-                found.append((port, "down"))
-        return found
-
-    @staticmethod
-    def wait(ready: Callable[[], bool], what: str, timeout: float) -> None:
-        """Polls `ready` until it holds; a clear error after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ready():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"the Redis Cluster: waited {timeout:.0f} s for {what}")
+        return self.roles_of(self.ports, self.node_client)
 
     def _start(self, port: int) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed: apt-get install redis-server")
-        log = open(self._log(port), "ab")  # noqa: SIM115 - the child keeps it
-        try:
-            self.procs[port] = subprocess.Popen([binary, str(self._config(port))], stdout=log,
-                                                stderr=subprocess.STDOUT)
-        finally:
-            log.close()
+        self.spawn(port, self._config(port))
 
     def _config(self, port: int) -> Path:
         node_dir = self.data_dir / str(port)
@@ -243,9 +204,6 @@ class ClusterGroup:
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
         return path
-
-    def _log(self, port: int) -> Path:
-        return self.data_dir / f"{port}.log"
 
     def _answers(self, port: int) -> bool:
         if self.procs[port].poll() is not None:  # no use waiting: say why at once
@@ -303,7 +261,7 @@ class ClusterGroup:
         raise RuntimeError(f"no live primary serves slot {slot}")
 
     def _tail(self, port: int) -> str:
-        path = self._log(port)
+        path = self.log_of(port)
         if not path.exists():
             return "(no log)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-10:])

@@ -6,16 +6,14 @@ a command line. Sentinels notice a dead primary after `DOWN_AFTER_MS` and promot
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from redis import Redis
 from redis.exceptions import RedisError
 
 from stack.services import free_port
+from tests.redis_processes import RedisProcesses
 
 SERVICE = "handoff"
 DOWN_AFTER_MS = 1000   # a primary silent this long is down for a sentinel
@@ -23,15 +21,15 @@ FAILOVER_TIMEOUT_MS = 5000
 QUORUM = 2
 
 
-class SentinelGroup:
+class SentinelGroup(RedisProcesses):
     """Starts, breaks and stops the six processes of a Sentinel group."""
 
+    name = "the Sentinel group"
+
     def __init__(self, data_dir: Path, password: str = "sentinel-group-password-4821") -> None:
-        self.data_dir = data_dir
-        self.password = password
+        super().__init__(data_dir, password)
         self.data_ports = [free_port() for _ in range(3)]   # the first starts as primary
         self.sentinel_ports = [free_port() for _ in range(3)]
-        self.procs: Dict[int, "subprocess.Popen[bytes]"] = {}
 
     @property
     def url(self) -> str:
@@ -71,12 +69,6 @@ class SentinelGroup:
         self.kill(port)
         return port
 
-    def kill(self, port: int) -> None:
-        """kill -9 of one node, as a crash."""
-        proc = self.procs[port]
-        proc.kill()
-        proc.wait(timeout=10)
-
     def replica_ports(self) -> List[int]:
         """The data nodes that are not the primary now."""
         primary = self.primary_port()
@@ -102,36 +94,10 @@ class SentinelGroup:
 
     def stop(self) -> None:
         """Stops every process (sentinels first, so that none acts on the others' going)."""
-        for port in [*self.sentinel_ports, *self.data_ports]:
-            proc = self.procs.pop(port, None)
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
-
-    @staticmethod
-    def wait(ready: Callable[[], bool], what: str, timeout: float) -> None:
-        """Polls `ready` until it holds; a clear error after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ready():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"the Sentinel group: waited {timeout:.0f} s for {what}")
+        self.stop_ports([*self.sentinel_ports, *self.data_ports])
 
     def _start(self, port: int, config: Path, *extra: str) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed: apt-get install redis-server")
-        log = open(self.data_dir / f"{port}.log", "ab")  # noqa: SIM115 - the child keeps it
-        try:
-            self.procs[port] = subprocess.Popen([binary, str(config), *extra], stdout=log,
-                                                stderr=subprocess.STDOUT)
-        finally:
-            log.close()
+        self.spawn(port, config, *extra)
 
     def _data_config(self, port: int, primary: Optional[int]) -> Path:
         lines = self._common(port) + [
@@ -200,12 +166,5 @@ class SentinelGroup:
             return False
 
     def roles(self) -> List[Tuple[int, str]]:
-        """Each live data node's port and role, for a failing test's message."""
-        found = []
-        for port in self.data_ports:
-            try:
-                with self.data_client(port) as node:
-                    found.append((port, node.info("replication").get("role", "?")))
-            except RedisError:
-                found.append((port, "down"))
-        return found
+        """Each data node's port and role, for a failing test's message."""
+        return self.roles_of(self.data_ports, self.data_client)
