@@ -286,7 +286,7 @@ class WebChatInput(SocketIOInput):
                     # Rasa's own clients (no `last_seen`) read no metadata.
                     self.customer_events.client(conversation_id, sid,
                                                 reads_metadata="last_seen" in data)
-                await self._customers_here()
+                await self._customer_here(conversation_id)
                 await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
                 if isinstance(link, str) and moved is None:
                     await sio.emit("link_error", {"reason": "expired_or_used"}, room=sid,
@@ -537,22 +537,26 @@ class WebChatInput(SocketIOInput):
             raise replies[-1]
         return self.inbound.way(replies[-1])
 
-    async def _customers_here(self) -> None:
-        """Writes that the customers with a page open here are still here (for abandonment)."""
+    async def _customer_here(self, conversation_id: str) -> None:
+        """Writes that this customer has a page open here (for abandonment).
+
+        The heartbeat writes every customer here every `CUSTOMER_HEARTBEAT` s; a page that
+        opens writes only its own, so that hundreds opening at once are not each a write of
+        everyone (that was quadratic).
+        """
         if self._redis is None:
             return
         if self._heartbeat is None or self._heartbeat.done():
             self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
-        await self._write_seen()
+        await self._write_seen({conversation_id})
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(CUSTOMER_HEARTBEAT)
-            await self._write_seen()
+            await self._write_seen(set(self._open.values()))
 
-    async def _write_seen(self) -> None:
+    async def _write_seen(self, here: Set[str]) -> None:
         assert self._redis is not None
-        here = set(self._open.values())
         if not here:
             return
         try:

@@ -155,3 +155,28 @@ async def test_a_customer_who_leaves_the_queue_is_counted_and_the_bot_resumes(
             await back.close()
     finally:
         await redis.close(close_connection_pool=True)
+
+
+async def test_an_open_page_is_seen_when_it_opens_and_at_every_heartbeat(stack):
+    from bot.web import CUSTOMER_HEARTBEAT
+    from tests.e2e.conftest import Customer
+
+    redis = Redis.from_url(stack.env()["REDIS_URL"], decode_responses=True)
+    first, second = Customer(stack.rasa_url), Customer(stack.rasa_url)
+    try:
+        await first.connect()
+        await second.connect()
+        seen = await redis.hmget(Keys().customers_seen, [first.session_id, second.session_id])
+        assert all(seen), seen  # each written as its page opened, not at the next heartbeat
+        for _ in range(int(CUSTOMER_HEARTBEAT * 4)):
+            await asyncio.sleep(0.5)
+            later = await redis.hmget(Keys().customers_seen,
+                                      [first.session_id, second.session_id])
+            if all(float(b) > float(a) for a, b in zip(seen, later)):
+                break
+        # The heartbeat writes both again while their pages stay open.
+        assert all(float(b) > float(a) for a, b in zip(seen, later)), (seen, later)
+    finally:
+        await first.close()
+        await second.close()
+        await redis.close(close_connection_pool=True)
