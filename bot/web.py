@@ -209,7 +209,7 @@ class WebChatInput(SocketIOInput):
             channel._limiter = RateLimiter(redis, keys)
             channel._redis = redis
             channel.admission = WebAdmission(redis, keys, channel._limiter, channel.journal,
-                                             channel.inbound, surveys=True)
+                                             channel.inbound)
         return channel
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -313,23 +313,22 @@ class WebChatInput(SocketIOInput):
                 return refused
             # One round trip: the rate limit, whether this id is new, and what a survey needs;
             # and, when that is all the message needs first, its journal and its way too.
+            taken = (conversation_id, message_id)
             way: Optional[str] = None
             if self._takes_at_once(message.text):
                 try:
                     wait, first, survey_may, way = await self._admit_and_take(
                         conversation_id, message_id, message)
-                except Exception:  # noqa: BLE001 - as a failed take below: sent again
+                except Exception:  # noqa: BLE001 - as a failed take below
                     logger.exception("webchat.message.failure conversation=%s",
                                      conversation_id)
-                    self._not_handled.add((conversation_id, message_id))
-                    return {"ok": False, "error": "unavailable"}
+                    return self._not_taken(taken)
             else:
                 wait, first, survey_may = await self._admit(conversation_id, message_id,
                                                             message.text)
             if wait is not None:
                 # Not taken: the page keeps the message and sends it again later.
                 return {"ok": False, "error": "rate_limited", "retry_after": wait}
-            taken = (conversation_id, message_id)
             if not first and taken not in self._not_handled:
                 return await self._sent_again(conversation_id, message)
             # This attempt handles it: a resend meanwhile is a duplicate.
@@ -338,10 +337,8 @@ class WebChatInput(SocketIOInput):
                 if survey_may and await self._survey_answered(conversation_id, message_id,
                                                               message.text, output):
                     return {"ok": True, "id": message_id}
-            except RedisError:
-                # A survey answer not recorded: the page sends it again later.
-                self._not_handled.add(taken)
-                return {"ok": False, "error": "unavailable"}
+            except RedisError:  # a survey answer not recorded
+                return self._not_taken(taken)
             # What the bot offered, read before this message is journaled after it.
             offered = await self._offered(conversation_id, message.text or "")
             try:
@@ -356,11 +353,8 @@ class WebChatInput(SocketIOInput):
                 message.text = neutralise(message.text or "", offered)
                 await on_new_message(message)
             except Exception:  # noqa: BLE001 - e.g. Redis (lock or tracker store) is away
-                # Not handled: the page keeps the message and sends it again, and that resend
-                # must not be taken for a duplicate of a message that was handled.
                 logger.exception("webchat.message.failure conversation=%s", conversation_id)
-                self._not_handled.add(taken)
-                return {"ok": False, "error": "unavailable"}
+                return self._not_taken(taken)
             return {"ok": True, "id": message_id}
 
         @sio.on("cancel_wait", namespace=self.namespace)
@@ -491,6 +485,15 @@ class WebChatInput(SocketIOInput):
         count, first = replies[0]
         survey_may = self.surveys is not None and self.surveys.may_respond(text, replies[1])
         return self._limiter.verdict(counted, count), bool(first), survey_may
+
+    def _not_taken(self, taken: Tuple[str, str]) -> Dict[str, Any]:
+        """The answer to a message whose handling failed part way.
+
+        The page keeps it and sends it again, and that resend must not be taken for a duplicate
+        of a message that was handled.
+        """
+        self._not_handled.add(taken)
+        return {"ok": False, "error": "unavailable"}
 
     def _takes_at_once(self, text: Optional[str]) -> bool:
         """Whether admission, journal and take can be one step (`bot.web_admission`).

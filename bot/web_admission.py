@@ -27,8 +27,8 @@ from handoff.redis_client import Script, check_replicated, replicated_on
 from handoff.relay.inbound import TAKE_LUA, Inbound
 
 # KEYS: the admission's 2 (rate counter, the message id's mark), the survey comment's, the
-# journal's 1, the take's 5 (its mark is the admission's). ARGV: the admission's 3, whether to
-# look for a survey comment ('1' / '0'), the journal's 3, the take's 5.
+# journal's 1, the take's 5 (its mark is the admission's). ARGV: the admission's 3, the
+# journal's 3, the take's 5.
 # Reply: {count, claimed, way or -1 when stopped after the admission, pending survey or false}.
 _STEP = f"""
 local function admit(KEYS, ARGV)
@@ -42,13 +42,11 @@ local function take(KEYS, ARGV)
 end
 local admitted = admit({{KEYS[1], KEYS[2]}}, {{ARGV[1], ARGV[2], ARGV[3]}})
 if admitted[2] == 0 then return {{admitted[1], 0, -1, false}} end
-if ARGV[4] == '1' then
-  local pending = redis.call('GET', KEYS[3])
-  if pending then return {{admitted[1], 1, -1, pending}} end
-end
-record({{KEYS[4]}}, {{ARGV[5], ARGV[6], ARGV[7]}})
+local pending = redis.call('GET', KEYS[3])
+if pending then return {{admitted[1], 1, -1, pending}} end
+record({{KEYS[4]}}, {{ARGV[4], ARGV[5], ARGV[6]}})
 local way = take({{KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[2]}},
-                 {{ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]}})
+                 {{ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]}})
 return {{admitted[1], 1, way, false}}
 """
 
@@ -67,10 +65,9 @@ class WebAdmission:
     """Admits, journals and takes a web chat message in one round trip."""
 
     def __init__(self, redis: Redis, keys: Keys, limiter: RateLimiter, journal: Journal,
-                 inbound: Inbound, surveys: bool) -> None:
+                 inbound: Inbound) -> None:
         self._redis, self._keys = redis, keys
         self._limiter, self._journal, self._inbound = limiter, journal, inbound
-        self._surveys = surveys
         self._step = Script(redis, _STEP)
 
     async def admit_and_take(self, conversation_id: str, message_id: str, text: str,
@@ -85,7 +82,7 @@ class WebAdmission:
                                                         channel, metadata, "first")
         keys = [*admit_keys, self._keys.survey_comment(conversation_id), *journal_keys,
                 *take_keys[:5]]
-        args = [*admit_args, "1" if self._surveys else "0", *journal_args, *take_args]
+        args = [*admit_args, *journal_args, *take_args]
         async with self._redis.pipeline(transaction=False) as pipe:
             await self._step(keys=keys, args=args, client=pipe)
             waits = replicated_on(pipe, self._redis)

@@ -28,8 +28,7 @@ NOW = 1_800_000_000.0  # one rate window for the whole test
 def parts(redis: Redis, keys: Keys) -> Tuple[RateLimiter, Journal, Inbound, WebAdmission]:
     limiter = RateLimiter(redis, keys, clock=lambda: NOW)
     journal, inbound = Journal(redis, keys), Inbound(redis, keys)
-    return limiter, journal, inbound, WebAdmission(redis, keys, limiter, journal, inbound,
-                                                   surveys=True)
+    return limiter, journal, inbound, WebAdmission(redis, keys, limiter, journal, inbound)
 
 
 async def two_steps(redis: Redis, keys: Keys, cid: str, message_id: str, text: str
