@@ -68,7 +68,6 @@ from tests.assistant.nlu_eval import (
     Scores,
     _pct,
     _ratio,
-    load_examples,
     normalise,
     predict_async,
     training_overlap,
@@ -112,9 +111,7 @@ def bare(text: str) -> str:
 def training_matches(examples: Sequence[Example], data_dir: Path = ROOT / "data" / "nlu"
                      ) -> List[Example]:
     """The examples that are also in the training data, once stripped bare."""
-    training = {bare(e.text) for path in sorted(data_dir.rglob("*.yml"))
-                for e in load_examples(path, language="?")}
-    return [e for e in examples if bare(e.text) in training]
+    return training_overlap(examples, data_dir, key=bare)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -137,17 +137,17 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w@.+' ]", " ", text.lower()).split())
 
 
-def training_overlap(examples: Sequence[Example], data_dir: Path = ROOT / "data" / "nlu"
-                     ) -> List[Example]:
-    """Held-out examples that also appear (normalised) in the training data.
+def training_overlap(examples: Sequence[Example], data_dir: Path = ROOT / "data" / "nlu",
+                     key: Callable[[str], str] = normalise) -> List[Example]:
+    """Held-out examples that also appear (as `key` makes them) in the training data.
 
     The held-out data must be written independently; a few one-word messages ("hi", "no")
     are bound to coincide, longer ones should not.
     """
     training = set()
     for path in sorted(data_dir.rglob("*.yml")):
-        training.update(normalise(e.text) for e in load_examples(path, language="?"))
-    return [e for e in examples if normalise(e.text) in training]
+        training.update(key(e.text) for e in load_examples(path, language="?"))
+    return [e for e in examples if key(e.text) in training]
 
 
 def _prediction(example: Example, parsed: Dict[str, Any]) -> Prediction:
