@@ -172,10 +172,10 @@ async def test_an_open_page_is_seen_when_it_opens_and_at_every_heartbeat(stack):
             await asyncio.sleep(0.5)
             later = await redis.hmget(Keys().customers_seen,
                                       [first.session_id, second.session_id])
-            if all(float(b) > float(a) for a, b in zip(seen, later)):
+            if all(float(b) > float(a) for a, b in zip(seen, later, strict=True)):
                 break
         # The heartbeat writes both again while their pages stay open.
-        assert all(float(b) > float(a) for a, b in zip(seen, later)), (seen, later)
+        assert all(float(b) > float(a) for a, b in zip(seen, later, strict=True)), (seen, later)
     finally:
         await first.close()
         await second.close()
