@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Dict, Iterable, List, Tuple
 
 # Whole words or phrases, compared without accents and case.
@@ -80,9 +81,14 @@ def _normalise(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _contains(text: str, words: Iterable[str]) -> bool:
-    plain = _normalise(text)
-    return any(re.search(rf"(?<![\w']){re.escape(word)}(?![\w'])", plain) for word in words)
+def _contains(text: str, words: Tuple[str, ...]) -> bool:
+    return _pattern(words).search(_normalise(text)) is not None
+
+
+@lru_cache(maxsize=None)
+def _pattern(words: Tuple[str, ...]) -> "re.Pattern[str]":
+    # One search for the whole list, not one per word: the live path runs this on every message.
+    return re.compile(rf"(?<![\w'])(?:{'|'.join(map(re.escape, words))})(?![\w'])")
 
 
 def _shouting(text: str) -> bool:

@@ -27,7 +27,6 @@ from handoff.orders.desk import OrderDesk
 from handoff.orders.store import OrderStore
 from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
-from handoff.ratelimit import AGENT_API, RateLimiter
 from handoff.redis_client import connect
 from handoff.service import security
 from handoff.service.api import (
@@ -42,7 +41,7 @@ from handoff.service.api import (
     routes,
     ws,
 )
-from handoff.service.api.access import PREFETCHED, SIGNED_IN
+from handoff.service.api.access import PREFETCHED, SIGNED_IN, read_caller
 from handoff.service.api.errors import ApiError, error_response
 from handoff.service.api.hub import Hub
 from handoff.service.api.login_guard import LoginGuard
@@ -203,25 +202,16 @@ async def _rate_limit(request: web.Request, handler: Handler) -> web.StreamRespo
     username = session.get("agent")
     if not username:
         return await handler(request)
-    limiter, accounts = RateLimiter(request.app[REDIS], request.app[KEYS]), request.app[ACCOUNTS]
-    store = request.app[STORE]
     conversation = request.match_info.get("id") \
         if request.path.startswith("/api/conversations/") else None
     # The account, and the route's conversation, are read in the same round trip, for
     # `access.current_agent` and `access.known`.
-    async with request.app[REDIS].pipeline(transaction=False) as pipe:
-        counted = limiter.count_on(pipe, AGENT_API, f"agent:{username}")
-        canonical = accounts.get_on(pipe, username)
-        if conversation:
-            store.get_many_on(pipe, [conversation])
-        replies = await pipe.execute()
-    wait = limiter.verdict(counted, replies[0])
-    if wait is not None:
-        return error_response(request, "too_many_requests", wait)
-    request[SIGNED_IN] = (username, accounts.agent_from(canonical, replies[2])
-                          if canonical is not None else None)
+    caller = await read_caller(request.app, username, conversation)
+    if caller.retry_after is not None:
+        return error_response(request, "too_many_requests", caller.retry_after)
+    request[SIGNED_IN] = (username, caller.agent)
     if conversation:
-        request[PREFETCHED] = store.records([conversation], replies[-1:])[0]
+        request[PREFETCHED] = caller.record
     return await handler(request)
 
 

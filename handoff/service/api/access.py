@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -11,6 +12,7 @@ from aiohttp_session import get_session
 from handoff.accounts import Agent
 from handoff.callbacks import Callbacks
 from handoff.conversation import HUMAN_STATES, Conversation, State
+from handoff.ratelimit import AGENT_API, RateLimiter
 from handoff.service import appkeys as app_keys
 from handoff.service.api.errors import ApiError
 
@@ -19,6 +21,48 @@ SIGNED_IN = "handoff.signed_in"
 # The route's conversation record, read in that same round trip (used once: a handler that
 # reads it again after a transition gets it fresh).
 PREFETCHED = "handoff.prefetched_record"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What the agent API reads before it answers a signed-in agent, in one round trip."""
+
+    retry_after: Optional[int]  # over the limit: seconds until the next request may come
+    agent: Optional[Agent]  # None: the account is gone
+    record: Optional[Conversation]  # the conversation asked about, when one was
+    session_agent: Optional[str] = None  # whom the session names now, when it was asked
+
+
+async def read_caller(app: web.Application, username: str, conversation: Optional[str] = None,
+                      session_key: Optional[str] = None) -> Caller:
+    """The agent's request counted, their account, the conversation, the session: one trip.
+
+    The session is read for a socket opened earlier (`session_key`): whom it names now.
+    """
+    limiter = RateLimiter(app[app_keys.REDIS], app[app_keys.KEYS])
+    accounts, store = app[app_keys.ACCOUNTS], app[app_keys.STORE]
+    async with app[app_keys.REDIS].pipeline(transaction=False) as pipe:
+        counted = limiter.count_on(pipe, AGENT_API, f"agent:{username}")
+        canonical = accounts.get_on(pipe, username)
+        if conversation:
+            store.get_many_on(pipe, [conversation])
+        if session_key:
+            pipe.get(session_key)
+        replies = await pipe.execute()
+    agent = accounts.agent_from(canonical, replies[2]) if canonical is not None else None
+    at = 3 if canonical is not None else 2
+    record = store.records([conversation], replies[at:at + 1])[0] if conversation else None
+    return Caller(limiter.verdict(counted, replies[0]), agent, record,
+                  _session_agent(replies[-1]) if session_key else None)
+
+
+def _session_agent(raw: Optional[str]) -> Optional[str]:
+    # aiohttp-session's JSON: {"created": ..., "session": {"agent": ...}}; signing out empties it.
+    try:
+        name = json.loads(raw)["session"]["agent"] if raw else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) else None
 
 
 async def current_agent(request: web.Request) -> Agent:

@@ -209,13 +209,19 @@ def prefers_french(request: web.Request) -> bool:
     return request.headers.get("Accept-Language", "").lower().lstrip().startswith("fr")
 
 
+def error_body(code: str, french: bool, retry_after: Optional[int] = None) -> Dict[str, str]:
+    """`{"code", "message"}`: the error as the HTTP routes and the console's socket give it."""
+    _, english, in_french = MESSAGES[code]
+    return {"code": code, "message": (in_french if french else english).format(
+        seconds=retry_after)}
+
+
 def error_response(request: web.Request, code: str,
                    retry_after: Optional[int] = None) -> web.Response:
     """The JSON error body, in the language the client asked for."""
-    status, english, french = MESSAGES[code]
-    message = (french if prefers_french(request) else english).format(seconds=retry_after)
-    response = web.json_response({"error": {"code": code, "message": message}}, status=status,
-                                 headers={"Cache-Control": "no-store"})
+    response = web.json_response({"error": error_body(code, prefers_french(request),
+                                                      retry_after)},
+                                 status=MESSAGES[code][0], headers={"Cache-Control": "no-store"})
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response

@@ -9,12 +9,11 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
-from handoff import channels, notes, outbox
+from handoff import channels, notes
 from handoff.account_rules import canonical_username
 from handoff.accounts import Agent
 from handoff.announce import Announcer
 from handoff.conversation import (
-    HUMAN_STATES,
     Conversation,
     IllegalTransition,
     LimitReached,
@@ -26,6 +25,7 @@ from handoff.profiles import ProfileStore
 from handoff.rasa_api import RasaUnavailable
 from handoff.relay.tracker import segment_events
 from handoff.service import appkeys as app_keys
+from handoff.service.api import sending
 from handoff.service.api.access import (
     client_address,
     current_agent,
@@ -186,29 +186,12 @@ async def tell_customer_agent_joined(request: web.Request, record: Conversation,
 
 
 async def send_message(request: web.Request) -> web.Response:
-    """Accepts an agent message for delivery to the customer."""
+    """Accepts an agent message for delivery to the customer (the socket's door too)."""
     agent = await current_agent(request)
-    cid = request.match_info["id"]
-    body = await json_body(request)
-    text, client_id = body.get("text"), body.get("client_id")
-    if not isinstance(text, str) or (client_id is not None and not _valid_client_id(client_id)):
-        raise ApiError("bad_request")
-    if not text.strip():
-        raise ApiError("empty_message")
-    if len(text) > request.app[app_keys.SETTINGS].max_message_chars:
-        raise ApiError("message_too_long")
-    record = await known(request, cid)
-    if record.agent != agent.username or record.state not in HUMAN_STATES:
-        raise ApiError("not_yours")
-    if not (await channels.reach(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
-                                 time.time(), record.channel))["can_reply"]:
-        raise ApiError("customer_unreachable")
-    message = await outbox.accept(request.app[app_keys.REDIS], request.app[app_keys.KEYS], cid,
-                                  agent.username, agent.name, text.strip(), client_id)
-    if record.first_reply_at is None:
-        await request.app[app_keys.STORE].first_reply(cid, time.time())
-    return web.json_response({"message": {"id": message.id, "client_id": message.client_id,
-                                          "status": "accepted"}}, status=202)
+    text, client_id = sending.checked(await json_body(request), request.app)
+    record = await known(request, request.match_info["id"])
+    message = await sending.accept(request.app, agent, record, text, client_id)
+    return web.json_response({"message": sending.accepted(message)}, status=202)
 
 
 async def handback(request: web.Request) -> web.Response:
@@ -343,6 +326,3 @@ def _with_live(turns: List[Dict[str, Any]], pending: List[Dict[str, Any]]) -> Li
     shown = {turn.get("id") for turn in turns}
     return [*turns, *(t for t in turns_from_events(pending) if t.get("id") not in shown)]
 
-
-def _valid_client_id(client_id: Any) -> bool:
-    return isinstance(client_id, str) and 0 < len(client_id) <= 64

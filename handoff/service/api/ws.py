@@ -6,12 +6,18 @@ import json
 import logging
 
 from aiohttp import WSMsgType, web
+from aiohttp_session import get_session
 
 from handoff.service import appkeys as app_keys
+from handoff.service.api import sending
 from handoff.service.api.access import current_agent
-from handoff.service.api.errors import ApiError, error_response
+from handoff.service.api.errors import ApiError, error_response, prefers_french
 
 logger = logging.getLogger(__name__)
+
+# A `message.send` of the longest message an agent may write, every character JSON-escaped
+# (up to 6 bytes each); anything bigger closes the socket (1009) and the console posts it.
+MAX_FRAME = 32 * 1024
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -24,7 +30,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
         agent = await current_agent(request)
     except ApiError as exc:
         return error_response(request, exc.code)
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
+    session = await get_session(request)
+    session_key = f"{request.app[app_keys.KEYS].session_cookie}_{session.identity}"
+    french = prefers_french(request)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
     hub = request.app[app_keys.HUB]
     try:
@@ -38,8 +47,13 @@ async def handle(request: web.Request) -> web.StreamResponse:
             except json.JSONDecodeError:
                 await ws.send_json({"type": "error", "code": "bad_json"})
                 continue
-            if isinstance(frame, dict) and frame.get("type") == "ping":
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind == "ping":
                 await ws.send_json({"type": "pong"})
+            elif kind == sending.SEND:
+                # One at a time: a console's messages are accepted in the order it sent them.
+                await ws.send_json(await sending.from_socket(
+                    request.app, agent.username, session_key, frame, french))
     finally:
         hub.remove(ws, agent)
     return ws
