@@ -22,6 +22,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import aiohttp
 import socketio
 
+from handoff.service.api.errors import MESSAGES
+from handoff.service.api.sending import ACCEPTED, REFUSED, SEND
 from handoff.webchat_frames import page_view
 
 # The project's channel (bot.web.WebChatInput) issues a signed token; Rasa's own `socketio`
@@ -29,6 +31,7 @@ from handoff.webchat_frames import page_view
 PROJECT, PLAIN = "project", "plain"
 RECONNECT_FOR = 120.0  # seconds a client keeps trying to get its connection back
 RECONNECT_PAUSE = 0.5
+SOCKET_ANSWER_WITHIN = 10.0  # s: as the console, then the message is posted (same client_id)
 
 
 def _stream_id(value: Any) -> Tuple[int, int]:
@@ -211,6 +214,7 @@ class Agent:
         self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
         self._reader: Optional[asyncio.Task] = None
         self._closing = False
+        self._sends: Dict[str, asyncio.Future] = {}  # client_id -> the socket's answer
 
     async def start(self, password: str) -> None:
         """Signs in, opens the console WebSocket and goes online (so customers get queued)."""
@@ -235,7 +239,12 @@ class Agent:
             assert self._ws is not None
             async for message in self._ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
-                    self.on_frame(time.monotonic(), message.json())
+                    frame = message.json()
+                    waiter = self._sends.pop(frame.get("client_id") or "", None) \
+                        if frame.get("type") in (ACCEPTED, REFUSED) else None
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(frame)
+                    self.on_frame(time.monotonic(), frame)
             if self._closing:
                 return
             self.drops.append(time.monotonic())
@@ -254,6 +263,31 @@ class Agent:
             except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError):
                 continue
         return False
+
+    async def send_message(self, conversation_id: str, text: str,
+                           client_id: str) -> "tuple[int, Any]":
+        """An agent's message as the console sends it: on the socket, answered by a frame, else
+        (socket down or silent) by `POST …/messages` with the same `client_id`, taken once.
+
+        The status is the route's for the same answer (202, or the error's).
+        """
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            waiter = asyncio.get_running_loop().create_future()
+            self._sends[client_id] = waiter
+            try:
+                await ws.send_json({"type": SEND, "conversation_id": conversation_id,
+                                    "text": text, "client_id": client_id})
+                frame = await asyncio.wait_for(waiter, SOCKET_ANSWER_WITHIN)
+                if frame["type"] == ACCEPTED:
+                    return 202, frame
+                return MESSAGES[frame["error"]["code"]][0], frame
+            except (ConnectionError, RuntimeError, asyncio.TimeoutError, aiohttp.ClientError):
+                pass  # posted below
+            finally:
+                self._sends.pop(client_id, None)
+        return await self.post(f"/api/conversations/{conversation_id}/messages",
+                               {"text": text, "client_id": client_id})
 
     async def post(self, path: str, body: Any) -> "tuple[int, Any]":
         """POSTs JSON; the status and the JSON answer."""

@@ -31,12 +31,12 @@ def curve_section(r: Dict[str, Any], plan: Dict[str, Any]) -> List[str]:
         f"{r['handoffs']['held']} conversations handed off through the bot and claimed by "
         f"{-(-r['handoffs']['held'] // plan['conversations_per_agent'])} agents "
         f"({plan['conversations_per_agent']} each). At each level, in the first N of them, the "
-        f"customer (web chat, socket.io) and the agent (agent API `POST …/messages`, console "
-        f"WebSocket) each write every {plan['chat_interval']:.0f} s ± {plan['jitter']:.0%} for "
+        f"customer (web chat, socket.io) and the agent (as the console: `message.send` on its "
+        f"WebSocket, `POST …/messages` if the socket does not answer) each write every {plan['chat_interval']:.0f} s ± {plan['jitter']:.0%} for "
         f"{plan['level_seconds']:.0f} s, **open loop**: send times are drawn before the level "
         "starts and nobody waits for an answer, so a slow product meets the offered load. "
         "Customer→agent: `user_uttered` to the console's `message` frame; agent→customer: the "
-        "agent's POST to the customer's `bot_uttered`. Beside each level, a raw Redis round "
+        "agent's send to the customer's `bot_uttered`. Beside each level, a raw Redis round "
         "trip (XADD, then the return of a blocking XREAD on another connection) measured on the "
         "same Redis during the level; ratios are against it. Latencies in ms.",
         "",

@@ -240,9 +240,8 @@ class Shard:
         direction = self.to_customer
         direction.sent[marker] = time.monotonic()
         try:
-            status, body = await held.agent.post(
-                f"/api/conversations/{held.customer.conversation_id}/messages",
-                {"text": f"bench {marker}", "client_id": marker})
+            status, body = await held.agent.send_message(held.customer.conversation_id,
+                                                         f"bench {marker}", marker)
         except (Exception, asyncio.TimeoutError) as exc:
             direction.failed(exc)
             del direction.sent[marker]

@@ -437,3 +437,57 @@ def test_a_customer_queued_while_the_queue_loads_stays_in_it(stack, browser):
     marie.unroute("**/api/queue")
     for context in (chat.context, console):
         context.close()
+
+
+def test_the_console_sends_on_its_socket_and_posts_when_the_socket_does_not_answer(
+        stack, browser):
+    # Issue 13: the agent's messages go on the console's WebSocket (message.send); a message
+    # the socket does not answer is posted instead, with the same client_id, and reaches the
+    # customer once.
+    url = stack.handoff_url
+    customer = _context(browser, 900, 760)
+    console = _context(browser, 1440, 900)
+    page = console.new_page()
+    swallow = {"on": False}  # while on, the console's message.send frames never reach the server
+    frames, posts = [], []
+
+    def route(ws) -> None:
+        server = ws.connect_to_server()
+
+        def to_server(message) -> None:
+            frames.append(message)
+            if swallow["on"] and '"message.send"' in str(message):
+                return
+            server.send(message)
+
+        ws.on_message(to_server)
+
+    page.route_web_socket(re.compile(r"/api/ws$"), route)
+    page.on("request", lambda request: posts.append(request.url)
+            if request.method == "POST" and request.url.endswith("/messages") else None)
+    _sign_in(page, url, "marie")
+    expect(page.get_by_test_id("connection-status")).to_have_attribute(
+        "data-state", "connected", timeout=QUICK)
+    chat, cid = _ask_for_a_human(url, customer, {"marie": page})
+    _claim(page, cid)
+    _my_item(page, cid).click()
+    reply = page.get_by_test_id("reply-input")
+
+    reply.fill("Sent on the socket")
+    reply.press("Enter")
+    expect(_chat_from(chat, "agent").filter(has_text="Sent on the socket")).to_have_count(
+        1, timeout=LIVE)
+    assert any('"message.send"' in str(f) and "Sent on the socket" in str(f) for f in frames)
+    assert posts == []
+
+    swallow["on"] = True
+    reply.fill("Posted when the socket is silent")
+    reply.press("Enter")
+    expect(_chat_from(chat, "agent").filter(has_text="Posted when the socket is silent")
+           ).to_have_count(1, timeout=LIVE)
+    assert posts == [f"{url}/api/conversations/{cid}/messages"]
+    transcript = page.get_by_test_id("transcript")
+    expect(transcript.get_by_text("Posted when the socket is silent")).to_have_count(1)
+    expect(transcript.locator('[data-pending="true"]')).to_have_count(0, timeout=QUICK)
+    customer.close()
+    console.close()

@@ -3,6 +3,8 @@
  * Reconnects with jittered backoff; a socket that stays silent past DEAD_AFTER_MS is dropped
  * (the server answers pings). Pushes are at most once: on every (re)connection the views reload
  * what they show (the `console:connected` event) and drop what they already have (ids are stable).
+ * The agent's messages go out on it too (`send`); a socket that goes down tells them
+ * (`console:disconnected`), so that those still unanswered are posted instead.
  */
 (function () {
   'use strict';
@@ -64,6 +66,7 @@
     var socket = ws.socket;
     ws.socket = null;
     stopPing();
+    if (socket) C.emit('disconnected');
     if (socket) {
       socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
       try { socket.close(); } catch (e) { /* already closed */ }
@@ -116,7 +119,15 @@
   C.onStart(function () { statusNode().hidden = false; connect(); });
   C.onStop(function () { stop(); statusNode().hidden = true; });
   // Signing out on purpose: no reconnection while the request is on its way.
-  C.connection = { release: function () { ws.wanted = false; } };
+  /* A frame for the server, if the socket is open now: true when it went. */
+  function send(frame) {
+    var socket = ws.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    try { socket.send(JSON.stringify(frame)); } catch (e) { return false; }
+    return true;
+  }
+
+  C.connection = { release: function () { ws.wanted = false; }, send: send };
 
   window.addEventListener('online', function () {
     if (ws.wanted && !ws.socket) { ws.attempt = 0; scheduleReconnect(); }

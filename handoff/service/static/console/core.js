@@ -11,6 +11,7 @@
  *                         (ticket.queued, conversation.state, message, note, typing...) and the
  *                         console's own events, whose type starts with "console:":
  *     console:connected   the WebSocket is (again) open: reload what may have changed meanwhile
+ *     console:disconnected the WebSocket went down (what was sent on it may be unanswered)
  *     console:opened      {conversation_id}: the conversation now shown in the middle (or null)
  *     console:loaded      {conversation_id}: its record and transcript are loaded (and again
  *                         after each reload: a claim, a reconnection)

@@ -1,6 +1,7 @@
 /* The open conversation's transcript: customer, bot and agent turns and internal notes in one
- * timeline, and the agent's messages on their way (POST …/messages with a client_id, shown at
- * once, confirmed, resent or reported undelivered).
+ * timeline, and the agent's messages on their way (on the console's socket, or POST …/messages
+ * while it is down or silent, with a client_id: shown at once, confirmed, resent or reported
+ * undelivered).
  *
  * Every turn or note is shown once (by id): a reconnection's reload and the pushed frame may
  * bring the same one twice. Pending messages of the open conversation survive a re-render.
@@ -20,6 +21,8 @@
   // shownIds / shownNotes: ids on screen for the open conversation; pending: client_id ->
   // {clientId, convId, text, el, status, messageId}, for every conversation.
   var view = { shownIds: {}, shownNotes: {}, pending: {} };
+  // A message sent on the socket and not answered by then is posted (same client_id).
+  var SOCKET_ANSWER_MS = 10000;
   var turnHooks = [];
 
   function box() { return $('transcript'); }
@@ -224,25 +227,64 @@
     s.appendChild(retry);
   }
 
+  /* Over the socket (answered by message.accepted / message.refused), else by POST: the same
+   * client_id either way, so a message sent both ways is accepted once. */
   function post(p) {
     setStatus(p, 'sending');
+    var frame = { type: 'message.send', conversation_id: p.convId, text: p.text, client_id: p.clientId,
+                  language: window.HandoffI18n.lang };
+    if (C.connection.send(frame)) {
+      p.onSocket = setTimeout(function () { viaHttp(p); }, SOCKET_ANSWER_MS);
+      return;
+    }
+    viaHttp(p);
+  }
+
+  function viaHttp(p) {
+    clearTimeout(p.onSocket);
+    p.onSocket = null;
     C.call('POST', '/api/conversations/' + C.enc(p.convId) + '/messages', { text: p.text, client_id: p.clientId })
-      .then(function (d) {
-        var m = (d && d.message) || {};
-        if (!view.pending[p.clientId]) return;           // the delivered turn came back first
-        p.messageId = m.id || null;
-        if (p.messageId && C.conversation.id() === p.convId && view.shownIds[p.messageId]) {
-          if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
-          delete view.pending[p.clientId];
-          return;
-        }
-        setStatus(p, 'accepted');
-      })
-      .catch(function (err) {
-        if (!view.pending[p.clientId]) return;
-        setStatus(p, 'failed', err.message);
-        if (err.code === 'not_yours' && C.conversation.id() === p.convId) C.open(p.convId, { keepScroll: true });
-      });
+      .then(function (d) { accepted(p, (d && d.message) || {}); })
+      .catch(function (err) { refused(p, err); });
+  }
+
+  function accepted(p, m) {
+    if (!view.pending[p.clientId]) return;           // the delivered turn came back first
+    p.messageId = m.id || null;
+    if (p.messageId && C.conversation.id() === p.convId && view.shownIds[p.messageId]) {
+      if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
+      delete view.pending[p.clientId];
+      return;
+    }
+    setStatus(p, 'accepted');
+  }
+
+  function refused(p, err) {
+    if (!view.pending[p.clientId]) return;
+    setStatus(p, 'failed', err.message);
+    if (err.code === 'not_yours' && C.conversation.id() === p.convId) C.open(p.convId, { keepScroll: true });
+  }
+
+  /* The socket's answer to a message sent on it. */
+  function answered(f) {
+    var p = view.pending[f.client_id];
+    if (!p || !p.onSocket) return;
+    clearTimeout(p.onSocket);
+    p.onSocket = null;
+    if (f.type === 'message.accepted') { accepted(p, f.message || {}); return; }
+    var e = f.error || {};
+    if (e.code === 'unauthenticated') { viaHttp(p); return; }  // the HTTP answer signs out
+    var err = new Error(e.message || t('error.network'));
+    err.code = e.code;
+    refused(p, err);
+  }
+
+  /* The socket went down: what it had not answered yet is posted. */
+  function resendUnanswered() {
+    Object.keys(view.pending).forEach(function (id) {
+      var p = view.pending[id];
+      if (p.onSocket) viaHttp(p);
+    });
   }
 
   /* The delivery worker could not deliver an agent message (e.g. Messenger refused it). */
@@ -258,7 +300,13 @@
   }
 
   C.on('message.failed', onFailed);
-  C.onStop(function () { view = { shownIds: {}, shownNotes: {}, pending: {} }; });
+  C.on('message.accepted', answered);
+  C.on('message.refused', answered);
+  C.on('console:disconnected', resendUnanswered);
+  C.onStop(function () {
+    Object.keys(view.pending).forEach(function (id) { clearTimeout(view.pending[id].onSocket); });
+    view = { shownIds: {}, shownNotes: {}, pending: {} };
+  });
 
   C.onTurn = function (fn) { turnHooks.push(fn); };
   C.transcript = { render: render, append: append, addNote: addNote, send: send };
