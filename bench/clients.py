@@ -15,13 +15,20 @@ conversations (`GET /api/conversations/{id}`), as the console does.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 import socketio
+from redis.asyncio import Redis
 
+from bot.web_admission import WebAdmission
+from handoff.journal import Journal
+from handoff.keys import Keys
+from handoff.ratelimit import RateLimiter
+from handoff.relay.inbound import TO_AGENT, Inbound
 from handoff.service.api.errors import MESSAGES
 from handoff.service.api.sending import ACCEPTED, REFUSED, SEND
 from handoff.webchat_frames import page_view
@@ -199,6 +206,82 @@ class Customer:
         await self._quietly_disconnect()
 
 
+class DoorCustomer:
+    """A web-chat customer played at the channel's door, for one handoff process measured alone.
+
+    Each message is the web channel's own step for a message of a live conversation
+    (`bot.web_admission`: rate limit, id, journal and the live path's take, one Lua step), as
+    Rasa's channel runs it; the agent's messages are read off `customer-out`, the stream Rasa's
+    processes read to emit them to the sockets (`CustomerOut`). Rasa itself is not there.
+    """
+
+    CHANNEL = "socketio"  # the name Rasa's channel gives its messages
+
+    def __init__(self, admission: WebAdmission, conversation_id: str) -> None:
+        self.admission, self.conversation_id = admission, conversation_id
+        self.on_reply: Callable[[float, Dict[str, Any]], None] = lambda at, data: None
+        self.drops: List[float] = []  # no socket: nothing to drop
+        self.reconnects = 0
+
+    async def ready(self, timeout: float) -> None:
+        """Always ready: there is no connection to wait for."""
+
+    async def send(self, text: str) -> Dict[str, Any]:
+        """The channel's step; its answer as the page's acknowledgement."""
+        admitted = await self.admission.admit_and_take(self.conversation_id, uuid.uuid4().hex,
+                                                       text, self.CHANNEL, None)
+        if admitted.wait is not None:
+            return {"ok": False, "error": "rate_limited"}
+        if admitted.way != TO_AGENT:
+            return {"ok": False, "error": f"went to {admitted.way}"}
+        return {"ok": True}
+
+    def forget_replies(self) -> None:
+        """Keeps nothing to forget."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+
+class CustomerOut:
+    """Reads `customer-out` as a Rasa process does, for the `DoorCustomer`s of this process."""
+
+    def __init__(self, redis: Redis, keys: Keys, customers: List[DoorCustomer]) -> None:
+        self._redis, self._keys = redis, keys
+        self._by_room = {c.conversation_id: c for c in customers}
+        self._task: Optional[asyncio.Task] = None
+
+    @staticmethod
+    def admission(redis: Redis, keys: Keys) -> WebAdmission:
+        """The web channel's step on `redis`, as `bot.web.WebChatInput` builds it."""
+        return WebAdmission(redis, keys, RateLimiter(redis, keys), Journal(redis, keys),
+                            Inbound(redis, keys))
+
+    def start(self) -> None:
+        """Reads from now on (`$`), as a Rasa process that starts."""
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        last = "$"
+        while True:
+            reply = await self._redis.xread({self._keys.customer_out_stream: last},
+                                            block=1000, count=500)
+            at = time.monotonic()
+            for _, entries in reply or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    customer = self._by_room.get(fields.get("room", ""))
+                    if customer is not None and fields.get("event") == "bot_uttered":
+                        customer.on_reply(at, page_view(json.loads(fields["data"])))
+
+    async def stop(self) -> None:
+        """Stops reading."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._redis.close()
+
+
 class Agent:
     """One agent using the console API: a cookie session, HTTP calls and the WebSocket."""
 
@@ -266,9 +349,9 @@ class Agent:
 
     async def send_message(self, conversation_id: str, text: str,
                            client_id: str) -> "tuple[int, Any]":
-        """An agent's message as the console sends it: on the socket, answered by a frame, else
-        (socket down or silent) by `POST …/messages` with the same `client_id`, taken once.
+        """An agent's message as the console sends it: on the socket, answered by a frame.
 
+        Else (socket down or silent) by `POST …/messages` with the same `client_id`, taken once.
         The status is the route's for the same answer (202, or the error's).
         """
         ws = self._ws

@@ -31,6 +31,9 @@ class Plan:
     steps: Tuple[int, ...]
     step_seconds: float
     step_p99_ms: float
+    # The same steps on the handoff process alone (bench.alone): customers at the channel's
+    # door, no Rasa, the process on a core of its own.
+    alone_steps: Tuple[int, ...]
     # Agents: few conversations each, so that the steps' agent messages stay under the agent
     # API limit (handoff/ratelimit.py: 120 requests per 10 s per agent).
     conversations_per_agent: int
@@ -58,12 +61,13 @@ FULL = Plan(name="full", shards=4, bot_turns={1: 120, 10: 400, 50: 600}, turns_p
             handoffs_one_at_a_time=40, handoffs_at_once_per_shard=4,
             curve=(50, 200, 500, 1000), chat_interval=10.0, jitter=0.2, level_seconds=60,
             steps=(25, 50, 100, 200, 400, 700, 1000, 1300), step_seconds=20, step_p99_ms=100.0,
-            conversations_per_agent=8, drain=30, redis_round_trips=2000, time_limit=3300)
+            alone_steps=(400, 700, 1000, 1300), conversations_per_agent=8, drain=30,
+            redis_round_trips=2000, time_limit=3300)
 
 QUICK = Plan(name="quick", shards=2, bot_turns={1: 8, 2: 8, 4: 16}, turns_per_session=12,
              handoffs_one_at_a_time=3, handoffs_at_once_per_shard=2,
              curve=(3, 6), chat_interval=3.0, jitter=0.2, level_seconds=9,
-             steps=(6, 12), step_seconds=4, step_p99_ms=100.0,
+             steps=(6, 12), step_seconds=4, step_p99_ms=100.0, alone_steps=(6, 12),
              conversations_per_agent=3, drain=20, redis_round_trips=200, time_limit=600)
 
 # The live path alone, for profiling a change to it: one relay level and a few throughput steps
@@ -72,6 +76,7 @@ RELAY = Plan(name="relay", shards=4, bot_turns={1: 4}, turns_per_session=12,
              handoffs_one_at_a_time=3, handoffs_at_once_per_shard=4,
              curve=(500,), chat_interval=10.0, jitter=0.2, level_seconds=60,
              steps=(100, 200, 400, 700, 1000), step_seconds=20, step_p99_ms=100.0,
-             conversations_per_agent=8, drain=30, redis_round_trips=500, time_limit=1500)
+             alone_steps=(400, 700, 1000, 1300), conversations_per_agent=8, drain=30,
+             redis_round_trips=500, time_limit=1500)
 
 PLANS = {plan.name: plan for plan in (FULL, QUICK, RELAY)}

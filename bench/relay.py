@@ -57,13 +57,17 @@ async def settle(bench: "Bench", timeout: float) -> Dict[str, Any]:
             "still_waiting": sum(a["waiting"] for a in answers), "answers": answers}
 
 
-def apply_late(bench: "Bench", answers: List[Dict[str, Any]]) -> None:
+def apply_late(bench: "Bench", answers: List[Dict[str, Any]], prefix: str = "") -> None:
     """Counts messages that arrived after their phase's drain as late, not lost.
 
     Their latencies join their phase's (so its percentiles include them); those that never
-    arrived by the end of the run are the lost ones.
+    arrived by the end of the run are the lost ones. Only the phases whose label starts with
+    `prefix` (each phase once).
     """
     for label, figure in bench.phases.items():
+        if not label.startswith(prefix) or figure.get("late_counted"):
+            continue
+        figure["late_counted"] = True
         for direction in ("to_agent", "to_customer"):
             late = [x for a in answers for x in a["late"].get(f"{label}|{direction}", [])]
             never = sum(a["never"].get(label, {}).get(direction, 0) for a in answers)
@@ -131,7 +135,8 @@ def _held(figure: Dict[str, Any], p99_ms: float) -> bool:
     return True
 
 
-async def sustained(bench: "Bench") -> Dict[str, Any]:
+async def sustained(bench: "Bench", rates: Optional[Tuple[int, ...]] = None,
+                    label: str = "step") -> Dict[str, Any]:
     """Offered rate stepped up over every live conversation until p99 passes the bound.
 
     A step holds when p99 stays within `step_p99_ms` each way with nothing lost, duplicated
@@ -139,16 +144,16 @@ async def sustained(bench: "Bench") -> Dict[str, Any]:
     """
     plan = bench.plan
     conversations = plan.conversations
+    rates = plan.steps if rates is None else rates
     steps: List[Dict[str, Any]] = []
-    for rate in plan.steps:
+    for rate in rates:
         if not step_possible(rate, conversations, plan.conversations_per_agent):
             bench.say(f"  throughput: {rate}/s would pass the agent API limit: not run")
             break
         customer, agent = step_intervals(rate, conversations)
         bench.say(f"  throughput: {rate} messages/s offered over {conversations} conversations")
-        figure = await _phase(bench, f"step-{rate}", conversations, customer, agent,
-                              plan.step_seconds,
-                              "steps" if rate == plan.steps[-1] else None)
+        figure = await _phase(bench, f"{label}-{rate}", conversations, customer, agent,
+                              plan.step_seconds, f"{label}s" if rate == rates[-1] else None)
         figure["rate"] = rate
         figure["held"] = _held(figure, plan.step_p99_ms)
         steps.append(figure)

@@ -10,6 +10,7 @@ from bench.before_after import earlier as earlier  # used by bench/__main__.py
 from bench.report_format import ms, pcts, ratio, ratios, table, verdict, x
 from bench.report_relay import (
     OTHERS,
+    alone_section,
     anomalies,
     curve_section,
     memory_section,
@@ -37,7 +38,8 @@ def _relay_target_level(r: Dict[str, Any]) -> Optional[str]:
 def _lost_and_duplicated(r: Dict[str, Any]) -> Dict[str, int]:
     """Lost, duplicated and failed messages over every relay phase (curve and steps)."""
     phases = [*(r.get("relay_curve") or {}).values(),
-              *((r.get("sustained") or {}).get("steps") or [])]
+              *((r.get("sustained") or {}).get("steps") or []),
+              *((r.get("alone") or {}).get("steps") or [])]
     return {key: sum(p[d][key] for p in phases for d in ("to_agent", "to_customer"))
             for key in ("lost", "duplicates", "errors", "sent")}
 
@@ -72,9 +74,16 @@ def targets(r: Dict[str, Any]) -> List[List[str]]:
                      verdict(None if rasa is None else rasa <= TARGET_RASA_CPU)])
     sustained = r.get("sustained") or {}
     rate = sustained.get("sustained_per_second")
+    whole = "none held" if rate is None else f"{rate:.0f} messages/s"
+    alone = r.get("alone")
+    if alone:  # the process itself (section 6); the whole stack on 2 cores beside it
+        rate = alone.get("sustained_per_second")
+        measured = ("none held" if rate is None else f"{rate:.0f} messages/s") + \
+            f" alone on a core (the whole stack on 2 cores: {whole})"
+    else:
+        measured = whole
     rows.append([f"≥ {TARGET_THROUGHPUT:.0f} relayed messages/s per handoff process "
-                 f"(p99 ≤ {sustained.get('p99_bound_ms', 100):.0f} ms)",
-                 "none held" if rate is None else f"{rate:.0f} messages/s",
+                 f"(p99 ≤ {sustained.get('p99_bound_ms', 100):.0f} ms)", measured,
                  verdict(bool(rate) and rate >= TARGET_THROUGHPUT)])
     totals = _lost_and_duplicated(r)
     rows.append(["nothing lost or duplicated, no request failed (every relay phase, both ways)",
@@ -247,6 +256,7 @@ def markdown(measured: Dict[str, Any]) -> str:
         *curve_section(r, plan),
         *sustained_section(r, plan),
         *memory_section(r),
+        *alone_section(r, plan),
         *_findings(r),
         "## Where the time goes (py-spy)",
         "",

@@ -32,7 +32,8 @@ def curve_section(r: Dict[str, Any], plan: Dict[str, Any]) -> List[str]:
         f"{-(-r['handoffs']['held'] // plan['conversations_per_agent'])} agents "
         f"({plan['conversations_per_agent']} each). At each level, in the first N of them, the "
         f"customer (web chat, socket.io) and the agent (as the console: `message.send` on its "
-        f"WebSocket, `POST …/messages` if the socket does not answer) each write every {plan['chat_interval']:.0f} s ± {plan['jitter']:.0%} for "
+        "WebSocket, `POST …/messages` if the socket does not answer) each write every "
+        f"{plan['chat_interval']:.0f} s ± {plan['jitter']:.0%} for "
         f"{plan['level_seconds']:.0f} s, **open loop**: send times are drawn before the level "
         "starts and nobody waits for an answer, so a slow product meets the offered load. "
         "Customer→agent: `user_uttered` to the console's `message` frame; agent→customer: the "
@@ -112,8 +113,12 @@ def sustained_section(r: Dict[str, Any], plan: Dict[str, Any]) -> List[str]:
             "of its ceiling, not a measurement (on two shared cores the load generators, Rasa "
             "and Redis take the rest).",
             ""]
+    return out + _steps_table(s["steps"])
+
+
+def _steps_table(steps: List[Dict[str, Any]]) -> List[str]:
     rows = []
-    for step in s["steps"]:
+    for step in steps:
         arrived = step.get("arrived_per_second")
         rows.append([str(step["rate"]), f"{step['accepted_per_second']:.0f}",
                      "n/a" if arrived is None else f"{arrived:.0f}",
@@ -125,12 +130,45 @@ def sustained_section(r: Dict[str, Any], plan: Dict[str, Any]) -> List[str]:
                      _cpu(step, "handoff"), _cpu(step, "rasa"), _cpu(step, "redis"),
                      _cpu(step, "load generators"), _cpu(step, OTHERS),
                      "held" if step["held"] else "**not held**"])
-    out += table(["offered msg/s", "accepted msg/s", "arrived msg/s", "cust→agent p50", "p95",
+    return table(["offered msg/s", "accepted msg/s", "arrived msg/s", "cust→agent p50", "p95",
                   "p99", "agent→cust p50", "p95", "p99", "Redis round trip p50 / p95 / p99",
                   "lost / duplicated / refused / failed (c→a; a→c)", "handoff CPU %",
                   "Rasa CPU %", "Redis CPU %", "load generators CPU %", "others' CPU %",
                   ""], rows)
-    return out
+
+
+def alone_section(r: Dict[str, Any], plan: Dict[str, Any]) -> List[str]:
+    """Section 6: the same steps on the handoff process alone, on a core of its own."""
+    s = r.get("alone")
+    if not s:
+        return []
+    rate = s.get("sustained_per_second")
+    held = [step for step in s["steps"] if step.get("held")]
+    top = (held or s["steps"])[-1]
+    cost = top["cpu_percent"].get("handoff", 0) * 10 / (top.get("arrived_per_second") or 1)
+    return [
+        "## 6. One handoff-service process alone",
+        "",
+        "Section 4 measures the whole stack on two cores, where the load generators, Rasa and "
+        "Redis take most of the CPU. Here the same conversations and agents go on without Rasa: "
+        "each customer message is the web channel's own step on Redis (`bot.web_admission`, "
+        "as Rasa's channel runs it for a live conversation) and the agents' messages are read "
+        "off `customer-out` as a Rasa process reads it (`bench.clients.DoorCustomer`); Rasa and "
+        "the action server are stopped; "
+        + ("the handoff process runs alone on one core (CPU affinity), Redis, the load "
+           "generators and the orchestrator on the other. " if s.get("pinned") else
+           "the machine has one core: nothing could be pinned. ")
+        + "Agents are the same consoles (message.send on their WebSocket); the steps are "
+        f"{plan['step_seconds']:.0f} s each, split between customers and agents as in "
+        "section 4, and a step holds on the same terms.",
+        "",
+        f"- **Sustained: {rate:.0f} relayed messages/s** (arrived, in the last step that held: "
+        f"{s['sustained_offered']} offered)" if rate else
+        "- **No step held**: the first step already passed the bound",
+        f"- handoff CPU per relayed message at {top['rate']} offered: {cost:.2f} ms",
+        "",
+        *_steps_table(s["steps"]),
+    ]
 
 
 def _cost_per_message(steps: List[Dict[str, Any]]) -> Optional[tuple]:
@@ -246,6 +284,9 @@ def profiled(r: Dict[str, Any]) -> List[str]:
     for step in r["sustained"]["steps"]:
         if step.get("profiles"):
             lines += profile_lines(step["profiles"], f"step {step['rate']}/s")
+    for step in (r.get("alone") or {}).get("steps") or []:
+        if step.get("profiles"):
+            lines += profile_lines(step["profiles"], f"handoff alone, step {step['rate']}/s")
     return lines or ["- no phase was profiled"]
 
 

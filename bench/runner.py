@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from redis.asyncio import Redis
 
-from bench import profiling, relay
+from bench import alone, profiling, relay
 from bench.baselines import redis_round_trips, start_plain_rasa
 from bench.clients import PLAIN, PROJECT
 from bench.memory import (
@@ -216,9 +216,11 @@ class Bench:
     # --- profiles ---------------------------------------------------------------------------
 
     def profile(self, phase: str, seconds: float) -> Dict[str, Any]:
-        """py-spy on the handoff service and Rasa for `seconds`, in the background."""
+        """py-spy on the handoff service and Rasa (if running) for `seconds`, in the background."""
         recorders = {}
         for name in ("handoff", "rasa"):
+            if name not in self.stack.processes:
+                continue
             output = self.run_dir / f"profile-{phase}-{name}.txt"
             recorders[name] = (profiling.start(self._pid(name), seconds, output), output,
                                seconds)
@@ -263,6 +265,8 @@ class Bench:
         results["final_wait_seconds"] = final["seconds"]
         self.say(f"5. Memory at {len(self.relay_ids)} open conversations")
         results["memory"] = await self.memory(before)
+        self.say("6. One handoff process alone: customers at the channel's door, no Rasa")
+        results["alone"] = await alone.sustained_alone(self)
         return results
 
 

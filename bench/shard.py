@@ -15,10 +15,12 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-from bench.clients import PROJECT, Agent, Customer
+from bench.clients import PROJECT, Agent, Customer, CustomerOut, DoorCustomer
 from bench.traffic import Direction, schedule
+from handoff.keys import Keys
+from handoff.redis_client import connect
 
 HUMAN_PLEASE = "I want to talk to a human"
 GREETING = "hello"
@@ -29,7 +31,7 @@ CONNECT_AT_ONCE = 20  # socket.io connections opened concurrently by one shard
 class Held:
     """A conversation this shard's customer has with this shard's agent."""
 
-    customer: Customer
+    customer: Union[Customer, DoorCustomer]
     agent: Agent
 
 
@@ -50,6 +52,7 @@ class Shard:
         self.unarrived: Dict[str, Tuple[str, str, float]] = {}
         self.late: Dict[Tuple[str, str], List[float]] = {}
         self.phase_started = time.monotonic()
+        self.customer_out: Optional[CustomerOut] = None
 
     # --- bot turns -------------------------------------------------------------------------
 
@@ -325,8 +328,29 @@ class Shard:
         late = {f"{label}|{name}": values for (label, name), values in self.late.items()}
         return {"late": late, "never": never, "waiting": len(self.unarrived)}
 
+    async def to_the_door(self, redis_url: str) -> Dict[str, Any]:
+        """From now on this shard's customers are played at the web channel's door.
+
+        Their sockets close; each message is the channel's own step on Redis and the agents'
+        answers are read off `customer-out` (`bench.clients.DoorCustomer`): the handoff
+        process is measured without Rasa.
+        """
+        await asyncio.gather(*(h.customer.close() for h in self.held), return_exceptions=True)
+        redis, keys = connect(redis_url), Keys()
+        admission = CustomerOut.admission(redis, keys)
+        for held in self.held:
+            door = DoorCustomer(admission, held.customer.conversation_id)
+            door.on_reply = self._on_customer_reply
+            held.customer = door
+        self.customer_out = CustomerOut(redis, keys, [h.customer for h in self.held
+                                                      if isinstance(h.customer, DoorCustomer)])
+        self.customer_out.start()
+        return {"customers": len(self.held)}
+
     async def close(self) -> Dict[str, Any]:
         """Closes every connection."""
+        if self.customer_out is not None:
+            await self.customer_out.stop()
         customers = [h.customer for h in self.held] + \
             [c for sessions in self.bot_sessions for c in sessions]
         await asyncio.gather(*(c.close() for c in customers), return_exceptions=True)

@@ -126,7 +126,8 @@ async def test_a_bad_message_is_refused_with_the_routes_error_and_nothing_is_sen
         assert [m["text"] for m in await _outbox(redis, keys)] == ["ok"]
 
 
-@pytest.mark.parametrize("language, words", [("en", "assigned to another agent"), ("fr", "attribuée à un autre conseiller")])
+@pytest.mark.parametrize("language, words", [("en", "assigned to another agent"),
+                                             ("fr", "attribuée à un autre conseiller")])
 async def test_another_agents_conversation_is_refused_in_the_consoles_language(
         redis_server, redis, keys, marie_has_c1, language, words):
     async with running_service(settings_for(redis_server)) as server, \
