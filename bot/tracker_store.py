@@ -60,7 +60,7 @@ class UrlRedisTrackerStore(RedisTrackerStore):
         stored tracker is merged as Rasa merges it. Nothing else writes the tracker meanwhile:
         Rasa holds the conversation's lock, which the live path's write-behind respects.
         """
-        stored, legacy = self._stored(tracker.sender_id)
+        stored, legacy = self.stored(tracker.sender_id)
         prior = self.deserialise_tracker(tracker.sender_id, stored) if stored is not None \
             else None
         if self.event_broker is not None:
@@ -70,19 +70,12 @@ class UrlRedisTrackerStore(RedisTrackerStore):
             timeout = self.record_exp
         if prior is not None:
             tracker = self._merge_trackers(prior, tracker)
-        serialised = self.serialise_tracker(tracker)
-        if not legacy:
-            self.red.set(self.rasa_keys.tracker(tracker.sender_id), serialised, ex=timeout)
-            return
-        with self.red.pipeline(transaction=True) as pipe:  # moved whole, in one round trip
-            pipe.set(self.rasa_keys.tracker(tracker.sender_id), serialised, ex=timeout)
-            pipe.delete(self.rasa_keys.legacy_tracker(tracker.sender_id))  # merged above
-            pipe.execute()
+        self.put(tracker.sender_id, self.serialise_tracker(tracker), legacy, ex=timeout)
 
     async def _retrieve(self, sender_id: Text, fetch_all_sessions: bool
                         ) -> Optional[DialogueStateTracker]:
         """Rasa's, reading the tracker under its name in either layout."""
-        stored, _ = self._stored(sender_id)
+        stored, _ = self.stored(sender_id)
         if stored is None:
             return None
         tracker = self.deserialise_tracker(sender_id, stored)
@@ -98,7 +91,7 @@ class UrlRedisTrackerStore(RedisTrackerStore):
         return sorted({self.rasa_keys.conversation_of(key) for key in
                        self.red.scan_iter(match=self.rasa_keys.tracker_pattern, count=1000)})
 
-    def _stored(self, sender_id: Text) -> Tuple[Optional[Text], bool]:
+    def stored(self, sender_id: Text) -> Tuple[Optional[Text], bool]:
         """The stored JSON, and whether it is under Rasa's own name (off a Cluster only).
 
         Under both names (an older Rasa process still running beside this one) the new one is
@@ -108,6 +101,23 @@ class UrlRedisTrackerStore(RedisTrackerStore):
             return self.red.get(self.rasa_keys.tracker(sender_id)), False
         new, old = self.red.mget(self.rasa_keys.trackers(sender_id))  # one read, both names
         return (new, False) if new is not None else (old, old is not None)
+
+    def put(self, sender_id: Text, serialised: Text, legacy: bool,
+            ex: Optional[float] = None, keepttl: bool = False) -> None:
+        """Writes the JSON `stored` read, under the new name; `legacy`: moved from the old one.
+
+        The caller read it (and merged what it held) under the conversation's lock.
+        """
+        if not legacy:
+            self.red.set(self.rasa_keys.tracker(sender_id), serialised, ex=ex, keepttl=keepttl)
+            return
+        with self.red.pipeline(transaction=True) as pipe:  # moved whole, in one round trip
+            old = self.rasa_keys.legacy_tracker(sender_id)
+            if keepttl:  # the old name's TTL (COPY copies it; a name gone meanwhile is no error)
+                pipe.copy(old, self.rasa_keys.tracker(sender_id), replace=True)
+            pipe.set(self.rasa_keys.tracker(sender_id), serialised, ex=ex, keepttl=keepttl)
+            pipe.delete(old)
+            pipe.execute()
 
 
 def _last_session(tracker: Optional[DialogueStateTracker]) -> Optional[DialogueStateTracker]:

@@ -17,13 +17,14 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from redis.crc import key_slot
 
+from bot import tracker_writes
 from bot.lock_store import PromptRedisLockStore
 from bot.tracker_store import UrlRedisTrackerStore
 from handoff import rasa_keys
 from handoff.keys import RASA_KEYS, Keys, RasaKeys
 from handoff.rasa_keys import migrate
 from handoff.relay.stored_tracker import BUSY, StoredTrackers
-from handoff.relay.turns import customer_event
+from handoff.relay.turns import agent_event, customer_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120),
               pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")]
@@ -148,6 +149,25 @@ async def test_the_write_behind_respects_a_lock_and_moves_a_tracker_under_rasas_
     assert after["events"][:len(before["events"])] == before["events"]
     assert after["events"][-1]["text"] == "still there?"
     assert _texts(await _ours(redis_server).retrieve("c1"))[-1] == "still there?"
+
+
+async def test_rasas_door_for_the_live_path_moves_a_tracker_under_rasas_name(redis,
+                                                                          redis_server):
+    """`bot/tracker_writes.py` (a give-back's turns with their NLU) reads and writes the
+    stored JSON itself, through the store's `stored` and `put`."""
+    await _rasas_store(redis_server).save(_conversation("c1"))
+    await redis.expire("hfv1:tracker:c1", 3600)
+    before = json.loads(await redis.get("hfv1:tracker:c1"))
+    turns = [customer_event("my parcel is late", "m1", "socketio", None, at=1003.0),
+             agent_event("Let me look", "marie", "Marie", "a1", None, at=1004.0)]
+    store = _ours(redis_server)
+    assert await asyncio.to_thread(tracker_writes._append, store, "c1", turns, {}) == 2
+    assert await redis.keys("*") == ["hfv1:tracker:{c1}"]
+    assert 0 < await redis.ttl("hfv1:tracker:{c1}") <= 3600
+    after = json.loads(await redis.get("hfv1:tracker:{c1}"))
+    assert after["events"][:len(before["events"])] == before["events"]
+    assert _texts(await store.retrieve("c1"))[-2:] == ["my parcel is late", "Let me look"]
+    assert await asyncio.to_thread(tracker_writes._append, store, "c1", turns, {}) == 0
 
 
 async def _seed_before_the_upgrade(redis, redis_server, count: int) -> Dict[str, str]:
