@@ -28,8 +28,10 @@ class RasaKeys:
     of their own each, so no atomic step (the live path's write-behind reads both with the
     tracker) could run on a Redis Cluster. The project's stores (`bot/tracker_store.py`,
     `bot/lock_store.py`) put the id in a hash tag, as `Keys` does: `<prefix>:tracker:{<id>}`.
-    The names Rasa's layout gave (`legacy_*`) are read only to move what is still under them
-    (`handoff.rasa_keys`). `prefix` is the stores' `key_prefix` (alphanumeric, Rasa's rule).
+    The names Rasa's layout gave (`legacy_*`) are only for what is still under them, off a
+    Cluster: the stores and the write-behind move it when they write it, `handoff.rasa_keys`
+    moves the rest, and readers of many trackers (privacy, miner) look under both. `prefix` is
+    the stores' `key_prefix` (alphanumeric, Rasa's rule).
     """
 
     prefix: str = RASA_KEY_PREFIX
