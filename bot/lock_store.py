@@ -6,26 +6,35 @@ looks again. A customer message and an agent message arriving together would mak
 wait a whole second, and every agent message queued behind it too (docs/benchmarks.md).
 
 Rasa's store takes a host and a port only; this one opens its client from `REDIS_URL` through
-`handoff.redis_client` (a single Redis or a Sentinel group), with the same keys
-(`hfv1:lock:<id>`, which the live path's write-behind reads).
+`handoff.redis_client` (a single Redis or a Sentinel group). Its key carries the conversation's
+hash tag, `hfv1:lock:{<id>}` (`handoff.keys.RasaKeys`), so that the live path's write-behind
+reads it with the tracker in one slot on a Redis Cluster. A lock still under Rasa's own name
+(`hfv1:lock:<id>`, taken before an upgrade) is found there and moved by its next save.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncGenerator, Text
+from typing import AsyncGenerator, Optional, Set, Text
 
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, LOCK_LIFETIME, RedisLockStore
+from rasa.core.lock_store import (
+    DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX,
+    DEFAULT_SOCKET_TIMEOUT_IN_SECONDS,
+    LOCK_LIFETIME,
+    RedisLockStore,
+)
 from rasa.utils.endpoints import EndpointConfig
 from redis.exceptions import RedisError
 
-from handoff.redis_client import connect_sync
+from handoff.keys import RasaKeys
+from handoff.redis_client import connect_sync, is_cluster
 
 logger = logging.getLogger(__name__)
 
-# Each look is one Redis GET (well under a millisecond on the same host).
+# Each look is one Redis read (well under a millisecond on the same host).
 LOOK_AGAIN_AFTER = 0.01
 
 
@@ -44,6 +53,42 @@ class PromptRedisLockStore(RedisLockStore):
         self.red.close()
         self.red = connect_sync(endpoint_config.url, decode_responses=False,
                                 socket_timeout=timeout)
+        # Rasa's prefix rule applied (`hfv1:lock:`, or `lock:` for a refused prefix).
+        self.rasa_keys = RasaKeys(
+            self.key_prefix[:-len(DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX)].rstrip(":"))
+        self._legacy = not is_cluster(self.red)  # on a Cluster the old names were moved before
+        self._found_legacy: Set[Text] = set()  # conversations whose lock was read there
+
+    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+        """Rasa's, finding the lock under its name in either layout (one read)."""
+        if self._legacy:
+            new, old = self.red.mget(self.rasa_keys.lock(conversation_id),
+                                     self.rasa_keys.legacy_lock(conversation_id))
+            if new is None and old is not None:
+                self._found_legacy.add(conversation_id)
+            serialised = new if new is not None else old
+        else:
+            serialised = self.red.get(self.rasa_keys.lock(conversation_id))
+        return TicketLock.from_dict(json.loads(serialised)) if serialised else None
+
+    def delete_lock(self, conversation_id: Text) -> None:
+        """Rasa's, under both names."""
+        names = [self.rasa_keys.lock(conversation_id)]
+        if self._legacy:
+            names.append(self.rasa_keys.legacy_lock(conversation_id))
+            self._found_legacy.discard(conversation_id)
+        self._log_deletion(conversation_id, self.red.delete(*names))
+
+    def save_lock(self, lock: TicketLock) -> None:
+        """Rasa's; a lock read under Rasa's own name moves to the new one (one round trip)."""
+        if lock.conversation_id not in self._found_legacy:
+            self.red.set(self.rasa_keys.lock(lock.conversation_id), lock.dumps())
+            return
+        with self.red.pipeline(transaction=True) as pipe:
+            pipe.set(self.rasa_keys.lock(lock.conversation_id), lock.dumps())
+            pipe.delete(self.rasa_keys.legacy_lock(lock.conversation_id))
+            pipe.execute()
+        self._found_legacy.discard(lock.conversation_id)
 
     @asynccontextmanager
     async def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,

@@ -24,12 +24,12 @@ import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.events import Event
 from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.heap import freeze_once_started
+from bot.tracker_store import UrlRedisTrackerStore
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +89,13 @@ def _batches(body: Any) -> Optional[List[Dict[str, Any]]]:
     return items
 
 
-def _redis_store(store: Any) -> Optional[RedisTrackerStore]:
+def _redis_store(store: Any) -> Optional[UrlRedisTrackerStore]:
     # Rasa wraps the configured store (`AwaitableTrackerStore`).
     inner = getattr(store, "_tracker_store", store)
-    return inner if isinstance(inner, RedisTrackerStore) else None
+    return inner if isinstance(inner, UrlRedisTrackerStore) else None
 
 
-async def _write_all(request: Request, store: RedisTrackerStore,
+async def _write_all(request: Request, store: UrlRedisTrackerStore,
                      batches: List[Dict[str, Any]]) -> Dict[str, int]:
     agent = request.app.ctx.agent
     written = {}
@@ -109,11 +109,10 @@ async def _write_all(request: Request, store: RedisTrackerStore,
     return written
 
 
-def _append(store: RedisTrackerStore, cid: str, events: List[Any],
+def _append(store: UrlRedisTrackerStore, cid: str, events: List[Any],
             parse: Dict[str, Any]) -> int:
     """Appends the events the stored tracker does not have; how many."""
-    key = store.key_prefix + cid
-    stored = store.red.get(key)
+    stored, legacy = store.stored(cid)  # under its name in either layout
     dialogue = json.loads(stored) if stored else {"name": cid, "events": []}
     present = dialogue["events"]
     by_id = {_message_id(e): e for e in present if _message_id(e)}
@@ -139,7 +138,7 @@ def _append(store: RedisTrackerStore, cid: str, events: List[Any],
         if target is not None and target.get("event") == "user" and isinstance(parsed, dict):
             target["parse_data"] = {**parsed, "message_id": message_id}
     if added or parse:
-        store.red.set(key, json.dumps(dialogue), keepttl=True)
+        store.put(cid, json.dumps(dialogue), legacy, keepttl=True)
     return added
 
 

@@ -1,13 +1,14 @@
 """Every Redis key, stream, channel and consumer-group name, in one place.
 
 Per-conversation keys carry the conversation id as a hash tag (`{id}`) so that, under Redis
-Cluster, all keys of one conversation live in one slot. The prefix is versioned: change it when a
-stored format changes.
+Cluster, all keys of one conversation live in one slot, Rasa's tracker and lock included
+(`RasaKeys`). The prefix is versioned: change it when a stored format changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import List
 
 # Consumer groups (one per role; every process of that role joins the same group).
 GROUP_ROUTER = "router"  # reads STREAM tickets
@@ -15,6 +16,85 @@ GROUP_RELAY = "relay"  # reads STREAM events
 GROUP_DELIVERY = "delivery"  # reads STREAM outbox
 GROUP_REQUESTS = "requests"  # reads STREAM customer-requests
 GROUP_CONSOLES = "consoles"  # reads STREAM relay (customer turns of live conversations)
+
+RASA_KEY_PREFIX = "hfv1"  # endpoints.yml: `key_prefix` of Rasa's tracker store and lock store
+
+
+@dataclass(frozen=True)
+class RasaKeys:
+    """Rasa's tracker and lock of a conversation, in the conversation's hash slot.
+
+    Rasa's own Redis stores name them `<prefix>:tracker:<id>` and `<prefix>:lock:<id>`, a slot
+    of their own each, so no atomic step (the live path's write-behind reads both with the
+    tracker) could run on a Redis Cluster. The project's stores (`bot/tracker_store.py`,
+    `bot/lock_store.py`) put the id in a hash tag, as `Keys` does: `<prefix>:tracker:{<id>}`.
+    The names Rasa's layout gave (`legacy_*`) are only for what is still under them, off a
+    Cluster: the stores and the write-behind move it when they write it, `handoff.rasa_keys`
+    moves the rest, and readers of many trackers (privacy, miner) look under both. `prefix` is
+    the stores' `key_prefix` (alphanumeric, Rasa's rule).
+    """
+
+    prefix: str = RASA_KEY_PREFIX
+
+    def tracker(self, conversation_id: str) -> str:
+        """STRING, owner `bot.tracker_store`: JSON `{"events": [...], "name": <id>}`."""
+        return f"{self._start('tracker')}{{{conversation_id}}}"
+
+    def lock(self, conversation_id: str) -> str:
+        """STRING, owner `bot.lock_store`: Rasa's ticket lock (JSON, `tickets`)."""
+        return f"{self._start('lock')}{{{conversation_id}}}"
+
+    def legacy_tracker(self, conversation_id: str) -> str:
+        """The tracker's name in Rasa's own layout, without a hash tag."""
+        return self._start("tracker") + conversation_id
+
+    def legacy_lock(self, conversation_id: str) -> str:
+        """The lock's name in Rasa's own layout, without a hash tag."""
+        return self._start("lock") + conversation_id
+
+    def trackers(self, conversation_id: str) -> List[str]:
+        """Every name the conversation's tracker may have: the new one first."""
+        return [self.tracker(conversation_id), self.legacy_tracker(conversation_id)]
+
+    def is_tracker(self, key: str) -> bool:
+        """Whether `key` names a tracker, in either layout."""
+        return key.startswith(self._start("tracker"))
+
+    @property
+    def tracker_pattern(self) -> str:
+        """SCAN pattern of every tracker, in either layout."""
+        return self._start("tracker") + "*"
+
+    @property
+    def lock_pattern(self) -> str:
+        """SCAN pattern of every lock, in either layout."""
+        return self._start("lock") + "*"
+
+    def conversation_of(self, key: str) -> str:
+        """The conversation id in a tracker's or lock's name, either layout.
+
+        A name in Rasa's layout whose id itself is `{…}` reads as the id inside the braces:
+        only the stored JSON (`name`, `conversation_id`) tells them apart (`handoff.rasa_keys`
+        does, before moving it).
+        """
+        for kind in ("tracker", "lock"):
+            start = self._start(kind)
+            if key.startswith(start):
+                rest = key[len(start):]
+                return rest[1:-1] if is_hash_tagged(rest) else rest
+        raise ValueError(f"not a Rasa tracker or lock key: {key!r}")
+
+    def _start(self, kind: str) -> str:
+        # Rasa's stores: `<key_prefix>:tracker:`, or `tracker:` without a key prefix.
+        return f"{self.prefix}:{kind}:" if self.prefix else f"{kind}:"
+
+
+RASA_KEYS = RasaKeys()  # the stores' key prefix of endpoints.yml
+
+
+def is_hash_tagged(rest: str) -> bool:
+    """Whether a key's end, after its fixed start, is a whole hash tag `{…}`."""
+    return len(rest) >= 2 and rest[0] == "{" and rest[-1] == "}"
 
 
 @dataclass(frozen=True)

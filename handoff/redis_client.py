@@ -29,9 +29,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import redis
 import redis.asyncio
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry as SyncRetry
@@ -187,9 +190,16 @@ class Script:
         """Runs the script (on a pipeline: queues it; its reply comes with the others)."""
         if isinstance(client, Pipeline):
             return await client.eval(self._source, len(keys), *keys, *args)
+        if isinstance(client, ClusterPipeline):  # queued; awaiting it would empty its stack
+            return client.eval(self._source, len(keys), *keys, *args)
         if self._registered is None:
             self._registered = self._client.register_script(self._source)
         return await self._registered(keys=list(keys), args=list(args), client=client)
+
+
+def is_cluster(client: Any) -> bool:
+    """Whether `client` speaks to a Redis Cluster, where an atomic step must stay in one slot."""
+    return isinstance(client, (AsyncRedisCluster, SyncRedisCluster))
 
 
 def connect_sync(url: str, decode_responses: bool = True, **options: Any) -> redis.Redis:

@@ -25,12 +25,11 @@ from typing import Dict, List, Tuple
 
 from redis.asyncio import Redis
 
-from handoff.keys import Keys
+from handoff.keys import RASA_KEYS, Keys
 from handoff.privacy.holdings import Holdings
 from handoff.privacy.store import stream_groups
 from handoff.privacy.stream_rebuild import StreamRebuilder
 from handoff.redis_client import Script
-from handoff.relay.stored_tracker import tracker_key
 
 BATCH = 100
 ERASED = "erased"  # prefix of the random ids of records kept for the figures
@@ -82,7 +81,7 @@ class Eraser:
         return dict(counts)
 
     def _finding_last(self, key: str) -> Tuple[bool, str]:
-        finding = (key.startswith(tracker_key("")) or key.startswith(self._keys.ticket(""))
+        finding = (RASA_KEYS.is_tracker(key) or key.startswith(self._keys.ticket(""))
                    or key.endswith(":contact") or key.startswith(self._keys.prefix + ":profile:")
                    or key.startswith(self._keys.prefix + ":identity:")
                    or key.startswith(self._keys.prefix + ":messenger:psid:")

@@ -19,12 +19,11 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
-from handoff.keys import Keys
+from handoff.keys import RASA_KEYS, Keys
 from handoff.privacy.finder import Customer, Query
 from handoff.privacy.holdings import Holdings
 from handoff.privacy.retention import Retention
 from handoff.privacy.store import entries, read_key
-from handoff.relay.stored_tracker import tracker_key
 from handoff.transcript import turns_from_events
 
 FORMAT = "handoff-privacy-export/1"
@@ -170,7 +169,8 @@ def _value_of(keys: Dict[str, Any], suffix: str) -> Any:
 
 
 def _transcript(keys: Dict[str, Any], cid: str, language: str) -> List[str]:
-    tracker = (keys.get(tracker_key(cid)) or {}).get("value") or {}
+    held = [keys[name] for name in RASA_KEYS.trackers(cid) if name in keys]
+    tracker = (held[0] if held else {}).get("value") or {}
     rows = []
     for turn in turns_from_events(tracker.get("events") or []):
         if turn["kind"] == "marker" or not turn.get("text"):

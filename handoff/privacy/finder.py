@@ -23,15 +23,13 @@ from redis.asyncio import Redis
 from handoff import pii
 from handoff.channels import MESSENGER, WEB
 from handoff.conversation import ConversationStore
-from handoff.keys import Keys
+from handoff.keys import RASA_KEYS, Keys
 from handoff.privacy.store import scan, tracker
 from handoff.profiles import ProfileStore, identity
-from handoff.relay.stored_tracker import RASA_KEY_PREFIX, tracker_key
 
 KINDS = ("web", "messenger", "email", "phone", "conversation")
 MAX_VALUE = 256
 READ_BATCH = 200
-TRACKER_PREFIX = tracker_key("")
 
 
 class BadQuery(ValueError):
@@ -121,7 +119,7 @@ async def _seeds(redis: Redis, keys: Keys, query: Query) -> Set[str]:
 
 async def _exists(redis: Redis, keys: Keys, cid: str) -> bool:
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.exists(tracker_key(cid), keys.conversation(cid), keys.journal(cid),
+        pipe.exists(*RASA_KEYS.trackers(cid), keys.conversation(cid), keys.journal(cid),
                     keys.metrics_current(cid), keys.messenger_alias(cid))
         pipe.exists(keys.profile_of(identity(WEB, cid)), keys.profile_of(identity(MESSENGER, cid)))
         pipe.hexists(keys.customers_seen, cid)  # a page still open after an erasure
@@ -183,7 +181,7 @@ async def _mentioning(redis: Redis, keys: Keys, matches: Callable[[str], bool]) 
         if raw and matches(raw):
             found.add(str(json.loads(raw).get("conversation_id") or ""))
     batch: List[str] = []
-    async for key in scan(redis, f"{RASA_KEY_PREFIX}:tracker:*"):
+    async for key in scan(redis, RASA_KEYS.tracker_pattern):
         batch.append(key)
         if len(batch) >= READ_BATCH:
             found |= await _trackers_matching(redis, batch, matches)
@@ -197,8 +195,9 @@ async def _trackers_matching(redis: Redis, batch: List[str],
     if not batch:
         return set()
     raws = await redis.mget(batch)
-    return {key[len(TRACKER_PREFIX):] for key, raw in zip(batch, raws, strict=True)
-            if raw and matches(raw)}
+    # The tracker's own `name` first: an unmoved name of an id `{x}` reads as `x`.
+    return {json.loads(raw).get("name") or RASA_KEYS.conversation_of(key)
+            for key, raw in zip(batch, raws, strict=True) if raw and matches(raw)}
 
 
 def _hash_tag(key: str) -> str:

@@ -19,7 +19,7 @@ from typing import Dict, List, Set, Tuple
 from redis.asyncio import Redis
 
 from handoff.channels import MESSENGER, WEB
-from handoff.keys import Keys
+from handoff.keys import RASA_KEYS, Keys
 from handoff.privacy.finder import Customer
 from handoff.privacy.store import (
     conversation_pattern,
@@ -30,7 +30,6 @@ from handoff.privacy.store import (
     shared_streams,
 )
 from handoff.profiles import identity
-from handoff.relay.stored_tracker import tracker_key
 
 MIN_IDENTIFIER = 8  # shorter strings would match other customers' keys by chance
 
@@ -111,7 +110,7 @@ async def _conversation(redis: Redis, keys: Keys, cid: str, held: Holdings,
                                                  *(keys.approval(cid, a) for a in approvals),
                                                  *(keys.callback(cid, c) for c in callbacks)]))
     held.keys.update(await _existing(redis, [
-        tracker_key(cid), keys.customer_tickets(cid), keys.metrics_current(cid),
+        *RASA_KEYS.trackers(cid), keys.customer_tickets(cid), keys.metrics_current(cid),
         keys.profile_of(identity(WEB, cid)), keys.profile_of(identity(MESSENGER, cid))]))
 
 
@@ -189,7 +188,7 @@ async def _named_keys(redis: Redis, keys: Keys, ids: Set[str], held: Holdings) -
             raw = await redis.get(key)  # a code's or a call-back link's JSON, an alias's id
             if raw and mentions(raw, ids):
                 held.keys.add(key)
-    async for key in scan(redis, tracker_key("*")):
+    async for key in scan(redis, RASA_KEYS.tracker_pattern):
         if mentions(key, ids):
             held.keys.add(key)
 

@@ -19,7 +19,6 @@ Progress and counts are logged; each pass that removed something is in the audit
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -29,15 +28,14 @@ from redis.asyncio import Redis
 
 from handoff.channels import MESSENGER, WEB
 from handoff.conversation import HUMAN_STATES, ConversationStore
-from handoff.keys import Keys
+from handoff.keys import RASA_KEYS, Keys
 from handoff.privacy import audit
 from handoff.privacy.erase import Eraser
 from handoff.privacy.finder import Customer
 from handoff.privacy.holdings import holdings
-from handoff.privacy.store import scan
+from handoff.privacy.store import scan, tracker
 from handoff.profiles import identity
 from handoff.redis_client import Script
-from handoff.relay.stored_tracker import tracker_key
 from handoff.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -135,9 +133,9 @@ class RetentionJob:
         return {"conversations_checked": checked, "conversations_erased": erased}
 
     async def _conversation_ids(self):  # type: ignore[no-untyped-def]
-        start = len(tracker_key(""))
-        async for key in scan(self._redis, tracker_key("*")):
-            yield key[start:]
+        rasa = RASA_KEYS
+        async for key in scan(self._redis, rasa.tracker_pattern):
+            yield rasa.conversation_of(key)
         prefix = len(self._keys.conversation(""))  # `…:conv:{}`: the id sits before the `}`
         async for key in scan(self._redis, self._keys.conversation("*")):
             yield key[prefix - 1:-1]
@@ -171,11 +169,9 @@ class RetentionJob:
         record = await ConversationStore(self._redis, self._keys).get(cid)
         if record.state in HUMAN_STATES:
             return float("inf")
-        raw = await self._redis.get(tracker_key(cid))
+        events = (await tracker(self._redis, cid)).get("events") or []
         times = [0.0]
-        if raw:
-            events = json.loads(raw).get("events") or []
-            times.extend(float(e.get("timestamp") or 0) for e in events[-20:])
+        times.extend(float(e.get("timestamp") or 0) for e in events[-20:])
         times.append(record.updated_at)
         last = await self._redis.xrevrange(self._keys.journal(cid), "+", "-", count=1)
         if last:

@@ -14,8 +14,7 @@ from typing import Any, AsyncIterator, Dict, Iterable, List, Tuple
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from handoff.keys import Keys
-from handoff.relay.stored_tracker import RASA_KEY_PREFIX, tracker_key
+from handoff.keys import RASA_KEY_PREFIX, RASA_KEYS, Keys
 
 SCAN_COUNT = 500
 RANGE_COUNT = 1000  # stream entries read per XRANGE
@@ -98,8 +97,9 @@ def entry_text(fields: Dict[str, str]) -> str:
 
 
 async def tracker(redis: Redis, conversation_id: str) -> Dict[str, Any]:
-    """Rasa's stored tracker of the conversation (`{}` when there is none)."""
-    raw = await redis.get(tracker_key(conversation_id))
+    """Rasa's stored tracker of the conversation (`{}` when there is none), either name."""
+    new, old = await redis.mget(RASA_KEYS.trackers(conversation_id))
+    raw = new if new is not None else old
     return json.loads(raw) if raw else {}
 
 

@@ -1,9 +1,10 @@
 """Appending the human segment's turns to Rasa's stored tracker, in Redis, without Rasa.
 
 Rasa's Redis tracker store keeps a conversation as one JSON string, `{"events": [...], "name":
-<id>}` (`hfv1:tracker:<id>`, endpoints.yml), which Rasa reads whole at the start of each turn
-and writes whole at its end, under its ticket lock (`hfv1:lock:<id>`). Handing turns to Rasa
-to append (`bot/tracker_writes.py`) made Rasa parse and rewrite every live conversation's
+<id>}` (`hfv1:tracker:{<id>}`, `handoff.keys.RasaKeys`), which Rasa reads whole at the start of
+each turn and writes whole at its end, under its ticket lock (`hfv1:lock:{<id>}`). Both carry the
+conversation's hash tag, so the step below stays in one slot on a Redis Cluster. Handing turns
+to Rasa to append (`bot/tracker_writes.py`) made Rasa parse and rewrite every live conversation's
 whole transcript every few seconds: most of the CPU Rasa spent during a pure relay
 (docs/benchmarks.md). Here one Lua step per conversation appends the turns to the string in
 place, in Redis:
@@ -16,7 +17,9 @@ place, in Redis:
   by time).
 The string is changed only where its layout is the one above; any other layout is reported so
 that the caller goes through Rasa's door instead. This is the only code outside Rasa that writes
-Rasa's stored trackers.
+Rasa's stored trackers. Off a Cluster, the step also looks under the names of Rasa's own layout
+(`hfv1:tracker:<id>`, a slot of their own): a lock there counts, and a tracker there is moved to
+the new name first, as the stores move it (`handoff.rasa_keys`).
 """
 
 from __future__ import annotations
@@ -26,27 +29,37 @@ from typing import Any, Dict, List
 
 from redis.asyncio import Redis
 
-from handoff.redis_client import Script
+from handoff.keys import RASA_KEYS, RasaKeys
+from handoff.redis_client import Script, is_cluster
 
-RASA_KEY_PREFIX = "hfv1"  # endpoints.yml: `key_prefix` of the tracker store and lock store
 BUSY = -1  # Rasa holds the conversation's lock: try again later
 UNKNOWN_LAYOUT = -2  # not the layout this module knows: go through Rasa's door
 
-# KEYS: tracker, lock. ARGV: now, JSON of the conversation id, then per event: JSON of its
-# message id (or ''), JSON of its type, its timestamp, and the rest of its JSON object after
-# the timestamp (`, "text": ...}` or `}`).
-_APPEND = """
-local lock = redis.call('GET', KEYS[2])
-if lock then
+# Lua: `held(lock, now)`, whether a stored Rasa lock (its JSON, or false when there is none) has
+# a ticket unexpired at `now`. An unreadable one counts as held.
+LOCK_HELD = """
+local function held(lock, now)
+  if not lock then return false end
   local ok, decoded = pcall(cjson.decode, lock)
-  if not ok or type(decoded) ~= 'table' then return -1 end
+  if not ok or type(decoded) ~= 'table' then return true end
   for _, raw in ipairs(decoded['tickets'] or {}) do
     local good, ticket = pcall(cjson.decode, raw)
-    if not good or type(ticket) ~= 'table'
-        or (tonumber(ticket['expires']) or 0) > tonumber(ARGV[1]) then
-      return -1
+    if not good or type(ticket) ~= 'table' or (tonumber(ticket['expires']) or 0) > now then
+      return true
     end
   end
+  return false
+end
+"""
+# KEYS: tracker, lock; off a Cluster also the legacy tracker and lock. ARGV: now, JSON of the
+# conversation id, then per event: JSON of its message id (or ''), JSON of its type, its
+# timestamp, and the rest of its JSON object after the timestamp (`, "text": ...}` or `}`).
+_APPEND = LOCK_HELD + """
+for l = 2, #KEYS, 2 do
+  if held(redis.call('GET', KEYS[l]), tonumber(ARGV[1])) then return -1 end
+end
+if KEYS[3] and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('RENAME', KEYS[3], KEYS[1])
 end
 local suffix = '], "name": ' .. ARGV[2] .. '}'
 local stored = redis.call('GET', KEYS[1])
@@ -90,16 +103,6 @@ return #parts
 """
 
 
-def tracker_key(conversation_id: str) -> str:
-    """Rasa's stored tracker (its Redis tracker store's layout)."""
-    return f"{RASA_KEY_PREFIX}:tracker:{conversation_id}"
-
-
-def lock_key(conversation_id: str) -> str:
-    """Rasa's ticket lock on the conversation (its Redis lock store's layout)."""
-    return f"{RASA_KEY_PREFIX}:lock:{conversation_id}"
-
-
 def _message_id(event: Dict[str, Any]) -> str:
     if event.get("event") == "user":
         return event.get("message_id") or ""
@@ -120,9 +123,12 @@ def _arguments(event: Dict[str, Any]) -> List[str]:
 class StoredTrackers:
     """Appends turns to Rasa's stored trackers, many conversations per round trip."""
 
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self, redis: Redis, rasa_keys: RasaKeys = RASA_KEYS) -> None:
+        self._redis, self._rasa_keys = redis, rasa_keys
         self._append = Script(redis, _APPEND)
+        # On a Cluster the legacy names sit in other slots: the data was moved before
+        # (docs/deploy.md), and the step takes the conversation's slot only.
+        self._legacy = not is_cluster(redis)
 
     async def append(self, batch: Dict[str, List[Dict[str, Any]]],
                      now: float) -> Dict[str, int]:
@@ -136,8 +142,14 @@ class StoredTrackers:
                 for event in batch[cid]:
                     if isinstance(event, dict) and isinstance(event.get("event"), str):
                         args += _arguments(event)
-                await self._append(keys=[tracker_key(cid), lock_key(cid)], args=args,
-                                   client=pipe)
+                await self._append(keys=self._keys(cid), args=args, client=pipe)
             replies = await pipe.execute()
         return {**{cid: 0 for cid in batch},
                 **{cid: int(reply) for cid, reply in zip(ids, replies, strict=True)}}
+
+    def _keys(self, conversation_id: str) -> List[str]:
+        rasa = self._rasa_keys
+        found = [rasa.tracker(conversation_id), rasa.lock(conversation_id)]
+        if self._legacy:
+            found += [rasa.legacy_tracker(conversation_id), rasa.legacy_lock(conversation_id)]
+        return found

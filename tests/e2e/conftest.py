@@ -18,8 +18,8 @@ import socketio
 from redis.exceptions import RedisError
 
 from handoff import pii
+from handoff.keys import RASA_KEYS
 from handoff.redis_client import connect_sync
-from handoff.relay.stored_tracker import tracker_key
 from handoff.webchat_frames import RASA_FIELDS, page_view
 from stack.balanced import BalancedStack
 from stack.model import ROOT, ensure_model
@@ -83,7 +83,7 @@ def customers_texts(stack: Stack) -> Set[str]:
     try:
         client = connect_sync(stack.env()["REDIS_URL"], socket_timeout=10)
         try:
-            for key in client.scan_iter(match=tracker_key("*"), count=1000):
+            for key in client.scan_iter(match=RASA_KEYS.tracker_pattern, count=1000):
                 raw = client.get(key)
                 for event in (json.loads(raw).get("events") or []) if raw else []:
                     text = event.get("text") if event.get("event") == "user" else None

@@ -22,8 +22,7 @@ from typing import Any, Dict, List
 import pytest
 from redis.asyncio import Redis
 
-from handoff.keys import Keys
-from handoff.relay.stored_tracker import tracker_key
+from handoff.keys import RASA_KEYS, Keys
 from handoff.survey import parse_payload
 from tests.e2e.conftest import MessengerCustomer, tracker_with, with_an_agent
 from tests.privacy_scan import file_traces, rewritten, traces
@@ -184,7 +183,7 @@ async def test_a_customer_of_web_and_messenger_is_exported_then_erased(
         "kind": "phone", "value": zoe.phone, "reference": reference})
     assert status == 200, export
     held = export["keys"]
-    web_texts = [e.get("text") for e in held[tracker_key(zoe.web)]["value"]["events"]]
+    web_texts = [e.get("text") for e in held[RASA_KEYS.tracker(zoe.web)]["value"]["events"]]
     for key in ("details", "question", "fb_moved"):
         assert zoe.said[key] in web_texts, key
     # A survey comment never reaches Rasa: it is in the journal and the survey.
@@ -193,7 +192,7 @@ async def test_a_customer_of_web_and_messenger_is_exported_then_erased(
     assert any(f"transcript to {zoe.email}" in (t or "") for t in web_texts)
     assert held[keys.transcript_mails(zoe.web)]["value"] == "1"
     assert zoe.said["fb_first"] in [e.get("text") for e in
-                                    held[tracker_key(zoe.psid)]["value"]["events"]]
+                                    held[RASA_KEYS.tracker(zoe.psid)]["value"]["events"]]
     notes = [n["text"] for key in (keys.notes(zoe.psid), keys.notes(zoe.web))
              for n in held[key]["value"]]
     assert notes == zoe.notes

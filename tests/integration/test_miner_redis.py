@@ -1,4 +1,5 @@
-"""The miner reads trackers saved by Rasa's own RedisTrackerStore, and the good-answer store."""
+"""The miner reads trackers saved by the project's tracker store (hash-tagged keys) and by Rasa's
+own RedisTrackerStore (trackers not yet moved to that layout), and the good-answer store."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.tracker_store import UrlRedisTrackerStore
 from handoff.keys import Keys
 from handoff.service.insights.knowledge import GoodAnswers, question_for
 from handoff.service.insights.miner.__main__ import main
@@ -60,12 +62,15 @@ async def test_reads_the_handed_off_messages_of_trackers_rasa_saved(redis, redis
                                                                     ) -> None:
     await _save_with_rasa(redis_server, [
         _handed_off("web-1", "Do you sell gift cards?", "Yes, from 10 euros.", "en", 1000.0),
-        _handed_off("web-2", "Vous vendez des cartes cadeaux ?", "Oui, dès 10 €.", "fr", 2000.0),
         DialogueStateTracker.from_events("web-3", [
             ActionExecuted("action_listen", timestamp=3000.0),
             _user("where is my order", "order_status", 3001.0)]),
     ])
+    ours = UrlRedisTrackerStore(Domain.empty(), host=redis_server.url, key_prefix="hfv1")
+    await ours.save(_handed_off("web-2", "Vous vendez des cartes cadeaux ?", "Oui, dès 10 €.",
+                                "fr", 2000.0))
     assert await redis.exists("hfv1:tracker:web-1")  # Rasa's own key layout
+    assert await redis.exists("hfv1:tracker:{web-2}")  # the project's
     messages = await read_messages(redis, "hfv1")
     assert [(m.conversation_id, m.text, m.language) for m in messages] == [
         ("web-1", "Do you sell gift cards?", "en"),

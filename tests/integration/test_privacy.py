@@ -20,6 +20,7 @@ from handoff import metrics, notes
 from handoff.callbacks import Callbacks
 from handoff.conversation import ConversationStore, State
 from handoff.journal import Journal
+from handoff.keys import RASA_KEYS
 from handoff.metrics import Recorder
 from handoff.orders.approvals import Approvals
 from handoff.privacy import audit
@@ -30,7 +31,6 @@ from handoff.privacy.retention import Retention
 from handoff.profiles import ProfileStore, identity
 from handoff.rasa_api import RasaUnavailable
 from handoff.relay.consoles import keep_contact
-from handoff.relay.stored_tracker import tracker_key
 from handoff.service.insights.dashboard import figures
 from handoff.service.insights.knowledge import GoodAnswers
 from handoff.service.insights.periods import parse_period
@@ -75,7 +75,7 @@ class Person:
 
 async def _rasa_tracker(redis, cid: str, events: List[Dict]) -> None:
     # As Rasa's Redis tracker store writes it (json.dumps: non-ASCII escaped).
-    await redis.set(tracker_key(cid), json.dumps({"events": events, "name": cid}))
+    await redis.set(RASA_KEYS.tracker(cid), json.dumps({"events": events, "name": cid}))
 
 
 async def build_customer(redis, keys, person: Person, at: float) -> None:
@@ -174,7 +174,7 @@ async def test_one_customer_found_by_any_identity_exported_and_erased(redis, key
         assert needle in text, needle
     assert other.web not in text and other.words[0] not in text
     held = document["keys"]
-    assert held[tracker_key(zoe.web)]["value"]["events"][0]["text"].startswith("I'm Zoé")
+    assert held[RASA_KEYS.tracker(zoe.web)]["value"]["events"][0]["text"].startswith("I'm Zoé")
     assert [n["text"] for n in held[keys.notes(zoe.web)]["value"]] == [
         f"Calls back, {zoe.words[4]}"]
     assert held[keys.contact(zoe.web)]["value"] == {"email": zoe.email, "phone": zoe.phone}
@@ -196,7 +196,7 @@ async def test_one_customer_found_by_any_identity_exported_and_erased(redis, key
     assert await _figures(redis, keys, at) == before
     # The other customer is untouched, and still found.
     assert {k for k, _ in await traces(redis, other.needles())} >= {
-        tracker_key(other.web), keys.notes(other.web), keys.good_answers}
+        RASA_KEYS.tracker(other.web), keys.notes(other.web), keys.good_answers}
     assert (await desk.find(Query.of("email", other.email))).conversations == {
         other.web, other.psid}
 
@@ -216,7 +216,7 @@ async def test_a_live_conversation_is_not_erased_without_closing_it(redis, keys,
     await store.enqueue(ticket)
     with pytest.raises(RasaUnavailable):
         await desk.erase(Query.of("web", zoe.web), "sam", None)
-    assert await redis.exists(tracker_key(zoe.web))  # nothing erased
+    assert await redis.exists(RASA_KEYS.tracker(zoe.web))  # nothing erased
     assert (await audit.entries(redis, keys)) == []
 
 

@@ -1,5 +1,6 @@
 """Rasa's tracker and lock stores as endpoints.yml configures them: from `REDIS_URL`, on a single
-Redis and on a Sentinel group, with Rasa's own keys and tracker format."""
+Redis and on a Sentinel group, with Rasa's tracker format, under keys that carry the
+conversation's hash tag (`handoff.keys.RasaKeys`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.lock_store import PromptRedisLockStore
 from bot.tracker_store import UrlRedisTrackerStore
+from handoff.keys import RASA_KEYS
 from handoff.redis_client import connect_sync
 from stack.model import ROOT
 from tests.redis_sentinel import SentinelGroup
@@ -68,12 +70,14 @@ async def test_the_tracker_is_stored_as_rasas_own_store_stores_it(monkeypatch, r
                               key_prefix="hfv1")
     await ours.save(_conversation("ours"))
     await rasas.save(_conversation("rasas"))
-    stored = {cid: json.loads(await redis.get(f"hfv1:tracker:{cid}")) for cid in ("ours", "rasas")}
+    stored = {"ours": json.loads(await redis.get("hfv1:tracker:{ours}")),
+              "rasas": json.loads(await redis.get("hfv1:tracker:rasas"))}  # Rasa's own layout
     assert stored["ours"] == {**stored["rasas"], "name": "ours"}
-    for store in (ours, rasas):  # each reads what the other wrote
-        other = "rasas" if store is ours else "ours"
-        tracker = await store.retrieve(other)
-        assert [e.text for e in tracker.events if isinstance(e, BotUttered)] == ["Which order?"]
+    assert RASA_KEYS.tracker("ours") == "hfv1:tracker:{ours}"
+    assert await redis.exists("hfv1:tracker:ours") == 0
+    # Ours reads what Rasa's store wrote, under Rasa's name (a tracker from before the layout).
+    tracker = await ours.retrieve("rasas")
+    assert [e.text for e in tracker.events if isinstance(e, BotUttered)] == ["Which order?"]
 
 
 async def test_both_stores_work_on_a_sentinel_group_and_after_its_failover(monkeypatch, group):
@@ -84,7 +88,7 @@ async def test_both_stores_work_on_a_sentinel_group_and_after_its_failover(monke
     async with locks.lock("c1"):
         assert locks.get_lock("c1") is not None
     with group.data_client(group.primary_port()) as primary:
-        assert primary.exists("hfv1:tracker:c1") == 1  # on the primary, in Rasa's key
+        assert primary.exists("hfv1:tracker:{c1}") == 1  # on the primary, hash-tagged
         primary.wait(2, 5000)
 
     old = group.kill_primary()
@@ -105,7 +109,7 @@ async def test_both_stores_work_on_a_sentinel_group_and_after_its_failover(monke
         pass
     check = connect_sync(group.url)
     try:
-        events = json.loads(check.get("hfv1:tracker:c1"))["events"]
+        events = json.loads(check.get("hfv1:tracker:{c1}"))["events"]
         assert [e.get("text") for e in events if e["event"] == "bot"] == ["Which order?",
                                                                           "Found it"]
     finally:
@@ -149,9 +153,12 @@ async def test_a_save_reads_the_stored_tracker_once_and_does_what_rasas_does(red
             BotUttered("Hi!", timestamp=5002.0)])
         await store.save(later)
         stats = await redis.info("commandstats")
-        gets[cid] = int(stats["cmdstat_get"]["calls"])  # 3 saves and 1 retrieve
+        # 3 saves and 1 retrieve; ours reads both names of the tracker in one MGET.
+        gets[cid] = sum(int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+                        for command in ("get", "mget"))
     assert gets == {"ours": 3 + 1, "rasas": 2 * 3 + 1}
-    stored = {cid: json.loads(await redis.get(f"hfv1:tracker:{cid}")) for cid in stores}
+    stored = {"ours": json.loads(await redis.get(RASA_KEYS.tracker("ours"))),
+              "rasas": json.loads(await redis.get("hfv1:tracker:rasas"))}
     assert stored["ours"] == {**stored["rasas"], "name": "ours"}
     assert [e["event"] for e in stored["ours"]["events"]].count("session_started") == 1
     assert ours_broker.published == rasas_broker.published

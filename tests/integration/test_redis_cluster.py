@@ -1,11 +1,14 @@
 """A real Redis Cluster of 3 primaries and 3 replicas started by the tests (issue 17, a first
 step): redis-py's cluster clients on it, the one-slot rule every atomic step of the key layout
-must meet, and a failover after kill -9 of a primary. The product does not speak to a Cluster
-yet (`connect` refuses `redis+cluster://`): these give its next steps a real one to run on."""
+must meet, the live path's write-behind step meeting it (Rasa's tracker and lock in the
+conversation's slot), and a failover after kill -9 of a primary. The product does not speak to a
+Cluster yet (`connect` refuses `redis+cluster://`): these give its next steps a real one to run
+on."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -14,13 +17,19 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator, List
 
 import pytest
+from rasa.core.lock import TicketLock
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ClusterCrossSlotError, RedisClusterException, RedisError
 
-from handoff.keys import Keys
+from handoff.keys import RASA_KEYS, Keys, RasaKeys
 from handoff.redis_client import CLUSTER, RedisAddress
+from handoff.relay import stored_tracker
+from handoff.relay.stored_tracker import BUSY, StoredTrackers
+from handoff.relay.turns import customer_event
 from tests.redis_cluster import PRIMARIES, SLOTS, ClusterGroup, NodeView
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -168,6 +177,80 @@ async def test_keys_in_two_slots_are_refused_in_one_lua_step(cluster):
             await client.execute_command("EVAL", SET_BOTH, 2, conversation, queue, "queued",
                                          target_nodes=node)
         assert await client.exists(conversation, queue) == 0  # nothing of it ran
+    finally:
+        await client.close()
+
+
+class _RasasOwnLayout(RasaKeys):
+    """Rasa's own names (`hfv1:tracker:<id>`, `hfv1:lock:<id>`), as before issue 17's keys."""
+
+    def tracker(self, conversation_id: str) -> str:
+        return self.legacy_tracker(conversation_id)
+
+    def lock(self, conversation_id: str) -> str:
+        return self.legacy_lock(conversation_id)
+
+
+def _stored_tracker(cid: str) -> str:
+    """A tracker as Rasa's Redis tracker store serialises it."""
+    return json.dumps(DialogueStateTracker.from_events(cid, [
+        ActionExecuted("action_listen", timestamp=1000.0),
+        UserUttered("a person please", timestamp=1001.0, message_id=f"u-{cid}"),
+        BotUttered("Let me find someone", timestamp=1002.0)]).as_dialogue().as_dict())
+
+
+async def test_the_write_behind_step_runs_on_the_cluster_in_each_conversations_slot(cluster):
+    """The live path's write-behind (`StoredTrackers`) reads Rasa's lock and rewrites Rasa's
+    tracker in one Lua step: with both in the conversation's slot it runs on a Cluster, many
+    conversations over every primary in one pipeline, and still waits for Rasa's lock."""
+    cids = [f"web-{n}" for n in range(12)]
+    for cid in cids:
+        assert len({cluster.slot_of(key) for key in (
+            RASA_KEYS.tracker(cid), RASA_KEYS.lock(cid), KEYS.conversation(cid),
+            KEYS.segment(cid), KEYS.tracker_lease(cid))}) == 1
+    assert len({cluster.primary_of(RASA_KEYS.tracker(cid)) for cid in cids}) == PRIMARIES
+    client = await _async_client(cluster.url)
+    try:
+        for cid in cids:
+            await client.set(RASA_KEYS.tracker(cid), _stored_tracker(cid))
+        held = TicketLock(cids[0])
+        held.issue_ticket(60)
+        await client.set(RASA_KEYS.lock(cids[0]), held.dumps())  # Rasa is in a turn of it
+        turns = {cid: [customer_event(f"hello from {cid}", f"m-{cid}", "socketio", None,
+                                      at=1003.0)] for cid in cids}
+        stored = StoredTrackers(client)
+        now = held.tickets[0].expires - 30
+        assert await stored.append(turns, now=now) == {cids[0]: BUSY,
+                                                       **{cid: 1 for cid in cids[1:]}}
+        await client.delete(RASA_KEYS.lock(cids[0]))
+        assert await stored.append(turns, now=now) == {cids[0]: 1,
+                                                       **{cid: 0 for cid in cids[1:]}}
+        for cid in cids:
+            events = json.loads(await client.get(RASA_KEYS.tracker(cid)))["events"]
+            assert [e.get("text") for e in events if e["event"] in ("user", "bot")] == [
+                "a person please", "Let me find someone", f"hello from {cid}"]
+    finally:
+        await client.close()
+
+
+async def test_the_write_behind_step_on_rasas_own_key_names_is_refused_crossslot(cluster):
+    """The same step with Rasa's own layout: tracker and lock in two slots."""
+    cid = "web-old"
+    tracker, lock = RASA_KEYS.legacy_tracker(cid), RASA_KEYS.legacy_lock(cid)
+    assert cluster.slot_of(tracker) != cluster.slot_of(lock)
+    turn = customer_event("hello", "m1", "socketio", None, at=1003.0)
+    client = await _async_client(cluster.url)
+    try:
+        await client.set(tracker, _stored_tracker(cid))
+        with pytest.raises(RedisClusterException, match="same key slot"):  # redis-py's own
+            await StoredTrackers(client, _RasasOwnLayout()).append({cid: [turn]}, now=1003.0)
+        # Sent anyway to the node that serves the tracker: Redis itself refuses it.
+        with pytest.raises(ClusterCrossSlotError, match="same slot"):  # CROSSSLOT
+            await client.execute_command(
+                "EVAL", stored_tracker._APPEND, 2, tracker, lock, "1003.0", json.dumps(cid),
+                "", '"user"', "1003.0", ', "text": "hello"}',
+                target_nodes=client.get_node_from_key(tracker))
+        assert await client.get(tracker) == _stored_tracker(cid)  # nothing of it ran
     finally:
         await client.close()
 

@@ -11,6 +11,7 @@ import pytest
 
 from handoff.conversation import State
 from handoff.journal import Journal
+from handoff.keys import RASA_KEYS
 from handoff.messenger_api import SendApi
 from handoff.outbox import accept, enqueue_notice
 from handoff.push import unbatched
@@ -18,7 +19,6 @@ from handoff.rasa_api import RasaClient, RasaUnavailable
 from handoff.relay.consoles import ConsoleRelay
 from handoff.relay.inbound import TAKEN_BEFORE, TO_AGENT, TO_BOT, Inbound
 from handoff.relay.outbound import Delivery
-from handoff.relay.stored_tracker import tracker_key
 from handoff.relay.tracker import BOUNDARY, TrackerWriter, append_turns, segment_events
 from handoff.ticket import Reason, build_ticket
 from stack.services import free_port
@@ -265,7 +265,7 @@ async def test_the_writer_stops_at_a_give_backs_boundary(redis, keys, store):
         assert await writer.flush("c1") == 2
     assert await redis.xlen(keys.segment("c1")) == 0
     assert await redis.zscore(keys.tracker_pending, "c1") is None
-    stored = json.loads(await redis.get(tracker_key("c1")))
+    stored = json.loads(await redis.get(RASA_KEYS.tracker("c1")))
     assert [e["text"] for e in stored["events"]] == ["held", "held too"]
 
 

@@ -12,11 +12,10 @@ import time
 import pytest
 
 from handoff.conversation import ConversationStore
-from handoff.keys import Keys
+from handoff.keys import RASA_KEYS, Keys
 from handoff.privacy import audit
 from handoff.privacy.retention import DAY, Retention, RetentionJob
 from handoff.profiles import ProfileStore
-from handoff.relay.stored_tracker import tracker_key
 from handoff.survey import SurveyStore
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
@@ -57,9 +56,9 @@ async def test_old_conversations_go_recent_and_live_ones_stay(redis, keys, caplo
     clock = Clock(today + 100 * DAY)
     # This customer wrote again on the web chat 20 days before the clock's today.
     await build_customer(redis, keys, recent, today - 3600)
-    raw = json.loads(await redis.get(tracker_key(recent.web)))
+    raw = json.loads(await redis.get(RASA_KEYS.tracker(recent.web)))
     raw["events"].append(ev.user("still there?", "greet", ts=clock.now - 20 * DAY))
-    await redis.set(tracker_key(recent.web), json.dumps(raw))
+    await redis.set(RASA_KEYS.tracker(recent.web), json.dumps(raw))
     # This one waits for a person, untouched for 100 days: never erased while a person owns it.
     await build_customer(redis, keys, live, today - 3600)
     await ConversationStore(redis, keys).enqueue(build_ticket(live.web, [], {}, {},
@@ -79,7 +78,8 @@ async def test_old_conversations_go_recent_and_live_ones_stay(redis, keys, caplo
     # the address or the customer asks for an erasure.
     assert await traces(redis, old.needles()) == [(keys.vip_customers, old.email)]
     for person in (recent, live):
-        assert await redis.exists(tracker_key(person.web), tracker_key(person.psid)) == 2
+        assert await redis.exists(RASA_KEYS.tracker(person.web),
+                                  RASA_KEYS.tracker(person.psid)) == 2
         assert await ProfileStore(redis, keys).messenger_conversation(person.psid) == \
             person.web
     # Aggregated records are younger than 730 days: the period's figures are the same.
@@ -141,4 +141,4 @@ async def test_zero_keeps_a_kind_for_ever(redis, keys):
     forever = RetentionJob(redis, keys, Retention(0, 0, 0), Clock(time.time() + 5000 * DAY),
                            3600)
     assert await forever.tick() == {}
-    assert {k for k, _ in await traces(redis, [zoe.web])} >= {tracker_key(zoe.web)}
+    assert {k for k, _ in await traces(redis, [zoe.web])} >= {RASA_KEYS.tracker(zoe.web)}

@@ -1,18 +1,21 @@
-"""Turns appended to Rasa's stored trackers without Rasa, read back by Rasa's own tracker store."""
+"""Turns appended to Rasa's stored trackers without Rasa, read back by the tracker store Rasa is
+configured with (endpoints.yml: Rasa's store, with the conversation's hash tag in its keys)."""
 
 from __future__ import annotations
 
 import aiohttp
 import pytest
-from rasa.core.lock_store import RedisLockStore
-from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
 
+from bot.lock_store import PromptRedisLockStore
+from bot.tracker_store import UrlRedisTrackerStore
+from handoff.keys import RASA_KEYS
 from handoff.rasa_api import RasaClient
 from handoff.relay.inbound import Inbound
-from handoff.relay.stored_tracker import BUSY, UNKNOWN_LAYOUT, StoredTrackers, tracker_key
+from handoff.relay.stored_tracker import BUSY, UNKNOWN_LAYOUT, StoredTrackers
 from handoff.relay.tracker import TrackerWriter
 from handoff.relay.turns import agent_event, customer_event
 from stack.services import free_port
@@ -21,12 +24,15 @@ from tests.integration.test_relay import _queued
 pytestmark = pytest.mark.integration
 
 
-def _rasa_store(redis_server) -> RedisTrackerStore:
-    return RedisTrackerStore(Domain.empty(), host="127.0.0.1", port=redis_server.port,
-                             key_prefix="hfv1")
+def _rasa_store(redis_server) -> UrlRedisTrackerStore:
+    return UrlRedisTrackerStore(Domain.empty(), host=redis_server.url, key_prefix="hfv1")
 
 
-async def _bot_phase(redis_server, cid: str) -> RedisTrackerStore:
+def _rasa_locks(redis_server) -> PromptRedisLockStore:
+    return PromptRedisLockStore(EndpointConfig(url=redis_server.url, key_prefix="hfv1"))
+
+
+async def _bot_phase(redis_server, cid: str) -> UrlRedisTrackerStore:
     store = _rasa_store(redis_server)
     await store.save(DialogueStateTracker.from_events(cid, [
         ActionExecuted("action_listen", timestamp=1000.0),
@@ -74,23 +80,23 @@ async def test_an_event_older_than_the_stored_last_one_takes_its_time(redis, red
 
 async def test_nothing_is_written_while_rasa_holds_the_conversation(redis, redis_server):
     await _bot_phase(redis_server, "c1")
-    before = await redis.get(tracker_key("c1"))
-    locks = RedisLockStore(host="127.0.0.1", port=redis_server.port, db=0, key_prefix="hfv1")
+    before = await redis.get(RASA_KEYS.tracker("c1"))
+    locks = _rasa_locks(redis_server)
     ticket = locks.issue_ticket("c1", lock_lifetime=60)
     turn = customer_event("hello?", "m1", "socketio", None, at=1003.0)
     stored = StoredTrackers(redis)
     assert await stored.append({"c1": [turn]}, now=1003.0) == {"c1": BUSY}
-    assert await redis.get(tracker_key("c1")) == before
+    assert await redis.get(RASA_KEYS.tracker("c1")) == before
     locks.cleanup("c1", ticket)
     assert await stored.append({"c1": [turn]}, now=1003.0) == {"c1": 1}
 
 
 async def test_a_layout_not_known_here_is_left_alone(redis):
-    await redis.set(tracker_key("c1"), '{"name": "c1", "events": []}')
+    await redis.set(RASA_KEYS.tracker("c1"), '{"name": "c1", "events": []}')
     turn = customer_event("hello?", "m1", "socketio", None, at=1003.0)
     assert await StoredTrackers(redis).append({"c1": [turn]}, now=1003.0) == {
         "c1": UNKNOWN_LAYOUT}
-    assert await redis.get(tracker_key("c1")) == '{"name": "c1", "events": []}'
+    assert await redis.get(RASA_KEYS.tracker("c1")) == '{"name": "c1", "events": []}'
 
 
 async def test_a_conversation_rasa_never_stored_gets_a_tracker_rasa_reads(redis, redis_server):
@@ -104,7 +110,7 @@ async def test_the_writer_flushes_many_and_leaves_a_busy_one_for_the_next_pass(
     for cid in ("c1", "c2", "c3"):
         await _queued(store, cid)
         await Inbound(redis, keys).take(cid, f"hello from {cid}", f"m-{cid}", "socketio")
-    locks = RedisLockStore(host="127.0.0.1", port=redis_server.port, db=0, key_prefix="hfv1")
+    locks = _rasa_locks(redis_server)
     ticket = locks.issue_ticket("c2", lock_lifetime=60)
     async with aiohttp.ClientSession() as http:  # no Rasa at this address: none is needed
         writer = TrackerWriter(redis, keys, RasaClient(http, f"http://127.0.0.1:{free_port()}",

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from handoff.accounts import AccountStore
-from handoff.relay.stored_tracker import tracker_key
+from handoff.keys import RASA_KEYS
 from handoff.service.insights.knowledge import GoodAnswers
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
@@ -126,7 +126,7 @@ async def test_replies_that_resolved_past_questions_are_searched_masked(
               ev.bot("Yes, the fabric can be changed until it is cut: write to "
                      "atelier@example.com with order 20411.", ts=6.0,
                      metadata={"handoff_agent": "paul", "agent": "Paul", "message_id": "a9"})]
-    await redis.set(tracker_key("past-1"), json.dumps({"name": "past-1", "events": events}))
+    await redis.set(RASA_KEYS.tracker("past-1"), json.dumps({"name": "past-1", "events": events}))
     await redis.zadd(keys.metrics_handoffs, {"t-past": 4.0})
     await redis.hset(keys.metrics_handoff("t-past"), mapping={
         "conversation_id": "past-1", "outcome": "closed", "resolution": "resolved",
@@ -142,7 +142,7 @@ async def test_replies_that_resolved_past_questions_are_searched_masked(
                     "Yes, the fabric can be changed until it is cut: write to [email] with "
                     "order [order].")]
         # An erasure (or a retention pass) makes what was read stale at once.
-        await redis.delete(tracker_key("past-1"))
+        await redis.delete(RASA_KEYS.tracker("past-1"))
         await redis.incr(keys.data_removed)
         status, body = await marie.get("/api/knowledge", params={"q": "change fabric colour"})
         assert [r for r in body["results"] if r["source"] == "resolved"] == []

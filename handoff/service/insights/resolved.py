@@ -20,8 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
 
-from handoff.keys import Keys
-from handoff.relay.stored_tracker import tracker_key
+from handoff.keys import RASA_KEYS, Keys
 from handoff.service.insights.knowledge import GoodAnswer, question_for
 from handoff.transcript import turns_from_events
 
@@ -64,7 +63,11 @@ class ResolvedReplies:
                 conversations[cid] = float(ended or 0)
         if not conversations:
             return []
-        raw = await self.redis.mget([tracker_key(cid) for cid in conversations])
+        # Both names of each tracker (one not yet moved to the new layout is read too).
+        names = await self.redis.mget([name for cid in conversations
+                                       for name in RASA_KEYS.trackers(cid)])
+        raw = [new if new is not None else old for new, old in zip(names[::2], names[1::2],
+                                                                    strict=True)]
         # Parsing hundreds of transcripts is CPU work: off the event loop.
         return await asyncio.to_thread(_pairs, list(conversations.items()), raw)
 

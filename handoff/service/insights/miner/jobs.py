@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 from redis.asyncio import Redis
 
 from handoff.conversation import ConversationStore
-from handoff.keys import Keys
+from handoff.keys import RASA_KEY_PREFIX, Keys, RasaKeys
 from handoff.service.insights.knowledge import GoodAnswer, GoodAnswers
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 # The miner's modules (scikit-learn, SciPy, spaCy) are imported by the first analysis, in the
 # worker thread: a handoff service whose miner nobody opens never loads them.
-TRACKER_KEY = "{prefix}:tracker:"  # as handoff.service.insights.miner.source.TRACKER_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +91,12 @@ class Job:
 class MinerJobs:
     """The console's miner: jobs per question, one worker thread, results kept `ttl` seconds."""
 
-    def __init__(self, redis: Redis, keys: Keys, tracker_prefix: str = "hfv1",
+    def __init__(self, redis: Redis, keys: Keys, tracker_prefix: str = RASA_KEY_PREFIX,
                  ttl: float = TTL_SECONDS,
                  max_messages: int = MAX_MESSAGES_PER_LANGUAGE) -> None:
         self._redis = redis
         self._keys = keys
-        self._tracker_key = TRACKER_KEY.format(prefix=tracker_prefix)
+        self._trackers = RasaKeys(tracker_prefix)
         self._ttl = ttl
         self._max_messages = max_messages
         self._jobs: Dict[Question, Job] = {}
@@ -168,7 +167,7 @@ class MinerJobs:
         question = job.question
         found: List[MinedMessage] = []
         batch: List[str] = []
-        async for key in self._redis.scan_iter(match=f"{self._tracker_key}*", count=500):
+        async for key in self._redis.scan_iter(match=self._trackers.tracker_pattern, count=500):
             batch.append(key.decode() if isinstance(key, bytes) else key)
             if len(batch) >= READ_BATCH:
                 found.extend(await self._read_batch(batch, question))
@@ -182,7 +181,7 @@ class MinerJobs:
 
     async def _read_batch(self, keys: List[str], question: Question) -> List[MinedMessage]:
         raws = await self._redis.mget(keys)
-        return await self._in_thread(_parse, self._tracker_key, keys, raws, question)
+        return await self._in_thread(_parse, self._trackers, keys, raws, question)
 
     async def _good_answers(self, question: Question) -> List[GoodAnswer]:
         """Marked pairs of the period, and of the language when the conversation records it."""
@@ -234,7 +233,7 @@ def _draft(groups: List["Group"], intent: str) -> str:
     return draft_yaml(groups, intent)
 
 
-def _parse(key_start: str, keys: List[str], raws: List[Any], question: Question
+def _parse(trackers: RasaKeys, keys: List[str], raws: List[Any], question: Question
            ) -> List["MinedMessage"]:
     from handoff.service.insights.miner.source import messages_from_events
 
@@ -247,7 +246,7 @@ def _parse(key_start: str, keys: List[str], raws: List[Any], question: Question
         except ValueError:
             logger.warning("miner.unreadable_tracker key=%s", key)
             continue
-        for message in messages_from_events(dialogue.get("name") or key[len(key_start):],
+        for message in messages_from_events(dialogue.get("name") or trackers.conversation_of(key),
                                             dialogue.get("events") or [], question.since):
             if question.language is not None and message.language != question.language:
                 continue

@@ -2,9 +2,10 @@
 
 Read straight from Redis rather than through Rasa's HTTP API: the API of Rasa 3.6 cannot list
 conversations (it fetches one tracker by id), it needs the Rasa server up, and it would replay
-each tracker through the domain. Rasa's `RedisTrackerStore` keeps one STRING per conversation,
-`<key_prefix>:tracker:<sender id>` (`hfv1:tracker:<id>` here, endpoints.yml), holding the JSON
-of `tracker.as_dialogue().as_dict()`: `{"name": <sender id>, "events": [...]}`.
+each tracker through the domain. The tracker store keeps one STRING per conversation,
+`<key_prefix>:tracker:{<sender id>}` (`hfv1:tracker:{<id>}` here, `handoff.keys.RasaKeys`; one
+not yet moved from Rasa's own layout is `hfv1:tracker:<id>`), holding the JSON of
+`tracker.as_dialogue().as_dict()`: `{"name": <sender id>, "events": [...]}`.
 `messages_from_events` is pure, so the selection is tested without Redis.
 """
 
@@ -15,10 +16,10 @@ from typing import Any, Dict, List, Optional
 
 from redis.asyncio import Redis
 
+from handoff.keys import RASA_KEY_PREFIX, RasaKeys
 from handoff.service.insights.miner.grouping import MinedMessage
 from handoff.transcript import is_agent_message, is_customer_message
 
-TRACKER_KEY = "{prefix}:tracker:"  # rasa.core.tracker_store.DEFAULT_REDIS_TRACKER_STORE_KEY_PREFIX
 FALLBACK_INTENT = "nlu_fallback"  # config.yml: FallbackClassifier
 FALLBACK_ACTION = "action_default_fallback"  # config.yml: RulePolicy core_fallback_action_name
 # Intents that say nothing about what the customer needs: greetings, yes/no, asking for a
@@ -27,18 +28,18 @@ NOT_QUESTIONS = {"greet", "goodbye", "thank", "affirm", "deny", "inform", "reque
                  "frustration"}
 
 
-async def read_messages(redis: Redis, tracker_prefix: str = "hfv1",
+async def read_messages(redis: Redis, tracker_prefix: str = RASA_KEY_PREFIX,
                         since: Optional[float] = None) -> List[MinedMessage]:
     """Messages of every conversation in the tracker store, oldest conversation first."""
-    key_start = TRACKER_KEY.format(prefix=tracker_prefix)
+    rasa = RasaKeys(tracker_prefix)
     found: List[MinedMessage] = []
-    async for key in redis.scan_iter(match=f"{key_start}*", count=500):
+    async for key in redis.scan_iter(match=rasa.tracker_pattern, count=500):
         name = key.decode() if isinstance(key, bytes) else key
         raw = await redis.get(name)
         if raw is None:  # expired or deleted between SCAN and GET
             continue
         dialogue = json.loads(raw)
-        found.extend(messages_from_events(dialogue.get("name") or name[len(key_start):],
+        found.extend(messages_from_events(dialogue.get("name") or rasa.conversation_of(name),
                                           dialogue.get("events") or [], since))
     found.sort(key=lambda m: (m.timestamp or 0.0, m.conversation_id))
     return found
