@@ -133,16 +133,14 @@ class Pair:
 
     async def agent_says(self, deadline: float = 400) -> None:
         """The agent's next message, sent until accepted with the same client id each time, as
-        the console does."""
+        the console does: on its socket, by POST when the socket does not answer."""
         text = f"agent {len(self.from_agent) + 1} in {self.cid[:8]}"
         client_id = f"{self.cid[:12]}-{len(self.from_agent)}"
         loop = asyncio.get_running_loop()
         give_up = loop.time() + deadline
         while True:
             try:
-                status, body = await self.agent.post(
-                    f"/api/conversations/{self.cid}/messages",
-                    {"text": text, "client_id": client_id})
+                status, body = await self.agent.send_message(self.cid, text, client_id)
                 if status == 202:
                     self.from_agent.append(text)
                     return
@@ -394,6 +392,9 @@ async def relay_with_a_fault(stack: Stack, fault: Callable[[Stack, List[Pair],
             shown = [t["text"] for t in body["conversation"]["transcript"]
                      if t["kind"] == "customer"]
             assert [t for t in shown if t in set(pair.from_customer)] == pair.from_customer
+        # The consoles' way was taken: their sockets (a POST only where a socket was down).
+        assert sum(agent.accepted_on_socket for agent in agents) > \
+            sum(len(pair.from_agent) for pair in pairs) // 2
         # What the consoles were pushed: nothing they cannot tell apart from what they have.
         for agent in agents:
             turns: Dict[str, str] = {}
