@@ -8,42 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator, Dict, Iterator, List
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Dict, List, Tuple
 
 import pytest
-from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from handoff.accounts import Agent
 from handoff.keys import Keys
 from handoff.presence import Presence
 from handoff.push import everyone, to_agents, to_customer
-from handoff.redis_client import RedisAddress, pubsub_client
+from handoff.redis_client import pubsub_client
 from handoff.service.api.hub import Hub
-from tests.redis_cluster import ClusterGroup
+from tests.redis_cluster import ClusterGroup, async_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 KEYS = Keys()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[ClusterGroup]:
-    with ClusterGroup(tmp_path_factory.mktemp("cluster")) as started:
-        yield started
-
-
-async def _client(url: str) -> AsyncRedisCluster:
-    address = RedisAddress.parse(url)
-    client = AsyncRedisCluster(
-        startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
-        password=address.password, decode_responses=True, socket_timeout=2)
-    return await client.initialize()
-
-
 @pytest.fixture
 async def client(cluster) -> AsyncIterator[AsyncRedisCluster]:
-    made = await _client(cluster.url)
+    made = await async_client(cluster.url)
     try:
         yield made
     finally:
@@ -81,6 +67,23 @@ async def _until(check, what: str, timeout: float = 10) -> None:  # type: ignore
         await asyncio.sleep(0.05)
 
 
+@asynccontextmanager
+async def _hub(cluster: ClusterGroup, client: AsyncRedisCluster
+               ) -> AsyncIterator[Tuple[Hub, _Socket, int]]:
+    """The service's hub on `client`, with one agent's socket; the node it subscribed on."""
+    hub = Hub(client, KEYS, Presence(client, KEYS))
+    socket = _Socket()
+    await hub.add(socket, Agent("alice", "Alice", "agent"))
+    hub.start()
+    try:
+        await asyncio.wait_for(hub.subscribed.wait(), 10)
+        await _until(lambda: _subscribed_on(cluster, KEYS.push_channel), "the hub subscribes")
+        [node] = _subscribed_on(cluster, KEYS.push_channel)
+        yield hub, socket, node
+    finally:
+        await hub.stop()
+
+
 async def test_the_pubsub_client_off_a_cluster_is_the_client_itself(redis):
     assert pubsub_client(redis) is redis
 
@@ -89,14 +92,7 @@ async def test_a_frame_published_on_any_node_reaches_the_hub_on_another(cluster,
     plain = pubsub_client(client)
     assert pubsub_client(client) is plain  # one per cluster client
     assert not isinstance(plain, AsyncRedisCluster)
-    hub = Hub(client, KEYS, Presence(client, KEYS))
-    socket = _Socket()
-    await hub.add(socket, Agent("alice", "Alice", "agent"))
-    hub.start()
-    try:
-        await asyncio.wait_for(hub.subscribed.wait(), 10)
-        await _until(lambda: _subscribed_on(cluster, KEYS.push_channel), "the hub subscribes")
-        [hub_node] = _subscribed_on(cluster, KEYS.push_channel)
+    async with _hub(cluster, client) as (_, socket, hub_node):
         others = [port for port in cluster.ports if port != hub_node]
         assert len(others) == 5  # the two other primaries and the three replicas
         for n, port in enumerate(others):
@@ -107,21 +103,19 @@ async def test_a_frame_published_on_any_node_reaches_the_hub_on_another(cluster,
                                        "audience": everyone()})
         await _until(lambda: len(socket.sent) == len(others) + 1, f"frames: {socket.sent}")
         assert [frame["n"] for frame in socket.sent] == list(range(len(others) + 1))
-    finally:
-        await hub.stop()
 
 
 async def test_a_customer_event_published_through_the_cluster_client_reaches_every_node(
         cluster, client):
     subscribers = {}
-    for port in cluster.ports:  # a subscriber on every node, primaries and replicas
-        node = cluster.node_client(port)
-        pubsub = node.pubsub()
-        pubsub.subscribe(KEYS.customer_channel)
-        subscribers[port] = (node, pubsub)
-        confirmed = pubsub.get_message(timeout=5)  # registered before the publish
-        assert confirmed is not None and confirmed["type"] == "subscribe"
     try:
+        for port in cluster.ports:  # a subscriber on every node, primaries and replicas
+            node = cluster.node_client(port)
+            pubsub = node.pubsub()
+            subscribers[port] = (node, pubsub)
+            pubsub.subscribe(KEYS.customer_channel)
+            confirmed = pubsub.get_message(timeout=5)  # registered before the publish
+            assert confirmed is not None and confirmed["type"] == "subscribe"
         await to_customer(client, KEYS, "room-1", "queue_status", {"position": 2})
         for port, (_, pubsub) in subscribers.items():
             message = await asyncio.to_thread(pubsub.get_message, timeout=5)
@@ -136,26 +130,19 @@ async def test_a_customer_event_published_through_the_cluster_client_reaches_eve
 
 async def test_a_subscriber_whose_node_died_subscribes_again_through_another(tmp_path):
     with ClusterGroup(tmp_path / "cluster") as cluster:
-        client = await _client(cluster.url)
-        hub = Hub(client, KEYS, Presence(client, KEYS))
-        socket = _Socket()
-        await hub.add(socket, Agent("alice", "Alice", "agent"))
-        hub.start()
+        client = await async_client(cluster.url)
         try:
-            await asyncio.wait_for(hub.subscribed.wait(), 10)
-            await _until(lambda: _subscribed_on(cluster, KEYS.push_channel), "subscribed")
-            [first] = _subscribed_on(cluster, KEYS.push_channel)
-            cluster.kill(first)  # kill -9
-            await _until(lambda: _subscribed_on(cluster, KEYS.push_channel), "again", 30)
-            [again] = _subscribed_on(cluster, KEYS.push_channel)
-            assert again != first
-            other = next(port for port in cluster.live_ports() if port != again)
-            with cluster.node_client(other) as node:
-                node.publish(KEYS.push_channel, json.dumps({"type": "probe",
-                                                            "audience": everyone()}))
-            await _until(lambda: socket.sent, "the frame after the node died")
-            assert socket.sent == [{"type": "probe"}]
+            async with _hub(cluster, client) as (_, socket, first):
+                cluster.kill(first)  # kill -9
+                await _until(lambda: _subscribed_on(cluster, KEYS.push_channel), "again", 30)
+                [again] = _subscribed_on(cluster, KEYS.push_channel)
+                assert again != first
+                other = next(port for port in cluster.live_ports() if port != again)
+                with cluster.node_client(other) as node:
+                    node.publish(KEYS.push_channel, json.dumps({"type": "probe",
+                                                                "audience": everyone()}))
+                await _until(lambda: socket.sent, "the frame after the node died")
+                assert socket.sent == [{"type": "probe"}]
         finally:
-            await hub.stop()
             await pubsub_client(client).close(close_connection_pool=True)
             await client.close()

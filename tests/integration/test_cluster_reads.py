@@ -5,7 +5,7 @@ living on every primary (`handoff.redis_client.get_many`, `scan_keys`)."""
 from __future__ import annotations
 
 import json
-from typing import AsyncIterator, Iterator, List
+from typing import AsyncIterator, List
 
 import pytest
 from rasa.shared.core.events import (
@@ -16,18 +16,17 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
-from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import RedisClusterException
 
 from handoff.keys import RASA_KEYS, Keys
 from handoff.privacy import store
 from handoff.privacy.finder import Query, find
-from handoff.redis_client import RedisAddress, get_many, is_cluster, scan_keys
+from handoff.redis_client import get_many, is_cluster, scan_keys
 from handoff.service.insights.miner.jobs import MinerJobs, Question
 from handoff.service.insights.miner.source import read_messages
 from handoff.service.insights.resolved import ResolvedReplies
-from tests.redis_cluster import PRIMARIES, ClusterGroup
+from tests.redis_cluster import PRIMARIES, async_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -36,19 +35,9 @@ CIDS = [f"reader-{n}" for n in range(12)]
 AGENT = {"handoff_agent": "alice", "agent": "Alice"}
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[ClusterGroup]:
-    with ClusterGroup(tmp_path_factory.mktemp("cluster")) as started:
-        yield started
-
-
 @pytest.fixture
 async def cluster_client(cluster) -> AsyncIterator[AsyncRedisCluster]:
-    address = RedisAddress.parse(cluster.url)
-    client = AsyncRedisCluster(
-        startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
-        password=address.password, decode_responses=True, socket_timeout=2)
-    await client.initialize()
+    client = await async_client(cluster.url)
     await client.flushall()  # every primary
     try:
         yield client

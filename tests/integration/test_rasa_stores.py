@@ -23,7 +23,7 @@ from bot.tracker_store import UrlRedisTrackerStore
 from handoff.keys import RASA_KEYS
 from handoff.redis_client import BadRedisUrl, connect_sync, is_cluster
 from stack.model import ROOT
-from tests.redis_cluster import PRIMARIES, ClusterGroup
+from tests.redis_cluster import PRIMARIES
 from tests.redis_sentinel import SentinelGroup
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120),
@@ -167,12 +167,6 @@ async def test_a_save_reads_the_stored_tracker_once_and_does_what_rasas_does(red
     # session's length, so only "Hi!" of it is streamed, by both.
     assert [e.get("text") for e in ours_broker.published if e["event"] in ("user", "bot")] == \
         ["where is my order?", "Which order?", "thanks", "Hi!"]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[ClusterGroup]:
-    with ClusterGroup(tmp_path_factory.mktemp("cluster")) as started:
-        yield started
 
 
 async def test_both_stores_work_on_a_cluster_with_trackers_on_every_primary(monkeypatch,
