@@ -27,7 +27,7 @@ from socketio import AsyncServer
 from handoff.conversation import HUMAN_STATES, ConversationStore
 from handoff.keys import Keys
 from handoff.push import agents, to_agents
-from handoff.redis_client import connect
+from handoff.redis_client import connect, pubsub_client
 from handoff.webchat_frames import for_plain_clients
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class CustomerEvents:
     async def _listen(self, sio: AsyncServer, namespace: Optional[str]) -> None:
         while True:
             try:
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                pubsub = pubsub_client(self._redis).pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(self._keys.customer_channel)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":

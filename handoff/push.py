@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
+from handoff.redis_client import pubsub_client
 
 if TYPE_CHECKING:
     from handoff.accounts import Agent
@@ -47,7 +48,7 @@ def reaches(audience: Audience, agent: "Agent") -> bool:
 
 async def to_agents(redis: Redis, keys: Keys, frame: Dict[str, Any]) -> None:
     """A frame for the consoles of its `audience` (built by the functions above)."""
-    await redis.publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
+    await pubsub_client(redis).publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
 
 
 def many_to_agents(pipe: Pipeline, keys: Keys, frames: List[Dict[str, Any]]) -> None:
@@ -70,6 +71,5 @@ def unbatched(frame: Dict[str, Any]) -> List[Dict[str, Any]]:
 async def to_customer(redis: Redis, keys: Keys, room: str, event: str,
                       data: Dict[str, Any]) -> None:
     """A socket.io event for the customer whose session id is `room` (see `bot.customer_events`)."""
-    await redis.publish(keys.customer_channel,
-                        json.dumps({"room": room, "event": event, "data": data},
-                                   ensure_ascii=False))
+    message = json.dumps({"room": room, "event": event, "data": data}, ensure_ascii=False)
+    await pubsub_client(redis).publish(keys.customer_channel, message)

@@ -12,7 +12,9 @@ One setting, `REDIS_URL`, names the Redis of every process (docs/deploy.md):
   default) have it: see `replicated_on`;
 - `redis+cluster://[[user]:password@]host[:port][,host[:port]...]`: a Redis Cluster. Understood,
   but refused for now: the conversation transitions touch the conversation and the global
-  queue in one transaction, which a Cluster cannot run (issue 17, docs/architecture.md).
+  queue in one transaction, which a Cluster cannot run (issue 17, docs/architecture.md). The
+  parts already ready for one take a cluster client: Rasa's stores (`connect_store`), the
+  readers of many conversations (`get_many`, `scan_keys`) and pub/sub (`pubsub_client`).
 
 `connect` gives an asyncio client (the handoff service, the channels, the broker, the action
 server, the commands), `connect_sync` a blocking one (Rasa's tracker and lock stores, which Rasa
@@ -22,8 +24,9 @@ calls synchronously). Both survive a restart of Redis and, under Sentinel, a fai
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
@@ -31,9 +34,13 @@ import redis.asyncio
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.connection import Connection as AsyncConnection
+from redis.asyncio.connection import ConnectionPool as AsyncConnectionPool
+from redis.asyncio.connection import SSLConnection as AsyncSSLConnection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode as SyncClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -214,6 +221,105 @@ def connect_sync(url: str, decode_responses: bool = True, **options: Any) -> red
     sentinels = SyncSentinel(address.nodes, sentinel_kwargs=_sentinel_settings(address))
     return sentinels.master_for(address.service, redis_class=_SyncSentinelRedis,
                                 **_node_settings(address), **settings)
+
+
+def connect_store(url: str, decode_responses: bool = True,
+                  **options: Any) -> Union[redis.Redis, SyncRedisCluster]:
+    """`connect_sync`, and on `redis+cluster://` a blocking cluster client: Rasa's stores only.
+
+    The tracker and lock stores are ready for a Cluster (their keys in the conversation's slot,
+    no step over two keys there); the rest of the product is not, and `connect_sync` still
+    refuses one for it. A Rasa process on a Cluster stops all the same: its channels' `connect`
+    refuses it.
+    """
+    address = RedisAddress.parse(url)
+    if address.kind != CLUSTER:
+        return connect_sync(url, decode_responses, **options)
+    # The cluster client retries a failed connection itself, finding the slot's primary again
+    # (after a failover, the promoted replica): no retry of the single client's kind here.
+    return SyncRedisCluster(
+        startup_nodes=[SyncClusterNode(host, port) for host, port in address.nodes],
+        username=address.username, password=address.password, ssl=address.tls,
+        decode_responses=decode_responses, health_check_interval=HEALTH_CHECK_INTERVAL,
+        **options)
+
+
+async def get_many(client: Any, keys: Sequence[str]) -> List[Any]:
+    """The values of `keys`, in their order (None for a missing key).
+
+    One `MGET` on a single Redis; on a Cluster, where one `MGET` must stay in one slot, one per
+    slot (redis-py's `mget_nonatomic`): not atomic, which no reader of many conversations needs.
+    """
+    if not keys:
+        return []
+    if is_cluster(client):
+        return list(await client.mget_nonatomic(list(keys)))
+    return list(await client.mget(list(keys)))
+
+
+async def scan_keys(client: Any, pattern: str, count: int = 1000) -> AsyncIterator[str]:
+    """The names of keys matching `pattern`, a page at a time, on every primary.
+
+    A `SCAN` sees the keys of the node it is sent to; redis-py's cluster client sends it to
+    each primary in turn (its `scan_iter`), so one call sees the whole Cluster.
+    """
+    async for key in client.scan_iter(match=pattern, count=count):
+        yield key.decode() if isinstance(key, bytes) else key
+
+
+def pubsub_client(client: Any) -> redis.asyncio.Redis:
+    """The client to publish and subscribe with: `client` itself, or one for a Cluster.
+
+    redis-py's asyncio cluster client has neither `publish` nor `pubsub`. A Cluster's nodes
+    pass every `PUBLISH` on to each other, so a plain client of any one node reaches every
+    subscriber of every node: this one connects to the first of the cluster's primaries that
+    answers (a subscriber whose node died subscribes again through the next one). Made once
+    per cluster client; closing it is the owner's (`close()`), with the cluster client.
+    """
+    if not isinstance(client, AsyncRedisCluster):
+        return client
+    made = getattr(client, "_handoff_pubsub", None)
+    if made is None:
+        made = client._handoff_pubsub = _any_node_client(client)
+    return made
+
+
+class _AnyNode:
+    """A connection to the first of `nodes` that accepts one."""
+
+    def __init__(self, *, nodes: Sequence[Tuple[str, int]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.nodes = list(nodes)
+
+    async def _connect(self) -> None:
+        failure: Optional[BaseException] = None
+        for host, port in self.nodes:
+            self.host, self.port = host, port
+            try:
+                return await super()._connect()  # type: ignore[misc]
+            except (OSError, asyncio.TimeoutError) as exc:  # that node is down: the next one
+                failure = exc
+        assert failure is not None
+        raise failure
+
+
+class _AnyNodeConnection(_AnyNode, AsyncConnection):
+    pass
+
+
+class _AnyNodeSSLConnection(_AnyNode, AsyncSSLConnection):
+    pass
+
+
+def _any_node_client(cluster: AsyncRedisCluster) -> redis.asyncio.Redis:
+    settings = {name: value for name, value in cluster.connection_kwargs.items()
+                if name not in ("response_callbacks", "connection_class", "redis_connect_func")}
+    tls = cluster.connection_kwargs.get("connection_class") is AsyncSSLConnection
+    nodes = [(node.host, node.port) for node in cluster.get_primaries()]
+    pool = AsyncConnectionPool(
+        connection_class=_AnyNodeSSLConnection if tls else _AnyNodeConnection, nodes=nodes,
+        **settings)
+    return redis.asyncio.Redis(connection_pool=pool)
 
 
 class _SentinelRedis(redis.asyncio.Redis):

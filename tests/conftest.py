@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
+from tests.redis_cluster import ClusterGroup
 from tests.redis_server import RedisServer
 
 # Every test account's password: the account rules (handoff/account_rules.py) refuse short,
@@ -36,6 +37,13 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
     finally:
         await client.close(close_connection_pool=True)
         await client.connection_pool.disconnect()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterGroup]:
+    """A real Redis Cluster (3 primaries, 3 replicas) for a module's tests that leave it whole."""
+    with ClusterGroup(tmp_path_factory.mktemp("cluster")) as started:
+        yield started
 
 
 @pytest.fixture

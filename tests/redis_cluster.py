@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import FrozenSet, List, Optional, Tuple
 
 from redis import Redis
+from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import RedisError
 
+from handoff.redis_client import RedisAddress
 from stack.services import free_port
 from tests.redis_processes import RedisProcesses
 
@@ -63,6 +66,15 @@ class NodeView:
     def serves(self, slot: int) -> bool:
         """Whether `slot` is one of the node's."""
         return any(low <= slot <= high for low, high in self.slots)
+
+
+async def async_client(url: str) -> AsyncRedisCluster:
+    """redis-py's asyncio cluster client of the Cluster `url` names, its nodes found."""
+    address = RedisAddress.parse(url)
+    client = AsyncRedisCluster(
+        startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
+        password=address.password, decode_responses=True, socket_timeout=2)
+    return await client.initialize()
 
 
 class ClusterGroup(RedisProcesses):

@@ -26,6 +26,7 @@ from handoff.conversation import ConversationStore
 from handoff.keys import RASA_KEYS, Keys
 from handoff.privacy.store import scan, tracker
 from handoff.profiles import ProfileStore, identity
+from handoff.redis_client import get_many
 
 KINDS = ("web", "messenger", "email", "phone", "conversation")
 MAX_VALUE = 256
@@ -194,7 +195,7 @@ async def _trackers_matching(redis: Redis, batch: List[str],
                              matches: Callable[[str], bool]) -> Set[str]:
     if not batch:
         return set()
-    raws = await redis.mget(batch)
+    raws = await get_many(redis, batch)  # one slot per tracker on a Cluster
     # The tracker's own `name` first: an unmoved name of an id `{x}` reads as `x`.
     return {json.loads(raw).get("name") or RASA_KEYS.conversation_of(key)
             for key, raw in zip(batch, raws, strict=True) if raw and matches(raw)}

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from handoff.keys import RASA_KEY_PREFIX, RASA_KEYS, Keys
+from handoff.redis_client import get_many, scan_keys
 
 SCAN_COUNT = 500
 RANGE_COUNT = 1000  # stream entries read per XRANGE
@@ -45,9 +46,9 @@ def rasa_patterns() -> List[str]:
 
 
 async def scan(redis: Redis, pattern: str) -> AsyncIterator[str]:
-    """Key names matching `pattern`."""
-    async for key in redis.scan_iter(match=pattern, count=SCAN_COUNT):
-        yield key.decode() if isinstance(key, bytes) else key
+    """Key names matching `pattern`, on every primary of a Cluster (`scan_keys`)."""
+    async for key in scan_keys(redis, pattern, SCAN_COUNT):
+        yield key
 
 
 async def read_key(redis: Redis, key: str) -> Tuple[str, Any]:
@@ -98,7 +99,8 @@ def entry_text(fields: Dict[str, str]) -> str:
 
 async def tracker(redis: Redis, conversation_id: str) -> Dict[str, Any]:
     """Rasa's stored tracker of the conversation (`{}` when there is none), either name."""
-    new, old = await redis.mget(RASA_KEYS.trackers(conversation_id))
+    # Two slots on a Cluster (the old name has no hash tag): one GET each there.
+    new, old = await get_many(redis, RASA_KEYS.trackers(conversation_id))
     raw = new if new is not None else old
     return json.loads(raw) if raw else {}
 

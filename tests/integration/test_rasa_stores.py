@@ -1,5 +1,5 @@
 """Rasa's tracker and lock stores as endpoints.yml configures them: from `REDIS_URL`, on a single
-Redis and on a Sentinel group, with Rasa's tracker format, under keys that carry the
+Redis, on a Sentinel group and on a Cluster, with Rasa's tracker format, under keys that carry the
 conversation's hash tag (`handoff.keys.RasaKeys`)."""
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.lock_store import PromptRedisLockStore
 from bot.tracker_store import UrlRedisTrackerStore
 from handoff.keys import RASA_KEYS
-from handoff.redis_client import connect_sync
+from handoff.redis_client import BadRedisUrl, connect_sync, is_cluster
 from stack.model import ROOT
+from tests.redis_cluster import PRIMARIES
 from tests.redis_sentinel import SentinelGroup
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120),
@@ -166,3 +167,49 @@ async def test_a_save_reads_the_stored_tracker_once_and_does_what_rasas_does(red
     # session's length, so only "Hi!" of it is streamed, by both.
     assert [e.get("text") for e in ours_broker.published if e["event"] in ("user", "bot")] == \
         ["where is my order?", "Which order?", "thanks", "Hi!"]
+
+
+async def test_both_stores_work_on_a_cluster_with_trackers_on_every_primary(monkeypatch,
+                                                                             cluster):
+    """endpoints.yml's stores on `redis+cluster://` (`connect_store`): each conversation's
+    tracker and lock on the primary of its slot, read back, listed by `keys()` from every
+    primary, and the lock held against a second holder."""
+    with pytest.raises(BadRedisUrl, match="not supported yet"):  # the rest of the product
+        connect_sync(cluster.url)
+    trackers = _tracker_store(monkeypatch, cluster.url)
+    locks = LockStore.create(_configured(monkeypatch, cluster.url, "lock_store"))
+    assert isinstance(locks, PromptRedisLockStore)
+    assert is_cluster(trackers.red) and is_cluster(locks.red)
+    cids = [f"cluster-{n}" for n in range(12)]
+    assert len({cluster.primary_of(RASA_KEYS.tracker(cid)) for cid in cids}) == PRIMARIES
+    for cid in cids:
+        await trackers.save(_conversation(cid))
+    for cid in cids:  # each where its slot is served, under its hash-tagged name
+        with cluster.node_client(cluster.primary_of(RASA_KEYS.tracker(cid))) as node:
+            assert json.loads(node.get(RASA_KEYS.tracker(cid)))["name"] == cid
+    tracker = await trackers.retrieve(cids[0])
+    assert tracker is not None and tracker.latest_message.text == "where is my order?"
+    tracker.update(BotUttered("Found it", timestamp=1003.0))
+    await trackers.save(tracker)
+    again = await trackers.retrieve(cids[0])
+    assert [e.text for e in again.events if isinstance(e, BotUttered)] == ["Which order?",
+                                                                          "Found it"]
+    assert sorted(await trackers.keys()) == sorted(cids)
+
+    async with locks.lock(cids[1]):
+        held = locks.get_lock(cids[1])
+        assert held is not None and held.tickets  # stored with the holder's ticket
+        with cluster.node_client(cluster.primary_of(RASA_KEYS.lock(cids[1]))) as node:
+            assert node.exists(RASA_KEYS.lock(cids[1])) == 1
+        second = asyncio.ensure_future(_enter_and_leave(locks, cids[1]))
+        await asyncio.sleep(0.2)
+        assert not second.done()  # waits for the first holder
+    await asyncio.wait_for(second, 5)
+    assert locks.get_lock(cids[1]) is None  # both let go: the lock is gone
+    trackers.red.close()
+    locks.red.close()
+
+
+async def _enter_and_leave(locks: PromptRedisLockStore, cid: str) -> None:
+    async with locks.lock(cid):
+        pass

@@ -20,8 +20,6 @@ import pytest
 from rasa.core.lock import TicketLock
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
-from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ClusterCrossSlotError, RedisClusterException, RedisError
 
@@ -31,6 +29,7 @@ from handoff.relay import stored_tracker
 from handoff.relay.stored_tracker import BUSY, StoredTrackers
 from handoff.relay.turns import customer_event
 from tests.redis_cluster import PRIMARIES, SLOTS, ClusterGroup, NodeView
+from tests.redis_cluster import async_client as _async_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -57,14 +56,6 @@ def _sync_client(url: str) -> RedisCluster:
     address = RedisAddress.parse(url)
     return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
                         password=address.password, decode_responses=True, socket_timeout=2)
-
-
-async def _async_client(url: str) -> AsyncRedisCluster:
-    address = RedisAddress.parse(url)
-    client = AsyncRedisCluster(
-        startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
-        password=address.password, decode_responses=True, socket_timeout=2)
-    return await client.initialize()
 
 
 def _redis_children() -> List[int]:

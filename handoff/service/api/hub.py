@@ -22,6 +22,7 @@ from handoff.accounts import Agent
 from handoff.keys import Keys
 from handoff.presence import HEARTBEAT, Presence
 from handoff.push import everyone, reaches, unbatched
+from handoff.redis_client import pubsub_client
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class Hub:
     async def _listen(self) -> None:
         while True:
             try:
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                pubsub = pubsub_client(self._redis).pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(self._keys.push_channel)
                 self.subscribed.set()
                 async for message in pubsub.listen():

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from redis.asyncio import Redis
 
 from handoff.keys import RASA_KEYS, Keys
+from handoff.redis_client import get_many
 from handoff.service.insights.knowledge import GoodAnswer, question_for
 from handoff.transcript import turns_from_events
 
@@ -64,8 +65,8 @@ class ResolvedReplies:
         if not conversations:
             return []
         # Both names of each tracker (one not yet moved to the new layout is read too).
-        names = await self.redis.mget([name for cid in conversations
-                                       for name in RASA_KEYS.trackers(cid)])
+        names = await get_many(self.redis, [name for cid in conversations
+                                            for name in RASA_KEYS.trackers(cid)])
         raw = [new if new is not None else old for new, old in zip(names[::2], names[1::2],
                                                                     strict=True)]
         # Parsing hundreds of transcripts is CPU work: off the event loop.

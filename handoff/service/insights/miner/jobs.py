@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 
 from handoff.conversation import ConversationStore
 from handoff.keys import RASA_KEY_PREFIX, Keys, RasaKeys
+from handoff.redis_client import get_many, scan_keys
 from handoff.service.insights.knowledge import GoodAnswer, GoodAnswers
 
 if TYPE_CHECKING:
@@ -167,8 +168,8 @@ class MinerJobs:
         question = job.question
         found: List[MinedMessage] = []
         batch: List[str] = []
-        async for key in self._redis.scan_iter(match=self._trackers.tracker_pattern, count=500):
-            batch.append(key.decode() if isinstance(key, bytes) else key)
+        async for key in scan_keys(self._redis, self._trackers.tracker_pattern, 500):
+            batch.append(key)
             if len(batch) >= READ_BATCH:
                 found.extend(await self._read_batch(batch, question))
                 job.conversations += len(batch)
@@ -180,7 +181,7 @@ class MinerJobs:
         return found
 
     async def _read_batch(self, keys: List[str], question: Question) -> List[MinedMessage]:
-        raws = await self._redis.mget(keys)
+        raws = await get_many(self._redis, keys)
         return await self._in_thread(_parse, self._trackers, keys, raws, question)
 
     async def _good_answers(self, question: Question) -> List[GoodAnswer]:

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 from redis.asyncio import Redis
 
 from handoff.keys import RASA_KEY_PREFIX, RasaKeys
+from handoff.redis_client import scan_keys
 from handoff.service.insights.miner.grouping import MinedMessage
 from handoff.transcript import is_agent_message, is_customer_message
 
@@ -33,8 +34,7 @@ async def read_messages(redis: Redis, tracker_prefix: str = RASA_KEY_PREFIX,
     """Messages of every conversation in the tracker store, oldest conversation first."""
     rasa = RasaKeys(tracker_prefix)
     found: List[MinedMessage] = []
-    async for key in redis.scan_iter(match=rasa.tracker_pattern, count=500):
-        name = key.decode() if isinstance(key, bytes) else key
+    async for name in scan_keys(redis, rasa.tracker_pattern, 500):
         raw = await redis.get(name)
         if raw is None:  # expired or deleted between SCAN and GET
             continue
