@@ -8,8 +8,9 @@ what the delivery worker will send.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from typing import Any, Dict, List
+from typing import Any, AsyncIterator, Dict, List, Tuple
 
 import aiohttp
 import pytest
@@ -58,16 +59,22 @@ class Console:
                 return frame
 
 
+@contextlib.asynccontextmanager
+async def console_of(redis_server: Any, username: str) -> AsyncIterator[Tuple[Agent, Console]]:
+    """A service on the test Redis and `username` signed in with their console's socket open."""
+    async with running_service(settings_for(redis_server)) as server, \
+            agents(server, 1) as (agent,):
+        assert (await agent.login(username, PASSWORD))[0] == 200
+        yield agent, await Console(agent).open()
+
+
 async def _outbox(redis, keys) -> List[Dict[str, str]]:
     return [fields for _, fields in await redis.xrange(keys.outbox_stream)]
 
 
 async def test_a_message_on_the_socket_is_accepted_once_whichever_way_it_is_sent_again(
         redis_server, redis, keys, store, marie_has_c1):
-    async with running_service(settings_for(redis_server)) as server, \
-            agents(server, 1) as (marie,):
-        assert (await marie.login("marie", PASSWORD))[0] == 200
-        console = await Console(marie).open()
+    async with console_of(redis_server, "marie") as (marie, console):
         first = await console.send(conversation_id="c1", text="  Hello, I'm Marie  ",
                                    client_id="m-1")
         assert first["type"] == "message.accepted", first
@@ -87,10 +94,7 @@ async def test_a_message_on_the_socket_is_accepted_once_whichever_way_it_is_sent
 
 async def test_messages_on_one_socket_reach_the_outbox_in_the_order_sent(
         redis_server, redis, keys, marie_has_c1):
-    async with running_service(settings_for(redis_server)) as server, \
-            agents(server, 1) as (marie,):
-        await marie.login("marie", PASSWORD)
-        console = await Console(marie).open()
+    async with console_of(redis_server, "marie") as (marie, console):
         texts = [f"part {n}" for n in range(20)]
         for n, text in enumerate(texts):  # all sent before any answer is read
             await console.ws.send_json({"type": "message.send", "conversation_id": "c1",
@@ -112,10 +116,7 @@ async def test_messages_on_one_socket_reach_the_outbox_in_the_order_sent(
 ])
 async def test_a_bad_message_is_refused_with_the_routes_error_and_nothing_is_sent(
         redis_server, redis, keys, marie_has_c1, frame, code):
-    async with running_service(settings_for(redis_server)) as server, \
-            agents(server, 1) as (marie,):
-        await marie.login("marie", PASSWORD)
-        console = await Console(marie).open()
+    async with console_of(redis_server, "marie") as (marie, console):
         answer = await console.send(**frame)
         assert answer["type"] == "message.refused"
         assert answer["error"]["code"] == code
@@ -130,10 +131,7 @@ async def test_a_bad_message_is_refused_with_the_routes_error_and_nothing_is_sen
                                              ("fr", "attribuée à un autre conseiller")])
 async def test_another_agents_conversation_is_refused_in_the_consoles_language(
         redis_server, redis, keys, marie_has_c1, language, words):
-    async with running_service(settings_for(redis_server)) as server, \
-            agents(server, 1) as (paul,):
-        await paul.login("paul", PASSWORD)
-        console = await Console(paul).open()
+    async with console_of(redis_server, "paul") as (paul, console):
         answer = await console.send(conversation_id="c1", text="I'm not Marie",
                                     client_id="p-1", language=language)
         assert answer["error"]["code"] == "not_yours"
@@ -147,10 +145,7 @@ async def test_another_agents_conversation_is_refused_in_the_consoles_language(
 
 async def test_a_socket_stops_sending_once_its_session_is_signed_out_or_its_account_gone(
         redis_server, redis, keys, marie_has_c1):
-    async with running_service(settings_for(redis_server)) as server, \
-            agents(server, 1) as (marie,):
-        await marie.login("marie", PASSWORD)
-        console = await Console(marie).open()
+    async with console_of(redis_server, "marie") as (marie, console):
         assert (await console.send(conversation_id="c1", text="before",
                                    client_id="a"))["type"] == "message.accepted"
         assert (await marie.post("/api/logout"))[0] == 200
@@ -168,10 +163,7 @@ async def test_a_socket_stops_sending_once_its_session_is_signed_out_or_its_acco
 
 async def test_the_socket_counts_against_the_agents_one_limit(redis_server, redis, keys,
                                                              marie_has_c1):
-    async with running_service(settings_for(redis_server)) as server, \
-            agents(server, 1) as (marie,):
-        await marie.login("marie", PASSWORD)
-        console = await Console(marie).open()
+    async with console_of(redis_server, "marie") as (marie, console):
         # The limit counts in fixed windows: all of this inside one (it takes well under 1 s).
         await asyncio.sleep(AGENT_API.window - time.time() % AGENT_API.window + 0.05)
         answers = []
@@ -194,10 +186,7 @@ async def test_the_socket_counts_against_the_agents_one_limit(redis_server, redi
 
 async def test_a_frame_too_big_for_the_socket_closes_it_and_nothing_is_sent(
         redis_server, redis, keys, marie_has_c1):
-    async with running_service(settings_for(redis_server)) as server, \
-            agents(server, 1) as (marie,):
-        await marie.login("marie", PASSWORD)
-        console = await Console(marie).open()
+    async with console_of(redis_server, "marie") as (marie, console):
         await console.ws.send_json({"type": "message.send", "conversation_id": "c1",
                                     "text": "x" * 40_000, "client_id": "big"})
         message = await console.ws.receive(timeout=10)
