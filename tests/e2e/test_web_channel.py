@@ -5,12 +5,15 @@ acknowledged and deduplicated customer messages, and replay after a reconnect.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
 import pytest
 import socketio
+import websockets
 from redis.asyncio import Redis
+from websockets.legacy.client import WebSocketClientProtocol
 
 from handoff.keys import Keys
 from handoff.waiting import estimate_wait
@@ -25,6 +28,40 @@ def _order(stream_id: str):
 
 def _user_texts(tracker):
     return [e.get("text") for e in tracker["events"] if e["event"] == "user"]
+
+
+class _CountsPings(WebSocketClientProtocol):
+    """A WebSocket client that counts the server's WebSocket-level pings (it answers them)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.websocket_pings = 0
+
+    async def pong(self, data=b"") -> None:
+        self.websocket_pings += 1
+        await super().pong(data)
+
+
+async def _engineio_socket(rasa_url: str, answer_pings: bool):
+    """A socket.io connection spoken by hand, answering engine.io's pings or not.
+
+    Returns the socket, engine.io's ping interval and timeout (s), and the task reading it.
+    """
+    url = rasa_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    ws = await websockets.connect(url, create_protocol=_CountsPings, ping_interval=None)
+    opened = await ws.recv()
+    assert opened.startswith("0"), opened
+    settings = json.loads(opened[1:])
+    await ws.send("40")  # joins the default namespace, as socket.io clients do
+    assert (await ws.recv()).startswith("40")
+
+    async def read() -> None:
+        async for packet in ws:
+            if packet == "2" and answer_pings:
+                await ws.send("3")
+
+    return (ws, settings["pingInterval"] / 1000, settings["pingTimeout"] / 1000,
+            asyncio.ensure_future(read()))
 
 
 async def test_sessions_are_issued_and_signed_by_the_server(stack, customer_factory):
@@ -228,3 +265,25 @@ async def test_frames_carry_only_rasas_fields(stack, agents):
         await marie.post(f"/api/conversations/{customer.session_id}/close", {})
     finally:
         await customer.close()
+
+
+async def test_a_socket_that_stops_answering_pings_is_dropped(stack):
+    """The server's one keepalive is engine.io's ping (bot.web.engineio_keepalive_only).
+
+    A client that stops answering it is dropped after the ping interval and timeout, while one
+    that answers stays; and Sanic sends no WebSocket ping of its own (it pinged every 20 s).
+    """
+    silent, interval, timeout, silent_reader = await _engineio_socket(stack.rasa_url, False)
+    answering, _, _, answering_reader = await _engineio_socket(stack.rasa_url, True)
+    try:
+        started = time.monotonic()
+        await asyncio.wait_for(silent.wait_closed(), interval + timeout + 15)
+        dropped_after = time.monotonic() - started
+        assert interval <= dropped_after <= interval + timeout + 15, dropped_after
+        assert answering.open
+        # Over more than Sanic's 20 s: engine.io's pings only, at the socket.io level.
+        assert silent.websocket_pings == 0 and answering.websocket_pings == 0
+    finally:
+        for ws, reader in ((silent, silent_reader), (answering, answering_reader)):
+            await ws.close()
+            reader.cancel()
