@@ -49,7 +49,11 @@ def test_quick_bench_counts_add_up(tmp_path: Path) -> None:
     assert sorted(int(level) for level in curve) == sorted(plan.curve)
     steps = results["sustained"]["steps"]
     assert steps and steps[0]["rate"] == plan.steps[0]
-    for phase in [*curve.values(), *steps]:
+    # The handoff process alone (customers at the channel's door, Rasa stopped): same counts.
+    alone = results["alone"]["steps"]
+    assert alone and alone[0]["rate"] == plan.alone_steps[0]
+    assert all("rasa" not in step["cpu_percent"] for step in alone)
+    for phase in [*curve.values(), *steps, *alone]:
         assert phase["conversations"] in (*plan.curve, plan.conversations)
         for direction in ("to_agent", "to_customer"):
             counts = phase[direction]
@@ -68,6 +72,7 @@ def test_quick_bench_counts_add_up(tmp_path: Path) -> None:
 
     report = (tmp_path / "benchmarks.md").read_text()
     for heading in ("## Targets", "## 1. Bot turn", "## 2. Handoff", "## 3. Relay",
-                    "## 4. Sustained throughput", "## 5. Memory"):
+                    "## 4. Sustained throughput", "## 5. Memory",
+                    "## 6. One handoff-service process alone"):
         assert heading in report
     assert (tmp_path / "benchmarks.png").stat().st_size > 0
