@@ -463,7 +463,7 @@ def test_the_console_sends_on_its_socket_and_posts_when_the_socket_does_not_answ
         ws.on_message(to_server)
 
     page.route_web_socket(re.compile(r"/api/ws$"), route)
-    page.on("request", lambda request: posts.append(request.url)
+    page.on("request", lambda request: posts.append((request.url, request.post_data_json))
             if request.method == "POST" and request.url.endswith("/messages") else None)
     _sign_in(page, url, "marie")
     expect(page.get_by_test_id("connection-status")).to_have_attribute(
@@ -485,7 +485,11 @@ def test_the_console_sends_on_its_socket_and_posts_when_the_socket_does_not_answ
     reply.press("Enter")
     expect(_chat_from(chat, "agent").filter(has_text="Posted when the socket is silent")
            ).to_have_count(1, timeout=LIVE)
-    assert posts == [f"{url}/api/conversations/{cid}/messages"]
+    # One message posted (the browser may send a request again on a connection that closed;
+    # the same client_id is accepted once).
+    assert {(u, body["text"], body["client_id"]) for u, body in posts} == \
+        {(f"{url}/api/conversations/{cid}/messages", "Posted when the socket is silent",
+          posts[0][1]["client_id"])}
     transcript = page.get_by_test_id("transcript")
     expect(transcript.get_by_text("Posted when the socket is silent")).to_have_count(1)
     expect(transcript.locator('[data-pending="true"]')).to_have_count(0, timeout=QUICK)
