@@ -31,6 +31,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
     except ApiError as exc:
         return error_response(request, exc.code)
     session = await get_session(request)
+    # Where aiohttp-session's RedisStorage keeps this session (`<cookie name>_<identity>`): each
+    # `message.send` reads it again, so that signing out stops the socket's sending too. Were
+    # that layout to change, sends would be refused as signed out and the console would post.
     session_key = f"{request.app[app_keys.KEYS].session_cookie}_{session.identity}"
     french = prefers_french(request)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
