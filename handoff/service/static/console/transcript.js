@@ -63,10 +63,18 @@
     Object.keys(view.pending).forEach(function (cid) {
       var p = view.pending[cid];
       if (p.convId !== conv.id) return;
-      if (p.messageId && view.shownIds[p.messageId]) { delete view.pending[cid]; return; }
+      if (p.messageId && view.shownIds[p.messageId]) { settle(p); return; }
       node.appendChild(p.el);
     });
     if (keepScroll && !wasBottom) node.scrollTop = oldTop; else scrollToBottom(node);
+  }
+
+  /* The server's turn of a pending message is on screen: nothing more to wait for or to send
+   * (the delivered turn can come back before the socket's answer). */
+  function settle(p) {
+    clearTimeout(p.onSocket);
+    p.onSocket = null;
+    delete view.pending[p.clientId];
   }
 
   function pendingByMessageId(messageId) {
@@ -91,7 +99,7 @@
     if (ts != null) shown.setAttribute('data-ts', String(ts));
     if (p && p.el.parentNode === node) node.replaceChild(shown, p.el);
     else node.appendChild(shown);
-    if (p) delete view.pending[p.clientId];
+    if (p) settle(p);
     if (turn.id) view.shownIds[turn.id] = true;
     if (stick) scrollToBottom(node);
   }
@@ -253,7 +261,7 @@
     p.messageId = m.id || null;
     if (p.messageId && C.conversation.id() === p.convId && view.shownIds[p.messageId]) {
       if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
-      delete view.pending[p.clientId];
+      settle(p);
       return;
     }
     setStatus(p, 'accepted');
