@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 SEND, ACCEPTED, REFUSED = "message.send", "message.accepted", "message.refused"
 MAX_CLIENT_ID = 64
+MAX_CONVERSATION_ID = 256
 
 
 def checked(body: Dict[str, Any], app: web.Application) -> Tuple[str, Optional[str]]:
@@ -75,12 +76,13 @@ async def from_socket(app: web.Application, username: str, session_key: str,
     """
     if frame.get("language") in ("en", "fr"):
         french = frame["language"] == "fr"
-    client_id = frame.get("client_id")
+    client_id, cid = frame.get("client_id"), frame.get("conversation_id")
+    valid_cid = isinstance(cid, str) and 0 < len(cid) <= MAX_CONVERSATION_ID
+    # Echoed only when they are what they should be: the console matches answers by them.
     answer: Dict[str, Any] = {"client_id": client_id if _valid_client_id(client_id) else None,
-                              "conversation_id": frame.get("conversation_id")}
+                              "conversation_id": cid if valid_cid else None}
     try:
-        cid = frame.get("conversation_id")
-        if not isinstance(cid, str) or not cid or len(cid) > 256:
+        if not valid_cid:
             raise ApiError("bad_request")
         text, client_id = checked(frame, app)
         caller = await read_caller(app, username, cid, session_key)
