@@ -125,6 +125,11 @@ async def known(request: web.Request, cid: str) -> Conversation:
     prefetched = request.pop(PREFETCHED, None)
     record = prefetched if prefetched is not None and prefetched.id == cid else \
         await request.app[app_keys.STORE].get(cid)
+    return handed_off(record)
+
+
+def handed_off(record: Conversation) -> Conversation:
+    """`record` if it was handed off at least once (the API knows no other), or `not_found`."""
     if record.ticket_id is None:
         raise ApiError("not_found")
     return record

@@ -21,7 +21,7 @@ from handoff import channels, outbox
 from handoff.accounts import Agent
 from handoff.conversation import HUMAN_STATES, Conversation
 from handoff.service import appkeys as app_keys
-from handoff.service.api.access import read_caller
+from handoff.service.api.access import handed_off, read_caller
 from handoff.service.api.errors import ApiError, error_body
 
 logger = logging.getLogger(__name__)
@@ -45,9 +45,10 @@ def checked(body: Dict[str, Any], app: web.Application) -> Tuple[str, Optional[s
 
 async def accept(app: web.Application, agent: Agent, record: Conversation, text: str,
                  client_id: Optional[str]) -> outbox.OutboxMessage:
-    """Puts the message in the outbox if the agent has the conversation and can reply."""
-    if record.ticket_id is None:
-        raise ApiError("not_found")
+    """Puts the message in the outbox if the agent has the conversation and can reply.
+
+    `record` is one the agent API knows (`access.handed_off`).
+    """
     if record.agent != agent.username or record.state not in HUMAN_STATES:
         raise ApiError("not_yours")
     redis, keys = app[app_keys.REDIS], app[app_keys.KEYS]
@@ -91,7 +92,7 @@ async def from_socket(app: web.Application, username: str, session_key: str,
         if caller.retry_after is not None:
             raise ApiError("too_many_requests", caller.retry_after)
         assert caller.record is not None
-        message = await accept(app, caller.agent, caller.record, text, client_id)
+        message = await accept(app, caller.agent, handed_off(caller.record), text, client_id)
     except ApiError as exc:
         return {"type": REFUSED, **answer,
                 "error": error_body(exc.code, french, exc.retry_after),
