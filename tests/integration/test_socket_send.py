@@ -120,6 +120,9 @@ async def test_a_bad_message_is_refused_with_the_routes_error_and_nothing_is_sen
         answer = await console.send(**frame)
         assert answer["type"] == "message.refused"
         assert answer["error"]["code"] == code
+        # The answer names the conversation only when the frame named one validly.
+        named = frame.get("conversation_id")
+        assert answer["conversation_id"] == (named if isinstance(named, str) else None)
         assert answer["error"]["message"]
         # The socket is still there for the next message.
         assert (await console.send(conversation_id="c1", text="ok",
