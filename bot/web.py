@@ -73,7 +73,7 @@ from handoff.journal import TAKEN_FOR, Journal
 from handoff.keys import Keys
 from handoff.profiles import WEB, ProfileStore, identity, normalise_code
 from handoff.ratelimit import CHAT_MESSAGES, RateLimiter
-from handoff.redis_client import check_replicated, connect, replicated_on
+from handoff.redis_client import check_replicated, connect, pubsub_client, replicated_on
 from handoff.relay.frames import web_parts
 from handoff.relay.inbound import TAKEN_BEFORE, TO_AGENT, TO_BOT, Inbound
 from handoff.survey import SurveyResponder, SurveyStore, parse_payload
@@ -172,8 +172,9 @@ class LocalFirstRedisManager(AsyncRedisManager):
     def _redis_connect(self) -> None:
         # The product's client (handoff.redis_client): `redis_url` may name a Sentinel group,
         # and a connection that died with Redis is replaced before the publish fails. Bytes:
-        # python-socketio pickles its messages.
-        self.redis = connect(self.redis_url, decode_responses=False)
+        # python-socketio pickles its messages. Its manager uses `redis` only to publish
+        # (`_publish`) and `pubsub` to listen: on a Cluster, both through one node.
+        self.redis = pubsub_client(connect(self.redis_url, decode_responses=False))
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
 
     async def emit(self, event: str, data: Any, namespace: Optional[str] = None,

@@ -9,7 +9,6 @@ the queue, the agent's set, the ticket and the notice to consoles change togethe
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -356,7 +355,7 @@ class ConversationStore:
             pipe.zadd(keys.queue, {conversation_id: score})
             frame = {"type": "ticket.queued", "ticket": {**ticket.public(), "team": team},
                      "audience": push.team(team)}
-            pipe.publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
+            push.to_agents_on(pipe, keys, frame, near=keys.conversation(conversation_id))
 
         return await self.transition(conversation_id, State.QUEUED, owner=agent, extra=extra,
                                      fields={"agent": "", "agent_name": "", "team": team or ""})
@@ -448,7 +447,7 @@ class ConversationStore:
                 pipe.zremrangebyscore(keys.recent_claims, 0, now - CLAIMS_KEPT)
             removed = {"type": "ticket.removed", "conversation_id": cid, "state": target.value,
                        "audience": push.team(current.team)}
-            pipe.publish(keys.push_channel, json.dumps(removed))
+            push.to_agents_on(pipe, keys, removed, near=keys.conversation(cid))
         if current.agent and record.get("agent", current.agent) != current.agent:
             pipe.srem(keys.agent_conversations(current.agent), cid)
         agent = record.get("agent", current.agent or "") or None
@@ -469,5 +468,5 @@ class ConversationStore:
                  "agent": updated.agent, "agent_name": updated.agent_name, "team": updated.team,
                  "previous_state": current.state.value,
                  "audience": push.agents(current.agent, updated.agent)}
-        pipe.publish(keys.push_channel, json.dumps(frame))
+        push.to_agents_on(pipe, keys, frame, near=keys.conversation(cid))
         return updated

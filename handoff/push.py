@@ -7,13 +7,14 @@ streams or through Rasa; these only make the screens live.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from handoff.keys import Keys
-from handoff.redis_client import pubsub_client
+from handoff.redis_client import publish_on, pubsub_client
 
 if TYPE_CHECKING:
     from handoff.accounts import Agent
@@ -51,14 +52,23 @@ async def to_agents(redis: Redis, keys: Keys, frame: Dict[str, Any]) -> None:
     await pubsub_client(redis).publish(keys.push_channel, json.dumps(frame, ensure_ascii=False))
 
 
-def many_to_agents(pipe: Pipeline, keys: Keys, frames: List[Dict[str, Any]]) -> None:
+def to_agents_on(pipe: Union[Pipeline, ClusterPipeline], keys: Keys, frame: Dict[str, Any],
+                 near: Optional[str] = None) -> None:
+    """`to_agents`, queued on `pipe` after the writes it announces (a transition's frames).
+
+    `near`: the key whose change the frame announces (see `redis_client.publish_on`).
+    """
+    publish_on(pipe, keys.push_channel, json.dumps(frame, ensure_ascii=False), near)
+
+
+def many_to_agents(pipe: Union[Pipeline, ClusterPipeline], keys: Keys,
+                   frames: List[Dict[str, Any]]) -> None:
     """Frames, each with its `audience`, in one message on `pipe` (the live path's batches).
 
     The hub hands each frame on as if it had come alone.
     """
     if frames:
-        pipe.publish(keys.push_channel, json.dumps({"type": BATCH, "frames": frames},
-                                                   ensure_ascii=False))
+        to_agents_on(pipe, keys, {"type": BATCH, "frames": frames})
 
 
 def unbatched(frame: Dict[str, Any]) -> List[Dict[str, Any]]:

@@ -14,7 +14,8 @@ One setting, `REDIS_URL`, names the Redis of every process (docs/deploy.md):
   but refused for now: the conversation transitions touch the conversation and the global
   queue in one transaction, which a Cluster cannot run (issue 17, docs/architecture.md). The
   parts already ready for one take a cluster client: Rasa's stores (`connect_store`), the
-  readers of many conversations (`get_many`, `scan_keys`) and pub/sub (`pubsub_client`).
+  readers of many conversations (`get_many`, `scan_keys`) and pub/sub (`pubsub_client`, and
+  `publish_on` in a pipeline).
 
 `connect` gives an asyncio client (the handoff service, the channels, the broker, the action
 server, the commands), `connect_sync` a blocking one (Rasa's tracker and lock stores, which Rasa
@@ -273,8 +274,11 @@ def pubsub_client(client: Any) -> redis.asyncio.Redis:
     redis-py's asyncio cluster client has neither `publish` nor `pubsub`. A Cluster's nodes
     pass every `PUBLISH` on to each other, so a plain client of any one node reaches every
     subscriber of every node: this one connects to the first of the cluster's primaries that
-    answers (a subscriber whose node died subscribes again through the next one). Made once
-    per cluster client; closing it is the owner's (`close()`), with the cluster client.
+    answers, then of its seed nodes (a subscriber whose node died subscribes again through the
+    next one). The seeds are there for a cluster client that has not met its cluster yet
+    (made synchronously, as python-socketio's manager makes its own): it knows no primary.
+    Made once per cluster client; closing it is the owner's (`close()`), with the cluster
+    client.
     """
     if not isinstance(client, AsyncRedisCluster):
         return client
@@ -282,6 +286,29 @@ def pubsub_client(client: Any) -> redis.asyncio.Redis:
     if made is None:
         made = client._handoff_pubsub = _any_node_client(client)
     return made
+
+
+# PUBLISH in a Lua step: a script, unlike PUBLISH, names a key, by which a cluster pipeline
+# sends it to a node. The node passes it on to every other, as it would a PUBLISH.
+_PUBLISH = "return redis.call('PUBLISH', ARGV[1], ARGV[2])"
+
+
+def publish_on(pipe: Union[Pipeline, ClusterPipeline], channel: str, message: str,
+               near: Optional[str] = None) -> None:
+    """Queues the publication of `message` on `channel` on `pipe`, after what it already holds.
+
+    On a single Redis or a Sentinel group, a `PUBLISH` in the pipeline, run after the writes
+    queued before it (in a transaction, with them or not at all): the subscribers hear of a
+    change once it is written. A cluster pipeline refuses `PUBLISH` (redis-py: it names no
+    key, so no node to send it to): there it goes in a Lua step sent to the node of `near` (by
+    default the channel's own name), in the same round trip. That node runs its share of the
+    pipeline in order, so a frame sent `near` the key whose change it announces is published
+    once that change is written; the other nodes run their shares meanwhile, unordered with it.
+    """
+    if isinstance(pipe, ClusterPipeline):
+        pipe.eval(_PUBLISH, 1, near or channel, channel, message)
+    else:
+        pipe.publish(channel, message)
 
 
 class _AnyNode:
@@ -316,6 +343,8 @@ def _any_node_client(cluster: AsyncRedisCluster) -> redis.asyncio.Redis:
                 if name not in ("response_callbacks", "connection_class", "redis_connect_func")}
     tls = cluster.connection_kwargs.get("connection_class") is AsyncSSLConnection
     nodes = [(node.host, node.port) for node in cluster.get_primaries()]
+    nodes += [(node.host, node.port) for node in cluster.nodes_manager.startup_nodes.values()
+              if (node.host, node.port) not in nodes]
     pool = AsyncConnectionPool(
         connection_class=_AnyNodeSSLConnection if tls else _AnyNodeConnection, nodes=nodes,
         **settings)

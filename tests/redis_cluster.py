@@ -68,13 +68,18 @@ class NodeView:
         return any(low <= slot <= high for low, high in self.slots)
 
 
+def new_client(url: str, decode_responses: bool = True) -> AsyncRedisCluster:
+    """redis-py's asyncio cluster client of the Cluster `url` names, as made synchronously:
+    it knows only its seed nodes until its first command (or `initialize`)."""
+    address = RedisAddress.parse(url)
+    return AsyncRedisCluster(
+        startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
+        password=address.password, decode_responses=decode_responses, socket_timeout=2)
+
+
 async def async_client(url: str) -> AsyncRedisCluster:
     """redis-py's asyncio cluster client of the Cluster `url` names, its nodes found."""
-    address = RedisAddress.parse(url)
-    client = AsyncRedisCluster(
-        startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
-        password=address.password, decode_responses=True, socket_timeout=2)
-    return await client.initialize()
+    return await new_client(url).initialize()
 
 
 class ClusterGroup(RedisProcesses):

@@ -2,25 +2,31 @@
 customers' channel through `handoff.redis_client.pubsub_client`, a plain client of one node
 (redis-py's asyncio cluster client has no pub/sub): a frame published on any node reaches a
 subscriber on another, the hub's subscriber included, and a subscriber whose node was killed
-subscribes again through another."""
+subscribes again through another. Frames queued in a pipeline (`redis_client.publish_on`: the
+relay's batches, a transition's frames) reach the hub from a cluster pipeline, which refuses
+`PUBLISH`; python-socketio's manager in the web channel emits from one process to another."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Dict, List, Tuple
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 
 import pytest
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.exceptions import RedisClusterException
+from socketio import AsyncServer
 
+from bot import web
 from handoff.accounts import Agent
+from handoff.conversation import ConversationStore, State
 from handoff.keys import Keys
 from handoff.presence import Presence
-from handoff.push import everyone, to_agents, to_customer
-from handoff.redis_client import pubsub_client
+from handoff.push import agents, everyone, many_to_agents, to_agents, to_customer
+from handoff.redis_client import publish_on, pubsub_client
 from handoff.service.api.hub import Hub
-from tests.redis_cluster import ClusterGroup, async_client
+from tests.redis_cluster import PRIMARIES, ClusterGroup, async_client, new_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -68,11 +74,11 @@ async def _until(check, what: str, timeout: float = 10) -> None:  # type: ignore
 
 
 @asynccontextmanager
-async def _hub(cluster: ClusterGroup, client: AsyncRedisCluster
+async def _hub(cluster: ClusterGroup, client: AsyncRedisCluster, socket: Optional[_Socket] = None
                ) -> AsyncIterator[Tuple[Hub, _Socket, int]]:
     """The service's hub on `client`, with one agent's socket; the node it subscribed on."""
     hub = Hub(client, KEYS, Presence(client, KEYS))
-    socket = _Socket()
+    socket = socket or _Socket()
     await hub.add(socket, Agent("alice", "Alice", "agent"))
     hub.start()
     try:
@@ -146,3 +152,135 @@ async def test_a_subscriber_whose_node_died_subscribes_again_through_another(tmp
         finally:
             await pubsub_client(client).close(close_connection_pool=True)
             await client.close()
+
+
+async def test_a_cluster_pipeline_refuses_a_plain_publish(client):
+    """Why `publish_on` exists: what the pipelines' `PUBLISH` did on a Cluster before it."""
+    async with client.pipeline() as pipe:
+        with pytest.raises(RedisClusterException, match="publish is blocked"):
+            pipe.publish(KEYS.push_channel, "{}")
+        pipe.set("written", "1")
+        pipe.execute_command("PUBLISH", KEYS.push_channel, "{}")
+        with pytest.raises(RedisClusterException, match="Missing key"):
+            await pipe.execute()
+    assert await client.get("written") is None  # nothing of the pipeline ran
+
+
+async def test_a_batch_of_frames_reaches_the_hub_from_a_cluster_pipeline(cluster, client):
+    """The relay's way (`handoff.relay.consoles`, `outbound`): writes over every primary and
+    one push message carrying every frame, in one pipeline."""
+    cids = [f"batch-{n}" for n in range(9)]
+    assert len({cluster.primary_of(KEYS.conversation(cid)) for cid in cids}) == PRIMARIES
+    async with _hub(cluster, client) as (_, socket, _node):
+        async with client.pipeline() as pipe:
+            for cid in cids:
+                pipe.hset(KEYS.conversation(cid), "language", "fr")
+            many_to_agents(pipe, KEYS, [
+                {"type": "message", "conversation_id": cid, "audience": agents("alice")}
+                for cid in cids])
+            pipe.set("after-the-frames", "1")
+            replies = await pipe.execute()
+        assert len(replies) == len(cids) + 2
+        await _until(lambda: len(socket.sent) == len(cids), f"frames: {socket.sent}")
+        assert [frame["conversation_id"] for frame in socket.sent] == cids
+        assert await client.get("after-the-frames") == "1"
+        for cid in cids:
+            assert await client.hget(KEYS.conversation(cid), "language") == "fr"
+
+
+class _Reader(_Socket):
+    """A console that reads, as each frame comes, the state of the conversation it names."""
+
+    def __init__(self, client: AsyncRedisCluster) -> None:
+        super().__init__()
+        self.client = client
+        self.states_read: List[Any] = []
+
+    async def send_str(self, data: str) -> None:
+        await super().send_str(data)
+        self.states_read.append(await self.client.hget(
+            KEYS.conversation(self.sent[-1]["conversation_id"]), "state"))
+
+
+async def test_a_transitions_frames_reach_the_hub_from_a_cluster_pipeline(cluster, client):
+    """A claim's writes and frames (`ConversationStore._queue_writes`, the body of its
+    transaction) in a cluster pipeline: the frames reach the hub, and a console that reads
+    the conversation as a frame comes finds the state it announces. The transition itself
+    still cannot run on a Cluster (no transactions in redis-py's cluster client)."""
+    store = ConversationStore(client, KEYS)
+    cid = "claimed-on-a-cluster"
+    await client.hset(KEYS.conversation(cid), mapping={"state": "queued", "ticket_id": "t-1"})
+    await client.zadd(KEYS.queue, {cid: 1.0})
+    with pytest.raises(RedisClusterException, match="transaction"):
+        await store.claim(cid, "alice", "Alice")
+    assert (await store.get(cid)).state is State.QUEUED
+    socket = _Reader(client)
+    async with _hub(cluster, client, socket):
+        async with client.pipeline() as pipe:
+            store._queue_writes(pipe, await store.get(cid), State.ASSIGNED,
+                                {"agent": "alice", "agent_name": "Alice"})
+            await pipe.execute()
+        await _until(lambda: len(socket.sent) == 2, f"frames: {socket.sent}")
+    assert [frame["type"] for frame in socket.sent] == ["ticket.removed", "conversation.state"]
+    assert socket.sent[1]["agent"] == "alice" and socket.sent[1]["state"] == "assigned"
+    assert socket.states_read == ["assigned", "assigned"]
+    assert await client.zscore(KEYS.queue, cid) is None
+    assert await store.agent_conversation_ids("alice") == [cid]
+
+
+async def test_a_frame_sent_near_a_key_is_published_by_that_keys_primary(cluster, client):
+    """After the key's write, on the same connection: a PUBLISH answers with the subscribers
+    of the node that ran it, and only that primary has one here."""
+    by_primary: Dict[int, str] = {}
+    for n in range(40):
+        key = KEYS.conversation(f"near-{n}")
+        by_primary.setdefault(cluster.primary_of(key), key)
+    assert len(by_primary) == PRIMARIES
+    for port, key in by_primary.items():
+        with cluster.node_client(port) as node:
+            pubsub = node.pubsub()
+            pubsub.subscribe("near-probe")
+            assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+            async with client.pipeline() as pipe:
+                pipe.hset(key, "state", "assigned")
+                publish_on(pipe, "near-probe", f"about {key}", near=key)
+                assert await pipe.execute() == [1, 1]
+            message = await asyncio.to_thread(pubsub.get_message, timeout=5)
+            assert message is not None and message["data"] == f"about {key}"
+            pubsub.close()
+
+
+async def test_socketio_emits_cross_processes_through_the_cluster(cluster, monkeypatch):
+    """The web channel's python-socketio manager: an emit in one Rasa process reaches a socket
+    of another through the Cluster. `connect` still refuses a Cluster (issue 17): here it
+    gives the cluster client that it will give once it no longer does, made as it must be,
+    without a round trip (its nodes found on its first command)."""
+    monkeypatch.setattr(web, "connect", lambda url, decode_responses=True:
+                        new_client(url, decode_responses=decode_responses))
+    channel = "hf:test:socketio"
+    sender = web.LocalFirstRedisManager(cluster.url, channel=channel)
+    receiver = web.LocalFirstRedisManager(cluster.url, channel=channel)
+    assert not isinstance(receiver.redis, AsyncRedisCluster)
+    AsyncServer(async_mode="asgi", client_manager=sender)
+    server = AsyncServer(async_mode="asgi", client_manager=receiver)
+    emitted: List[Tuple[str, str, Any]] = []
+
+    async def to_socket(eio_sid: str, event: str, data: Any, namespace: str,
+                        id: Any = None) -> None:  # the engine.io side of one browser
+        emitted.append((eio_sid, event, data))
+
+    server._emit_internal = to_socket  # type: ignore[method-assign]
+    sid = receiver.connect("browser-1", "/")
+    receiver.enter_room(sid, "/", "room-1")
+    receiver.initialize()  # listens, as on the server's first connection
+    try:
+        await _until(lambda: _subscribed_on(cluster, channel), "the receiver subscribes")
+        await sender.emit("bot_uttered", {"text": "bonjour"}, room="room-1")
+        await _until(lambda: emitted, "the emit in the other process")
+        assert emitted == [("browser-1", "bot_uttered", {"text": "bonjour"})]
+    finally:
+        receiver.thread.cancel()
+        await asyncio.gather(receiver.thread, return_exceptions=True)
+        for manager in (sender, receiver):
+            await manager.pubsub.close()
+            await manager.redis.close(close_connection_pool=True)
