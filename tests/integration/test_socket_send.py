@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import random
 import time
 from typing import Any, AsyncIterator, Dict, List, Tuple
 
@@ -17,7 +19,9 @@ import pytest
 
 from handoff.accounts import AccountStore
 from handoff.ratelimit import AGENT_API
+from handoff.service.api.ws import MAX_FRAME
 from tests.conftest import PASSWORD
+from tests.hostile import SEED, mutate, value
 from tests.integration.service import Agent, agents, running_service, settings_for
 from tests.integration.test_conversation_store import _ticket
 
@@ -196,3 +200,82 @@ async def test_a_frame_too_big_for_the_socket_closes_it_and_nothing_is_sent(
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         await asyncio.sleep(0.1)
         assert await _outbox(redis, keys) == []
+
+
+# What the socket may answer a frame with (docs/agent-api.md): `message.send`'s documented
+# refusals, and `error bad_json` for a frame that is no JSON. Nothing else, and never silence
+# where an answer is owed; a server error would close the socket.
+SEND_REFUSALS = {"not_yours", "customer_unreachable", "empty_message", "message_too_long",
+                 "bad_request", "not_found", "too_many_requests", "unauthenticated"}
+FUZZ_FRAMES = 100  # under the agent API's limit (120 per 10 s): each is judged, none throttled
+ANSWERS = ("message.accepted", "message.refused", "error", "pong")
+
+
+def _hostile_frame(r: random.Random, n: int) -> str:
+    """A frame a careless or hostile console sends: mostly a `message.send` gone wrong."""
+    roll = r.random()
+    if roll < 0.06:
+        return r.choice(["{", "not json", "", "[" * 5000 + "]" * 5000, '{"type": "message.send"',
+                         "\udcff"])
+    if roll < 0.16:
+        return json.dumps(value(r))
+    good = {"type": "message.send", "conversation_id": "c1", "text": f"hello {n}",
+            "client_id": f"f-{n}"}
+    return json.dumps(mutate(r, good, changes=r.randint(1, 3)))
+
+
+def _owed(raw: str) -> List[str]:
+    """The answers the socket owes a frame, by type, before the pong of the ping after it."""
+    try:
+        frame = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        return ["error"]
+    kind = frame.get("type") if isinstance(frame, dict) else None
+    if kind == "ping":
+        return ["pong"]
+    if kind == "message.send":
+        return ["message.send"]
+    return []
+
+
+async def test_hostile_frames_get_a_documented_answer_and_only_what_was_accepted_is_sent(
+        redis_server, redis, keys, marie_has_c1):
+    r = random.Random(SEED)
+    print(f"FUZZ_SEED={SEED}")
+    accepted: List[str] = []
+    async with console_of(redis_server, "marie") as (marie, console):
+        sent = 0
+        while sent < FUZZ_FRAMES:
+            raw = _hostile_frame(r, sent)
+            if len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME:
+                continue  # closes the socket: test_a_frame_too_big_for_the_socket_closes_it...
+            sent += 1
+            await console.ws.send_str(raw)
+            await console.ws.send_json({"type": "ping"})
+            answers = []
+            while True:
+                got = await console.ws.receive(timeout=10)
+                assert got.type == aiohttp.WSMsgType.TEXT, (raw[:200], got)
+                frame = json.loads(got.data)
+                if frame["type"] in ANSWERS:
+                    answers.append(frame)
+                if frame["type"] == "pong" and len(answers) > len(_owed(raw)):
+                    break
+            owed, answers = _owed(raw), answers[:-1]
+            assert len(answers) == len(owed), (raw[:200], answers)
+            for want, answer in zip(owed, answers, strict=True):
+                if want == "message.send":
+                    assert answer["type"] in ("message.accepted", "message.refused"), answer
+                    if answer["type"] == "message.refused":
+                        assert answer["error"]["code"] in SEND_REFUSALS, (raw[:200], answer)
+                        assert answer["error"]["message"]
+                    else:
+                        accepted.append(json.loads(raw)["text"].strip())
+                elif want == "error":
+                    assert answer == {"type": "error", "code": "bad_json"}, answer
+                else:
+                    assert answer["type"] == want, answer
+        # Some got through, some were refused: the fuzz reached both sides of the door.
+        assert accepted and len(accepted) < FUZZ_FRAMES
+        outbox = [m["text"] for m in await _outbox(redis, keys)]
+        assert outbox == accepted

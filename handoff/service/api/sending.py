@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from handoff import channels, outbox
 from handoff.accounts import Agent
 from handoff.conversation import HUMAN_STATES, Conversation
+from handoff.customer_text import has_lone_surrogate, holds_lone_surrogate
 from handoff.service import appkeys as app_keys
 from handoff.service.api.access import handed_off, read_caller
 from handoff.service.api.errors import ApiError, error_body
@@ -78,12 +79,14 @@ async def from_socket(app: web.Application, username: str, session_key: str,
     if frame.get("language") in ("en", "fr"):
         french = frame["language"] == "fr"
     client_id, cid = frame.get("client_id"), frame.get("conversation_id")
-    valid_cid = isinstance(cid, str) and 0 < len(cid) <= MAX_CONVERSATION_ID
+    valid_cid = isinstance(cid, str) and 0 < len(cid) <= MAX_CONVERSATION_ID \
+        and not has_lone_surrogate(cid)
     # Echoed only when they are what they should be: the console matches answers by them.
     answer: Dict[str, Any] = {"client_id": client_id if _valid_client_id(client_id) else None,
                               "conversation_id": cid if valid_cid else None}
     try:
-        if not valid_cid:
+        # As the route's `access.json_body`: text that cannot be stored, anywhere in the frame.
+        if not valid_cid or holds_lone_surrogate(frame):
             raise ApiError("bad_request")
         text, client_id = checked(frame, app)
         caller = await read_caller(app, username, cid, session_key)
@@ -104,4 +107,5 @@ async def from_socket(app: web.Application, username: str, session_key: str,
 
 
 def _valid_client_id(client_id: Any) -> bool:
-    return isinstance(client_id, str) and 0 < len(client_id) <= MAX_CLIENT_ID
+    return isinstance(client_id, str) and 0 < len(client_id) <= MAX_CLIENT_ID \
+        and not has_lone_surrogate(client_id)

@@ -47,7 +47,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 continue
             try:
                 frame = json.loads(message.data)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # as `access.json_body`
                 await ws.send_json({"type": "error", "code": "bad_json"})
                 continue
             kind = frame.get("type") if isinstance(frame, dict) else None
