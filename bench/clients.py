@@ -282,6 +282,48 @@ class CustomerOut:
         await self._redis.close()
 
 
+class SocketSends:
+    """A console's `message.send`s on its WebSocket, each waiting for its answer frame.
+
+    The socket's reader gives every frame to `answered`; `send` returns the answer, or None
+    when the socket is down or silent for `within` s: the console then posts the message with
+    the same client_id (`POST …/messages`), which the outbox takes once.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: Dict[str, asyncio.Future] = {}  # client_id -> the socket's answer
+
+    def answered(self, frame: Dict[str, Any]) -> None:
+        """Hands an answer frame read off the socket to the send that waits for it."""
+        if frame.get("type") in (ACCEPTED, REFUSED):
+            waiter = self._waiting.pop(frame.get("client_id") or "", None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(frame)
+
+    async def send(self, ws: Optional[aiohttp.ClientWebSocketResponse], conversation_id: str,
+                   text: str, client_id: str, within: float) -> Optional[Dict[str, Any]]:
+        """The socket's answer to the message, or None (down or silent: post it)."""
+        if ws is None or ws.closed:
+            return None
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting[client_id] = waiter
+        try:
+            await ws.send_json({"type": SEND, "conversation_id": conversation_id,
+                                "text": text, "client_id": client_id})
+            return await asyncio.wait_for(waiter, within)
+        except (ConnectionError, RuntimeError, asyncio.TimeoutError, aiohttp.ClientError):
+            return None
+        finally:
+            self._waiting.pop(client_id, None)
+
+    @staticmethod
+    def as_route(frame: Dict[str, Any]) -> "tuple[int, Any]":
+        """The status and body `POST …/messages` gives for the same answer."""
+        if frame["type"] == ACCEPTED:
+            return 202, {"message": frame["message"]}
+        return MESSAGES[frame["error"]["code"]][0], {"error": frame["error"]}
+
+
 class Agent:
     """One agent using the console API: a cookie session, HTTP calls and the WebSocket."""
 
@@ -297,7 +339,7 @@ class Agent:
         self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
         self._reader: Optional[asyncio.Task] = None
         self._closing = False
-        self._sends: Dict[str, asyncio.Future] = {}  # client_id -> the socket's answer
+        self._sends = SocketSends()
 
     async def start(self, password: str) -> None:
         """Signs in, opens the console WebSocket and goes online (so customers get queued)."""
@@ -323,10 +365,7 @@ class Agent:
             async for message in self._ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
                     frame = message.json()
-                    waiter = self._sends.pop(frame.get("client_id") or "", None) \
-                        if frame.get("type") in (ACCEPTED, REFUSED) else None
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(frame)
+                    self._sends.answered(frame)
                     self.on_frame(time.monotonic(), frame)
             if self._closing:
                 return
@@ -349,26 +388,14 @@ class Agent:
 
     async def send_message(self, conversation_id: str, text: str,
                            client_id: str) -> "tuple[int, Any]":
-        """An agent's message as the console sends it: on the socket, answered by a frame.
+        """An agent's message as the console sends it: on the socket, else posted.
 
-        Else (socket down or silent) by `POST …/messages` with the same `client_id`, taken once.
-        The status is the route's for the same answer (202, or the error's).
+        The status and body are the route's for the same answer (202, or the error's).
         """
-        ws = self._ws
-        if ws is not None and not ws.closed:
-            waiter = asyncio.get_running_loop().create_future()
-            self._sends[client_id] = waiter
-            try:
-                await ws.send_json({"type": SEND, "conversation_id": conversation_id,
-                                    "text": text, "client_id": client_id})
-                frame = await asyncio.wait_for(waiter, SOCKET_ANSWER_WITHIN)
-                if frame["type"] == ACCEPTED:
-                    return 202, frame
-                return MESSAGES[frame["error"]["code"]][0], frame
-            except (ConnectionError, RuntimeError, asyncio.TimeoutError, aiohttp.ClientError):
-                pass  # posted below
-            finally:
-                self._sends.pop(client_id, None)
+        frame = await self._sends.send(self._ws, conversation_id, text, client_id,
+                                       SOCKET_ANSWER_WITHIN)
+        if frame is not None:
+            return SocketSends.as_route(frame)
         return await self.post(f"/api/conversations/{conversation_id}/messages",
                                {"text": text, "client_id": client_id})
 

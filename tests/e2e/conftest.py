@@ -17,10 +17,10 @@ import pytest
 import socketio
 from redis.exceptions import RedisError
 
+from bench.clients import SocketSends
 from handoff import pii
 from handoff.keys import RASA_KEYS
 from handoff.redis_client import connect_sync
-from handoff.service.api.errors import MESSAGES
 from handoff.webchat_frames import RASA_FIELDS, page_view
 from stack.balanced import BalancedStack
 from stack.model import ROOT, ensure_model
@@ -346,7 +346,7 @@ class AgentClient:
         self.all_frames: List[Dict[str, Any]] = []
         self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
         self._reader: Optional[asyncio.Task] = None
-        self._sends: Dict[str, "asyncio.Future[Dict[str, Any]]"] = {}  # client_id -> answer
+        self._sends = SocketSends()
         self.accepted_on_socket = 0  # messages `send_message` got accepted on the socket
 
     async def login(self, username: str, password: str) -> Dict[str, Any]:
@@ -365,10 +365,7 @@ class AgentClient:
         async for message in self._ws:
             if message.type == aiohttp.WSMsgType.TEXT:
                 frame = message.json()
-                if frame.get("type") in ("message.accepted", "message.refused"):
-                    waiter = self._sends.pop(frame.get("client_id") or "", None)
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(frame)
+                self._sends.answered(frame)
                 self.all_frames.append(frame)
                 await self.frames.put(frame)
 
@@ -379,23 +376,18 @@ class AgentClient:
         With no answer within `answer_within` s, by POST with the same client_id. The status
         is the route's for the same answer (202 accepted, or the error's).
         """
+        frame = None
         try:
             if self._ws is None or self._ws.closed:
                 await self.connect_ws()
-            assert self._ws is not None
-            waiter = asyncio.get_running_loop().create_future()
-            self._sends[client_id] = waiter
-            await self._ws.send_json({"type": "message.send", "conversation_id": conversation_id,
-                                      "text": text, "client_id": client_id})
-            frame = await asyncio.wait_for(waiter, answer_within)
+            frame = await self._sends.send(self._ws, conversation_id, text, client_id,
+                                           answer_within)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError, asyncio.TimeoutError):
+            pass  # the socket could not be opened again: posted
+        if frame is not None:
             if frame["type"] == "message.accepted":
                 self.accepted_on_socket += 1
-                return 202, {"message": frame["message"]}
-            return MESSAGES[frame["error"]["code"]][0], {"error": frame["error"]}
-        except (aiohttp.ClientError, ConnectionError, RuntimeError, asyncio.TimeoutError):
-            pass  # the socket is down or silent: posted
-        finally:
-            self._sends.pop(client_id, None)
+            return SocketSends.as_route(frame)
         return await self.post(f"/api/conversations/{conversation_id}/messages",
                                {"text": text, "client_id": client_id})
 
