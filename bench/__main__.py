@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import List, Optional
 
 from bench import report
-from bench.plan import PLANS
+from bench.plan import PLANS, Plan
 from bench.runner import run
+from bench.scaling import report as scaling_report
+from bench.scaling import run_scaling
 from stack.model import ROOT
 
 
@@ -22,7 +24,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="small counts: checks the harness in a few minutes")
     parser.add_argument("--plan", choices=sorted(PLANS), default="full",
                         help="relay: the live path only (one level, a few steps), for "
-                             "profiling; its report goes to a temporary directory")
+                             "profiling; its report goes to a temporary directory. scaling: "
+                             "the throughput steps on several layouts of processes behind "
+                             "HAProxy (docs/benchmarks-scaling.md)")
     parser.add_argument("--out", type=Path, default=None,
                         help="where the report goes (default: docs/, or a temporary "
                              "directory with --quick, so that the real report stays)")
@@ -44,6 +48,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"Report: {out / 'benchmarks.md'}")
         return 0
     plan = PLANS["quick" if args.quick else args.plan]
+    if plan.layouts:
+        return _scaling(plan, args.out)
     out = args.out or (ROOT / "docs" if plan.name == "full"
                        else Path(tempfile.mkdtemp(prefix=f"bench-{plan.name}-")))
     run_dir = Path(tempfile.mkdtemp(prefix="bench-run-"))
@@ -56,6 +62,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     (out / "benchmarks.json").write_text(json.dumps(measured, indent=1, default=str))
     report.write(measured, out)
     print(f"Report: {out / 'benchmarks.md'}")
+    return 0
+
+
+def _scaling(plan: Plan, out: Optional[Path]) -> int:
+    """`--plan scaling`: docs/benchmarks-scaling.md and .json (another plan: a temporary dir)."""
+    out = out or (ROOT / "docs" if plan.name == "scaling"
+                  else Path(tempfile.mkdtemp(prefix=f"bench-{plan.name}-")))
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-run-"))
+    print(f"Benchmark ({plan.name}); processes' logs in {run_dir}", flush=True)
+    measured = run_scaling(plan, run_dir, say=lambda line: print(line, flush=True))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmarks-scaling.json").write_text(json.dumps(measured, indent=1, default=str))
+    (out / "benchmarks-scaling.md").write_text(scaling_report(measured))
+    print(f"Report: {out / 'benchmarks-scaling.md'}")
     return 0
 
 

@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import os
 import platform
+import re
 import signal
 import subprocess
 import time
@@ -87,10 +88,12 @@ class Bench:
         return self.stack.processes[name].popen.pid
 
     def cpu(self) -> CpuMeter:
-        """A meter of every process's CPU from now on."""
-        pids = {name: [self._pid(name)] for name in ("rasa", "handoff", "redis", "actions",
-                                                      "rasa-plain") if name in self.stack.processes}
-        return CpuMeter({**pids, "load generators": self.shards.pids})
+        """A meter of every process's CPU from now on (several of a kind: their sum)."""
+        names = list(self.stack.processes)
+        pids = {kind: [self._pid(name) for name in processes_of(names, kind)]
+                for kind in ("rasa", "handoff", "redis", "actions", "rasa-plain", "balancer")}
+        return CpuMeter({**{kind: found for kind, found in pids.items() if found},
+                         "load generators": self.shards.pids})
 
     async def call(self, command: str, per_shard: List[Dict[str, Any]],
                    timeout: float) -> List[Dict[str, Any]]:
@@ -172,14 +175,14 @@ class Bench:
     async def handoffs(self) -> Dict[str, Any]:
         """One at a time (shard 0), then in bulk until the relay's conversations are held."""
         first = await self.call("handoffs", [
-            {"rasa_url": self.stack.rasa_url, "count": self.plan.handoffs_one_at_a_time,
+            {"rasa_url": self.stack.chat_url, "count": self.plan.handoffs_one_at_a_time,
              "concurrency": 1}], 900)
         targets = split(self.plan.conversations, len(self.shards))
         targets[0] -= self.plan.handoffs_one_at_a_time
         concurrency = self.plan.handoffs_at_once_per_shard
         started = time.monotonic()
         bulk = await self.call("handoffs", [
-            {"rasa_url": self.stack.rasa_url, "count": max(0, n), "concurrency": concurrency}
+            {"rasa_url": self.stack.chat_url, "count": max(0, n), "concurrency": concurrency}
             for n in targets], 3000)
         self.relay_ids = [cid for a in first + bulk for cid in a["new_ids"]]
         return {
@@ -268,6 +271,11 @@ class Bench:
         self.say("6. One handoff process alone: customers at the channel's door, no Rasa")
         results["alone"] = await alone.sustained_alone(self)
         return results
+
+
+def processes_of(names: List[str], kind: str) -> List[str]:
+    """A stack's processes of one kind: `rasa`, `rasa-2`... (`rasa-plain` is not one)."""
+    return [name for name in names if name == kind or re.fullmatch(rf"{kind}-\d+", name)]
 
 
 def _as_dict(summary: Any) -> Optional[Dict[str, float]]:

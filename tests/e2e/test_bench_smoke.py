@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.plan import QUICK
+from bench.plan import QUICK, QUICK_SCALING
 from stack.model import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -76,3 +76,32 @@ def test_quick_bench_counts_add_up(tmp_path: Path) -> None:
                     "## 6. One handoff-service process alone"):
         assert heading in report
     assert (tmp_path / "benchmarks.png").stat().st_size > 0
+
+
+def test_quick_scaling_bench_runs_each_layout_through_haproxy(tmp_path: Path) -> None:
+    """`--plan quick-scaling`: each layout behind HAProxy, its counts adding up."""
+    done = subprocess.run([sys.executable, "-m", "bench", "--plan", QUICK_SCALING.name,
+                           "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=840)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    layouts = json.loads((tmp_path / "benchmarks-scaling.json").read_text())["results"]["layouts"]
+    assert [(f["handoff_processes"], f["rasa_processes"]) for f in layouts.values()] == \
+        list(QUICK_SCALING.layouts)
+    for figure in layouts.values():
+        assert figure["handed_off"] == QUICK_SCALING.conversations, figure
+        assert figure["handoff_failures"] == 0
+        # HAProxy gave work to every process of the layout (consoles, customers' sockets).
+        served = figure["served"]
+        for n in range(1, figure["handoff_processes"] + 1):
+            assert served.get(f"handoff/handoff{n}", 0) > 0, served
+        assert [step["rate"] for step in figure["steps"]][:1] == [QUICK_SCALING.steps[0]]
+        for step in figure["steps"]:
+            for direction in ("to_agent", "to_customer"):
+                counts = step[direction]
+                assert counts["sent"] > 0, (direction, counts)
+                assert counts["received"] == counts["sent"], (direction, counts)
+                assert counts["lost"] == counts["duplicates"] == counts["errors"] == 0, counts
+            # Several processes of a kind are metered as one figure (their sum).
+            assert step["cpu_percent"]["handoff"] > 0 and "balancer" in step["cpu_percent"]
+    report = (tmp_path / "benchmarks-scaling.md").read_text()
+    assert "| 2 handoff × 1 Rasa |" in report
