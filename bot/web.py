@@ -174,7 +174,10 @@ class LocalFirstRedisManager(AsyncRedisManager):
         # and a connection that died with Redis is replaced before the publish fails. Bytes:
         # python-socketio pickles its messages. Its manager uses `redis` only to publish
         # (`_publish`) and `pubsub` to listen: on a Cluster, both through one node.
-        self.redis = pubsub_client(connect(self.redis_url, decode_responses=False))
+        # python-socketio calls this again after each Redis error: one client for the
+        # process's life (its pool replaces dead connections), a new subscription each time.
+        if getattr(self, "redis", None) is None:
+            self.redis = pubsub_client(connect(self.redis_url, decode_responses=False))
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
 
     async def emit(self, event: str, data: Any, namespace: Optional[str] = None,

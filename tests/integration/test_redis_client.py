@@ -1,11 +1,13 @@
 """Clients made by `handoff.redis_client.connect` carry on by themselves after Redis restarts."""
 
 import asyncio
+import pickle
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from bot.web import LocalFirstRedisManager
 from handoff.redis_client import HEALTH_CHECK_INTERVAL, connect
 from tests.redis_server import RedisServer
 
@@ -52,4 +54,46 @@ async def test_a_transaction_on_a_pooled_connection_after_a_restart_succeeds(tmp
             assert await pipe.incr("n").execute() == [2]
     finally:
         await ours.close(close_connection_pool=True)
+        server.stop()
+
+
+async def test_the_chats_socketio_manager_hears_again_after_a_restart_on_its_one_client(
+        tmp_path):
+    """python-socketio's manager reconnects after a Redis error by calling `_redis_connect`
+    again: the emits of other processes reach it again, and no client is made (and left
+    open) per error."""
+    server = RedisServer(tmp_path / "redis").start()
+    channel = "hf:test:socketio"
+    sender = LocalFirstRedisManager(server.url, channel=channel)
+    receiver = LocalFirstRedisManager(server.url, channel=channel)
+    clients = (sender.redis, receiver.redis)
+    messages = receiver._listen()
+
+    async def heard(room: str) -> None:
+        """Publishes until the receiver hears it (it subscribes again after a back-off)."""
+        waiting = asyncio.ensure_future(messages.__anext__())
+        try:
+            for _ in range(100):
+                await sender._publish({"method": "emit", "event": "bot_uttered", "room": room})
+                done, _ = await asyncio.wait({waiting}, timeout=0.1)
+                if done:
+                    assert pickle.loads(waiting.result())["room"] == room
+                    return
+            raise AssertionError(f"{room} never heard")
+        finally:
+            waiting.cancel()
+
+    try:
+        await heard("before")
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+        server.start()
+        await heard("after")
+        assert all(now is before for now, before in zip((sender.redis, receiver.redis),
+                                                        clients, strict=True))
+    finally:
+        await messages.aclose()
+        for manager in (sender, receiver):
+            await manager.pubsub.close()
+            await manager.redis.close(close_connection_pool=True)
         server.stop()
