@@ -10,8 +10,9 @@ import re
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from redis.asyncio import Redis
 
@@ -315,6 +316,18 @@ def _raise_timeout(signum: int, frame: Any) -> None:
     raise BenchTimeout("the benchmark ran past its time limit")
 
 
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """BenchTimeout in the block once `seconds` have passed: its `finally`s stop its stacks."""
+    previous = signal.signal(signal.SIGALRM, _raise_timeout)
+    signal.alarm(int(seconds))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run(plan: Plan, run_dir: Path, baseline: bool = True,
         say: Callable[[str], None] = print) -> Dict[str, Any]:
     """Starts a stack of its own (and plain Rasa), measures, stops everything it started.
@@ -328,24 +341,21 @@ def run(plan: Plan, run_dir: Path, baseline: bool = True,
     stack = Stack(model=model, run_dir=run_dir, ports=Ports.free(), say=say,
                   extra_env=dict(STACK_ENV))
     shards: Optional[Shards] = None
-    previous = signal.signal(signal.SIGALRM, _raise_timeout)
-    signal.alarm(int(plan.time_limit))
-    try:
-        say("Starting the stack (Redis, action server, Rasa, handoff service)")
-        stack.start()
-        plain_url = None
-        if baseline:
-            say("Starting plain Rasa (the baseline)")
-            plain_url = start_plain_rasa(stack, run_dir)
-        shards = Shards(plan.shards)
-        bench = Bench(plan, stack, plain_url, shards, run_dir, say)
-        results = asyncio.run(bench.run())
-        about["load_average_end"] = os.getloadavg()
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-        if shards is not None:
-            shards.stop()
-        stack.stop()
+    with time_limit(plan.time_limit):
+        try:
+            say("Starting the stack (Redis, action server, Rasa, handoff service)")
+            stack.start()
+            plain_url = None
+            if baseline:
+                say("Starting plain Rasa (the baseline)")
+                plain_url = start_plain_rasa(stack, run_dir)
+            shards = Shards(plan.shards)
+            bench = Bench(plan, stack, plain_url, shards, run_dir, say)
+            results = asyncio.run(bench.run())
+            about["load_average_end"] = os.getloadavg()
+        finally:
+            if shards is not None:
+                shards.stop()
+            stack.stop()
     return {"machine": about, "plan": plan.__dict__, "results": results,
             "seconds": time.monotonic() - started}

@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Optional
 from bench import relay
 from bench.plan import Plan
 from bench.report_format import ms, table, x
-from bench.runner import OTHERS, STACK_ENV, Bench, machine
+from bench.runner import OTHERS, STACK_ENV, Bench, machine, time_limit
 from bench.shards import Shards
 from stack.balanced import BalancedStack
 from stack.model import ensure_model
@@ -54,27 +54,35 @@ def run_scaling(plan: Plan, run_dir: Path, say: Callable[[str], None] = print) -
     about = {**machine(), "plan": plan.name}
     model = ensure_model(say=say)
     layouts: Dict[str, Any] = {}
-    for handoff, rasa in plan.layouts:
-        name = layout_name(handoff, rasa)
-        say(f"Layout: {name}")
-        stack = BalancedStack(model=model, run_dir=run_dir / f"h{handoff}-r{rasa}",
-                              ports=Ports.free(), say=say, extra_env=dict(STACK_ENV),
-                              rasa_count=rasa, handoff_count=handoff)
-        shards = None
-        try:
-            stack.start()
-            shards = Shards(plan.shards)
-            bench = Bench(plan, stack, None, shards, run_dir, say)
-            figure = asyncio.run(_measure(bench))
-            layouts[name] = {"handoff_processes": handoff, "rasa_processes": rasa,
-                             "served": stack.sessions(), **figure}
-        finally:
-            if shards is not None:
-                shards.stop()
-            stack.stop()
+    with time_limit(plan.time_limit):
+        for handoff, rasa in plan.layouts:
+            layouts[layout_name(handoff, rasa)] = _layout(plan, model, run_dir, handoff, rasa,
+                                                          say)
     about["load_average_end"] = os.getloadavg()
     return {"machine": about, "plan": plan.__dict__, "results": {"layouts": layouts},
             "seconds": time.monotonic() - started}
+
+
+def _layout(plan: Plan, model: Path, run_dir: Path, handoff: int, rasa: int,
+            say: Callable[[str], None]) -> Dict[str, Any]:
+    """One layout's figures, on a stack of its own (stopped, whatever happens)."""
+    name = layout_name(handoff, rasa)
+    say(f"Layout: {name}")
+    stack = BalancedStack(model=model, run_dir=run_dir / f"h{handoff}-r{rasa}",
+                          ports=Ports.free(), say=say, extra_env=dict(STACK_ENV),
+                          rasa_count=rasa, handoff_count=handoff)
+    shards = None
+    try:
+        stack.start()
+        shards = Shards(plan.shards)
+        bench = Bench(plan, stack, None, shards, run_dir, say)
+        figure = asyncio.run(_measure(bench))
+        return {"handoff_processes": handoff, "rasa_processes": rasa,
+                "served": stack.sessions(), **figure}
+    finally:
+        if shards is not None:
+            shards.stop()
+        stack.stop()
 
 
 def _held_step(figure: Dict[str, Any]) -> Optional[Dict[str, Any]]:
