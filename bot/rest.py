@@ -57,17 +57,30 @@ def asked_language(accept_language: Optional[str]) -> Optional[str]:
     return first[:2] if first[:2] in ("fr", "en") else None
 
 
+# The channel's own refusals; those of the text are every door's (`handoff.customer_text`).
+REFUSALS: Dict[str, Dict[str, str]] = {
+    "bad_json": {"en": "The body must be a JSON object.",
+                 "fr": "Le corps de la requête doit être un objet JSON."},
+    "bad_sender": {"en": f"`sender` must be a string of 1 to {MAX_SENDER} characters.",
+                   "fr": f"`sender` doit être une chaîne de 1 à {MAX_SENDER} caractères."},
+    "unavailable": {"en": "The assistant cannot answer now: try again later.",
+                    "fr": "L'assistant ne peut pas répondre pour l'instant : réessayez plus "
+                          "tard."},
+}
+
+
 def error(code: str, language: Optional[str], status: int = 400) -> Any:
-    """The error shape of every door: `{"error": {"code", "message"}}`."""
+    """The error shape of every door: `{"error": {"code", "message"}}`.
+
+    The message is in the language asked (`fr`, `en`), else in both.
+    """
     body: Dict[str, Any] = {"code": code}
-    if code in (TOO_LONG, "empty_message", "bad_text"):
-        body["message"] = notice(code, language)
+    if code in REFUSALS:
+        texts = REFUSALS[code]
+        body["message"] = texts[language] if language in texts else \
+            f"{texts['en']}\n{texts['fr']}"
     else:
-        body["message"] = {"bad_json": "The body must be a JSON object.",
-                           "bad_sender": f"`sender` must be a string of 1 to {MAX_SENDER} "
-                                         "characters.",
-                           "unavailable": "The assistant cannot answer now: try again later."
-                           }[code]
+        body["message"] = notice(code, language)
     if code == TOO_LONG:
         body["max"] = MAX_MESSAGE_CHARS
     return response.json({"error": body}, status=status)

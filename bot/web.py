@@ -57,6 +57,7 @@ from bot.customer_events import CustomerEvents
 from bot.heap import freeze_once_started
 from bot.limits import cap_request_size
 from bot.web_admission import WebAdmission
+from bot.web_packets import GuardedServer
 from bot.web_session import SessionSigner
 from handoff.customer_text import (
     BAD_TEXT,
@@ -267,7 +268,8 @@ class WebChatInput(SocketIOInput):
             manager = LocalFirstRedisManager(self.redis_url,
                                              channel=f"{self.keys.prefix}:socketio")
         # An empty allowlist would mean "same origin as Rasa": the chat page is elsewhere.
-        sio = AsyncServer(async_mode="sanic", client_manager=manager,
+        # A packet the libraries cannot decode closes its connection (bot.web_packets).
+        sio = GuardedServer(async_mode="sanic", client_manager=manager,
                           cors_allowed_origins=self.allowed_origins or None,
                           max_http_buffer_size=MAX_PACKET_BYTES)
         self.sio = sio

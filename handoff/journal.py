@@ -25,9 +25,17 @@ from handoff.redis_client import Script
 
 MAX_ENTRIES = 500
 TAKEN_FOR = 24 * 3600
-_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+# ASCII digits only (Python's \d takes any script's), each part at most Redis's 2**64 - 1.
+_STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})", re.ASCII)
+_MAX_ID_PART = 2 ** 64 - 1
 
 Entry = Tuple[str, str, Dict[str, Any]]
+
+
+def _stream_id(value: Any) -> bool:
+    """Whether Redis takes `value` for a stream id (a browser's `last_seen` may be anything)."""
+    found = _STREAM_ID.fullmatch(value) if isinstance(value, str) else None
+    return found is not None and all(int(part) <= _MAX_ID_PART for part in found.groups())
 _RECORD_ONCE = """
 local before = redis.call('GET', KEYS[1])
 if before then return {before, 0} end
@@ -95,7 +103,7 @@ class Journal:
 
     async def since(self, conversation_id: str, last_id: Optional[str]) -> List[Entry]:
         """Messages after `last_id` (all of them when None or malformed), oldest first."""
-        start = f"({last_id}" if isinstance(last_id, str) and _STREAM_ID.match(last_id) else "-"
+        start = f"({last_id}" if _stream_id(last_id) else "-"
         entries = await self._redis.xrange(self._keys.journal(conversation_id), start, "+")
         return [(entry_id, fields.get("kind", "bot"), json.loads(fields.get("payload", "{}")))
                 for entry_id, fields in entries]

@@ -19,6 +19,9 @@ async def test_replay_after_the_last_id_seen(redis, keys):
     assert await journal.since("c1", ids[2]) == []
     # A malformed id replays everything rather than failing.
     assert len(await journal.since("c1", "not-an-id")) == 3
+    # So do ids Python's \d takes for digits and Redis does not (`last_seen` is the client's).
+    for forged in ("\u0661-\u0661", "1-1\n", "99999999999999999999-0", "1-99999999999999999999"):
+        assert len(await journal.since("c1", forged)) == 3, forged
 
 
 async def test_a_customer_message_id_is_taken_once(redis, keys):
