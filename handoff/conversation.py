@@ -19,6 +19,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from handoff import metrics, push
+from handoff.conversation_index import NO_SEAT, Index, record_of
 from handoff.keys import Keys
 from handoff.routing import queue_score
 from handoff.ticket import Ticket
@@ -146,6 +147,7 @@ class ConversationStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._index = Index(redis, keys)
 
     async def get(self, conversation_id: str) -> Conversation:
         """The conversation's current record."""
@@ -205,12 +207,29 @@ class ConversationStore:
 
     async def position(self, conversation_id: str) -> Optional[int]:
         """1-based place in the queue, or None when not queued."""
-        rank = await self._redis.zrank(self._keys.queue, conversation_id)
-        return None if rank is None else rank + 1
+        ids = await self.queued_ids()
+        return ids.index(conversation_id) + 1 if conversation_id in ids else None
 
     async def queued_ids(self) -> List[str]:
         """Queued conversation ids, first in line first."""
-        return list(await self._redis.zrange(self._keys.queue, 0, -1))
+        return [record.id for record in await self.queued()]
+
+    async def queued(self) -> List[Conversation]:
+        """The records of the queued conversations, first in line first.
+
+        The queue is an index of the records (`handoff.conversation_index`): an entry whose
+        record is no longer queued (a claim whose last round trip is under way, or whose
+        process died before it) is skipped and taken out.
+        """
+        ids = list(await self._redis.zrange(self._keys.queue, 0, -1))
+        records = await self.get_many(ids) if ids else []
+        stale = [record.id for record in records if record.state != State.QUEUED]
+        if stale:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for cid in stale:
+                    self._index.unqueue(pipe, cid)
+                await pipe.execute()
+        return [record for record in records if record.state == State.QUEUED]
 
     async def resume_pending(self, conversation_id: str) -> bool:
         """Whether the conversation went back to the bot but Rasa was not resumed yet."""
@@ -265,15 +284,23 @@ class ConversationStore:
 
     async def agent_conversation_ids(self, username: str) -> List[str]:
         """Ids of the conversations assigned to an agent."""
-        return sorted(await self._redis.smembers(self._keys.agent_conversations(username)))
+        return (await self.agents_conversation_ids([username]))[username]
 
     async def agents_conversation_ids(self, usernames: List[str]) -> Dict[str, List[str]]:
-        """`agent_conversation_ids` of several agents, in one round trip."""
+        """`agent_conversation_ids` of several agents, in two round trips.
+
+        An agent's set is an index that may hold a seat of a claim under way or lost
+        (`handoff.conversation_index`): only what the record says the agent holds counts.
+        """
         async with self._redis.pipeline(transaction=False) as pipe:
             for username in usernames:
                 pipe.smembers(self._keys.agent_conversations(username))
             held = await pipe.execute()
-        return {name: sorted(ids) for name, ids in zip(usernames, held, strict=True)}
+        ids = sorted({cid for members in held for cid in members})
+        records = {record.id: record for record in await self.get_many(ids)} if ids else {}
+        return {name: sorted(cid for cid in members if records[cid].agent == name
+                             and records[cid].state in HUMAN_STATES)
+                for name, members in zip(usernames, held, strict=True)}
 
     async def earlier_tickets(self, customer_id: str, limit: int = 10) -> List[Dict[str, Any]]:
         """Briefs of the customer's earlier tickets, newest first."""
@@ -316,12 +343,30 @@ class ConversationStore:
         With `limit`, an agent who already has that many conversations gets `LimitReached`.
         Only a queued conversation can be claimed, unless `transferred_to` names the agent a
         conversation is transferred to (a supervisor takes it over): it must still be theirs.
+
+        Three round trips, each on one slot or index, so that it runs on a Redis Cluster too:
+        a seat in the agent's set (the limit), the claim itself (one Lua step on the record:
+        of N claimers, exactly one finds it still claimable), then the indexes, the stats and
+        the consoles' frames (`_follow_up`).
         """
-        return await self.transition(conversation_id, State.ASSIGNED, limit=limit,
-                                     fields={"agent": agent, "agent_name": agent_name},
-                                     owner=transferred_to,
-                                     source=State.TRANSFERRED if transferred_to else
-                                     State.QUEUED)
+        source = State.TRANSFERRED if transferred_to else State.QUEUED
+        taken = await self._index.take_seat(agent, conversation_id, limit)
+        if taken == NO_SEAT:
+            raise LimitReached(agent, limit or 0)
+        now = time.time()
+        fields = {"agent": agent, "agent_name": agent_name}
+        reply = await self._index.claim(
+            conversation_id, source.value, transferred_to,
+            {"state": State.ASSIGNED.value, "updated_at": str(now), **fields})
+        if not int(reply[0]):
+            if taken:
+                await self._index.give_back_seat(agent, conversation_id)
+            state = State(reply[1])
+            if state != source:
+                raise IllegalTransition(conversation_id, state, State.ASSIGNED)
+            raise NotYours(conversation_id, reply[2] or None)
+        current = Conversation.from_hash(conversation_id, record_of(reply[1]))
+        return await self._follow_up(current, State.ASSIGNED, fields, now)
 
     async def transfer(self, conversation_id: str, agent: str, to_agent: str,
                        to_name: str) -> Conversation:
@@ -435,13 +480,39 @@ class ConversationStore:
         if await pipe.scard(agent_key) >= limit:
             raise LimitReached(agent, limit)
 
+    async def _follow_up(self, current: Conversation, target: State, fields: Dict[str, str],
+                         now: float) -> Conversation:
+        """The writes that follow a transition made on the record alone, in one round trip.
+
+        Off a Cluster in one transaction (they land together); on a Cluster, one pipeline
+        that each node runs its share of.
+        """
+        async with self._redis.pipeline(transaction=not self._index.cluster) as pipe:
+            updated = self._index_writes(pipe, current, target, fields, now, exact=False)
+            await pipe.execute()
+        return updated
+
     def _queue_writes(self, pipe: Pipeline, current: Conversation, target: State,
                       fields: Dict[str, str]) -> Conversation:
-        keys, cid, now = self._keys, current.id, time.time()
+        now = time.time()
         record = {"state": target.value, "updated_at": str(now), **fields}
-        pipe.hset(keys.conversation(cid), mapping=record)
+        pipe.hset(self._keys.conversation(current.id), mapping=record)
+        return self._index_writes(pipe, current, target, fields, now, exact=True)
+
+    def _index_writes(self, pipe: Pipeline, current: Conversation, target: State,
+                      fields: Dict[str, str], now: float, exact: bool) -> Conversation:
+        """Queues what follows `current → target` outside the record: indexes, stats, frames.
+
+        `exact`: `pipe` is the transaction that changes the record (WATCHed), where plain
+        removals are exact; else they go through `Index`, which re-reads the record.
+        """
+        keys, cid = self._keys, current.id
+        record = {"state": target.value, **fields}
         if current.state == State.QUEUED:
-            pipe.zrem(keys.queue, cid)
+            if exact:
+                pipe.zrem(keys.queue, cid)
+            else:
+                self._index.unqueue(pipe, cid)
             if target == State.ASSIGNED:
                 pipe.zadd(keys.recent_claims, {f"{cid}:{now}": now})
                 pipe.zremrangebyscore(keys.recent_claims, 0, now - CLAIMS_KEPT)
@@ -449,7 +520,10 @@ class ConversationStore:
                        "audience": push.team(current.team)}
             push.to_agents_on(pipe, keys, removed, near=keys.conversation(cid))
         if current.agent and record.get("agent", current.agent) != current.agent:
-            pipe.srem(keys.agent_conversations(current.agent), cid)
+            if exact:
+                pipe.srem(keys.agent_conversations(current.agent), cid)
+            else:
+                self._index.unseat(pipe, current.agent, cid)
         agent = record.get("agent", current.agent or "") or None
         if agent and target in HUMAN_STATES:
             pipe.sadd(keys.agent_conversations(agent), cid)
