@@ -16,10 +16,9 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
 from handoff import metrics, push
-from handoff.conversation_index import NO_SEAT, Index, record_of
+from handoff.conversation_index import NO_SEAT, Index, Recorder
 from handoff.keys import Keys
 from handoff.routing import queue_score
 from handoff.ticket import Ticket
@@ -321,19 +320,22 @@ class ConversationStore:
         def extra(pipe: Pipeline, _: Conversation) -> None:
             # A new handoff: the first-reply clock of an earlier one does not count.
             pipe.hdel(keys.conversation(ticket.conversation_id), "first_reply_at")
-            pipe.set(keys.ticket(ticket.ticket_id), raw)
             pipe.lpush(keys.customer_tickets(ticket.customer["id"]), ticket.ticket_id)
-            pipe.zadd(keys.queue, {ticket.conversation_id: score})
             pipe.xadd(keys.tickets_stream, {"ticket": raw})  # trimmed by handoff.streams
             metrics.handoff_queued(pipe, keys, ticket, team)
 
-        return await self.transition(
-            ticket.conversation_id, State.QUEUED,
-            fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "",
-                    "team": team or "", "channel": ticket.channel, "language": ticket.language,
-                    "queued_at": str(ticket.created_at)},
-            extra=extra,
-        )
+        # Before the record names it (in another slot on a Cluster): never a missing ticket.
+        await self._redis.set(keys.ticket(ticket.ticket_id), raw)
+        try:
+            return await self.transition(
+                ticket.conversation_id, State.QUEUED, queue_score=score, extra=extra,
+                fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "",
+                        "team": team or "", "channel": ticket.channel,
+                        "language": ticket.language, "queued_at": str(ticket.created_at)},
+            )
+        except IllegalTransition:
+            await self._redis.delete(keys.ticket(ticket.ticket_id))
+            raise
 
     async def claim(self, conversation_id: str, agent: str, agent_name: str,
                     limit: Optional[int] = None,
@@ -344,29 +346,12 @@ class ConversationStore:
         Only a queued conversation can be claimed, unless `transferred_to` names the agent a
         conversation is transferred to (a supervisor takes it over): it must still be theirs.
 
-        Three round trips, each on one slot or index, so that it runs on a Redis Cluster too:
-        a seat in the agent's set (the limit), the claim itself (one Lua step on the record:
-        of N claimers, exactly one finds it still claimable), then the indexes, the stats and
-        the consoles' frames (`_follow_up`).
         """
-        source = State.TRANSFERRED if transferred_to else State.QUEUED
-        taken = await self._index.take_seat(agent, conversation_id, limit)
-        if taken == NO_SEAT:
-            raise LimitReached(agent, limit or 0)
-        now = time.time()
-        fields = {"agent": agent, "agent_name": agent_name}
-        reply = await self._index.claim(
-            conversation_id, source.value, transferred_to,
-            {"state": State.ASSIGNED.value, "updated_at": str(now), **fields})
-        if not int(reply[0]):
-            if taken:
-                await self._index.give_back_seat(agent, conversation_id)
-            state = State(reply[1])
-            if state != source:
-                raise IllegalTransition(conversation_id, state, State.ASSIGNED)
-            raise NotYours(conversation_id, reply[2] or None)
-        current = Conversation.from_hash(conversation_id, record_of(reply[1]))
-        return await self._follow_up(current, State.ASSIGNED, fields, now)
+        return await self.transition(conversation_id, State.ASSIGNED, limit=limit,
+                                     fields={"agent": agent, "agent_name": agent_name},
+                                     owner=transferred_to,
+                                     source=State.TRANSFERRED if transferred_to else
+                                     State.QUEUED)
 
     async def transfer(self, conversation_id: str, agent: str, to_agent: str,
                        to_name: str) -> Conversation:
@@ -397,12 +382,12 @@ class ConversationStore:
         score = queue_score(ticket) - (FRONT if front else 0.0)
 
         def extra(pipe: Pipeline, _: Conversation) -> None:
-            pipe.zadd(keys.queue, {conversation_id: score})
             frame = {"type": "ticket.queued", "ticket": {**ticket.public(), "team": team},
                      "audience": push.team(team)}
             push.to_agents_on(pipe, keys, frame, near=keys.conversation(conversation_id))
 
         return await self.transition(conversation_id, State.QUEUED, owner=agent, extra=extra,
+                                     queue_score=score,
                                      fields={"agent": "", "agent_name": "", "team": team or ""})
 
     async def reassign(self, conversation_id: str, to_agent: str, to_name: str,
@@ -439,80 +424,74 @@ class ConversationStore:
         extra: Optional[Extra] = None,
         limit: Optional[int] = None,
         source: Optional[State] = None,
+        queue_score: Optional[float] = None,
     ) -> Conversation:
-        """Moves a conversation to `target` in one transaction, retrying on a concurrent write.
+        """Moves a conversation to `target` in one step on its slot, retrying on a concurrent one.
 
         Args:
             conversation_id: the Rasa sender id.
             target: the new state; must be allowed from the current one.
             owner: when given, the conversation must be assigned to this agent.
             fields: more hash fields to write with the state.
-            extra: queues more commands in the same transaction.
+            extra: queues more commands with the transition (one key each, `KEYED`): off a
+                Cluster they run in its step; on one, those in the conversation's slot do,
+                the others right after it (`handoff.conversation_index`).
             limit: the new agent (in `fields`) may hold at most this many conversations.
             source: when given, the only state the move may start from.
+            queue_score: with `target` queued, its place in line.
         """
+        fields = fields or {}
+        agent = fields.get("agent") if target in HUMAN_STATES else None
+        seat = await self._index.take_seat(agent, conversation_id, limit) if agent else 0
+        if seat == NO_SEAT:
+            raise LimitReached(agent or "", limit or 0)
+        entered = (target == State.QUEUED and queue_score is not None
+                   and await self._index.enter_queue(conversation_id, queue_score))
+        try:
+            return await self._move(conversation_id, target, owner, fields, extra, source,
+                                    queue_score)
+        except (IllegalTransition, NotYours):
+            # Nothing happened: what was written ahead of it is taken back. (On any other
+            # error the outcome is unknown: an entry too many, which readers skip.)
+            if seat == 1 and agent:
+                await self._index.give_back_seat(agent, conversation_id)
+            if entered:
+                await self._index.leave_queue(conversation_id)
+            raise
+
+    async def _move(self, conversation_id: str, target: State, owner: Optional[str],
+                    fields: Dict[str, str], extra: Optional[Extra], source: Optional[State],
+                    queue_score: Optional[float]) -> Conversation:
         key = self._keys.conversation(conversation_id)
         while True:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    current = Conversation.from_hash(conversation_id, await pipe.hgetall(key))
-                    check_transition(conversation_id, current.state, target)
-                    if source is not None and current.state != source:
-                        raise IllegalTransition(conversation_id, current.state, target)
-                    if owner is not None and current.agent != owner:
-                        raise NotYours(conversation_id, current.agent)
-                    if limit is not None and fields and fields.get("agent"):
-                        await self._check_limit(pipe, fields["agent"], limit)
-                    pipe.multi()
-                    updated = self._queue_writes(pipe, current, target, fields or {})
-                    if extra is not None:
-                        extra(pipe, current)
-                    await pipe.execute()
-                    return updated
-                except WatchError:
-                    continue
+            raw = await self._redis.hgetall(key)
+            current = Conversation.from_hash(conversation_id, raw)
+            check_transition(conversation_id, current.state, target)
+            if source is not None and current.state != source:
+                raise IllegalTransition(conversation_id, current.state, target)
+            if owner is not None and current.agent != owner:
+                raise NotYours(conversation_id, current.agent)
+            now, pipe = time.time(), Recorder()
+            pipe.hset(key, mapping={"state": target.value, "updated_at": str(now), **fields})
+            pipe.hincrby(key, "rev", 1)
+            updated = self._index_writes(pipe, current, target, fields, now, queue_score)
+            if extra is not None:
+                extra(pipe, current)  # type: ignore[arg-type]  # records like a pipeline
+            inside, after = self._index.split(key, pipe.commands)
+            if await self._index.move(key, raw.get("rev", "0"), inside):
+                await self._index.follow(after)
+                return updated
 
-    async def _check_limit(self, pipe: Pipeline, agent: str, limit: int) -> None:
-        # Watching the agent's set too makes two claims by one agent at once serialise.
-        agent_key = self._keys.agent_conversations(agent)
-        await pipe.watch(agent_key)
-        if await pipe.scard(agent_key) >= limit:
-            raise LimitReached(agent, limit)
-
-    async def _follow_up(self, current: Conversation, target: State, fields: Dict[str, str],
-                         now: float) -> Conversation:
-        """The writes that follow a transition made on the record alone, in one round trip.
-
-        Off a Cluster in one transaction (they land together); on a Cluster, one pipeline
-        that each node runs its share of.
-        """
-        async with self._redis.pipeline(transaction=not self._index.cluster) as pipe:
-            updated = self._index_writes(pipe, current, target, fields, now, exact=False)
-            await pipe.execute()
-        return updated
-
-    def _queue_writes(self, pipe: Pipeline, current: Conversation, target: State,
-                      fields: Dict[str, str]) -> Conversation:
-        now = time.time()
-        record = {"state": target.value, "updated_at": str(now), **fields}
-        pipe.hset(self._keys.conversation(current.id), mapping=record)
-        return self._index_writes(pipe, current, target, fields, now, exact=True)
-
-    def _index_writes(self, pipe: Pipeline, current: Conversation, target: State,
-                      fields: Dict[str, str], now: float, exact: bool) -> Conversation:
-        """Queues what follows `current → target` outside the record: indexes, stats, frames.
-
-        `exact`: `pipe` is the transaction that changes the record (WATCHed), where plain
-        removals are exact; else they go through `Index`, which re-reads the record.
-        """
+    def _index_writes(self, pipe: Recorder, current: Conversation, target: State,
+                      fields: Dict[str, str], now: float,
+                      queue_score: Optional[float] = None) -> Conversation:
+        """Queues what goes with `current → target` outside the record: indexes, stats, frames."""
         keys, cid = self._keys, current.id
         record = {"state": target.value, **fields}
-        if current.state == State.QUEUED:
-            if exact:
-                pipe.zrem(keys.queue, cid)
-            else:
-                self._index.unqueue(pipe, cid)
+        if target == State.QUEUED and queue_score is not None:
+            pipe.zadd(keys.queue, {cid: queue_score})
+        if current.state == State.QUEUED and target != State.QUEUED:
+            pipe.zrem(keys.queue, cid)
             if target == State.ASSIGNED:
                 pipe.zadd(keys.recent_claims, {f"{cid}:{now}": now})
                 pipe.zremrangebyscore(keys.recent_claims, 0, now - CLAIMS_KEPT)
@@ -520,10 +499,7 @@ class ConversationStore:
                        "audience": push.team(current.team)}
             push.to_agents_on(pipe, keys, removed, near=keys.conversation(cid))
         if current.agent and record.get("agent", current.agent) != current.agent:
-            if exact:
-                pipe.srem(keys.agent_conversations(current.agent), cid)
-            else:
-                self._index.unseat(pipe, current.agent, cid)
+            pipe.srem(keys.agent_conversations(current.agent), cid)
         agent = record.get("agent", current.agent or "") or None
         if agent and target in HUMAN_STATES:
             pipe.sadd(keys.agent_conversations(agent), cid)

@@ -1,46 +1,52 @@
-"""The one-slot steps of a transition and the global indexes derived from the records.
+"""The one-slot step of a transition and the global indexes derived from the records.
 
-A conversation's record (`Keys.conversation`, hash-tagged) is the one truth of its state. The
-queue (`Keys.queue`) and the agents' sets (`Keys.agent_conversations`) live in slots of their
-own: on a Redis Cluster nothing can change them atomically with the record. They are indexes
-of it, kept by the state machine (`handoff.conversation`) and read by tolerant readers:
+A conversation's record (`Keys.conversation`, hash-tagged) is the one truth of its state, with
+a revision (`rev`) that every transition adds one to. A transition is decided in one Lua step
+on the record's slot (`MOVE`): the record still at the revision it was read at, or nothing
+happens and the transition is tried again (as a WATCH would have it, but in one slot).
 
-- what can only add (a seat in the new agent's set) is written before the record changes, so
-  an index lags by an entry too many, never one missing: readers check each entry against its
-  record (`ConversationStore.queued`, `agents_conversation_ids`);
-- what takes out (the queue entry of a claimed conversation, the seat a lost claim took) comes
-  after. Off a Cluster it is a Lua step that reads the record first and leaves an entry the
-  record still justifies, so a removal that arrives late (after a later transition put the
-  entry back) changes nothing. On a Cluster the record is on another node: a plain removal.
+The queue (`Keys.queue`), the agents' sets (`Keys.agent_conversations`) and the other global
+keys a transition writes (stats, tickets stream, metrics) live in slots of their own:
 
-See docs/architecture.md (Redis topologies, Cluster: the transitions).
+- off a Cluster, every write of the transition runs inside that same Lua step: all or nothing,
+  as the MULTI of earlier versions;
+- on a Cluster, the step holds the writes in the record's slot (the record, the segment's
+  boundary, the frames to consoles, published after the write); the others follow in one
+  pipeline once the step has passed.
+
+What can only add to an index (a seat in the new agent's set, a queue entry) is written before
+the step, so an index lags by an entry too many, never one missing: readers check each entry
+against its record (`ConversationStore.queued`, `agents_conversation_ids`), and the entries of
+a transition that did not happen are taken back. See docs/architecture.md (Redis topologies,
+Cluster: the transitions).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+import json
+from typing import Any, List, Optional, Sequence, Tuple
+
+from redis.commands.core import AsyncCoreCommands
+from redis.crc import key_slot
 
 from handoff.keys import Keys
 from handoff.redis_client import Script, is_cluster
 
-# The decisive step of a claim, on the conversation's slot alone: the state (and, when a
-# supervisor takes a transfer over, its holder) checked and the new one written at once.
-# ARGV: the state it must be in, the agent it must be held by ('' for any), then field/value
-# pairs. Replies {1, the record as it was} or {0, state, agent} when it was not claimable.
-CLAIM = """
-local state = redis.call('HGET', KEYS[1], 'state') or 'bot'
-local agent = redis.call('HGET', KEYS[1], 'agent') or ''
-if state ~= ARGV[1] or (ARGV[2] ~= '' and agent ~= ARGV[2]) then
-  return {0, state, agent}
+# KEYS[1]: the record; the other KEYS: the keys the commands write (declared for the Cluster,
+# all in the record's slot there). ARGV[1]: the revision the record was read at; ARGV[2]: the
+# commands (JSON list of lists of strings). Replies 1 (done) or 0 (the record moved on).
+MOVE = """
+if (redis.call('HGET', KEYS[1], 'rev') or '0') ~= ARGV[1] then return 0 end
+for _, command in ipairs(cjson.decode(ARGV[2])) do
+  redis.call(unpack(command))
 end
-local before = redis.call('HGETALL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-return {1, before}
+return 1
 """
 
-# A seat in the agent's set, taken before the claim: the set counts what they hold and the
-# claims under way, so two claims by one agent at once cannot both pass their limit (ARGV[2],
-# '' for none). Replies 1 (taken), 0 (already there: not ours to give back), -1 (no seat).
+# A seat in the agent's set, taken before the transition that gives them the conversation:
+# the set counts what they hold and the transitions under way, so two claims by one agent at
+# once cannot both pass their limit (ARGV[2], '' for none). Replies 1 (taken), 0 (already
+# there: not ours to give back), -1 (no seat).
 SEAT = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
 if ARGV[2] ~= '' and redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
@@ -65,6 +71,26 @@ return redis.call('SREM', KEYS[2], ARGV[1])
 
 NO_SEAT = -1
 
+# Commands a transition's writers may queue: each names one key, first. A command outside
+# this list could name keys elsewhere: refused rather than sent to the wrong node.
+KEYED = frozenset({"HSET", "HDEL", "HSETNX", "HINCRBY", "HINCRBYFLOAT", "ZADD", "ZREM",
+                   "ZREMRANGEBYSCORE", "SADD", "SREM", "SET", "DEL", "EXPIRE", "LPUSH",
+                   "RPUSH", "LTRIM", "XADD", "INCR", "INCRBY"})
+
+Command = List[str]
+
+
+class Recorder(AsyncCoreCommands):
+    """Stands for a pipeline: keeps the commands a transition's writers queue on it."""
+
+    def __init__(self) -> None:
+        self.commands: List[Command] = []
+
+    def execute_command(self, *args: Any, **_: Any) -> "Recorder":
+        """Keeps the command; returns the recorder, as a pipeline returns itself."""
+        self.commands.append([_text(arg) for arg in args])
+        return self
+
 
 class Index:
     """The steps above, on one client (single Redis, Sentinel's primary or a Cluster)."""
@@ -72,16 +98,42 @@ class Index:
     def __init__(self, redis: Any, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
         self.cluster = is_cluster(redis)
-        self._claim = Script(redis, CLAIM)
+        self._move = Script(redis, MOVE)
         self._seat = Script(redis, SEAT)
         self._unseat = Script(redis, UNSEAT)
+        self._unqueue = Script(redis, UNQUEUE)
 
-    async def claim(self, conversation_id: str, source: str, holder: Optional[str],
-                    record: Dict[str, str]) -> List[Any]:
-        """Runs `CLAIM`; its reply."""
-        pairs = [item for field, value in record.items() for item in (field, value)]
-        return list(await self._claim(keys=[self._keys.conversation(conversation_id)],
-                                      args=[source, holder or "", *pairs]))
+    def split(self, record: str, commands: List[Command]) -> Tuple[List[Command], List[Command]]:
+        """The commands that run in the step on `record`, and those that follow it.
+
+        Frames go with the step: published on the record's node once it is written.
+        """
+        inside: List[Command] = []
+        after: List[Command] = []
+        slot = key_slot(record.encode())
+        for command in commands:
+            name = command[0].upper()
+            if name != "PUBLISH" and name not in KEYED:
+                raise ValueError(f"a transition cannot queue {name}")
+            if not self.cluster or name == "PUBLISH" or key_slot(command[1].encode()) == slot:
+                inside.append(command)
+            else:
+                after.append(command)
+        return inside, after
+
+    async def move(self, record: str, rev: str, inside: List[Command]) -> bool:
+        """Runs `MOVE`: whether the record was still at `rev` (and the commands ran)."""
+        keys = [record, *dict.fromkeys(c[1] for c in inside if c[0].upper() != "PUBLISH")]
+        return bool(await self._move(keys=keys, args=[rev, json.dumps(inside)]))
+
+    async def follow(self, after: Sequence[Command]) -> None:
+        """Sends what follows a step, in one pipeline (each node runs its share)."""
+        if not after:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for command in after:
+                pipe.execute_command(*command)
+            await pipe.execute()
 
     async def take_seat(self, agent: str, conversation_id: str, limit: Optional[int]) -> int:
         """Runs `SEAT`: 1 (taken), 0 (was there), `NO_SEAT`."""
@@ -89,7 +141,7 @@ class Index:
                                     args=[conversation_id, "" if limit is None else limit]))
 
     async def give_back_seat(self, agent: str, conversation_id: str) -> None:
-        """Takes back a seat `take_seat` took for a claim that did not happen."""
+        """Takes back a seat `take_seat` took for a transition that did not happen."""
         if self.cluster:
             await self._redis.srem(self._keys.agent_conversations(agent), conversation_id)
         else:
@@ -97,8 +149,20 @@ class Index:
                                      self._keys.agent_conversations(agent)],
                                args=[conversation_id, agent])
 
+    async def enter_queue(self, conversation_id: str, score: float) -> bool:
+        """A queue entry written before the transition to queued; whether it was new."""
+        return bool(await self._redis.zadd(self._keys.queue, {conversation_id: score}, nx=True))
+
+    async def leave_queue(self, conversation_id: str) -> None:
+        """Takes out an entry the record does not back (off a Cluster, checked in one step)."""
+        if self.cluster:
+            await self._redis.zrem(self._keys.queue, conversation_id)
+        else:
+            await self._unqueue(keys=[self._keys.conversation(conversation_id), self._keys.queue],
+                                args=[conversation_id])
+
     def unqueue(self, pipe: Any, conversation_id: str) -> None:
-        """Queues on `pipe` the removal of a conversation that left the queue."""
+        """`leave_queue` queued on `pipe`."""
         if self.cluster:
             pipe.zrem(self._keys.queue, conversation_id)
         else:
@@ -106,7 +170,7 @@ class Index:
                       conversation_id)
 
     def unseat(self, pipe: Any, agent: str, conversation_id: str) -> None:
-        """Queues on `pipe` the removal of a conversation `agent` no longer holds."""
+        """`give_back_seat` queued on `pipe`."""
         if self.cluster:
             pipe.srem(self._keys.agent_conversations(agent), conversation_id)
         else:
@@ -114,7 +178,9 @@ class Index:
                       self._keys.agent_conversations(agent), conversation_id, agent)
 
 
-def record_of(flat: Sequence[Any]) -> Dict[str, str]:
-    """A hash that Lua returned as a flat list of fields and values."""
-    items = [item.decode() if isinstance(item, bytes) else item for item in flat]
-    return dict(zip(items[::2], items[1::2], strict=True))
+def _text(arg: Any) -> str:
+    if isinstance(arg, bytes):
+        return arg.decode()
+    if isinstance(arg, float):
+        return repr(arg)  # as redis-py sends it
+    return str(arg)

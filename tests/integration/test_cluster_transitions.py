@@ -13,6 +13,8 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from handoff.conversation import ConversationStore, IllegalTransition, LimitReached, NotYours, State
 from handoff.keys import Keys
 from handoff.redis_client import is_cluster, pubsub_client
+from handoff.ticket import Reason, build_ticket
+from tests import events as ev
 from tests.redis_cluster import async_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -158,3 +160,94 @@ async def test_a_late_removal_leaves_an_entry_the_record_justifies(redis):
     assert await redis.zscore(KEYS.queue, "c1") == 1.0
     assert not await redis.sismember(KEYS.agent_conversations("alice"), "c1")
 
+
+
+def _ticket(cid: str, now: float):  # type: ignore[no-untyped-def]
+    events = ev.order_conversation()
+    return build_ticket(cid, events, {"order_number": "10234", "language": "en"},
+                        events[-1]["parse_data"], Reason.ASKED, now=now)
+
+
+async def test_a_whole_handoff_runs_on_either_topology(client):
+    """Every transition of the state machine, each index checked after it."""
+    store = ConversationStore(client, KEYS)
+    first, other = _ticket("c1", 10.0), _ticket("c2", 20.0)
+    await store.enqueue(other)
+    assert (await store.enqueue(first)).state is State.QUEUED
+    assert await store.queued_ids() == ["c1", "c2"]
+    assert (await store.ticket(first.ticket_id)).conversation_id == "c1"
+    assert await client.xlen(KEYS.tickets_stream) == 2
+    assert await store.earlier_tickets(first.customer["id"])
+    with pytest.raises(IllegalTransition):  # queued already: its ticket is not kept
+        await store.enqueue(_ticket("c1", 30.0))
+    assert await client.xlen(KEYS.tickets_stream) == 2
+    await store.claim("c1", "marie", "Marie")
+    assert await store.queued_ids() == ["c2"]
+    await store.transfer("c1", "marie", "paul", "Paul")
+    assert (await store.agents_conversation_ids(["marie", "paul"])) == {"marie": [],
+                                                                       "paul": ["c1"]}
+    assert await client.smembers(KEYS.agent_conversations("marie")) == set()
+    await store.accept("c1", "paul")
+    record = await store.to_team("c1", "paul", "billing")
+    assert (record.state, record.team) == (State.QUEUED, "billing")
+    assert await store.queued_ids() == ["c1", "c2"]  # its place in line kept
+    assert await client.smembers(KEYS.agent_conversations("paul")) == set()
+    await store.claim("c1", "sam", "Sam")
+    record = await store.release("c1", "sam", State.CLOSED, resolution="solved")
+    assert record.state is State.CLOSED
+    assert await client.hget(KEYS.metrics_handoff(first.ticket_id), "outcome") == "closed"
+    assert await store.agent_conversation_ids("sam") == []
+    again = _ticket("c1", 40.0)
+    await store.enqueue(again, front=True)
+    assert await store.queued_ids() == ["c1", "c2"]
+    assert (await store.get("c1")).first_reply_at is None
+    await store.transition("c1", State.BOT, fields={"agent": "", "agent_name": ""})  # cancel
+    assert await store.queued_ids() == ["c2"]
+    assert await client.zscore(KEYS.queue, "c1") is None
+    assert await client.hget(KEYS.metrics_handoff(again.ticket_id), "outcome") == "cancelled"
+
+
+async def test_writes_queued_with_a_transition_land_with_it_on_either_topology(client):
+    """`extra`'s writes in the conversation's slot go in the step (the give-back's segment
+    boundary); the others (its list of give-backs) with it off a Cluster, just after on one."""
+    store = ConversationStore(client, KEYS)
+    await store.enqueue(_ticket("c1", 10.0))
+
+    def extra(pipe, _):  # type: ignore[no-untyped-def]
+        pipe.xadd(KEYS.segment("c1"), {"boundary": "1"})
+        pipe.zadd(KEYS.givebacks, {"c1": 5.0})
+
+    await store.transition("c1", State.BOT, extra=extra, fields={"resume_pending": "1"})
+    assert await client.xlen(KEYS.segment("c1")) == 1
+    assert await client.zscore(KEYS.givebacks, "c1") == 5.0
+    with pytest.raises(IllegalTransition):  # bot → bot: nothing written
+        await store.transition("c1", State.BOT, extra=extra)
+    assert await client.xlen(KEYS.segment("c1")) == 1
+    with pytest.raises(ValueError):  # a command that could name keys of several slots
+        await store.transition("c1", State.QUEUED, extra=lambda pipe, _: pipe.rename("a", "b"))
+    assert (await store.get("c1")).state is State.BOT
+
+
+async def test_of_concurrent_moves_by_the_owner_exactly_one_happens(client):
+    store = ConversationStore(client, KEYS)
+    for round_ in range(5):
+        cid = f"moved-{round_}"
+        await store.enqueue(_ticket(cid, float(round_)))
+        await store.claim(cid, "marie", "Marie")
+        results = await asyncio.gather(
+            store.transfer(cid, "marie", "paul", "Paul"),
+            store.release(cid, "marie", State.BOT),
+            store.to_team(cid, "marie", "billing"),
+            store.release(cid, "marie", State.CLOSED, resolution="solved"),
+            return_exceptions=True)
+        done = [r for r in results if not isinstance(r, BaseException)]
+        assert len(done) == 1, results
+        assert all(isinstance(r, (IllegalTransition, NotYours)) for r in results
+                   if isinstance(r, BaseException)), results
+        final = await store.get(cid)
+        assert final.state is done[0].state and final.agent == done[0].agent
+        assert (cid in await store.queued_ids()) == (final.state is State.QUEUED)
+        assert (cid in await client.zrange(KEYS.queue, 0, -1)) == (final.state is State.QUEUED)
+        for name in ("marie", "paul"):
+            assert (cid in await client.smembers(KEYS.agent_conversations(name))) == (
+                final.agent == name)
