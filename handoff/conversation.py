@@ -3,8 +3,11 @@
     bot → queued → assigned → [transferred] → bot | closed
                      ↑  └── to a team ──┘ (back in the queue, for that team)
 
-Every transition is one Redis transaction (WATCH on the conversation hash, then MULTI): the state,
-the queue, the agent's set, the ticket and the notice to consoles change together or not at all.
+Every transition is decided in one Lua step on the conversation's record (its slot alone, so that
+a Redis Cluster can run it). Off a Cluster the state, the queue, the agent's set, the stats and the
+notice to consoles change in that step, together or not at all; on a Cluster the writes in other
+slots follow it, and the queue and the agents' sets are read as indexes of the records
+(`handoff.conversation_index`, docs/architecture.md).
 """
 
 from __future__ import annotations
