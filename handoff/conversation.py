@@ -231,6 +231,9 @@ class ConversationStore:
                 for cid in stale:
                     self._index.unqueue(pipe, cid)
                 await pipe.execute()
+            if self._index.cluster:  # read before an enqueue that may have passed since
+                for cid in stale:
+                    await self._index.put_back(cid)
         return [record for record in records if record.state == State.QUEUED]
 
     async def resume_pending(self, conversation_id: str) -> bool:
@@ -444,6 +447,8 @@ class ConversationStore:
             queue_score: with `target` queued, its place in line.
         """
         fields = fields or {}
+        if target == State.QUEUED and queue_score is not None:
+            fields = {**fields, "queue_score": repr(queue_score)}  # to put the entry back
         agent = fields.get("agent") if target in HUMAN_STATES else None
         seat = await self._index.take_seat(agent, conversation_id, limit) if agent else 0
         if seat == NO_SEAT:
@@ -452,7 +457,7 @@ class ConversationStore:
                    and await self._index.enter_queue(conversation_id, queue_score))
         try:
             return await self._move(conversation_id, target, owner, fields, extra, source,
-                                    queue_score)
+                                    queue_score, seat == 1)
         except (IllegalTransition, NotYours):
             # Nothing happened: what was written ahead of it is taken back. (On any other
             # error the outcome is unknown: an entry too many, which readers skip.)
@@ -464,7 +469,7 @@ class ConversationStore:
 
     async def _move(self, conversation_id: str, target: State, owner: Optional[str],
                     fields: Dict[str, str], extra: Optional[Extra], source: Optional[State],
-                    queue_score: Optional[float]) -> Conversation:
+                    queue_score: Optional[float], seated: bool) -> Conversation:
         key = self._keys.conversation(conversation_id)
         while True:
             raw = await self._redis.hgetall(key)
@@ -481,8 +486,15 @@ class ConversationStore:
             if extra is not None:
                 extra(pipe, current)  # type: ignore[arg-type]  # records like a pipeline
             inside, after = self._index.split(key, pipe.commands)
+            if seated:
+                # The seat taken ahead is the entry; sent again after the step, it could land
+                # after a later transition took the conversation from the agent.
+                seat = self._keys.agent_conversations(fields["agent"])
+                after = [c for c in after if not (c[0] == "SADD" and c[1] == seat)]
             if await self._index.move(key, raw.get("rev", "0"), inside):
                 await self._index.follow(after)
+                if self._index.takes_out(after):
+                    await self._index.put_back(conversation_id)
                 return updated
 
     def _index_writes(self, pipe: Recorder, current: Conversation, target: State,

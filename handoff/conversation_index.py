@@ -135,6 +135,26 @@ class Index:
                 pipe.execute_command(*command)
             await pipe.execute()
 
+    def takes_out(self, after: Sequence[Command]) -> bool:
+        """Whether `after` takes an entry out of the queue or an agent's set."""
+        return any(c[0].upper() in ("ZREM", "SREM") and
+                   (c[1] == self._keys.queue or c[1].endswith(":conversations")) for c in after)
+
+    async def put_back(self, conversation_id: str) -> None:
+        """Writes again the entries the record backs now, after removals that followed a step.
+
+        On a Cluster a removal sent after the step may land after another process's later
+        transition put the entry back (a claim, then at once a requeue): read after it, the
+        record tells what must be there. An entry it writes that a still later transition
+        took out meanwhile is one too many, which readers skip; never one missing.
+        """
+        raw = await self._redis.hgetall(self._keys.conversation(conversation_id))
+        state, agent, score = raw.get("state"), raw.get("agent"), raw.get("queue_score")
+        if state == "queued" and score:
+            await self._redis.zadd(self._keys.queue, {conversation_id: float(score)})
+        elif state in ("assigned", "transferred") and agent:
+            await self._redis.sadd(self._keys.agent_conversations(agent), conversation_id)
+
     async def take_seat(self, agent: str, conversation_id: str, limit: Optional[int]) -> int:
         """Runs `SEAT`: 1 (taken), 0 (was there), `NO_SEAT`."""
         return int(await self._seat(keys=[self._keys.agent_conversations(agent)],

@@ -251,3 +251,24 @@ async def test_of_concurrent_moves_by_the_owner_exactly_one_happens(client):
         for name in ("marie", "paul"):
             assert (cid in await client.smembers(KEYS.agent_conversations(name))) == (
                 final.agent == name)
+
+
+async def test_a_removal_that_lands_after_a_later_requeue_leaves_the_conversation_queued(
+        client, monkeypatch):
+    """A claim whose follow-up (on a Cluster: the queue entry taken out) is sent only after
+    the agent, through another process, already sent the conversation to a team: the queue
+    still holds it once both are done."""
+    store, other = ConversationStore(client, KEYS), ConversationStore(client, KEYS)
+    await store.enqueue(_ticket("c1", 10.0))
+    follow = store._index.follow
+
+    async def late(after):  # type: ignore[no-untyped-def]
+        await other.to_team("c1", "marie", "billing")
+        await follow(after)
+
+    monkeypatch.setattr(store._index, "follow", late)
+    await store.claim("c1", "marie", "Marie")
+    assert (await store.get("c1")).state is State.QUEUED
+    assert await client.zscore(KEYS.queue, "c1") is not None
+    assert await store.queued_ids() == ["c1"]
+    assert await client.smembers(KEYS.agent_conversations("marie")) == set()
