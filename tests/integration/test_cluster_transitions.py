@@ -5,14 +5,12 @@ agents' sets kept as indexes of the records (`handoff.conversation_index`)."""
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
 
 import pytest
-from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from handoff.conversation import ConversationStore, IllegalTransition, LimitReached, NotYours, State
 from handoff.keys import Keys
-from handoff.redis_client import is_cluster, pubsub_client
+from handoff.redis_client import is_cluster
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
 from tests.redis_cluster import async_client
@@ -20,17 +18,6 @@ from tests.redis_cluster import async_client
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 KEYS = Keys()
-
-
-@pytest.fixture
-async def cluster_client(cluster) -> AsyncIterator[AsyncRedisCluster]:
-    client = await async_client(cluster.url)
-    await client.flushall()  # every primary
-    try:
-        yield client
-    finally:
-        await pubsub_client(client).close(close_connection_pool=True)
-        await client.close()
 
 
 @pytest.fixture(params=["single", "cluster"])
