@@ -340,7 +340,8 @@ class ConversationStore:
                         "language": ticket.language, "queued_at": str(ticket.created_at)},
             )
         except IllegalTransition:
-            await self._redis.delete(keys.ticket(ticket.ticket_id))
+            if (await self.get(ticket.conversation_id)).ticket_id != ticket.ticket_id:
+                await self._redis.delete(keys.ticket(ticket.ticket_id))  # no record names it
             raise
 
     async def claim(self, conversation_id: str, agent: str, agent_name: str,
@@ -351,7 +352,6 @@ class ConversationStore:
         With `limit`, an agent who already has that many conversations gets `LimitReached`.
         Only a queued conversation can be claimed, unless `transferred_to` names the agent a
         conversation is transferred to (a supervisor takes it over): it must still be theirs.
-
         """
         return await self.transition(conversation_id, State.ASSIGNED, limit=limit,
                                      fields={"agent": agent, "agent_name": agent_name},
@@ -489,8 +489,8 @@ class ConversationStore:
             if seated:
                 # The seat taken ahead is the entry; sent again after the step, it could land
                 # after a later transition took the conversation from the agent.
-                seat = self._keys.agent_conversations(fields["agent"])
-                after = [c for c in after if not (c[0] == "SADD" and c[1] == seat)]
+                seat_key = self._keys.agent_conversations(fields["agent"])
+                after = [c for c in after if not (c[0] == "SADD" and c[1] == seat_key)]
             if await self._index.move(key, raw.get("rev", "0"), inside):
                 await self._index.follow(after)
                 if self._index.takes_out(after):
