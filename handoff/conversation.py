@@ -307,6 +307,14 @@ class ConversationStore:
                              and records[cid].state in HUMAN_STATES)
                 for name, members in zip(usernames, held, strict=True)}
 
+    async def repair_indexes(self) -> int:
+        """Writes back the queue entries and seats the records back; how many records it read.
+
+        For a Cluster, after a process died between a transition's step and what follows it
+        (`handoff.conversation_index`); off a Cluster nothing can be missing.
+        """
+        return await self._index.repair()
+
     async def earlier_tickets(self, customer_id: str, limit: int = 10) -> List[Dict[str, Any]]:
         """Briefs of the customer's earlier tickets, newest first."""
         ids = await self._redis.lrange(self._keys.customer_tickets(customer_id), 0, limit - 1)

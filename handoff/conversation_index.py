@@ -30,7 +30,7 @@ from redis.commands.core import AsyncCoreCommands
 from redis.crc import key_slot
 
 from handoff.keys import Keys
-from handoff.redis_client import Script, is_cluster
+from handoff.redis_client import Script, is_cluster, scan_keys
 
 # KEYS[1]: the record; the other KEYS: the keys the commands write (declared for the Cluster,
 # all in the record's slot there). ARGV[1]: the revision the record was read at; ARGV[2]: the
@@ -154,6 +154,23 @@ class Index:
             await self._redis.zadd(self._keys.queue, {conversation_id: float(score)})
         elif state in ("assigned", "transferred") and agent:
             await self._redis.sadd(self._keys.agent_conversations(agent), conversation_id)
+
+    async def repair(self) -> int:
+        """`put_back` for every record (all primaries scanned); how many records it read.
+
+        What a process that died between a step and what follows it on a Cluster can leave
+        missing: a queue entry or a holder's seat taken out late. Not scheduled yet: the
+        product does not run on a Cluster (docs/architecture.md).
+        """
+        start = self._keys.conversation("")[:-1]  # `<prefix>:conv:{`
+        read = 0
+        async for key in scan_keys(self._redis, start + "*}"):
+            conversation_id = key[len(start):-1]
+            if "}" in conversation_id or "{" in conversation_id:
+                continue  # not a record's name
+            await self.put_back(conversation_id)
+            read += 1
+        return read
 
     async def take_seat(self, agent: str, conversation_id: str, limit: Optional[int]) -> int:
         """Runs `SEAT`: 1 (taken), 0 (was there), `NO_SEAT`."""

@@ -259,3 +259,17 @@ async def test_a_removal_that_lands_after_a_later_requeue_leaves_the_conversatio
     assert await client.zscore(KEYS.queue, "c1") is not None
     assert await store.queued_ids() == ["c1"]
     assert await client.smembers(KEYS.agent_conversations("marie")) == set()
+
+
+async def test_the_repair_pass_writes_back_what_the_records_back(client):
+    """What a process that died between a step and what follows it can leave missing."""
+    store = ConversationStore(client, KEYS)
+    await store.enqueue(_ticket("waiting", 10.0))
+    await store.enqueue(_ticket("held", 20.0))
+    await store.claim("held", "marie", "Marie")
+    await client.hset(KEYS.conversation("old"), mapping={"state": "queued"})  # no score
+    await client.xadd(KEYS.segment("held"), {"event": "{}"})  # a key of the conversation's
+    await client.delete(KEYS.queue, KEYS.agent_conversations("marie"))
+    assert await store.repair_indexes() == 3
+    assert await client.zrange(KEYS.queue, 0, -1) == ["waiting"]
+    assert await client.smembers(KEYS.agent_conversations("marie")) == {"held"}
