@@ -202,8 +202,8 @@ class ConversationStore:
     def follow_language(self, pipe: Pipeline, conversation_id: str, language: str) -> None:
         """Queues on `pipe` the customer's new language, as their latest message clearly showed.
 
-        One field of the record, no transition: a transition racing it (WATCH on the hash) is
-        retried and keeps it.
+        One field of the record, no transition: a transition racing it writes only its own
+        fields (the language only at a new handoff, from its ticket), so it keeps it.
         """
         pipe.hset(self._keys.conversation(conversation_id), "language", language)
 
