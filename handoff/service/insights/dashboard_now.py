@@ -42,7 +42,8 @@ async def now(redis: Redis, keys: Keys, store: ConversationStore, agents: Iterab
         waits.append(waited)
         late += int(waited > target_of(targets, team))
     online = await Presence(redis, keys).available(list(agents), at)
-    busy = [u for u in online if await store.agent_conversation_ids(u)]
+    held = await store.agents_conversation_ids(online) if online else {}
+    busy = [u for u in online if held[u]]
     return {"waiting": len(records), "longest_wait": max(waits, default=None), "late": late,
             "agents_online": len(online), "agents_busy": len(busy)}
 

@@ -47,8 +47,8 @@ class Assigner:
         online = await self._presence.available(agents, now)
         if not online:
             return 0
-        load = {a.username: len(await self._store.agent_conversation_ids(a.username))
-                for a in agents}
+        held = await self._store.agents_conversation_ids([a.username for a in agents])
+        load = {name: len(ids) for name, ids in held.items()}
         last = {k: float(v) for k, v in
                 (await self._redis.hgetall(self._keys.last_assigned)).items()}
         assigned = 0
