@@ -17,8 +17,10 @@ keys a transition writes (stats, tickets stream, metrics) live in slots of their
 What can only add to an index (a seat in the new agent's set, a queue entry) is written before
 the step, so an index lags by an entry too many, never one missing: readers check each entry
 against its record (`ConversationStore.queued`, `agents_conversation_ids`), and the entries of
-a transition that did not happen are taken back. See docs/architecture.md (Redis topologies,
-Cluster: the transitions).
+a transition that did not happen are taken back. What takes out follows the step, then the
+record is read again and what it backs written back (`put_back`): a removal that lands after a
+later transition cannot leave an entry missing. See docs/architecture.md (Conversation state
+machine).
 """
 
 from __future__ import annotations
