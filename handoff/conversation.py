@@ -3,8 +3,11 @@
     bot → queued → assigned → [transferred] → bot | closed
                      ↑  └── to a team ──┘ (back in the queue, for that team)
 
-Every transition is one Redis transaction (WATCH on the conversation hash, then MULTI): the state,
-the queue, the agent's set, the ticket and the notice to consoles change together or not at all.
+Every transition is decided in one Lua step on the conversation's record (its slot alone, so that
+a Redis Cluster can run it). Off a Cluster the state, the queue, the agent's set, the stats and the
+notice to consoles change in that step, together or not at all; on a Cluster the writes in other
+slots follow it, and the queue and the agents' sets are read as indexes of the records
+(`handoff.conversation_index`, docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
 from handoff import metrics, push
+from handoff.conversation_index import NO_SEAT, Index, Recorder
 from handoff.keys import Keys
 from handoff.routing import queue_score
 from handoff.ticket import Ticket
@@ -146,6 +149,7 @@ class ConversationStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._index = Index(redis, keys)
 
     async def get(self, conversation_id: str) -> Conversation:
         """The conversation's current record."""
@@ -198,19 +202,39 @@ class ConversationStore:
     def follow_language(self, pipe: Pipeline, conversation_id: str, language: str) -> None:
         """Queues on `pipe` the customer's new language, as their latest message clearly showed.
 
-        One field of the record, no transition: a transition racing it (WATCH on the hash) is
-        retried and keeps it.
+        One field of the record, no transition: a transition racing it writes only its own
+        fields (the language only at a new handoff, from its ticket), so it keeps it.
         """
         pipe.hset(self._keys.conversation(conversation_id), "language", language)
 
     async def position(self, conversation_id: str) -> Optional[int]:
         """1-based place in the queue, or None when not queued."""
-        rank = await self._redis.zrank(self._keys.queue, conversation_id)
-        return None if rank is None else rank + 1
+        ids = await self.queued_ids()
+        return ids.index(conversation_id) + 1 if conversation_id in ids else None
 
     async def queued_ids(self) -> List[str]:
         """Queued conversation ids, first in line first."""
-        return list(await self._redis.zrange(self._keys.queue, 0, -1))
+        return [record.id for record in await self.queued()]
+
+    async def queued(self) -> List[Conversation]:
+        """The records of the queued conversations, first in line first.
+
+        The queue is an index of the records (`handoff.conversation_index`): an entry whose
+        record is no longer queued (a claim whose last round trip is under way, or whose
+        process died before it) is skipped and taken out.
+        """
+        ids = list(await self._redis.zrange(self._keys.queue, 0, -1))
+        records = await self.get_many(ids) if ids else []
+        stale = [record.id for record in records if record.state != State.QUEUED]
+        if stale:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for cid in stale:
+                    self._index.unqueue(pipe, cid)
+                await pipe.execute()
+            if self._index.cluster:  # read before an enqueue that may have passed since
+                for cid in stale:
+                    await self._index.put_back(cid)
+        return [record for record in records if record.state == State.QUEUED]
 
     async def resume_pending(self, conversation_id: str) -> bool:
         """Whether the conversation went back to the bot but Rasa was not resumed yet."""
@@ -265,15 +289,31 @@ class ConversationStore:
 
     async def agent_conversation_ids(self, username: str) -> List[str]:
         """Ids of the conversations assigned to an agent."""
-        return sorted(await self._redis.smembers(self._keys.agent_conversations(username)))
+        return (await self.agents_conversation_ids([username]))[username]
 
     async def agents_conversation_ids(self, usernames: List[str]) -> Dict[str, List[str]]:
-        """`agent_conversation_ids` of several agents, in one round trip."""
+        """`agent_conversation_ids` of several agents, in two round trips.
+
+        An agent's set is an index that may hold a seat of a claim under way or lost
+        (`handoff.conversation_index`): only what the record says the agent holds counts.
+        """
         async with self._redis.pipeline(transaction=False) as pipe:
             for username in usernames:
                 pipe.smembers(self._keys.agent_conversations(username))
             held = await pipe.execute()
-        return {name: sorted(ids) for name, ids in zip(usernames, held, strict=True)}
+        ids = sorted({cid for members in held for cid in members})
+        records = {record.id: record for record in await self.get_many(ids)} if ids else {}
+        return {name: sorted(cid for cid in members if records[cid].agent == name
+                             and records[cid].state in HUMAN_STATES)
+                for name, members in zip(usernames, held, strict=True)}
+
+    async def repair_indexes(self) -> int:
+        """Writes back the queue entries and seats the records back; how many records it read.
+
+        For a Cluster, after a process died between a transition's step and what follows it
+        (`handoff.conversation_index`); off a Cluster nothing can be missing.
+        """
+        return await self._index.repair()
 
     async def earlier_tickets(self, customer_id: str, limit: int = 10) -> List[Dict[str, Any]]:
         """Briefs of the customer's earlier tickets, newest first."""
@@ -294,19 +334,23 @@ class ConversationStore:
         def extra(pipe: Pipeline, _: Conversation) -> None:
             # A new handoff: the first-reply clock of an earlier one does not count.
             pipe.hdel(keys.conversation(ticket.conversation_id), "first_reply_at")
-            pipe.set(keys.ticket(ticket.ticket_id), raw)
             pipe.lpush(keys.customer_tickets(ticket.customer["id"]), ticket.ticket_id)
-            pipe.zadd(keys.queue, {ticket.conversation_id: score})
             pipe.xadd(keys.tickets_stream, {"ticket": raw})  # trimmed by handoff.streams
             metrics.handoff_queued(pipe, keys, ticket, team)
 
-        return await self.transition(
-            ticket.conversation_id, State.QUEUED,
-            fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "",
-                    "team": team or "", "channel": ticket.channel, "language": ticket.language,
-                    "queued_at": str(ticket.created_at)},
-            extra=extra,
-        )
+        # Before the record names it (in another slot on a Cluster): never a missing ticket.
+        await self._redis.set(keys.ticket(ticket.ticket_id), raw)
+        try:
+            return await self.transition(
+                ticket.conversation_id, State.QUEUED, queue_score=score, extra=extra,
+                fields={"ticket_id": ticket.ticket_id, "agent": "", "agent_name": "",
+                        "team": team or "", "channel": ticket.channel,
+                        "language": ticket.language, "queued_at": str(ticket.created_at)},
+            )
+        except IllegalTransition:
+            if (await self.get(ticket.conversation_id)).ticket_id != ticket.ticket_id:
+                await self._redis.delete(keys.ticket(ticket.ticket_id))  # no record names it
+            raise
 
     async def claim(self, conversation_id: str, agent: str, agent_name: str,
                     limit: Optional[int] = None,
@@ -352,12 +396,12 @@ class ConversationStore:
         score = queue_score(ticket) - (FRONT if front else 0.0)
 
         def extra(pipe: Pipeline, _: Conversation) -> None:
-            pipe.zadd(keys.queue, {conversation_id: score})
             frame = {"type": "ticket.queued", "ticket": {**ticket.public(), "team": team},
                      "audience": push.team(team)}
             push.to_agents_on(pipe, keys, frame, near=keys.conversation(conversation_id))
 
         return await self.transition(conversation_id, State.QUEUED, owner=agent, extra=extra,
+                                     queue_score=score,
                                      fields={"agent": "", "agent_name": "", "team": team or ""})
 
     async def reassign(self, conversation_id: str, to_agent: str, to_name: str,
@@ -394,53 +438,82 @@ class ConversationStore:
         extra: Optional[Extra] = None,
         limit: Optional[int] = None,
         source: Optional[State] = None,
+        queue_score: Optional[float] = None,
     ) -> Conversation:
-        """Moves a conversation to `target` in one transaction, retrying on a concurrent write.
+        """Moves a conversation to `target` in one step on its slot, retrying on a concurrent one.
 
         Args:
             conversation_id: the Rasa sender id.
             target: the new state; must be allowed from the current one.
             owner: when given, the conversation must be assigned to this agent.
             fields: more hash fields to write with the state.
-            extra: queues more commands in the same transaction.
+            extra: queues more commands with the transition (one key each, `KEYED`): off a
+                Cluster they run in its step; on one, those in the conversation's slot do,
+                the others right after it (`handoff.conversation_index`).
             limit: the new agent (in `fields`) may hold at most this many conversations.
             source: when given, the only state the move may start from.
+            queue_score: with `target` queued, its place in line.
         """
+        fields = fields or {}
+        if target == State.QUEUED and queue_score is not None:
+            fields = {**fields, "queue_score": repr(queue_score)}  # to put the entry back
+        agent = fields.get("agent") if target in HUMAN_STATES else None
+        seat = await self._index.take_seat(agent, conversation_id, limit) if agent else 0
+        if seat == NO_SEAT:
+            raise LimitReached(agent or "", limit or 0)
+        entered = (target == State.QUEUED and queue_score is not None
+                   and await self._index.enter_queue(conversation_id, queue_score))
+        try:
+            return await self._move(conversation_id, target, owner, fields, extra, source,
+                                    queue_score, seat == 1)
+        except (IllegalTransition, NotYours):
+            # Nothing happened: what was written ahead of it is taken back. (On any other
+            # error the outcome is unknown: an entry too many, which readers skip.)
+            if seat == 1 and agent:
+                await self._index.give_back_seat(agent, conversation_id)
+            if entered:
+                await self._index.leave_queue(conversation_id)
+            raise
+
+    async def _move(self, conversation_id: str, target: State, owner: Optional[str],
+                    fields: Dict[str, str], extra: Optional[Extra], source: Optional[State],
+                    queue_score: Optional[float], seated: bool) -> Conversation:
         key = self._keys.conversation(conversation_id)
         while True:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    current = Conversation.from_hash(conversation_id, await pipe.hgetall(key))
-                    check_transition(conversation_id, current.state, target)
-                    if source is not None and current.state != source:
-                        raise IllegalTransition(conversation_id, current.state, target)
-                    if owner is not None and current.agent != owner:
-                        raise NotYours(conversation_id, current.agent)
-                    if limit is not None and fields and fields.get("agent"):
-                        await self._check_limit(pipe, fields["agent"], limit)
-                    pipe.multi()
-                    updated = self._queue_writes(pipe, current, target, fields or {})
-                    if extra is not None:
-                        extra(pipe, current)
-                    await pipe.execute()
-                    return updated
-                except WatchError:
-                    continue
+            raw = await self._redis.hgetall(key)
+            current = Conversation.from_hash(conversation_id, raw)
+            check_transition(conversation_id, current.state, target)
+            if source is not None and current.state != source:
+                raise IllegalTransition(conversation_id, current.state, target)
+            if owner is not None and current.agent != owner:
+                raise NotYours(conversation_id, current.agent)
+            now, pipe = time.time(), Recorder()
+            pipe.hset(key, mapping={"state": target.value, "updated_at": str(now), **fields})
+            pipe.hincrby(key, "rev", 1)
+            updated = self._index_writes(pipe, current, target, fields, now, queue_score)
+            if extra is not None:
+                extra(pipe, current)  # type: ignore[arg-type]  # records like a pipeline
+            inside, after = self._index.split(key, pipe.commands)
+            if seated:
+                # The seat taken ahead is the entry; sent again after the step, it could land
+                # after a later transition took the conversation from the agent.
+                seat_key = self._keys.agent_conversations(fields["agent"])
+                after = [c for c in after if not (c[0] == "SADD" and c[1] == seat_key)]
+            if await self._index.move(key, raw.get("rev", "0"), inside):
+                await self._index.follow(after)
+                if self._index.takes_out(after):
+                    await self._index.put_back(conversation_id)
+                return updated
 
-    async def _check_limit(self, pipe: Pipeline, agent: str, limit: int) -> None:
-        # Watching the agent's set too makes two claims by one agent at once serialise.
-        agent_key = self._keys.agent_conversations(agent)
-        await pipe.watch(agent_key)
-        if await pipe.scard(agent_key) >= limit:
-            raise LimitReached(agent, limit)
-
-    def _queue_writes(self, pipe: Pipeline, current: Conversation, target: State,
-                      fields: Dict[str, str]) -> Conversation:
-        keys, cid, now = self._keys, current.id, time.time()
-        record = {"state": target.value, "updated_at": str(now), **fields}
-        pipe.hset(keys.conversation(cid), mapping=record)
-        if current.state == State.QUEUED:
+    def _index_writes(self, pipe: Recorder, current: Conversation, target: State,
+                      fields: Dict[str, str], now: float,
+                      queue_score: Optional[float] = None) -> Conversation:
+        """Queues what goes with `current → target` outside the record: indexes, stats, frames."""
+        keys, cid = self._keys, current.id
+        record = {"state": target.value, **fields}
+        if target == State.QUEUED and queue_score is not None:
+            pipe.zadd(keys.queue, {cid: queue_score})
+        if current.state == State.QUEUED and target != State.QUEUED:
             pipe.zrem(keys.queue, cid)
             if target == State.ASSIGNED:
                 pipe.zadd(keys.recent_claims, {f"{cid}:{now}": now})

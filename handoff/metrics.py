@@ -13,7 +13,8 @@ read for every figure, so two durable records are kept, each indexed by time in 
   which reads every tracker event in order, so a session is always known before its pause.
 - a **handoff** (`Keys.metrics_handoff`, one per ticket): reason, intent, channel, language,
   team, queued_at, claimed_at, first_reply_at, ended_at, outcome and agent. Written by the state
-  machine inside the transaction of each transition (`handoff_queued`, `handoff_moved`) and by
+  machine with each transition (`handoff_queued`, `handoff_moved`: in its step off a Redis
+  Cluster, just after it on one, `handoff.conversation_index`) and by
   the first agent reply (`first_reply`).
 
 Outcomes: `closed` (an agent closed it; `resolution` says how), `handed_back` (an agent gave it
@@ -38,7 +39,7 @@ INTENT_FIELD = "intent:"
 
 
 def handoff_queued(pipe: Pipeline, keys: Keys, ticket: Ticket, team: Optional[str]) -> None:
-    """A new handoff (bot|closed → queued): its record, in the state machine's transaction."""
+    """A new handoff (bot|closed → queued): its record, with the state machine's transition."""
     record = keys.metrics_handoff(ticket.ticket_id)
     pipe.hset(record, mapping={
         "ticket_id": ticket.ticket_id, "conversation_id": ticket.conversation_id,
@@ -52,7 +53,7 @@ def handoff_queued(pipe: Pipeline, keys: Keys, ticket: Ticket, team: Optional[st
 def handoff_moved(pipe: Pipeline, keys: Keys, conversation_id: str, ticket_id: Optional[str],
                   current: str, target: str, team: Optional[str], agent: Optional[str],
                   fields: Dict[str, str], now: float) -> None:
-    """Claim and end of a handoff, in the transaction of the transition `current → target`."""
+    """Claim and end of a handoff, with the transition `current → target`."""
     if not ticket_id:
         return
     record = keys.metrics_handoff(ticket_id)

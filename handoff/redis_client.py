@@ -11,11 +11,11 @@ One setting, `REDIS_URL`, names the Redis of every process (docs/deploy.md):
   to the customer or the agent only once `wait_replicas` replicas (`?wait_replicas=N`, 1 by
   default) have it: see `replicated_on`;
 - `redis+cluster://[[user]:password@]host[:port][,host[:port]...]`: a Redis Cluster. Understood,
-  but refused for now: the conversation transitions touch the conversation and the global
-  queue in one transaction, which a Cluster cannot run (issue 17, docs/architecture.md). The
-  parts already ready for one take a cluster client: Rasa's stores (`connect_store`), the
-  readers of many conversations (`get_many`, `scan_keys`) and pub/sub (`pubsub_client`, and
-  `publish_on` in a pipeline).
+  but refused for now: the live path's Lua steps and many transactions still touch several
+  slots (issue 17, docs/architecture.md). The parts already ready for one take a cluster
+  client: Rasa's stores (`connect_store`), the conversation transitions
+  (`handoff.conversation`), the readers of many conversations (`get_many`, `scan_keys`) and
+  pub/sub (`pubsub_client`, and `publish_on` in a pipeline).
 
 `connect` gives an asyncio client (the handoff service, the channels, the broker, the action
 server, the commands), `connect_sync` a blocking one (Rasa's tracker and lock stores, which Rasa
@@ -387,9 +387,9 @@ class _SyncSentinelRedis(_SyncRedis):
 
 def _refuse_cluster(address: RedisAddress) -> None:
     if address.kind == CLUSTER:
-        raise BadRedisUrl("Redis Cluster is not supported yet: the conversation transitions "
-                          "touch the conversation and the global queue in one transaction "
-                          "(issue 17). Use a single Redis or a Sentinel group.")
+        raise BadRedisUrl("Redis Cluster is not supported yet: the live path and several "
+                          "transactions still touch many slots in one step (issue 17). Use a "
+                          "single Redis or a Sentinel group.")
 
 
 def _node_settings(address: RedisAddress) -> Dict[str, Any]:

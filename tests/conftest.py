@@ -7,10 +7,12 @@ from typing import AsyncIterator, Iterator, List
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
-from tests.redis_cluster import ClusterGroup
+from handoff.redis_client import pubsub_client
+from tests.redis_cluster import ClusterGroup, async_client
 from tests.redis_server import RedisServer
 
 # Every test account's password: the account rules (handoff/account_rules.py) refuse short,
@@ -44,6 +46,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterGroup]:
     """A real Redis Cluster (3 primaries, 3 replicas) for a module's tests that leave it whole."""
     with ClusterGroup(tmp_path_factory.mktemp("cluster")) as started:
         yield started
+
+
+@pytest.fixture
+async def cluster_client(cluster: ClusterGroup) -> AsyncIterator[AsyncRedisCluster]:
+    """A client of the module's Cluster, every primary flushed."""
+    client = await async_client(cluster.url)
+    await client.flushall()
+    try:
+        yield client
+    finally:
+        await pubsub_client(client).close(close_connection_pool=True)
+        await client.close()
 
 
 @pytest.fixture

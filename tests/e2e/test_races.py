@@ -4,7 +4,7 @@ exactly one side answers it, and the bot never speaks while a human owns the con
 
 The web channel decides, in one Redis step with the state, whether a message goes to the person
 (the live path, never through Rasa) or to the bot (`handoff.relay.inbound`); each transition is
-one transaction on the same state, so each race ends one of two ways, and both must come out
+one Lua step on the same state, so each race ends one of two ways, and both must come out
 right:
 - claim: the message lands while the conversation waits, before or after the "joined" notice:
   the agent who claimed sees it, the bot never answers it;

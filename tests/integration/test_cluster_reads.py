@@ -5,7 +5,7 @@ living on every primary (`handoff.redis_client.get_many`, `scan_keys`)."""
 from __future__ import annotations
 
 import json
-from typing import AsyncIterator, List
+from typing import List
 
 import pytest
 from rasa.shared.core.events import (
@@ -26,23 +26,13 @@ from handoff.redis_client import get_many, is_cluster, scan_keys
 from handoff.service.insights.miner.jobs import MinerJobs, Question
 from handoff.service.insights.miner.source import read_messages
 from handoff.service.insights.resolved import ResolvedReplies
-from tests.redis_cluster import PRIMARIES, async_client
+from tests.redis_cluster import PRIMARIES
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 KEYS = Keys()
 CIDS = [f"reader-{n}" for n in range(12)]
 AGENT = {"handoff_agent": "alice", "agent": "Alice"}
-
-
-@pytest.fixture
-async def cluster_client(cluster) -> AsyncIterator[AsyncRedisCluster]:
-    client = await async_client(cluster.url)
-    await client.flushall()  # every primary
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture(params=["single", "cluster"])

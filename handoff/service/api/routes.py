@@ -123,7 +123,7 @@ async def queue(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     store = request.app[app_keys.STORE]
     # Three round trips however many wait: the ids, their records, their tickets.
-    records = [r for r in await store.get_many(await store.queued_ids()) if agent.serves(r.team)]
+    records = [r for r in await store.queued() if agent.serves(r.team)]
     tickets = []
     for record, ticket in zip(records, await store.tickets([r.ticket_id for r in records]),
                               strict=True):

@@ -31,8 +31,7 @@ def target_of(targets: Mapping[str, int], team: Optional[str]) -> int:
 async def now(redis: Redis, keys: Keys, store: ConversationStore, agents: Iterable[Agent],
               targets: Mapping[str, int], at: float) -> Dict[str, Any]:
     """The queue and the agents at `at`."""
-    ids = await store.queued_ids()
-    records = await store.get_many(ids) if ids else []
+    records = await store.queued()
     waits: List[float] = []
     late = 0
     for record in records:
@@ -43,8 +42,9 @@ async def now(redis: Redis, keys: Keys, store: ConversationStore, agents: Iterab
         waits.append(waited)
         late += int(waited > target_of(targets, team))
     online = await Presence(redis, keys).available(list(agents), at)
-    busy = [u for u in online if await store.agent_conversation_ids(u)]
-    return {"waiting": len(ids), "longest_wait": max(waits, default=None), "late": late,
+    held = await store.agents_conversation_ids(online) if online else {}
+    busy = [u for u in online if held[u]]
+    return {"waiting": len(records), "longest_wait": max(waits, default=None), "late": late,
             "agents_online": len(online), "agents_busy": len(busy)}
 
 

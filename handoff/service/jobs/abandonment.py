@@ -40,8 +40,7 @@ class Abandonment:
         now = self._clock()
         closed = 0
         # The whole queue in three round trips: its ids, records, and when each page was open.
-        web = [record for record in await self._store.get_many(await self._store.queued_ids())
-               if record.channel == WEB]
+        web = [record for record in await self._store.queued() if record.channel == WEB]
         seen = await self._redis.hmget(self._keys.customers_seen,
                                        [record.id for record in web]) if web else []
         for record, seen_at in zip(web, seen, strict=True):

@@ -3,8 +3,8 @@
 In queue order, for the teams whose `assignment` is `auto` (`handoff/teams.yml`).
 
 Every handoff-service process runs an assigner; they may race for the same conversation or the
-same agent. Each assignment is the state machine's `claim` (one Redis transaction that WATCHes
-the conversation and the agent's set, and checks the agent's limit inside it), so a
+same agent. Each assignment is the state machine's `claim` (a seat in the agent's set taken
+within their limit in one step, then the move in one step on the conversation's record), so a
 conversation is assigned once, an agent never goes over their limit, and a lost race is skipped
 until the next pass: nothing is assigned twice and nothing leaves the queue unassigned.
 """
@@ -47,8 +47,8 @@ class Assigner:
         online = await self._presence.available(agents, now)
         if not online:
             return 0
-        load = {a.username: len(await self._store.agent_conversation_ids(a.username))
-                for a in agents}
+        held = await self._store.agents_conversation_ids([a.username for a in agents])
+        load = {name: len(ids) for name, ids in held.items()}
         last = {k: float(v) for k, v in
                 (await self._redis.hgetall(self._keys.last_assigned)).items()}
         assigned = 0
