@@ -57,13 +57,22 @@ def has_lone_surrogate(text: str) -> bool:
 
 
 def holds_lone_surrogate(value: Any) -> bool:
-    """Whether a JSON value holds a lone surrogate anywhere (keys included)."""
-    if isinstance(value, str):
-        return has_lone_surrogate(value)
-    if isinstance(value, dict):
-        return any(holds_lone_surrogate(k) or holds_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(holds_lone_surrogate(v) for v in value)
+    """Whether a JSON value holds a lone surrogate anywhere (keys included), at any depth.
+
+    A loop, not a recursion: a client's JSON may be nested as deep as the parser allows (about
+    1,000 levels), deeper than a recursive walk can go.
+    """
+    waiting = [value]
+    while waiting:
+        item = waiting.pop()
+        if isinstance(item, str):
+            if has_lone_surrogate(item):
+                return True
+        elif isinstance(item, dict):
+            waiting.extend(item)
+            waiting.extend(item.values())
+        elif isinstance(item, list):
+            waiting.extend(item)
     return False
 
 

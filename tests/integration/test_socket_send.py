@@ -279,3 +279,18 @@ async def test_hostile_frames_get_a_documented_answer_and_only_what_was_accepted
         assert accepted and len(accepted) < FUZZ_FRAMES
         outbox = [m["text"] for m in await _outbox(redis, keys)]
         assert outbox == accepted
+
+
+async def test_a_frame_nested_as_deep_as_json_allows_is_answered(redis_server, redis, keys,
+                                                                marie_has_c1):
+    """600 levels: json.loads takes them; the check for text that cannot be stored once
+    recursed, and crashed the socket's handler, from about 500."""
+    deep = "[" * 600 + '"\\udcff"' + "]" * 600
+    async with console_of(redis_server, "marie") as (marie, console):
+        await console.ws.send_str('{"type": "message.send", "conversation_id": "c1", '
+                                  f'"text": "hi", "client_id": "deep", "x": {deep}}}')
+        answer = await console.answer()
+        assert answer["type"] == "message.refused" and answer["error"]["code"] == "bad_request"
+        assert (await console.send(conversation_id="c1", text="ok",
+                                   client_id="after"))["type"] == "message.accepted"
+        assert [m["text"] for m in await _outbox(redis, keys)] == ["ok"]

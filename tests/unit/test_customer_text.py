@@ -8,6 +8,7 @@ from handoff.customer_text import (
     MAX_MESSAGE_CHARS,
     NOTICES,
     TOO_LONG,
+    holds_lone_surrogate,
     neutralise,
     notice,
     payloads_of,
@@ -66,3 +67,15 @@ def test_payloads_of_buttons_and_quick_replies():
                         {"text": "ok?", "buttons": [{"title": "Yes", "payload": "/affirm"}]},
                         {"quick_replies": [{"title": "No", "payload": "/deny"},
                                            {"title": "bad"}, "junk"]}]) == OFFERED
+
+
+@pytest.mark.parametrize("bottom, expected", [("\udcff", True), ("fine", False)])
+def test_a_lone_surrogate_is_found_at_any_depth_a_parser_allows(bottom, expected):
+    # json.loads takes about 1,000 levels; a recursive walk stopped near 500 (RecursionError:
+    # the console's socket and the chat's metadata check crashed on such a frame).
+    deep: object = bottom
+    for level in range(5000):
+        deep = [deep] if level % 2 else {"a": deep}
+    assert holds_lone_surrogate(deep) is expected
+    assert holds_lone_surrogate({bottom: 1}) is expected  # keys too
+    assert holds_lone_surrogate([1, None, 2.5, {"k": [bottom]}]) is expected
