@@ -4,6 +4,12 @@ A consumer first re-reads its own pending entries (id `0`), then takes new ones 
 periodically claims entries that another consumer read but never acknowledged (it crashed).
 Handlers must therefore be idempotent.
 
+Several consumers of one group (several handoff services) share its entries. With a `lane`
+(e.g. a conversation), an entry is handled only once no other consumer still has an older
+entry of its lane pending: each consumer keeps such entries back (still pending, in its own
+list) and looks again before its next reads, so a conversation's entries take effect in stream
+order whoever reads them. Without a lane, order holds within one consumer only.
+
 A handler failure is either transient (Redis or Rasa unreachable: the entry is retried, as long
 as it takes) or not: an entry whose handler fails that way `max_failures` times is a poison
 entry; it moves to the dead-letter stream (`Keys.dead_letters`, with its stream, id, fields and
@@ -59,6 +65,11 @@ BatchHandler = Callable[[List[Entry], Acknowledgement], Awaitable[None]]
 OnDead = Callable[[Dict[str, str]], Awaitable[None]]
 TRANSIENT: Tuple[Type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 MAX_FAILURES = 3
+# How long a read waits while entries are held back for another consumer (ms, per round in a
+# row with nothing to handle): that consumer usually finishes within milliseconds; one that
+# died leaves its entries to be claimed after `claim_idle_ms`, and polling for it is paced.
+HOLD_WAITS_MS = (2, 5, 10, 20, 50, 100, 200)
+LANES_REMEMBERED = 4096  # other consumers' entries whose lane is known without a read
 
 
 class StreamConsumer:
@@ -99,6 +110,11 @@ class StreamConsumer:
         self._claim_idle_ms = claim_idle_ms
         self._next_claim = 0.0
         self._pending_first = True
+        # Read (so pending in this consumer) but behind another consumer's older entry of their
+        # lane; by id.
+        self._held: Dict[str, Entry] = {}
+        self._holding_rounds = 0
+        self._lanes_seen: Dict[str, str] = {}
 
     async def ensure_group(self) -> None:
         """Creates the group (and the stream) if missing; new groups start at the beginning."""
@@ -109,11 +125,21 @@ class StreamConsumer:
                 raise
 
     async def read(self) -> List[Entry]:
-        """Own pending entries first, then entries claimed from dead consumers, then new ones."""
+        """Own pending entries first, then entries claimed from dead consumers, then new ones.
+
+        Entries held back are pending too, but never returned again: a pending entry that
+        waits for another consumer must not keep this one from claiming or reading.
+        """
         if self._pending_first:
-            entries = await self._xreadgroup("0", block=None)
-            if entries:
-                return entries
+            after = "0"
+            while True:
+                entries = await self._xreadgroup(after, block=None)
+                fresh = [entry for entry in entries if entry[0] not in self._held]
+                if fresh:
+                    return fresh
+                if not entries:
+                    break
+                after = entries[-1][0]
             self._pending_first = False
         # An entry is claimable only after `claim_idle_ms`: looking more often than every half
         # of it finds nothing new and would cost every read a round trip.
@@ -124,7 +150,63 @@ class StreamConsumer:
             if claimed:
                 self._next_claim = 0.0  # there may be more
                 return claimed
-        return await self._xreadgroup(">", block=self._block_ms)
+        block = self._block_ms
+        if self._held:
+            block = min(block, HOLD_WAITS_MS[min(self._holding_rounds, len(HOLD_WAITS_MS) - 1)])
+        return await self._xreadgroup(">", block=block)
+
+    async def in_turn(self, entries: List[Entry]) -> List[Entry]:
+        """Of `entries` and those held back, the ones whose turn it is, in stream order.
+
+        An entry waits while another consumer of the group has an older entry of its lane
+        pending (read, not acknowledged): handled now, it could take effect before that one.
+        """
+        for entry in entries:
+            self._held[entry[0]] = entry
+        if not self._held or self._lane is None:
+            ready, self._held = list(self._held.values()), {}
+            return ready
+        candidates = sorted(self._held.values(), key=lambda entry: _id_key(entry[0]))
+        blockers = await self._older_elsewhere(candidates[-1][0])
+        ready, held = [], {}
+        for entry in candidates:
+            blocker = blockers.get(self._lane(entry[1]))
+            if blocker is not None and _id_key(blocker) < _id_key(entry[0]):
+                held[entry[0]] = entry
+            else:
+                ready.append(entry)
+        self._held = held
+        self._holding_rounds = 0 if ready or not held else self._holding_rounds + 1
+        return ready
+
+    async def _older_elsewhere(self, newest: str) -> Dict[str, str]:
+        """For each lane, the oldest entry up to `newest` pending in another consumer."""
+        summary = await self._redis.xpending(self.stream, self.group)
+        others = [(_text(c["name"]), int(c["pending"])) for c in summary.get("consumers") or []]
+        others = [(name, count) for name, count in others if name != self.consumer and count]
+        if not others:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name, count in others:
+                pipe.xpending_range(self.stream, self.group, min="-", max=newest, count=count,
+                                    consumername=name)
+            pending = [_text(row["message_id"]) for rows in await pipe.execute() for row in rows]
+        unknown = [entry_id for entry_id in pending if entry_id not in self._lanes_seen]
+        if unknown:
+            if len(self._lanes_seen) > LANES_REMEMBERED:
+                self._lanes_seen.clear()
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for entry_id in unknown:
+                    pipe.xrange(self.stream, entry_id, entry_id)
+                for entry_id, found in zip(unknown, await pipe.execute(), strict=True):
+                    # Gone (a dead letter's, trimmed): it holds nothing back.
+                    self._lanes_seen[entry_id] = self._lane(found[0][1]) if found else ""
+        oldest: Dict[str, str] = {}
+        for entry_id in pending:
+            lane = self._lanes_seen.get(entry_id)
+            if lane and (lane not in oldest or _id_key(entry_id) < _id_key(oldest[lane])):
+                oldest[lane] = entry_id
+        return oldest
 
     async def claim_stale(self) -> List[Entry]:
         """Takes over entries idle for longer than `claim_idle_ms` in other consumers."""
@@ -161,7 +243,7 @@ class StreamConsumer:
         await self._ensure_group_retrying(stop, retry_delay)
         while not stop.is_set():
             try:
-                entries = await self.read()
+                entries = await self.in_turn(await self.read())
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 logger.warning("stream.read.failure stream=%s error=%s", self.stream, exc)
                 await _wait(stop, retry_delay)
@@ -306,6 +388,10 @@ class StreamTrimmer:
             else:
                 floors.append(_next_id(group["last-delivered-id"]))
         return min(floors, key=_id_key)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _id_key(entry_id: str) -> Tuple[int, int]:

@@ -1,6 +1,7 @@
 """Acknowledged delivery: what a crashed consumer read but did not acknowledge comes back."""
 
 import asyncio
+import random
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -144,4 +145,78 @@ async def test_a_poison_entry_in_a_batch_is_found_entry_by_entry(redis):
 
     await asyncio.wait_for(consumer.run(one, stop, retry_delay=0.01, batch=batch), timeout=10)
     assert seen == ["0", "1", "3"] and await redis.xlen("dead") == 1
+    assert (await redis.xpending("s", "g"))["pending"] == 0
+
+
+async def test_an_entry_waits_while_another_consumer_has_an_older_one_of_its_lane(redis):
+    def lane(fields):
+        return fields["lane"]
+
+    one = StreamConsumer(redis, "s", "g", "one", block_ms=50, lane=lane)
+    other = StreamConsumer(redis, "s", "g", "other", block_ms=50, lane=lane)
+    await one.ensure_group()
+    first = await redis.xadd("s", {"lane": "a", "n": "1"})
+    assert [e[0] for e in await one.in_turn(await one.read())] == [first]
+    await redis.xadd("s", {"lane": "a", "n": "2"})
+    await redis.xadd("s", {"lane": "b", "n": "1"})
+    # Lane a's first entry is still being handled by `one`: only lane b's may go.
+    ready = await other.in_turn(await other.read())
+    assert [(f["lane"], f["n"]) for _, f in ready] == [("b", "1")]
+    await other.ack(ready[0][0])
+    assert await other.in_turn(await other.read()) == []  # still held, not read twice
+    await one.ack(first)
+    ready = await other.in_turn(await other.read())
+    assert [(f["lane"], f["n"]) for _, f in ready] == [("a", "2")]
+
+
+async def test_entries_held_for_a_dead_consumer_go_after_its_entry_is_claimed(redis):
+    def lane(fields):
+        return fields["lane"]
+
+    dead = StreamConsumer(redis, "s", "g", "dead", block_ms=50, lane=lane)
+    await dead.ensure_group()
+    await redis.xadd("s", {"lane": "a", "n": "1"})
+    assert len(await dead.read()) == 1  # and it dies before handling it
+    await redis.xadd("s", {"lane": "a", "n": "2"})
+    alive = StreamConsumer(redis, "s", "g", "alive", block_ms=50, lane=lane,
+                           claim_idle_ms=300)
+    seen, stop = [], asyncio.Event()
+
+    async def handler(entry_id, fields):
+        seen.append(fields["n"])
+        if len(seen) == 2:
+            stop.set()
+
+    await asyncio.wait_for(alive.run(handler, stop, retry_delay=0.01), timeout=10)
+    assert seen == ["1", "2"]
+    assert (await redis.xpending("s", "g"))["pending"] == 0
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["entry by entry", "batched"])
+async def test_several_consumers_handle_each_lane_in_stream_order(redis, batched):
+    """Three consumers of one group, handlers of uneven speed: every lane in stream order."""
+    lanes, per_lane = 5, 40
+    for n in range(per_lane):
+        for lane in range(lanes):
+            await redis.xadd("s", {"lane": str(lane), "n": str(n)})
+    seen = {str(lane): [] for lane in range(lanes)}
+    stop, rng = asyncio.Event(), random.Random(7)
+
+    async def handler(entry_id, fields):
+        await asyncio.sleep(rng.random() * 0.004)
+        seen[fields["lane"]].append(int(fields["n"]))
+        if sum(map(len, seen.values())) >= lanes * per_lane:
+            stop.set()
+
+    async def batch(entries, acknowledgement):
+        for entry_id, fields in entries:
+            await handler(entry_id, fields)
+
+    consumers = [StreamConsumer(redis, "s", "g", f"w{i}", block_ms=20, count=3,
+                                lane=lambda f: f["lane"]) for i in range(3)]
+    await consumers[0].ensure_group()
+    await asyncio.wait_for(asyncio.gather(*(
+        c.run(handler, stop, retry_delay=0.01, batch=batch if batched else None)
+        for c in consumers)), timeout=30)
+    assert seen == {str(lane): list(range(per_lane)) for lane in range(lanes)}
     assert (await redis.xpending("s", "g"))["pending"] == 0
