@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -190,8 +191,10 @@ class Service:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         # No abandonment, and no writes to the tracker (there is no Rasa): background work on
-        # the conversations of earlier examples would only slow the requests down.
-        self.settings = settings_for(_Url(redis_url), abandon_after=1e9,
+        # the conversations of earlier examples would only slow the requests down. Never, not a
+        # long time: the tickets are dated 100 s after the epoch, so that 1e9 s had already
+        # passed and a pass of the job could close the conversation `reset` was about to claim.
+        self.settings = settings_for(_Url(redis_url), abandon_after=math.inf,
                                      tracker_write_delay=1e9, orders_db_path=orders_db)
         self.keys = Keys(PREFIX)
         self.port = free_port()
