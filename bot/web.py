@@ -550,8 +550,8 @@ class WebChatInput(SocketIOInput):
             if self.journal is not None:
                 await self.journal.record_on(pipe, conversation_id, "customer", {
                     "text": message.text, "message_id": message_id})
-            await self.inbound.take_first_on(pipe, conversation_id, message.text or "",
-                                             message_id, self.name(), message.metadata)
+            take = await self.inbound.take_first_on(pipe, conversation_id, message.text or "",
+                                                    message_id, self.name(), message.metadata)
             waits = replicated_on(pipe, self._redis)
             replies = await pipe.execute(raise_on_error=False)
         if waits:  # not on enough replicas: not acknowledged, the page sends it again
@@ -561,6 +561,7 @@ class WebChatInput(SocketIOInput):
                            conversation_id, replies[0])
         if isinstance(replies[-1], Exception):
             raise replies[-1]
+        await self.inbound.follow(take, replies[-1])
         return self.inbound.way(replies[-1])
 
     async def _customer_here(self, conversation_id: str) -> None:

@@ -28,7 +28,7 @@ from handoff.relay.inbound import TAKE_LUA, Inbound
 
 # KEYS: the admission's 2 (rate counter, the message id's mark), the survey comment's, the
 # journal's 1, the take's 5 (its mark is the admission's). ARGV: the admission's 3, the
-# journal's 3, the take's 5.
+# journal's 3, the take's 7.
 # Reply: {count, claimed, way or -1 when stopped after the admission, pending survey or false}.
 _STEP = f"""
 local function admit(KEYS, ARGV)
@@ -46,7 +46,7 @@ local pending = redis.call('GET', KEYS[3])
 if pending then return {{admitted[1], 1, -1, pending}} end
 record({{KEYS[4]}}, {{ARGV[4], ARGV[5], ARGV[6]}})
 local way = take({{KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[2]}},
-                 {{ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]}})
+                 {{ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]}})
 return {{admitted[1], 1, way, false}}
 """
 
@@ -92,6 +92,8 @@ class WebAdmission:
         if isinstance(replies[0], Exception):
             raise replies[0]
         count, claimed, way, pending = replies[0]
+        if int(way) >= 0:
+            await self._inbound.follow(take_args, way)
         return Admitted(wait=self._limiter.verdict(counted, count), first=bool(claimed),
                         comment_pending=pending or None,
                         way=None if int(way) < 0 else self._inbound.way(way))

@@ -118,6 +118,14 @@ class Keys:
         """HASH, owner `handoff.outbox`: console client_id -> message id (resends are no-ops)."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:client_ids"
 
+    def outbox_due(self, conversation_id: str) -> str:
+        """HASH with a TTL, owner `handoff.outbox`, on a Redis Cluster only.
+
+        Message id -> its outbox fields (JSON), so that a resend enqueues a message whose outbox
+        entry (another slot, after the accept's step) a crash may have lost.
+        """
+        return f"{self.prefix}:conv:{{{conversation_id}}}:outbox-due"
+
     def contact(self, conversation_id: str) -> str:
         """HASH email, phone: contact details a waiting customer left, owner `Relay`."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:contact"
@@ -129,6 +137,14 @@ class Keys:
         (customer turns) and the delivery (agent turns, notices); emptied by the tracker writer.
         """
         return f"{self.prefix}:conv:{{{conversation_id}}}:segment"
+
+    def relay_due(self, conversation_id: str) -> str:
+        """HASH with a TTL, owner `handoff.relay.inbound`, on a Redis Cluster only.
+
+        Message id -> event (JSON) of a customer turn taken for the person, until its relay
+        entry is written (the relay stream lives in another slot: it follows the take's step).
+        """
+        return f"{self.prefix}:conv:{{{conversation_id}}}:relay-due"
 
     def last_customer_turn(self, conversation_id: str) -> str:
         """HASH, owner `handoff.relay`: the customer's last message of the human segment.

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
-from handoff.redis_client import check_replicated, replicated_on
+from handoff.redis_client import check_replicated, is_cluster, replicated_on
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,25 @@ redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
 return ARGV[2]
 """
 
+# On a Redis Cluster the outbox lives in another slot than the conversation: the step records
+# the client id and keeps the message (`Keys.outbox_due`) in the conversation's slot, and the
+# outbox entry follows. A resend of a message not delivered yet finds it there and enqueues it
+# again (the delivery does each message once), so a crash between the two loses nothing.
+# KEYS: client ids, outbox-due, delivered marks. ARGV: client id, message id, fields (JSON),
+# lifetime. Replies {message id, fields to enqueue or false}.
+_ACCEPT_THEN_ENQUEUE = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  return {ARGV[2], ARGV[3]}
+end
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+local mark = redis.call('HGET', KEYS[3], id)
+if mark == 'sent' or mark == 'failed' then return {id, false} end
+return {id, redis.call('HGET', KEYS[2], id)}
+"""
+DUE_FOR = 3600  # seconds a console may send a message again and have it enqueued
+
 
 async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, agent_name: str,
                  text: str, client_id: Optional[str]) -> OutboxMessage:
@@ -64,6 +83,8 @@ async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, age
     message = OutboxMessage(id=uuid.uuid4().hex, conversation_id=conversation_id, agent=agent,
                             agent_name=agent_name, text=text,
                             client_id=client_id or f"server-{uuid.uuid4().hex}")
+    if is_cluster(redis):
+        return await _accept_then_enqueue(redis, keys, message)
     flat = [part for item in message.to_fields().items() for part in item]
     async with redis.pipeline(transaction=False) as pipe:
         pipe.eval(_ACCEPT, 2, keys.client_ids(conversation_id), keys.outbox_stream,
@@ -74,6 +95,17 @@ async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, age
     if waits:
         check_replicated(replies.pop(), redis)
     return replace(message, id=replies[0])
+
+
+async def _accept_then_enqueue(redis: Any, keys: Keys, message: OutboxMessage) -> OutboxMessage:
+    cid = message.conversation_id
+    message_id, due = await redis.eval(
+        _ACCEPT_THEN_ENQUEUE, 3, keys.client_ids(cid), keys.outbox_due(cid), keys.delivered(cid),
+        message.client_id, message.id, json.dumps(message.to_fields(), ensure_ascii=False),
+        DUE_FOR)
+    if due:
+        await redis.xadd(keys.outbox_stream, json.loads(due))
+    return replace(message, id=message_id)
 
 
 async def enqueue_notice(redis: Redis, keys: Keys, conversation_id: str, kind: str, text: str,

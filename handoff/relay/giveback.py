@@ -34,19 +34,22 @@ from handoff.conversation import GIVEBACK_PLAN, Conversation, ConversationStore,
 from handoff.customer_text import neutralise
 from handoff.keys import Keys
 from handoff.rasa_api import RasaClient, RasaUnavailable, resume_events
-from handoff.redis_client import Script
+from handoff.redis_client import Script, is_cluster
 from handoff.relay.tracker import BOUNDARY, TrackerWriter
 
 logger = logging.getLogger(__name__)
 
 FINISH_AFTER = 10.0  # seconds before a give-back cut short is finished by `tick`
 
-# KEYS: conversation hash, segment, last customer turn, givebacks zset. ARGV: conversation id.
-# Returns false while the segment has turns; else the last customer turn (hash as a list).
+# KEYS: conversation hash, segment, last customer turn, and off a Redis Cluster the givebacks
+# zset (on one it lives in another slot: its entry is taken out after the step, and one left by
+# a crash between is dropped by `tick`, the record no longer `resume_pending`).
+# ARGV: conversation id. Returns false while the segment has turns; else the last customer turn
+# (hash as a list).
 _RELEASE = """
 if redis.call('XLEN', KEYS[2]) > 0 then return false end
 redis.call('HDEL', KEYS[1], 'resume_pending', 'giveback_plan')
-redis.call('ZREM', KEYS[4], ARGV[1])
+if KEYS[4] then redis.call('ZREM', KEYS[4], ARGV[1]) end
 local last = redis.call('HGETALL', KEYS[3])
 redis.call('DEL', KEYS[3])
 return last
@@ -63,6 +66,7 @@ class GiveBack:
         self._redis, self._keys, self._store = redis, keys, store
         self._rasa, self._writer, self._clock = rasa, writer, clock
         self._release = Script(redis, _RELEASE)
+        self._cluster = is_cluster(redis)
 
     async def run(self, conversation_id: str, target: State, *, owner: Optional[str] = None,
                   fields: Optional[Dict[str, str]] = None,
@@ -109,14 +113,16 @@ class GiveBack:
         await self._rasa.append_events(conversation_id, [*resume_events(language), *after],
                                        send=True, channel=channel)
         await self._writer.drop_boundary(conversation_id)
+        here = [self._keys.conversation(conversation_id), self._keys.segment(conversation_id),
+                self._keys.last_customer_turn(conversation_id)]
         while True:
-            last = await self._release(
-                keys=[self._keys.conversation(conversation_id), self._keys.segment(conversation_id),
-                      self._keys.last_customer_turn(conversation_id), self._keys.givebacks],
-                args=[conversation_id])
+            last = await self._release(keys=here if self._cluster else
+                                       [*here, self._keys.givebacks], args=[conversation_id])
             if last is not None:
                 break
             await self._writer.flush(conversation_id)
+        if self._cluster:
+            await self._redis.zrem(self._keys.givebacks, conversation_id)
         fields = dict(zip(last[::2], last[1::2], strict=True))
         if flow_intent:
             await self._rasa.trigger_intent(conversation_id, flow_intent, channel=channel)
@@ -149,6 +155,10 @@ class GiveBack:
                                               self._clock() - FINISH_AFTER, start=0, num=20)
         for conversation_id in due:
             record = await self._store.get(conversation_id)
+            if record.state in (State.BOT, State.CLOSED) and not record.resume_pending:
+                # Finished, its entry left by a crash after the step (on a Cluster).
+                await self._redis.zrem(self._keys.givebacks, conversation_id)
+                continue
             if record.state not in (State.BOT, State.CLOSED):
                 # Not the give-back it was any more: nothing to finish, nothing to hold back.
                 await self._writer.drop_boundary(conversation_id)

@@ -25,7 +25,7 @@ from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
 from handoff.rasa_api import RasaClient, RasaUnavailable
-from handoff.redis_client import Script
+from handoff.redis_client import Script, is_cluster
 from handoff.relay.stored_tracker import BUSY, UNKNOWN_LAYOUT, StoredTrackers
 
 logger = logging.getLogger(__name__)
@@ -43,15 +43,17 @@ BUSY_RETRY, BUSY_PATIENCE = 0.05, 30.0  # seconds: a flush waiting for Rasa's lo
 BOUNDARY = "boundary"
 
 # Forgets the conversation (and its empty segment) only when the segment is empty, in one step: a
-# turn appended meanwhile keeps it pending.
-# KEYS: segment, tracker-pending zset, lease. ARGV: conversation id.
+# turn appended meanwhile keeps it pending. On a Redis Cluster the tracker-pending zset is in
+# another slot: the step leaves it out and `_forget` follows.
+# KEYS: segment, lease, and off a Cluster the tracker-pending zset. ARGV: conversation id.
 _SETTLE = """
-if redis.call('XLEN', KEYS[1]) == 0 then
+local left = redis.call('XLEN', KEYS[1])
+if left == 0 then
   redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[1])
+  if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[1]) end
 end
-redis.call('DEL', KEYS[3])
-return redis.call('XLEN', KEYS[1])
+redis.call('DEL', KEYS[2])
+return left
 """
 
 Entries = List[Tuple[str, Dict[str, str]]]
@@ -63,7 +65,9 @@ async def append_turns(redis: Redis, keys: Keys, conversation_id: str,
 
     With `answered`, the customer's last message is marked answered (an agent replied).
     """
-    async with redis.pipeline(transaction=True) as pipe:
+    # On a Cluster the tracker-pending zset is in another slot: no MULTI across them; its entry
+    # goes after the turns (see `TrackerWriter._forget`).
+    async with redis.pipeline(transaction=not is_cluster(redis)) as pipe:
         queue_turns(pipe, keys, conversation_id, events, answered)
         await pipe.execute()
 
@@ -92,6 +96,7 @@ class TrackerWriter:
         self._redis, self._keys, self._rasa = redis, keys, rasa
         self._delay, self._clock = delay, clock
         self._settle = Script(redis, _SETTLE)
+        self._cluster = is_cluster(redis)
         self._stored = StoredTrackers(redis)
 
     async def flush(self, conversation_id: str,
@@ -153,7 +158,8 @@ class TrackerWriter:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for cid in batch:
                     await self._settle_on(pipe, cid)
-                await pipe.execute()
+                left = await pipe.execute()
+            await self._forget([cid for cid, n in zip(batch, left, strict=True) if int(n) == 0])
         return len(batch)
 
     async def _pending(self, conversation_id: str) -> Tuple[Entries, Optional[str]]:
@@ -187,13 +193,33 @@ class TrackerWriter:
         return busy
 
     async def _settled(self, conversation_id: str) -> bool:
-        return int(await self._settle_on(self._redis, conversation_id)) == 0
+        if int(await self._settle_on(self._redis, conversation_id)) > 0:
+            return False
+        await self._forget([conversation_id])
+        return True
 
     async def _settle_on(self, client: Union[Redis, Pipeline], conversation_id: str) -> Any:
         keys = self._keys
-        return await self._settle(keys=[keys.segment(conversation_id), keys.tracker_pending,
-                                        keys.tracker_lease(conversation_id)],
+        here = [keys.segment(conversation_id), keys.tracker_lease(conversation_id)]
+        return await self._settle(keys=here if self._cluster else [*here, keys.tracker_pending],
                                   args=[conversation_id], client=client)
+
+    async def _forget(self, settled: List[str]) -> None:
+        """On a Cluster, takes the settled conversations out of tracker-pending.
+
+        Off one the step did it. Then puts back any whose segment got a turn meanwhile: a
+        take's entry there may have landed just before the removal.
+        """
+        if not self._cluster or not settled:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self._keys.tracker_pending, *settled)
+            for cid in settled:
+                pipe.xlen(self._keys.segment(cid))
+            lengths = (await pipe.execute())[1:]
+        again = {cid: self._clock() for cid, n in zip(settled, lengths, strict=True) if n}
+        if again:
+            await self._redis.zadd(self._keys.tracker_pending, again, nx=True)
 
 
 def _before_boundary(entries: Entries) -> Tuple[Entries, Optional[str]]:
