@@ -205,6 +205,22 @@ class Script:
         return await self._registered(keys=list(keys), args=list(args), client=client)
 
 
+class ClusterClient(AsyncRedisCluster):
+    """redis-py's asyncio cluster client, which also routes the streams' two-word commands.
+
+    redis-py 4.6 finds no key in `XGROUP CREATE`, `XINFO GROUPS` and the like (it looks the
+    pair up as one command name) and refuses to send them; their key is the first argument.
+    """
+
+    async def _determine_slot(self, command: str, *args: Any) -> int:
+        if command.upper().split(" ", 1)[0] in _SUBCOMMAND_KEY_FIRST and " " in command and args:
+            return self.keyslot(args[0])
+        return await super()._determine_slot(command, *args)
+
+
+_SUBCOMMAND_KEY_FIRST = frozenset({"XGROUP", "XINFO"})
+
+
 def is_cluster(client: Any) -> bool:
     """Whether `client` speaks to a Redis Cluster, where an atomic step must stay in one slot."""
     return isinstance(client, (AsyncRedisCluster, SyncRedisCluster))

@@ -19,7 +19,7 @@ from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import RedisError
 
-from handoff.redis_client import RedisAddress
+from handoff.redis_client import ClusterClient, RedisAddress
 from stack.services import free_port
 from tests.redis_processes import RedisProcesses
 
@@ -72,7 +72,7 @@ def new_client(url: str, decode_responses: bool = True) -> AsyncRedisCluster:
     """redis-py's asyncio cluster client of the Cluster `url` names, as made synchronously:
     it knows only its seed nodes until its first command (or `initialize`)."""
     address = RedisAddress.parse(url)
-    return AsyncRedisCluster(
+    return ClusterClient(
         startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
         password=address.password, decode_responses=decode_responses, socket_timeout=2)
 

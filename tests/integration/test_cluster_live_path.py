@@ -8,6 +8,7 @@ between the two is played by running the step alone; the client's resend then co
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -21,6 +22,7 @@ from handoff.redis_client import Script, is_cluster
 from handoff.relay.giveback import GiveBack
 from handoff.relay.inbound import TAKE_LUA, TAKEN_BEFORE, TO_AGENT, TO_BOT, Inbound
 from handoff.relay.tracker import TrackerWriter, segment_events
+from handoff.streams import StreamConsumer
 from handoff.ticket import Reason, build_ticket
 from stack.services import free_port
 from tests import events as ev
@@ -151,3 +153,30 @@ async def test_a_giveback_entry_left_after_its_release_is_dropped_without_rasa(c
         writer = TrackerWriter(client, KEYS, rasa, delay=0)
         assert await GiveBack(client, KEYS, store, rasa, writer).tick() == 1
     assert await client.zcard(KEYS.givebacks) == 0
+
+
+async def test_stream_consumers_keep_lanes_in_order_and_dead_letter_a_poison_entry(client):
+    stream, dead_letters = KEYS.outbox_stream, KEYS.dead_letters
+    for n in range(30):
+        await client.xadd(stream, {"lane": str(n % 3), "n": str(n)})
+    seen, stop = {str(lane): [] for lane in range(3)}, asyncio.Event()
+
+    async def handler(entry_id, fields):
+        if fields["n"] == "7":
+            raise KeyError("a poison entry")
+        await asyncio.sleep(0.001 * (int(fields["n"]) % 4))
+        seen[fields["lane"]].append(int(fields["n"]))
+        if sum(map(len, seen.values())) == 29:
+            stop.set()
+
+    consumers = [StreamConsumer(client, stream, "g", f"w{i}", block_ms=20, count=2,
+                                dead_letters=dead_letters, lane=lambda f: f["lane"])
+                 for i in range(2)]
+    await consumers[0].ensure_group()
+    await asyncio.wait_for(asyncio.gather(*(c.run(handler, stop, retry_delay=0.01)
+                                            for c in consumers)), timeout=30)
+    assert seen == {str(lane): [n for n in range(30) if n % 3 == lane and n != 7]
+                    for lane in range(3)}
+    (_, dead), = await client.xrange(dead_letters)
+    assert json.loads(dead["fields"])["n"] == "7"
+    assert (await client.xpending(stream, "g"))["pending"] == 0
