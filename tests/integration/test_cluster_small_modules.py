@@ -12,7 +12,9 @@ import pytest
 from redis.crc import key_slot
 
 from handoff import notes
+from handoff.journal import TAKEN_FOR
 from handoff.keys import Keys
+from handoff.ratelimit import Limit, RateLimiter
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -23,6 +25,16 @@ KEYS = Keys()
 def client(request):  # type: ignore[no-untyped-def]
     """Each test on a single Redis and on the Cluster."""
     return request.getfixturevalue("redis" if request.param == "single" else "cluster_client")
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 30 * 33_334.0  # the start of a 30 s window
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def _slots(*keys: str) -> int:
@@ -37,3 +49,39 @@ async def test_notes_are_added_and_trimmed(client, monkeypatch):
     kept = await notes.all_notes(client, KEYS, "c1")
     assert [note["text"] for note in kept] == ["note 2", "note 3", "note 4"]
     assert {note["agent"] for note in kept} == {"alice"}
+
+
+LIMIT = Limit("test", 3, 30)
+
+
+async def test_rate_limit_counts_each_client_and_window(client):
+    clock = Clock()
+    limiter = RateLimiter(client, KEYS, clock)
+    assert [await limiter.retry_after(LIMIT, "a") for _ in range(3)] == [None] * 3
+    clock.now += 10
+    assert await limiter.retry_after(LIMIT, "a") == 20
+    assert await limiter.retry_after(LIMIT, "b") is None
+    counter = KEYS.rate(LIMIT.name, "a", int(clock.now // 30) * 30)
+    assert await client.get(counter) == "4"
+    assert 0 < await client.ttl(counter) <= LIMIT.window + 1
+    clock.now += 20
+    assert await limiter.retry_after(LIMIT, "a") is None
+
+
+async def test_rate_limit_admits_a_conversations_message_once(client):
+    # The chat's admission: the conversation is the client, the once-key the message's mark.
+    limiter = RateLimiter(client, KEYS, Clock())
+
+    async def admit(message_id: str):  # type: ignore[no-untyped-def]
+        async with client.pipeline(transaction=False) as pipe:
+            counted = await limiter.admit_once_on(pipe, LIMIT, "c1",
+                                                  KEYS.web_message("c1", message_id), TAKEN_FOR)
+            (count, claimed), = await pipe.execute()
+        return limiter.verdict(counted, count), bool(claimed)
+
+    assert await admit("m1") == (None, True)
+    assert await admit("m1") == (None, False)  # a resend
+    assert await admit("m2") == (None, True)
+    assert await admit("m3") == (30, False)  # over the limit: claims nothing
+    assert not await client.exists(KEYS.web_message("c1", "m3"))
+    assert await client.ttl(KEYS.web_message("c1", "m1")) > TAKEN_FOR - 5
