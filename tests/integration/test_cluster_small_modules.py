@@ -8,6 +8,8 @@ on one slot there, the writes in other slots following (see docs/architecture.md
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from redis.crc import key_slot
 
@@ -15,6 +17,7 @@ from handoff import notes
 from handoff.journal import TAKEN_FOR
 from handoff.keys import Keys
 from handoff.ratelimit import Limit, RateLimiter
+from handoff.service.api.login_guard import Attempt, LoginGuard, LoginPolicy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -85,3 +88,33 @@ async def test_rate_limit_admits_a_conversations_message_once(client):
     assert await admit("m3") == (30, False)  # over the limit: claims nothing
     assert not await client.exists(KEYS.web_message("c1", "m3"))
     assert await client.ttl(KEYS.web_message("c1", "m1")) > TAKEN_FOR - 5
+
+
+async def test_login_guard_counts_failures_on_every_counter_and_trusts_a_success(client):
+    clock = Clock()
+    guard = LoginGuard(client, KEYS, LoginPolicy(per_client=2, per_account=3, per_address=4),
+                       clock=clock)
+    attempt = Attempt("alice", "10.0.0.7")
+    counters = [KEYS.login_failures(scope) for scope in (
+        "client:alice:address:10.0.0.7", "address:10.0.0.7", "account:alice")]
+    assert _slots(*counters) > 1  # a MULTI over them is refused on the Cluster
+    for _ in range(3):
+        await guard.failed(attempt)
+    for key in counters:
+        assert await client.hget(key, "count") == "3"
+        assert await client.hget(key, "last") == repr(clock.now)
+        assert 0 < await client.ttl(key) <= LoginPolicy().forget_after
+    assert await guard.retry_after(attempt) == 2  # per client: 2 free, then 1 s, 2 s
+    device = await guard.succeeded(attempt)
+    assert await client.exists(counters[0]) == 0  # this client's own counter is cleared
+    assert await client.hget(counters[2], "count") == "3"  # the account's is not
+    trusted = KEYS.login_trusted("alice")
+    assert await client.zrange(trusted, 0, -1) == sorted(
+        ["address:10.0.0.7", f"device:{_sha256(device)}"])
+    assert 0 < await client.ttl(trusted) <= LoginPolicy().trust_for
+    # A trusted client is held by its own counter only: the address's 3 failures don't count.
+    assert await guard.retry_after(Attempt("alice", "10.0.0.7", device)) is None
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
