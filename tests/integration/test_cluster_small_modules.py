@@ -18,6 +18,7 @@ from handoff.journal import TAKEN_FOR
 from handoff.keys import Keys
 from handoff.ratelimit import Limit, RateLimiter
 from handoff.service.api.login_guard import Attempt, LoginGuard, LoginPolicy
+from handoff.survey import SurveyStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -118,3 +119,33 @@ async def test_login_guard_counts_failures_on_every_counter_and_trusts_a_success
 
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+SURVEY = {"conversation_id": "c1", "channel": "web", "language": "fr", "agent": "marie",
+          "agent_name": "Marie", "team": "orders", "reason": "complaint", "intent": "complaint",
+          "ticket_id": "t1"}
+
+
+async def test_surveys_are_started_answered_discarded_and_listed(client):
+    surveys = SurveyStore(client, KEYS)
+    ids = [await surveys.start(closed_by="agent", asked_at=100.0 + n, **SURVEY)
+           for n in range(4)]
+    assert _slots(KEYS.surveys(), *map(KEYS.survey, ids)) > 1
+    assert await surveys.answer(ids[0], "csat", 5) is True
+    assert await surveys.answer(ids[0], "csat", 1) is False  # a repeated tap
+    assert await surveys.decline(ids[1]) is True
+    await surveys.discard(ids[2])
+    assert await surveys.get(ids[2]) is None
+    assert await client.zscore(KEYS.surveys(), ids[2]) is None
+    rows = await surveys.between(100.0, 200.0)
+    assert [row["survey_id"] for row in rows] == [ids[0], ids[1], ids[3]]
+    assert [(row["csat"], row["declined"]) for row in rows] == [("5", "0"), ("", "1"), ("", "0")]
+    assert rows[0]["team"] == "orders" and rows[0]["language"] == "fr"
+
+
+async def test_a_survey_index_entry_without_its_record_is_skipped(client):
+    # What a process that died between a survey's index entry and its record leaves.
+    surveys = SurveyStore(client, KEYS)
+    await client.zadd(KEYS.surveys(), {"lost": 150.0})
+    kept = await surveys.start(closed_by="bot", asked_at=160.0, **SURVEY)
+    assert [row["survey_id"] for row in await surveys.between(100.0, 200.0)] == [kept]
