@@ -8,6 +8,7 @@ on one slot there, the writes in other slots following (see docs/architecture.md
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -16,9 +17,11 @@ from redis.crc import key_slot
 from handoff import notes
 from handoff.journal import TAKEN_FOR
 from handoff.keys import Keys
+from handoff.metrics import Recorder, Records
 from handoff.ratelimit import Limit, RateLimiter
 from handoff.service.api.login_guard import Attempt, LoginGuard, LoginPolicy
 from handoff.survey import SurveyStore
+from tests import events as ev
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -149,3 +152,53 @@ async def test_a_survey_index_entry_without_its_record_is_skipped(client):
     await client.zadd(KEYS.surveys(), {"lost": 150.0})
     kept = await surveys.start(closed_by="bot", asked_at=160.0, **SURVEY)
     assert [row["survey_id"] for row in await surveys.between(100.0, 200.0)] == [kept]
+
+
+def _said(cid: str, at: float, intent: str = "order_status", channel: str = "socketio"):  # type: ignore[no-untyped-def]
+    return {**ev.user("hi", intent, ts=at, channel=channel), "sender_id": cid}
+
+
+async def test_conversation_sessions_are_started_and_ended(client):
+    recorder, records = Recorder(client, KEYS), Records(client, KEYS)
+    for event in [
+        _said("web1", 100.0), _said("web1", 110.0, "delivery"),
+        _said("web1", 110.0, "delivery"),  # a retried entry counts once
+        _said("fb1", 200.0, channel="messenger"), {"event": "pause", "sender_id": "fb1"},
+        {"event": "session_started", "timestamp": 300.0, "sender_id": "web1"},
+        _said("web1", 301.0), _said("web1", 302.0),
+    ]:
+        await recorder.observe(event)
+    await client.hset(KEYS.metrics_current("fb1"), "ended_at", "250.0")  # closed, as a close
+    await recorder.observe(_said("fb1", 260.0, channel="messenger"))  # writes it: a new one
+    sessions = await records.sessions(0.0, 1000.0)
+    assert [(s.id, s.channel, s.handed_off, s.intents) for s in sessions] == [
+        ("web1:100.0", "socketio", False, ("delivery", "order_status")),
+        ("fb1:200.0", "messenger", True, ("order_status",)),
+        ("fb1:260.0", "messenger", False, ("order_status",)),
+        ("web1:301.0", "socketio", False, ("order_status",)),
+    ]
+    assert _slots(KEYS.metrics_current("web1"), KEYS.metrics_conversations,
+                  *(KEYS.metrics_conversation(s.id) for s in sessions)) > 1
+    assert await client.hget(KEYS.metrics_current("web1"), "session") == "web1:301.0"
+
+
+async def test_a_sessions_record_written_before_a_crash_is_taken_up_by_the_retry(client):
+    # What a process that died after writing a new session's record and index entry, before
+    # making it current (on a Cluster), leaves; the relay worker then reads the event again.
+    await client.hset(KEYS.metrics_conversation("web1:100.0"), mapping={
+        "conversation_id": "web1", "channel": "socketio", "started_at": "100.0"})
+    await client.zadd(KEYS.metrics_conversations, {"web1:100.0": 100.0})
+    await Recorder(client, KEYS).observe(_said("web1", 100.0))
+    [session] = await Records(client, KEYS).sessions(0.0, 1000.0)
+    assert (session.id, session.intents) == ("web1:100.0", ("order_status",))
+    assert await client.hget(KEYS.metrics_current("web1"), "session") == "web1:100.0"
+
+
+async def test_of_two_messages_at_once_that_start_a_session_one_starts_it(client):
+    recorder = Recorder(client, KEYS)
+    await asyncio.gather(*(recorder.observe(_said("web1", 100.0 + n)) for n in range(4)))
+    sessions = await Records(client, KEYS).sessions(0.0, 1000.0)
+    assert len(sessions) == 1
+    assert await client.hget(KEYS.metrics_current("web1"), "session") == sessions[0].id
+    leftovers = [key async for key in client.scan_iter(match=KEYS.metrics_conversation("*"))]
+    assert leftovers == [KEYS.metrics_conversation(sessions[0].id)]
