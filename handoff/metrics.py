@@ -18,7 +18,9 @@ read for every figure, so two durable records are kept, each indexed by time in 
   another process started meanwhile): the current session never names a session missing from
   the index. A process that dies in between leaves a record and entry that the current session
   does not name; the worker reads the same event again and takes them up (the session's id is
-  the conversation and the message's time).
+  the conversation and the message's time). Not covered: an event never read again, or a
+  process that dies while taking back, leaves that session in the index (the dashboard counts
+  it).
 - a **handoff** (`Keys.metrics_handoff`, one per ticket): reason, intent, channel, language,
   team, queued_at, claimed_at, first_reply_at, ended_at, outcome and agent. Written by the state
   machine with each transition (`handoff_queued`, `handoff_moved`: in its step off a Redis
