@@ -20,6 +20,7 @@ from handoff.keys import Keys
 from handoff.metrics import Recorder, Records
 from handoff.ratelimit import Limit, RateLimiter
 from handoff.service.api.login_guard import Attempt, LoginGuard, LoginPolicy
+from handoff.service.insights.enps import AlreadyAsked, EnpsStore
 from handoff.survey import SurveyStore
 from tests import events as ev
 
@@ -202,3 +203,42 @@ async def test_of_two_messages_at_once_that_start_a_session_one_starts_it(client
     assert await client.hget(KEYS.metrics_current("web1"), "session") == sessions[0].id
     leftovers = [key async for key in client.scan_iter(match=KEYS.metrics_conversation("*"))]
     assert leftovers == [KEYS.metrics_conversation(sessions[0].id)]
+
+
+NOVEMBER, DECEMBER = 1_762_000_000.0, 1_765_000_000.0  # 2025-11-01, 2025-12-06 (UTC)
+
+
+async def test_enps_answers_are_counted_once_per_agent_and_month(client):
+    enps = EnpsStore(client, KEYS)
+    for username, score in (("ann", 10), ("bob", 9), ("cid", 3)):
+        await enps.answer(username, score, NOVEMBER)
+    await enps.answer("dan", None, NOVEMBER)  # dismissed: asked, nothing counted
+    with pytest.raises(AlreadyAsked):
+        await enps.answer("ann", 0, NOVEMBER + 60)
+    assert not await enps.should_ask("dan", NOVEMBER)
+    assert await enps.should_ask("ann", DECEMBER)
+    assert _slots(KEYS.enps_asked("2025-11"), KEYS.enps_scores("2025-11"),
+                  KEYS.enps_periods) > 1
+    await enps.answer("ann", 8, DECEMBER)
+    assert [p.public() for p in await enps.scores("2025-01", "2025-12")] == [
+        {"period": "2025-11", "answers": 3, "score": 33.3, "shown": True},
+        {"period": "2025-12", "answers": 1, "score": None, "shown": False}]
+    assert await client.hgetall(KEYS.enps_scores("2025-11")) == {"10": "1", "9": "1", "3": "1"}
+
+
+async def test_enps_of_one_agent_answering_at_once_one_answer_counts(client):
+    enps = EnpsStore(client, KEYS)
+    results = await asyncio.gather(*(enps.answer("ann", n, NOVEMBER) for n in range(5)),
+                                   return_exceptions=True)
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, AlreadyAsked) for r in results if r is not None), results
+    [period] = await enps.scores("2025-11", "2025-11")
+    assert period.answers == 1
+
+
+async def test_enps_a_month_written_ahead_of_an_answer_that_did_not_come_is_skipped(client):
+    # What a Cluster's answer leaves when it was refused, or its process died, after the month.
+    enps = EnpsStore(client, KEYS)
+    await client.sadd(KEYS.enps_periods, "2025-10")
+    await enps.answer("ann", 7, NOVEMBER)
+    assert [p.period for p in await enps.scores("2025-01", "2025-12")] == ["2025-11"]
