@@ -17,7 +17,9 @@ from redis.crc import key_slot
 from handoff import notes
 from handoff.journal import TAKEN_FOR
 from handoff.keys import Keys
+from handoff.channels import messenger_address
 from handoff.metrics import Recorder, Records
+from handoff.profiles import ProfileStore
 from handoff.ratelimit import Limit, RateLimiter
 from handoff.service.api.login_guard import Attempt, LoginGuard, LoginPolicy
 from handoff.service.insights.enps import AlreadyAsked, EnpsStore
@@ -242,3 +244,31 @@ async def test_enps_a_month_written_ahead_of_an_answer_that_did_not_come_is_skip
     await client.sadd(KEYS.enps_periods, "2025-10")
     await enps.answer("ann", 7, NOVEMBER)
     assert [p.period for p in await enps.scores("2025-01", "2025-12")] == ["2025-11"]
+
+
+async def test_profiles_are_linked_and_merged(client):
+    profiles = ProfileStore(client, KEYS)
+    first = await profiles.link("socketio:a", "messenger:1")
+    second = await profiles.link("socketio:b", "messenger:2")
+    assert await profiles.identities("socketio:a") == ["messenger:1", "socketio:a"]
+    assert _slots(KEYS.profile(first), KEYS.profile(second),
+                  *map(KEYS.profile_of, ["socketio:a", "messenger:1", "socketio:b"])) > 1
+    merged = await profiles.link("messenger:1", "socketio:b")  # the same person, it turns out
+    everyone = ["messenger:1", "messenger:2", "socketio:a", "socketio:b"]
+    for member in everyone:
+        assert await profiles.identities(member) == everyone
+        assert await profiles.profile_id(member) == merged
+    gone = {first, second} - {merged}
+    assert [await client.exists(KEYS.profile(other)) for other in gone] == [0]
+
+
+async def test_a_conversation_moves_to_messenger_and_back(client):
+    profiles = ProfileStore(client, KEYS)
+    await profiles.link("socketio:web-1", "messenger:psid-9")
+    await profiles.move_to_messenger("web-1", "psid-9")
+    assert await profiles.messenger_conversation("psid-9") == "web-1"
+    assert await messenger_address(client, KEYS, "web-1") == "psid-9"
+    assert await client.hget(KEYS.conversation("web-1"), "channel") == "messenger"
+    assert await profiles.linked_conversations("web-1") == ["psid-9", "web-1"]
+    await profiles.move_to_web("web-1")
+    assert await client.hget(KEYS.conversation("web-1"), "channel") == "socketio"
