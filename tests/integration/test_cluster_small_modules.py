@@ -15,9 +15,9 @@ import pytest
 from redis.crc import key_slot
 
 from handoff import notes
+from handoff.channels import messenger_address
 from handoff.journal import TAKEN_FOR
 from handoff.keys import Keys
-from handoff.channels import messenger_address
 from handoff.metrics import Recorder, Records
 from handoff.profiles import ProfileStore
 from handoff.ratelimit import Limit, RateLimiter
