@@ -254,8 +254,13 @@ class Keys:
         return f"{self.prefix}:customers:seen"
 
     def rate(self, limit: str, client: str, window_start: int) -> str:
-        """STRING counter with a TTL, owner `handoff.ratelimit`: requests in one window."""
-        return f"{self.prefix}:rate:{limit}:{client}:{window_start}"
+        """STRING counter with a TTL, owner `handoff.ratelimit`: requests in one window.
+
+        The client is a hash tag, as a conversation's keys carry its id: a client that is a
+        conversation (the chat's limit) is counted in that conversation's slot, so that one
+        Lua step may count it and mark the message's id (`RateLimiter.admit_once_on`).
+        """
+        return f"{self.prefix}:rate:{limit}:{{{client}}}:{window_start}"
 
     def login_failures(self, scope: str) -> str:
         """HASH count, last (TTL a day), owner `handoff.service.api.login_guard`.

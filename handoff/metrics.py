@@ -11,6 +11,16 @@ read for every figure, so two durable records are kept, each indexed by time in 
   then starts a new one. It records the channel, whether a handoff happened (the `pause` that
   `action_handoff` appends) and the intents the customer expressed. Written by the relay worker,
   which reads every tracker event in order, so a session is always known before its pause.
+  Which session a message belongs to is decided in one Lua step on the conversation's
+  `Keys.metrics_current` (`SESSION`). Off a Redis Cluster the new session's record and its
+  entry in `Keys.metrics_conversations` are written in that step too; on a Cluster, where they
+  are in other slots, they are written before it (and taken back if the step finds a session
+  another process started meanwhile): the current session never names a session missing from
+  the index. A process that dies in between leaves a record and entry that the current session
+  does not name; the worker reads the same event again and takes them up (the session's id is
+  the conversation and the message's time). Not covered: an event never read again, or a
+  process that dies while taking back, leaves that session in the index (the dashboard counts
+  it).
 - a **handoff** (`Keys.metrics_handoff`, one per ticket): reason, intent, channel, language,
   team, queued_at, claimed_at, first_reply_at, ended_at, outcome and agent. Written by the state
   machine with each transition (`handoff_queued`, `handoff_moved`: in its step off a Redis
@@ -29,13 +39,35 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
 from handoff.keys import Keys
+from handoff.redis_client import Script, is_cluster
 from handoff.ticket import Ticket, is_topic
 
 HUMAN = ("queued", "assigned", "transferred")
 INTENT_FIELD = "intent:"
+
+# KEYS[1]: the conversation's current session; off a Cluster also KEYS[2], the new session's
+# record, and KEYS[3], the sessions' index. ARGV: the customer message's time, the new session's
+# id, its channel, the conversation id. Replies the session the message belongs to: the current
+# one, unless there is none, Rasa started a new one or the conversation was closed before the
+# message; then the new one, made current (and, with KEYS[2], recorded and indexed).
+SESSION = """
+local current = redis.call('HMGET', KEYS[1], 'session', 'new_session', 'ended_at')
+local ended = tonumber(current[3] or '0') or 0
+if current[1] and current[1] ~= '' and not (current[2] and current[2] ~= '')
+    and not (ended ~= 0 and tonumber(ARGV[1]) > ended) then
+  return current[1]
+end
+redis.call('HSET', KEYS[1], 'session', ARGV[2], 'started_at', ARGV[1])
+redis.call('HDEL', KEYS[1], 'ended_at', 'new_session')
+if KEYS[2] then
+  redis.call('HSET', KEYS[2], 'conversation_id', ARGV[4], 'channel', ARGV[3],
+             'started_at', ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[1], ARGV[2])
+end
+return ARGV[2]
+"""
 
 
 def handoff_queued(pipe: Pipeline, keys: Keys, ticket: Ticket, team: Optional[str]) -> None:
@@ -101,6 +133,7 @@ class Recorder:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
+        self._step, self._cluster = Script(redis, SESSION), is_cluster(redis)
 
     async def observe(self, event: Dict[str, Any]) -> None:
         """One tracker event (with `sender_id`); idempotent, so a retried entry counts once."""
@@ -127,26 +160,26 @@ class Recorder:
     async def _session_for(self, cid: str, at: float, channel: str) -> str:
         """The current session of `cid`, or a new one starting at `at`."""
         current = self._keys.metrics_current(cid)
-        while True:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(current)
-                    state = await pipe.hgetall(current)
-                    ended = float(state.get("ended_at") or 0)
-                    if state.get("session") and not state.get("new_session") and \
-                            not (ended and at > ended):
-                        return state["session"]
-                    session = f"{cid}:{at!r}"
-                    pipe.multi()
-                    pipe.hset(current, mapping={"session": session, "started_at": repr(at)})
-                    pipe.hdel(current, "ended_at", "new_session")
-                    pipe.hset(self._keys.metrics_conversation(session), mapping={
-                        "conversation_id": cid, "channel": channel, "started_at": repr(at)})
-                    pipe.zadd(self._keys.metrics_conversations, {session: at})
-                    await pipe.execute()
-                    return session
-                except WatchError:
-                    continue
+        session = f"{cid}:{at!r}"
+        record, index = self._keys.metrics_conversation(session), self._keys.metrics_conversations
+        args = [repr(at), session, channel, cid]
+        if not self._cluster:
+            return str(await self._step(keys=[current, record, index], args=args))
+        state = await self._redis.hgetall(current)
+        ended = float(state.get("ended_at") or 0)
+        if state.get("session") and not state.get("new_session") and not (ended and at > ended):
+            return str(state["session"])
+        # On a Cluster: the new session recorded and indexed before it is made current.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(record, mapping={"conversation_id": cid, "channel": channel,
+                                       "started_at": repr(at)})
+            pipe.zadd(index, {session: at})
+            await pipe.execute()
+        found = str(await self._step(keys=[current], args=args))
+        if found != session:  # another process started the session meanwhile: ours goes,
+            await self._redis.delete(record)  # the record first: an entry without is skipped
+            await self._redis.zrem(index, session)
+        return found
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,16 @@ from typing import Any, Dict, List
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
+from handoff.redis_client import Script
 
 MAX_NOTES = 500
+
+# KEYS[1]: the conversation's notes. ARGV: the note, how many to keep. One step on one key:
+# all or nothing on every topology (a Redis Cluster has no MULTI).
+_ADD = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+"""
 
 
 async def add(redis: Redis, keys: Keys, conversation_id: str, agent: str, agent_name: str,
@@ -19,10 +27,8 @@ async def add(redis: Redis, keys: Keys, conversation_id: str, agent: str, agent_
     """Stores a note and returns it."""
     note = {"id": uuid.uuid4().hex, "agent": agent, "agent_name": agent_name, "text": text,
             "timestamp": time.time()}
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.rpush(keys.notes(conversation_id), json.dumps(note, ensure_ascii=False))
-        pipe.ltrim(keys.notes(conversation_id), -MAX_NOTES, -1)
-        await pipe.execute()
+    await Script(redis, _ADD)(keys=[keys.notes(conversation_id)],
+                              args=[json.dumps(note, ensure_ascii=False), MAX_NOTES])
     return note
 
 

@@ -9,6 +9,15 @@ conversations on every channel) and moves the conversation: the new channel's me
 same Rasa conversation, with its whole history, and replies go to the new channel.
 
 Codes are random (about 40 bits), single-use (GETDEL) and expire after `CODE_TTL`.
+
+A link and a move to Messenger write keys of several identities, profiles and the conversation.
+Off a Redis Cluster each is one MULTI. On a Cluster those keys are in different slots and there
+is no MULTI: a link adds the identities to the profile first, then points each identity at it,
+then deletes the profiles merged into it; a move names the conversation in the Messenger user's
+alias, then moves the conversation's replies. A process that dies in between leaves a profile
+naming an identity that still points elsewhere (the link half made), or a merged profile that
+nothing points to any more, or a Messenger user who writes in the conversation whose replies
+still go to the web chat.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from redis.asyncio import Redis
 from handoff.channels import MESSENGER, WEB, messenger_address
 from handoff.conversation import ConversationStore
 from handoff.keys import Keys
-from handoff.redis_client import connect
+from handoff.redis_client import connect, is_cluster
 from handoff.settings import Settings
 
 CODE_TTL = 30 * 60
@@ -54,6 +63,7 @@ class ProfileStore:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
+        self._multi = not is_cluster(redis)  # off a Cluster, a link or a move in one MULTI
 
     async def issue_code(self, conversation_id: str, to_channel: str,
                          from_identity: str) -> str:
@@ -79,13 +89,24 @@ class ProfileStore:
         members = {first, second}
         for other in {a, b} - {None, target}:
             members |= set(await self._redis.smembers(self._keys.profile(other)))
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(self._keys.profile(target), *members)
+        merged = [self._keys.profile(other) for other in {a, b} - {None, target}]
+        if self._multi:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(self._keys.profile(target), *members)
+                for member in members:
+                    pipe.set(self._keys.profile_of(member), target)
+                for key in merged:
+                    pipe.delete(key)
+                await pipe.execute()
+            return target
+        # On a Cluster, one slot at a time, in this order (see the module's docstring).
+        await self._redis.sadd(self._keys.profile(target), *members)
+        async with self._redis.pipeline(transaction=False) as pipe:
             for member in members:
                 pipe.set(self._keys.profile_of(member), target)
-            for other in {a, b} - {None, target}:
-                pipe.delete(self._keys.profile(other))
             await pipe.execute()
+        for key in merged:  # one key each: no DEL over two slots
+            await self._redis.delete(key)
         return target
 
     async def profile_id(self, member: str) -> Optional[str]:
@@ -126,10 +147,13 @@ class ProfileStore:
 
     async def move_to_messenger(self, conversation_id: str, psid: str) -> None:
         """From now on this Messenger user writes in, and is answered in, `conversation_id`."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._keys.messenger_alias(psid), conversation_id)
-            ConversationStore(self._redis, self._keys).moved_on(pipe, conversation_id, MESSENGER,
-                                                                psid)
+        store, alias = ConversationStore(self._redis, self._keys), self._keys.messenger_alias(psid)
+        if not self._multi:  # on a Cluster: the alias, then the record, each in its own slot
+            await self._redis.set(alias, conversation_id)
+        async with self._redis.pipeline(transaction=self._multi) as pipe:
+            if self._multi:
+                pipe.set(alias, conversation_id)
+            store.moved_on(pipe, conversation_id, MESSENGER, psid)
             await pipe.execute()
 
     async def move_to_web(self, conversation_id: str) -> None:

@@ -34,9 +34,19 @@ MESSENGER_EVENTS = Limit("messenger-events", 15, 30)
 CALLBACK_PAGE = Limit("callback-page", 10, 60)
 
 
-# KEYS: the window's counter, a once-key. ARGV: the counter's lifetime, the limit, the
-# once-key's lifetime. Replies {count, 1 if the once-key was claimed now}: a request over the
-# limit claims nothing, so that its resend is not taken for a duplicate.
+# KEYS[1]: the window's counter. ARGV[1]: its lifetime. Replies the count: counted and dated
+# in one step on one key (a Redis Cluster has no MULTI).
+COUNT_LUA = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return count
+"""
+
+# KEYS: the window's counter, a once-key (on a Cluster, in the counter's slot: a client that
+# is a conversation, `Keys.rate`, and a key of that conversation). ARGV: the counter's
+# lifetime, the limit, the once-key's lifetime. Replies {count, 1 if the once-key was claimed
+# now}: a request over the limit claims nothing, so that its resend is not taken for a
+# duplicate.
 ADMIT_ONCE_LUA = """
 local count = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
@@ -52,13 +62,14 @@ class RateLimiter:
     def __init__(self, redis: Redis, keys: Keys, clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._clock = redis, keys, clock
         self._admit_once = Script(redis, ADMIT_ONCE_LUA)
+        self._count = Script(redis, COUNT_LUA)
 
     async def retry_after(self, limit: Limit, client: str) -> Optional[int]:
         """None if this request may go on, else the seconds to wait."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            counted = self.count_on(pipe, limit, client)
-            count, _ = await pipe.execute()
-        return self.verdict(counted, count)
+        now = self._clock()
+        key = self._keys.rate(limit.name, client, self._window_start(limit, now))
+        count = await self._count(keys=[key], args=[limit.window + 1])
+        return self.verdict((limit, now), count)
 
     def count_on(self, pipe: Pipeline, limit: Limit, client: str) -> Tuple[Limit, float]:
         """Counts this request on `pipe` (two replies); give them to `verdict`.

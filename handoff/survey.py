@@ -17,6 +17,11 @@ something else is answered by the bot as usual; the survey stays unanswered.
 The stored record (`Keys.survey`, one hash per survey; `Keys.surveys` orders them by time asked)
 keeps the conversation, its channel and language, who closed it, the agent and team, the handoff
 reason and intent, so that the dashboard can group scores by team or reason (`SurveyStore.between`).
+The record is the truth and the sorted set its index: off a Redis Cluster both are written (or
+deleted) in one MULTI; on a Cluster, where they are in different slots, the index entry is
+written before the record and taken out after it, so that a process that dies in between leaves
+an entry too many (`between` skips ids without a record), never a survey missing. Answers are
+one Lua step on the record alone.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from handoff.keys import Keys
+from handoff.redis_client import is_cluster
 
 # The stored fields, as the dashboard reads them (`SurveyStore.between` returns exactly these).
 FIELDS = ("survey_id", "conversation_id", "channel", "language", "closed_by", "agent",
@@ -236,6 +242,7 @@ class SurveyStore:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
+        self._multi = not is_cluster(redis)  # off a Cluster, record and index in one MULTI
 
     async def start(self, *, conversation_id: str, channel: str, language: str,
                     closed_by: str, agent: str = "", agent_name: str = "", team: str = "",
@@ -252,10 +259,14 @@ class SurveyStore:
                   "team": team or "", "reason": reason or "", "intent": intent or "",
                   "ticket_id": ticket_id or "", "asked_at": repr(asked), "csat": "", "nps": "",
                   "comment": "", "declined": "0", "answered_at": "", "step": "csat"}
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._keys.survey(survey_id), mapping=record)
-            pipe.zadd(self._keys.surveys(), {survey_id: asked})
-            await pipe.execute()
+        if self._multi:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(self._keys.survey(survey_id), mapping=record)
+                pipe.zadd(self._keys.surveys(), {survey_id: asked})
+                await pipe.execute()
+        else:
+            await self._redis.zadd(self._keys.surveys(), {survey_id: asked})
+            await self._redis.hset(self._keys.survey(survey_id), mapping=record)
         return survey_id
 
     async def start_for_bot_close(self, **context: Any) -> Optional[str]:
@@ -268,10 +279,14 @@ class SurveyStore:
 
     async def discard(self, survey_id: str) -> None:
         """Forgets a survey that could not be asked (the customer never saw it)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._keys.survey(survey_id))
-            pipe.zrem(self._keys.surveys(), survey_id)
-            await pipe.execute()
+        if self._multi:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._keys.survey(survey_id))
+                pipe.zrem(self._keys.surveys(), survey_id)
+                await pipe.execute()
+        else:
+            await self._redis.delete(self._keys.survey(survey_id))
+            await self._redis.zrem(self._keys.surveys(), survey_id)
 
     async def get(self, survey_id: str) -> Optional[Dict[str, str]]:
         """The whole record (with the internal `step`), or None."""

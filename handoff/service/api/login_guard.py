@@ -14,6 +14,12 @@ cookie, 30 days) or that address before, is held only by its own (account, clien
 attacker's volume, from anywhere else, never keeps the real agent out. Counters are forgotten a
 day after the last failure; a success clears that client's own counter. A refused attempt runs
 no password hash and counts nothing.
+
+Each counter and the trusted clients are a key of their own, each written in one Lua step. Off
+a Redis Cluster a failure (or a success) writes all of them in one MULTI; on a Cluster, where
+they are in different slots and a MULTI cannot span them, each key's step runs on its own: a
+process that dies in between has counted the failure on some counters only (the others
+under-count by one).
 """
 
 from __future__ import annotations
@@ -27,6 +33,23 @@ from typing import Callable, List, Optional
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
+from handoff.redis_client import Script, is_cluster
+
+# KEYS[1]: a failure counter. ARGV: now, its lifetime. Counted, dated and made to expire in one
+# step on one key.
+_FAILED = """
+redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('HSET', KEYS[1], 'last', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+"""
+
+# KEYS[1]: the account's trusted clients. ARGV: the device's member, the address's member, the
+# end of their trust, now, the set's lifetime.
+_TRUST = """
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1], ARGV[3], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+"""
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,8 @@ class LoginGuard:
     def __init__(self, redis: Redis, keys: Keys, policy: LoginPolicy = LoginPolicy(),
                  clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self.policy, self._clock = redis, keys, policy, clock
+        self._failed, self._trust = Script(redis, _FAILED), Script(redis, _TRUST)
+        self._multi = not is_cluster(redis)  # off a Cluster, all the keys in one MULTI
 
     async def retry_after(self, attempt: Attempt) -> Optional[int]:
         """None if this attempt may be checked now, else the seconds to wait."""
@@ -82,12 +107,10 @@ class LoginGuard:
         if attempt.account is not None and known is None:
             scopes.append(f"account:{attempt.account}")
         now = self._clock()
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=self._multi) as pipe:
             for scope in scopes:
-                key = self._keys.login_failures(scope)
-                pipe.hincrby(key, "count", 1)
-                pipe.hset(key, "last", repr(now))
-                pipe.expire(key, self.policy.forget_after)
+                await self._failed(keys=[self._keys.login_failures(scope)],
+                                   args=[repr(now), self.policy.forget_after], client=pipe)
             await pipe.execute()
 
     async def succeeded(self, attempt: Attempt) -> str:
@@ -96,15 +119,16 @@ class LoginGuard:
         device = attempt.device if _well_formed(attempt.device) else secrets.token_urlsafe(32)
         known = await self._known_client(attempt)
         trusted = self._keys.login_trusted(attempt.account)
-        until = self._clock() + self.policy.trust_for
-        async with self._redis.pipeline(transaction=True) as pipe:
+        now = self._clock()
+        async with self._redis.pipeline(transaction=self._multi) as pipe:
+            # One key each: on a Cluster, no DEL of keys in two slots.
             pipe.delete(self._keys.login_failures(self._client_scope(attempt, known)))
             pipe.delete(self._keys.login_failures(
                 f"client:{attempt.account}:address:{attempt.address}"))
-            pipe.zadd(trusted, {f"device:{_digest(device)}": until,
-                                f"address:{attempt.address}": until})
-            pipe.zremrangebyscore(trusted, 0, self._clock())
-            pipe.expire(trusted, self.policy.trust_for)
+            await self._trust(keys=[trusted], args=[
+                f"device:{_digest(device)}", f"address:{attempt.address}",
+                repr(now + self.policy.trust_for), repr(now), self.policy.trust_for],
+                client=pipe)
             await pipe.execute()
         return device
 
