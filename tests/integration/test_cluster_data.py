@@ -1,0 +1,74 @@
+"""Call-backs, approvals, order proofs, erasure and retention on the tests' real Redis Cluster
+(issue 17), and the same tests on a single Redis: each atomic step in one slot, the shared
+lists kept as indexes of the per-conversation hashes (an entry too many, never one missing)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from handoff.callbacks import DONE, SCHEDULED, CallbackError, Callbacks
+from handoff.keys import Keys
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+KEYS = Keys()
+
+
+@pytest.fixture(params=["single", "cluster"])
+def client(request):  # type: ignore[no-untyped-def]
+    """Each test on a single Redis and on the Cluster."""
+    return request.getfixturevalue("redis" if request.param == "single" else "cluster_client")
+
+
+async def test_a_call_back_offered_scheduled_and_done(client):
+    callbacks = Callbacks(client, KEYS)
+    offered, made = await callbacks.offer("c1", team="sales", language="fr", channel="web",
+                                          by="alice", by_name="Alice", now=100.0)
+    assert made
+    assert await callbacks.by_token(offered.token) == offered
+    assert await callbacks.of_conversation("c1") == [offered]
+    assert (await callbacks.offer("c1", team=None, language="en", channel="web", by="bob",
+                                  by_name="Bob"))[0] == offered  # the open one
+
+    scheduled, changed = await callbacks.schedule(offered, "now", 200.0, "0612345678", now=150.0)
+    assert changed and scheduled.status == SCHEDULED
+    assert await callbacks.due() == [scheduled]
+    assert await callbacks.schedule(scheduled, "now", 200.0, "0612345678") == (scheduled, False)
+    moved, changed = await callbacks.schedule(scheduled, "3600", 3600.0, "0612345678", now=160.0)
+    assert changed and [c.due_at for c in await callbacks.due()] == [3600.0]
+    assert await client.zscore(KEYS.callbacks_due, json.dumps(["c1", offered.id])) == 3600.0
+
+    done, recorded = await callbacks.record_outcome(moved, "reached", "ok", "bob", "Bob", "r1")
+    assert recorded and done.status == DONE
+    assert (await callbacks.get("c1", offered.id)).outcome == "reached"
+    assert await callbacks.due() == []
+    assert await client.zcard(KEYS.callbacks_due) == 0
+    assert (await callbacks.record_outcome(done, "reached", "ok", "bob", "Bob", "r1"))[1] is False
+    with pytest.raises(CallbackError, match="callback_done"):
+        await callbacks.record_outcome(done, "no_answer", "", "bob", "Bob", "r2")
+    with pytest.raises(CallbackError, match="callback_done"):
+        await callbacks.schedule(done, "now", 300.0, "0612345678")
+    assert await client.zcard(KEYS.callbacks_due) == 0  # a schedule refused leaves nothing
+
+
+async def test_the_call_back_list_reads_past_an_entry_too_many(client):
+    # What a crash between a step and the list's write leaves on a Cluster: entries whose hash
+    # is done, erased, or not scheduled yet. The list shows none of them.
+    callbacks = Callbacks(client, KEYS)
+    offered, _ = await callbacks.offer("c2", team=None, language="en", channel="web",
+                                       by="alice", by_name="Alice")
+    waiting, _ = await callbacks.offer("c3", team=None, language="en", channel="web",
+                                       by="alice", by_name="Alice")
+    scheduled, _ = await callbacks.schedule(offered, "now", 50.0, "0612345678")
+    done, _ = await callbacks.record_outcome(scheduled, "reached", "", "bob", "Bob", "r1")
+    await client.zadd(KEYS.callbacks_due, {json.dumps(["c2", done.id]): 1.0,
+                                           json.dumps(["c3", waiting.id]): 2.0,
+                                           json.dumps(["gone", "x"]): 3.0})
+    assert await callbacks.due() == []
+    # The done and the erased ones are taken out; the one not scheduled yet is left to its
+    # `schedule` (under way, or cut short).
+    assert await client.zrange(KEYS.callbacks_due, 0, -1) == [json.dumps(["c3", waiting.id])]
+    assert (await callbacks.schedule(waiting, "now", 60.0, "0612345678"))[1]
+    assert [c.id for c in await callbacks.due()] == [waiting.id]
