@@ -10,6 +10,7 @@ import pytest
 
 from handoff.callbacks import DONE, SCHEDULED, CallbackError, Callbacks
 from handoff.keys import Keys
+from handoff.orders.approvals import APPROVED, PENDING, REFUSED, AlreadyDecided, Approvals
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -72,3 +73,41 @@ async def test_the_call_back_list_reads_past_an_entry_too_many(client):
     assert await client.zrange(KEYS.callbacks_due, 0, -1) == [json.dumps(["c3", waiting.id])]
     assert (await callbacks.schedule(waiting, "now", 60.0, "0612345678"))[1]
     assert [c.id for c in await callbacks.due()] == [waiting.id]
+
+
+async def test_approvals_asked_decided_and_run(client):
+    approvals = Approvals(client, KEYS)
+    first, made = await approvals.request("c1", "req-1", "refund", "A100", 9000, "alice", "Alice")
+    assert made and first.status == PENDING
+    assert (await approvals.request("c1", "req-1", "refund", "A100", 9000, "alice",
+                                    "Alice")) == (first, False)
+    second, _ = await approvals.request("c2", "req-2", "voucher", "A200", 5000, "bob", "Bob")
+    assert [a.id for a in await approvals.pending()] == [first.id, second.id]
+    assert [a.id for a in await approvals.of_conversation("c1")] == [first.id]
+
+    approving = await approvals.decide("c1", first.id, True, "sue", "Sue")
+    assert (approving.status, approving.decided_by) == ("approving", "sue")
+    assert await approvals.finish(approving, True, {"refunded": 9000})
+    assert not await approvals.finish(approving, False, {})
+    with pytest.raises(AlreadyDecided) as refused:
+        await approvals.decide("c1", first.id, False, "tom", "Tom")
+    assert refused.value.status == APPROVED
+    assert (await approvals.decide("c2", second.id, False, "sue", "Sue")).status == REFUSED
+    assert await approvals.pending() == []
+    assert await client.zcard(KEYS.approvals_pending) == 0
+    # Asked again after the decision: the same approval, and nothing waits.
+    assert (await approvals.request("c1", "req-1", "refund", "A100", 9000, "alice",
+                                    "Alice"))[0].status == APPROVED
+    assert await client.zcard(KEYS.approvals_pending) == 0
+
+
+async def test_pending_approvals_read_past_an_entry_too_many(client):
+    approvals = Approvals(client, KEYS)
+    decided, _ = await approvals.request("c3", "req-3", "refund", "A300", 9000, "alice", "Alice")
+    await approvals.decide("c3", decided.id, False, "sue", "Sue")
+    waiting, _ = await approvals.request("c4", "req-4", "refund", "A400", 9000, "alice", "Alice")
+    # A crash between the decision's step and the set's write; a request cut short.
+    await client.zadd(KEYS.approvals_pending, {json.dumps(["c3", decided.id]): 1.0,
+                                               json.dumps(["c5", "under-way"]): 2.0})
+    assert [a.id for a in await approvals.pending()] == [waiting.id]
+    assert json.dumps(["c3", decided.id]) not in await client.zrange(KEYS.approvals_pending, 0, -1)
