@@ -7,10 +7,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 
+from actions import deps
+from actions.order_proof import FAILURE_WINDOW, RedisFailureCount
+from actions.transcript import MAILS_PER_DAY, ActionSendTranscript
 from handoff.callbacks import DONE, SCHEDULED, CallbackError, Callbacks
 from handoff.keys import Keys
+from handoff.mail import MailSettings
 from handoff.orders.approvals import APPROVED, PENDING, REFUSED, AlreadyDecided, Approvals
+from tests.smtp_server import LocalSmtpServer
+from tests.trackers import action_tracker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -111,3 +118,41 @@ async def test_pending_approvals_read_past_an_entry_too_many(client):
                                                json.dumps(["c5", "under-way"]): 2.0})
     assert [a.id for a in await approvals.pending()] == [waiting.id]
     assert json.dumps(["c3", decided.id]) not in await client.zrange(KEYS.approvals_pending, 0, -1)
+
+
+async def test_wrong_order_facts_counted(client):
+    failures = RedisFailureCount(client, KEYS)
+    await failures.add("10234")
+    await failures.add("10234")
+    assert await failures.count("10234") == 2 and await failures.count("10235") == 0
+    assert 0 < await client.ttl(KEYS.order_proof_failures("10234")) <= FAILURE_WINDOW
+
+
+@pytest.fixture
+def mailbox():  # type: ignore[no-untyped-def]
+    server = LocalSmtpServer().up()
+    try:
+        yield server
+    finally:
+        server.down()
+
+
+async def test_transcripts_mailed_and_counted_per_day(client, mailbox, monkeypatch):
+    deps.use_redis(client, KEYS)
+    monkeypatch.setattr(deps, "_mail", MailSettings(host=mailbox.host, port=mailbox.port,
+                                                    sender="shop@example.com", timeout=5))
+    try:
+        tracker = action_tracker("send me the transcript", intent="request_transcript",
+                                 slots={"email": "ann@example.com"})
+        said = []
+        for _ in range(MAILS_PER_DAY + 1):
+            dispatcher = CollectingDispatcher()
+            await ActionSendTranscript().run(dispatcher, tracker, {})
+            said.append(dispatcher.messages[0]["response"])
+    finally:
+        deps.use_redis(None)
+    assert said == ["utter_transcript_sent"] * MAILS_PER_DAY + ["utter_transcript_limit"]
+    assert len(mailbox.messages_to("ann@example.com")) == MAILS_PER_DAY
+    counter = KEYS.transcript_mails(tracker.sender_id)
+    assert int(await client.get(counter)) == MAILS_PER_DAY
+    assert 0 < await client.ttl(counter) <= 24 * 3600
