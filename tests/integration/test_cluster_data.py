@@ -5,6 +5,8 @@ lists kept as indexes of the per-conversation hashes (an entry too many, never o
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
@@ -15,7 +17,13 @@ from actions.transcript import MAILS_PER_DAY, ActionSendTranscript
 from handoff.callbacks import DONE, SCHEDULED, CallbackError, Callbacks
 from handoff.keys import Keys
 from handoff.mail import MailSettings
+from handoff.metrics import Records
 from handoff.orders.approvals import APPROVED, PENDING, REFUSED, AlreadyDecided, Approvals
+from handoff.privacy.erase import Eraser
+from handoff.privacy.finder import Customer
+from handoff.privacy.holdings import holdings
+from handoff.redis_client import is_cluster
+from tests.privacy_scan import every_value
 from tests.smtp_server import LocalSmtpServer
 from tests.trackers import action_tracker
 
@@ -156,3 +164,66 @@ async def test_transcripts_mailed_and_counted_per_day(client, mailbox, monkeypat
     counter = KEYS.transcript_mails(tracker.sender_id)
     assert int(await client.get(counter)) == MAILS_PER_DAY
     assert 0 < await client.ttl(counter) <= 24 * 3600
+
+
+async def _customer_data(client, cid: str, tid: str, at: float) -> str:  # type: ignore[no-untyped-def]
+    """What a closed conversation leaves, written key by key; its survey's id."""
+    session, survey = f"{cid}:{int(at)}", f"s-{uuid.uuid4().hex[:8]}"
+    await client.hset(KEYS.conversation(cid), mapping={"state": "bot", "updated_at": str(at)})
+    await client.hset(KEYS.metrics_handoff(tid), mapping={
+        "ticket_id": tid, "conversation_id": cid, "agent": "marie", "outcome": "closed",
+        "queued_at": str(at)})
+    await client.zadd(KEYS.metrics_handoffs, {tid: at})
+    await client.hset(KEYS.metrics_conversation(session), mapping={
+        "conversation_id": cid, "channel": "socketio", "started_at": str(at)})
+    await client.zadd(KEYS.metrics_conversations, {session: at})
+    await client.hset(KEYS.survey(survey), mapping={
+        "survey_id": survey, "conversation_id": cid, "ticket_id": tid, "csat": "4",
+        "comment": f"words of {cid}", "asked_at": str(at)})
+    await client.zadd(KEYS.surveys(), {survey: at})
+    await client.zadd(KEYS.recent_claims, {f"{cid}:{at}": at})
+    stream = KEYS.tickets_stream
+    # redis-py's cluster client finds no key in XGROUP: sent to the stream's node by hand.
+    await client.execute_command("XGROUP", "CREATE", stream, "routing", "0", "MKSTREAM", **(
+        {"target_nodes": client.get_node_from_key(stream)} if is_cluster(client) else {}))
+    await client.xadd(stream, {"conversation_id": "someone-else"})
+    await client.xadd(stream, {"conversation_id": cid, "ticket_id": tid})
+    await client.xreadgroup("routing", "r1", {stream: ">"})  # both pending
+    await client.rpush(KEYS.customer_tickets(cid), tid)
+    return survey
+
+
+async def test_an_erasure_unlinks_the_figures_and_leaves_nothing(client):
+    cid, tid, at = f"zoe-{uuid.uuid4().hex}", f"t-{uuid.uuid4().hex}", time.time() - 60
+    survey = await _customer_data(client, cid, tid, at)
+    held = await holdings(client, KEYS, Customer(conversations={cid}, tickets={tid}))
+    counts = await Eraser(client, KEYS).erase(held)
+    assert counts["handoffs_unlinked"] == counts["sessions_unlinked"] == 1
+    assert counts["surveys_unlinked"] == counts["claims_unlinked"] == 1
+    assert counts["stream_entries"] == 1
+
+    # Nothing names them, anywhere (keys, members, fields, stream entries).
+    assert [key for key, text in await every_value(client) if cid in text or tid in text] == []
+    # The figures are kept, once each, under new ids.
+    records = Records(client, KEYS)
+    handoffs = await records.handoffs(at - 60, at + 60)
+    assert [(h["conversation_id"], h["agent"], h["outcome"]) for h in handoffs] == [
+        ("", "marie", "closed")]
+    assert handoffs[0]["ticket_id"].startswith("erased-")
+    sessions = await records.sessions(at - 60, at + 60)
+    assert [(s.conversation_id, s.channel) for s in sessions] == [("", "socketio")]
+    surveys = await client.zrange(KEYS.surveys(), 0, -1)
+    assert len(surveys) == 1 and surveys[0] != survey
+    kept = await client.hgetall(KEYS.survey(surveys[0]))
+    assert (kept["csat"], kept["comment"], kept["conversation_id"]) == ("4", "", "")
+    assert kept["ticket_id"] == handoffs[0]["ticket_id"]
+    assert await client.zcard(KEYS.recent_claims) == 1
+    # The other customer's entry stays, still pending in its group; the stream was rebuilt.
+    entries = await client.xrange(KEYS.tickets_stream)
+    assert [fields["conversation_id"] for _, fields in entries] == ["someone-else"]
+    pending = await client.xpending(KEYS.tickets_stream, "routing")
+    assert pending["pending"] == 1 and pending["min"] == entries[0][0]
+
+    again = await Eraser(client, KEYS).erase(
+        await holdings(client, KEYS, Customer(conversations={cid}, tickets={tid})))
+    assert not any(again.values())
