@@ -22,6 +22,7 @@ from handoff.orders.approvals import APPROVED, PENDING, REFUSED, AlreadyDecided,
 from handoff.privacy.erase import Eraser
 from handoff.privacy.finder import Customer
 from handoff.privacy.holdings import holdings
+from handoff.privacy.retention import DAY, Retention, RetentionJob
 from handoff.redis_client import is_cluster
 from tests.privacy_scan import every_value
 from tests.smtp_server import LocalSmtpServer
@@ -183,9 +184,10 @@ async def _customer_data(client, cid: str, tid: str, at: float) -> str:  # type:
     await client.zadd(KEYS.surveys(), {survey: at})
     await client.zadd(KEYS.recent_claims, {f"{cid}:{at}": at})
     stream = KEYS.tickets_stream
-    # redis-py's cluster client finds no key in XGROUP: sent to the stream's node by hand.
-    await client.execute_command("XGROUP", "CREATE", stream, "routing", "0", "MKSTREAM", **(
-        {"target_nodes": client.get_node_from_key(stream)} if is_cluster(client) else {}))
+    if not await client.exists(stream):
+        # redis-py's cluster client finds no key in XGROUP: sent to the stream's node by hand.
+        await client.execute_command("XGROUP", "CREATE", stream, "routing", "0", "MKSTREAM", **(
+            {"target_nodes": client.get_node_from_key(stream)} if is_cluster(client) else {}))
     await client.xadd(stream, {"conversation_id": "someone-else"})
     await client.xadd(stream, {"conversation_id": cid, "ticket_id": tid})
     await client.xreadgroup("routing", "r1", {stream: ">"})  # both pending
@@ -227,3 +229,23 @@ async def test_an_erasure_unlinks_the_figures_and_leaves_nothing(client):
     again = await Eraser(client, KEYS).erase(
         await holdings(client, KEYS, Customer(conversations={cid}, tickets={tid})))
     assert not any(again.values())
+
+
+async def test_a_retention_pass_erases_then_drops_old_records(client):
+    cid, tid, today = f"old-{uuid.uuid4().hex}", f"t-{uuid.uuid4().hex}", time.time()
+    await _customer_data(client, cid, tid, today - 3600)
+    kept = f"new-{uuid.uuid4().hex}"  # recent: neither it nor its records go
+    await _customer_data(client, kept, f"t-{uuid.uuid4().hex}", today + 799 * DAY)
+    job = RetentionJob(client, KEYS, Retention(90, 730, 1095), lambda: today + 800 * DAY, 3600)
+    counts = await job.tick()
+    assert counts is not None
+    assert counts["conversations_erased"] == 1, counts
+    assert (counts["sessions"], counts["handoffs"], counts["surveys"]) == (1, 1, 1), counts
+    assert [key for key, text in await every_value(client) if cid in text or tid in text] == []
+    # What is left of the records is the recent conversation's: each index entry has its record.
+    for index, record in ((KEYS.metrics_handoffs, KEYS.metrics_handoff),
+                          (KEYS.metrics_conversations, KEYS.metrics_conversation),
+                          (KEYS.surveys(), KEYS.survey)):
+        members = await client.zrange(index, 0, -1)
+        assert len(members) == 1 and await client.exists(record(members[0])) == 1
+    assert await client.exists(KEYS.conversation(kept)) == 1
