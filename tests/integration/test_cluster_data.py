@@ -23,6 +23,7 @@ from handoff.privacy.erase import Eraser
 from handoff.privacy.finder import Customer
 from handoff.privacy.holdings import holdings
 from handoff.privacy.retention import DAY, Retention, RetentionJob
+from handoff.privacy.stream_rebuild import StreamRebuilder
 from handoff.redis_client import is_cluster
 from tests.privacy_scan import every_value
 from tests.smtp_server import LocalSmtpServer
@@ -249,3 +250,15 @@ async def test_a_retention_pass_erases_then_drops_old_records(client):
         members = await client.zrange(index, 0, -1)
         assert len(members) == 1 and await client.exists(record(members[0])) == 1
     assert await client.exists(KEYS.conversation(kept)) == 1
+
+
+async def test_a_stream_rebuilt_keeps_its_readers_in_place(client):
+    # One key, one Lua step: already one slot. Run on the Cluster to show it.
+    stream = KEYS.tickets_stream
+    await _customer_data(client, "c-rebuilt", "t-rebuilt", time.time())
+    first, second = [entry_id for entry_id, _ in await client.xrange(stream)]
+    await client.xdel(stream, first)
+    assert await StreamRebuilder(client).rebuild(stream) == 1
+    assert [entry_id for entry_id, _ in await client.xrange(stream)] == [second]
+    pending = await client.xpending(stream, "routing")
+    assert (pending["pending"], pending["min"]) == (1, second)
