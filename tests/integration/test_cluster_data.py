@@ -4,6 +4,7 @@ lists kept as indexes of the per-conversation hashes (an entry too many, never o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -91,6 +92,27 @@ async def test_the_call_back_list_reads_past_an_entry_too_many(client):
     assert (await callbacks.schedule(waiting, "now", 60.0, "0612345678"))[1]
     assert [c.id for c in await callbacks.due()] == [waiting.id]
 
+
+async def test_of_outcomes_recorded_at_once_exactly_one_counts(client):
+    # The compare-and-set that took WATCH's place: two agents, two requests, one outcome.
+    callbacks = Callbacks(client, KEYS)
+    for round_ in range(5):
+        offered, _ = await callbacks.offer(f"race-{round_}", team=None, language="en",
+                                           channel="web", by="alice", by_name="Alice")
+        scheduled, _ = await callbacks.schedule(offered, "now", 10.0, "0612345678")
+        results = await asyncio.gather(
+            *[callbacks.record_outcome(scheduled, outcome, "", agent, agent, f"r-{agent}")
+              for agent, outcome in (("bob", "reached"), ("eve", "no_answer"),
+                                     ("ann", "voicemail"))],
+            return_exceptions=True)
+        won = [r for r in results if not isinstance(r, BaseException)]
+        assert len(won) == 1 and won[0][1], results
+        assert all(isinstance(r, CallbackError) and r.code == "callback_done"
+                   for r in results if isinstance(r, BaseException)), results
+        stored = await callbacks.get(offered.conversation_id, offered.id)
+        assert (stored.status, stored.done_by, stored.outcome) == (
+            DONE, won[0][0].done_by, won[0][0].outcome)
+    assert await client.zcard(KEYS.callbacks_due) == 0
 
 async def test_approvals_asked_decided_and_run(client):
     approvals = Approvals(client, KEYS)
