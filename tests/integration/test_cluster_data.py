@@ -25,7 +25,6 @@ from handoff.privacy.finder import Customer
 from handoff.privacy.holdings import holdings
 from handoff.privacy.retention import DAY, Retention, RetentionJob
 from handoff.privacy.stream_rebuild import StreamRebuilder
-from handoff.redis_client import is_cluster
 from tests.privacy_scan import every_value
 from tests.smtp_server import LocalSmtpServer
 from tests.trackers import action_tracker
@@ -208,9 +207,7 @@ async def _customer_data(client, cid: str, tid: str, at: float) -> str:  # type:
     await client.zadd(KEYS.recent_claims, {f"{cid}:{at}": at})
     stream = KEYS.tickets_stream
     if not await client.exists(stream):
-        # redis-py's cluster client finds no key in XGROUP: sent to the stream's node by hand.
-        await client.execute_command("XGROUP", "CREATE", stream, "routing", "0", "MKSTREAM", **(
-            {"target_nodes": client.get_node_from_key(stream)} if is_cluster(client) else {}))
+        await client.xgroup_create(stream, "routing", id="0", mkstream=True)
     await client.xadd(stream, {"conversation_id": "someone-else"})
     await client.xadd(stream, {"conversation_id": cid, "ticket_id": tid})
     await client.xreadgroup("routing", "r1", {stream: ">"})  # both pending
