@@ -13,12 +13,20 @@ from redis.exceptions import RedisError
 from actions import deps
 from actions.orders import customer_language, latest_intent
 from handoff import mail
+from handoff.redis_client import Script
 
 logger = logging.getLogger(__name__)
 
 WAITING = "transcript_waiting"
 MAILS_PER_DAY = 3  # per conversation: the address is the customer's word, so bounded
 LIMIT_WINDOW = 24 * 3600
+
+# KEYS: the conversation's count. ARGV: the window (seconds). The day starts with the first
+# transcript sent (SET NX keeps its expiry); one step on one key, so one slot on a Cluster too.
+_COUNT = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+return redis.call('INCR', KEYS[1])
+"""
 
 
 class ActionSendTranscript(Action):
@@ -69,9 +77,7 @@ class ActionSendTranscript(Action):
             return [SlotSet(WAITING, False)]
         logger.info("transcript.mail.sent conversation=%s", tracker.sender_id)
         try:
-            async with redis.pipeline(transaction=True) as pipe:
-                # The day starts with the first transcript sent (SET NX keeps its expiry).
-                await pipe.set(counter, 0, ex=LIMIT_WINDOW, nx=True).incr(counter).execute()
+            await Script(redis, _COUNT)(keys=[counter], args=[LIMIT_WINDOW])
         except RedisError as exc:  # sent: the customer is told so; only the count is missed
             logger.warning("transcript.count.failure conversation=%s error=%s",
                            tracker.sender_id, exc)

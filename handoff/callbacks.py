@@ -29,11 +29,11 @@ from typing import Any, Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from handoff import pii
 from handoff.availability import OpeningHours
 from handoff.keys import Keys
+from handoff.redis_client import Script, is_cluster
 
 OFFERED, SCHEDULED, DONE = "offered", "scheduled", "done"
 OPEN_STATUSES = (OFFERED, SCHEDULED)
@@ -46,6 +46,33 @@ SLOT_LEAD = 30 * 60  # the first hour offered starts at least this long after no
 MAX_NOTE = 1000
 MAX_PHONE = 32
 MAX_REQUEST_ID = 64
+
+# KEYS: the call-back's hash, the conversation's call-backs, then (off a Cluster only) the
+# token. ARGV: call-back id, time offered, token's value, token's TTL, then field, value pairs.
+_OFFER = """
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4]) end
+return 1
+"""
+# KEYS: the call-back's hash, then (off a Cluster only) the call-back list. ARGV: the fields the
+# change was decided on, as read (JSON), the fields to write (JSON), `add` or `remove` (from the
+# list), the list's member, the due time. Replies 1 (written), 0 (the hash changed since it was
+# read: read again, as a WATCH would), -1 (no such call-back).
+_CHANGE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+for name, value in pairs(cjson.decode(ARGV[1])) do
+  if (redis.call('HGET', KEYS[1], name) or '') ~= value then return 0 end
+end
+for name, value in pairs(cjson.decode(ARGV[2])) do redis.call('HSET', KEYS[1], name, value) end
+if KEYS[2] then
+  if ARGV[3] == 'add' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+  else redis.call('ZREM', KEYS[2], ARGV[4]) end
+end
+return 1
+"""
+# What a change is decided on: another write of these since the read makes it read again.
+_DECIDED_ON = ("status", "slot", "phone", "request_id")
 
 
 class CallbackError(Exception):
@@ -206,6 +233,8 @@ class Callbacks:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
+        self._cluster = is_cluster(redis)
+        self._offer, self._change = Script(redis, _OFFER), Script(redis, _CHANGE)
 
     async def get(self, conversation_id: str, callback_id: str) -> Optional[Callback]:
         """One call-back, or None."""
@@ -256,12 +285,16 @@ class Callbacks:
                             channel=channel, token=secrets.token_urlsafe(18), offered_by=by,
                             offered_by_name=by_name, offered_at=now)
         keys = self._keys
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.callback(conversation_id, callback.id), mapping=_hash(callback))
-            pipe.zadd(keys.conversation_callbacks(conversation_id), {callback.id: now})
-            pipe.set(keys.callback_token(callback.token),
-                     json.dumps([conversation_id, callback.id]), ex=TOKEN_TTL)
-            await pipe.execute()
+        token_key = keys.callback_token(callback.token)
+        token_value = json.dumps([conversation_id, callback.id])
+        if self._cluster:  # the token first: alone, it names no call-back (`by_token`)
+            await self._redis.set(token_key, token_value, ex=TOKEN_TTL)
+        await self._offer(
+            keys=[keys.callback(conversation_id, callback.id),
+                  keys.conversation_callbacks(conversation_id),
+                  *([] if self._cluster else [token_key])],
+            args=[callback.id, repr(now), token_value, TOKEN_TTL,
+                  *[part for item in _hash(callback).items() for part in item]])
         return callback, True
 
     async def schedule(self, callback: Callback, slot: str, due_at: float, phone: str,
@@ -280,10 +313,7 @@ class Callbacks:
             return {"status": SCHEDULED, "slot": slot, "due_at": repr(due_at), "phone": phone,
                     "scheduled_at": repr(now)}
 
-        member = json.dumps([callback.conversation_id, callback.id])
-        return await self._update(callback, change,
-                                  lambda pipe: pipe.zadd(self._keys.callbacks_due,
-                                                         {member: due_at}))
+        return await self._update(callback, change, "add", due_at)
 
     async def record_outcome(self, callback: Callback, outcome: str, note: str, by: str,
                              by_name: str, request_id: str,
@@ -306,9 +336,7 @@ class Callbacks:
             return {"status": DONE, "outcome": outcome, "note": note, "done_by": by,
                     "done_by_name": by_name, "done_at": repr(now), "request_id": request_id}
 
-        member = json.dumps([callback.conversation_id, callback.id])
-        return await self._update(callback, change,
-                                  lambda pipe: pipe.zrem(self._keys.callbacks_due, member))
+        return await self._update(callback, change, "remove")
 
     async def mark_told(self, callback: Callback) -> None:
         """The outcome is in the conversation's record (a retry need not tell it again)."""
@@ -316,38 +344,72 @@ class Callbacks:
                                "told", "1")
 
     async def due(self, limit: int = 200) -> List[Callback]:
-        """Scheduled calls, soonest first (members whose call-back was erased are dropped)."""
+        """Scheduled calls, soonest first.
+
+        The list is an index of the hashes: a member whose call-back was erased or is done is
+        taken out; one not scheduled yet (a `schedule` under way, or cut short) is skipped.
+        """
         members = await self._redis.zrange(self._keys.callbacks_due, 0, limit - 1)
         found: List[Callback] = []
         for member in members:
             cid, callback_id = json.loads(member)
             callback = await self.get(cid, callback_id)
-            if callback is None:
+            if callback is None or callback.status == DONE:
                 await self._redis.zrem(self._keys.callbacks_due, member)
-            else:
+            elif callback.status == SCHEDULED:
                 found.append(callback)
-        return found
+        return sorted(found, key=lambda callback: callback.due_at)
 
-    async def _update(self, callback: Callback, change: Any, extra: Any) -> Tuple[Callback, bool]:
-        key = self._keys.callback(callback.conversation_id, callback.id)
-        while True:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    raw = await pipe.hgetall(key)
-                    if not raw:
-                        raise CallbackError("callback_unknown")
-                    current = Callback.from_hash(raw)
-                    written = change(current)
-                    if written is None:
-                        return current, False
-                    pipe.multi()
-                    pipe.hset(key, mapping=written)
-                    extra(pipe)
-                    await pipe.execute()
+    async def _update(self, callback: Callback, change: Any, listed: str,
+                      due_at: float = 0.0) -> Tuple[Callback, bool]:
+        """`change` applied to what the hash holds now, in one step on its slot.
+
+        On a Cluster the list entry is added before the step and taken out after it; after a
+        `schedule` the entry is set to what the hash backs (another `schedule` may have landed
+        between, or this one found the call-back done).
+        """
+        cid = callback.conversation_id
+        key, member = self._keys.callback(cid, callback.id), json.dumps([cid, callback.id])
+        due = self._keys.callbacks_due
+        listed_ahead = False
+        try:
+            while True:
+                raw = await self._redis.hgetall(key)
+                if not raw:
+                    raise CallbackError("callback_unknown")
+                current = Callback.from_hash(raw)
+                written = change(current)
+                if written is None:
+                    return current, False
+                if self._cluster and listed == "add":
+                    await self._redis.zadd(due, {member: due_at})
+                    listed_ahead = True
+                done = await self._change(
+                    keys=[key, *([] if self._cluster else [due])],
+                    args=[json.dumps({name: raw.get(name, "") for name in _DECIDED_ON}),
+                          json.dumps(written), listed, member, repr(due_at)])
+                if done == 1:
+                    if self._cluster and listed == "remove":  # done: it never comes back
+                        await self._redis.zrem(due, member)
                     return Callback.from_hash({**raw, **written}), True
-                except WatchError:
-                    continue
+                if done == -1:
+                    raise CallbackError("callback_unknown")
+        finally:
+            if listed_ahead:
+                await self._list_as_stored(key, member)
+
+    async def _list_as_stored(self, key: str, member: str) -> None:
+        """On a Cluster, after a `schedule`: its list entry as the hash backs it.
+
+        Scheduled: at its due time; done or erased (for good): out; offered (another
+        `schedule` under way): left, the readers skip it.
+        """
+        raw = await self._redis.hgetall(key)
+        if raw.get("status") == SCHEDULED:
+            await self._redis.zadd(self._keys.callbacks_due,
+                                   {member: float(raw.get("due_at") or 0)})
+        elif not raw or raw.get("status") == DONE:
+            await self._redis.zrem(self._keys.callbacks_due, member)
 
 
 def _hash(callback: Callback) -> Dict[str, str]:

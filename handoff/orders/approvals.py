@@ -5,9 +5,13 @@ request waits here, a supervisor approves or refuses it in the console, and an a
 then run through the desk (`handoff/orders/desk.py`) under the approval's own request id, so
 running it again (a double click, a retry after a crash) changes the order once.
 
-Each move is one Lua step on the approval's hash and the pending set: two supervisors deciding
-at once, or a double click, decide once. `pending → approving → approved | failed`, or
-`pending → refused`; `approving` may be approved again (the run was cut short).
+Each move is one Lua step on the approval's hash (its conversation's slot): two supervisors
+deciding at once, or a double click, decide once. `pending → approving → approved | failed`, or
+`pending → refused`; `approving` may be approved again (the run was cut short). The pending set
+lives in a slot of its own: off a Cluster the step writes it too (all or nothing); on a Cluster
+an approval's entry is added before the step that makes it and taken out after the one that
+decides it, and `pending` reads the set against the hashes, so a crash between leaves an entry
+too many, never one missing (docs/architecture.md, issue 17).
 """
 
 from __future__ import annotations
@@ -21,26 +25,29 @@ from typing import Any, Dict, List, Optional, Tuple
 from redis.asyncio import Redis
 
 from handoff.keys import Keys
+from handoff.redis_client import Script, is_cluster
 
 PENDING, APPROVING, APPROVED, REFUSED, FAILED = (
     "pending", "approving", "approved", "refused", "failed")
 
-# KEYS: approval hash, conversation's approvals, pending set. ARGV: id, time, member, fields...
+# KEYS: approval hash, conversation's approvals, then (off a Cluster only) the pending set.
+# ARGV: id, time, member, fields...
 _REQUEST = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+if KEYS[3] then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3]) end
 return 1
 """
-# KEYS: approval hash, pending set. ARGV: decision (approving|refused), member, by, name, time.
+# KEYS: approval hash, then (off a Cluster only) the pending set. ARGV: decision
+# (approving|refused), member, by, name, time.
 _DECIDE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status == 'pending' or (status == 'approving' and ARGV[1] == 'approving') then
   redis.call('HSET', KEYS[1], 'status', ARGV[1], 'decided_by', ARGV[3],
              'decided_by_name', ARGV[4], 'decided_at', ARGV[5])
-  redis.call('ZREM', KEYS[2], ARGV[2])
+  if KEYS[2] then redis.call('ZREM', KEYS[2], ARGV[2]) end
   return 'ok'
 end
 return status
@@ -111,6 +118,9 @@ class Approvals:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
+        self._cluster = is_cluster(redis)
+        self._request, self._decide = Script(redis, _REQUEST), Script(redis, _DECIDE)
+        self._finish = Script(redis, _FINISH)
 
     async def request(self, conversation_id: str, request_id: str, kind: str,
                       order_number: str, amount_cents: int, requested_by: str,
@@ -120,15 +130,21 @@ class Approvals:
         approval = Approval(aid, conversation_id, kind, order_number, amount_cents,
                             requested_by, requested_by_name, time.time())
         fields = {k: str(v) for k, v in asdict(approval).items()}
-        created = await self._redis.eval(
-            _REQUEST, 3, self._keys.approval(conversation_id, aid),
-            self._keys.conversation_approvals(conversation_id), self._keys.approvals_pending,
-            aid, str(approval.created_at), _member(conversation_id, aid),
-            *[part for item in fields.items() for part in item])
+        pending, member = self._keys.approvals_pending, _member(conversation_id, aid)
+        if self._cluster:  # the entry first: alone, `pending` skips it
+            await self._redis.zadd(pending, {member: approval.created_at}, nx=True)
+        created = await self._request(
+            keys=[self._keys.approval(conversation_id, aid),
+                  self._keys.conversation_approvals(conversation_id),
+                  *([] if self._cluster else [pending])],
+            args=[aid, str(approval.created_at), member,
+                  *[part for item in fields.items() for part in item]])
         if created:
             return approval, True
         found = await self.get(conversation_id, aid)
         assert found is not None
+        if self._cluster and found.status != PENDING:  # decided: the entry ahead goes
+            await self._redis.zrem(pending, member)
         return found, False
 
     async def get(self, conversation_id: str, aid: str) -> Optional[Approval]:
@@ -143,22 +159,35 @@ class Approvals:
         return [a for a in found if a is not None]
 
     async def pending(self) -> List[Approval]:
-        """Every approval waiting for a supervisor, oldest first."""
+        """Every approval waiting for a supervisor, oldest first.
+
+        The set is an index of the hashes: an entry whose approval was decided is taken out
+        (on a Cluster, a decision's removal comes after it); one whose hash is missing (a
+        request under way) is skipped.
+        """
         found = []
         for member in await self._redis.zrange(self._keys.approvals_pending, 0, -1):
             cid, aid = json.loads(member)
             approval = await self.get(cid, aid)
-            if approval is not None:
+            if approval is None:
+                continue
+            if approval.status != PENDING:
+                await self._redis.zrem(self._keys.approvals_pending, member)
+            else:
                 found.append(approval)
         return found
 
     async def decide(self, conversation_id: str, aid: str, approve: bool, supervisor: str,
                      supervisor_name: str) -> Approval:
         """Moves it to `approving` (to be run) or `refused`; `AlreadyDecided` otherwise."""
-        verdict = await self._redis.eval(
-            _DECIDE, 2, self._keys.approval(conversation_id, aid), self._keys.approvals_pending,
-            APPROVING if approve else REFUSED, _member(conversation_id, aid), supervisor,
-            supervisor_name, str(time.time()))
+        pending, member = self._keys.approvals_pending, _member(conversation_id, aid)
+        verdict = await self._decide(
+            keys=[self._keys.approval(conversation_id, aid),
+                  *([] if self._cluster else [pending])],
+            args=[APPROVING if approve else REFUSED, member, supervisor, supervisor_name,
+                  str(time.time())])
+        if self._cluster and verdict != "missing":  # decided, now or before: never pending again
+            await self._redis.zrem(pending, member)
         if verdict != "ok":
             raise AlreadyDecided(verdict)
         found = await self.get(conversation_id, aid)
@@ -167,9 +196,9 @@ class Approvals:
 
     async def finish(self, approval: Approval, done: bool, outcome: Dict[str, Any]) -> bool:
         """Records the run's outcome (`approved` or `failed`); False if another run did first."""
-        return bool(await self._redis.eval(
-            _FINISH, 1, self._keys.approval(approval.conversation_id, approval.id),
-            APPROVED if done else FAILED, json.dumps(outcome, ensure_ascii=False)))
+        return bool(await self._finish(
+            keys=[self._keys.approval(approval.conversation_id, approval.id)],
+            args=[APPROVED if done else FAILED, json.dumps(outcome, ensure_ascii=False)]))
 
 
 def _member(conversation_id: str, aid: str) -> str:

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from handoff.keys import Keys
 from handoff.orders.store import Order
+from handoff.redis_client import Script
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,14 @@ logger = logging.getLogger(__name__)
 # fact is not checked at all (a guesser would otherwise try until it is); a person helps.
 FAILURES_PER_ORDER = 10
 FAILURE_WINDOW = 24 * 3600  # seconds
+
+# KEYS: the order's count. ARGV: its lifetime (seconds). One more, and the lifetime set again,
+# in one step (one key: one slot, on a Redis Cluster too).
+_ADD = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return count
+"""
 
 _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\s@<>()\[\],;:\"'.]+")
 # UK ("BS8 1TH", "M2 4LQ") and French ("69003") postcodes, the shapes the shop delivers to.
@@ -118,6 +127,7 @@ class RedisFailureCount:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._add = Script(redis, _ADD)
 
     async def count(self, number: str) -> int:
         """Wrong facts for order ``number`` in the window (0 when Redis does not answer)."""
@@ -132,9 +142,6 @@ class RedisFailureCount:
         """Counts one more wrong fact for order ``number``."""
         key = self._keys.order_proof_failures(number)
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, FAILURE_WINDOW)
-                await pipe.execute()
+            await self._add(keys=[key], args=[FAILURE_WINDOW])
         except RedisError as exc:
             logger.warning("orders.proof.add_unavailable error=%s", type(exc).__name__)

@@ -15,6 +15,13 @@ before and after. Nothing left links them back to the customer.
 
 Every step is idempotent: erasing again finds nothing and changes nothing. Closing a live
 conversation first is the caller's (`handoff.privacy.desk`), as it needs the give-back.
+
+On a Redis Cluster (issue 17) a record and its index (`metrics:handoffs`, `surveys`...) live in
+different slots, and a record cannot be renamed into another slot: the record is copied under
+its new id without who, the old one deleted, and then its index entry renamed in one step on
+the index. Off a Cluster the three are one Lua step, as before. A crash between can cost the
+dashboard that one record's figures (an index entry whose record is missing, which readers skip;
+an unindexed copy nobody reads), never leave the customer's data behind.
 """
 
 from __future__ import annotations
@@ -27,9 +34,8 @@ from redis.asyncio import Redis
 
 from handoff.keys import RASA_KEYS, Keys
 from handoff.privacy.holdings import Holdings
-from handoff.privacy.store import stream_groups
 from handoff.privacy.stream_rebuild import StreamRebuilder
-from handoff.redis_client import Script
+from handoff.redis_client import Script, is_cluster
 
 BATCH = 100
 ERASED = "erased"  # prefix of the random ids of records kept for the figures
@@ -49,6 +55,35 @@ if score then
 end
 return 1
 """
+# On a Cluster. KEYS: index zset. ARGV: old member, new member ('' for none). The old member's
+# entry renamed (or taken out), in one step on the index.
+_REINDEX = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  if ARGV[2] ~= '' then redis.call('ZADD', KEYS[1], score, ARGV[2]) end
+end
+return 1
+"""
+# KEYS: a stream. ARGV: entry ids. Acknowledged in every group of the stream and deleted, in
+# one step (one key: one slot). The groups are read here: redis-py's cluster client cannot send
+# XINFO GROUPS, and a group made meanwhile cannot be missed. Replies how many were deleted.
+_DROP_ENTRIES = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  for i = 1, #group, 2 do
+    if group[i] == 'name' then redis.call('XACK', KEYS[1], group[i + 1], unpack(ARGV)) end
+  end
+end
+return redis.call('XDEL', KEYS[1], unpack(ARGV))
+"""
+# KEYS: the recent claims. ARGV: old member, new member. The claim keeps its time, not its name.
+_RENAME_MEMBER = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if score then redis.call('ZADD', KEYS[1], score, ARGV[2]) end
+return 1
+"""
 
 
 def new_id() -> str:
@@ -61,7 +96,11 @@ class Eraser:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
-        self._unlink = Script(redis, _UNLINK_RECORD)
+        self._cluster = is_cluster(redis)
+        self._unlink_record = Script(redis, _UNLINK_RECORD)
+        self._reindex = Script(redis, _REINDEX)
+        self._drop_entries = Script(redis, _DROP_ENTRIES)
+        self._rename_member = Script(redis, _RENAME_MEMBER)
         self._streams = StreamRebuilder(redis)
 
     async def erase(self, held: Holdings) -> Dict[str, int]:
@@ -91,14 +130,9 @@ class Eraser:
     async def _stream_entries(self, found: Dict[str, List[str]]) -> int:
         removed = 0
         for stream, ids in found.items():
-            groups = await stream_groups(self._redis, stream)
             for start in range(0, len(ids), BATCH):
-                chunk = ids[start:start + BATCH]
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    for group in groups:
-                        pipe.xack(stream, group, *chunk)
-                    pipe.xdel(stream, *chunk)
-                    removed += (await pipe.execute())[-1]
+                removed += await self._drop_entries(keys=[stream],
+                                                    args=ids[start:start + BATCH])
             await self._streams.rebuild(stream)
         return removed
 
@@ -138,13 +172,8 @@ class Eraser:
     async def _claims(self, members: List[str]) -> int:
         """Recent claims (estimated waits) keep their time, not whose conversation it was."""
         for member in members:
-            score = await self._redis.zscore(self._keys.recent_claims, member)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.zrem(self._keys.recent_claims, member)
-                if score is not None:
-                    pipe.zadd(self._keys.recent_claims,
-                              {f"{new_id()}:{member.rsplit(':', 1)[-1]}": score})
-                await pipe.execute()
+            await self._rename_member(keys=[self._keys.recent_claims],
+                                      args=[member, f"{new_id()}:{member.rsplit(':', 1)[-1]}"])
         return len(members)
 
     async def _members(self, members: List[Tuple[str, str]]) -> int:
@@ -158,6 +187,22 @@ class Eraser:
             elif kind == "set":
                 removed += await self._redis.srem(key, member)
         return removed
+
+    async def _unlink(self, keys: List[str], args: List[str]) -> None:
+        """Renames a kept record (KEYS: index, old, new) and its index entry, without who.
+
+        ARGV: old member, new member, then the fields written to the record.
+        """
+        if not self._cluster:
+            await self._unlink_record(keys=keys, args=args)
+            return
+        index, old, new = keys
+        raw = await self._redis.hgetall(old)
+        if raw:  # copied without who, then the old one goes: the customer's data first
+            written = dict(zip(args[2::2], args[3::2], strict=True))
+            await self._redis.hset(new, mapping={**raw, **written})
+            await self._redis.delete(old)
+        await self._reindex(keys=[index], args=[args[0], args[1] if raw else ""])
 
     async def _delete(self, names: List[str]) -> int:
         removed = 0

@@ -15,6 +15,11 @@ Every handoff-service process runs the job; a pass runs in one of them at a time
 once per `every` seconds across all of them: the process that takes the lease (SET NX with a
 TTL of `every`) runs it and leaves the lease to expire, renewing it while a long pass goes on.
 Progress and counts are logged; each pass that removed something is in the audit log.
+
+On a Redis Cluster (issue 17) aggregated records and their index live in different slots: the
+records of a batch are deleted first, then their index entries, so a crash between leaves index
+entries whose record is missing (the dashboard's readers skip them; the next pass takes them
+out), never a record nobody can find. Off a Cluster the two are one MULTI, as before.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from handoff.privacy.finder import Customer
 from handoff.privacy.holdings import holdings
 from handoff.privacy.store import scan, tracker
 from handoff.profiles import identity
-from handoff.redis_client import Script
+from handoff.redis_client import Script, is_cluster
 from handoff.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -81,6 +86,7 @@ class RetentionJob:
         self._redis, self._keys, self._retention = redis, keys, retention
         self._clock, self._lease_ms = clock, max(1000, int(every * 1000))
         self._renew = Script(redis, _RENEW)
+        self._cluster = is_cluster(redis)
         self._eraser = Eraser(redis, keys)
 
     async def tick(self) -> Optional[Dict[str, int]]:
@@ -198,8 +204,12 @@ class RetentionJob:
             ids = await self._redis.zrangebyscore(index, "-inf", f"({cutoff}", start=0, num=BATCH)
             if not ids:
                 return dropped
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.unlink(*(record(one) for one in ids))
-                pipe.zrem(index, *ids)
-                await pipe.execute()
+            if self._cluster:  # the records first, then what finds them
+                await self._redis.unlink(*(record(one) for one in ids))
+                await self._redis.zrem(index, *ids)
+            else:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.unlink(*(record(one) for one in ids))
+                    pipe.zrem(index, *ids)
+                    await pipe.execute()
             dropped += len(ids)

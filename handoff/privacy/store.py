@@ -105,14 +105,6 @@ async def tracker(redis: Redis, conversation_id: str) -> Dict[str, Any]:
     return json.loads(raw) if raw else {}
 
 
-async def stream_groups(redis: Redis, stream: str) -> List[str]:
-    """The consumer groups reading `stream`."""
-    try:
-        return [group["name"] for group in await redis.xinfo_groups(stream)]
-    except ResponseError:
-        return []
-
-
 async def rewrite_persistence(redis: Redis, patience: float = 60.0) -> List[str]:
     """Asks Redis to rewrite its files from what it holds now; what it was asked.
 
