@@ -30,7 +30,7 @@ from typing import Callable, List, Optional, Tuple
 from redis.asyncio import Redis
 
 from handoff.keys import RASA_KEY_PREFIX, RASA_KEYS, RasaKeys, is_hash_tagged
-from handoff.redis_client import Script, connect
+from handoff.redis_client import CLUSTER, RedisAddress, Script, connect
 from handoff.relay.stored_tracker import LOCK_HELD
 from handoff.settings import Settings
 
@@ -135,7 +135,16 @@ def _progress(outcome: Outcome, check: bool) -> str:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    redis = connect(Settings.from_env().redis_url)
+    url = Settings.from_env().redis_url
+    if RedisAddress.parse(url).kind == CLUSTER:
+        # A Cluster cannot rename a key into another slot: every move would be refused.
+        print("REDIS_URL names a Redis Cluster: run this on the single Redis or Sentinel group "
+              "the data comes from, before moving it to the Cluster (docs/deploy.md).\n"
+              "REDIS_URL désigne un Redis Cluster : lancez cette commande sur le Redis seul ou "
+              "le groupe Sentinel d'où viennent les données, avant de les passer sur le Cluster "
+              "(docs/deploy.md).", file=sys.stderr)
+        return 2
+    redis = connect(url)
     try:
         outcome = await migrate(redis, RasaKeys(args.prefix), check=args.check, say=print)
     finally:

@@ -10,12 +10,10 @@ One setting, `REDIS_URL`, names the Redis of every process (docs/deploy.md):
   their own take `?sentinel_password=…` (and `sentinel_username=…`). A message is acknowledged
   to the customer or the agent only once `wait_replicas` replicas (`?wait_replicas=N`, 1 by
   default) have it: see `replicated_on`;
-- `redis+cluster://[[user]:password@]host[:port][,host[:port]...]`: a Redis Cluster. Understood,
-  but refused for now: the live path's Lua steps and many transactions still touch several
-  slots (issue 17, docs/architecture.md). The parts already ready for one take a cluster
-  client: Rasa's stores (`connect_store`), the conversation transitions
-  (`handoff.conversation`), the readers of many conversations (`get_many`, `scan_keys`) and
-  pub/sub (`pubsub_client`, and `publish_on` in a pipeline).
+- `redis+cluster://[[user]:password@]host[:port][,host[:port]...]`: a Redis Cluster, whose
+  nodes are found from those given. Every atomic step names one slot's keys there
+  (docs/architecture.md, "Redis topologies"); no `WAIT` for replicas (a cluster pipeline cannot
+  send one on the connection that wrote). Pub/sub goes through `pubsub_client`.
 
 `connect` gives an asyncio client (the handoff service, the channels, the broker, the action
 server, the commands), `connect_sync` a blocking one (Rasa's tracker and lock stores, which Rasa
@@ -33,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import redis
 import redis.asyncio
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import ClusterPipeline
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.asyncio.connection import Connection as AsyncConnection
@@ -45,6 +44,7 @@ from redis.cluster import ClusterNode as SyncClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry as SyncRetry
 from redis.sentinel import Sentinel as SyncSentinel
 
@@ -147,7 +147,8 @@ def connect(url: str, decode_responses: bool = True, **options: Any) -> redis.as
                 "health_check_interval": HEALTH_CHECK_INTERVAL, **options}
     if address.kind == SINGLE:
         return redis.asyncio.Redis.from_url(url, **settings)
-    _refuse_cluster(address)
+    if address.kind == CLUSTER:
+        return _cluster(address, decode_responses, **options)
     sentinels = Sentinel(address.nodes, sentinel_kwargs=_sentinel_settings(address))
     client = sentinels.master_for(address.service, redis_class=_SentinelRedis,
                                   **_node_settings(address), **settings)
@@ -206,19 +207,87 @@ class Script:
 
 
 class ClusterClient(AsyncRedisCluster):
-    """redis-py's asyncio cluster client, which also routes the streams' two-word commands.
+    """redis-py's asyncio cluster client, mended where a Cluster needs it.
 
-    redis-py 4.6 finds no key in `XGROUP CREATE`, `XINFO GROUPS` and the like (it looks the
-    pair up as one command name) and refuses to send them; their key is the first argument.
+    It finds its cluster again after a node died (`initialize`, `_determine_slot`). It routes
+    the streams' commands itself: redis-py 4.6 finds no key in `XGROUP CREATE`, `XINFO GROUPS`
+    and the like (it looks the pair up as one command name) and refuses to send them (their key
+    is the first argument), and asks a node for the keys of `XREAD` and `XREADGROUP` on every
+    call. Its `close` takes the single client's arguments, so that every process closes either
+    the same way.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Every node ever seen, by name: (host, port).
+        self._known = {name: (node.host, node.port)
+                       for name, node in self.nodes_manager.startup_nodes.items()}
+
+    async def initialize(self) -> "ClusterClient":
+        """Meets the cluster, starting from every node it has ever seen.
+
+        On a connection error redis-py 4.6 drops the node from the ones it starts from, then
+        closes every connection, which fails the commands under way on healthy nodes, which
+        drop theirs: after kill -9 of one primary under load none was left ("Please provide at
+        least one reachable node: None") and the process never met its cluster again.
+        """
+        if self._initialize:
+            nodes = self.nodes_manager
+            startup, settings = nodes.startup_nodes, nodes.connection_kwargs
+            for name, (host, port) in self._known.items():
+                if name not in startup:
+                    startup[name] = AsyncClusterNode(host, port, **settings)
+            await super().initialize()
+            self._known.update((name, (node.host, node.port))
+                               for name, node in self.nodes_manager.nodes_cache.items())
+        return self
+
     async def _determine_slot(self, command: str, *args: Any) -> int:
-        if command.upper().split(" ", 1)[0] in _SUBCOMMAND_KEY_FIRST and " " in command and args:
+        name = command.upper()
+        if " " in name and name.split(" ", 1)[0] in _SUBCOMMAND_KEY_FIRST and args:
             return self.keyslot(args[0])
-        return await super()._determine_slot(command, *args)
+        if name in _STREAMS_READS:
+            # Keys after STREAMS, then as many ids: one stream (or one slot's) is ours to route.
+            words = [a.upper() if isinstance(a, str) else a for a in args]
+            if "STREAMS" in words:
+                keys = args[words.index("STREAMS") + 1:]
+                keys = keys[:len(keys) // 2]
+                slots = {self.keyslot(key) for key in keys}
+                if len(slots) == 1:
+                    return slots.pop()
+        try:
+            return await super()._determine_slot(command, *args)
+        except (RedisConnectionError, RedisTimeoutError):
+            # redis-py asks one node (`COMMAND GETKEYS`) for the keys of some commands: that
+            # node is gone, so the cluster is met again, as after any connection error.
+            await self.close()
+            raise
+
+    async def close(self, close_connection_pool: Optional[bool] = None) -> None:
+        """Closes every node's connections, and the pub/sub client made for it.
+
+        The single client's argument is taken, and moot.
+        """
+        made = getattr(self, "_handoff_pubsub", None)
+        if made is not None:
+            await made.close(close_connection_pool=True)
+        await super().close()
 
 
 _SUBCOMMAND_KEY_FIRST = frozenset({"XGROUP", "XINFO"})
+# Whose keys redis-py would ask a node for (movable keys) on every call: one round trip more,
+# and none at all once that node died.
+_STREAMS_READS = frozenset({"XREAD", "XREADGROUP"})
+
+
+def _cluster(address: RedisAddress, decode_responses: bool, **options: Any) -> ClusterClient:
+    # The cluster client retries a failed connection itself, finding the slot's primary again
+    # (after a failover, the promoted replica): no retry of the single client's kind here.
+    return ClusterClient(
+        startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
+        username=address.username, password=address.password, ssl=address.tls,
+        decode_responses=decode_responses, health_check_interval=HEALTH_CHECK_INTERVAL,
+        **options)
 
 
 def is_cluster(client: Any) -> bool:
@@ -234,7 +303,8 @@ def connect_sync(url: str, decode_responses: bool = True, **options: Any) -> red
                 "health_check_interval": HEALTH_CHECK_INTERVAL, **options}
     if address.kind == SINGLE:
         return _SyncRedis.from_url(url, **settings)
-    _refuse_cluster(address)
+    if address.kind == CLUSTER:
+        return connect_store(url, decode_responses, **options)
     sentinels = SyncSentinel(address.nodes, sentinel_kwargs=_sentinel_settings(address))
     return sentinels.master_for(address.service, redis_class=_SyncSentinelRedis,
                                 **_node_settings(address), **settings)
@@ -242,12 +312,10 @@ def connect_sync(url: str, decode_responses: bool = True, **options: Any) -> red
 
 def connect_store(url: str, decode_responses: bool = True,
                   **options: Any) -> Union[redis.Redis, SyncRedisCluster]:
-    """`connect_sync`, and on `redis+cluster://` a blocking cluster client: Rasa's stores only.
+    """`connect_sync`: on `redis+cluster://` a blocking cluster client (Rasa's stores).
 
-    The tracker and lock stores are ready for a Cluster (their keys in the conversation's slot,
-    no step over two keys there); the rest of the product is not, and `connect_sync` still
-    refuses one for it. A Rasa process on a Cluster stops all the same: its channels' `connect`
-    refuses it.
+    The tracker and lock stores keep their keys in the conversation's slot, no step over two
+    keys there.
     """
     address = RedisAddress.parse(url)
     if address.kind != CLUSTER:
@@ -399,13 +467,6 @@ class _SyncSentinelRedis(_SyncRedis):
         for sentinel in self.connection_pool.sentinel_manager.sentinels:
             sentinel.close()
             sentinel.connection_pool.disconnect()
-
-
-def _refuse_cluster(address: RedisAddress) -> None:
-    if address.kind == CLUSTER:
-        raise BadRedisUrl("Redis Cluster is not supported yet: the live path and several "
-                          "transactions still touch many slots in one step (issue 17). Use a "
-                          "single Redis or a Sentinel group.")
 
 
 def _node_settings(address: RedisAddress) -> Dict[str, Any]:

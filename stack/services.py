@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Set
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from handoff.keys import Keys
 from handoff.messenger_api import DEFAULT_GRAPH_URL
-from handoff.redis_client import BadRedisUrl, connect_sync
+from handoff.redis_client import BadRedisUrl, RedisAddress, connect_sync
 from stack.model import ROOT
 
 # Messenger is optional: with no app secret its webhook answers 503 (docs/channels.md). Rasa
@@ -345,7 +345,7 @@ class Stack:
         """A `REDIS_URL` no process could use stops the start here, with the reason."""
         if self.redis_url is not None:
             try:
-                connect_sync(self.redis_url).close()  # parses it; connects only when used
+                RedisAddress.parse(self.redis_url)
             except BadRedisUrl as exc:
                 raise StackError(str(exc)) from None
 
@@ -361,8 +361,12 @@ class Stack:
 
     def _redis_ready(self) -> bool:
         """Whether the Redis of every process answers (the primary, under Sentinel)."""
-        client = connect_sync(self.redis_url or self.embedded_redis_url,
-                              socket_timeout=1, socket_connect_timeout=1)
+        try:
+            # A Cluster's client meets its nodes as it is made.
+            client = connect_sync(self.redis_url or self.embedded_redis_url,
+                                  socket_timeout=1, socket_connect_timeout=1)
+        except (RedisError, RedisClusterException, OSError):
+            return False
         try:
             return bool(client.ping())
         except (RedisError, OSError):

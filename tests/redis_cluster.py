@@ -198,6 +198,12 @@ class ClusterGroup(RedisProcesses):
         self.wait(served, f"a replica to serve slot {slot} in place of {old}", timeout)
         return promoted[0]
 
+    def restart(self, port: int) -> None:
+        """Starts a killed node again (its nodes.conf kept): it rejoins as a replica; returns
+        once the cluster is whole again."""
+        self._start(port)
+        self.wait_settled()
+
     def roles(self) -> List[Tuple[int, str]]:
         """Each node's port and role, for a failing test's message."""
         return self.roles_of(self.ports, self.node_client)

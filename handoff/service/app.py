@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 import aiohttp
 import aiohttp_session
@@ -27,7 +27,7 @@ from handoff.orders.desk import OrderDesk
 from handoff.orders.store import OrderStore
 from handoff.presence import Presence
 from handoff.rasa_api import RasaClient
-from handoff.redis_client import connect
+from handoff.redis_client import connect, is_cluster
 from handoff.service import security
 from handoff.service.api import (
     callback_routes,
@@ -79,6 +79,18 @@ MAX_BODY = 64 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class _SessionStorage(RedisStorage):
+    """aiohttp-session's Redis storage, on a Redis Cluster too.
+
+    It refuses a client that is not a `redis.asyncio.Redis`, though it only gets, sets and
+    deletes one key at a time, which a cluster client does: that one is given after the check.
+    """
+
+    def __init__(self, client: Any, **options: Any) -> None:
+        super().__init__(client if not is_cluster(client) else Redis(), **options)
+        self._redis = client
+
+
 def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Application:
     """Builds the application; Redis, Rasa client, hub and workers live as long as it does."""
     app = web.Application(client_max_size=MAX_BODY,
@@ -98,7 +110,7 @@ def create_app(settings: Settings, redis: Optional[Redis] = None) -> web.Applica
     app[RESOLVED] = ResolvedReplies(redis, keys)
     # aiohttp-session reads bytes, so sessions get their own (non-decoding) client.
     app[SESSION_REDIS] = connect(settings.redis_url, decode_responses=False)
-    aiohttp_session.setup(app, RedisStorage(
+    aiohttp_session.setup(app, _SessionStorage(
         app[SESSION_REDIS], cookie_name=keys.session_cookie, max_age=settings.session_max_age,
         httponly=True, samesite="Strict", secure=settings.public_url.startswith("https://")))
     app.middlewares.append(_rate_limit)  # after the session middleware: it reads the session

@@ -56,7 +56,12 @@ def sentinel_stack(tmp_path_factory, graph, mailbox, group) -> Iterator[Stack]:
 
 
 async def test_the_whole_path_on_a_sentinel_group(sentinel_stack):
-    stack = sentinel_stack
+    await the_whole_path(sentinel_stack)
+
+
+async def the_whole_path(stack: Stack) -> None:
+    """Bot, handoff, claim, relay both ways, hand-back, a second handoff closed, the survey;
+    on 2 Rasa processes and 2 handoff services behind HAProxy, each of which served."""
     assert isinstance(stack, BalancedStack)
     marie, paul = AgentClient(stack.handoff_url), AgentClient(stack.handoff_url)
     customer, other = Customer(stack.chat_url), Customer(stack.chat_url)

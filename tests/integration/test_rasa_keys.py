@@ -247,3 +247,12 @@ async def test_a_key_under_both_names_is_reported_and_left_a_stale_lock_dropped(
     assert not outcome.done
     assert await redis.exists("hfv1:lock:stale") == 0
     assert await redis.exists("hfv1:tracker:c1", "hfv1:tracker:{c1}", "hfv1:lock:held") == 3
+
+
+def test_the_command_refuses_a_cluster_with_the_reason_in_both_languages(monkeypatch, capsys):
+    # A Cluster cannot rename into another slot: the command says where to run it instead of
+    # failing key by key (no Cluster is started: it is refused before connecting).
+    monkeypatch.setenv("REDIS_URL", "redis+cluster://127.0.0.1:1")
+    assert rasa_keys.main([]) == 2
+    err = capsys.readouterr().err
+    assert "Redis Cluster" in err and "Sentinel" in err and "avant de les passer" in err

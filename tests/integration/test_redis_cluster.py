@@ -1,9 +1,8 @@
 """A real Redis Cluster of 3 primaries and 3 replicas started by the tests (issue 17, a first
 step): redis-py's cluster clients on it, the one-slot rule every atomic step of the key layout
 must meet, the live path's write-behind step meeting it (Rasa's tracker and lock in the
-conversation's slot), and a failover after kill -9 of a primary. The product does not speak to a
-Cluster yet (`connect` refuses `redis+cluster://`): these give its next steps a real one to run
-on."""
+conversation's slot), and a failover after kill -9 of a primary. The product on a Cluster:
+tests/e2e/test_cluster.py."""
 
 from __future__ import annotations
 
@@ -306,6 +305,62 @@ async def test_a_write_a_replica_confirmed_survives_kill_9_of_its_primary(tmp_pa
             await client.close()
     assert _redis_children() == others
     assert not [port for port in cluster.ports if _listening(port)]
+
+
+async def test_a_client_under_load_meets_its_cluster_again_after_kill_9_of_a_primary(
+        tmp_path):
+    """Commands under way on every primary when one dies: the client finds the promoted
+    replica and every slot again (redis-py 4.6 alone lost every node it knew, for good)."""
+    keys = [KEYS.conversation(f"load-{n}") for n in range(60)]
+    with ClusterGroup(tmp_path / "cluster") as cluster:
+        client = await _async_client(cluster.url)
+        stop = asyncio.Event()
+
+        async def load(key: str) -> None:
+            while not stop.is_set():
+                try:
+                    await client.hincrby(key, "n", 1)
+                except (RedisError, RedisClusterException, OSError):
+                    await asyncio.sleep(0.05)
+
+        workers = [asyncio.create_task(load(key)) for key in keys]
+        try:
+            await asyncio.sleep(0.5)
+            old = cluster.kill_primary_of(keys[0])
+            await asyncio.to_thread(cluster.wait_for_failover, keys[0], old)
+            await asyncio.sleep(1)
+        finally:
+            stop.set()
+            await asyncio.gather(*workers)
+        try:
+            for key in keys:  # every slot served to this same client again
+                assert await _until(lambda key=key: client.hincrby(key, "n", 1),
+                                    f"the client to reach {key}") > 1
+        finally:
+            await client.close()
+
+
+async def test_a_client_reads_streams_again_after_the_node_it_asked_for_keys_died(tmp_path):
+    """redis-py asks one node for the keys of `XREAD` (`COMMAND GETKEYS`): once that node died,
+    it never met its cluster again (a Rasa process read no agent message for nine minutes)."""
+    with ClusterGroup(tmp_path / "cluster") as cluster:
+        client = await _async_client(cluster.url)
+        try:
+            asked = client.get_default_node().port  # the node redis-py asks for keys
+            names = (KEYS.conversation(f"s-{n}") for n in range(1000))
+            mine = next(name for name in names if cluster.primary_of(name) == asked)
+            elsewhere = next(name for name in names if cluster.primary_of(name) != asked)
+            for stream in (mine, elsewhere):
+                await client.xadd(stream, {"n": "1"})
+                assert len((await client.xread({stream: "0-0"}))[0][1]) == 1
+            old = cluster.kill_primary_of(mine)
+            await asyncio.to_thread(cluster.wait_for_failover, mine, old)
+            for stream in (elsewhere, mine):
+                read = await _until(lambda stream=stream: client.xread({stream: "0-0"}),
+                                    f"the client to read {stream}")
+                assert read[0][1][0][1] == {"n": "1"}
+        finally:
+            await client.close()
 
 
 def test_every_node_is_stopped_when_start_up_fails_part_way(tmp_path):

@@ -1,12 +1,14 @@
 """`REDIS_URL` names a single Redis, a Sentinel group or a Cluster (handoff/redis_client.py)."""
 
 import pytest
+from redis.exceptions import RedisClusterException
 
 from handoff.redis_client import (
     CLUSTER,
     SENTINEL,
     SINGLE,
     BadRedisUrl,
+    ClusterClient,
     RedisAddress,
     connect,
     connect_sync,
@@ -72,7 +74,9 @@ def test_the_reason_never_shows_the_password():
     assert "hunter2" not in str(refused.value)
 
 
-def test_a_cluster_is_refused_by_both_clients_until_keys_are_laid_out_for_it():
-    for make in (connect, connect_sync):
-        with pytest.raises(BadRedisUrl, match="Cluster is not supported yet"):
-            make("redis+cluster://127.0.0.1:7000")
+def test_both_clients_speak_to_a_cluster_made_without_a_round_trip():
+    # Nothing listens on these ports: the asyncio client meets its nodes at its first command,
+    # and the blocking one is refused only because it looks for them at once.
+    assert isinstance(connect("redis+cluster://127.0.0.1:1,127.0.0.1:2"), ClusterClient)
+    with pytest.raises(RedisClusterException):
+        connect_sync("redis+cluster://127.0.0.1:1")

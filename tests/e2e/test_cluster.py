@@ -1,0 +1,99 @@
+"""The whole product on a Redis Cluster, behind a real load balancer (issue 17): every process
+is given a `redis+cluster://` REDIS_URL (3 primaries, 3 replicas, started by the tests), and 2
+Rasa processes and 2 handoff services run behind HAProxy (as `./run.sh --rasa 2 --handoff 2`);
+customers and agents connect through HAProxy's one public address.
+
+- The whole path (`test_sentinel.the_whole_path`): bot answer, handoff, claim, relay both ways,
+  hand-back, a second handoff, close and the survey; every process of each kind served.
+- kill -9 of a primary in the middle of a relay of 50 conversations (the case of
+  tests/e2e/test_fault_relay.py, with a Cluster failover for fault): the primary of the relay
+  stream's slot, which every customer message of the burst goes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Dict, Iterator, List
+from urllib.parse import urlencode
+
+import pytest
+
+from handoff.keys import Keys
+from stack.services import Stack
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import AgentClient, _a_stack, create_account
+from tests.e2e.test_fault_relay import AGENTS as RELAY_AGENTS
+from tests.e2e.test_fault_relay import (
+    CONVERSATIONS,
+    Pair,
+    _resends,
+    kill_mid_burst,
+    relay_with_a_fault,
+    say,
+)
+from tests.e2e.test_sentinel import _iso, the_whole_path
+from tests.redis_cluster import ClusterGroup
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def cluster_stack(tmp_path_factory, graph, mailbox, cluster: ClusterGroup) -> Iterator[Stack]:
+    yield from _a_stack(tmp_path_factory, graph, mailbox, "cluster", redis_url=cluster.url,
+                        rasa=2, handoff=2)
+
+
+async def test_the_whole_path_on_a_cluster(cluster_stack):
+    await the_whole_path(cluster_stack)
+
+
+@pytest.fixture(scope="module")
+def relay_accounts(cluster_stack: Stack) -> Stack:
+    """The relay case's ten agents, on the Cluster's stack."""
+    for n in range(RELAY_AGENTS):
+        create_account(cluster_stack, f"relay{n}", f"Relay {n}", PASSWORD,
+                       teams="orders,billing", max_conversations=CONVERSATIONS // RELAY_AGENTS)
+    return cluster_stack
+
+
+async def test_a_primary_killed_mid_relay_loses_and_repeats_nothing(relay_accounts, cluster):
+    """kill -9 of the primary serving the relay stream in the middle of a relay of 50
+    conversations: its replica is promoted, every process finds it, and every accepted message
+    reaches the other side once, in order, and the tracker once, in order
+    (`relay_with_a_fault` checks); the dashboard and the miner read afterwards."""
+    stack, key = relay_accounts, Keys().relay_stream
+    started = time.time()
+    killed: Dict[str, int] = {}
+
+    async def fail_over(stack: Stack, pairs: List[Pair], agents: List[AgentClient]) -> None:
+        burst = await kill_mid_burst(
+            stack, pairs, "a Redis primary",
+            kill=lambda: killed.setdefault("port", cluster.kill_primary_of(key)))
+        promoted = await asyncio.to_thread(cluster.wait_for_failover, key, killed["port"])
+        await asyncio.gather(*burst)
+        say(f"failover from {killed['port']} to {promoted}: {_resends(pairs)}")
+
+    try:
+        await relay_with_a_fault(stack, fail_over)
+        sam = AgentClient(stack.handoff_url)
+        try:
+            await sam.login("sam", PASSWORD)
+            status, found = await sam.get("/api/dashboard?" + urlencode({
+                "from": _iso(started), "to": _iso(time.time() + 1)}))
+            assert status == 200, found
+            assert found["handoffs"]["total"] >= CONVERSATIONS
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 240
+            while True:
+                status, body = await sam.get("/api/miner/groups?language=en")
+                assert status in (200, 202), body
+                if status == 200:
+                    break
+                assert loop.time() < deadline, "the miner never finished"
+                await asyncio.sleep(1)
+        finally:
+            await sam.close()
+    finally:
+        if "port" in killed:  # back as a replica of the promoted one
+            cluster.restart(killed["port"])
