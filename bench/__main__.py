@@ -26,7 +26,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="relay: the live path only (one level, a few steps), for "
                              "profiling; its report goes to a temporary directory. scaling: "
                              "the throughput steps on several layouts of processes behind "
-                             "HAProxy (docs/benchmarks-scaling.md)")
+                             "HAProxy, on a single Redis and on a Redis Cluster the bench starts "
+                             "(docs/benchmarks-scaling.md)")
     parser.add_argument("--out", type=Path, default=None,
                         help="where the report goes (default: docs/, or a temporary "
                              "directory with --quick, so that the real report stays)")

@@ -6,10 +6,11 @@ import asyncio
 import time
 import uuid
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 from redis.asyncio import Redis
 
+from handoff.redis_client import CLUSTER, RedisAddress, connect
 from stack.services import Stack, free_port
 
 # Rasa's own socket.io channel, nothing else: no project channel, no Messenger.
@@ -41,11 +42,12 @@ async def redis_round_trips(redis_url: str, samples: int, pause: float = 0.0) ->
     """XADD on one connection to the return of a blocking XREAD on another, in seconds.
 
     This is the floor of any relay through Redis Streams: one write and one blocked reader
-    woken up, on the same Redis as the product.
+    woken up, on the same Redis as the product (its primary, under Sentinel). On a Cluster,
+    on the primary that serves the stream's slot, straight: no redirection on the way, as
+    each of the product's commands goes to its key's node.
     """
     stream = f"bench:rtt:{uuid.uuid4().hex}"
-    writer = Redis.from_url(redis_url)
-    reader = Redis.from_url(redis_url)
+    writer, reader = await round_trip_clients(redis_url, stream)
     latencies: List[float] = []
     try:
         last = "0-0"
@@ -64,3 +66,24 @@ async def redis_round_trips(redis_url: str, samples: int, pause: float = 0.0) ->
         await writer.close()
         await reader.close()
     return latencies
+
+
+async def round_trip_clients(redis_url: str, key: str) -> Tuple[Redis, Redis]:
+    """Two clients, each on a connection of its own, of the node that serves `key`.
+
+    `handoff.redis_client.connect` reads every `REDIS_URL` the product takes; on a Cluster,
+    its client finds the primary serving `key`'s slot, and plain clients of that node are made.
+    """
+    address = RedisAddress.parse(redis_url)
+    if address.kind != CLUSTER:
+        return (connect(redis_url, decode_responses=False),
+                connect(redis_url, decode_responses=False))
+    cluster = connect(redis_url, decode_responses=False)
+    try:
+        await cluster.initialize()
+        node = cluster.get_node_from_key(key)
+    finally:
+        await cluster.close()
+    return tuple(  # type: ignore[return-value]
+        Redis(host=node.host, port=node.port, username=address.username,
+              password=address.password, ssl=address.tls) for _ in range(2))

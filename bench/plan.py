@@ -40,8 +40,10 @@ class Plan:
     drain: float  # seconds after a phase's last send for stragglers
     redis_round_trips: int
     time_limit: float  # seconds for the whole run, start-up included
-    # `--plan scaling` (bench.scaling): (handoff processes, Rasa processes) behind HAProxy.
+    # `--plan scaling` (bench.scaling): (handoff processes, Rasa processes) behind HAProxy,
+    # each on every Redis topology of `topologies` (bench.scaling.TOPOLOGIES).
     layouts: Tuple[Tuple[int, int], ...] = ()
+    topologies: Tuple[str, ...] = ("single",)
 
     @property
     def conversations(self) -> int:
@@ -83,14 +85,15 @@ RELAY = Plan(name="relay", shards=4, bot_turns={1: 4}, turns_per_session=12,
 
 # How the live path scales with processes (issue 17; `python -m bench --plan scaling`): the
 # throughput steps on each layout, over 1000 live conversations, as section 4 of the main
-# report (the chat's and the agent API's limits allow about 1,330 messages/s over them).
+# report (the chat's and the agent API's limits allow about 1,330 messages/s over them), on a
+# single Redis and on a Redis Cluster of 3 primaries and 3 replicas (about 20 min each).
 SCALING = Plan(name="scaling", shards=4, bot_turns={1: 4}, turns_per_session=12,
                handoffs_one_at_a_time=3, handoffs_at_once_per_shard=4,
                curve=(1000,), chat_interval=10.0, jitter=0.2, level_seconds=60,
                steps=(200, 400, 700, 1000, 1300), step_seconds=20, step_p99_ms=100.0,
                alone_steps=(), conversations_per_agent=8, drain=20,
-               redis_round_trips=200, time_limit=3000,
-               layouts=((1, 1), (2, 1), (4, 1), (1, 2)))
+               redis_round_trips=200, time_limit=5400,
+               layouts=((1, 1), (2, 1), (4, 1), (1, 2)), topologies=("single", "cluster"))
 
 # The same, small: checks the harness (tests/e2e/test_bench_smoke.py).
 QUICK_SCALING = Plan(name="quick-scaling", shards=2, bot_turns={1: 4}, turns_per_session=12,
@@ -98,6 +101,7 @@ QUICK_SCALING = Plan(name="quick-scaling", shards=2, bot_turns={1: 4}, turns_per
                      curve=(6,), chat_interval=3.0, jitter=0.2, level_seconds=9,
                      steps=(6, 12), step_seconds=4, step_p99_ms=100.0, alone_steps=(),
                      conversations_per_agent=3, drain=10, redis_round_trips=50,
-                     time_limit=900, layouts=((1, 1), (2, 1)))
+                     time_limit=1500, layouts=((1, 1), (2, 1)),
+                     topologies=("single", "cluster"))
 
 PLANS = {plan.name: plan for plan in (FULL, QUICK, RELAY, SCALING, QUICK_SCALING)}

@@ -12,7 +12,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from redis.asyncio import Redis
 
@@ -75,9 +75,12 @@ class Bench:
     """The figures, measured in order on one running stack."""
 
     def __init__(self, plan: Plan, stack: Stack, plain_url: Optional[str], shards: Shards,
-                 run_dir: Path, say: Callable[[str], None]) -> None:
+                 run_dir: Path, say: Callable[[str], None],
+                 redis_pids: Sequence[int] = ()) -> None:
         self.plan, self.stack, self.plain_url, self.shards = plan, stack, plain_url, shards
         self.run_dir, self.say = run_dir, say
+        # Redis processes the stack did not start (a Cluster's nodes): metered as `redis`.
+        self.redis_pids = list(redis_pids)
         self.redis_url = stack.env()["REDIS_URL"]
         self.keys = Keys()
         self.relay_ids: List[str] = []  # the conversations of the relay (long transcripts)
@@ -93,6 +96,7 @@ class Bench:
         names = list(self.stack.processes)
         pids = {kind: [self._pid(name) for name in processes_of(names, kind)]
                 for kind in ("rasa", "handoff", "redis", "actions", "rasa-plain", "balancer")}
+        pids["redis"] += self.redis_pids
         return CpuMeter({**{kind: found for kind, found in pids.items() if found},
                          "load generators": self.shards.pids})
 
