@@ -552,7 +552,8 @@ class WebChatInput(SocketIOInput):
                     "text": message.text, "message_id": message_id})
             take = await self.inbound.take_first_on(pipe, conversation_id, message.text or "",
                                                     message_id, self.name(), message.metadata)
-            waits = replicated_on(pipe, self._redis)
+            waits = replicated_on(pipe, self._redis,
+                                  near=self.keys.conversation(conversation_id))
             replies = await pipe.execute(raise_on_error=False)
         if waits:  # not on enough replicas: not acknowledged, the page sends it again
             check_replicated(replies.pop(), self._redis)

@@ -85,7 +85,8 @@ class WebAdmission:
         args = [*admit_args, *journal_args, *take_args]
         async with self._redis.pipeline(transaction=False) as pipe:
             await self._step(keys=keys, args=args, client=pipe)
-            waits = replicated_on(pipe, self._redis)
+            waits = replicated_on(pipe, self._redis,
+                                  near=self._keys.conversation(conversation_id))
             replies = await pipe.execute(raise_on_error=False)
         if waits:  # not on enough replicas: not acknowledged, the page sends it again
             check_replicated(replies.pop(), self._redis)

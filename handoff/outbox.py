@@ -98,13 +98,27 @@ async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, age
 
 
 async def _accept_then_enqueue(redis: Any, keys: Keys, message: OutboxMessage) -> OutboxMessage:
+    """`accept` on a Cluster: the step, then the outbox entry.
+
+    Each is on the replicas in its own round trip: accepted only once both are.
+    """
     cid = message.conversation_id
-    message_id, due = await redis.eval(
-        _ACCEPT_THEN_ENQUEUE, 3, keys.client_ids(cid), keys.outbox_due(cid), keys.delivered(cid),
-        message.client_id, message.id, json.dumps(message.to_fields(), ensure_ascii=False),
-        DUE_FOR)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.eval(_ACCEPT_THEN_ENQUEUE, 3, keys.client_ids(cid), keys.outbox_due(cid),
+                  keys.delivered(cid), message.client_id, message.id,
+                  json.dumps(message.to_fields(), ensure_ascii=False), DUE_FOR)
+        waits = replicated_on(pipe, redis, near=keys.client_ids(cid))
+        replies = await pipe.execute()
+    if waits:
+        check_replicated(replies.pop(), redis)
+    message_id, due = replies[0]
     if due:
-        await redis.xadd(keys.outbox_stream, json.loads(due))
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(keys.outbox_stream, json.loads(due))
+            waits = replicated_on(pipe, redis, near=keys.outbox_stream)
+            replies = await pipe.execute()
+        if waits:
+            check_replicated(replies.pop(), redis)
     return replace(message, id=message_id)
 
 

@@ -12,8 +12,9 @@ One setting, `REDIS_URL`, names the Redis of every process (docs/deploy.md):
   default) have it: see `replicated_on`;
 - `redis+cluster://[[user]:password@]host[:port][,host[:port]...]`: a Redis Cluster, whose
   nodes are found from those given. Every atomic step names one slot's keys there
-  (docs/architecture.md, "Redis topologies"); no `WAIT` for replicas (a cluster pipeline cannot
-  send one on the connection that wrote). Pub/sub goes through `pubsub_client`.
+  (docs/architecture.md, "Redis topologies"). `?wait_replicas=N` (1 by default) as under
+  Sentinel: `replicated_on` waits on the node of a key the pipeline wrote. Pub/sub goes through
+  `pubsub_client`.
 
 `connect` gives an asyncio client (the handoff service, the channels, the broker, the action
 server, the commands), `connect_sync` a blocking one (Rasa's tracker and lock stores, which Rasa
@@ -55,6 +56,7 @@ SENTINEL_TIMEOUT = 1.0
 # How long a write may take to reach the replicas before it is refused (sent again later).
 REPLICATION_WAIT_MS = 1000
 SENTINEL_WAIT_REPLICAS = 1
+CLUSTER_WAIT_REPLICAS = 1
 
 SINGLE, SENTINEL, CLUSTER = "single", "sentinel", "cluster"
 _KINDS = {"redis": SINGLE, "rediss": SINGLE, "unix": SINGLE,
@@ -121,9 +123,11 @@ class RedisAddress:
                        sentinel_password=options.get("sentinel_password"),
                        wait_replicas=_count(options.get("wait_replicas"),
                                             SENTINEL_WAIT_REPLICAS))
-        if path or options:
-            raise BadRedisUrl("redis+cluster:// takes nodes only (a Cluster has no db)")
-        return cls(CLUSTER, **common)
+        if path or set(options) - {"wait_replicas"}:
+            raise BadRedisUrl("redis+cluster:// takes nodes only (a Cluster has no db), and "
+                              "?wait_replicas=N")
+        return cls(CLUSTER, **common,
+                   wait_replicas=_count(options.get("wait_replicas"), CLUSTER_WAIT_REPLICAS))
 
 
 def connect(url: str, decode_responses: bool = True, **options: Any) -> redis.asyncio.Redis:
@@ -156,19 +160,31 @@ def connect(url: str, decode_responses: bool = True, **options: Any) -> redis.as
     return client
 
 
-def replicated_on(pipe: Pipeline, client: redis.asyncio.Redis) -> bool:
+def replicated_on(pipe: Union[Pipeline, ClusterPipeline], client: Any,
+                  near: Optional[str] = None) -> bool:
     """Queues, last on `pipe`, the wait for `client`'s replicas; whether there is one.
 
     Redis replicates asynchronously: a write the primary answered may not be on any replica
     when the primary dies, and the promoted replica then never had it. A message acknowledged
     to its sender (the customer's page, the agent's console) must survive a failover: its
     door waits, in the same round trip, until the replicas have everything its connection
-    wrote (`WAIT`), and gives the reply to `check_replicated`.
+    wrote (`WAIT`), and gives the reply to `check_replicated`. On a Cluster, `near` is a key
+    the pipeline wrote: the wait covers that key's node (a pipeline that writes on several
+    nodes waits once per node).
     """
     wanted = getattr(client, "wait_replicas", 0)
-    if wanted:
+    if not wanted:
+        return False
+    if not is_cluster(client):
         pipe.execute_command("WAIT", wanted, REPLICATION_WAIT_MS)
-    return bool(wanted)
+        return True
+    # WAIT names no key. A cluster pipeline sends each node's commands on one connection, in
+    # order: sent to the node of a key the pipeline wrote, it waits for what it wrote there.
+    if near is None:
+        raise ValueError("on a Redis Cluster, the wait names a key the pipeline wrote")
+    pipe.execute_command("WAIT", wanted, REPLICATION_WAIT_MS,
+                         target_nodes=client.get_node_from_key(near))
+    return True
 
 
 def check_replicated(reply: Any, client: redis.asyncio.Redis) -> None:
@@ -283,11 +299,13 @@ _STREAMS_READS = frozenset({"XREAD", "XREADGROUP"})
 def _cluster(address: RedisAddress, decode_responses: bool, **options: Any) -> ClusterClient:
     # The cluster client retries a failed connection itself, finding the slot's primary again
     # (after a failover, the promoted replica): no retry of the single client's kind here.
-    return ClusterClient(
+    client = ClusterClient(
         startup_nodes=[AsyncClusterNode(host, port) for host, port in address.nodes],
         username=address.username, password=address.password, ssl=address.tls,
         decode_responses=decode_responses, health_check_interval=HEALTH_CHECK_INTERVAL,
         **options)
+    client.wait_replicas = address.wait_replicas
+    return client
 
 
 def is_cluster(client: Any) -> bool:

@@ -25,7 +25,7 @@ from redis.asyncio.client import Pipeline
 
 from handoff.journal import TAKEN_FOR
 from handoff.keys import Keys
-from handoff.redis_client import Script, is_cluster
+from handoff.redis_client import Script, check_replicated, is_cluster, replicated_on
 from handoff.relay.turns import customer_event
 
 # KEYS: conversation hash, segment, relay stream, tracker-pending zset, last customer turn; and,
@@ -137,13 +137,18 @@ class Inbound:
                 return  # relayed already, or the bot's
         elif int(reply) not in (_RELAYED, _HELD):
             return
+        relayed = int(reply) != _HELD
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.zadd(self._keys.tracker_pending, {conversation_id: float(now)}, nx=True)
-            if int(reply) != _HELD:
+            if relayed:
                 pipe.xadd(self._keys.relay_stream,
                           {"conversation_id": conversation_id, "event": event})
-            await pipe.execute()
-        if int(reply) != _HELD:  # after: a cluster pipeline's nodes answer in any order
+            # Acknowledged to the customer after this: on the replicas first, as the step.
+            waits = relayed and replicated_on(pipe, self._redis, near=self._keys.relay_stream)
+            replies = await pipe.execute()
+        if waits:
+            check_replicated(replies[-1], self._redis)
+        if relayed:  # after: a cluster pipeline's nodes answer in any order
             await self._redis.hdel(self._keys.relay_due(conversation_id), message_id)
 
     async def _take(self, conversation_id: str, text: str, message_id: str, channel: str,

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+from contextlib import contextmanager
+from typing import Iterator
 
 import aiohttp
 import pytest
@@ -18,7 +21,7 @@ from handoff.conversation import ConversationStore, State
 from handoff.keys import RASA_KEYS, Keys
 from handoff.outbox import _ACCEPT_THEN_ENQUEUE, DUE_FOR, accept
 from handoff.rasa_api import RasaClient
-from handoff.redis_client import Script, is_cluster
+from handoff.redis_client import NotReplicated, Script, connect, is_cluster
 from handoff.relay.giveback import GiveBack
 from handoff.relay.inbound import TAKE_LUA, TAKEN_BEFORE, TO_AGENT, TO_BOT, Inbound
 from handoff.relay.tracker import TrackerWriter, segment_events
@@ -180,3 +183,45 @@ async def test_stream_consumers_keep_lanes_in_order_and_dead_letter_a_poison_ent
     (_, dead), = await client.xrange(dead_letters)
     assert json.loads(dead["fields"])["n"] == "7"
     assert (await client.xpending(stream, "g"))["pending"] == 0
+
+
+@contextmanager
+def _stopped(cluster, port: int) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """A node paused (SIGSTOP): connected, answering nothing; for less than the node timeout."""
+    process = cluster.procs[port]
+    process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+
+async def test_the_doors_acknowledge_only_what_a_replica_has_on_a_cluster(cluster):
+    """`?wait_replicas=1` (the default): the agent API's accept and the channel's take answer
+    only once a replica has what they wrote, on each node they wrote to; a replica that does
+    not answer makes them refuse (NotReplicated: the client sends again, same id)."""
+    client = connect(cluster.url)
+    try:
+        await client.flushall()
+        await _assigned(client, "c1")
+        conversation = cluster.replica_of(KEYS.conversation("c1"))
+        with _stopped(cluster, conversation), pytest.raises(NotReplicated):
+            await accept(client, KEYS, "c1", "marie", "Marie", "it ships today", "k1")
+        with _stopped(cluster, cluster.replica_of(KEYS.outbox_stream)), \
+                pytest.raises(NotReplicated):
+            await accept(client, KEYS, "c1", "marie", "Marie", "it ships today", "k1")
+        accepted = await accept(client, KEYS, "c1", "marie", "Marie", "it ships today", "k1")
+        assert {f["id"] for _, f in await client.xrange(KEYS.outbox_stream)} == {accepted.id}
+
+        inbound = Inbound(client, KEYS)
+        with _stopped(cluster, cluster.replica_of(KEYS.relay_stream)), \
+                pytest.raises(NotReplicated):
+            await inbound.take_once("c1", "and the invoice?", "m1", "socketio")
+        assert await inbound.take_once("c1", "and the invoice?", "m1", "socketio",
+                                       again=True) == TAKEN_BEFORE
+        # Relayed again by the resend: the first entry was not known to be on a replica (the
+        # consoles show a message id once).
+        assert await _relayed(client) == [("c1", "and the invoice?")] * 2
+    finally:
+        await asyncio.to_thread(cluster.wait_settled)  # the paused replicas caught up
+        await client.close()
