@@ -556,7 +556,7 @@ class WebChatInput(SocketIOInput):
                                   near=self.keys.conversation(conversation_id))
             replies = await pipe.execute(raise_on_error=False)
         if waits:  # not on enough replicas: not acknowledged, the page sends it again
-            check_replicated(replies.pop(), self._redis)
+            check_replicated(replies.pop(), waits)
         if self.journal is not None and isinstance(replies[0], Exception):
             logger.warning("webchat.journal.failure conversation=%s error=%s",
                            conversation_id, replies[0])

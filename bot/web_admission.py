@@ -89,7 +89,7 @@ class WebAdmission:
                                   near=self._keys.conversation(conversation_id))
             replies = await pipe.execute(raise_on_error=False)
         if waits:  # not on enough replicas: not acknowledged, the page sends it again
-            check_replicated(replies.pop(), self._redis)
+            check_replicated(replies.pop(), waits)
         if isinstance(replies[0], Exception):
             raise replies[0]
         count, claimed, way, pending = replies[0]

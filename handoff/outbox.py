@@ -93,7 +93,7 @@ async def accept(redis: Redis, keys: Keys, conversation_id: str, agent: str, age
         waits = replicated_on(pipe, redis)
         replies = await pipe.execute()
     if waits:
-        check_replicated(replies.pop(), redis)
+        check_replicated(replies.pop(), waits)
     return replace(message, id=replies[0])
 
 
@@ -110,7 +110,7 @@ async def _accept_then_enqueue(redis: Any, keys: Keys, message: OutboxMessage) -
         waits = replicated_on(pipe, redis, near=keys.client_ids(cid))
         replies = await pipe.execute()
     if waits:
-        check_replicated(replies.pop(), redis)
+        check_replicated(replies.pop(), waits)
     message_id, due = replies[0]
     if due:
         async with redis.pipeline(transaction=False) as pipe:
@@ -118,7 +118,7 @@ async def _accept_then_enqueue(redis: Any, keys: Keys, message: OutboxMessage) -
             waits = replicated_on(pipe, redis, near=keys.outbox_stream)
             replies = await pipe.execute()
         if waits:
-            check_replicated(replies.pop(), redis)
+            check_replicated(replies.pop(), waits)
     return replace(message, id=message_id)
 
 

@@ -161,37 +161,54 @@ def connect(url: str, decode_responses: bool = True, **options: Any) -> redis.as
 
 
 def replicated_on(pipe: Union[Pipeline, ClusterPipeline], client: Any,
-                  near: Optional[str] = None) -> bool:
-    """Queues, last on `pipe`, the wait for `client`'s replicas; whether there is one.
+                  near: Optional[str] = None) -> int:
+    """Queues, last on `pipe`, the wait for `client`'s replicas; how many it waits for.
+
+    0: no wait queued. Give the count, with the wait's reply, to `check_replicated`.
 
     Redis replicates asynchronously: a write the primary answered may not be on any replica
     when the primary dies, and the promoted replica then never had it. A message acknowledged
     to its sender (the customer's page, the agent's console) must survive a failover: its
     door waits, in the same round trip, until the replicas have everything its connection
-    wrote (`WAIT`), and gives the reply to `check_replicated`. On a Cluster, `near` is a key
-    the pipeline wrote: the wait covers that key's node (a pipeline that writes on several
-    nodes waits once per node).
+    wrote (`WAIT`). On a Cluster, `near` is a key the pipeline wrote: the wait covers that
+    key's node (a pipeline that writes on several nodes waits once per node). A primary
+    without a replica (one promoted in a failover, until its old primary is back as its
+    replica) refuses, as a Sentinel group without one does (docs/deploy.md).
+    """
+    if is_cluster(client) and near is None:
+        raise ValueError("on a Redis Cluster, the wait names a key the pipeline wrote")
+    waits = replicated_on_each(pipe, client, [near] if near is not None else [])
+    return waits[0] if waits else 0
+
+
+def replicated_on_each(pipe: Union[Pipeline, ClusterPipeline], client: Any,
+                       near: Sequence[str]) -> List[int]:
+    """`replicated_on` for a pipeline that wrote the `near` keys; how many each wait waits for.
+
+    Off a Cluster one wait, on one a wait per node of those keys, in order: give each, with its
+    reply (the last ones of the pipeline's), to `check_replicated`.
     """
     wanted = getattr(client, "wait_replicas", 0)
     if not wanted:
-        return False
+        return []
     if not is_cluster(client):
         pipe.execute_command("WAIT", wanted, REPLICATION_WAIT_MS)
-        return True
+        return [wanted]
     # WAIT names no key. A cluster pipeline sends each node's commands on one connection, in
     # order: sent to the node of a key the pipeline wrote, it waits for what it wrote there.
-    if near is None:
-        raise ValueError("on a Redis Cluster, the wait names a key the pipeline wrote")
-    pipe.execute_command("WAIT", wanted, REPLICATION_WAIT_MS,
-                         target_nodes=client.get_node_from_key(near))
-    return True
+    nodes = {node.name: node for node in (client.get_node_from_key(key) for key in near)}
+    for node in nodes.values():
+        pipe.execute_command("WAIT", wanted, REPLICATION_WAIT_MS, target_nodes=node)
+    return [wanted] * len(nodes)
 
 
-def check_replicated(reply: Any, client: redis.asyncio.Redis) -> None:
-    """`NotReplicated` unless `reply` (of the wait `replicated_on` queued) says enough have it."""
+def check_replicated(reply: Any, wanted: int) -> None:
+    """`NotReplicated` unless `reply` (of the wait `replicated_on` queued) says enough have it.
+
+    `wanted`: what `replicated_on` returned.
+    """
     if isinstance(reply, Exception):
         raise reply
-    wanted = getattr(client, "wait_replicas", 0)
     if int(reply) < wanted:
         raise NotReplicated(f"{reply} of {wanted} replicas confirmed the write in time")
 

@@ -144,10 +144,11 @@ class Inbound:
                 pipe.xadd(self._keys.relay_stream,
                           {"conversation_id": conversation_id, "event": event})
             # Acknowledged to the customer after this: on the replicas first, as the step.
-            waits = relayed and replicated_on(pipe, self._redis, near=self._keys.relay_stream)
+            waits = replicated_on(pipe, self._redis, near=self._keys.relay_stream) \
+                if relayed else 0
             replies = await pipe.execute()
         if waits:
-            check_replicated(replies[-1], self._redis)
+            check_replicated(replies[-1], waits)
         if relayed:  # after: a cluster pipeline's nodes answer in any order
             await self._redis.hdel(self._keys.relay_due(conversation_id), message_id)
 

@@ -32,6 +32,7 @@ from handoff.journal import Journal
 from handoff.keys import Keys
 from handoff.messenger_api import TEXT_MAX, GraphError, SendApi, send_fields
 from handoff.outbox import OutboxMessage
+from handoff.redis_client import check_replicated, replicated_on, replicated_on_each
 from handoff.relay.frames import Part, web_parts
 from handoff.relay.tracker import append_turns, queue_turns
 from handoff.relay.turns import agent_event
@@ -55,8 +56,16 @@ class WebChatSender:
         """Sends the frames to the customer's sockets, wherever they are connected."""
         for once_key, payload in parts:
             assert once_key is not None
-            entry_id, _ = await self._journal.record_once(conversation_id, "bot", payload,
-                                                          once_key)
+            # On the replicas before the page can see it: a failover that lost the journal
+            # entry would journal it again under another id, and the page would show it twice.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await self._journal.record_once_on(pipe, conversation_id, "bot", payload,
+                                                   once_key)
+                waits = replicated_on(pipe, self._redis, near=self._keys.journal(conversation_id))
+                replies = await pipe.execute()
+            if waits:
+                check_replicated(replies[-1], waits)
+            entry_id = replies[0][0]
             async with self._redis.pipeline(transaction=False) as pipe:
                 self.queue(pipe, conversation_id, bot_frame(payload, entry_id))
                 await pipe.execute()
@@ -117,8 +126,13 @@ class Delivery:
                     await self._journal.record_once_on(pipe, message.conversation_id, "bot",
                                                        payload, once_key)
                     parts.append((message.conversation_id, payload))
+            # On the replicas before the pages can see them (as in `WebChatSender.send`).
+            waits = replicated_on_each(pipe, self._redis,
+                                       [self._keys.journal(cid) for cid, _ in parts])
             replies = await pipe.execute()
-        journaled = replies[-len(parts):]
+        for reply, wanted in zip(replies[len(replies) - len(waits):], waits, strict=True):
+            check_replicated(reply, wanted)
+        journaled = replies[len(replies) - len(waits) - len(parts):len(replies) - len(waits)]
         async with self._redis.pipeline(transaction=False) as pipe:
             for (cid, payload), (entry_id, _) in zip(parts, journaled, strict=True):
                 self._web.queue(pipe, cid, bot_frame(payload, str(entry_id)))

@@ -172,28 +172,32 @@ async def test_a_failover_mid_relay_loses_and_repeats_nothing(relay_accounts, gr
 
     try:
         await relay_with_a_fault(stack, fail_over)
-        # The dashboard and the miner read the new primary.
-        sam = AgentClient(stack.handoff_url)
-        try:
-            await sam.login("sam", PASSWORD)
-            status, found = await sam.get("/api/dashboard?" + urlencode({
-                "from": _iso(started), "to": _iso(time.time() + 1)}))
-            assert status == 200, found
-            assert found["handoffs"]["total"] >= CONVERSATIONS
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 240
-            while True:
-                status, body = await sam.get("/api/miner/groups?language=en")
-                assert status in (200, 202), body
-                if status == 200:
-                    break
-                assert loop.time() < deadline, "the miner never finished"
-                await asyncio.sleep(1)
-        finally:
-            await sam.close()
+        await the_dashboard_and_the_miner_read(stack, started)
     finally:
         if "port" in killed:  # back as a replica of the new primary (the sentinels see to it)
             group.restart(killed["port"])
+
+
+async def the_dashboard_and_the_miner_read(stack: Stack, started: float) -> None:
+    """After a failover: the dashboard counts the relay's handoffs, and the miner finishes."""
+    sam = AgentClient(stack.handoff_url)
+    try:
+        await sam.login("sam", PASSWORD)
+        status, found = await sam.get("/api/dashboard?" + urlencode({
+            "from": _iso(started), "to": _iso(time.time() + 1)}))
+        assert status == 200, found
+        assert found["handoffs"]["total"] >= CONVERSATIONS
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 240
+        while True:
+            status, body = await sam.get("/api/miner/groups?language=en")
+            assert status in (200, 202), body
+            if status == 200:
+                break
+            assert loop.time() < deadline, "the miner never finished"
+            await asyncio.sleep(1)
+    finally:
+        await sam.close()
 
 
 def _iso(at: float) -> str:

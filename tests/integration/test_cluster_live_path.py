@@ -19,11 +19,13 @@ import pytest
 
 from handoff.conversation import ConversationStore, State
 from handoff.keys import RASA_KEYS, Keys
+from handoff.messenger_api import SendApi
 from handoff.outbox import _ACCEPT_THEN_ENQUEUE, DUE_FOR, accept
 from handoff.rasa_api import RasaClient
 from handoff.redis_client import NotReplicated, Script, connect, is_cluster
 from handoff.relay.giveback import GiveBack
 from handoff.relay.inbound import TAKE_LUA, TAKEN_BEFORE, TO_AGENT, TO_BOT, Inbound
+from handoff.relay.outbound import Delivery
 from handoff.relay.tracker import TrackerWriter, segment_events
 from handoff.streams import StreamConsumer
 from handoff.ticket import Reason, build_ticket
@@ -224,4 +226,30 @@ async def test_the_doors_acknowledge_only_what_a_replica_has_on_a_cluster(cluste
         assert await _relayed(client) == [("c1", "and the invoice?")] * 2
     finally:
         await asyncio.to_thread(cluster.wait_settled)  # the paused replicas caught up
+        await client.close()
+
+
+async def test_the_page_sees_an_agent_message_only_once_a_replica_has_its_journal_entry(
+        cluster):
+    """A failover that lost the journal entry of a message the page already showed would
+    journal it again under another id, and the page show it twice: the delivery hands it to
+    the pages only once a replica has the entry."""
+    client = connect(cluster.url)
+    try:
+        await client.flushall()
+        store = await _assigned(client, "c1")
+        await accept(client, KEYS, "c1", "marie", "Marie", "it ships today", "k1")
+        entries = await client.xrange(KEYS.outbox_stream)
+        delivery = Delivery(client, KEYS, store, SendApi(""))
+        with _stopped(cluster, cluster.replica_of(KEYS.journal("c1"))), \
+                pytest.raises(NotReplicated):
+            await delivery.handle_batch(entries)
+        assert await client.xlen(KEYS.customer_out_stream) == 0
+        await delivery.handle_batch(entries)  # retried, as the stream consumer does
+        (journaled, _), = await client.xrange(KEYS.journal("c1"))
+        frames = [json.loads(f["data"]) for _, f in await client.xrange(KEYS.customer_out_stream)]
+        assert [(f["text"], f["metadata"]["id"]) for f in frames] == [
+            ("it ships today", journaled)]
+    finally:
+        await asyncio.to_thread(cluster.wait_settled)
         await client.close()

@@ -45,6 +45,7 @@ from handoff.presence import Presence, Requeuer
 from handoff.privacy.retention import Retention, RetentionJob
 from handoff.push import to_agents as publish
 from handoff.rasa_api import RasaClient, RasaUnavailable
+from handoff.redis_client import NotReplicated
 from handoff.relay.consoles import ConsoleRelay, keep_contact
 from handoff.relay.giveback import GiveBack
 from handoff.relay.outbound import Delivery
@@ -202,7 +203,7 @@ def _transient(exc: BaseException) -> bool:
     """Failures that pass (Redis or Rasa away): retried as long as it takes, never dead-lettered."""
     if isinstance(exc, RasaUnavailable):
         return exc.status is None or exc.status >= 500
-    return isinstance(exc, TRANSIENT)
+    return isinstance(exc, (*TRANSIENT, NotReplicated))
 
 
 class Workers:
