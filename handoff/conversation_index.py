@@ -161,8 +161,8 @@ class Index:
         """`put_back` for every record (all primaries scanned); how many records it read.
 
         What a process that died between a step and what follows it on a Cluster can leave
-        missing: a queue entry or a holder's seat taken out late. Not scheduled yet: the
-        product does not run on a Cluster (docs/architecture.md).
+        missing: a queue entry or a holder's seat taken out late. Scheduled on a Cluster by
+        `handoff.service.jobs.index_repair`.
         """
         start = self._keys.conversation("")[:-1]  # `<prefix>:conv:{`
         read = 0

@@ -530,6 +530,14 @@ class Keys:
         return f"{self.prefix}:privacy:removed"
 
     @property
+    def index_repair_lease(self) -> str:
+        """STRING with a TTL, owner `handoff.service.jobs.index_repair` (on a Redis Cluster).
+
+        The process running a pass of the indexes' repair.
+        """
+        return f"{self.prefix}:index-repair-lease"
+
+    @property
     def retention_lease(self) -> str:
         """STRING with a TTL, owner `handoff.privacy.retention`: the process running a pass."""
         return f"{self.prefix}:privacy:retention-lease"

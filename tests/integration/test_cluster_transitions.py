@@ -11,6 +11,7 @@ import pytest
 from handoff.conversation import ConversationStore, IllegalTransition, LimitReached, NotYours, State
 from handoff.keys import Keys
 from handoff.redis_client import is_cluster
+from handoff.service.jobs.index_repair import IndexRepair
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
 from tests.redis_cluster import async_client
@@ -273,3 +274,20 @@ async def test_the_repair_pass_writes_back_what_the_records_back(client):
     assert await store.repair_indexes() == 3
     assert await client.zrange(KEYS.queue, 0, -1) == ["waiting"]
     assert await client.smembers(KEYS.agent_conversations("marie")) == {"held"}
+
+
+async def test_the_workers_repair_pass_runs_on_a_cluster_once_per_lease(client):
+    """`handoff.service.jobs.index_repair`, as every handoff service schedules it: on a Cluster
+    one process's pass writes back a missing queue entry, the others' ticks find the lease
+    taken; off a Cluster (nothing can be missing there) it does nothing."""
+    store = ConversationStore(client, KEYS)
+    await store.enqueue(_ticket("waiting", 10.0))
+    await client.delete(KEYS.queue)  # as a crash after a late removal can leave it
+    one, other = (IndexRepair(client, KEYS, store, every=60) for _ in range(2))
+    if not is_cluster(client):
+        assert await one.tick() is None
+        assert await client.zrange(KEYS.queue, 0, -1) == []
+        return
+    assert await one.tick() == 1
+    assert await client.zrange(KEYS.queue, 0, -1) == ["waiting"]
+    assert await other.tick() is None  # within the lease

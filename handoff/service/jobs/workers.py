@@ -12,7 +12,9 @@
   (`handoff.waiting`); queued conversations are assigned to available agents
   (`handoff.service.jobs.assignment`); conversations of agents who are gone are requeued
   (`handoff.presence`);
-  customers who left the queue are counted out (`handoff.service.jobs.abandonment`);
+  customers who left the queue are counted out (`handoff.service.jobs.abandonment`); on a
+  Redis Cluster the queue and agents' sets are written back from the records
+  (`handoff.service.jobs.index_repair`);
 - delivery: agent messages and notices (`outbox` stream) go to the customer's channel
   (`handoff.relay.outbound`); the tracker writer appends the live turns to the Rasa tracker
   behind them (`handoff.relay.tracker`), and give-backs cut short are finished
@@ -52,6 +54,7 @@ from handoff.relay.outbound import Delivery
 from handoff.relay.tracker import TrackerWriter
 from handoff.service.jobs.abandonment import Abandonment
 from handoff.service.jobs.assignment import Assigner
+from handoff.service.jobs.index_repair import IndexRepair
 from handoff.settings import Settings
 from handoff.streams import TRANSIENT, BatchHandler, Handler, StreamConsumer, StreamTrimmer
 from handoff.teams import Team
@@ -264,6 +267,8 @@ class Workers:
         retention = RetentionJob(redis, keys, Retention.from_settings(settings), time.time,
                                  settings.retention_every)
         self._periodic.append(("retention", retention.tick, min(60.0, settings.retention_every)))
+        # On a Cluster only (`tick` does nothing off one); the lease spaces the passes out.
+        self._periodic.append(("index_repair", IndexRepair(redis, keys, store).tick, 60.0))
         if settings.auto_assign:
             self._periodic.append(("assign", Assigner(redis, keys, store, accounts, presence,
                                                       teams, announcer, time.time).tick, 1.0))
