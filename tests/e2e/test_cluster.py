@@ -20,18 +20,19 @@ import pytest
 
 from handoff.keys import Keys
 from stack.services import Stack
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import AgentClient, _a_stack, create_account
-from tests.e2e.test_fault_relay import AGENTS as RELAY_AGENTS
+from tests.e2e.conftest import AgentClient, _a_stack
 from tests.e2e.test_fault_relay import (
-    CONVERSATIONS,
     Pair,
     _resends,
     kill_mid_burst,
     relay_with_a_fault,
     say,
 )
-from tests.e2e.test_sentinel import the_dashboard_and_the_miner_read, the_whole_path
+from tests.e2e.test_sentinel import (
+    the_dashboard_and_the_miner_read,
+    the_whole_path,
+    with_relay_agents,
+)
 from tests.redis_cluster import ClusterGroup
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -49,11 +50,7 @@ async def test_the_whole_path_on_a_cluster(cluster_stack):
 
 @pytest.fixture(scope="module")
 def relay_accounts(cluster_stack: Stack) -> Stack:
-    """The relay case's ten agents, on the Cluster's stack."""
-    for n in range(RELAY_AGENTS):
-        create_account(cluster_stack, f"relay{n}", f"Relay {n}", PASSWORD,
-                       teams="orders,billing", max_conversations=CONVERSATIONS // RELAY_AGENTS)
-    return cluster_stack
+    return with_relay_agents(cluster_stack)
 
 
 async def test_a_primary_killed_mid_relay_loses_and_repeats_nothing(relay_accounts, cluster):

@@ -148,11 +148,15 @@ async def the_whole_path(stack: Stack) -> None:
 
 @pytest.fixture(scope="module")
 def relay_accounts(sentinel_stack: Stack) -> Stack:
-    """The relay case's ten agents, on the Sentinel stack."""
+    return with_relay_agents(sentinel_stack)
+
+
+def with_relay_agents(stack: Stack) -> Stack:
+    """`stack`, with the relay case's ten agents (`test_fault_relay.relay_with_a_fault`)."""
     for n in range(RELAY_AGENTS):
-        create_account(sentinel_stack, f"relay{n}", f"Relay {n}", PASSWORD,
+        create_account(stack, f"relay{n}", f"Relay {n}", PASSWORD,
                        teams="orders,billing", max_conversations=CONVERSATIONS // RELAY_AGENTS)
-    return sentinel_stack
+    return stack
 
 
 async def test_a_failover_mid_relay_loses_and_repeats_nothing(relay_accounts, group):
