@@ -63,8 +63,9 @@ async def redis_round_trips(redis_url: str, samples: int, pause: float = 0.0) ->
                 await asyncio.sleep(pause)
     finally:
         await writer.delete(stream)
-        await writer.close()
-        await reader.close()
+        for client in (writer, reader):
+            await client.close(close_connection_pool=True)
+            await client.connection_pool.disconnect()
     return latencies
 
 

@@ -29,7 +29,8 @@ async def test_round_trip_on_a_cluster_is_on_the_primary_of_the_streams_slot(
             await clients[0].delete(key)
         finally:
             for client in clients:
-                await client.close()
+                await client.close(close_connection_pool=True)
+                await client.connection_pool.disconnect()
 
     latencies = await redis_round_trips(cluster.url, 20)
     assert len(latencies) == 20 and all(0 < t < 5 for t in latencies), latencies
