@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -306,6 +306,14 @@ class ConversationStore:
         return {name: sorted(cid for cid in members if records[cid].agent == name
                              and records[cid].state in HUMAN_STATES)
                 for name, members in zip(usernames, held, strict=True)}
+
+    async def unbacked_seats(self) -> List[Tuple[str, str]]:
+        """(agent, conversation) of the seats in agents' sets their records do not back now."""
+        return await self._index.unbacked_seats()
+
+    async def give_back_seat(self, agent: str, conversation_id: str) -> None:
+        """Takes a seat out of the agent's set unless the record says the agent holds it."""
+        await self._index.give_back_seat(agent, conversation_id)
 
     async def repair_indexes(self) -> int:
         """Writes back the queue entries and seats the records back; how many records it read.

@@ -531,11 +531,20 @@ class Keys:
 
     @property
     def index_repair_lease(self) -> str:
-        """STRING with a TTL, owner `handoff.service.jobs.index_repair` (on a Redis Cluster).
+        """STRING with a TTL, owner `handoff.service.jobs.index_repair`.
 
         The process running a pass of the indexes' repair.
         """
         return f"{self.prefix}:index-repair-lease"
+
+    @property
+    def seat_suspects(self) -> str:
+        """HASH, with a TTL, owner `handoff.service.jobs.index_repair`.
+
+        Fields `<agent>` newline `<conversation>`, values when first seen: the seats no record
+        backed at the last pass of the indexes' repair.
+        """
+        return f"{self.prefix}:seat-suspects"
 
     @property
     def retention_lease(self) -> str:

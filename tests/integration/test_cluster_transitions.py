@@ -11,7 +11,7 @@ import pytest
 from handoff.conversation import ConversationStore, IllegalTransition, LimitReached, NotYours, State
 from handoff.keys import Keys
 from handoff.redis_client import is_cluster
-from handoff.service.jobs.index_repair import IndexRepair
+from handoff.service.jobs.index_repair import SEAT_GRACE, IndexRepair, Pass
 from handoff.ticket import Reason, build_ticket
 from tests import events as ev
 from tests.redis_cluster import async_client
@@ -279,15 +279,55 @@ async def test_the_repair_pass_writes_back_what_the_records_back(client):
 async def test_the_workers_repair_pass_runs_on_a_cluster_once_per_lease(client):
     """`handoff.service.jobs.index_repair`, as every handoff service schedules it: on a Cluster
     one process's pass writes back a missing queue entry, the others' ticks find the lease
-    taken; off a Cluster (nothing can be missing there) it does nothing."""
+    taken; off a Cluster (nothing can be missing there) the pass only looks for stale seats."""
     store = ConversationStore(client, KEYS)
     await store.enqueue(_ticket("waiting", 10.0))
     await client.delete(KEYS.queue)  # as a crash after a late removal can leave it
     one, other = (IndexRepair(client, KEYS, store, every=60) for _ in range(2))
     if not is_cluster(client):
-        assert await one.tick() is None
+        assert await one.tick() == Pass(seats_freed=0, records_read=None)
         assert await client.zrange(KEYS.queue, 0, -1) == []
         return
-    assert await one.tick() == 1
+    assert await one.tick() == Pass(seats_freed=0, records_read=1)
     assert await client.zrange(KEYS.queue, 0, -1) == ["waiting"]
     assert await other.tick() is None  # within the lease
+
+
+async def test_a_seat_left_by_a_crash_is_freed_a_pass_later_and_one_under_way_is_kept(client):
+    """A process that died between an agent's seat and the claim's step left a seat no record
+    backs: it counted against the agent's limit for good. The repair pass (any topology) frees
+    it once seen unbacked on two passes at least `SEAT_GRACE` apart; a seat whose claim went
+    through meanwhile, and the seats of what the agent holds, stay."""
+    store = ConversationStore(client, KEYS)
+    for cid in ("held", "lost", "slow", "next"):
+        await _queued(client, cid)
+    await store.claim("held", "marie", "Marie", limit=3)
+    # As a claim's process leaves them: seats taken, no step (one died, one is slow).
+    for cid in ("lost", "slow"):
+        assert await store._index.take_seat("marie", cid, 3) == 1
+    with pytest.raises(LimitReached):
+        await store.claim("next", "marie", "Marie", limit=3)
+    now = [1000.0]
+    repair = IndexRepair(client, KEYS, store, every=600, clock=lambda: now[0])
+
+    async def next_pass() -> Pass:
+        await client.delete(KEYS.index_repair_lease)  # as the lease's TTL would
+        done = await repair.tick()
+        assert done is not None
+        return done
+
+    assert (await next_pass()).seats_freed == 0  # first seen: may be claims under way
+    assert set(await client.hkeys(KEYS.seat_suspects)) == {"marie\nlost", "marie\nslow"}
+    await store.claim("slow", "marie", "Marie", limit=3)  # its step, late: the seat was there
+    now[0] += SEAT_GRACE - 1
+    assert (await next_pass()).seats_freed == 0  # too soon after the first sight
+    assert set(await client.hkeys(KEYS.seat_suspects)) == {"marie\nlost"}
+    now[0] += 1
+    assert (await next_pass()).seats_freed == 1
+    assert await client.smembers(KEYS.agent_conversations("marie")) == {"held", "slow"}
+    assert not await client.exists(KEYS.seat_suspects)
+    assert (await store.get("lost")).state is State.QUEUED
+    assert await client.zscore(KEYS.queue, "lost") is not None  # still in line for anyone
+    record = await store.claim("next", "marie", "Marie", limit=3)  # the freed seat's place
+    assert record.agent == "marie"
+    assert await store.agent_conversation_ids("marie") == ["held", "next", "slow"]

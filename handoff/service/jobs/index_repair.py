@@ -1,17 +1,24 @@
-"""On a Redis Cluster, the queue's and agents' indexes written back from the records.
+"""The queue's and agents' indexes mended from their records, by one process at a time.
 
-A process that dies between a transition's step and what follows it on a Cluster can leave a
-queue entry or a holder's seat missing (`handoff.conversation_index`): a queued conversation no
-agent would see. Every `every` seconds one handoff service (the one that takes the lease, SET
-NX with a TTL of `every`) reads every record and writes back what it backs
-(`ConversationStore.repair_indexes`). Off a Cluster every transition is one step: nothing can
-be missing, and the job does nothing.
+- **Seats left by a crash** (every topology): a seat in an agent's set is taken before the
+  transition that gives them the conversation (`handoff.conversation_index`). A process that
+  dies between the two leaves a seat no record backs, which counts against the agent's limit
+  for good. Readers already skip it; this job takes it out once it has been seen unbacked on
+  two passes at least `SEAT_GRACE` apart (a claim under way holds its seat for milliseconds).
+- **Entries missing** (on a Cluster only): a process that dies between a transition's step and
+  what follows it can leave a queue entry or a holder's seat missing: a queued conversation no
+  agent would see. The pass reads every record and writes back what it backs
+  (`ConversationStore.repair_indexes`). Off a Cluster every transition is one step.
+
+Every `every` seconds one handoff service (the one that takes the lease, SET NX with a TTL of
+`every`) runs a pass.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Optional
 
 from redis.asyncio import Redis
@@ -23,25 +30,61 @@ from handoff.redis_client import is_cluster
 logger = logging.getLogger(__name__)
 
 DEFAULT_EVERY = 600.0  # seconds: every record is read, so not often; a crash there is rare
+SEAT_GRACE = 60.0  # seconds a seat may stay unbacked before it counts as left by a crash
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one pass did."""
+
+    seats_freed: int
+    records_read: Optional[int]  # None off a Cluster: nothing to write back there
 
 
 class IndexRepair:
-    """One pass per `tick()`, on a Cluster, in whichever process holds the lease."""
+    """One pass per `tick()`, in whichever process holds the lease."""
 
     def __init__(self, redis: Redis, keys: Keys, store: ConversationStore,
-                 every: float = DEFAULT_EVERY) -> None:
-        self._redis, self._keys, self._store = redis, keys, store
+                 every: float = DEFAULT_EVERY, clock=time.time) -> None:
+        self._redis, self._keys, self._store, self._clock = redis, keys, store, clock
         self._lease_ms = max(1000, int(every * 1000))
 
-    async def tick(self) -> Optional[int]:
-        """How many records the pass read; None: no pass here (not a Cluster, or not ours)."""
-        if not is_cluster(self._redis):
-            return None
+    async def tick(self) -> Optional[Pass]:
+        """The pass's outcome; None: another process holds this interval's lease."""
         if not await self._redis.set(self._keys.index_repair_lease, "1", nx=True,
                                      px=self._lease_ms):
             return None
         started = time.monotonic()
-        read = await self._store.repair_indexes()
-        logger.info("index_repair.pass.done records=%d seconds=%.1f", read,
-                    time.monotonic() - started)
-        return read
+        freed = await self._free_seats()
+        read = await self._store.repair_indexes() if is_cluster(self._redis) else None
+        logger.info("index_repair.pass.done seats_freed=%d records=%s seconds=%.1f", freed,
+                    read, time.monotonic() - started)
+        return Pass(freed, read)
+
+    async def _free_seats(self) -> int:
+        """Takes out the seats unbacked now and at an earlier pass `SEAT_GRACE` ago or more.
+
+        The seats seen unbacked, and when first, are kept between passes (which may run in
+        different processes) in `Keys.seat_suspects`.
+        """
+        now, key = self._clock(), self._keys.seat_suspects
+        unbacked = await self._store.unbacked_seats()
+        earlier = await self._redis.hgetall(key)
+        freed, suspects = 0, {}
+        for agent, conversation_id in unbacked:
+            name = f"{agent}\n{conversation_id}"
+            first_seen = float(earlier.get(name, now))
+            if now - first_seen >= SEAT_GRACE:
+                await self._store.give_back_seat(agent, conversation_id)
+                logger.warning("index_repair.seat.freed agent=%s conversation=%s "
+                               "unbacked_since=%.0f", agent, conversation_id, first_seen)
+                freed += 1
+            else:
+                suspects[name] = repr(first_seen)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(key)
+            if suspects:
+                pipe.hset(key, mapping=suspects)
+                pipe.pexpire(key, 3 * self._lease_ms)
+            await pipe.execute()
+        return freed

@@ -12,9 +12,9 @@
   (`handoff.waiting`); queued conversations are assigned to available agents
   (`handoff.service.jobs.assignment`); conversations of agents who are gone are requeued
   (`handoff.presence`);
-  customers who left the queue are counted out (`handoff.service.jobs.abandonment`); on a
-  Redis Cluster the queue and agents' sets are written back from the records
-  (`handoff.service.jobs.index_repair`);
+  customers who left the queue are counted out (`handoff.service.jobs.abandonment`); agents'
+  seats left by a crash are freed and, on a Redis Cluster, the queue and agents' sets are
+  written back from the records (`handoff.service.jobs.index_repair`);
 - delivery: agent messages and notices (`outbox` stream) go to the customer's channel
   (`handoff.relay.outbound`); the tracker writer appends the live turns to the Rasa tracker
   behind them (`handoff.relay.tracker`), and give-backs cut short are finished
@@ -267,7 +267,7 @@ class Workers:
         retention = RetentionJob(redis, keys, Retention.from_settings(settings), time.time,
                                  settings.retention_every)
         self._periodic.append(("retention", retention.tick, min(60.0, settings.retention_every)))
-        # On a Cluster only (`tick` does nothing off one); the lease spaces the passes out.
+        # The lease spaces the passes out (every 10 minutes).
         self._periodic.append(("index_repair", IndexRepair(redis, keys, store).tick, 60.0))
         if settings.auto_assign:
             self._periodic.append(("assign", Assigner(redis, keys, store, accounts, presence,
