@@ -6,7 +6,7 @@ looks again. A customer message and an agent message arriving together would mak
 wait a whole second, and every agent message queued behind it too (docs/benchmarks.md).
 
 Rasa's store takes a host and a port only; this one opens its client from `REDIS_URL` through
-`handoff.redis_client.connect_store` (a single Redis, a Sentinel group or a Cluster). Its key
+`handoff.redis_client.connect_sync` (a single Redis, a Sentinel group or a Cluster). Its key
 carries the conversation's hash tag, `hfv1:lock:{<id>}` (`handoff.keys.RasaKeys`), so that the
 live path's write-behind reads it with the tracker in one slot on a Redis Cluster. A lock still
 under Rasa's own name (`hfv1:lock:<id>`, taken before an upgrade) is found there and moved by
@@ -31,7 +31,7 @@ from rasa.utils.endpoints import EndpointConfig
 from redis.exceptions import RedisError
 
 from handoff.keys import RasaKeys
-from handoff.redis_client import connect_store, is_cluster
+from handoff.redis_client import connect_sync, is_cluster
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class PromptRedisLockStore(RedisLockStore):
         # Rasa's client (localhost, never used: redis-py connects lazily) is replaced. Bytes,
         # as Rasa's: its locks are read with `json.loads`.
         self.red.close()
-        self.red = connect_store(endpoint_config.url, decode_responses=False,
+        self.red = connect_sync(endpoint_config.url, decode_responses=False,
                                  socket_timeout=timeout)
         # Rasa's prefix rule applied (`hfv1:lock:`, or `lock:` for a refused prefix).
         self.rasa_keys = RasaKeys(

@@ -2,7 +2,7 @@
 
 Rasa's own `RedisTrackerStore` takes a host and a port only: no Sentinel (RasaHQ/rasa#6227).
 This is the same store (the same JSON, which the live path's write-behind and the miner read),
-on a client from `handoff.redis_client.connect_store`: a single Redis, a Sentinel group or a
+on a client from `handoff.redis_client.connect_sync`: a single Redis, a Sentinel group or a
 Redis Cluster, named by `REDIS_URL`. Its key carries the conversation's hash tag,
 `hfv1:tracker:{<id>}` (`handoff.keys.RasaKeys`), so that the conversation's keys share one slot
 on a Redis Cluster. A tracker still under Rasa's own name, `hfv1:tracker:<id>`, is read from
@@ -30,7 +30,7 @@ from rasa.shared.core.trackers import (
 )
 
 from handoff.keys import RasaKeys
-from handoff.redis_client import connect_store, is_cluster
+from handoff.redis_client import connect_sync, is_cluster
 
 
 class UrlRedisTrackerStore(RedisTrackerStore):
@@ -46,7 +46,7 @@ class UrlRedisTrackerStore(RedisTrackerStore):
                          key_prefix=key_prefix, **kwargs)
         # Rasa's client (localhost, never used: redis-py connects lazily) is replaced.
         self.red.close()
-        self.red = connect_store(host)  # a Cluster too: see `connect_store`
+        self.red = connect_sync(host)  # a Cluster too: see `connect_sync`
         # Rasa's prefix rule applied (`hfv1:tracker:`, or `tracker:` for a refused prefix).
         self.rasa_keys = RasaKeys(
             self.key_prefix[:-len(DEFAULT_REDIS_TRACKER_STORE_KEY_PREFIX)].rstrip(":"))

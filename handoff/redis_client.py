@@ -330,38 +330,30 @@ def is_cluster(client: Any) -> bool:
     return isinstance(client, (AsyncRedisCluster, SyncRedisCluster))
 
 
-def connect_sync(url: str, decode_responses: bool = True, **options: Any) -> redis.Redis:
-    """A blocking client for `url`, with the same retry, health check and failover."""
+def connect_sync(url: str, decode_responses: bool = True,
+                 **options: Any) -> Union[redis.Redis, SyncRedisCluster]:
+    """A blocking client for `url`, with the same retry, health check and failover.
+
+    On `redis+cluster://` a blocking cluster client: Rasa's tracker and lock stores keep their
+    keys in the conversation's slot, no step over two slots there.
+    """
     address = RedisAddress.parse(url)
+    if address.kind == CLUSTER:
+        # The cluster client retries a failed connection itself, finding the slot's primary
+        # again (after a failover, the promoted replica): no retry of the single client's kind.
+        return SyncRedisCluster(
+            startup_nodes=[SyncClusterNode(host, port) for host, port in address.nodes],
+            username=address.username, password=address.password, ssl=address.tls,
+            decode_responses=decode_responses, health_check_interval=HEALTH_CHECK_INTERVAL,
+            **options)
     settings = {"decode_responses": decode_responses, "retry": SyncRetry(NoBackoff(), 1),
                 "retry_on_error": [RedisConnectionError],
                 "health_check_interval": HEALTH_CHECK_INTERVAL, **options}
     if address.kind == SINGLE:
         return _SyncRedis.from_url(url, **settings)
-    if address.kind == CLUSTER:
-        return connect_store(url, decode_responses, **options)
     sentinels = SyncSentinel(address.nodes, sentinel_kwargs=_sentinel_settings(address))
     return sentinels.master_for(address.service, redis_class=_SyncSentinelRedis,
                                 **_node_settings(address), **settings)
-
-
-def connect_store(url: str, decode_responses: bool = True,
-                  **options: Any) -> Union[redis.Redis, SyncRedisCluster]:
-    """`connect_sync`: on `redis+cluster://` a blocking cluster client (Rasa's stores).
-
-    The tracker and lock stores keep their keys in the conversation's slot, no step over two
-    keys there.
-    """
-    address = RedisAddress.parse(url)
-    if address.kind != CLUSTER:
-        return connect_sync(url, decode_responses, **options)
-    # The cluster client retries a failed connection itself, finding the slot's primary again
-    # (after a failover, the promoted replica): no retry of the single client's kind here.
-    return SyncRedisCluster(
-        startup_nodes=[SyncClusterNode(host, port) for host, port in address.nodes],
-        username=address.username, password=address.password, ssl=address.tls,
-        decode_responses=decode_responses, health_check_interval=HEALTH_CHECK_INTERVAL,
-        **options)
 
 
 async def get_many(client: Any, keys: Sequence[str]) -> List[Any]:

@@ -171,10 +171,10 @@ async def test_a_save_reads_the_stored_tracker_once_and_does_what_rasas_does(red
 
 async def test_both_stores_work_on_a_cluster_with_trackers_on_every_primary(monkeypatch,
                                                                              cluster):
-    """endpoints.yml's stores on `redis+cluster://` (`connect_store`): each conversation's
+    """endpoints.yml's stores on `redis+cluster://` (`connect_sync`): each conversation's
     tracker and lock on the primary of its slot, read back, listed by `keys()` from every
     primary, and the lock held against a second holder."""
-    assert is_cluster(connect_sync(cluster.url))  # the rest of the product's, too
+    assert is_cluster(connect_sync(cluster.url))  # one client for every blocking use
     trackers = _tracker_store(monkeypatch, cluster.url)
     locks = LockStore.create(_configured(monkeypatch, cluster.url, "lock_store"))
     assert isinstance(locks, PromptRedisLockStore)
