@@ -45,7 +45,7 @@ from handoff.customer_text import (
     problem,
 )
 from handoff.journal import Journal
-from handoff.keys import Keys
+from handoff.keys import Keys, makes_a_hash_tag
 from handoff.language import detect
 from handoff.messenger_api import (
     DEFAULT_GRAPH_URL,
@@ -112,6 +112,8 @@ def _wrong_event(event: Dict[str, Any]) -> Optional[str]:
             not isinstance(event["sender"].get("id"), (str, int)) or \
             isinstance(event["sender"].get("id"), bool):
         return "an event has no sender id"
+    if not makes_a_hash_tag(str(event["sender"]["id"])):
+        return "a sender id cannot name a conversation"
     timestamp = event.get("timestamp", 0)
     if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
         return "timestamp is not a number"

@@ -97,6 +97,19 @@ def is_hash_tagged(rest: str) -> bool:
     return len(rest) >= 2 and rest[0] == "{" and rest[-1] == "}"
 
 
+def makes_a_hash_tag(conversation_id: str) -> bool:
+    """Whether `conversation_id` in braces is a hash tag: all its keys then share one slot.
+
+    Redis hashes what lies between a key's first `{` and the next `}`, unless that is empty:
+    then the whole key. An empty id, or one starting with `}`, leaves `{}` in each of the
+    conversation's keys, which then fall in slots of their own, and on a Redis Cluster every
+    atomic step over two of them fails (CROSSSLOT). No channel makes such an id (web chat ids
+    are the server's hex, Messenger's digits, the REST channel's `rest-…`): a door that takes
+    one from outside refuses it.
+    """
+    return bool(conversation_id) and not conversation_id.startswith("}")
+
+
 @dataclass(frozen=True)
 class Keys:
     """Key names under one prefix (default `hf:v1`)."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, AsyncIterator, Dict, Iterable, List, Tuple
+from typing import Any, AsyncIterator, Dict, Iterable, List, Set, Tuple
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.exceptions import RedisError, ResponseError
 
 from handoff.keys import RASA_KEY_PREFIX, RASA_KEYS, Keys
-from handoff.redis_client import get_many, scan_keys
+from handoff.redis_client import get_many, is_cluster, scan_keys
 
 SCAN_COUNT = 500
 RANGE_COUNT = 1000  # stream entries read per XRANGE
@@ -113,25 +114,69 @@ async def rewrite_persistence(redis: Redis, patience: float = 60.0) -> List[str]
     files still hold the data: Redis refuses a second one meanwhile, and it is asked again once
     that one is over (for up to `patience` s). Best effort: a Redis whose ACL refuses these
     commands keeps its files as they are (docs/privacy.md says what the operator does then).
+
+    On a Redis Cluster every node is asked, replicas too (each keeps files of its own; these
+    commands name no key, so the cluster client sends them nowhere unless told where): a kind
+    is reported once every node that keeps such files was asked.
     """
-    asked = []
+    if not is_cluster(redis):
+        _, asked = await _rewrite_node(redis, patience)
+        return [kind for kind in _KINDS if kind in asked]
+    replicas = await _replicas(redis)
     try:
-        info = await redis.info("persistence")
-        if info.get("aof_enabled") and await _rewrite_aof(redis, patience):
-            asked.append("aof")
+        found = [await _rewrite_node(redis, patience, target_nodes=node)
+                 for node in redis.get_nodes() + replicas]
+    finally:
+        for node in replicas:  # connections of their own, not the client's
+            await node.disconnect()
+    return [kind for kind in _KINDS if any(kind in asked for _, asked in found)
+            and all(kind in asked for kept, asked in found if kind in kept)]
+
+
+_KINDS = ("aof", "rdb")
+
+
+async def _replicas(redis: Any) -> List[AsyncClusterNode]:
+    """The Cluster's live replicas, which its client does not know (it reads from primaries)."""
+    found = []
+    try:
+        nodes = await redis.cluster_nodes()
+    except RedisError:
+        return []
+    for address, node in nodes.items():
+        flags = set(str(node.get("flags", "")).split(","))
+        if "slave" in flags and not flags & {"fail", "fail?", "noaddr"} and node.get("connected"):
+            host, _, port = address.rpartition(":")
+            found.append(AsyncClusterNode(host, int(port), server_type="replica",
+                                          **redis.nodes_manager.connection_kwargs))
+    return found
+
+
+async def _rewrite_node(redis: Redis, patience: float,
+                        **node: Any) -> Tuple[Set[str], Set[str]]:
+    """What one Redis keeps (`aof`, `rdb`), and what it was asked to rewrite."""
+    kept: Set[str] = set()
+    asked: Set[str] = set()
+    try:
+        info = await redis.info("persistence", **node)
+        if info.get("aof_enabled"):
+            kept.add("aof")
+            if await _rewrite_aof(redis, patience, **node):
+                asked.add("aof")
         if info.get("rdb_saves"):
-            await redis.execute_command("BGSAVE", "SCHEDULE")
-            asked.append("rdb")
+            kept.add("rdb")
+            await redis.execute_command("BGSAVE", "SCHEDULE", **node)
+            asked.add("rdb")
     except RedisError:
         pass
-    return asked
+    return kept, asked
 
 
-async def _rewrite_aof(redis: Redis, patience: float) -> bool:
+async def _rewrite_aof(redis: Redis, patience: float, **node: Any) -> bool:
     deadline = time.monotonic() + patience
     while True:
         try:
-            await redis.bgrewriteaof()
+            await redis.bgrewriteaof(**node)
             return True
         except ResponseError as exc:
             if "in progress" not in str(exc) or time.monotonic() > deadline:

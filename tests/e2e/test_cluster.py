@@ -8,6 +8,8 @@ customers and agents connect through HAProxy's one public address.
 - kill -9 of a primary in the middle of a relay of 50 conversations (the case of
   tests/e2e/test_fault_relay.py, with a Cluster failover for fault): the primary of the relay
   stream's slot, which every customer message of the burst goes through.
+- The customer doors' fuzz (`test_doors_fuzz`): hostile socket.io chat events and signed
+  Messenger webhooks get the same documented answers, and store the same, as on a single Redis.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ import pytest
 
 from handoff.keys import Keys
 from stack.services import Stack
-from tests.e2e.conftest import AgentClient, _a_stack
+from tests.e2e.conftest import AgentClient, MessengerCustomer, _a_stack
+from tests.e2e.test_doors_fuzz import (
+    failures_since,
+    hostile_chat_events,
+    hostile_messenger_bodies,
+    rasa_logs_end,
+)
 from tests.e2e.test_fault_relay import (
     Pair,
     _resends,
@@ -46,6 +54,28 @@ def cluster_stack(tmp_path_factory, graph, mailbox, cluster: ClusterGroup) -> It
 
 async def test_the_whole_path_on_a_cluster(cluster_stack):
     await the_whole_path(cluster_stack)
+
+
+async def test_hostile_chat_events_on_a_cluster(cluster_stack):
+    """The chat's fuzz (tests/e2e/test_doors_fuzz.py), same cases and checks, through HAProxy."""
+    await hostile_chat_events(cluster_stack)
+
+
+async def test_hostile_signed_messenger_bodies_on_a_cluster(cluster_stack, graph):
+    """The Messenger webhook's fuzz (tests/e2e/test_doors_fuzz.py), same cases and checks."""
+    await hostile_messenger_bodies(cluster_stack, graph)
+
+
+async def test_a_messenger_sender_id_that_makes_no_hash_tag_is_refused(cluster_stack):
+    """A signed event whose sender id (the conversation's id) is empty or starts with `}`:
+    its conversation's keys would fall in several slots, and every step over two of them
+    failed on a Cluster (`messenger.event.failure`, CROSSSLOT) after a 200. Refused whole."""
+    ends = rasa_logs_end(cluster_stack)
+    for psid in ("", "}42"):
+        person = MessengerCustomer(cluster_stack, psid)
+        status = await person.post(person.event("where is my order?"))
+        await asyncio.sleep(3)  # an event taken is handled after the 200
+        assert (status, failures_since(cluster_stack, ends)) == (400, []), psid
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,11 @@
 signed Messenger webhook get hostile and malformed inputs (tests/hostile.py, seeded). Every
 input gets a documented answer (an acknowledgement with a known error, a 400), never a server
 error; Rasa logs no exception; and what was accepted, only that, is in the conversation, as
-valid text."""
+valid text.
+
+The checks are functions of a stack (`hostile_chat_events`, `hostile_messenger_bodies`): here on
+the session's stack (one Rasa, one handoff service, a single Redis), and in
+tests/e2e/test_cluster.py on 2 Rasa + 2 handoff behind HAProxy on a Redis Cluster."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Any, Dict, List
 import pytest
 
 from handoff.customer_text import MAX_MESSAGE_CHARS, has_lone_surrogate
+from stack.services import Stack
 from tests.e2e.conftest import (
     Customer,
     MessengerCustomer,
@@ -23,6 +28,7 @@ from tests.e2e.conftest import (
     rasa_tracker,
     tracker_with,
 )
+from tests.fake_graph import FakeGraph
 from tests.hostile import SEED, mutate, text, value
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -39,14 +45,21 @@ MESSENGER_CASES = 150
 FAILURE = re.compile(r"Traceback|handler error|(event|message)\.failure")
 
 
-def _log_from(stack, name: str = "rasa") -> int:
-    return stack.processes[name].log.stat().st_size
+def rasa_logs_end(stack: Stack) -> Dict[str, int]:
+    """Where the log of each Rasa process ends now (`rasa`, and `rasa-2`... behind HAProxy)."""
+    return {name: process.log.stat().st_size for name, process in stack.processes.items()
+            if name.startswith("rasa")}
 
 
-def _new_log_lines(stack, start: int, name: str = "rasa") -> List[str]:
-    with open(stack.processes[name].log, "rb") as log:
-        log.seek(start)
-        return log.read().decode(errors="replace").splitlines()
+def failures_since(stack: Stack, ends: Dict[str, int]) -> List[str]:
+    """The failure lines the Rasa processes logged after `ends` (`rasa_logs_end`)."""
+    found: List[str] = []
+    for name, start in ends.items():
+        with open(stack.processes[name].log, "rb") as log:
+            log.seek(start)
+            lines = log.read().decode(errors="replace").splitlines()
+        found.extend(f"{name}: {line}" for line in lines if FAILURE.search(line))
+    return found
 
 
 def _chat_case(r: random.Random, token: str) -> Any:
@@ -80,12 +93,18 @@ def _wrongly_stored(events: List[Dict[str, Any]]) -> List[str]:
 
 async def test_hostile_chat_events_get_documented_acks_and_store_only_what_was_accepted(
         stack):
+    await hostile_chat_events(stack)
+
+
+async def hostile_chat_events(stack: Stack) -> None:
+    """The chat's fuzz cases through `stack`'s public chat address: documented acks only, no
+    failure in any Rasa log, only accepted text stored; the bot still answers."""
     r = random.Random(SEED)
     print(f"FUZZ_SEED={SEED}")
-    start = _log_from(stack)
+    ends = rasa_logs_end(stack)
     accepted: Dict[str, List[str]] = {}
     for _ in range(0, CHAT_CASES, CASES_PER_CUSTOMER):
-        customer = Customer(stack.rasa_url)
+        customer = Customer(stack.chat_url)
         await customer.connect()
         try:
             for _case in range(CASES_PER_CUSTOMER):
@@ -111,10 +130,10 @@ async def test_hostile_chat_events_get_documented_acks_and_store_only_what_was_a
         users = [u for u in events if u["event"] == "user"]
         assert len(users) == len(texts), conversation_id
         assert not _wrongly_stored(events), _wrongly_stored(events)
-    failures = [line for line in _new_log_lines(stack, start) if FAILURE.search(line)]
+    failures = failures_since(stack, ends)
     assert not failures, failures[:20]
     # The bot still answers.
-    customer = Customer(stack.rasa_url)
+    customer = Customer(stack.chat_url)
     await customer.connect()
     try:
         assert (await customer.say("what are your opening hours?"))["ok"] is True
@@ -134,9 +153,15 @@ def _messenger_case(r: random.Random, person: MessengerCustomer) -> Any:
 
 
 async def test_hostile_signed_messenger_bodies_get_200_or_400_and_no_server_error(stack, graph):
+    await hostile_messenger_bodies(stack, graph)
+
+
+async def hostile_messenger_bodies(stack: Stack, graph: FakeGraph) -> None:
+    """The Messenger webhook's fuzz cases, signed, to `stack`: 200 or 400 only, no failure in
+    any Rasa log, nothing wrongly stored; a well-formed message still gets its answer."""
     r = random.Random(SEED + 1)
     print(f"FUZZ_SEED={SEED}")
-    start = _log_from(stack)
+    ends = rasa_logs_end(stack)
     person = MessengerCustomer(stack, str(uuid.uuid4().int)[:16])
     statuses: Dict[int, int] = {}
     for _ in range(MESSENGER_CASES):
@@ -153,7 +178,7 @@ async def test_hostile_signed_messenger_bodies_get_200_or_400_and_no_server_erro
     await other.say("what are your opening hours?")
     await graph.wait_for(lambda _: any("Monday to Friday" in m["message"].get("text", "")
                                        for m in graph.messages(other.psid)), 60)
-    failures = [line for line in _new_log_lines(stack, start) if FAILURE.search(line)]
+    failures = failures_since(stack, ends)
     assert not failures, failures[:20]
     events = (await rasa_tracker(stack, person.psid))["events"]
     assert not _wrongly_stored(events), _wrongly_stored(events)

@@ -42,3 +42,25 @@ async def test_a_rewrite_under_way_is_followed_by_one_after_the_erasure(tmp_path
     finally:
         await redis.close(close_connection_pool=True)
         server.stop()
+
+
+def _aof_rewrites(cluster, port: int) -> int:  # type: ignore[no-untyped-def]
+    """How many rewrites of its append-only file a node has made (none under way)."""
+    with cluster.node_client(port) as node:
+        info = node.info("persistence")
+    busy = info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"]
+    return -1 if busy else int(info["aof_rewrites"])
+
+
+async def test_an_erasure_rewrites_the_files_of_every_node_of_a_cluster(cluster, cluster_client):
+    """BGREWRITEAOF names no key: the cluster client sent it nowhere (an erasure answered 500
+    on a Cluster) until each node, replicas too (each has files of its own), was named."""
+    before = {port: _aof_rewrites(cluster, port) for port in cluster.ports}
+    assert -1 not in before.values()
+    assert await rewrite_persistence(cluster_client) == ["aof"]
+    for _ in range(300):
+        after = {port: _aof_rewrites(cluster, port) for port in cluster.ports}
+        if all(after[port] > before[port] for port in cluster.ports):
+            break
+        await asyncio.sleep(0.1)
+    assert all(after[port] == before[port] + 1 for port in cluster.ports), (before, after)

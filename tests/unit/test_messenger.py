@@ -107,6 +107,9 @@ def test_bodies_in_facebooks_format_are_well_formed(payload):
     _page({"timestamp": 1, "message": {"text": "no sender"}}),
     _page({**GOOD, "sender": {"id": ["42"]}}),
     _page({**GOOD, "sender": {"id": True}}),
+    # No hash tag: on a Redis Cluster the conversation's keys would be in several slots.
+    _page({**GOOD, "sender": {"id": ""}}),
+    _page({**GOOD, "sender": {"id": "}42"}}),
     _page({**GOOD, "timestamp": "yesterday"}),
     _page({**GOOD, "message": "hi"}),
     _page({**GOOD, "message": {"mid": "m1", "text": {"nested": "text"}}}),
