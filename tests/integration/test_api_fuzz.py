@@ -31,6 +31,7 @@ import yaml
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from yarl import URL
 
 from handoff.accounts import AccountStore
 from handoff.conversation import ConversationStore, State
@@ -320,10 +321,31 @@ def service(request, tmp_path_factory) -> Iterator[Service]:
             running.loop.close()
 
 
-def check_answer(op: Operation, status: int, headers: Dict[str, str], raw: bytes) -> None:
+# aiohttp's HTTP parser reads a request line, a header's name and its value up to 8190 bytes
+# each; a request over that is answered by aiohttp itself, 400 in plain text, before any route
+# or middleware could (docs/agent-api.md says so).
+PARSER_LIMIT = 8190
+
+
+def unreadable(service: Service, path: str, query: Dict[str, str],
+               headers: Dict[str, str]) -> bool:
+    """Whether the request, as the client sends it, is over the HTTP parser's limits."""
+    target = URL(service.url(path)).update_query(query).raw_path_qs
+    return len(f"GET {target} HTTP/1.1".encode()) > PARSER_LIMIT or any(
+        len(part.encode("utf-8", "surrogatepass")) > PARSER_LIMIT
+        for name, value in headers.items() for part in (name, value))
+
+
+def check_answer(op: Operation, status: int, headers: Dict[str, str], raw: bytes,
+                 over_the_parser: bool = False) -> None:
     assert status < 500 or status == 503, f"{op}: {status} {raw[:300]!r}"
     assert status in op.statuses, f"{op}: undocumented {status} {raw[:300]!r}"
     if status < 400:
+        return
+    if over_the_parser:  # aiohttp's own answer, and only for such a request
+        assert status == 400 and headers.get("Content-Type", "").startswith("text/plain"), \
+            (op, status, raw)
+        assert b"too long" in raw, (op, raw)
         return
     assert headers.get("Content-Type", "").startswith("application/json"), (op, status, raw)
     body = json.loads(raw)
@@ -348,8 +370,32 @@ def test_hostile_requests_get_a_documented_answer(service: Service, op: Operatio
         path = path.replace(placeholder, cid)
     status, answer_headers, raw = service.run(
         service.send(op.method, path, query, body, headers))
-    check_answer(op, status, answer_headers, raw)
+    check_answer(op, status, answer_headers, raw, unreadable(service, path, query, headers))
     assert service.run(service.stored_wrongly()) == []
+
+
+@pytest.mark.parametrize("query, headers", [
+    ({"from": "x" * 70_000}, {}),
+    ({}, {"X-Filler": "y" * 70_000}),
+], ids=["request-line", "header"])
+def test_a_request_over_the_http_parsers_limits_gets_its_400_and_changes_nothing(
+        service: Service, query: Dict[str, str], headers: Dict[str, str]) -> None:
+    """The fuzz's exception to the JSON errors, shown: aiohttp's parser refuses the request
+    (400, plain text) before the application sees it; a request just under the limit gets
+    the route's own JSON answer."""
+    op = next(o for o in OPERATIONS if (o.method, o.path) == ("get", "/api/dashboard"))
+    service.run(service.reset())
+    assert unreadable(service, op.path, query, headers)
+    status, answer_headers, raw = service.run(
+        service.send("GET", op.path, query, None, headers))
+    check_answer(op, status, answer_headers, raw, over_the_parser=True)
+    assert service.run(service.stored_wrongly()) == []
+    under = {name: value[:7000] for name, value in query.items()}
+    under_headers = {name: value[:7000] for name, value in headers.items()}
+    assert not unreadable(service, op.path, under, under_headers)
+    status, answer_headers, raw = service.run(
+        service.send("GET", op.path, under, None, under_headers))
+    check_answer(op, status, answer_headers, raw)
 
 
 def test_every_route_of_the_service_is_described() -> None:
