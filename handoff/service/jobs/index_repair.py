@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from redis.asyncio import Redis
 
@@ -45,7 +45,8 @@ class IndexRepair:
     """One pass per `tick()`, in whichever process holds the lease."""
 
     def __init__(self, redis: Redis, keys: Keys, store: ConversationStore,
-                 every: float = DEFAULT_EVERY, clock=time.time) -> None:
+                 every: float = DEFAULT_EVERY,
+                 clock: Callable[[], float] = time.time) -> None:
         self._redis, self._keys, self._store, self._clock = redis, keys, store, clock
         self._lease_ms = max(1000, int(every * 1000))
 
