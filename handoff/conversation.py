@@ -292,7 +292,24 @@ class ConversationStore:
         return (await self.agents_conversation_ids([username]))[username]
 
     async def agents_conversation_ids(self, usernames: List[str]) -> Dict[str, List[str]]:
-        """`agent_conversation_ids` of several agents, in two round trips.
+        """`agent_conversation_ids` of several agents, in two round trips."""
+        seats = await self._seats(usernames)
+        return {name: sorted(cid for cid, backed in seats[name].items() if backed)
+                for name in usernames}
+
+    async def unbacked_seats(self) -> List[Tuple[str, str]]:
+        """(agent, conversation) of the seats in agents' sets their records do not back now.
+
+        A claim under way, or one whose process died between its seat and its step
+        (`handoff.service.jobs.index_repair` tells them apart by age). Every primary is scanned.
+        """
+        agents = await self._index.seated_agents()
+        seats = await self._seats(agents) if agents else {}
+        return [(name, cid) for name in agents
+                for cid, backed in sorted(seats[name].items()) if not backed]
+
+    async def _seats(self, usernames: List[str]) -> Dict[str, Dict[str, bool]]:
+        """Each agent's seats, and whether the record backs each, in two round trips.
 
         An agent's set is an index that may hold a seat of a claim under way or lost
         (`handoff.conversation_index`): only what the record says the agent holds counts.
@@ -303,13 +320,9 @@ class ConversationStore:
             held = await pipe.execute()
         ids = sorted({cid for members in held for cid in members})
         records = {record.id: record for record in await self.get_many(ids)} if ids else {}
-        return {name: sorted(cid for cid in members if records[cid].agent == name
-                             and records[cid].state in HUMAN_STATES)
+        return {name: {cid: records[cid].agent == name and records[cid].state in HUMAN_STATES
+                       for cid in members}
                 for name, members in zip(usernames, held, strict=True)}
-
-    async def unbacked_seats(self) -> List[Tuple[str, str]]:
-        """(agent, conversation) of the seats in agents' sets their records do not back now."""
-        return await self._index.unbacked_seats()
 
     async def give_back_seat(self, agent: str, conversation_id: str) -> None:
         """Takes a seat out of the agent's set unless the record says the agent holds it."""

@@ -174,27 +174,11 @@ class Index:
             read += 1
         return read
 
-    async def unbacked_seats(self) -> List[Tuple[str, str]]:
-        """(agent, conversation) of every seat in an agent's set its record does not back now.
-
-        A seat is taken before its transition (`take_seat`): one seen here is a claim under
-        way, or one a process left when it died between the two, which counts against the
-        agent's limit until taken out (`handoff.service.jobs.index_repair` tells them apart by
-        age). Every primary is scanned.
-        """
+    async def seated_agents(self) -> List[str]:
+        """The agents whose set holds a seat (every primary scanned), sorted."""
         start, end = self._keys.agent_conversations("\0").split("\0")
-        seats: List[Tuple[str, str]] = []
-        async for key in scan_keys(self._redis, f"{start}*{end}"):
-            agent = key[len(start):len(key) - len(end)]
-            seats.extend((agent, cid) for cid in sorted(await self._redis.smembers(key)))
-        if not seats:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for _, conversation_id in seats:
-                pipe.hmget(self._keys.conversation(conversation_id), "state", "agent")
-            records = await pipe.execute()
-        return [(agent, cid) for (agent, cid), (state, holder) in zip(seats, records, strict=True)
-                if not (holder == agent and state in ("assigned", "transferred"))]
+        return sorted({key[len(start):len(key) - len(end)]
+                       async for key in scan_keys(self._redis, f"{start}*{end}")})
 
     async def take_seat(self, agent: str, conversation_id: str, limit: Optional[int]) -> int:
         """Runs `SEAT`: 1 (taken), 0 (was there), `NO_SEAT`."""
@@ -202,14 +186,9 @@ class Index:
                                     args=[conversation_id, "" if limit is None else limit]))
 
     async def give_back_seat(self, agent: str, conversation_id: str) -> None:
-        """Takes back a seat `take_seat` took for a transition that did not happen.
-
-        Off a Cluster the record is checked in the same step; on one, a transition that gave
-        the agent the conversation meanwhile gets its seat back from `put_back`.
-        """
+        """Takes back a seat `take_seat` took for a transition that did not happen."""
         if self.cluster:
             await self._redis.srem(self._keys.agent_conversations(agent), conversation_id)
-            await self.put_back(conversation_id)
         else:
             await self._unseat(keys=[self._keys.conversation(conversation_id),
                                      self._keys.agent_conversations(agent)],

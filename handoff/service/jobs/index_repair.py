@@ -66,7 +66,9 @@ class IndexRepair:
         """Takes out the seats unbacked now and at an earlier pass `SEAT_GRACE` ago or more.
 
         The seats seen unbacked, and when first, are kept between passes (which may run in
-        different processes) in `Keys.seat_suspects`.
+        different processes) in `Keys.seat_suspects`. Off a Cluster a seat is taken out in one
+        step that checks the record; on one, a seat a transition gave back to the agent in the
+        meantime is written back by the repair that follows in the same pass.
         """
         now, key = self._clock(), self._keys.seat_suspects
         unbacked = await self._store.unbacked_seats()
