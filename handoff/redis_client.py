@@ -136,7 +136,8 @@ def connect(url: str, decode_responses: bool = True, **options: Any) -> redis.as
     After a restart, every pooled connection fails once ("Connection closed by server") before
     the pool opens a new one: without a retry, each of those first calls would fail although
     Redis is back. A command is retried once, on a new connection, only when the connection
-    failed: a command Redis answered is never sent twice.
+    failed: a command Redis answered is never sent twice. On uvloop, the service's loop, a
+    write on a lost connection fails as a lost connection too (`_LostOnClosedSocket`).
 
     redis-py does not retry pipelines (transactions) on a failed connection; the health check
     covers them: a connection idle for over a second is PINGed (with the retry) before use, so a
@@ -150,12 +151,16 @@ def connect(url: str, decode_responses: bool = True, **options: Any) -> redis.as
                 "retry_on_error": [RedisConnectionError],
                 "health_check_interval": HEALTH_CHECK_INTERVAL, **options}
     if address.kind == SINGLE:
-        return redis.asyncio.Redis.from_url(url, **settings)
+        client = redis.asyncio.Redis.from_url(url, **settings)
+        _mend_pool(client.connection_pool)
+        return client
     if address.kind == CLUSTER:
         return _cluster(address, decode_responses, **options)
     sentinels = Sentinel(address.nodes, sentinel_kwargs=_sentinel_settings(address))
     client = sentinels.master_for(address.service, redis_class=_SentinelRedis,
                                   **_node_settings(address), **settings)
+    for pool in [client.connection_pool] + [s.connection_pool for s in sentinels.sentinels]:
+        _mend_pool(pool)
     client.wait_replicas = address.wait_replicas
     return client
 
@@ -246,12 +251,19 @@ class ClusterClient(AsyncRedisCluster):
     the streams' commands itself: redis-py 4.6 finds no key in `XGROUP CREATE`, `XINFO GROUPS`
     and the like (it looks the pair up as one command name) and refuses to send them (their key
     is the first argument), and asks a node for the keys of `XREAD` and `XREADGROUP` on every
-    call. Its `close` takes the single client's arguments, so that every process closes either
-    the same way.
+    call. A write on a connection whose socket closed fails as a lost connection on uvloop too
+    (`_LostOnClosedSocket`), so that the client meets its cluster again. Its `close` takes the
+    single client's arguments, so that every process closes either the same way.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Every node's connections fail as lost ones on a closed socket (`_LostOnClosedSocket`):
+        # the nodes met later are made with these settings.
+        settings = self.nodes_manager.connection_kwargs
+        settings["connection_class"] = _mended(settings["connection_class"])
+        for node in self.nodes_manager.startup_nodes.values():
+            node.connection_class = _mended(node.connection_class)
         # Every node ever seen, by name: (host, port).
         self._known = {name: (node.host, node.port)
                        for name, node in self.nodes_manager.startup_nodes.items()}
@@ -422,6 +434,59 @@ def publish_on(pipe: Union[Pipeline, ClusterPipeline], channel: str, message: st
         pipe.publish(channel, message)
 
 
+class _LostOnClosedSocket:
+    """An asyncio connection on which a write to a closed socket fails as a lost connection.
+
+    A connection's socket can be closed while redis-py still takes it for connected: lost
+    (reset by the peer, as when a node is killed under load), or being closed by redis-py's own
+    `disconnect`, which awaits the close before forgetting the socket (meanwhile, another
+    command takes the connection from a cluster node's pool: the cluster client closes every
+    connection to meet its cluster again). asyncio's own loop drops the write, and the read
+    then fails with redis' `ConnectionError`. uvloop, the loop of the handoff service and of
+    Rasa, refuses the write with `RuntimeError("unable to perform operation on <TCPTransport
+    closed=True ...>; the handler is closed")`, which redis-py 4.6 passes on as it is (having
+    disconnected the connection): no retry, health check or cluster client takes it for a lost
+    connection, and no door for Redis away. Here it is the `ConnectionError` it stands for.
+    """
+
+    __slots__ = ()
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except RuntimeError as error:
+            if _CLOSED_HANDLE not in str(error):  # not a closed socket: not ours to mend
+                raise
+            # redis-py disconnected it on the error already: the pool opens a new one.
+            raise RedisConnectionError(f"Error while writing to socket: {error}") from error
+
+
+_CLOSED_HANDLE = "the handler is closed"  # uvloop's words for a write on a closed socket
+_MENDED: Dict[type, type] = {}
+
+
+def _mended(connection_class: type) -> type:
+    """`connection_class` that fails as a lost connection on a closed socket (one per class)."""
+    if issubclass(connection_class, _LostOnClosedSocket):
+        return connection_class
+    made = _MENDED.get(connection_class)
+    if made is None:
+        made = _MENDED[connection_class] = type(
+            connection_class.__name__,
+            (_LostOnClosedSocket, connection_class),
+            {"__slots__": (), "__module__": __name__},
+        )
+    return made
+
+
+def _mend_pool(pool: AsyncConnectionPool) -> None:
+    """Makes the connections `pool` opens from now on `_mended` ones, whatever their class.
+
+    redis-py picks it from the URL (TCP, TLS or Unix socket) and under Sentinel, its own.
+    """
+    pool.connection_class = _mended(pool.connection_class)
+
+
 class _AnyNode:
     """A connection to the first of `nodes` that accepts one."""
 
@@ -441,11 +506,11 @@ class _AnyNode:
         raise failure
 
 
-class _AnyNodeConnection(_AnyNode, AsyncConnection):
+class _AnyNodeConnection(_LostOnClosedSocket, _AnyNode, AsyncConnection):
     pass
 
 
-class _AnyNodeSSLConnection(_AnyNode, AsyncSSLConnection):
+class _AnyNodeSSLConnection(_LostOnClosedSocket, _AnyNode, AsyncSSLConnection):
     pass
 
 

@@ -9,6 +9,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.web import LocalFirstRedisManager
 from handoff.redis_client import HEALTH_CHECK_INTERVAL, connect
+from tests.lost_connections import LOOPS, close_under, run_on
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -97,3 +98,38 @@ async def test_the_chats_socketio_manager_hears_again_after_a_restart_on_its_one
             await manager.pubsub.close()
             await manager.redis.close(close_connection_pool=True)
         server.stop()
+
+
+@pytest.mark.parametrize("loop", sorted(LOOPS))
+def test_a_command_on_a_connection_whose_socket_closed_fails_as_a_lost_connection(
+        redis_server, loop):
+    """On uvloop as on asyncio's loop: a redis `ConnectionError`, the connection disconnected
+    (the pool never hands it out dead), and the client's command sent again on a new one.
+
+    uvloop refuses a write on a closed transport with `RuntimeError`, which redis-py 4.6 passes
+    on as it is: no retry, health check or door takes it for Redis away.
+    """
+    key = "hf:test:closed-under"
+
+    async def scenario() -> None:
+        client = connect(redis_server.url)
+        try:
+            await client.set(key, "kept")
+            connection = await client.connection_pool.get_connection("GET")
+            try:
+                await close_under(connection)
+                with pytest.raises(RedisConnectionError):
+                    await connection.send_command("GET", key)
+                assert not connection.is_connected
+                await connection.send_command("GET", key)  # connects again
+                assert await connection.read_response() == "kept"
+                await close_under(connection)
+            finally:
+                await client.connection_pool.release(connection)
+            # The pool's one connection lost its socket: the client's command is answered.
+            assert await client.get(key) == "kept"
+            assert await client.delete(key) == 1
+        finally:
+            await client.close(close_connection_pool=True)
+
+    run_on(loop, scenario)

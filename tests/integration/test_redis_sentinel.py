@@ -21,6 +21,7 @@ from handoff.redis_client import (
     connect_sync,
     replicated_on,
 )
+from tests.lost_connections import LOOPS, close_under, run_on
 from tests.redis_sentinel import SentinelGroup
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -69,6 +70,32 @@ async def test_the_async_client_writes_to_the_primary_and_follows_a_failover(gro
             assert node.get("n") == "4"
     finally:
         await client.close(close_connection_pool=True)
+
+
+@pytest.mark.parametrize("loop", sorted(LOOPS))
+def test_a_command_on_a_connection_whose_socket_closed_fails_as_a_lost_connection(group, loop):
+    """On uvloop as on asyncio's loop (see tests/integration/test_redis_client.py): a redis
+    `ConnectionError`, the connection disconnected, and it connects again to the primary the
+    sentinels name."""
+
+    async def scenario() -> None:
+        client = connect(group.url)
+        try:
+            await client.set("before", "kept")
+            connection = await client.connection_pool.get_connection("GET")
+            try:
+                await close_under(connection)
+                with pytest.raises(RedisConnectionError):
+                    await connection.send_command("GET", "before")
+                assert not connection.is_connected
+                await connection.send_command("GET", "before")
+                assert await connection.read_response() == "kept"
+            finally:
+                await client.connection_pool.release(connection)
+        finally:
+            await client.close(close_connection_pool=True)
+
+    run_on(loop, scenario)
 
 
 async def test_pub_sub_goes_through_the_primary(group):
