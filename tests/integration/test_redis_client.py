@@ -5,10 +5,12 @@ import pickle
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import DataError
 
 from bot.web import LocalFirstRedisManager
-from handoff.redis_client import HEALTH_CHECK_INTERVAL, connect
+from handoff.redis_client import HEALTH_CHECK_INTERVAL, _PackedByHiredis, connect
 from tests.lost_connections import LOOPS, close_under, run_on
 from tests.redis_server import RedisServer
 
@@ -133,3 +135,44 @@ def test_a_command_on_a_connection_whose_socket_closed_fails_as_a_lost_connectio
             await client.close(close_connection_pool=True)
 
     run_on(loop, scenario)
+
+
+PACKED = [
+    ("EVALSHA", "a" * 40, 2, "hf:v1:conv:{c1}", "hf:v1:conv:{c1}:journal", "où est ma commande ?",
+     "socketio", 1733456789.125, 30, -0.0, 10 ** 20, b"\x00\xff raw"),
+    ("CONFIG GET", "maxmemory"),  # a command name of two words: two arguments
+    (b"CLIENT SETNAME", "bench"),
+    ("XADD", "s", "*", "data", '{"text": "😀 \\u00e9"}', "n", 1e300),
+    ("SET", "k", ""),
+]
+
+
+async def test_commands_are_packed_by_hiredis_as_redis_py_packs_them(redis_server):
+    """The same bytes as redis-py's own packing, for every kind of argument the product sends;
+    what hiredis refuses is refused as redis-py refuses it; and Redis reads what was sent."""
+    client = connect(redis_server.url)
+    try:
+        connection = await client.connection_pool.get_connection("GET")
+        try:
+            assert isinstance(connection, _PackedByHiredis)
+            plain = Connection(decode_responses=True)
+            for args in PACKED:
+                assert b"".join(connection.pack_command(*args)) == \
+                    b"".join(plain.pack_command(*args)), args
+            for bad in (True, None, object()):
+                with pytest.raises(DataError):
+                    connection.pack_command("SET", "k", bad)
+            with pytest.raises(UnicodeEncodeError):  # a lone surrogate, as redis-py
+                connection.pack_command("SET", "k", "\udc80")
+        finally:
+            await client.connection_pool.release(connection)
+        text = "où est ma commande ? 😀"
+        assert await client.set("hf:test:packed", text)
+        assert await client.get("hf:test:packed") == text
+        assert await client.eval("return ARGV[1] .. ARGV[2]", 0, 12, 0.5) == "120.5"
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.set("hf:test:packed", 1.25).incrbyfloat("hf:test:packed", 1).delete(
+                "hf:test:packed")
+            assert await pipe.execute() == [True, 2.25, 1]
+    finally:
+        await client.close(close_connection_pool=True)
