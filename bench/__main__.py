@@ -24,7 +24,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="small counts: checks the harness in a few minutes")
     parser.add_argument("--plan", choices=sorted(PLANS), default="full",
                         help="relay: the live path only (one level, a few steps), for "
-                             "profiling; its report goes to a temporary directory. scaling: "
+                             "profiling; alone: section 6's steps over 1000 conversations "
+                             "after a short relay; their reports go to a temporary "
+                             "directory. scaling: "
                              "the throughput steps on several layouts of processes behind "
                              "HAProxy, on a single Redis and on a Redis Cluster the bench starts "
                              "(docs/benchmarks-scaling.md)")

@@ -65,7 +65,7 @@ FULL = Plan(name="full", shards=4, bot_turns={1: 120, 10: 400, 50: 600}, turns_p
             handoffs_one_at_a_time=40, handoffs_at_once_per_shard=4,
             curve=(50, 200, 500, 1000), chat_interval=10.0, jitter=0.2, level_seconds=60,
             steps=(25, 50, 100, 200, 400, 700, 1000, 1300), step_seconds=20, step_p99_ms=100.0,
-            alone_steps=(400, 700, 1000, 1300), conversations_per_agent=8, drain=30,
+            alone_steps=(400, 700, 1000, 1150, 1300), conversations_per_agent=8, drain=30,
             redis_round_trips=2000, time_limit=3300)
 
 QUICK = Plan(name="quick", shards=2, bot_turns={1: 8, 2: 8, 4: 16}, turns_per_session=12,
@@ -104,4 +104,15 @@ QUICK_SCALING = Plan(name="quick-scaling", shards=2, bot_turns={1: 4}, turns_per
                      time_limit=1500, layouts=((1, 1), (2, 1)),
                      topologies=("single", "cluster"))
 
-PLANS = {plan.name: plan for plan in (FULL, QUICK, RELAY, SCALING, QUICK_SCALING)}
+# One handoff process alone over 1000 live conversations (section 6's steps, which need that
+# many conversations to reach 1,300 messages/s under the chat's and the agent API's limits),
+# after a short relay level and one step: for profiling the process's ceiling
+# (`python -m bench --plan alone --no-baseline`; no report figure depends on it).
+ALONE = Plan(name="alone", shards=4, bot_turns={1: 4}, turns_per_session=12,
+             handoffs_one_at_a_time=3, handoffs_at_once_per_shard=4,
+             curve=(1000,), chat_interval=10.0, jitter=0.2, level_seconds=20,
+             steps=(200,), step_seconds=20, step_p99_ms=100.0,
+             alone_steps=(700, 1000, 1150, 1300), conversations_per_agent=8, drain=30,
+             redis_round_trips=200, time_limit=1500)
+
+PLANS = {plan.name: plan for plan in (FULL, QUICK, RELAY, ALONE, SCALING, QUICK_SCALING)}
