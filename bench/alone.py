@@ -4,10 +4,11 @@ Section 4 drives the whole stack on the machine's two cores, where the load gene
 and Redis take most of the CPU the handoff process would have, so it measures the machine more
 than the process. Here, after every other figure, the same conversations and agents go on
 without Rasa: the customers are played at the web channel's door (`bench.clients.DoorCustomer`:
-the channel's own Lua step for each message, and `customer-out` read as a Rasa process reads
-it), Rasa and the action server are stopped, and the handoff process gets a core of its own
-(CPU affinity; Redis, the load generators and this process share the other). Agents are the
-same real consoles (WebSocket, agent API). The steps then go up as in section 4.
+the channel's own Lua step for each message, and `customer-out` read as one Rasa process reads
+it, by one shard for all), Rasa and the action server are stopped, and the handoff process
+gets a core of its own (CPU affinity; Redis, the load generators and this process share the
+other). Agents are the same real consoles (WebSocket, agent API). The steps then go up as in
+section 4.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ LABEL = "alone"
 
 async def sustained_alone(bench: "Bench") -> Dict[str, Any]:
     """Section 6's figure: steps of offered load on the handoff process alone."""
-    await bench.call("to_the_door", [{"redis_url": bench.redis_url}] * len(bench.shards), 120)
+    doors = await bench.call("to_the_door", [{"redis_url": bench.redis_url}] * len(bench.shards),
+                             120)
+    # One reader of `customer-out`, as one Rasa process: the first shard, for everyone.
+    elsewhere = {room: door["port"] for door in doors[1:] for room in door["rooms"]}
+    await bench.call("read_customer_out", [{"elsewhere": elsewhere}], 60)
     for name in ("rasa", "actions"):
         bench.stack.stop_process(name)
     handoff = bench.stack.processes["handoff"].popen.pid
@@ -36,7 +41,7 @@ async def sustained_alone(bench: "Bench") -> Dict[str, Any]:
         figure = await relay.sustained(bench, bench.plan.alone_steps, LABEL)
     final = await relay.settle(bench, relay.SETTLE_AT_END if bench.plan.name == "full" else 20)
     relay.apply_late(bench, final["answers"], prefix=f"{LABEL}-")
-    return {**figure, "pinned": pinned}
+    return {**figure, "pinned": pinned, "one_reader": True}
 
 
 @contextmanager

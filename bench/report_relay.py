@@ -153,8 +153,10 @@ def alone_section(r: Dict[str, Any], plan: Dict[str, Any]) -> List[str]:
         "Redis take most of the CPU. Here the same conversations and agents go on without Rasa: "
         "each customer message is the web channel's own step on Redis (`bot.web_admission`, "
         "as Rasa's channel runs it for a live conversation) and the agents' messages are read "
-        "off `customer-out` as a Rasa process reads it (`bench.clients.DoorCustomer`); Rasa and "
-        "the action server are stopped; "
+        "off `customer-out` as a Rasa process reads it (`bench.clients.DoorCustomer`"
+        + ("; one load generator reads it for all, as one Rasa process, and hands each reply "
+           "to its customer's load generator by a datagram on loopback" if s.get("one_reader")
+           else "") + "); Rasa and the action server are stopped; "
         + ("the handoff process runs alone on one core (CPU affinity), Redis, the load "
            "generators and the orchestrator on the other. " if s.get("pinned") else
            "the machine has one core: nothing could be pinned. ")

@@ -18,8 +18,9 @@ from multiprocessing.connection import Connection
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import uvloop
+from redis.asyncio import Redis
 
-from bench.clients import PROJECT, Agent, Customer, CustomerOut, DoorCustomer
+from bench.clients import PROJECT, Agent, Customer, CustomerOut, DoorCustomer, Replies
 from bench.traffic import Direction, schedule
 from handoff.keys import Keys
 from handoff.redis_client import connect
@@ -54,7 +55,9 @@ class Shard:
         self.unarrived: Dict[str, Tuple[str, str, float]] = {}
         self.late: Dict[Tuple[str, str], List[float]] = {}
         self.phase_started = time.monotonic()
-        self.customer_out: Optional[CustomerOut] = None
+        self.customer_out: Optional[CustomerOut] = None  # in one shard only (alone.py)
+        self.replies: Optional[Replies] = None
+        self.door_redis: Optional[Redis] = None
 
     # --- bot turns -------------------------------------------------------------------------
 
@@ -333,26 +336,45 @@ class Shard:
     async def to_the_door(self, redis_url: str) -> Dict[str, Any]:
         """From now on this shard's customers are played at the web channel's door.
 
-        Their sockets close; each message is the channel's own step on Redis and the agents'
-        answers are read off `customer-out` (`bench.clients.DoorCustomer`): the handoff
-        process is measured without Rasa.
+        Their sockets close; each message is the channel's own step on Redis
+        (`bench.clients.DoorCustomer`): the handoff process is measured without Rasa. The
+        agents' answers are read off `customer-out` by one shard (`read_customer_out`), as one
+        Rasa process would; this shard gets its customers' by datagram: their rooms and the
+        port are the answer.
         """
         await asyncio.gather(*(h.customer.close() for h in self.held), return_exceptions=True)
-        redis, keys = connect(redis_url), Keys()
-        admission = CustomerOut.admission(redis, keys)
+        self.door_redis = connect(redis_url)
+        admission = CustomerOut.admission(self.door_redis, Keys())
+        doors = []
         for held in self.held:
             door = DoorCustomer(admission, held.customer.conversation_id)
             door.on_reply = self._on_customer_reply
             held.customer = door
-        self.customer_out = CustomerOut(redis, keys, [h.customer for h in self.held
-                                                      if isinstance(h.customer, DoorCustomer)])
+            doors.append(door)
+        self.replies, port = await Replies.listen(doors)
+        return {"customers": len(doors), "rooms": [d.conversation_id for d in doors],
+                "port": port}
+
+    async def read_customer_out(self, elsewhere: Dict[str, int]) -> Dict[str, Any]:
+        """Reads `customer-out` for this shard's customers and, by datagram, everyone else's.
+
+        `elsewhere`: room -> the port of the shard whose customer it is (`to_the_door`).
+        """
+        assert self.door_redis is not None
+        self.customer_out = CustomerOut(self.door_redis, Keys(),
+                                        [h.customer for h in self.held
+                                         if isinstance(h.customer, DoorCustomer)], elsewhere)
         self.customer_out.start()
-        return {"customers": len(self.held)}
+        return {}
 
     async def close(self) -> Dict[str, Any]:
         """Closes every connection."""
         if self.customer_out is not None:
             await self.customer_out.stop()
+        if self.replies is not None:
+            self.replies.close()
+        if self.door_redis is not None:
+            await self.door_redis.close()
         customers = [h.customer for h in self.held] + \
             [c for sessions in self.bot_sessions for c in sessions]
         await asyncio.gather(*(c.close() for c in customers), return_exceptions=True)
