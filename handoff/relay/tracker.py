@@ -3,13 +3,14 @@
 Turns wait in the conversation's segment stream (appended by `inbound` and `outbound`), and the
 conversation in `Keys.tracker_pending` (scored by its oldest unwritten turn). The writer, in
 every handoff-service process, flushes conversations whose oldest turn has waited `delay`
-seconds, many conversations per round trip, straight into Rasa's stored trackers
-(`stored_tracker`: the events whose message id the tracker does not have yet, never while Rasa
-holds the conversation's lock); through Rasa's `tracker_writes` door (`bot/tracker_writes.py`)
-only at a give-back, whose NLU results are kept with the customer's turns. Entries leave the
-segment only once the tracker has them, so a crash or a Rasa outage loses nothing; a turn
-written twice (two writers, a retry) is appended once. The give-back calls `flush` to have
-every turn in the tracker before the bot resumes.
+seconds, many conversations per pass (their leases, segments and settling in a round trip
+each; the write one conversation at a time: Redis serves other clients between), straight
+into Rasa's stored trackers (`stored_tracker`: the events whose message id the tracker does
+not have yet, never while Rasa holds the conversation's lock); through Rasa's
+`tracker_writes` door (`bot/tracker_writes.py`) only at a give-back, whose NLU results are
+kept with the customer's turns. Entries leave the segment only once the tracker has them, so a
+crash or a Rasa outage loses nothing; a turn written twice (two writers, a retry) is appended
+once. The give-back calls `flush` to have every turn in the tracker before the bot resumes.
 """
 
 from __future__ import annotations
