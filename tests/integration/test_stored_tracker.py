@@ -71,6 +71,21 @@ async def test_turns_are_appended_once_in_order_and_rasa_reads_them(redis, redis
                                                        ("bot", "Back to the bot")]
 
 
+async def test_an_id_is_found_only_as_a_message_id_not_in_the_text_or_as_a_longer_id(
+        redis, redis_server):
+    store = await _bot_phase(redis_server, "c1")
+    stored = StoredTrackers(redis)
+    # The text names ids of later turns; an earlier id is a prefix of a later one.
+    first = customer_event("my reference is m7 or m2", "m2x", "socketio", None, at=1003.0)
+    assert await stored.append({"c1": [first]}, now=2000.0) == {"c1": 1}
+    later = [customer_event("second", "m7", "socketio", None, at=1004.0),
+             customer_event("third", "m2", "socketio", None, at=1005.0),
+             customer_event("first again", "m2x", "socketio", None, at=1006.0)]
+    assert await stored.append({"c1": later}, now=2000.0) == {"c1": 2}
+    assert [t for _, t in _texts(await store.retrieve("c1"))][-3:] == [
+        "my reference is m7 or m2", "second", "third"]
+
+
 async def test_an_event_older_than_the_stored_last_one_takes_its_time(redis, redis_server):
     store = await _bot_phase(redis_server, "c1")
     late = customer_event("from a slow clock", "m1", "socketio", None, at=900.0)
