@@ -75,7 +75,7 @@ async def test_an_id_is_found_only_as_a_message_id_not_in_the_text_or_as_a_longe
         redis, redis_server):
     store = await _bot_phase(redis_server, "c1")
     stored = StoredTrackers(redis)
-    # The text names ids of later turns; an earlier id is a prefix of a later one.
+    # The text names ids of later turns; a later id is the prefix of the stored one.
     first = customer_event("my reference is m7 or m2", "m2x", "socketio", None, at=1003.0)
     assert await stored.append({"c1": [first]}, now=2000.0) == {"c1": 1}
     later = [customer_event("second", "m7", "socketio", None, at=1004.0),
