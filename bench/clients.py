@@ -303,9 +303,9 @@ class Replies(asyncio.DatagramProtocol):
     """This shard's `DoorCustomer`s' replies, read off `customer-out` by another shard.
 
     A datagram dropped on loopback would be counted as a message the product lost: the
-    socket's buffer is raised to megabytes (`BUFFER`, beyond the system's cap where the process
-    may, as root: 8 MB here), many seconds of replies at the bench's highest rate; else to the
-    system's cap, over 200 KB, about a second of them.
+    socket's buffer asks for `BUFFER` bytes, which the system caps at `net.core.rmem_max` (4 MB
+    here: many seconds of replies at the bench's highest rate; Linux's default, about 200 KB,
+    would hold about a second of them).
     """
 
     BUFFER = 16 * 1024 * 1024
@@ -330,14 +330,9 @@ class Replies(asyncio.DatagramProtocol):
         """A listener on loopback for `customers`, and its port."""
         transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: cls(customers), local_addr=("127.0.0.1", 0))
-        endpoint = transport.get_extra_info("socket")
-        for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-            try:
-                if option is not None:
-                    endpoint.setsockopt(socket.SOL_SOCKET, option, cls.BUFFER)
-                    break
-            except OSError:  # not allowed beyond the system's cap: up to it
-                continue
+        # The system caps it (net.core.rmem_max) without an error.
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                                      cls.BUFFER)
         return protocol, transport.get_extra_info("sockname")[1]
 
     def close(self) -> None:
