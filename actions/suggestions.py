@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.orders import customer_language
 
-# The intents worth offering as a button, with their titles. Small talk (greet, thank...),
+# The intents worth offering as a button, with their titles. Small talk (greet, thank, chitchat...),
 # inform (a bare number or address) and out_of_scope are never offered: tapping them would
 # not help the customer. The human path is the fixed last button.
 TITLES: Dict[str, Dict[str, str]] = {

@@ -41,7 +41,8 @@ _INTERNAL_SLOTS = {"handoff_reason", "handoff_ticket_id", "handoff_agent", "requ
                   "session_started_metadata"}
 
 _NOT_TOPICS = {"request_human", "greet", "nlu_fallback", "goodbye", "thank", "affirm", "deny",
-               "inform", "complaint", "frustration", "sensitive_topic", "out_of_scope"}
+               "inform", "complaint", "frustration", "sensitive_topic", "out_of_scope",
+               "chitchat"}
 
 # What the customer asked about, in the words an agent reads (English, French): the summary
 # says "Topics: Order status.", never an intent's name. The console's labels (`intent.*` in

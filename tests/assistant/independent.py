@@ -75,15 +75,17 @@ from tests.assistant.nlu_eval import (
 
 __all__ = ["DataFileChanged", "DataFileMissing", "SourceMissing", "first_turns", "load_sources"]
 
-# What counts as an honest answer to a question the shop cannot answer.
-HONEST = frozenset({FALLBACK, OUT_OF_SCOPE, "capabilities"}) | HUMAN
+# What counts as an honest answer to a question the shop cannot answer. `chitchat`'s answer
+# (domain.yml, utter_chitchat) is the capabilities answer said warmly: it claims nothing, says
+# what the bot can do and offers a person.
+HONEST = frozenset({FALLBACK, OUT_OF_SCOPE, "capabilities", "chitchat"}) | HUMAN
 # "Contact customer service": our contact details, our opening hours, or a person.
 CONTACT_OR_PERSON = "contact_or_person"
 CONTACT_ANSWERS = frozenset({"contact", "opening_hours"}) | HUMAN
 # Small talk: anything but a person or a shop answer.
 SMALL_TALK = "small_talk"
 SMALL_TALK_ANSWERS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", OUT_OF_SCOPE,
-                                FALLBACK, "capabilities"})
+                                FALLBACK, "capabilities", "chitchat"})
 # Behaviours that name a set of answers, not one intent.
 ANSWER_SETS = {"person": HUMAN, SMALL_TALK: SMALL_TALK_ANSWERS}
 CHATTERBOT = "chatterbot-corpus"

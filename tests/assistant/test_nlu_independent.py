@@ -86,11 +86,14 @@ BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_r
 BOTBUILDER_MIN_HUMAN_RECALL = 0.97
 BOTBUILDER_MAX_FALSE_TRANSFER_RATE = 0.03
 BOTBUILDER_MIN_HONEST = 0.90
-# Measured on 2026-12-04 with models/55ce163faf2e9da3 (the model of main at f41b7ce), before
-# these tests were written; each test turns into a failure (strict xfail) once its figure is met,
-# and only a missed threshold (AssertionError) counts as the expected failure.
+# Measured on 2026-12-06 with models/ccf068ddde1b2b4c (data/nlu/smalltalk.yml: chitchat, the
+# bot's persona, "contact support" for a person); on 2026-12-04, before these tests were
+# written: recall 0.708 (17/24), false transfers 0.143 (60/420), out-of-scope honest 0.840. Each
+# test turns into a failure (strict xfail) once its figure is met, and only a missed threshold
+# (AssertionError) counts as the expected failure. Out-of-scope honesty is met (0.903) and
+# judged.
 BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
-                    "2026-12-04 with model 55ce163faf2e9da3: ")
+                    "2026-12-06 with model ccf068ddde1b2b4c: ")
 
 
 def _below(measured: str) -> pytest.MarkDecorator:
@@ -287,14 +290,12 @@ def _botbuilder_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
 @pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
 @pytest.mark.parametrize("figure", [
     pytest.param("human-path recall", marks=_below(
-        "human-path recall 0.708 (17/24; en 8/12, fr 9/12): 'contact support', 'customer "
-        "service' answered with our contact details")),
+        "human-path recall 0.952 (20/21; en 10/10, fr 10/11): one French request for a person "
+        "not understood (the fallback)")),
     pytest.param("false-transfer rate", marks=_below(
-        "false transfers 0.143 (60/420; en 19/216, fr 41/204): yes/no and small talk sent to "
-        "a person")),
-    pytest.param("out-of-scope handled honestly", marks=_below(
-        "out-of-scope handled honestly 0.840 (747/889; en 398/455, fr 349/434): chit-chat "
-        "given a shop answer or a greeting")),
+        "false transfers 0.092 (37/404; en 18/207, fr 19/197): small talk taken for "
+        "frustration")),
+    "out-of-scope handled honestly",
 ])
 def test_botbuilder_meets_the_threshold(botbuilder: IndependentEvaluation, figure: str) -> None:
     verdicts = {name: (value, ok, bound) for name, value, ok, bound

@@ -16,6 +16,7 @@ RANKING = [
     {"name": "returns", "confidence": 0.31},
     {"name": "greet", "confidence": 0.2},
     {"name": "cancel_order", "confidence": 0.18},
+    {"name": "chitchat", "confidence": 0.12},
     {"name": "out_of_scope", "confidence": 0.1},
     {"name": "order_status", "confidence": 0.08},
     {"name": "delivery_times", "confidence": 0.07},
@@ -67,7 +68,7 @@ def test_every_offered_intent_exists_and_the_question_exists_in_both_languages()
 
 
 @pytest.mark.parametrize("response", ["utter_contact", "utter_capabilities",
-                                      "utter_out_of_scope"])
+                                      "utter_out_of_scope", "utter_chitchat"])
 def test_contact_and_capabilities_offer_a_person_in_one_tap(response):
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     for variant in domain["responses"][response]:

@@ -24,9 +24,9 @@ from handoff.transcript import is_agent_message, is_customer_message
 FALLBACK_INTENT = "nlu_fallback"  # config.yml: FallbackClassifier
 FALLBACK_ACTION = "action_default_fallback"  # config.yml: RulePolicy core_fallback_action_name
 # Intents that say nothing about what the customer needs: greetings, yes/no, asking for a
-# person, giving an order number or an address, venting. The bot handles them already.
+# person, giving an order number or an address, venting, small talk. The bot handles them already.
 NOT_QUESTIONS = {"greet", "goodbye", "thank", "affirm", "deny", "inform", "request_human",
-                 "frustration"}
+                 "frustration", "chitchat"}
 
 
 async def read_messages(redis: Redis, tracker_prefix: str = RASA_KEY_PREFIX,
