@@ -77,7 +77,8 @@ __all__ = ["DataFileChanged", "DataFileMissing", "SourceMissing", "first_turns",
 
 # What counts as an honest answer to a question the shop cannot answer. `chitchat`'s answer
 # (domain.yml, utter_chitchat) is the capabilities answer said warmly: it claims nothing, says
-# what the bot can do and offers a person.
+# what the bot can do and offers a person. Since it counts, a report of the figure says how
+# many `chitchat` answers it holds (docs/bot-designers.md gives both readings).
 HONEST = frozenset({FALLBACK, OUT_OF_SCOPE, "capabilities", "chitchat"}) | HUMAN
 # "Contact customer service": our contact details, our opening hours, or a person.
 CONTACT_OR_PERSON = "contact_or_person"
@@ -232,6 +233,12 @@ def report(evaluation: Evaluation, split: str) -> str:
         part, whole = honest(scores)
         cells.append(f"{_pct(_ratio(part, whole))} ({part}/{whole})".rjust(18))
     lines.append(f"{'out-of-scope honest':<26}" + "".join(cells))
+    small_talk_answers = sum(p.intent == "chitchat" for p in evaluation.overall.out_of_scope)
+    if small_talk_answers:
+        part, whole = honest(evaluation.overall)
+        lines.append(f"({small_talk_answers} of the honest answers are chitchat, the small-talk "
+                     "answer; not counting them: "
+                     f"{_pct(_ratio(part - small_talk_answers, whole))})")
     contact: List[Prediction] = getattr(evaluation, "contact", [])
     if contact:
         right = [p for p in contact if p.intent in CONTACT_ANSWERS]
