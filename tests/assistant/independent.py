@@ -76,7 +76,7 @@ from tests.assistant.nlu_eval import (
 __all__ = ["DataFileChanged", "DataFileMissing", "SourceMissing", "first_turns", "load_sources"]
 
 # What counts as an honest answer to a question the shop cannot answer. `chitchat`'s answer
-# (domain.yml, utter_chitchat) is the capabilities answer said warmly: it claims nothing, says
+# (domain.yml, utter_chitchat) is a short capabilities answer: it claims nothing, says
 # what the bot can do and offers a person. Since it counts, a report of the figure says how
 # many `chitchat` answers it holds (docs/bot-designers.md gives both readings).
 HONEST = frozenset({FALLBACK, OUT_OF_SCOPE, "capabilities", "chitchat"}) | HUMAN
