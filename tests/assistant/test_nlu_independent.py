@@ -86,14 +86,14 @@ BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_r
 BOTBUILDER_MIN_HUMAN_RECALL = 0.97
 BOTBUILDER_MAX_FALSE_TRANSFER_RATE = 0.03
 BOTBUILDER_MIN_HONEST = 0.90
-# Measured on 2026-12-06 with models/532f61232f07ac46 (data/nlu/smalltalk.yml: chitchat, the
+# Measured on 2026-12-06 with models/026e271802d1a6cf (data/nlu/smalltalk.yml: chitchat, the
 # bot's persona, "contact support" for a person); on 2026-12-04, before these tests were
 # written: recall 0.708 (17/24), false transfers 0.143 (60/420), out-of-scope honest 0.840. Each
 # test turns into a failure (strict xfail) once its figure is met, and only a missed threshold
 # (AssertionError) counts as the expected failure. Out-of-scope honesty is met (0.903) and
 # judged.
 BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
-                    "2026-12-06 with model 532f61232f07ac46: ")
+                    "2026-12-06 with model 026e271802d1a6cf: ")
 
 
 def _below(measured: str) -> pytest.MarkDecorator:

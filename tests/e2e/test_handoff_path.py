@@ -212,6 +212,27 @@ async def test_a_customer_who_switches_to_french_during_the_handoff_is_followed(
     assert again["text"] == "Je reprends la conversation. Puis-je vous aider pour autre chose ?"
 
 
+async def test_small_talk_is_answered_and_customer_service_reaches_a_person(
+        stack, customer_factory):
+    # Issue 15: small talk gets what the bot can do and a person in one tap, never a transfer;
+    # "contact support" is a wish for a person, not a question about our phone number.
+    chatty = await customer_factory()
+    await chatty.say("haha t'es drôle")
+    answer = await chatty.reply()
+    assert answer["text"].startswith("Je suis l'assistant de la boutique"), answer
+    assert [(q["title"], q["payload"]) for q in answer["quick_replies"]] == [
+        ("Parler à une personne", "/request_human")]
+    events = await _user_event_logged(stack, chatty.session_id, "haha t'es drôle")
+    assert not (await rasa_tracker(stack, chatty.session_id))["paused"]
+    assert not any(e["event"] == "action" and e.get("name") == "action_handoff" for e in events)
+
+    asking = await customer_factory()
+    await asking.say("contact support")
+    queued = await asking.reply()
+    assert "in the queue" in queued["text"], queued
+    assert (await rasa_tracker(stack, asking.session_id))["paused"]
+
+
 async def test_bad_input_gets_clear_errors(stack, agents):
     marie = agents["marie"]
     status, body = await marie.get("/api/conversations/no-such-conversation")
