@@ -190,6 +190,16 @@ def test_selection_keeps_fallbacks_and_handed_off_questions_only() -> None:
     assert picked[2].handling_time == 60.0 and picked[0].handling_time is None
 
 
+def test_small_talk_before_the_handoff_is_not_the_question_that_led_to_it() -> None:
+    events = _events()
+    at = next(i for i, e in enumerate(events) if e.get("text") == "I want a human")
+    events.insert(at, {"event": "user", "text": "haha you're funny", "timestamp": 110.5,
+                       "parse_data": {"intent": {"name": "chitchat"}}})
+    picked = messages_from_events("c1", events)
+    assert [m.text for m in picked if m.source == "handoff"] == [
+        "Does the warranty cover batteries?", "and the charger?"]
+
+
 def test_a_question_during_a_handoff_is_kept_whatever_its_intent() -> None:
     # The NLU is trained for the bot's intents: to a person, a real question often comes out as
     # "frustration" or "inform". Without a question, those intents are still left out.
