@@ -79,14 +79,15 @@ __all__ = ["DataFileChanged", "DataFileMissing", "SourceMissing", "first_turns",
 # (domain.yml, utter_chitchat) is a short capabilities answer: it claims nothing, says
 # what the bot can do and offers a person. Since it counts, a report of the figure says how
 # many `chitchat` answers it holds (docs/bot-designers.md gives both readings).
-HONEST = frozenset({FALLBACK, OUT_OF_SCOPE, "capabilities", "chitchat"}) | HUMAN
+CHITCHAT = "chitchat"
+HONEST = frozenset({FALLBACK, OUT_OF_SCOPE, "capabilities", CHITCHAT}) | HUMAN
 # "Contact customer service": our contact details, our opening hours, or a person.
 CONTACT_OR_PERSON = "contact_or_person"
 CONTACT_ANSWERS = frozenset({"contact", "opening_hours"}) | HUMAN
 # Small talk: anything but a person or a shop answer.
 SMALL_TALK = "small_talk"
 SMALL_TALK_ANSWERS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", OUT_OF_SCOPE,
-                                FALLBACK, "capabilities", "chitchat"})
+                                FALLBACK, "capabilities", CHITCHAT})
 # Behaviours that name a set of answers, not one intent.
 ANSWER_SETS = {"person": HUMAN, SMALL_TALK: SMALL_TALK_ANSWERS}
 CHATTERBOT = "chatterbot-corpus"
@@ -233,7 +234,7 @@ def report(evaluation: Evaluation, split: str) -> str:
         part, whole = honest(scores)
         cells.append(f"{_pct(_ratio(part, whole))} ({part}/{whole})".rjust(18))
     lines.append(f"{'out-of-scope honest':<26}" + "".join(cells))
-    small_talk_answers = sum(p.intent == "chitchat" for p in evaluation.overall.out_of_scope)
+    small_talk_answers = sum(p.intent == CHITCHAT for p in evaluation.overall.out_of_scope)
     if small_talk_answers:
         part, whole = honest(evaluation.overall)
         lines.append(f"({small_talk_answers} of the honest answers are chitchat, the small-talk "
