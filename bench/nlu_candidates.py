@@ -55,6 +55,10 @@ _COUNTS = [
 # The candidates (the names are what --only takes).
 CANDIDATES: Dict[str, List[Dict[str, Any]]] = {
     "counts": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, *_TAIL],
+    # The project's pipeline since 2026-12-06: the same, and bot/novelty.py after the fallback.
+    "counts+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, *_TAIL[:4],
+                       {"name": "bot.novelty.NoveltyGuard", "min_similarity": 0.55,
+                        "neighbours": 5}, *_TAIL[4:]],
     "spacy-md+counts": [
         {"name": "SpacyNLP", "model": "fr_core_news_md"},
         {"name": "SpacyTokenizer"},

@@ -86,14 +86,15 @@ BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_r
 BOTBUILDER_MIN_HUMAN_RECALL = 0.97
 BOTBUILDER_MAX_FALSE_TRANSFER_RATE = 0.03
 BOTBUILDER_MIN_HONEST = 0.90
-# Measured on 2026-12-06 with models/026e271802d1a6cf (data/nlu/smalltalk.yml: chitchat, the
-# bot's persona, "contact support" for a person); on 2026-12-04, before these tests were
-# written: recall 0.708 (17/24), false transfers 0.143 (60/420), out-of-scope honest 0.840. Each
-# test turns into a failure (strict xfail) once its figure is met, and only a missed threshold
-# (AssertionError) counts as the expected failure. Out-of-scope honesty is met (0.903) and
-# judged.
+# Measured on 2026-12-06 with models/880f2d28efd8b436 (data/nlu/smalltalk.yml: chitchat, the
+# bot's persona, "contact support" for a person; bot/novelty.py: the fallback on a message unlike
+# every example); on 2026-12-04, before these tests were written: recall 0.708 (17/24), false
+# transfers 0.143 (60/420), out-of-scope honest 0.840. Each test turns into a failure (strict
+# xfail) once its figure is met, and only a missed threshold (AssertionError) counts as the
+# expected failure. Out-of-scope honesty is met (0.933; 0.903 without the novelty guard, and
+# 0.877 with DIET's seed 7: docs/bot-designers.md) and judged.
 BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
-                    "2026-12-06 with model 026e271802d1a6cf: ")
+                    "2026-12-06 with model 880f2d28efd8b436: ")
 
 
 def _below(measured: str) -> pytest.MarkDecorator:
@@ -293,7 +294,7 @@ def _botbuilder_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
         "human-path recall 0.952 (20/21; en 10/10, fr 10/11): one French request for a person "
         "not understood (the fallback)")),
     pytest.param("false-transfer rate", marks=_below(
-        "false transfers 0.092 (37/404; en 18/207, fr 19/197): small talk taken for "
+        "false transfers 0.087 (35/404; en 16/207, fr 19/197): small talk taken for "
         "frustration")),
     "out-of-scope handled honestly",
 ])

