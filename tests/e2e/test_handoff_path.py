@@ -230,9 +230,30 @@ async def test_small_talk_is_answered_and_customer_service_reaches_a_person(
 
     asking = await customer_factory()
     await asking.say("contact support")
-    queued = await asking.reply()
-    assert "in the queue" in queued["text"], queued
-    assert (await rasa_tracker(stack, asking.session_id))["paused"]
+    await asking.reply()  # queued, or "nobody is available" when no agent is online: a handoff
+    handed = await rasa_tracker(stack, asking.session_id)
+    assert handed["paused"]
+    assert any(e["event"] == "action" and e.get("name") == "action_handoff"
+               for e in handed["events"])
+
+
+async def test_a_question_unlike_any_example_gets_the_buttons_not_a_guess(stack,
+                                                                         customer_factory):
+    # Issue 15: DIET alone answers this quiz question with the small-talk answer (chitchat,
+    # 0.85); it resembles none of our examples, so the novelty guard (bot/novelty.py) asks
+    # instead, with "Talk to a person" one tap away, and nobody is called.
+    curious = await customer_factory()
+    await curious.say("What is the chemical symbol for gold?")
+    answer = await curious.reply()
+    assert answer["text"].startswith("Sorry, I'm not sure I understood"), answer
+    last = answer["quick_replies"][-1]
+    assert (last["title"], last["payload"]) == ("Talk to a person", "/request_human"), answer
+    await _user_event_logged(stack, curious.session_id, "What is the chemical symbol for gold?")
+    tracker = await rasa_tracker(stack, curious.session_id)
+    parsed = [e for e in tracker["events"] if e["event"] == "user"][-1]["parse_data"]
+    assert parsed["intent"]["name"] == "nlu_fallback"
+    assert parsed["intent_ranking"][1]["name"] == "chitchat"  # DIET's guess, kept for buttons
+    assert not tracker["paused"]
 
 
 async def test_bad_input_gets_clear_errors(stack, agents):
