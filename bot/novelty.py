@@ -87,7 +87,9 @@ if DefaultV1Recipe is not None:
                      intents: Optional[np.ndarray] = None) -> None:
             self._config = {**DEFAULTS, **config}
             self._storage, self._resource = model_storage, resource
-            self._vectors = vectors if vectors is not None else np.zeros((0, 0), np.float32)
+            # Kept as float16 in the model (2 MB), compared as float32 (once, not per message).
+            self._vectors = (vectors if vectors is not None
+                             else np.zeros((0, 0))).astype(np.float32)
             self._intents = intents if intents is not None else np.zeros(0, dtype=str)
 
         @classmethod
@@ -100,10 +102,10 @@ if DefaultV1Recipe is not None:
             """Encodes every example that has an intent, and keeps the vectors in the model."""
             examples = [e for e in training_data.intent_examples
                         if isinstance(e.get(TEXT), str) and e.get(TEXT).strip()]
-            self._vectors = encode([e.get(TEXT) for e in examples]).astype(np.float16)
+            self._vectors = encode([e.get(TEXT) for e in examples])
             self._intents = np.array([e.get(INTENT) for e in examples])
             with self._storage.write_to(self._resource) as directory:
-                np.save(directory / _VECTORS, self._vectors)
+                np.save(directory / _VECTORS, self._vectors.astype(np.float16))
                 np.save(directory / _INTENTS, self._intents)
             return self._resource
 
@@ -139,14 +141,14 @@ if DefaultV1Recipe is not None:
             judged = [m for m in messages if self._judges(m)]
             if not judged or not len(self._intents):
                 return messages
-            similarities = encode([m.get(TEXT) for m in judged]) @ \
-                self._vectors.astype(np.float32).T
+            similarities = encode([m.get(TEXT) for m in judged]) @ self._vectors.T
             for message, row in zip(judged, similarities, strict=True):
                 chosen = message.get(INTENT)[INTENT_NAME_KEY]
                 if is_guess(row, self._intents, chosen, float(self._config["min_similarity"]),
                             int(self._config["neighbours"])):
                     logger.debug("nlu.novelty_guard.fallback intent=%s nearest=%.2f",
                                  chosen, float(row.max()))
+                    # Its confidence: how near the nearest example is.
                     fallback = {INTENT_NAME_KEY: FALLBACK,
                                 PREDICTED_CONFIDENCE_KEY: float(row.max())}
                     message.set(INTENT, fallback, add_to_output=True)
