@@ -91,8 +91,8 @@ BOTBUILDER_MIN_HONEST = 0.90
 # every example); on 2026-12-04, before these tests were written: recall 0.708 (17/24), false
 # transfers 0.143 (60/420), out-of-scope honest 0.840. Each test turns into a failure (strict
 # xfail) once its figure is met, and only a missed threshold (AssertionError) counts as the
-# expected failure. Out-of-scope honesty is met (0.933; 0.903 without the novelty guard, and
-# 0.877 with DIET's seed 7: docs/bot-designers.md) and judged.
+# expected failure. Out-of-scope honesty is met (0.933; without the novelty guard 0.903, and
+# 0.877 with DIET's seed 7; with the guard and seed 7, 0.920: docs/bot-designers.md) and judged.
 BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
                     "2026-12-06 with model 880f2d28efd8b436: ")
 
