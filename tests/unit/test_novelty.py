@@ -15,7 +15,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.novelty import DEFAULTS, NoveltyGuard, is_guess
+from bot.novelty import DEFAULTS, JUDGED_CHARS, NoveltyGuard, is_guess
 
 EXAMPLES = {
     "order_status": ["where is my order", "où en est ma commande", "has my parcel shipped yet",
@@ -89,6 +89,22 @@ def test_answers_to_the_bot_payloads_and_fallbacks_are_left_alone(guard):
     assert [_intent(m) for m in (address, payload, already)] == [
         "inform", "request_human", "nlu_fallback"]
     assert len(already.get(INTENT_RANKING_KEY)) == 2
+
+
+def test_a_long_message_is_judged_by_its_first_lines(guard, monkeypatch):
+    import bot.novelty
+
+    seen = []
+    real = bot.novelty.encode
+
+    def recording(texts):
+        seen.extend(len(t) for t in texts)
+        return real(texts)
+
+    monkeypatch.setattr(bot.novelty, "encode", recording)
+    long = _parsed("where is my order? " + "😀é" * 2000, "order_status")
+    guard.process([long])
+    assert seen == [JUDGED_CHARS] and _intent(long) == "order_status"
 
 
 def test_an_untrained_guard_overrides_nothing(tmp_path):
