@@ -55,10 +55,17 @@ _COUNTS = [
 # The candidates (the names are what --only takes).
 CANDIDATES: Dict[str, List[Dict[str, Any]]] = {
     "counts": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, *_TAIL],
-    # The project's pipeline since 2026-12-06: the same, and bot/novelty.py after the fallback.
+    # The same, and bot/novelty.py after the fallback (the project's pipeline, 6 December).
     "counts+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, *_TAIL[:4],
                        {"name": "bot.novelty.NoveltyGuard", "min_similarity": 0.55,
                         "neighbours": 5}, *_TAIL[4:]],
+    # The project's pipeline: bot/human_path.py between the fallback and the guard, which
+    # also resolves the fallbacks its nearest examples agree on.
+    "counts+total+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, *_TAIL[:4],
+                             {"name": "bot.human_path.HumanPathTotal", "threshold": 0.4},
+                             {"name": "bot.novelty.NoveltyGuard", "min_similarity": 0.55,
+                              "neighbours": 5, "agree_similarity": 0.6, "agreeing": 3},
+                             *_TAIL[4:]],
     "spacy-md+counts": [
         {"name": "SpacyNLP", "model": "fr_core_news_md"},
         {"name": "SpacyTokenizer"},

@@ -19,7 +19,8 @@ LOCK_POLL_SECONDS = 15.0
 # Everything that changes the trained model: config, domain, training data and the custom
 # NLU components' code (the language detector's scoring is in the shared core).
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/language.py", "handoff/language.py",
-                   "bot/order_numbers.py", "bot/novelty.py", "bot/sentence_encoder.py")
+                   "bot/order_numbers.py", "bot/novelty.py", "bot/sentence_encoder.py",
+                   "bot/human_path.py")
 
 
 class TrainingFailed(RuntimeError):

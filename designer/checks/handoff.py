@@ -4,7 +4,8 @@
   human path or chitchat, which the router ignores: handoff/ticket.py `_NOT_TOPICS`), and every
   slot is a domain slot; otherwise a team silently never gets those conversations;
 - the code that acts on the human path names the same four intents as the check: the forms'
-  validation (actions/orders.py `HUMAN_PATH_INTENTS`), the ticket's reasons (handoff/ticket.py
+  validation (actions/orders.py `HUMAN_PATH_INTENTS`), the NLU's sum of the human path
+  (bot/human_path.py `HUMAN_PATH_INTENTS`), the ticket's reasons (handoff/ticket.py
   `_REASON_BY_INTENT`, which also needs `nlu_fallback`) and the evaluation
   (tests/assistant/nlu_eval.py `HUMAN`);
 - a slot filled from the whole text while a form is active (`from_text`) excludes the human
@@ -25,6 +26,7 @@ from designer.project import FALLBACK, HUMAN_PATH, Finding, Project, line_of
 # (file, name of a set or dict of intents, extra names it must also hold)
 HUMAN_PATH_IN_CODE = (
     ("actions/orders.py", "HUMAN_PATH_INTENTS", ()),
+    ("bot/human_path.py", "HUMAN_PATH_INTENTS", ()),
     ("handoff/ticket.py", "_REASON_BY_INTENT", (FALLBACK,)),
     ("tests/assistant/nlu_eval.py", "HUMAN", ()),
 )

@@ -7,10 +7,10 @@ Three kinds of source:
 - an **npm** package fetched from the npm registry by tests/npm_packages.py (pinned by version
   and sha512): `generator-botbuilder-assistant`, Microsoft's `.lu` utterance files, whose
   intents and chit-chat groups sources.yml maps;
-- a **data file** that no package registry carries, kept outside every repository under the
-  shared datasets folder (`$NLU_INDEPENDENT_DATA`, else `<repository>/../shared/datasets/`),
-  checked against its SHA-256: the Bitext customer-support CSV. Nothing of it is committed;
-  when it is absent, `DataFileMissing` says how to get it (the test then skips).
+- a **data file** that no package registry carries, committed unchanged (xz-compressed, with
+  its licence) under tests/nlu_independent/datasets/, or read from `$NLU_INDEPENDENT_DATA`,
+  and checked against its SHA-256: the Bitext customer-support CSV. When it is absent,
+  `DataFileMissing` says how to get it (the test then skips).
 
 Every message comes with its language and the behaviour we expect (one of our intents,
 `out_of_scope`, or `contact_or_person`, see independent.py).
@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+import lzma
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,10 +53,15 @@ class DataFileChanged(RuntimeError):
     """A data file is there but is not the version sources.yml names (SHA-256)."""
 
 
+DATASETS = ROOT / "tests" / "nlu_independent" / "datasets"
+# A data file may be kept xz-compressed (`<file>.xz`); its SHA-256 is the uncompressed file's.
+COMPRESSED = ".xz"
+
+
 def datasets_root() -> Path:
-    """`$NLU_INDEPENDENT_DATA`, else the steering repository's shared/datasets/."""
+    """`$NLU_INDEPENDENT_DATA`, else tests/nlu_independent/datasets/."""
     configured = os.environ.get(DATA_ENV, "").strip()
-    return Path(configured) if configured else ROOT.parent / "shared" / "datasets"
+    return Path(configured) if configured else DATASETS
 
 
 def first_turns(path: Path) -> List[str]:
@@ -121,8 +127,10 @@ class Source:
                 yield self.language, text, self.labels[label], label
 
     def path(self) -> Path:
-        """Where a file source is expected."""
-        return datasets_root() / self.dataset / self.file
+        """Where a file source is: the file, or else its xz-compressed copy."""
+        plain = datasets_root() / self.dataset / self.file
+        compressed = plain.with_name(plain.name + COMPRESSED)
+        return compressed if not plain.is_file() and compressed.is_file() else plain
 
     def _package_directory(self) -> Path:
         spec = importlib.util.find_spec(self.package)
@@ -156,12 +164,14 @@ class Source:
         path = self.path()
         if not path.is_file():
             raise DataFileMissing(
-                f"{self.name}: {path} is not there (data files are kept out of the repository, "
-                f"see data/README.md). Get {self.file} from {self.home} (the CSV is stored in "
-                f"Git LFS; licence {self.licence.split(' ')[0]}), check that its "
+                f"{self.name}: {path} is not there (see data/README.md). Get {self.file} "
+                f"from {self.home} ({self.version}; "
+                f"licence {self.licence.split(' ')[0]}), check that its "
                 f"SHA-256 is {self.sha256}, and put it in {path.parent}/, or set "
                 f"{DATA_ENV} to the folder that holds {self.dataset}/")
         data = path.read_bytes()
+        if path.name.endswith(COMPRESSED):
+            data = lzma.decompress(data)
         digest = hashlib.sha256(data).hexdigest()
         if digest != self.sha256:
             raise DataFileChanged(

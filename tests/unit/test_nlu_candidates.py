@@ -31,3 +31,14 @@ def test_several_seeds_print_each_run_and_the_mean():
     assert lines[3] == "a | mean | 210.000 | 0.850"
     assert lines[6] == "b | mean | 310.000 | 0.900"
     assert len(table(rows[:1], with_means=False).splitlines()) == 2
+
+
+def test_the_project_candidate_is_config_yml_s_intent_pipeline():
+    """The candidate named as the project's has config.yml's intent components, in order."""
+    from stack.model import ROOT
+
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    # The length guard and the name extractor change no intent.
+    left_out = {"bot.limits.MessageLengthGuard", "bot.names.NameExtractor"}
+    project = [c for c in config["pipeline"] if c["name"] not in left_out]
+    assert CANDIDATES["counts+total+novelty"] == project

@@ -1,4 +1,5 @@
-"""NoveltyGuard: DIET's guess on a message unlike every example becomes the two-stage fallback.
+"""NoveltyGuard: DIET's guess on a message unlike every example becomes the two-stage fallback,
+and a fallback on a message close to examples that agree takes their intent.
 
 Real encoder, real Rasa model storage; the "DIET" intents are set by hand so that each case
 says what the guard does with one choice.
@@ -15,7 +16,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.novelty import DEFAULTS, JUDGED_CHARS, NoveltyGuard, is_guess
+from bot.novelty import DEFAULTS, JUDGED_CHARS, NoveltyGuard, agreed_intent, is_guess
 
 EXAMPLES = {
     "order_status": ["where is my order", "où en est ma commande", "has my parcel shipped yet",
@@ -29,27 +30,38 @@ EXAMPLES = {
 
 
 # With 18 examples, 5 nearest ones cover every intent: fewer vote here than in config.yml.
-CONFIG = {**DEFAULTS, "neighbours": 2}
+CONFIG = {**DEFAULTS, "neighbours": 2, "agreeing": 2}
 
 
-@pytest.fixture
-def guard(tmp_path):
+def _trained(tmp_path, config):
     (tmp_path / "storage").mkdir()
     storage = LocalModelStorage(tmp_path / "storage")
     resource = Resource("novelty_guard")
     context = ExecutionContext(GraphSchema({}), "test")
-    trained = NoveltyGuard.create(dict(CONFIG), storage, resource, context)
+    trained = NoveltyGuard.create(dict(config), storage, resource, context)
     data = TrainingData([Message({TEXT: text, INTENT: intent})
                          for intent, texts in EXAMPLES.items() for text in texts])
     trained.train(data)
     # What the running bot uses: the guard loaded back from the model.
-    return NoveltyGuard.load(dict(CONFIG), storage, resource, context)
+    return NoveltyGuard.load(dict(config), storage, resource, context)
+
+
+@pytest.fixture
+def guard(tmp_path):
+    return _trained(tmp_path, CONFIG)
 
 
 def _parsed(text: str, intent: str) -> Message:
     ranking = [{"name": intent, "confidence": 0.99}, {"name": "returns", "confidence": 0.01}]
     return Message({TEXT: text, INTENT: {"name": intent, "confidence": 0.99},
                     INTENT_RANKING_KEY: ranking})
+
+
+def _fallback(text: str, *guesses: str) -> Message:
+    """A message the FallbackClassifier fell back on, DIET's unsure guesses after it."""
+    ranking = [{"name": "nlu_fallback", "confidence": 0.4},
+               *({"name": g, "confidence": 0.3 - 0.1 * i} for i, g in enumerate(guesses))]
+    return Message({TEXT: text, INTENT: dict(ranking[0]), INTENT_RANKING_KEY: ranking})
 
 
 def _intent(message: Message) -> str:
@@ -89,6 +101,41 @@ def test_answers_to_the_bot_payloads_and_fallbacks_are_left_alone(guard):
     assert [_intent(m) for m in (address, payload, already)] == [
         "inform", "request_human", "nlu_fallback"]
     assert len(already.get(INTENT_RANKING_KEY)) == 2
+
+
+def test_a_fallback_close_to_examples_that_agree_takes_their_intent(guard):
+    parcel = _fallback("has my parcel shipped? where is it", "returns", "order_status")
+    refund = _fallback("je voudrais être remboursé svp", "order_status", "frustration")
+    guard.process([parcel, refund])
+    assert [_intent(m) for m in (parcel, refund)] == ["order_status", "returns"]
+    # The agreed intent first, then DIET's other guesses; no fallback entry left.
+    assert [r["name"] for r in parcel.get(INTENT_RANKING_KEY)] == ["order_status", "returns"]
+    assert parcel.get(INTENT)["confidence"] > DEFAULTS["agree_similarity"]
+
+
+def test_a_fallback_stays_where_the_examples_are_far(guard):
+    quiz = _fallback("What is the first element on the Periodic Table?", "returns")
+    guard.process([quiz])
+    assert _intent(quiz) == "nlu_fallback"
+    assert quiz.get(INTENT_RANKING_KEY)[0]["name"] == "nlu_fallback"
+
+
+def test_a_fallback_never_becomes_an_answer_to_the_bot(tmp_path):
+    # The nearest example alone decides here, and it is inform's own: the forms judge answers
+    # to the bot's questions, not the guard.
+    guard = _trained(tmp_path, {**CONFIG, "neighbours": 1, "agreeing": 1})
+    number = _fallback("my order number is 10235", "order_status")
+    parcel = _fallback("has my parcel shipped? where is it", "returns")
+    guard.process([number, parcel])
+    assert (_intent(number), _intent(parcel)) == ("nlu_fallback", "order_status")
+
+
+def test_the_nearest_intent_is_agreed_only_near_and_by_enough_neighbours():
+    intents = np.array(["a", "a", "b", "a", "c"])
+    assert agreed_intent(np.array([0.9, 0.8, 0.7, 0.6, 0.1]), intents, 0.6, 5, 3) == "a"
+    assert agreed_intent(np.array([0.5, 0.45, 0.4, 0.35, 0.1]), intents, 0.6, 5, 3) is None
+    assert agreed_intent(np.array([0.9, 0.8, 0.7, 0.1, 0.6]), intents, 0.6, 3, 3) is None
+    assert agreed_intent(np.array([]), np.array([]), 0.6, 5, 3) is None
 
 
 def test_a_long_message_is_judged_by_its_first_lines(guard, monkeypatch):
