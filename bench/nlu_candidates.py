@@ -52,20 +52,26 @@ _COUNTS = [
     {"name": "CountVectorsFeaturizer"},
     {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
 ]
+_VOTE = {"name": "bot.neighbours.NeighbourVote", "diet_weight": 0.5, "neighbours": 5,
+         "temperature": 0.05}
+_TOTAL = {"name": "bot.human_path.HumanPathTotal", "threshold": 0.4}
+_GUARD = {"name": "bot.novelty.NoveltyGuard", "min_similarity": 0.55, "neighbours": 5,
+          "agree_similarity": 0.6, "agreeing": 3}
 # The candidates (the names are what --only takes).
 CANDIDATES: Dict[str, List[Dict[str, Any]]] = {
     "counts": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, *_TAIL],
-    # The same, and bot/novelty.py after the fallback (the project's pipeline, 6 December).
+    # The same, and bot/novelty.py after the fallback (the project's pipeline on 6 December;
+    # its guard has since learnt to resolve agreed fallbacks, on by default).
     "counts+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, *_TAIL[:4],
                        {"name": "bot.novelty.NoveltyGuard", "min_similarity": 0.55,
                         "neighbours": 5}, *_TAIL[4:]],
-    # The project's pipeline: bot/human_path.py between the fallback and the guard, which
-    # also resolves the fallbacks its nearest examples agree on.
+    # The same with bot/human_path.py between the fallback and the guard, which also resolves
+    # the fallbacks its nearest examples agree on (the project's pipeline, 6 December evening).
     "counts+total+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, *_TAIL[:4],
-                             {"name": "bot.human_path.HumanPathTotal", "threshold": 0.4},
-                             {"name": "bot.novelty.NoveltyGuard", "min_similarity": 0.55,
-                              "neighbours": 5, "agree_similarity": 0.6, "agreeing": 3},
-                             *_TAIL[4:]],
+                             _TOTAL, _GUARD, *_TAIL[4:]],
+    # The project's pipeline: and the nearest examples' vote blended with DIET's confidences.
+    "counts+vote+total+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, _VOTE,
+                                  *_TAIL[:4], _TOTAL, _GUARD, *_TAIL[4:]],
     "spacy-md+counts": [
         {"name": "SpacyNLP", "model": "fr_core_news_md"},
         {"name": "SpacyTokenizer"},

@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 
+from bot.neighbours import JUDGED_CHARS, SIMILARITIES
 from bot.sentence_encoder import DISTRIBUTION, encode
 
 logger = logging.getLogger(__name__)
@@ -44,10 +45,7 @@ DEFAULTS: Dict[str, Any] = {
     # Answers to the bot's own questions: the forms judge them.
     "never_override": ["inform"],
 }
-# The encoder's tokeniser is pure Python: a 4,000-character message (the channels' limit) of
-# accents and emoji took 0.28 s, 500 characters take a few ms. Whether a message resembles our
-# examples (a sentence or two each) shows in its first few lines.
-JUDGED_CHARS = 500
+__all__ = ["JUDGED_CHARS", "agreed_intent", "is_guess"]
 _VECTORS = "vectors.npy"
 _INTENTS = "intents.npy"
 
@@ -97,6 +95,7 @@ except ImportError:  # pragma: no cover
 
 
 if DefaultV1Recipe is not None:
+    from bot.neighbours import examples_of, judged_text
 
     @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER],
                               is_trainable=True)
@@ -126,8 +125,7 @@ if DefaultV1Recipe is not None:
 
         def train(self, training_data: TrainingData) -> Resource:
             """Encodes every example that has an intent, and keeps the vectors in the model."""
-            examples = [e for e in training_data.intent_examples
-                        if isinstance(e.get(TEXT), str) and e.get(TEXT).strip()]
+            examples = examples_of(training_data)
             self._vectors = encode([e.get(TEXT) for e in examples])
             self._intents = np.array([e.get(INTENT) for e in examples])
             with self._storage.write_to(self._resource) as directory:
@@ -167,7 +165,7 @@ if DefaultV1Recipe is not None:
             judged = [m for m in messages if self._judges(m)]
             if not judged or not len(self._intents):
                 return messages
-            similarities = encode([m.get(TEXT)[:JUDGED_CHARS] for m in judged]) @ self._vectors.T
+            similarities = [self._similarities(m) for m in judged]
             for message, row in zip(judged, similarities, strict=True):
                 if message.get(INTENT)[INTENT_NAME_KEY] == FALLBACK:
                     self._resolve(message, row)
@@ -202,8 +200,14 @@ if DefaultV1Recipe is not None:
                        if r.get(INTENT_NAME_KEY) not in (FALLBACK, agreed)]
             message.set(INTENT_RANKING_KEY, [dict(intent), *ranking], add_to_output=True)
 
+        def _similarities(self, message: Message) -> np.ndarray:
+            # The neighbour vote's row when it ran on the same examples: one encoding a message.
+            row = message.get(SIMILARITIES)
+            if isinstance(row, np.ndarray) and row.shape == self._intents.shape:
+                return row
+            return encode([judged_text(message)])[0] @ self._vectors.T
+
         def _judges(self, message: Message) -> bool:
-            text, intent = message.get(TEXT), message.get(INTENT) or {}
-            name = intent.get(INTENT_NAME_KEY)
-            return (isinstance(text, str) and bool(text.strip()) and not text.startswith("/")
+            name = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            return (judged_text(message) is not None
                     and name not in (None, *self._config["never_override"]))

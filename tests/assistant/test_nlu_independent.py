@@ -70,7 +70,8 @@ BITEXT_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_bitext_report.tx
 # from the machines until 2026-12-06, and these tests skipped: measured again that day with
 # model cf70e4308142e523 (trained on that machine, before bot/human_path.py and the guard's
 # agreement rule), recall had fallen to 0.959 and "contact customer service" to 0.738; with
-# them (model 908081db64164fee), 0.973 and 0.785.
+# them (model 908081db64164fee), 0.973 and 0.785; with bot/neighbours.py too
+# (2975273a339a4b6e), 0.973 and 0.860.
 BITEXT_MIN_HUMAN_RECALL = 0.97
 BITEXT_MAX_FALSE_TRANSFER_RATE = 0.03
 BITEXT_MIN_SIMPLE_ACCURACY = 0.90
@@ -79,7 +80,7 @@ BITEXT_MIN_HONEST = 0.90
 # issue names no figure for it; 0.90 as for the simple intents (0.972 on 2026-12-03).
 BITEXT_MIN_CONTACT = 0.90
 BITEXT_BELOW = ("issue 15: not met on the Bitext set, measured 2026-12-06 with model "
-                "908081db64164fee: ")
+                "2975273a339a4b6e: ")
 
 BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_report.txt"
 # Thresholds on Microsoft's utterances (generator-botbuilder-assistant; English and French, all
@@ -96,12 +97,13 @@ BOTBUILDER_MIN_HONEST = 0.90
 # transfers 0.087, honest 0.933. The same data and pipeline trained on the next machine
 # (cf70e4308142e523; training is not bit-identical across CPUs): recall 21/21, false transfers
 # 0.099 (40/404), honest 0.913; with bot/human_path.py and the guard's agreement rule
-# (908081db64164fee): 21/21, 0.104 (42/404), 0.913. So recall and honesty are judged; one French
+# (908081db64164fee): 21/21, 0.104 (42/404), 0.913; with bot/neighbours.py too
+# (2975273a339a4b6e): 21/21, 0.094 (38/404), 0.954. So recall and honesty are judged; one French
 # request for a person sits at the edge (docs/bot-designers.md). The false-transfer test turns
 # into a failure (strict xfail) once its figure is met, and only a missed threshold
 # (AssertionError) counts as its expected failure.
 BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
-                    "2026-12-06 with model 908081db64164fee: ")
+                    "2026-12-06 with model 2975273a339a4b6e: ")
 
 
 def _below(measured: str) -> pytest.MarkDecorator:
@@ -259,7 +261,7 @@ def test_bitext_messages_are_not_in_the_training_data(bitext: IndependentEvaluat
     "out-of-scope handled honestly",
     pytest.param("contact customer service: contact, hours or a person",
                  marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-                     BITEXT_BELOW + "0.785 (84/107): DIET unsure between our contact details, "
+                     BITEXT_BELOW + "0.860 (92/107): unsure between our contact details, "
                      "the opening hours and what the bot can do, the two-stage fallback's "
                      "buttons (0.972 on 2026-12-03)"))),
 ])
@@ -323,7 +325,7 @@ def _botbuilder_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
 @pytest.mark.parametrize("figure", [
     "human-path recall",
     pytest.param("false-transfer rate", marks=_below(
-        "false transfers 0.104 (42/404): small talk taken for frustration")),
+        "false transfers 0.094 (38/404): small talk taken for frustration")),
     "out-of-scope handled honestly",
 ])
 def test_botbuilder_meets_the_threshold(botbuilder: IndependentEvaluation, figure: str) -> None:
