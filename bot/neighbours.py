@@ -91,20 +91,22 @@ if DefaultV1Recipe is not None:
             return None
         return text[:JUDGED_CHARS]
 
-    @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER],
-                              is_trainable=True)
-    class NeighbourVote(GraphComponent):
-        """Blends DIET's confidences with the nearest training examples' vote."""
+    class ExampleVectors(GraphComponent):
+        """A component that knows every training example's vector and intent (2 MB in the model).
+
+        The vectors are computed at training time; a message is compared with them all.
+        Subclasses say what to make of the comparison (`process`).
+        """
 
         @staticmethod
         def get_default_config() -> Dict[Text, Any]:
-            """DIET's share, how many neighbours vote, how steeply closeness weighs."""
-            return dict(DEFAULTS)
+            """The subclass's settings."""
+            return {}
 
         def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
                      resource: Resource, vectors: Optional[np.ndarray] = None,
                      intents: Optional[np.ndarray] = None) -> None:
-            self._config = {**DEFAULTS, **config}
+            self._config = {**self.get_default_config(), **config}
             self._storage, self._resource = model_storage, resource
             # Kept as float16 in the model (2 MB), compared as float32 (once, not per message).
             self._vectors = (vectors if vectors is not None
@@ -113,8 +115,8 @@ if DefaultV1Recipe is not None:
 
         @classmethod
         def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
-                   resource: Resource, execution_context: ExecutionContext) -> "NeighbourVote":
-            """An untrained vote: it knows no example, so it leaves DIET's confidences alone."""
+                   resource: Resource, execution_context: ExecutionContext) -> "ExampleVectors":
+            """Untrained: it knows no example, so it changes nothing."""
             return cls(config, model_storage, resource)
 
         def train(self, training_data: TrainingData) -> Resource:
@@ -130,14 +132,15 @@ if DefaultV1Recipe is not None:
         @classmethod
         def load(cls, config: Dict[Text, Any], model_storage: ModelStorage,
                  resource: Resource, execution_context: ExecutionContext,
-                 **kwargs: Any) -> "NeighbourVote":
-            """The vote with the examples' vectors it was trained with."""
+                 **kwargs: Any) -> "ExampleVectors":
+            """The component with the examples' vectors it was trained with."""
             try:
                 with model_storage.read_from(resource) as directory:
                     vectors = np.load(directory / _VECTORS)
                     intents = np.load(directory / _INTENTS)
             except (ValueError, FileNotFoundError):
-                logger.warning("nlu.neighbour_vote.untrained: DIET's confidences stand alone")
+                logger.warning("nlu.example_vectors.untrained component=%s: it changes nothing",
+                               cls.__name__)
                 return cls.create(config, model_storage, resource, execution_context)
             return cls(config, model_storage, resource, vectors, intents)
 
@@ -153,6 +156,16 @@ if DefaultV1Recipe is not None:
         def process_training_data(self, training_data: TrainingData) -> TrainingData:
             """Leaves the training data as it is."""
             return training_data
+
+    @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER],
+                              is_trainable=True)
+    class NeighbourVote(ExampleVectors):
+        """Blends DIET's confidences with the nearest training examples' vote."""
+
+        @staticmethod
+        def get_default_config() -> Dict[Text, Any]:
+            """DIET's share, how many neighbours vote, how steeply closeness weighs."""
+            return dict(DEFAULTS)
 
         def process(self, messages: List[Message]) -> List[Message]:
             """Replaces DIET's intent and ranking by the blended ones."""

