@@ -10,7 +10,7 @@ Three kinds of source:
 - a **data file** that no package registry carries, committed unchanged (xz-compressed, with
   its licence) under tests/nlu_independent/datasets/, or read from `$NLU_INDEPENDENT_DATA`,
   and checked against its SHA-256: the Bitext customer-support CSV. When it is absent,
-  `DataFileMissing` says how to get it (the test then skips).
+  `DataFileMissing` says how to get it (the Bitext tests then fail).
 
 Every message comes with its language and the behaviour we expect (one of our intents,
 `out_of_scope`, or `contact_or_person`, see independent.py).

@@ -102,10 +102,10 @@ BOTBUILDER_MIN_HONEST = 0.90
 # 0.099 (40/404), honest 0.913; with bot/human_path.py and the guard's agreement rule
 # (908081db64164fee): 21/21, 0.104 (42/404), 0.913; with bot/neighbours.py too
 # (2975273a339a4b6e): 21/21, 0.094 (38/404), 0.954; with ten more callback requests in the data
-# (c1baf030f4aa547a): 21/21, 0.074 (30/404), 0.958. So recall and honesty are judged; one French
-# request for a person sits at the edge (docs/bot-designers.md). The false-transfer test turns
-# into a failure (strict xfail) once its figure is met, and only a missed threshold
-# (AssertionError) counts as its expected failure.
+# (c1baf030f4aa547a): 21/21, 0.074 (30/404), 0.958. So recall and honesty are judged (on the
+# first machine one French request for a person got the fallback: 20/21 is below 0.97). The
+# false-transfer test turns into a failure (strict xfail) once its figure is met, and only a
+# missed threshold (AssertionError) counts as its expected failure.
 BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
                     "2026-12-06 with model c1baf030f4aa547a: ")
 

@@ -555,8 +555,10 @@ async def test_a_human_segment_with_rasa_away_is_all_in_the_tracker_before_the_b
     async def customer_says(page: Customer, text: str) -> None:
         turns.append(("customer", (await say_until_taken(page, text))[0]))
 
+    # The customer's words mean nothing in particular: after the hand-back the bot answers the
+    # latest one, and "Customer turn 24" reads as a request for customer service (a person).
     for n in range(10):
-        await customer_says(customer, f"Customer turn {n}")
+        await customer_says(customer, f"Noted, thanks ({n})")
         await agent_says(f"Agent turn {n}")
         # A conversation: the customer reads the answer before writing again (the record's
         # order is the order in which each side's message was delivered).
@@ -569,7 +571,7 @@ async def test_a_human_segment_with_rasa_away_is_all_in_the_tracker_before_the_b
     page = await customer_sees_once_in_order(
         people, customer, [mid for kind, mid in turns if kind == "agent"])
     for n in range(10, 25):
-        await customer_says(page, f"Customer turn {n} (Rasa back)")
+        await customer_says(page, f"Noted, thanks ({n}, Rasa back)")
     assert len(turns) == 50
 
     status, body = await marie.post(f"/api/conversations/{cid}/handback", {})
