@@ -29,12 +29,12 @@ from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 
+from bot.human_path import FALLBACK
 from bot.neighbours import JUDGED_CHARS, SIMILARITIES
 from bot.sentence_encoder import encode
 
 logger = logging.getLogger(__name__)
 
-FALLBACK = "nlu_fallback"
 DEFAULTS: Dict[str, Any] = {
     "min_similarity": 0.55,
     "neighbours": 5,
@@ -45,8 +45,6 @@ DEFAULTS: Dict[str, Any] = {
     "never_override": ["inform"],
 }
 __all__ = ["JUDGED_CHARS", "agreed_intent", "is_guess"]
-_VECTORS = "vectors.npy"
-_INTENTS = "intents.npy"
 
 
 def is_guess(similarities: np.ndarray, intents: np.ndarray, chosen: str,
