@@ -26,6 +26,8 @@ In an accepted other answer (`a|b`), `person` stands for every human-path intent
 The messages are split once, by a hash of their text, into a *dev* part (30 %), which a
 designer may look at while changing the data or the pipeline, and a *test* part (70 %), which
 the test suite judges and nobody tunes on; a source with `dev_share: 0` is all test. A source
+with `split_by: label` is split by the hash of its labels instead, so a group of paraphrases
+and its translation land in the same part; its `test_labels` stay whole in the test part. A source
 with `remove_training_matches` leaves out its messages found in data/nlu (`training_matches`).
 A source may cap its test split per label (the Bitext set has about 170 messages per label; the
 cap keeps the test's run time reasonable).
@@ -46,12 +48,13 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from tests.assistant.independent_sources import (
     DEV_SHARE,
     DataFileChanged,
     DataFileMissing,
+    Source,
     SourceMissing,
     first_turns,
     load_sources,
@@ -105,6 +108,20 @@ def split_of(text: str, dev_share: int = DEV_SHARE) -> str:
     return "dev" if bucket < dev_share else "test"
 
 
+def _splits(source: Source) -> Callable[[str, str], str]:
+    """The split of (text, label). Split by label, a text that several groups share (Microsoft
+    has "what's up" in two) is test if any of its groups is: no dev message is ever judged."""
+    def of(text: str, label: str) -> str:
+        key = source.split_key(text, label)
+        return "test" if key is None else split_of(key, source.dev_share)
+
+    if not source.split_by_label:
+        return of
+    judged = {normalise(text) for _, text, _, label in source.messages()
+              if of(text, label) == "test"}
+    return lambda text, label: "test" if normalise(text) in judged else of(text, label)
+
+
 def bare(text: str) -> str:
     """Lowercase, accents and punctuation stripped: "Ça va ?" and "ca va" are one message."""
     letters = unicodedata.normalize("NFKD", text.lower())
@@ -156,9 +173,10 @@ def load_with_alternatives(split: str = "test", source: str = CHATTERBOT) -> Sel
     alternatives: Dict[Example, FrozenSet[str]] = {}
     per_label: Dict[str, List[Tuple[str, Example]]] = defaultdict(list)
     seen = set()
+    split_of_message = _splits(chosen)
     for language, text, behaviour, label in chosen.messages():
         key = (language, normalise(text))
-        if key in seen or (split != "all" and split_of(text, chosen.dev_share) != split):
+        if key in seen or (split != "all" and split_of_message(text, label) != split):
             continue
         seen.add(key)
         expected, others = _accepted(behaviour)

@@ -109,6 +109,17 @@ class Source:
     dev_share: int = DEV_SHARE
     # Leave out the messages also found in data/nlu (see independent.training_matches).
     remove_training_matches: bool = False
+    # Split by source label, not by message: a group and its translation land together (a
+    # message split would put a French message in test and its English original in dev).
+    split_by_label: bool = False
+    # Labels kept whole in the test split whatever their hash (with split_by_label).
+    test_labels: Tuple[str, ...] = ()
+
+    def split_key(self, text: str, label: str) -> Optional[str]:
+        """What decides a message's split: its text, its label, or None (always test)."""
+        if not self.split_by_label:
+            return text
+        return None if label in self.test_labels else label
 
     def messages(self) -> Iterator[Tuple[str, str, str, str]]:
         """(language, text, expected behaviour, source label) for every message."""
@@ -199,7 +210,9 @@ def _source(entry: Dict) -> Source:
     common = dict(name=entry["name"], version=str(entry["version"]), licence=entry["licence"],
                   kind=kind, home=entry.get("home", ""),
                   dev_share=int(entry.get("dev_share", DEV_SHARE)),
-                  remove_training_matches=bool(entry.get("remove_training_matches", False)))
+                  remove_training_matches=bool(entry.get("remove_training_matches", False)),
+                  split_by_label=entry.get("split_by") == "label",
+                  test_labels=tuple(str(label) for label in entry.get("test_labels") or ()))
     if kind == "npm":
         return Source(**common, package=entry["package"], root=entry.get("root", ""),
                       lu_files=entry["files"], names_from=entry.get("names_from") or {},

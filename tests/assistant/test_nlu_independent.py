@@ -8,7 +8,8 @@ tests/nlu_independent/sources.yml and data/README.md), from three sources judged
   tests/nlu_independent/datasets/): requests for a person, complaints, shop questions and what
   the shop does not do, English only;
 - `generator-botbuilder-assistant` (npm, Microsoft): requests for a person, help, yes/no,
-  greetings, small talk and out-of-scope chit-chat, English and French, all of it judged.
+  greetings, small talk and out-of-scope chit-chat, English and French, split by group (its
+  test part is judged).
 
 The model is loaded once for every source (the `evaluations` fixture). Run alone, with the
 reports shown: `.venv/bin/python -m pytest tests/assistant/test_nlu_independent.py -s`. The
@@ -42,6 +43,7 @@ from tests.assistant.independent import (
     split_of,
     training_matches,
 )
+from tests.assistant.independent_sources import source_named
 from tests.assistant.nlu_eval import normalise
 
 # (figure, value, met, bound)
@@ -74,7 +76,11 @@ BITEXT_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_bitext_report.tx
 # (2975273a339a4b6e), 0.973 and 0.860; with ten more requests to be called back in
 # data/nlu/handoff.yml (c1baf030f4aa547a), 0.959 (211/220) and 0.860. Recall moves by a few
 # messages with every training: with the NLU alone and DIET's seeds 42, 7 and 1 (the data
-# before those ten) it was 0.977, 0.959 and 0.986 (docs/bot-designers.md).
+# before those ten) it was 0.977, 0.959 and 0.986 (docs/bot-designers.md). The dev split showed
+# why: every miss there was a "claim" or "reclamation against your business" read as
+# out_of_scope (its nearest example was "can I make a business account for my company"). With
+# ten more ways to lodge a claim and six to ask when customer service can be phoned
+# (data/nlu/variety.yml, da255600bf0deb83): recall 0.995 (219/220), contact 0.991 (106/107).
 BITEXT_MIN_HUMAN_RECALL = 0.97
 BITEXT_MAX_FALSE_TRANSFER_RATE = 0.03
 BITEXT_MIN_SIMPLE_ACCURACY = 0.90
@@ -82,12 +88,10 @@ BITEXT_MIN_HONEST = 0.90
 # "I need to talk to customer service": our contact details, opening hours or a person. The
 # issue names no figure for it; 0.90 as for the simple intents (0.972 on 2026-12-03).
 BITEXT_MIN_CONTACT = 0.90
-BITEXT_BELOW = ("issue 15: not met on the Bitext set, measured 2026-12-06 with model "
-                "c1baf030f4aa547a: ")
 
 BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_report.txt"
-# Thresholds on Microsoft's utterances (generator-botbuilder-assistant; English and French, all
-# of it judged): the issue's figures where this source has the messages. Simple-intent accuracy
+# Thresholds on Microsoft's utterances (generator-botbuilder-assistant; English and French, the
+# test part of a split by group): the issue's figures where this source has the messages. Simple-intent accuracy
 # is printed, not judged: the issue's figure is about shop questions (order status, delivery,
 # returns...), which this source has none of; its simple messages (yes, no, small talk) are
 # judged by the false transfers.
@@ -103,11 +107,14 @@ BOTBUILDER_MIN_HONEST = 0.90
 # (908081db64164fee): 21/21, 0.104 (42/404), 0.913; with bot/neighbours.py too
 # (2975273a339a4b6e): 21/21, 0.094 (38/404), 0.954; with ten more callback requests in the data
 # (c1baf030f4aa547a): 21/21, 0.074 (30/404), 0.958. So recall and honesty are judged (on the
-# first machine one French request for a person got the fallback: 20/21 is below 0.97). The
-# false-transfer test turns into a failure (strict xfail) once its figure is met, and only a
-# missed threshold (AssertionError) counts as its expected failure.
+# first machine one French request for a person got the fallback: 20/21 is below 0.97). Since
+# the evening of 2026-12-06 the set is split by group (sources.yml), and only its test part is
+# judged: with the data for claims, small talk and the hours to call (da255600bf0deb83), chosen
+# on the dev parts, 21/21, 0.076 (24/316), 0.978. The false-transfer test turns into a failure
+# (strict xfail) once its figure is met, and only a missed threshold (AssertionError) counts as
+# its expected failure.
 BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
-                    "2026-12-06 with model c1baf030f4aa547a: ")
+                    "2026-12-06 with model da255600bf0deb83 on the test part (split by group): ")
 
 
 def _below(measured: str) -> pytest.MarkDecorator:
@@ -261,17 +268,8 @@ def test_bitext_messages_are_not_in_the_training_data(bitext: IndependentEvaluat
 @pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
 @pytest.mark.parametrize("figure", [
-    pytest.param("human-path recall", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason=BITEXT_BELOW + (
-            "0.959 (211/220); 0.973 before ten callback examples were added to the data, "
-            "and 0.977 / 0.959 / 0.986 with DIET's seeds 42 / 7 / 1 before them: the figure "
-            "sits in the training's noise"))),
-    "false-transfer rate", "simple-intent accuracy", "out-of-scope handled honestly",
-    pytest.param("contact customer service: contact, hours or a person",
-                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-                     BITEXT_BELOW + "0.860 (92/107): unsure between our contact details, "
-                     "the opening hours and what the bot can do, the two-stage fallback's "
-                     "buttons (0.972 on 2026-12-03)"))),
+    "human-path recall", "false-transfer rate", "simple-intent accuracy",
+    "out-of-scope handled honestly", "contact customer service: contact, hours or a person",
 ])
 def test_nlu_meets_the_thresholds_on_bitext(bitext_verdicts: Dict[str, Verdict],
                                             figure: str) -> None:
@@ -281,17 +279,35 @@ def test_nlu_meets_the_thresholds_on_bitext(bitext_verdicts: Dict[str, Verdict],
 
 @pytest.mark.assistant
 def test_botbuilder_data_is_there_and_mapped() -> None:
-    """Microsoft's utterances: every behaviour in both languages, none of them in data/nlu."""
+    """Microsoft's utterances: every behaviour in both languages, none of them in data/nlu,
+    split by group so that no paraphrase or translation of a dev message is judged."""
     selection = load_with_alternatives("test", BOTBUILDER)
     counts = Counter((e.language, e.intent) for e in selection.examples)
     for language in ("en", "fr"):
         for behaviour, least in (("request_human", 10), ("capabilities", 10), ("affirm", 40),
-                                 ("deny", 20), ("small_talk", 80), ("out_of_scope", 400)):
+                                 ("deny", 20), ("small_talk", 50), ("out_of_scope", 250)):
             assert counts[(language, behaviour)] >= least, counts
-    assert load_with_alternatives("dev", BOTBUILDER).examples == [], "all of it is judged"
+    dev = load_with_alternatives("dev", BOTBUILDER).examples
+    texts = {split: {normalise(e.text) for e in examples}
+             for split, examples in (("dev", dev), ("test", selection.examples))}
+    assert dev and not texts["dev"] & texts["test"], texts["dev"] & texts["test"]
+    # A group and its translation lie in one part (a text two groups share is judged).
+    groups = _groups_of(BOTBUILDER)
+    parts = {split: {label for text in texts[split] for label in groups[text]
+                     if len(groups[text]) == 1} for split in texts}
+    assert not parts["dev"] & parts["test"], parts["dev"] & parts["test"]
+    assert {"Escalate", "Help", "Confirm", "Reject"} <= parts["test"]
     assert not training_matches(selection.examples), "a message of data/nlu was kept"
     assert selection.removed and len(training_matches(selection.removed)) == len(
         selection.removed), "only messages found in data/nlu are left out"
+
+
+def _groups_of(source: str) -> Dict[str, set]:
+    """Every group a (normalised) text is found in, whatever the language."""
+    groups: Dict[str, set] = {}
+    for _, text, _, label in source_named(source).messages():
+        groups.setdefault(normalise(text), set()).add(label)
+    return groups
 
 
 @pytest.fixture(scope="module")
@@ -333,7 +349,7 @@ def _botbuilder_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
 @pytest.mark.parametrize("figure", [
     "human-path recall",
     pytest.param("false-transfer rate", marks=_below(
-        "false transfers 0.074 (30/404): small talk taken for frustration")),
+        "false transfers 0.076 (24/316): small talk, jokes and yes/no taken for frustration")),
     "out-of-scope handled honestly",
 ])
 def test_botbuilder_meets_the_threshold(botbuilder: IndependentEvaluation, figure: str) -> None:

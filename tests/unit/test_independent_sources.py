@@ -103,3 +103,18 @@ def test_sources_yml_maps_bitext_to_known_behaviours() -> None:
                "payment_methods"}
     assert {b for v in bitext.labels.values() for b in v.split("|")} <= allowed
     assert len(bitext.labels) == 27  # every Bitext intent is mapped
+
+
+def test_a_source_split_by_label_keys_on_the_label_and_keeps_test_labels_whole() -> None:
+    plain = _source("0" * 64)
+    assert plain.split_key("where is my order", "track_order") == "where is my order"
+    grouped = Source(name="groups", version="1", licence="MIT", kind="npm",
+                     split_by_label=True, test_labels=("Escalate",))
+    assert grouped.split_key("Bonjour", "Hiya") == grouped.split_key("Hi there", "Hiya") == "Hiya"
+    assert grouped.split_key("talk to a human", "Escalate") is None
+
+
+def test_sources_yml_splits_microsoft_by_group() -> None:
+    (microsoft,) = [s for s in load_sources() if s.name == "botbuilder-assistant"]
+    assert microsoft.split_by_label and microsoft.dev_share == 30
+    assert set(microsoft.test_labels) == {"Escalate", "Help", "Confirm", "Reject"}
