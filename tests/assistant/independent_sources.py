@@ -207,6 +207,9 @@ def _renamed(sections: List[Tuple[str, List[str]]], naming: List[Tuple[str, List
 
 def _source(entry: Dict) -> Source:
     kind = entry.get("kind", "package")
+    if entry.get("split_by", "text") not in ("text", "label"):
+        raise ValueError(f"source {entry['name']}: split_by {entry['split_by']!r} "
+                         "(text or label)")
     common = dict(name=entry["name"], version=str(entry["version"]), licence=entry["licence"],
                   kind=kind, home=entry.get("home", ""),
                   dev_share=int(entry.get("dev_share", DEV_SHARE)),

@@ -118,3 +118,11 @@ def test_sources_yml_splits_microsoft_by_group() -> None:
     (microsoft,) = [s for s in load_sources() if s.name == "botbuilder-assistant"]
     assert microsoft.split_by_label and microsoft.dev_share == 30
     assert set(microsoft.test_labels) == {"Escalate", "Help", "Confirm", "Reject"}
+
+
+def test_an_unknown_split_is_refused(tmp_path) -> None:
+    sources = tmp_path / "sources.yml"
+    sources.write_text("sources:\n  - {name: x, version: '1', licence: MIT, kind: package,\n"
+                       "     package: x, files: {}, split_by: group}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="split_by 'group'"):
+        load_sources(sources)
