@@ -108,17 +108,18 @@ def split_of(text: str, dev_share: int = DEV_SHARE) -> str:
     return "dev" if bucket < dev_share else "test"
 
 
-def _splits(source: Source) -> Callable[[str, str], str]:
-    """The split of (text, label). Split by label, a text that several groups share (Microsoft
-    has "what's up" in two) is test if any of its groups is: no dev message is ever judged."""
+def _splits(source: Source, messages: Sequence[Tuple[str, str, str, str]]
+            ) -> Callable[[str, str], str]:
+    """The split of (text, label), given the source's `messages()`. Split by label, a text that
+    several groups share (Microsoft has "what's up" in two) is test if any of its groups is: no
+    dev message is ever judged."""
     def of(text: str, label: str) -> str:
         key = source.split_key(text, label)
         return "test" if key is None else split_of(key, source.dev_share)
 
     if not source.split_by_label:
         return of
-    judged = {normalise(text) for _, text, _, label in source.messages()
-              if of(text, label) == "test"}
+    judged = {normalise(text) for _, text, _, label in messages if of(text, label) == "test"}
     return lambda text, label: "test" if normalise(text) in judged else of(text, label)
 
 
@@ -173,8 +174,9 @@ def load_with_alternatives(split: str = "test", source: str = CHATTERBOT) -> Sel
     alternatives: Dict[Example, FrozenSet[str]] = {}
     per_label: Dict[str, List[Tuple[str, Example]]] = defaultdict(list)
     seen = set()
-    split_of_message = _splits(chosen)
-    for language, text, behaviour, label in chosen.messages():
+    messages = list(chosen.messages())
+    split_of_message = _splits(chosen, messages)
+    for language, text, behaviour, label in messages:
         key = (language, normalise(text))
         if key in seen or (split != "all" and split_of_message(text, label) != split):
             continue
