@@ -1,7 +1,7 @@
 """The trained NLU model on independent public data (the test split of tests/nlu_independent).
 
 Beside test_nlu_eval.py (our own held-out files): messages nobody on this project wrote (see
-tests/nlu_independent/sources.yml and data/README.md), from three sources judged apart:
+tests/nlu_independent/sources.yml and data/README.md), from four sources judged apart:
 
 - `chatterbot-corpus` (PyPI): out-of-scope questions and greetings, English and French;
 - the Bitext customer-support set (its CSV committed, compressed, under
@@ -10,11 +10,15 @@ tests/nlu_independent/sources.yml and data/README.md), from three sources judged
 - `generator-botbuilder-assistant` (npm, Microsoft): requests for a person, help, yes/no,
   greetings, small talk and out-of-scope chit-chat, English and French, split by group (its
   test part is judged).
+- NLP.js's Corpus 50 (its JSON committed, compressed, beside the Bitext CSV): requests for a
+  person, small talk, questions about the bot and its makers, trivia, English and French,
+  split by group (its test part is judged).
 
 The model is loaded once for every source (the `evaluations` fixture). Run alone, with the
 reports shown: `.venv/bin/python -m pytest tests/assistant/test_nlu_independent.py -s`. The
 reports are also written to tests/artifacts/nlu_independent_report.txt,
-nlu_independent_bitext_report.txt and nlu_independent_botbuilder_report.txt.
+nlu_independent_bitext_report.txt, nlu_independent_botbuilder_report.txt and
+nlu_independent_nlpjs_report.txt.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from tests.assistant.independent import (
     BITEXT,
     BOTBUILDER,
     CHATTERBOT,
+    NLPJS_CORPUS,
     DataFileChanged,
     DataFileMissing,
     Evaluation,
@@ -91,14 +96,16 @@ BITEXT_MIN_HONEST = 0.90
 BITEXT_MIN_CONTACT = 0.90
 
 BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_report.txt"
-# Thresholds on Microsoft's utterances (generator-botbuilder-assistant; English and French, the
-# test part of a split by group): the issue's figures where this source has the messages.
-# Simple-intent accuracy is printed, not judged: the issue's figure is about shop questions
-# (order status, delivery, returns...), which this source has none of; its simple messages (yes,
-# no, small talk) are judged by the false transfers.
-BOTBUILDER_MIN_HUMAN_RECALL = 0.97
-BOTBUILDER_MAX_FALSE_TRANSFER_RATE = 0.03
-BOTBUILDER_MIN_HONEST = 0.90
+NLPJS_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_nlpjs_report.txt"
+# Thresholds on the two sources of chat, Microsoft's utterances (generator-botbuilder-assistant)
+# and NLP.js's Corpus 50 (English and French, the test part of a split by group): the issue's
+# figures where these sources have the messages. Simple-intent accuracy is printed, not judged:
+# the issue's figure is about shop questions (order status, delivery, returns...), which these
+# sources have none of; their simple messages (yes, no, small talk) are judged by the false
+# transfers.
+CHAT_MIN_HUMAN_RECALL = 0.97
+CHAT_MAX_FALSE_TRANSFER_RATE = 0.03
+CHAT_MIN_HONEST = 0.90
 # On 2026-12-04, before these tests were written: recall 0.708 (17/24), false transfers 0.143
 # (60/420), out-of-scope honest 0.840. On 2026-12-06, model 880f2d28efd8b436 (data/nlu/
 # smalltalk.yml; bot/novelty.py), trained on that day's first machine: recall 20/21, false
@@ -113,15 +120,24 @@ BOTBUILDER_MIN_HONEST = 0.90
 # judged: with the data for claims, small talk and the hours to call (da255600bf0deb83), chosen
 # on the dev parts, 21/21, 0.076 (24/316), 0.978; with DIET's one transformer layer
 # (c87ea7844aa85a62; config.yml says why), 20/21, 0.085 (27/316), 0.977: recall is judged on 21
-# messages, so one miss fails it, and on the dev parts the two DIETs were even. A figure not
-# met is a strict xfail: it turns into a failure once met, and only a missed threshold
-# (AssertionError) counts as its expected failure.
-BOTBUILDER_BELOW = ("issue 15: not met yet on generator-botbuilder-assistant, measured "
-                    "2026-12-06 with model c87ea7844aa85a62 on the test part (split by group): ")
+# messages, so one miss fails it, and on the dev parts the two DIETs were even. On 2026-12-07,
+# with the small talk chosen on the dev part of NLP.js's Corpus 50 (2f471f1bc97713d1, trained on
+# an AMD machine): 20/21, 0.066 (21/316), 0.980; c87ea7844aa85a62 retrained on that machine
+# gave 21/21, 0.095 (30/316), 0.975.
+#
+# NLP.js's Corpus 50 (test part: 20 requests for a person, 20 "are you ready?", 507 out of
+# scope), judged first on 2026-12-07: before that day's small talk (c87ea7844aa85a62), recall
+# 16/20, false transfers 6/20, honest 0.955; with it (2f471f1bc97713d1), 17/20, 5/20, 0.951.
+#
+# A figure not met is a strict xfail: it turns into a failure once met, and only a missed
+# threshold (AssertionError) counts as its expected failure.
+BELOW = "issue 15: not met yet on {source}, measured {when} on the test part (split by group): "
 
 
-def _below(measured: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=BOTBUILDER_BELOW + measured)
+def _below(measured: str, source: str = "generator-botbuilder-assistant",
+           when: str = "2026-12-07 with model 2f471f1bc97713d1") -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, raises=AssertionError,
+                             reason=BELOW.format(source=source, when=when) + measured)
 
 
 @pytest.mark.assistant
@@ -147,7 +163,7 @@ def _bitext_readable() -> bool:
 @pytest.fixture(scope="module")
 def evaluations() -> Dict[str, IndependentEvaluation]:
     """Every readable source, parsed by one load of the model."""
-    names = [CHATTERBOT, BOTBUILDER] + ([BITEXT] if _bitext_readable() else [])
+    names = [CHATTERBOT, BOTBUILDER, NLPJS_CORPUS] + ([BITEXT] if _bitext_readable() else [])
     return evaluate_sources(ensure_model(say=lambda line: None), "test", names)
 
 
@@ -319,7 +335,7 @@ def botbuilder(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEval
     chosen = evaluations[BOTBUILDER]
     overall = chosen.overall
     simple = overall.simple_accuracy
-    summary = _summary(_botbuilder_verdicts(chosen)) + (
+    summary = _summary(_chat_verdicts(chosen)) + (
         f"\nn/a  simple-intent accuracy: {simple:.3f} ({overall.simple_correct}/"
         f"{len(overall.simple)}; yes, no, greetings, help, small talk), printed, not judged: "
         "the issue's figure is about shop questions, which this source has none of")
@@ -327,20 +343,20 @@ def botbuilder(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEval
     return chosen
 
 
-def _botbuilder_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
+def _chat_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
     overall = chosen.overall
     part, whole = honest(overall)
     return [
         ("human-path recall", overall.human_recall,
-         overall.human_recall >= BOTBUILDER_MIN_HUMAN_RECALL,
-         f">= {BOTBUILDER_MIN_HUMAN_RECALL:.2f}; {overall.human_caught}/{len(overall.human)}"),
+         overall.human_recall >= CHAT_MIN_HUMAN_RECALL,
+         f">= {CHAT_MIN_HUMAN_RECALL:.2f}; {overall.human_caught}/{len(overall.human)}"),
         ("false-transfer rate", overall.false_transfer_rate,
-         overall.false_transfer_rate <= BOTBUILDER_MAX_FALSE_TRANSFER_RATE,
-         f"<= {BOTBUILDER_MAX_FALSE_TRANSFER_RATE:.2f}; "
+         overall.false_transfer_rate <= CHAT_MAX_FALSE_TRANSFER_RATE,
+         f"<= {CHAT_MAX_FALSE_TRANSFER_RATE:.2f}; "
          f"{len(overall.false_transfers)}/{len(overall.simple)}"),
         ("out-of-scope handled honestly", honest_rate(overall),
-         honest_rate(overall) >= BOTBUILDER_MIN_HONEST,
-         f">= {BOTBUILDER_MIN_HONEST:.2f}; {part}/{whole}"),
+         honest_rate(overall) >= CHAT_MIN_HONEST,
+         f">= {CHAT_MIN_HONEST:.2f}; {part}/{whole}"),
     ]
 
 
@@ -354,12 +370,64 @@ def _botbuilder_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
         "20/21: 'i need manual customer service' answered with our contact details, which "
         "offer a person in one tap (21/21 with DIET's two transformer layers)")),
     pytest.param("false-transfer rate", marks=_below(
-        "false transfers 0.085 (27/316): small talk, jokes and yes/no taken for frustration")),
+        "false transfers 0.066 (21/316): small talk and yes/no taken for frustration or a "
+        "request for a person")),
     "out-of-scope handled honestly",
 ])
 def test_botbuilder_meets_the_threshold(botbuilder: IndependentEvaluation, figure: str) -> None:
     verdicts = {name: (value, ok, bound) for name, value, ok, bound
-                in _botbuilder_verdicts(botbuilder)}
+                in _chat_verdicts(botbuilder)}
     value, ok, bound = verdicts[figure]
     assert ok, (f"{figure} {value:.3f} on Microsoft's utterances (required {bound}), "
                 f"see {BOTBUILDER_REPORT}")
+
+
+@pytest.mark.assistant
+def test_nlpjs_corpus_is_there_and_mapped() -> None:
+    """NLP.js's Corpus 50: the request for a person and small talk in both languages, split by
+    group (a group and its translation in one part), none of it in data/nlu."""
+    selection = load_with_alternatives("test", NLPJS_CORPUS)
+    counts = Counter((e.language, e.intent) for e in selection.examples)
+    for language in ("en", "fr"):
+        for behaviour, least in (("request_human", 10), ("small_talk", 10),
+                                 ("out_of_scope", 200)):
+            assert counts[(language, behaviour)] >= least, counts
+    dev = load_with_alternatives("dev", NLPJS_CORPUS).examples
+    texts = {split: {normalise(e.text) for e in examples}
+             for split, examples in (("dev", dev), ("test", selection.examples))}
+    assert dev and not texts["dev"] & texts["test"], texts["dev"] & texts["test"]
+    groups = _groups_of(NLPJS_CORPUS)
+    parts = {split: {label for text in texts[split] for label in groups[text]
+                     if len(groups[text]) == 1} for split in texts}
+    assert not parts["dev"] & parts["test"], parts["dev"] & parts["test"]
+    assert "support.live" in parts["test"]
+    assert not training_matches(selection.examples), "a message of data/nlu was kept"
+
+
+@pytest.fixture(scope="module")
+def nlpjs(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluation:
+    """The evaluation on NLP.js's Corpus 50, its report printed and written once."""
+    chosen = evaluations[NLPJS_CORPUS]
+    overall = chosen.overall
+    summary = _summary(_chat_verdicts(chosen)) + (
+        f"\nn/a  simple-intent accuracy: {overall.simple_accuracy:.3f} "
+        f"({overall.simple_correct}/{len(overall.simple)}; small talk), printed, not judged: "
+        "the issue's figure is about shop questions, which this source has none of")
+    _write_report(NLPJS_REPORT, report(chosen, "test"), summary)
+    return chosen
+
+
+@pytest.mark.assistant
+@pytest.mark.timeout(1800)
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@pytest.mark.parametrize("figure", [
+    pytest.param("human-path recall", marks=_below(
+        "17/20 (0.850) requests for a person reached one", NLPJS_CORPUS)),
+    pytest.param("false-transfer rate", marks=_below(
+        "5/20 (0.250) of 'are you ready?' sent to a person", NLPJS_CORPUS)),
+    "out-of-scope handled honestly"])
+def test_nlpjs_corpus_meets_the_threshold(nlpjs: IndependentEvaluation, figure: str) -> None:
+    verdicts = {name: (value, ok, bound) for name, value, ok, bound in _chat_verdicts(nlpjs)}
+    value, ok, bound = verdicts[figure]
+    assert ok, f"{figure} {value:.3f} on NLP.js's Corpus 50 (required {bound}), see {NLPJS_REPORT}"
