@@ -368,7 +368,8 @@ def _chat_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
 @pytest.mark.parametrize("figure", [
     pytest.param("human-path recall", marks=_below(
         "20/21: 'i need manual customer service' answered with our contact details, which "
-        "offer a person in one tap (21/21 with DIET's two transformer layers)")),
+        "offer a person in one tap (21/21 with DIET's two transformer layers, and with "
+        "c87ea7844aa85a62, before the small talk of 2026-12-07, retrained on an AMD machine)")),
     pytest.param("false-transfer rate", marks=_below(
         "false transfers 0.066 (21/316): small talk and yes/no taken for frustration or a "
         "request for a person")),
