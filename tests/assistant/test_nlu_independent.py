@@ -306,19 +306,24 @@ def test_botbuilder_data_is_there_and_mapped() -> None:
         for behaviour, least in (("request_human", 10), ("capabilities", 10), ("affirm", 40),
                                  ("deny", 20), ("small_talk", 50), ("out_of_scope", 250)):
             assert counts[(language, behaviour)] >= least, counts
-    dev = load_with_alternatives("dev", BOTBUILDER).examples
-    texts = {split: {normalise(e.text) for e in examples}
-             for split, examples in (("dev", dev), ("test", selection.examples))}
-    assert dev and not texts["dev"] & texts["test"], texts["dev"] & texts["test"]
-    # A group and its translation lie in one part (a text two groups share is judged).
-    groups = _groups_of(BOTBUILDER)
-    parts = {split: {label for text in texts[split] for label in groups[text]
-                     if len(groups[text]) == 1} for split in texts}
-    assert not parts["dev"] & parts["test"], parts["dev"] & parts["test"]
-    assert {"Escalate", "Help", "Confirm", "Reject"} <= parts["test"]
+    assert {"Escalate", "Help", "Confirm", "Reject"} <= _parts_split_by_group(BOTBUILDER)["test"]
     assert not training_matches(selection.examples), "a message of data/nlu was kept"
     assert selection.removed and len(training_matches(selection.removed)) == len(
         selection.removed), "only messages found in data/nlu are left out"
+
+
+def _parts_split_by_group(source: str) -> Dict[str, set]:
+    """The groups of each part of a source split by group, once checked that no text is in
+    both parts and that a group and its translation lie in one part (a text that two groups
+    share is judged, so it tells nothing of its groups)."""
+    texts = {split: {normalise(e.text) for e in load_with_alternatives(split, source).examples}
+             for split in ("dev", "test")}
+    assert texts["dev"] and not texts["dev"] & texts["test"], texts["dev"] & texts["test"]
+    groups = _groups_of(source)
+    parts = {split: {label for text in texts[split] for label in groups[text]
+                     if len(groups[text]) == 1} for split in texts}
+    assert not parts["dev"] & parts["test"], parts["dev"] & parts["test"]
+    return parts
 
 
 def _groups_of(source: str) -> Dict[str, set]:
@@ -393,15 +398,7 @@ def test_nlpjs_corpus_is_there_and_mapped() -> None:
         for behaviour, least in (("request_human", 10), ("small_talk", 10),
                                  ("out_of_scope", 200)):
             assert counts[(language, behaviour)] >= least, counts
-    dev = load_with_alternatives("dev", NLPJS_CORPUS).examples
-    texts = {split: {normalise(e.text) for e in examples}
-             for split, examples in (("dev", dev), ("test", selection.examples))}
-    assert dev and not texts["dev"] & texts["test"], texts["dev"] & texts["test"]
-    groups = _groups_of(NLPJS_CORPUS)
-    parts = {split: {label for text in texts[split] for label in groups[text]
-                     if len(groups[text]) == 1} for split in texts}
-    assert not parts["dev"] & parts["test"], parts["dev"] & parts["test"]
-    assert "support.live" in parts["test"]
+    assert "support.live" in _parts_split_by_group(NLPJS_CORPUS)["test"]
     assert not training_matches(selection.examples), "a message of data/nlu was kept"
 
 

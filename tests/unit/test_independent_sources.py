@@ -124,11 +124,15 @@ def test_sources_yml_splits_microsoft_by_group() -> None:
     assert set(microsoft.test_labels) == {"Escalate", "Help", "Confirm", "Reject"}
 
 
-def test_an_unknown_split_is_refused(tmp_path) -> None:
+@pytest.mark.parametrize("entry, refused", [
+    ("kind: package, package: x, files: {}, split_by: group", "split_by 'group'"),
+    ("kind: file, dataset: x, format: xml, labels: {}", "format 'xml'"),
+])
+def test_an_unknown_split_or_format_is_refused(tmp_path, entry: str, refused: str) -> None:
     sources = tmp_path / "sources.yml"
-    sources.write_text("sources:\n  - {name: x, version: '1', licence: MIT, kind: package,\n"
-                       "     package: x, files: {}, split_by: group}\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="split_by 'group'"):
+    sources.write_text(f"sources:\n  - {{name: x, version: '1', licence: MIT, {entry}}}\n",
+                       encoding="utf-8")
+    with pytest.raises(ValueError, match=refused):
         load_sources(sources)
 
 
@@ -180,11 +184,3 @@ def test_the_nlpjs_corpora_are_in_the_repository_and_mapped(monkeypatch) -> None
     assert corpus.split_by_label and corpus.test_labels == ("support.live",)
     # Every group but one ("I'm waiting": small talk or impatience, cannot tell) is mapped.
     assert len(corpus.labels) == 50 and "smalltalk.waiting" not in corpus.labels
-
-
-def test_an_unknown_data_format_is_refused(tmp_path) -> None:
-    sources = tmp_path / "sources.yml"
-    sources.write_text("sources:\n  - {name: x, version: '1', licence: MIT, kind: file,\n"
-                       "     dataset: x, format: xml, labels: {}}\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="format 'xml'"):
-        load_sources(sources)
