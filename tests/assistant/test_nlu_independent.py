@@ -337,14 +337,18 @@ def _groups_of(source: str) -> Dict[str, set]:
 @pytest.fixture(scope="module")
 def botbuilder(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluation:
     """The evaluation on Microsoft's utterances, its report printed and written once."""
-    chosen = evaluations[BOTBUILDER]
+    return _reported(evaluations[BOTBUILDER], BOTBUILDER_REPORT,
+                     "yes, no, greetings, help, small talk")
+
+
+def _reported(chosen: IndependentEvaluation, path: Path, simple: str) -> IndependentEvaluation:
+    """A source of chat's evaluation, its report and verdicts printed and written."""
     overall = chosen.overall
-    simple = overall.simple_accuracy
     summary = _summary(_chat_verdicts(chosen)) + (
-        f"\nn/a  simple-intent accuracy: {simple:.3f} ({overall.simple_correct}/"
-        f"{len(overall.simple)}; yes, no, greetings, help, small talk), printed, not judged: "
+        f"\nn/a  simple-intent accuracy: {overall.simple_accuracy:.3f} "
+        f"({overall.simple_correct}/{len(overall.simple)}; {simple}), printed, not judged: "
         "the issue's figure is about shop questions, which this source has none of")
-    _write_report(BOTBUILDER_REPORT, report(chosen, "test"), summary)
+    _write_report(path, report(chosen, "test"), summary)
     return chosen
 
 
@@ -381,11 +385,14 @@ def _chat_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
     "out-of-scope handled honestly",
 ])
 def test_botbuilder_meets_the_threshold(botbuilder: IndependentEvaluation, figure: str) -> None:
-    verdicts = {name: (value, ok, bound) for name, value, ok, bound
-                in _chat_verdicts(botbuilder)}
+    _assert_met(botbuilder, figure, "Microsoft's utterances", BOTBUILDER_REPORT)
+
+
+def _assert_met(chosen: IndependentEvaluation, figure: str, name: str, path: Path) -> None:
+    verdicts = {figure: (value, ok, bound) for figure, value, ok, bound
+                in _chat_verdicts(chosen)}
     value, ok, bound = verdicts[figure]
-    assert ok, (f"{figure} {value:.3f} on Microsoft's utterances (required {bound}), "
-                f"see {BOTBUILDER_REPORT}")
+    assert ok, f"{figure} {value:.3f} on {name} (required {bound}), see {path}"
 
 
 @pytest.mark.assistant
@@ -405,14 +412,7 @@ def test_nlpjs_corpus_is_there_and_mapped() -> None:
 @pytest.fixture(scope="module")
 def nlpjs(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluation:
     """The evaluation on NLP.js's Corpus 50, its report printed and written once."""
-    chosen = evaluations[NLPJS_CORPUS]
-    overall = chosen.overall
-    summary = _summary(_chat_verdicts(chosen)) + (
-        f"\nn/a  simple-intent accuracy: {overall.simple_accuracy:.3f} "
-        f"({overall.simple_correct}/{len(overall.simple)}; small talk), printed, not judged: "
-        "the issue's figure is about shop questions, which this source has none of")
-    _write_report(NLPJS_REPORT, report(chosen, "test"), summary)
-    return chosen
+    return _reported(evaluations[NLPJS_CORPUS], NLPJS_REPORT, "small talk")
 
 
 @pytest.mark.assistant
@@ -426,6 +426,4 @@ def nlpjs(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluatio
         "5/20 (0.250) of 'are you ready?' sent to a person", NLPJS_CORPUS)),
     "out-of-scope handled honestly"])
 def test_nlpjs_corpus_meets_the_threshold(nlpjs: IndependentEvaluation, figure: str) -> None:
-    verdicts = {name: (value, ok, bound) for name, value, ok, bound in _chat_verdicts(nlpjs)}
-    value, ok, bound = verdicts[figure]
-    assert ok, f"{figure} {value:.3f} on NLP.js's Corpus 50 (required {bound}), see {NLPJS_REPORT}"
+    _assert_met(nlpjs, figure, "NLP.js's Corpus 50", NLPJS_REPORT)
