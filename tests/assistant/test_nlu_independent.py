@@ -123,11 +123,13 @@ CHAT_MIN_HONEST = 0.90
 # messages, so one miss fails it, and on the dev parts the two DIETs were even. On 2026-12-07,
 # with the small talk chosen on the dev part of NLP.js's Corpus 50 (2f471f1bc97713d1, trained on
 # an AMD machine): 20/21, 0.066 (21/316), 0.980; c87ea7844aa85a62 retrained on that machine
-# gave 21/21, 0.095 (30/316), 0.975.
+# gave 21/21, 0.095 (30/316), 0.975. With DIET's 40 epochs (838e8336f5f9858e; config.yml says
+# why): 21/21, 0.057 (18/316), 0.977, so recall is met again, on 21 messages.
 #
 # NLP.js's Corpus 50 (test part: 20 requests for a person, 20 "are you ready?", 507 out of
 # scope), judged first on 2026-12-07: before that day's small talk (c87ea7844aa85a62), recall
-# 16/20, false transfers 6/20, honest 0.955; with it (2f471f1bc97713d1), 17/20, 5/20, 0.951.
+# 16/20, false transfers 6/20, honest 0.955; with it (2f471f1bc97713d1), 17/20, 5/20, 0.951;
+# with DIET's 40 epochs (838e8336f5f9858e), 15/20, 4/20, 0.957.
 #
 # A figure not met is a strict xfail: it turns into a failure once met, and only a missed
 # threshold (AssertionError) counts as its expected failure.
@@ -135,7 +137,7 @@ BELOW = "issue 15: not met yet on {source}, measured {when} on the test part (sp
 
 
 def _below(measured: str, source: str = "generator-botbuilder-assistant",
-           when: str = "2026-12-07 with model 2f471f1bc97713d1") -> pytest.MarkDecorator:
+           when: str = "2026-12-07 with model 838e8336f5f9858e") -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, raises=AssertionError,
                              reason=BELOW.format(source=source, when=when) + measured)
 
@@ -375,12 +377,9 @@ def _chat_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
 @pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
 @pytest.mark.parametrize("figure", [
-    pytest.param("human-path recall", marks=_below(
-        "20/21: 'i need manual customer service' answered with our contact details, which "
-        "offer a person in one tap (21/21 with DIET's two transformer layers, and with "
-        "c87ea7844aa85a62, before the small talk of 2026-12-07, retrained on an AMD machine)")),
+    "human-path recall",
     pytest.param("false-transfer rate", marks=_below(
-        "false transfers 0.066 (21/316): small talk and yes/no taken for frustration or a "
+        "false transfers 0.057 (18/316): small talk and yes/no taken for frustration or a "
         "request for a person")),
     "out-of-scope handled honestly",
 ])
@@ -421,9 +420,9 @@ def nlpjs(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluatio
 @pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
 @pytest.mark.parametrize("figure", [
     pytest.param("human-path recall", marks=_below(
-        "17/20 (0.850) requests for a person reached one", NLPJS_CORPUS)),
+        "15/20 (0.750) requests for a person reached one", NLPJS_CORPUS)),
     pytest.param("false-transfer rate", marks=_below(
-        "5/20 (0.250) of 'are you ready?' sent to a person", NLPJS_CORPUS)),
+        "4/20 (0.200) of 'are you ready?' sent to a person", NLPJS_CORPUS)),
     "out-of-scope handled honestly"])
 def test_nlpjs_corpus_meets_the_threshold(nlpjs: IndependentEvaluation, figure: str) -> None:
     _assert_met(nlpjs, figure, "NLP.js's Corpus 50", NLPJS_REPORT)
