@@ -208,14 +208,14 @@ class Source:
         """Every mapped utterance and test utterance. A translation's message that is its
         original's text unchanged (an untranslated group) counts once, in the original's
         language."""
-        originals = set()
-        for name in self.names_from.values():
-            originals |= {normalise(text) for _, texts in self._nlpjs_groups(name)
-                          for text in texts}
+        read = {name: self._nlpjs_groups(name)
+                for name in {*self.data_files.values(), *self.names_from.values()}}
+        originals = {normalise(text) for name in self.names_from.values()
+                     for _, texts in read[name] for text in texts}
         for language, name in self.data_files.items():
-            groups = self._nlpjs_groups(name)
+            groups = read[name]
             if name in self.names_from:
-                groups = _renamed(groups, self._nlpjs_groups(self.names_from[name]), name)
+                groups = _renamed(groups, read[self.names_from[name]], name)
             for label, texts in groups:
                 behaviour = self.labels.get(label)
                 for text in texts:
