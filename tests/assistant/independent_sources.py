@@ -225,8 +225,9 @@ class Source:
 
     def _nlpjs_groups(self, name: str) -> List[Tuple[str, List[str]]]:
         corpus = json.loads(self._checked(name, self.checksums[name]))
-        # The French corpus, translated key and all, spells "intent" as "intention".
-        return [(str(entry.get("intent") or entry.get("intention")),
+        # A translation's own names do not count (`names_from` replaces them): the French corpus
+        # even spells the key "intention".
+        return [(str(entry.get("intent")),
                  [" ".join(str(text).split())
                   for text in (entry.get("utterances") or []) + (entry.get("tests") or [])])
                 for entry in corpus["data"]]

@@ -145,7 +145,7 @@ def _nlpjs(root: Path, name: str, entries: list) -> str:
 
 def test_reads_nlpjs_corpora_naming_a_translation_by_its_original(tmp_path, monkeypatch) -> None:
     """NLP.js corpora: utterances and tests, the French groups named by the English ones at the
-    same position ("intention" is the French file's spelling of "intent"), an untranslated
+    same position (whatever the French file calls them, under "intention" too), an untranslated
     message counted once, as English, and an unmapped group left out."""
     monkeypatch.setenv(DATA_ENV, str(tmp_path))
     english = _nlpjs(tmp_path, "en.json", [
