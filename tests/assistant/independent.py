@@ -4,9 +4,9 @@ The messages come from public sources listed in `tests/nlu_independent/sources.y
 licence and what each file or label means in our terms (independent_sources.py reads them): a
 package installed from PyPI (`chatterbot-corpus`), a package from the npm registry
 (`generator-botbuilder-assistant`, Microsoft's utterance files), and data files committed
-compressed (the Bitext customer-support CSV, NLP.js's small-talk "Corpus 50"). They are never
-copied into `data/` and never trained on (`training_overlap` checks it). Each message is
-mapped to the behaviour we expect:
+compressed (the Bitext customer-support CSV, NLP.js's small-talk "Corpus 50", HWU64's
+"general" intents). They are never copied into `data/` and never trained on
+(`training_overlap` checks it). Each message is mapped to the behaviour we expect:
 
 - an intent the bot answers itself (a "simple" intent, e.g. `greet`, `order_status`): it must
   get that intent;
@@ -98,6 +98,7 @@ CHATTERBOT = "chatterbot-corpus"
 BITEXT = "bitext-customer-support"
 BOTBUILDER = "botbuilder-assistant"
 NLPJS_CORPUS = "nlpjs-corpus50"
+HWU64 = "hwu64-general"
 
 
 def _digest(text: str) -> str:

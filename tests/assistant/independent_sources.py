@@ -9,9 +9,10 @@ Three kinds of source:
   intents and chit-chat groups sources.yml maps;
 - a **data file** that no package registry carries, committed unchanged (xz-compressed, with
   its licence) under tests/nlu_independent/datasets/, or read from `$NLU_INDEPENDENT_DATA`,
-  and checked against its SHA-256: the Bitext customer-support CSV, and NLP.js's "Corpus 50"
-  (one JSON file per language, `format: nlpjs`). When one is absent, `DataFileMissing` says
-  how to get it (that source's tests then fail).
+  and checked against its SHA-256: the Bitext customer-support CSV, the "general" intents of
+  HWU64 (several CSV files, `;`-separated), and NLP.js's "Corpus 50" (one JSON file per
+  language, `format: nlpjs`). When one is absent, `DataFileMissing` says how to get it (that
+  source's tests then fail).
 
 Every message comes with its language and the behaviour we expect (one of our intents,
 `out_of_scope`, or `contact_or_person`, see independent.py).
@@ -103,6 +104,10 @@ class Source:
     label_column: str = ""
     labels: Dict[str, str] = field(default_factory=dict)
     test_cap_per_label: Optional[int] = None
+    # A CSV source in several files of the same columns (sources.yml's `sha256` maps each to
+    # its checksum, kept in `checksums`), and its field separator.
+    csv_files: Tuple[str, ...] = ()
+    delimiter: str = ","
     # file in NLP.js's format: language -> JSON file, file -> its SHA-256 (`names_from` below
     # names a translation's groups by its original's)
     format: str = CSV
@@ -233,12 +238,13 @@ class Source:
                 for entry in corpus["data"]]
 
     def _rows(self) -> Iterator[Tuple[str, str]]:
-        text = self._checked(self.file, self.sha256)
-        reader = csv.DictReader(text.splitlines(keepends=True))
-        for row in reader:
-            text = " ".join(str(row.get(self.text_column) or "").split())
-            if text and normalise(text):
-                yield text, str(row.get(self.label_column) or "")
+        for name in self.csv_files or (self.file,):
+            content = self._checked(name, self.checksums.get(name, self.sha256))
+            reader = csv.DictReader(content.splitlines(keepends=True), delimiter=self.delimiter)
+            for row in reader:
+                text = " ".join(str(row.get(self.text_column) or "").split())
+                if text and normalise(text):
+                    yield text, str(row.get(self.label_column) or "")
 
 
 def _renamed(sections: List[Tuple[str, List[str]]], naming: List[Tuple[str, List[str]]],
@@ -284,10 +290,14 @@ def _source(entry: Dict) -> Source:
         raise ValueError(f"source {entry['name']}: unknown format {data_format!r} "
                          f"({CSV} or {NLPJS})")
     cap = entry.get("test_cap_per_label")
-    return Source(**common, dataset=entry["dataset"], file=entry["file"],
-                  sha256=str(entry["sha256"]).lower(), language=entry["language"],
-                  text_column=entry["text_column"], label_column=entry["label_column"],
-                  labels=labels, test_cap_per_label=int(cap) if cap is not None else None)
+    columns = dict(dataset=entry["dataset"], language=entry["language"],
+                   text_column=entry["text_column"], label_column=entry["label_column"],
+                   labels=labels, test_cap_per_label=int(cap) if cap is not None else None,
+                   delimiter=str(entry.get("delimiter", ",")))
+    if isinstance(entry["sha256"], dict):  # several files, each with its checksum
+        checksums = {str(k): str(v).lower() for k, v in entry["sha256"].items()}
+        return Source(**common, **columns, csv_files=tuple(checksums), checksums=checksums)
+    return Source(**common, **columns, file=entry["file"], sha256=str(entry["sha256"]).lower())
 
 
 def load_sources(path: Path = SOURCES) -> List[Source]:

@@ -1,7 +1,7 @@
 """The trained NLU model on independent public data (the test split of tests/nlu_independent).
 
 Beside test_nlu_eval.py (our own held-out files): messages nobody on this project wrote (see
-tests/nlu_independent/sources.yml and data/README.md), from four sources judged apart:
+tests/nlu_independent/sources.yml and data/README.md), from five sources judged apart:
 
 - `chatterbot-corpus` (PyPI): out-of-scope questions and greetings, English and French;
 - the Bitext customer-support set (its CSV committed, compressed, under
@@ -12,13 +12,17 @@ tests/nlu_independent/sources.yml and data/README.md), from four sources judged 
   test part is judged).
 - NLP.js's Corpus 50 (its JSON committed, compressed, beside the Bitext CSV): requests for a
   person, small talk, questions about the bot and its makers, trivia, English and French,
-  split by group (its test part is judged).
+  split by group (its test part is judged);
+- the "general" intents of HWU64 (its CSV files committed, compressed, beside the others): yes
+  to the assistant's answer, "no, that's wrong", praise, indifference, "explain that", jokes
+  and odd remarks said to a home assistant, English only, split by message (its test part is
+  judged).
 
 The model is loaded once for every source (the `evaluations` fixture). Run alone, with the
 reports shown: `.venv/bin/python -m pytest tests/assistant/test_nlu_independent.py -s`. The
 reports are also written to tests/artifacts/nlu_independent_report.txt,
 nlu_independent_bitext_report.txt, nlu_independent_botbuilder_report.txt and
-nlu_independent_nlpjs_report.txt.
+nlu_independent_nlpjs_report.txt and nlu_independent_hwu64_report.txt.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from tests.assistant.independent import (
     BITEXT,
     BOTBUILDER,
     CHATTERBOT,
+    HWU64,
     NLPJS_CORPUS,
     DataFileChanged,
     DataFileMissing,
@@ -97,6 +102,7 @@ BITEXT_MIN_CONTACT = 0.90
 
 BOTBUILDER_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_botbuilder_report.txt"
 NLPJS_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_nlpjs_report.txt"
+HWU64_REPORT = ROOT / "tests" / "artifacts" / "nlu_independent_hwu64_report.txt"
 # Thresholds on the two sources of chat, Microsoft's utterances (generator-botbuilder-assistant)
 # and NLP.js's Corpus 50 (English and French, the test part of a split by group): the issue's
 # figures where these sources have the messages. Simple-intent accuracy is printed, not judged:
@@ -131,9 +137,14 @@ CHAT_MIN_HONEST = 0.90
 # 16/20, false transfers 6/20, honest 0.955; with it (2f471f1bc97713d1), 17/20, 5/20, 0.951;
 # with DIET's 40 epochs (838e8336f5f9858e), 15/20, 4/20, 0.957.
 #
+# HWU64's general intents (test part: 137 yes, 275 praise and indifference, 737 out of scope;
+# split by message, so its test part holds paraphrases of its dev part's crowd prompts), judged
+# first on 2026-12-07: 838e8336f5f9858e sent 96 of 412 simple messages to a person (0.233),
+# honest 0.872.
+#
 # A figure not met is a strict xfail: it turns into a failure once met, and only a missed
 # threshold (AssertionError) counts as its expected failure.
-BELOW = "issue 15: not met yet on {source}, measured {when} on the test part (split by group): "
+BELOW = "issue 15: not met yet on {source}, measured {when} on the test part: "
 
 
 def _below(measured: str, source: str = "generator-botbuilder-assistant",
@@ -165,7 +176,8 @@ def _bitext_readable() -> bool:
 @pytest.fixture(scope="module")
 def evaluations() -> Dict[str, IndependentEvaluation]:
     """Every readable source, parsed by one load of the model."""
-    names = [CHATTERBOT, BOTBUILDER, NLPJS_CORPUS] + ([BITEXT] if _bitext_readable() else [])
+    names = [CHATTERBOT, BOTBUILDER, NLPJS_CORPUS, HWU64] + (
+        [BITEXT] if _bitext_readable() else [])
     return evaluate_sources(ensure_model(say=lambda line: None), "test", names)
 
 
@@ -350,17 +362,18 @@ def _reported(chosen: IndependentEvaluation, path: Path, simple: str) -> Indepen
         f"\nn/a  simple-intent accuracy: {overall.simple_accuracy:.3f} "
         f"({overall.simple_correct}/{len(overall.simple)}; {simple}), printed, not judged: "
         "the issue's figure is about shop questions, which this source has none of")
+    if not overall.human:
+        summary += "\nn/a  human-path recall: this source has no request for a person"
     _write_report(path, report(chosen, "test"), summary)
     return chosen
 
 
 def _chat_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
+    """The issue's figures that the source has messages for (HWU64 has no request for a
+    person: its recall is not a verdict)."""
     overall = chosen.overall
     part, whole = honest(overall)
-    return [
-        ("human-path recall", overall.human_recall,
-         overall.human_recall >= CHAT_MIN_HUMAN_RECALL,
-         f">= {CHAT_MIN_HUMAN_RECALL:.2f}; {overall.human_caught}/{len(overall.human)}"),
+    verdicts: List[Verdict] = [
         ("false-transfer rate", overall.false_transfer_rate,
          overall.false_transfer_rate <= CHAT_MAX_FALSE_TRANSFER_RATE,
          f"<= {CHAT_MAX_FALSE_TRANSFER_RATE:.2f}; "
@@ -369,6 +382,12 @@ def _chat_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
          honest_rate(overall) >= CHAT_MIN_HONEST,
          f">= {CHAT_MIN_HONEST:.2f}; {part}/{whole}"),
     ]
+    if overall.human:
+        verdicts.insert(0, ("human-path recall", overall.human_recall,
+                            overall.human_recall >= CHAT_MIN_HUMAN_RECALL,
+                            f">= {CHAT_MIN_HUMAN_RECALL:.2f}; "
+                            f"{overall.human_caught}/{len(overall.human)}"))
+    return verdicts
 
 
 # One test per figure, so that each turns into a failure on its own once it is met.
@@ -426,3 +445,38 @@ def nlpjs(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluatio
     "out-of-scope handled honestly"])
 def test_nlpjs_corpus_meets_the_threshold(nlpjs: IndependentEvaluation, figure: str) -> None:
     _assert_met(nlpjs, figure, "NLP.js's Corpus 50", NLPJS_REPORT)
+
+
+@pytest.mark.assistant
+def test_hwu64_data_is_there_and_mapped() -> None:
+    """HWU64's general intents: yes, praise and indifference (simple), and what a shop cannot
+    answer, English only, split by message, none of it in data/nlu."""
+    selection = load_with_alternatives("test", HWU64)
+    dev = load_with_alternatives("dev", HWU64).examples
+    counts = Counter((e.language, e.intent) for e in selection.examples)
+    assert counts[("en", "affirm")] >= 100 and counts[("en", "small_talk")] >= 200, counts
+    assert counts[("en", "out_of_scope")] >= 600, counts
+    assert {e.language for e in selection.examples} == {"en"}
+    assert not {normalise(e.text) for e in selection.examples} & {normalise(e.text) for e in dev}
+    assert all(split_of(e.text) == "test" for e in selection.examples)
+    assert not training_matches(selection.examples), "a message of data/nlu was kept"
+
+
+@pytest.fixture(scope="module")
+def hwu64(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluation:
+    """The evaluation on HWU64's general intents, its report printed and written once."""
+    return _reported(evaluations[HWU64], HWU64_REPORT, "yes, praise, indifference")
+
+
+# Human-path recall is not judged here: the source has no request for a person.
+@pytest.mark.assistant
+@pytest.mark.timeout(1800)
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@pytest.mark.parametrize("figure", [
+    pytest.param("false-transfer rate", marks=_below(
+        "0.233 (96/412) of yes, praise and indifference sent to a person", HWU64)),
+    pytest.param("out-of-scope handled honestly", marks=_below(
+        "0.872 (643/737): requests to check or repeat answered with a shop answer", HWU64))])
+def test_hwu64_meets_the_threshold(hwu64: IndependentEvaluation, figure: str) -> None:
+    _assert_met(hwu64, figure, "HWU64's general intents", HWU64_REPORT)

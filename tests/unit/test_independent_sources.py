@@ -184,3 +184,38 @@ def test_the_nlpjs_corpora_are_in_the_repository_and_mapped(monkeypatch) -> None
     assert corpus.split_by_label and corpus.test_labels == ("support.live",)
     # Every group but one ("I'm waiting": small talk or impatience, cannot tell) is mapped.
     assert len(corpus.labels) == 50 and "smalltalk.waiting" not in corpus.labels
+
+
+def test_reads_a_source_of_several_semicolon_files_each_checked(tmp_path, monkeypatch) -> None:
+    """HWU64's form: one `;`-separated file per intent, each with its SHA-256."""
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    header = "answerid;scenario;intent;answer_from_anno\n"
+    files = {"train/general_praise.csv": header + '1;general;praise;"thanks, well done."\n',
+             "test/general_joke.csv": header + "2;general;joke;tell me a joke\n"
+                                      "3;general;quirky;not mapped\n"}
+    for name, text in files.items():
+        (tmp_path / "hwu" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "hwu" / name).write_text(text, encoding="utf-8")
+    checksums = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
+    source = Source(name="hwu", version="1", licence="CC-BY-4.0", kind="file", dataset="hwu",
+                    language="en", text_column="answer_from_anno", label_column="intent",
+                    labels={"praise": "small_talk", "joke": "out_of_scope"}, delimiter=";",
+                    csv_files=tuple(checksums), checksums=checksums)
+    assert list(source.messages()) == [("en", "thanks, well done.", "small_talk", "praise"),
+                                       ("en", "tell me a joke", "out_of_scope", "joke")]
+    changed = replace(source, checksums={**checksums, "test/general_joke.csv": "0" * 64})
+    with pytest.raises(DataFileChanged, match="general_joke"):
+        list(changed.messages())
+
+
+def test_hwu64_general_intents_are_in_the_repository_and_mapped(monkeypatch) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    (hwu,) = [s for s in load_sources() if s.name == "hwu64-general"]
+    assert hwu.delimiter == ";" and len(hwu.csv_files) == 18 and not hwu.split_by_label
+    messages = list(hwu.messages())  # read, every file's SHA-256 checked
+    counts = Counter(label for _, _, _, label in messages)
+    # KFold_1's train and test files together: 194 messages per intent (jokes: 122).
+    assert counts["affirm"] == counts["praise"] == counts["quirky"] == 194, counts
+    assert counts["joke"] == 122 and "commandstop" not in counts, counts
+    assert (datasets_root() / hwu.dataset / "LICENSE").read_text(encoding="utf-8").startswith(
+        "Attribution 4.0 International")
