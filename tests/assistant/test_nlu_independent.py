@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import pytest
 
@@ -168,6 +168,18 @@ def test_independent_data_is_there_and_split() -> None:
     assert all(split_of(e.text) == "test" for e in test)
 
 
+def _parses_with_the_model(test: Callable) -> Callable:
+    """The marks of a test that reads the model's evaluations. Whichever such test runs first
+    loads the model and parses every source (the Bitext set too, when it is there): each gets
+    the time all of it may take, and the warnings Rasa's loading raises are let through."""
+    for mark in (pytest.mark.assistant, pytest.mark.timeout(1800),
+                 pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning"),
+                 pytest.mark.filterwarnings(
+                     "ignore:non-integer arguments to randrange:DeprecationWarning")):
+        test = mark(test)
+    return test
+
+
 def _bitext_readable() -> bool:
     try:
         load_independent("test", BITEXT)
@@ -202,12 +214,7 @@ def _write_report(path: Path, text: str, summary: str) -> None:
     print(f"\n{text}\n(report written to {path})")
 
 
-# Whichever evaluation test runs first loads the model and parses every source (the Bitext set
-# too, when it is there): each gets the time all of it may take.
-@pytest.mark.assistant
-@pytest.mark.timeout(1800)
-@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@_parses_with_the_model
 def test_nlu_meets_the_thresholds_on_independent_data(evaluation: Evaluation) -> None:
     text = report(evaluation, "test")
     overall = evaluation.overall
@@ -289,20 +296,14 @@ def bitext_verdicts(bitext: IndependentEvaluation) -> Dict[str, Verdict]:
     return {verdict[0]: verdict for verdict in verdicts}
 
 
-@pytest.mark.assistant
-@pytest.mark.timeout(1800)
-@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@_parses_with_the_model
 def test_bitext_messages_are_not_in_the_training_data(bitext: IndependentEvaluation) -> None:
     copied = [e.text for e in bitext.overlap if len(normalise(e.text).split()) >= 3]
     assert not copied, f"Bitext messages found in data/nlu (never train on them): {copied}"
 
 
 # One test per figure, so that each turns into a failure on its own once it is met.
-@pytest.mark.assistant
-@pytest.mark.timeout(1800)
-@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@_parses_with_the_model
 @pytest.mark.parametrize("figure", [
     "human-path recall", "false-transfer rate", "simple-intent accuracy",
     "out-of-scope handled honestly", "contact customer service: contact, hours or a person",
@@ -394,10 +395,7 @@ def _chat_verdicts(chosen: IndependentEvaluation) -> List[Verdict]:
 
 
 # One test per figure, so that each turns into a failure on its own once it is met.
-@pytest.mark.assistant
-@pytest.mark.timeout(1800)
-@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@_parses_with_the_model
 @pytest.mark.parametrize("figure", [
     pytest.param("human-path recall", marks=_below(
         "20/21 (0.952) requests for a person reached one (21/21 with 838e8336f5f9858e)")),
@@ -437,10 +435,7 @@ def nlpjs(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluatio
     return _reported(evaluations[NLPJS_CORPUS], NLPJS_REPORT, "small talk")
 
 
-@pytest.mark.assistant
-@pytest.mark.timeout(1800)
-@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@_parses_with_the_model
 @pytest.mark.parametrize("figure", [
     pytest.param("human-path recall", marks=_below(
         "16/20 (0.800) requests for a person reached one", NLPJS_CORPUS)),
@@ -473,10 +468,7 @@ def hwu64(evaluations: Dict[str, IndependentEvaluation]) -> IndependentEvaluatio
 
 
 # Human-path recall is not judged here: the source has no request for a person.
-@pytest.mark.assistant
-@pytest.mark.timeout(1800)
-@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@_parses_with_the_model
 @pytest.mark.parametrize("figure", [
     pytest.param("false-transfer rate", marks=_below(
         "0.107 (44/412) of yes, praise and indifference sent to a person (0.233, 96/412, with "
