@@ -2,8 +2,8 @@
 
 A small CSV written here stands for the Bitext file: found through $NLU_INDEPENDENT_DATA, plain
 or xz-compressed, refused when its SHA-256 differs, and a clear "how to get it" when it is
-absent; two small JSON files stand for NLP.js's corpora. The real files are committed,
-compressed, under tests/nlu_independent/datasets/.
+absent; two small JSON files stand for NLP.js's corpora, two `;`-separated ones for HWU64's
+files. The real files are committed, compressed, under tests/nlu_independent/datasets/.
 """
 
 from __future__ import annotations
