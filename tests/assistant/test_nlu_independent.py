@@ -425,7 +425,6 @@ def test_hwu64_data_is_there_and_mapped() -> None:
     assert not training_matches(selection.examples), "a message of data/nlu was kept"
 
 
-
 # The sources of chat: their name in a failure, their report, what their simple messages are.
 CHAT_SOURCES = {
     BOTBUILDER: ("Microsoft's utterances", BOTBUILDER_REPORT,
