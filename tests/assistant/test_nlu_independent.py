@@ -54,7 +54,7 @@ from tests.assistant.independent import (
     training_matches,
 )
 from tests.assistant.independent_sources import source_named
-from tests.assistant.nlu_eval import normalise
+from tests.assistant.nlu_eval import Example, Prediction, normalise
 
 # (figure, value, met, bound)
 Verdict = Tuple[str, float, bool, str]
@@ -394,6 +394,24 @@ def _assert_met(chosen: IndependentEvaluation, figure: str, name: str, path: Pat
                 in _chat_verdicts(chosen)}
     value, ok, bound = verdicts[figure]
     assert ok, f"{figure} {value:.3f} on {name} (required {bound}), see {path}"
+
+
+def test_recall_is_a_verdict_only_where_a_person_was_asked_for() -> None:
+    """HWU64 has no request for a person: 0 of 0 must neither pass nor fail its recall."""
+    def parsed(expected: str, intent: str) -> Prediction:
+        return Prediction(Example(f"a message for {expected}", expected, "en"), intent, 0.9,
+                          intent, 0.9)
+
+    chat = [parsed("affirm", "affirm"), parsed("out_of_scope", "nlu_fallback")]
+    without = IndependentEvaluation(model=Path("model.tar.gz"), predictions=chat, source=HWU64)
+    assert [figure for figure, *_ in _chat_verdicts(without)] == [
+        "false-transfer rate", "out-of-scope handled honestly"]
+
+    missed = chat + [parsed("request_human", "affirm")]
+    with_request = IndependentEvaluation(model=Path("model.tar.gz"), predictions=missed,
+                                         source=HWU64)
+    recall = {figure: (value, met) for figure, value, met, _ in _chat_verdicts(with_request)}
+    assert recall["human-path recall"] == (0.0, False)
 
 
 @pytest.mark.assistant
