@@ -19,11 +19,13 @@ import pytest
 
 from tests.assistant.independent_sources import (
     DATA_ENV,
+    SOURCES_ENV,
     DataFileChanged,
     DataFileMissing,
     Source,
     datasets_root,
     load_sources,
+    source_named,
 )
 
 CSV = (
@@ -58,6 +60,26 @@ def test_reads_mapped_rows_from_the_configured_folder(tmp_path, monkeypatch) -> 
         ("en", "I want to speak to a person, now", "request_human", "contact_human_agent"),
         ("en", "subscribe me to the newsletter", "out_of_scope", "newsletter_subscription"),
     ]
+
+
+def test_a_sources_file_of_ones_own_is_read_from_the_environment(tmp_path, monkeypatch
+                                                                  ) -> None:
+    """Sets this repository must not hold (issue 15 reserves some for evaluations made outside
+    the suite) are named in a sources file of one's own, found through its variable."""
+    sha256 = _write(tmp_path)
+    sources = tmp_path / "reserved.yml"
+    sources.write_text(
+        "sources:\n  - {name: sample, kind: file, version: '1', licence: MIT, "
+        f"dataset: sample, file: sample.csv, sha256: {sha256}, language: en, "
+        "text_column: instruction, label_column: intent, labels: {track_order: order_status}}\n",
+        encoding="utf-8")
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    monkeypatch.setenv(SOURCES_ENV, str(sources))
+    assert [s.name for s in load_sources()] == ["sample"]
+    assert list(source_named("sample").messages()) == [
+        ("en", "where is order 00123842", "order_status", "track_order")]
+    monkeypatch.delenv(SOURCES_ENV)
+    assert "sample" not in {s.name for s in load_sources()}
 
 
 def test_a_changed_file_is_refused(tmp_path, monkeypatch) -> None:
