@@ -298,6 +298,12 @@ def report(evaluation: Evaluation, split: str) -> str:
     return "\n".join(lines)
 
 
+def figures(evaluation: Evaluation, split: str) -> str:
+    """The report's figures without a single message of the source, nor its confusion."""
+    own = report(evaluation, split).split("\n\n")[0]
+    return "\n\n".join([own, *evaluation.report().split("\n\n")[:2]])
+
+
 def evaluate_independent(model_path: Path, split: str = "test", source: str = CHATTERBOT
                          ) -> IndependentEvaluation:
     """Parse every example of one split of one source with the model at `model_path`."""
@@ -340,6 +346,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="dev (default: the part you may look at while tuning), test, all")
     parser.add_argument("--source", choices=[s.name for s in load_sources()], action="append",
                         help="one source (repeatable; default: every source)")
+    parser.add_argument("--figures-only", action="store_true",
+                        help="no message, only the figures (for sets that must stay unread)")
     args = parser.parse_args(argv)
     model = args.model
     if model is None:
@@ -352,7 +360,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   file=sys.stderr)
             continue
         try:
-            print(report(evaluate_independent(model, args.split, name), args.split))
+            evaluation = evaluate_independent(model, args.split, name)
+            print(figures(evaluation, args.split) if args.figures_only
+                  else report(evaluation, args.split))
         except SourceMissing as missing:
             print(f"[{name} skipped] {missing}", file=sys.stderr)
         print()
