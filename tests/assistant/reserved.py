@@ -88,9 +88,9 @@ class ReservedSet:
         elif self.format == "rasa_md":
             intent = None
             for line in content.splitlines():
-                heading = re.match(r"##\s*intent:(.+)$", line)
-                if heading:
-                    intent = heading.group(1).strip()
+                if line.startswith("##"):  # a synonym, regex or lookup list is no intent's
+                    heading = re.match(r"##\s*intent:(.+)$", line)
+                    intent = heading.group(1).strip() if heading else None
                 elif line.startswith("- ") and intent:
                     yield strip_annotations(line[2:]), intent
         else:

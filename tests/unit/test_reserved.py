@@ -52,7 +52,7 @@ def test_sets_are_read_at_their_commit_mapped_and_judged_like_any_source(tmp_pat
                                       "oos_test": [["how do I bake bread", "oos"]],
                                       "train": [["a training message", "weather"]]}),
         "nlu.md": "## intent:deliveryNews\n- où est mon [colis](thing) ?\n"
-                  "## intent:autre\n- bof\n"})
+                  "## synonym:colis\n- paquet\n## intent:autre\n- bof\n"})
     sets = tmp_path / "reserved.yml"
     common = f"repository: owner/sets, commit: {commit}, licence: MIT"
     sets.write_text(
