@@ -147,13 +147,15 @@ CHAT_MIN_HONEST = 0.90
 # 44/412 (0.107), 0.863.
 #
 # A figure not met is a strict xfail: it turns into a failure once met, and only a missed
-# threshold (AssertionError) counts as its expected failure.
+# threshold (AssertionError) counts as its expected failure (Microsoft's recall excepted: see
+# its mark).
 BELOW = "issue 15: not met yet on {source}, measured {when} on the test part: "
 
 
 def _below(measured: str, source: str = "generator-botbuilder-assistant",
-           when: str = "2026-12-07 with model 708eea0a9ac27aa5") -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=AssertionError,
+           when: str = "2026-12-07 with model 708eea0a9ac27aa5", strict: bool = True
+           ) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=strict, raises=AssertionError,
                              reason=BELOW.format(source=source, when=when) + measured)
 
 
@@ -463,8 +465,11 @@ def chat(evaluations: Dict[str, IndependentEvaluation]) -> Dict[str, Independent
 # HWU64's human-path recall is not judged: it has no request for a person.
 @_parses_with_the_model
 @pytest.mark.parametrize("source, figure", [
+    # Not strict: it has moved between 20/21 and 21/21 from one training to the next (the
+    # model is not bit-identical across machines), so a pass here is not the figure met.
     pytest.param(BOTBUILDER, "human-path recall", marks=_below(
-        "20/21 (0.952) requests for a person reached one (21/21 with 838e8336f5f9858e)")),
+        "20/21 (0.952) requests for a person reached one (21/21 with 838e8336f5f9858e)",
+        strict=False)),
     pytest.param(BOTBUILDER, "false-transfer rate", marks=_below(
         "false transfers 0.066 (21/316): small talk and yes/no taken for frustration or a "
         "request for a person")),
