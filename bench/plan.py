@@ -44,6 +44,12 @@ class Plan:
     # each on every Redis topology of `topologies` (bench.scaling.TOPOLOGIES).
     layouts: Tuple[Tuple[int, int], ...] = ()
     topologies: Tuple[str, ...] = ("single",)
+    # `--plan scaling`: a layout's stacks on every topology start at once (their Rasa processes
+    # load the model side by side, about 30 s of one core each) and are measured in turn, the
+    # later one waiting idle beside the first: for checking the harness only. Off, each stack
+    # starts once the last one has stopped, so that nothing else of the bench's runs while a
+    # layout is measured.
+    start_together: bool = False
 
     @property
     def conversations(self) -> int:
@@ -102,7 +108,7 @@ QUICK_SCALING = Plan(name="quick-scaling", shards=2, bot_turns={1: 4}, turns_per
                      steps=(6, 12), step_seconds=4, step_p99_ms=100.0, alone_steps=(),
                      conversations_per_agent=3, drain=10, redis_round_trips=50,
                      time_limit=1500, layouts=((1, 1), (2, 1)),
-                     topologies=("single", "cluster"))
+                     topologies=("single", "cluster"), start_together=True)
 
 # One handoff process alone over 1000 live conversations (section 6's steps, which need that
 # many conversations to reach 1,300 messages/s under the chat's and the agent API's limits),

@@ -22,6 +22,8 @@ import asyncio
 import os
 import secrets
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -71,52 +73,100 @@ def run_scaling(plan: Plan, run_dir: Path, say: Callable[[str], None] = print) -
     topologies: Dict[str, Dict[str, Any]] = {topology: {} for topology in plan.topologies}
     with time_limit(plan.time_limit):
         for handoff, rasa in plan.layouts:
-            for topology in plan.topologies:
-                topologies[topology][layout_name(handoff, rasa)] = _layout(
-                    plan, model, run_dir, handoff, rasa, topology, say)
+            for topology, figure in _layout(plan, model, run_dir, handoff, rasa, say).items():
+                topologies[topology][layout_name(handoff, rasa)] = figure
     about["load_average_end"] = os.getloadavg()
     return {"machine": about, "plan": plan.__dict__, "results": {"topologies": topologies},
             "seconds": time.monotonic() - started}
 
 
-def _layout(plan: Plan, model: Path, run_dir: Path, handoff: int, rasa: int, topology: str,
-            say: Callable[[str], None]) -> Dict[str, Any]:
-    """One layout's figures, on a stack and a Redis of its own (stopped, whatever happens)."""
+@dataclass
+class _Running:
+    """One layout's stack on one topology, and the Cluster the bench started for it."""
+
+    topology: str
+    stack: BalancedStack
+    cluster: Any = None  # tests.redis_cluster.ClusterGroup
+
+    def stop(self) -> None:
+        """The stack, then its Cluster (each stops only what still runs: again is harmless)."""
+        try:
+            self.stack.stop()
+        finally:
+            if self.cluster is not None:
+                self.cluster.stop()
+
+
+def _layout(plan: Plan, model: Path, run_dir: Path, handoff: int, rasa: int,
+            say: Callable[[str], None]) -> Dict[str, Dict[str, Any]]:
+    """One layout's figures on each topology in turn, each on a stack and a Redis of its own.
+
+    Each stack is stopped once measured, and every process whatever happens. With the plan's
+    `start_together` (a check of the harness), every topology's stack is started first, so
+    that their Rasa processes load the model side by side: that start is most of a quick
+    run's time.
+    """
     name = layout_name(handoff, rasa)
-    say(f"Layout: {name}, {TOPOLOGIES[topology]}")
+    figures: Dict[str, Dict[str, Any]] = {}
+    with ExitStack() as cleanup:
+        running: Dict[str, _Running] = {}
+        if plan.start_together:
+            say(f"Layout: {name}, started on " +
+                " and on ".join(TOPOLOGIES[t] for t in plan.topologies) + " at once")
+            for topology in plan.topologies:
+                running[topology] = _launch(model, run_dir, handoff, rasa, topology, say,
+                                            cleanup)
+            for layout in running.values():
+                layout.stack.wait_ready()
+        for topology in plan.topologies:
+            say(f"Layout: {name}, {TOPOLOGIES[topology]}")
+            if topology not in running:
+                running[topology] = _launch(model, run_dir, handoff, rasa, topology, say,
+                                            cleanup)
+                running[topology].stack.wait_ready()
+            figures[topology] = _measured(plan, running[topology], handoff, rasa, run_dir, say)
+            running[topology].stop()  # before the next topology's measurement
+    return figures
+
+
+def _launch(model: Path, run_dir: Path, handoff: int, rasa: int, topology: str,
+            say: Callable[[str], None], cleanup: ExitStack) -> _Running:
+    """Starts the layout's processes on a Redis of its own; `cleanup` stops them.
+
+    `wait_ready` on its stack waits until they answer.
+    """
     here = run_dir / f"{topology}-h{handoff}-r{rasa}"
     cluster = None
-    stack = shards = None
-    try:
-        if topology == CLUSTER:
-            # Imported here: only this topology needs the tests' Cluster (and redis-cli).
-            from tests.redis_cluster import ClusterGroup
+    if topology == CLUSTER:
+        # Imported here: only this topology needs the tests' Cluster (and redis-cli).
+        from tests.redis_cluster import ClusterGroup
 
-            # `appendfsync no`, as the single stack's own redis-server (stack.services).
-            cluster = ClusterGroup(here / "redis-cluster", password=secrets.token_hex(16),
-                                   appendfsync="no").start()
-        stack = BalancedStack(model=model, run_dir=here, ports=Ports.free(), say=say,
-                              extra_env=dict(STACK_ENV), rasa_count=rasa,
-                              handoff_count=handoff,
-                              redis_url=cluster.url if cluster is not None else None)
-        stack.start()
-        shards = Shards(plan.shards)
+        # `appendfsync no`, as the single stack's own redis-server (stack.services).
+        cluster = ClusterGroup(here / "redis-cluster", password=secrets.token_hex(16),
+                               appendfsync="no")
+        cleanup.callback(cluster.stop)
+        cluster.start()
+    stack = BalancedStack(model=model, run_dir=here, ports=Ports.free(), say=say,
+                          extra_env=dict(STACK_ENV), rasa_count=rasa, handoff_count=handoff,
+                          redis_url=cluster.url if cluster is not None else None)
+    cleanup.callback(stack.stop)
+    stack.launch()
+    return _Running(topology, stack, cluster)
+
+
+def _measured(plan: Plan, running: _Running, handoff: int, rasa: int, run_dir: Path,
+              say: Callable[[str], None]) -> Dict[str, Any]:
+    """The layout's figures on its running stack, from load generators of its own."""
+    shards = Shards(plan.shards)
+    try:
+        cluster = running.cluster
         redis_pids = [proc.pid for proc in cluster.procs.values()] if cluster else []
-        bench = Bench(plan, stack, None, shards, run_dir, say, redis_pids=redis_pids)
+        bench = Bench(plan, running.stack, None, shards, run_dir, say, redis_pids=redis_pids)
         figure = asyncio.run(_measure(bench))
-        return {"handoff_processes": handoff, "rasa_processes": rasa, "topology": topology,
-                "served": stack.sessions(), **figure}
+        return {"handoff_processes": handoff, "rasa_processes": rasa,
+                "topology": running.topology, "served": running.stack.sessions(), **figure}
     finally:
-        try:
-            if shards is not None:
-                shards.stop()
-        finally:
-            try:
-                if stack is not None:
-                    stack.stop()
-            finally:
-                if cluster is not None:
-                    cluster.stop()
+        shards.stop()
 
 
 def _held_step(figure: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -190,6 +240,9 @@ def report(measured: Dict[str, Any]) -> str:
         f"{plan['shards']} load-generator processes on the same machine",
         "- Redis: " + "; ".join(TOPOLOGY_NOTES[t] for t in topologies) + "; layout by layout, "
         "each Redis in turn, so that a drift of the machine's load falls on both alike",
+        *(["- a check of the harness: each layout's stacks on every Redis were started at "
+           "once (their Rasa processes loading side by side), the one measured later waiting "
+           "idle beside the first"] if plan.get("start_together") else []),
         "",
     ]
     for topology, layouts in topologies.items():

@@ -54,6 +54,16 @@ class BalancedStack(Stack):
 
     def start(self) -> None:
         """Every process, then HAProxy; waits until each answers, through HAProxy too."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """`start`'s first half: Redis (until it answers), then every other process, started.
+
+        Until `wait_ready` returns, Rasa may still be loading its model (about 30 s of one
+        core): meanwhile another stack may be launched, so that their Rasa processes load side
+        by side (bench.scaling, a plan with `start_together`). Stops all on any failure.
+        """
         if self.rasa_count < 1 or self.handoff_count < 1:
             raise StackError("--rasa and --handoff want at least 1 process each")
         self._private_run_dir()
@@ -73,6 +83,13 @@ class BalancedStack(Stack):
                 self._spawn(_name("handoff", n), [sys.executable, "-m", "handoff"],
                             {"HANDOFF_PORT": str(port)})
             self.start_balancer()
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self) -> None:
+        """`start`'s second half: waits until each process answers, through HAProxy too."""
+        try:
             self._wait(lambda: _http_ok(f"{self.actions_url}/health"), "actions", 90)
             for n, url in enumerate(self.backend_urls("handoff")):
                 self._wait(lambda u=url: _http_ok(f"{u}/api/flows", accept=(401,)),

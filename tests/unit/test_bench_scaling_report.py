@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from bench.plan import SCALING
+from bench.plan import QUICK_SCALING, SCALING
 from bench.scaling import CLUSTER, SINGLE, layout_name, report
 
 PLAN = {**SCALING.__dict__, "steps": (200, 400, 700)}
@@ -127,3 +127,13 @@ def test_a_run_from_before_the_cluster_is_still_written() -> None:
     assert _rows(text, "## On a single Redis")[layout_name(2, 1)][1:3] == ["200", "0.50×"]
     assert "## On a Redis Cluster" not in text
     assert "## Redis Cluster against a single Redis" not in text
+
+
+def test_only_the_quick_plan_starts_a_layouts_stacks_together_and_its_report_says_so() -> None:
+    # The full plan starts each stack once the last one has stopped: nothing else of the
+    # bench's runs while a layout is measured. The quick one (a check of the harness) starts
+    # both topologies' stacks at once, and says so.
+    assert not SCALING.start_together and QUICK_SCALING.start_together
+    assert "started at once" not in report(_measured())
+    quick = {**_measured(), "plan": {**PLAN, "start_together": True}}
+    assert "each layout's stacks on every Redis were started at once" in report(quick)
