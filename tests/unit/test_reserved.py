@@ -10,7 +10,13 @@ from pathlib import Path
 
 import yaml
 
-from tests.assistant.independent import IndependentEvaluation, figures, report
+from tests.assistant.independent import (
+    ANSWER_SETS,
+    CONTACT_OR_PERSON,
+    IndependentEvaluation,
+    figures,
+    report,
+)
 from tests.assistant.independent_sources import (
     DATA_ENV,
     SOURCES_ENV,
@@ -21,8 +27,8 @@ from tests.assistant.nlu_eval import Example, Prediction
 from tests.assistant.reserved import RESERVED, SKIP, load_reserved, prepare
 
 DOMAIN = Path(__file__).resolve().parents[2] / "domain.yml"
-# Behaviours of sources.yml that are not intents (tests/assistant/independent.py).
-BEHAVIOURS = {"small_talk", "person", "contact_or_person", SKIP}
+# Behaviours of sources.yml that are not intents, and `skip`.
+BEHAVIOURS = {*ANSWER_SETS, CONTACT_OR_PERSON, SKIP}
 
 
 def _mirror(mirrors: Path, files: dict) -> str:
