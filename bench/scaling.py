@@ -82,19 +82,12 @@ def run_scaling(plan: Plan, run_dir: Path, say: Callable[[str], None] = print) -
 
 @dataclass
 class _Running:
-    """One layout's stack on one topology, and the Cluster the bench started for it."""
+    """One layout's stack on one topology, its Cluster, and what stops them (stack first)."""
 
     topology: str
     stack: BalancedStack
-    cluster: Any = None  # tests.redis_cluster.ClusterGroup
-
-    def stop(self) -> None:
-        """The stack, then its Cluster (each stops only what still runs: again is harmless)."""
-        try:
-            self.stack.stop()
-        finally:
-            if self.cluster is not None:
-                self.cluster.stop()
+    cluster: Any  # tests.redis_cluster.ClusterGroup, or None on a single Redis
+    stopping: ExitStack
 
 
 def _layout(plan: Plan, model: Path, run_dir: Path, handoff: int, rasa: int,
@@ -115,23 +108,23 @@ def _layout(plan: Plan, model: Path, run_dir: Path, handoff: int, rasa: int,
                 " and on ".join(TOPOLOGIES[t] for t in plan.topologies) + " at once")
             for topology in plan.topologies:
                 running[topology] = _launch(model, run_dir, handoff, rasa, topology, say,
-                                            cleanup)
+                                            cleanup.enter_context(ExitStack()))
             for layout in running.values():
                 layout.stack.wait_ready()
         for topology in plan.topologies:
             say(f"Layout: {name}, {TOPOLOGIES[topology]}")
             if topology not in running:
                 running[topology] = _launch(model, run_dir, handoff, rasa, topology, say,
-                                            cleanup)
+                                            cleanup.enter_context(ExitStack()))
                 running[topology].stack.wait_ready()
             figures[topology] = _measured(plan, running[topology], handoff, rasa, run_dir, say)
-            running[topology].stop()  # before the next topology's measurement
+            running[topology].stopping.close()  # before the next topology's measurement
     return figures
 
 
 def _launch(model: Path, run_dir: Path, handoff: int, rasa: int, topology: str,
-            say: Callable[[str], None], cleanup: ExitStack) -> _Running:
-    """Starts the layout's processes on a Redis of its own; `cleanup` stops them.
+            say: Callable[[str], None], stopping: ExitStack) -> _Running:
+    """Starts the layout's processes on a Redis of its own; `stopping` stops them.
 
     `wait_ready` on its stack waits until they answer.
     """
@@ -144,14 +137,14 @@ def _launch(model: Path, run_dir: Path, handoff: int, rasa: int, topology: str,
         # `appendfsync no`, as the single stack's own redis-server (stack.services).
         cluster = ClusterGroup(here / "redis-cluster", password=secrets.token_hex(16),
                                appendfsync="no")
-        cleanup.callback(cluster.stop)
+        stopping.callback(cluster.stop)
         cluster.start()
     stack = BalancedStack(model=model, run_dir=here, ports=Ports.free(), say=say,
                           extra_env=dict(STACK_ENV), rasa_count=rasa, handoff_count=handoff,
                           redis_url=cluster.url if cluster is not None else None)
-    cleanup.callback(stack.stop)
+    stopping.callback(stack.stop)
     stack.launch()
-    return _Running(topology, stack, cluster)
+    return _Running(topology, stack, cluster, stopping)
 
 
 def _measured(plan: Plan, running: _Running, handoff: int, rasa: int, run_dir: Path,
