@@ -57,6 +57,7 @@ _COUNTS = [
 ]
 _VOTE = {"name": "bot.neighbours.NeighbourVote", "diet_weight": 0.5, "neighbours": 5,
          "temperature": 0.05}
+_LINEAR_VOTE = {**_VOTE, "diet_weight": 0.34, "linear_weight": 0.33, "linear_c": 16}
 _TOTAL = {"name": "bot.human_path.HumanPathTotal", "threshold": 0.4}
 _GUARD = {"name": "bot.novelty.NoveltyGuard", "min_similarity": 0.55, "neighbours": 5,
           "agree_similarity": 0.6, "agreeing": 3}
@@ -72,9 +73,13 @@ CANDIDATES: Dict[str, List[Dict[str, Any]]] = {
     # the fallbacks its nearest examples agree on (the project's pipeline, 6 December evening).
     "counts+total+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, *_TAIL[:4],
                              _TOTAL, _GUARD, *_TAIL[4:]],
-    # The project's pipeline: and the nearest examples' vote blended with DIET's confidences.
+    # And the nearest examples' vote blended with DIET's confidences (6 December, night).
     "counts+vote+total+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, _VOTE,
                                   *_TAIL[:4], _TOTAL, _GUARD, *_TAIL[4:]],
+    # The project's pipeline since 2026-12-07: and a linear reading of the encoder's space,
+    # DIET, the linear reading and the vote a third each (bot/linear_intents.py).
+    "counts+linear+vote+total+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET,
+                                         _LINEAR_VOTE, *_TAIL[:4], _TOTAL, _GUARD, *_TAIL[4:]],
     "spacy-md+counts": [
         {"name": "SpacyNLP", "model": "fr_core_news_md"},
         {"name": "SpacyTokenizer"},

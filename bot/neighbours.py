@@ -1,33 +1,43 @@
-"""DIET's intent confidences blended with a vote of the nearest training examples.
+"""DIET's intent confidences blended with what the encoder's space says of the message.
 
 DIET learns our wording from a few hundred examples per language, and what it makes of a new
 phrasing depends on its training seed: with seeds 42, 7 and 1 our own held-out simple intents
 were 287, 277 and 285 of 299 right. The examples' meaning does not depend on a seed: each
-message is encoded with `bot.sentence_encoder` (English and French in one space) and compared
-with every training example, encoded at training time and kept in the model. The `neighbours`
-nearest examples vote for their intents, each weighted by exp((cosine - best cosine) /
-`temperature`); the vote is blended with DIET's confidences, DIET weighing `diet_weight`. The
-fallback, the human path's sum and the novelty guard then judge the blended confidences.
+message is encoded with `bot.sentence_encoder` (English and French in one space) and read two
+ways:
+
+- the nearest examples' vote: the `neighbours` nearest training examples vote for their
+  intents, each weighted by exp((cosine - best cosine) / `temperature`);
+- the linear reading (`bot.linear_intents`, when `linear_weight` is above 0): a logistic
+  regression on the vectors of every training example, fitted at training time.
+
+DIET's confidences weigh `diet_weight`, the linear reading `linear_weight`, the vote the rest.
+The fallback, the human path's sum and the novelty guard then judge the blended confidences.
 
 The row of cosines is kept on the message (`SIMILARITIES`) for the novelty guard, which asks
 the same question later in the pipeline: one encoding a message. Chosen on the dev splits and
-our own held-out files with three DIET seeds (docs/bot-designers.md).
+our own held-out files (docs/bot-designers.md).
 """
 
 from __future__ import annotations
 
 import logging
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text
 
 import numpy as np
 
+from bot.linear_intents import DEFAULT_C, LinearIntents
 from bot.sentence_encoder import DISTRIBUTION, encode
 
 logger = logging.getLogger(__name__)
 
 DEFAULTS: Dict[str, Any] = {
     "diet_weight": 0.5,
+    # 0: no linear reading is fitted, and the vote weighs 1 - diet_weight.
+    "linear_weight": 0.0,
+    "linear_c": DEFAULT_C,
     "neighbours": 5,
     "temperature": 0.05,
 }
@@ -55,12 +65,19 @@ def vote(similarities: np.ndarray, intents: np.ndarray, neighbours: int,
     return {intent: weight / total for intent, weight in votes.items()}
 
 
-def blend(ranking: Sequence[Dict[str, Any]], votes: Dict[str, float],
-          diet_weight: float) -> List[Dict[str, Any]]:
-    """DIET's ranking and the vote as one ranking, best first."""
+def blend(ranking: Sequence[Dict[str, Any]], votes: Dict[str, float], diet_weight: float,
+          linear: Optional[Dict[str, float]] = None, linear_weight: float = 0.0
+          ) -> List[Dict[str, Any]]:
+    """DIET's ranking, the linear reading and the vote as one ranking, best first.
+
+    The vote weighs what DIET and the linear reading leave (1 - diet_weight - linear_weight).
+    """
     diet = {r["name"]: float(r.get("confidence") or 0.0) for r in ranking if r.get("name")}
-    blended = {name: diet_weight * diet.get(name, 0.0) + (1 - diet_weight) * votes.get(name, 0.0)
-               for name in {*diet, *votes}}
+    linear = linear or {}
+    vote_weight = 1 - diet_weight - linear_weight
+    blended = {name: diet_weight * diet.get(name, 0.0) + linear_weight * linear.get(name, 0.0)
+               + vote_weight * votes.get(name, 0.0)
+               for name in {*diet, *votes, *linear}}
     return [{"name": name, "confidence": confidence}
             for name, confidence in sorted(blended.items(), key=lambda item: -item[1])]
 
@@ -127,7 +144,14 @@ if DefaultV1Recipe is not None:
             with self._storage.write_to(self._resource) as directory:
                 np.save(directory / _VECTORS, self._vectors.astype(np.float16))
                 np.save(directory / _INTENTS, self._intents)
+                self._persist(directory)
             return self._resource
+
+        def _persist(self, directory: Path) -> None:
+            """What a subclass learns from the vectors beyond them, saved beside them."""
+
+        def _restore(self, directory: Path) -> None:
+            """What `_persist` saved, read back when the model is loaded."""
 
         @classmethod
         def load(cls, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -136,13 +160,14 @@ if DefaultV1Recipe is not None:
             """The component with the examples' vectors it was trained with."""
             try:
                 with model_storage.read_from(resource) as directory:
-                    vectors = np.load(directory / _VECTORS)
-                    intents = np.load(directory / _INTENTS)
+                    component = cls(config, model_storage, resource,
+                                    np.load(directory / _VECTORS), np.load(directory / _INTENTS))
+                    component._restore(directory)
             except (ValueError, FileNotFoundError):
                 logger.warning("nlu.example_vectors.untrained component=%s: it changes nothing",
                                cls.__name__)
                 return cls.create(config, model_storage, resource, execution_context)
-            return cls(config, model_storage, resource, vectors, intents)
+            return component
 
         @classmethod
         def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
@@ -162,10 +187,33 @@ if DefaultV1Recipe is not None:
     class NeighbourVote(ExampleVectors):
         """Blends DIET's confidences with the nearest training examples' vote."""
 
+        _linear: Optional[LinearIntents] = None
+
         @staticmethod
         def get_default_config() -> Dict[Text, Any]:
-            """DIET's share, how many neighbours vote, how steeply closeness weighs."""
+            """DIET's and the linear reading's shares, how many neighbours vote, how steeply."""
             return dict(DEFAULTS)
+
+        @classmethod
+        def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+            """The encoder's version, and scikit-learn's, which fits the linear reading."""
+            return f"{super().fingerprint_addon(config)} scikit-learn {version('scikit-learn')}"
+
+        def _persist(self, directory: Path) -> None:
+            """Fits the linear reading, when it weighs something and there is a choice."""
+            if float(self._config["linear_weight"]) > 0 and len(set(self._intents)) > 1:
+                self._linear = LinearIntents.fit(self._vectors, self._intents,
+                                                 float(self._config["linear_c"]))
+                self._linear.save(directory)
+
+        def _restore(self, directory: Path) -> None:
+            if float(self._config["linear_weight"]) <= 0:
+                return
+            try:
+                self._linear = LinearIntents.load(directory)
+            except FileNotFoundError:
+                # A model trained without it: the vote takes the linear reading's share.
+                logger.warning("nlu.neighbour_vote.no_linear_reading: the vote weighs its share")
 
         def process(self, messages: List[Message]) -> List[Message]:
             """Replaces DIET's intent and ranking by the blended ones."""
@@ -174,13 +222,16 @@ if DefaultV1Recipe is not None:
                       if text is not None and m.get(INTENT_RANKING_KEY)]
             if not judged or not len(self._intents):
                 return messages
-            rows = encode([text for _, text in judged]) @ self._vectors.T
-            for (message, _), row in zip(judged, rows, strict=True):
+            encoded = encode([text for _, text in judged])
+            rows = encoded @ self._vectors.T
+            linear_weight = float(self._config["linear_weight"]) if self._linear else 0.0
+            for (message, _), vector, row in zip(judged, encoded, rows, strict=True):
                 message.set(SIMILARITIES, row)
                 votes = vote(row, self._intents, int(self._config["neighbours"]),
                              float(self._config["temperature"]))
+                linear = self._linear.of(vector) if self._linear else None
                 ranking = blend(message.get(INTENT_RANKING_KEY), votes,
-                                float(self._config["diet_weight"]))
+                                float(self._config["diet_weight"]), linear, linear_weight)
                 message.set(INTENT, dict(ranking[0]), add_to_output=True)
                 message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             return messages

@@ -133,29 +133,30 @@ CHAT_MIN_HONEST = 0.90
 # gave 21/21, 0.095 (30/316), 0.975. With DIET's 40 epochs (838e8336f5f9858e; config.yml says
 # why): 21/21, 0.057 (18/316), 0.977, so recall is met again, on 21 messages. With the praise
 # and indifference chosen on HWU64's dev part (708eea0a9ac27aa5): 20/21, 0.066 (21/316), 0.971.
+# With the linear reading of the encoder's space (7378677b891189d1; bot/linear_intents.py),
+# chosen on the dev parts: 21/21, 0.051 (16/316), 0.987.
 #
 # NLP.js's Corpus 50 (test part: 20 requests for a person, 20 "are you ready?", 507 out of
 # scope), judged first on 2026-12-07: before that day's small talk (c87ea7844aa85a62), recall
 # 16/20, false transfers 6/20, honest 0.955; with it (2f471f1bc97713d1), 17/20, 5/20, 0.951;
 # with DIET's 40 epochs (838e8336f5f9858e), 15/20, 4/20, 0.957; with the praise and
-# indifference chosen on HWU64's dev part (708eea0a9ac27aa5), 16/20, 6/20, 0.957.
+# indifference chosen on HWU64's dev part (708eea0a9ac27aa5), 16/20, 6/20, 0.957; with the
+# linear reading (7378677b891189d1), 17/20, 1/20, 0.982.
 #
 # HWU64's general intents (test part: 137 yes, 275 praise and indifference, 737 out of scope;
 # split by message, so its test part holds paraphrases of its dev part's crowd prompts), judged
 # first on 2026-12-07: 838e8336f5f9858e sent 96 of 412 simple messages to a person (0.233),
 # honest 0.872; with the praise and indifference chosen on its dev part (708eea0a9ac27aa5),
-# 44/412 (0.107), 0.863.
+# 44/412 (0.107), 0.863; with the linear reading (7378677b891189d1), 36/412 (0.087), 0.883.
 #
 # A figure not met is a strict xfail: it turns into a failure once met, and only a missed
-# threshold (AssertionError) counts as its expected failure (Microsoft's recall excepted: see
-# its mark).
+# threshold (AssertionError) counts as its expected failure.
 BELOW = "issue 15: not met yet on {source}, measured {when} on the test part: "
 
 
 def _below(measured: str, source: str = "generator-botbuilder-assistant",
-           when: str = "2026-12-07 with model 708eea0a9ac27aa5", strict: bool = True
-           ) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=strict, raises=AssertionError,
+           when: str = "2026-12-07 with model 7378677b891189d1") -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, raises=AssertionError,
                              reason=BELOW.format(source=source, when=when) + measured)
 
 
@@ -465,26 +466,27 @@ def chat(evaluations: Dict[str, IndependentEvaluation]) -> Dict[str, Independent
 # HWU64's human-path recall is not judged: it has no request for a person.
 @_parses_with_the_model
 @pytest.mark.parametrize("source, figure", [
-    # Not strict: it has moved between 20/21 and 21/21 from one training to the next (the
-    # model is not bit-identical across machines), so a pass here is not the figure met.
-    pytest.param(BOTBUILDER, "human-path recall", marks=_below(
-        "20/21 (0.952) requests for a person reached one (21/21 with 838e8336f5f9858e)",
-        strict=False)),
+    # Met again with the linear reading (21/21). It has moved between 20/21 and 21/21 from
+    # one training to the next: one message of 21 decides it.
+    (BOTBUILDER, "human-path recall"),
     pytest.param(BOTBUILDER, "false-transfer rate", marks=_below(
-        "false transfers 0.066 (21/316): small talk and yes/no taken for frustration or a "
-        "request for a person")),
+        "false transfers 0.051 (16/316; 0.066 before the linear reading): small talk and "
+        "yes/no taken for frustration or a request for a person")),
     (BOTBUILDER, "out-of-scope handled honestly"),
     pytest.param(NLPJS_CORPUS, "human-path recall", marks=_below(
-        "16/20 (0.800) requests for a person reached one", NLPJS_CORPUS)),
+        "17/20 (0.850; 16/20 before the linear reading) requests for a person reached one",
+        NLPJS_CORPUS)),
     pytest.param(NLPJS_CORPUS, "false-transfer rate", marks=_below(
-        "6/20 (0.300) of 'are you ready?' sent to a person", NLPJS_CORPUS)),
+        "1/20 (0.050; 6/20 before the linear reading) of 'are you ready?' sent to a person",
+        NLPJS_CORPUS)),
     (NLPJS_CORPUS, "out-of-scope handled honestly"),
     pytest.param(HWU64, "false-transfer rate", marks=_below(
-        "0.107 (44/412) of yes, praise and indifference sent to a person (0.233, 96/412, with "
-        "838e8336f5f9858e, before the praise and indifference of data/nlu/variety.yml)", HWU64)),
+        "0.087 (36/412) of yes, praise and indifference sent to a person (0.107 before the "
+        "linear reading; 0.233 with 838e8336f5f9858e, before the praise and indifference of "
+        "data/nlu/variety.yml)", HWU64)),
     pytest.param(HWU64, "out-of-scope handled honestly", marks=_below(
-        "0.863 (636/737; 0.872 with 838e8336f5f9858e): 'no, that's wrong' and requests to "
-        "check or repeat answered with a shop answer or thanks", HWU64)),
+        "0.883 (651/737; 0.863 before the linear reading): 'no, that's wrong' and requests "
+        "to check or repeat answered with a shop answer or thanks", HWU64)),
 ])
 def test_a_source_of_chat_meets_the_threshold(chat: Dict[str, IndependentEvaluation],
                                               source: str, figure: str) -> None:

