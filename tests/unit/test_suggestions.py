@@ -68,8 +68,13 @@ def test_every_offered_intent_exists_and_the_question_exists_in_both_languages()
 
 
 @pytest.mark.parametrize("response", ["utter_contact", "utter_capabilities",
-                                      "utter_out_of_scope", "utter_chitchat"])
-def test_contact_and_capabilities_offer_a_person_in_one_tap(response):
+                                      "utter_out_of_scope", "utter_chitchat",
+                                      # The shop's answers: a customer who wanted a person and
+                                      # got one of them is one tap from a person.
+                                      "utter_delivery_times", "utter_returns",
+                                      "utter_opening_hours", "utter_payment_methods",
+                                      "utter_account_reset"])
+def test_contact_capabilities_and_the_shop_s_answers_offer_a_person_in_one_tap(response):
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     for variant in domain["responses"][response]:
         assert [b["payload"] for b in variant.get("buttons", [])] == [PERSON_PAYLOAD], variant
