@@ -149,6 +149,9 @@ CHAT_MIN_HONEST = 0.90
 # honest 0.872; with the praise and indifference chosen on its dev part (708eea0a9ac27aa5),
 # 44/412 (0.107), 0.863; with the linear reading (7378677b891189d1), 36/412 (0.087), 0.883.
 #
+# (ef969015bd0ebc5e, the same data and pipeline with "Talk to a person" on the shop's answers,
+# parses every dev and held-out message as 7378677b891189d1 does.)
+#
 # A figure not met is a strict xfail: it turns into a failure once met, and only a missed
 # threshold (AssertionError) counts as its expected failure.
 BELOW = "issue 15: not met yet on {source}, measured {when} on the test part: "
