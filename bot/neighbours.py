@@ -185,7 +185,7 @@ if DefaultV1Recipe is not None:
     @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER],
                               is_trainable=True)
     class NeighbourVote(ExampleVectors):
-        """Blends DIET's confidences with the nearest training examples' vote."""
+        """Blends DIET's confidences with the linear reading and the nearest examples' vote."""
 
         _linear: Optional[LinearIntents] = None
 
@@ -207,6 +207,7 @@ if DefaultV1Recipe is not None:
                 self._linear.save(directory)
 
         def _restore(self, directory: Path) -> None:
+            """The linear reading saved with the model, when the configuration weighs it."""
             if float(self._config["linear_weight"]) <= 0:
                 return
             try:
