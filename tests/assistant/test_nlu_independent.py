@@ -133,7 +133,7 @@ CHAT_MIN_HONEST = 0.90
 # gave 21/21, 0.095 (30/316), 0.975. With DIET's 40 epochs (838e8336f5f9858e; config.yml says
 # why): 21/21, 0.057 (18/316), 0.977, so recall is met again, on 21 messages. With the praise
 # and indifference chosen on HWU64's dev part (708eea0a9ac27aa5): 20/21, 0.066 (21/316), 0.971.
-# With the linear reading of the encoder's space (7378677b891189d1; bot/linear_intents.py),
+# With the linear reading of the encoder's space (1d28cfa6588e400c; bot/linear_intents.py),
 # chosen on the dev parts: 21/21, 0.051 (16/316), 0.987.
 #
 # NLP.js's Corpus 50 (test part: 20 requests for a person, 20 "are you ready?", 507 out of
@@ -141,16 +141,17 @@ CHAT_MIN_HONEST = 0.90
 # 16/20, false transfers 6/20, honest 0.955; with it (2f471f1bc97713d1), 17/20, 5/20, 0.951;
 # with DIET's 40 epochs (838e8336f5f9858e), 15/20, 4/20, 0.957; with the praise and
 # indifference chosen on HWU64's dev part (708eea0a9ac27aa5), 16/20, 6/20, 0.957; with the
-# linear reading (7378677b891189d1), 17/20, 1/20, 0.982.
+# linear reading (1d28cfa6588e400c), 17/20, 1/20, 0.982.
 #
 # HWU64's general intents (test part: 137 yes, 275 praise and indifference, 737 out of scope;
 # split by message, so its test part holds paraphrases of its dev part's crowd prompts), judged
 # first on 2026-12-07: 838e8336f5f9858e sent 96 of 412 simple messages to a person (0.233),
 # honest 0.872; with the praise and indifference chosen on its dev part (708eea0a9ac27aa5),
-# 44/412 (0.107), 0.863; with the linear reading (7378677b891189d1), 36/412 (0.087), 0.883.
+# 44/412 (0.107), 0.863; with the linear reading (1d28cfa6588e400c), 36/412 (0.087), 0.883.
 #
-# (ef969015bd0ebc5e, the same data and pipeline with "Talk to a person" on the shop's answers,
-# parses every dev and held-out message as 7378677b891189d1 does.)
+# (7378677b891189d1 and ef969015bd0ebc5e, trained after edits to the components' docstrings
+# and fingerprint, the second with "Talk to a person" on the shop's answers, parse every dev and
+# held-out message as 1d28cfa6588e400c does.)
 #
 # A figure not met is a strict xfail: it turns into a failure once met, and only a missed
 # threshold (AssertionError) counts as its expected failure.
@@ -158,7 +159,7 @@ BELOW = "issue 15: not met yet on {source}, measured {when} on the test part: "
 
 
 def _below(measured: str, source: str = "generator-botbuilder-assistant",
-           when: str = "2026-12-07 with model 7378677b891189d1") -> pytest.MarkDecorator:
+           when: str = "2026-12-07 with model 1d28cfa6588e400c") -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, raises=AssertionError,
                              reason=BELOW.format(source=source, when=when) + measured)
 
