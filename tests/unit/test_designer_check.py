@@ -24,11 +24,13 @@ def project(tmp_path: Path) -> Path:
     return copy_project(tmp_path)
 
 
-def edit(project: Path, name: str, old: str, new: str, count: int = 1) -> None:
+def edit(project: Path, name: str, old: str, new: str, count: int = 1, after: str = "") -> None:
+    """Replaces `old` (its first `count` occurrences after `after`, if given) in a file."""
     path = project / name
     text = path.read_text(encoding="utf-8")
-    assert text.count(old) >= count, f"{old!r} not in {name}"
-    path.write_text(text.replace(old, new, count), encoding="utf-8")
+    start = text.index(after) if after else 0
+    assert text.count(old, start) >= count, f"{old!r} not in {name}"
+    path.write_text(text[:start] + text[start:].replace(old, new, count), encoding="utf-8")
 
 
 def line_of(project: Path, name: str, needle: str, after: str = "") -> int:
@@ -218,7 +220,8 @@ def test_a_response_missing_its_french_variant(project: Path) -> None:
 def test_variables_and_payloads_must_match(project: Path) -> None:
     edit(project, "domain.yml", "nous rouvrons {opening}", "nous rouvrons bientôt")
     edit(project, "domain.yml", 'title: "Parler à une personne"\n          payload: '
-         '"/request_human"', 'title: "Parler à une personne"\n          payload: "/complaint"')
+         '"/request_human"', 'title: "Parler à une personne"\n          payload: "/complaint"',
+         after="utter_out_of_scope:")
     findings = run(project)
     closed = line_of(project, "domain.yml", "    - condition:", after="utter_handoff_closed:")
     only(findings, "domain.yml", closed, "utter_handoff_closed", "['opening']")
