@@ -33,6 +33,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
+from bench.parse_latency import latencies
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_SEED = 42  # config.yml's
@@ -119,19 +121,6 @@ def train(name: str, out: Path, seed: int = DEFAULT_SEED) -> tuple:
     return out / f"{run}.tar.gz", time.monotonic() - started
 
 
-async def _latencies(model: Path, texts: Sequence[str]) -> List[float]:
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(str(model))
-    await agent.parse_message("warm up")
-    times = []
-    for text in texts:
-        started = time.perf_counter()
-        await agent.parse_message(text)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
 def measure(name: str, out: Path, seed: int = DEFAULT_SEED) -> Dict[str, Any]:
     """Train one candidate with one seed and compute its figures."""
     from tests.assistant import independent, nlu_eval
@@ -139,7 +128,9 @@ def measure(name: str, out: Path, seed: int = DEFAULT_SEED) -> Dict[str, Any]:
     model, seconds = train(name, out, seed)
     dev = independent.evaluate_independent(model, "dev")
     own = nlu_eval.evaluate(model)
-    times = asyncio.run(_latencies(model, [p.example.text for p in own.predictions][:200]))
+    texts = [p.example.text for p in own.predictions][:200]
+    times = [seconds * 1000 for seconds in
+             asyncio.run(latencies([model], texts, rounds=1))[model]]
     out_of_scope = dev.overall.out_of_scope
     return {
         "candidate": name, "seed": seed, "train_s": round(seconds),

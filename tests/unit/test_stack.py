@@ -42,9 +42,11 @@ def test_model_hash_ignores_the_data_folders_notes(tmp_path):
     assert model_hash(tmp_path) != before
 
 
-@pytest.mark.parametrize("code", ["bot/language.py", "handoff/language.py"])
-def test_model_hash_changes_with_the_language_detector(tmp_path, code):
-    # The detector's component is in bot/, its scoring in the shared core: both shape the model.
+@pytest.mark.parametrize("code", ["bot/language.py", "handoff/language.py", "bot/neighbours.py",
+                                  "bot/linear_intents.py"])
+def test_model_hash_changes_with_the_code_that_shapes_the_model(tmp_path, code):
+    # The detector's component is in bot/, its scoring in the shared core: both shape the model;
+    # so do the vote and the linear reading it fits at training time.
     (tmp_path / code).parent.mkdir()
     (tmp_path / code).write_text("WORDS = 1\n")
     before = model_hash(tmp_path)
