@@ -78,10 +78,17 @@ CANDIDATES: Dict[str, List[Dict[str, Any]]] = {
     # And the nearest examples' vote blended with DIET's confidences (6 December, night).
     "counts+vote+total+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, _VOTE,
                                   *_TAIL[:4], _TOTAL, _GUARD, *_TAIL[4:]],
-    # The project's pipeline since 2026-12-07: and a linear reading of the encoder's space,
-    # DIET, the linear reading and the vote a third each (bot/linear_intents.py).
+    # The project's pipeline from 2026-12-07 to that evening: and a linear reading of the
+    # encoder's space, DIET, the linear reading and the vote a third each
+    # (bot/linear_intents.py).
     "counts+linear+vote+total+novelty": [{"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET,
                                          _LINEAR_VOTE, *_TAIL[:4], _TOTAL, _GUARD, *_TAIL[4:]],
+    # The project's pipeline since 2026-12-07's evening: the NLU reads a request without the
+    # greeting and the sign-off around it, up to the vote (bot/pleasantries.py).
+    "trim+counts+linear+vote+total+novelty": [
+        {"name": "bot.pleasantries.PleasantryTrim", "min_probability": 0.5, "max_words": 8},
+        {"name": "WhitespaceTokenizer"}, *_COUNTS, _DIET, _LINEAR_VOTE,
+        {"name": "bot.pleasantries.WholeTextRestore"}, *_TAIL[:4], _TOTAL, _GUARD, *_TAIL[4:]],
     "spacy-md+counts": [
         {"name": "SpacyNLP", "model": "fr_core_news_md"},
         {"name": "SpacyTokenizer"},

@@ -64,6 +64,16 @@ def find_names(text: str, language: Optional[str]) -> List[Dict[str, Any]]:
     return found
 
 
+_NAME_ONLY = re.compile(_WORD + r"(?:[\s-]+" + _WORD + r"){0,2}")
+
+
+def is_a_name(text: str) -> bool:
+    """Whether a text is only a name, as under a signature: "Sophie Martin", "Luc", "Tom."."""
+    candidate = text.strip().rstrip(".!")
+    return (bool(_NAME_ONLY.fullmatch(candidate))
+            and not any(word.lower() in _NOT_NAMES for word in re.split(r"[\s-]+", candidate)))
+
+
 def _clean(candidate: str) -> Optional[str]:
     words = [w for w in candidate.split() if w[:1].isupper() and w.lower() not in _NOT_NAMES]
     # Only the leading run of name-like words: "Marie Dupont" from "Marie Dupont", not "Very".

@@ -20,7 +20,8 @@ LOCK_POLL_SECONDS = 15.0
 # NLU components' code (the language detector's scoring is in the shared core).
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/language.py", "handoff/language.py",
                    "bot/order_numbers.py", "bot/novelty.py", "bot/sentence_encoder.py",
-                   "bot/human_path.py", "bot/neighbours.py", "bot/linear_intents.py")
+                   "bot/human_path.py", "bot/neighbours.py", "bot/linear_intents.py",
+                   "bot/pleasantries.py", "bot/names.py")
 
 
 class TrainingFailed(RuntimeError):

@@ -15,13 +15,17 @@ process, and three figures are computed per language and overall:
 
 Run it by hand from the repository root:
 
-    .venv/bin/python -m tests.assistant.nlu_eval [--model models/xxx.tar.gz]
+    .venv/bin/python -m tests.assistant.nlu_eval [--model models/xxx.tar.gz] [--wrapped]
+
+`--wrapped` puts each message (but the greetings, thanks and goodbyes) between a greeting and a
+sign-off, as customers write in a chat or an e-mail (`wrapped`): the request must read the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import logging
 import os
 import re
@@ -130,6 +134,45 @@ def load_heldout(files: Optional[Iterable[Path]] = None) -> List[Example]:
     for path in files if files is not None else heldout_files():
         examples.extend(load_examples(path))
     return examples
+
+
+# What customers put around a request in a chat or an e-mail, for `wrapped` (written for the
+# test suite; the trimming of bot/pleasantries.py was developed with other ones).
+OPENINGS = {
+    "en": ["Hello,", "Hi there!", "Good afternoon,", "Hey, hope you're doing well.",
+           "Hello, good evening.", "Dear Sir or Madam,"],
+    "fr": ["Bonjour,", "Bonsoir,", "Bonjour madame, monsieur,", "Salut !",
+           "Bonjour, j'espère que vous allez bien.", "Madame, Monsieur,"],
+}
+CLOSINGS = {
+    "en": ["Thanks!", "Thank you in advance.", "Many thanks, have a good day.",
+           "Kind regards, Emma Wilson", "Cheers, Tom", "Thanks for your help, bye."],
+    "fr": ["Merci !", "Merci d'avance.", "Merci beaucoup, bonne soirée.",
+           "Cordialement, Sophie Martin", "Bien à vous, Luc", "Merci pour votre aide, au revoir."],
+}
+# Greeting a greeting makes no sense: these are left out of the wrapped examples.
+PLEASANTRIES = frozenset({"greet", "goodbye", "thank"})
+
+
+def wrapped(examples: Iterable[Example]) -> List[Example]:
+    """Each example but the pleasantries, after a greeting and before a sign-off.
+
+    The customer punctuates ("Bonjour, ... Merci !"); the opening and the closing are chosen
+    by the text's hash, so the same example is always wrapped the same way.
+    """
+    out = []
+    for example in examples:
+        if example.intent in PLEASANTRIES:
+            continue
+        digest = int(hashlib.sha256(example.text.encode()).hexdigest()[:8], 16)
+        openings, closings = OPENINGS[example.language], CLOSINGS[example.language]
+        text = example.text.strip()
+        if text[-1:] not in ".?!":
+            text += "."
+        out.append(Example(text=f"{openings[digest % len(openings)]} {text} "
+                                f"{closings[(digest // 7) % len(closings)]}",
+                           intent=example.intent, language=example.language))
+    return out
 
 
 def normalise(text: str) -> str:
@@ -385,9 +428,12 @@ def _pct(value: float) -> str:
     return "n/a" if value != value else f"{value * 100:.1f}%"
 
 
-def evaluate(model_path: Path, files: Optional[Iterable[Path]] = None) -> Evaluation:
-    """Parse every held-out example with the model at `model_path`."""
+def evaluate(model_path: Path, files: Optional[Iterable[Path]] = None,
+             wrap: bool = False) -> Evaluation:
+    """Parse every held-out example with the model at `model_path` (`wrapped` if `wrap`)."""
     examples = load_heldout(files)
+    if wrap:
+        examples = wrapped(examples)
     if not examples:
         raise ValueError(f"no held-out examples found in {HELDOUT_DIR}")
     predictions, known = asyncio.run(predict_async(Path(model_path), examples))
@@ -400,13 +446,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", type=Path,
                         help="model archive (default: the one for the current data, trained "
                              "if needed)")
+    parser.add_argument("--wrapped", action="store_true",
+                        help="each message between a greeting and a sign-off (`wrapped`)")
     args = parser.parse_args(argv)
     model = args.model
     if model is None:
         from stack.model import ensure_model
 
         model = ensure_model(say=lambda line: print(line, file=sys.stderr))
-    print(evaluate(model).report())
+    print(evaluate(model, wrap=args.wrapped).report())
     return 0
 
 

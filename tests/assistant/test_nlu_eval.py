@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import List, Sequence, Tuple
 
 import pytest
 
@@ -25,6 +26,7 @@ MAX_FALSE_TRANSFER_RATE = 0.03
 MIN_SIMPLE_ACCURACY = 0.85
 
 REPORT = ROOT / "tests" / "artifacts" / "nlu_report.txt"
+WRAPPED_REPORT = ROOT / "tests" / "artifacts" / "nlu_wrapped_report.txt"
 
 # The assistant's intent set; every one has held-out examples in every language.
 INTENTS = {
@@ -76,15 +78,15 @@ def evaluation() -> Evaluation:
     return evaluate(ensure_model(say=lambda line: None))
 
 
-@pytest.mark.assistant
-@pytest.mark.timeout(600)
-# Raised inside third-party code while the model loads (pykwalify, TensorFlow's use of random).
-@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
-def test_nlu_meets_the_thresholds(evaluation: Evaluation) -> None:
-    report = evaluation.report()
+@pytest.fixture(scope="module")
+def wrapped_evaluation() -> Evaluation:
+    return evaluate(ensure_model(say=lambda line: None), wrap=True)
+
+
+def _verdicts(evaluation: Evaluation) -> List[Tuple[str, float, bool, str]]:
+    """(figure, value, met, bound) for the three thresholds, on every language together."""
     overall = evaluation.overall
-    verdicts = [
+    return [
         ("human-path recall", overall.human_recall, overall.human_recall >= MIN_HUMAN_RECALL,
          f">= {MIN_HUMAN_RECALL:.2f}"),
         ("false-transfer rate", overall.false_transfer_rate,
@@ -93,11 +95,56 @@ def test_nlu_meets_the_thresholds(evaluation: Evaluation) -> None:
         ("simple-intent accuracy", overall.simple_accuracy,
          overall.simple_accuracy >= MIN_SIMPLE_ACCURACY, f">= {MIN_SIMPLE_ACCURACY:.2f}"),
     ]
+
+
+def _judge(evaluation: Evaluation, report_path: Path, heading: str,
+           figures: Sequence[str]) -> None:
+    """Prints and writes the report with every verdict; fails if one of `figures` is not met."""
+    verdicts = _verdicts(evaluation)
     summary = "\n".join(f"{'ok  ' if ok else 'FAIL'} {name}: {value:.3f} (required {bound})"
                         for name, value, ok, bound in verdicts)
-    text = f"{report}\n\nThresholds (overall):\n{summary}\n"
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text, encoding="utf-8")
-    print(f"\n{text}\n(report written to {REPORT})")
-    failed = [name for name, _, ok, _ in verdicts if not ok]
-    assert not failed, f"NLU below the thresholds: {', '.join(failed)}\n{summary}\nSee {REPORT}"
+    text = f"{heading}\n{evaluation.report()}\n\nThresholds (overall):\n{summary}\n"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(text, encoding="utf-8")
+    print(f"\n{text}\n(report written to {report_path})")
+    failed = [name for name, _, ok, _ in verdicts if not ok and name in figures]
+    assert not failed, (f"NLU below the thresholds: {', '.join(failed)}\n{summary}\n"
+                        f"See {report_path}")
+
+
+@pytest.mark.assistant
+@pytest.mark.timeout(600)
+# Raised inside third-party code while the model loads (pykwalify, TensorFlow's use of random).
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+def test_nlu_meets_the_thresholds(evaluation: Evaluation) -> None:
+    _judge(evaluation, REPORT, "Held-out files",
+           [name for name, _, _, _ in _verdicts(evaluation)])
+
+
+@pytest.mark.assistant
+@pytest.mark.timeout(600)
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+@pytest.mark.parametrize("figure", [
+    # Not met yet: a strict xfail turns into a failure once met.
+    pytest.param("human-path recall", marks=pytest.mark.xfail(
+        strict=True, raises=AssertionError,
+        reason="issue 15: measured 2026-12-07 with model d1dfc479d16cf857: 0.954 (145/152; "
+               "0.678, 103/152, before bot/pleasantries.py): greetings the linear reading "
+               "does not know as such (\"Dear Sir or Madam\", \"j'espère que vous allez "
+               "bien\") stay with the request")),
+    "false-transfer rate",
+    "simple-intent accuracy",
+])
+def test_a_greeting_and_a_sign_off_around_a_request_change_nothing(
+        wrapped_evaluation: Evaluation, figure: str) -> None:
+    """The same thresholds, every message between "Bonjour," and "Merci d'avance." (issue 15).
+
+    Customers write the way they write e-mails; bot/pleasantries.py has the NLU read the
+    request without them.
+    """
+    assert len(wrapped_evaluation.overall.human) >= 100
+    _judge(wrapped_evaluation, WRAPPED_REPORT,
+           "Held-out files, each message between a greeting and a sign-off "
+           "(tests/assistant/nlu_eval.py, wrapped)", [figure])

@@ -134,20 +134,24 @@ CHAT_MIN_HONEST = 0.90
 # why): 21/21, 0.057 (18/316), 0.977, so recall is met again, on 21 messages. With the praise
 # and indifference chosen on HWU64's dev part (708eea0a9ac27aa5): 20/21, 0.066 (21/316), 0.971.
 # With the linear reading of the encoder's space (1d28cfa6588e400c; bot/linear_intents.py),
-# chosen on the dev parts: 21/21, 0.051 (16/316), 0.987.
+# chosen on the dev parts: 21/21, 0.051 (16/316), 0.987. With the request read without the
+# greeting and the sign-off around it (d1dfc479d16cf857; bot/pleasantries.py): 21/21, 0.044
+# (14/316), 0.984.
 #
 # NLP.js's Corpus 50 (test part: 20 requests for a person, 20 "are you ready?", 507 out of
 # scope), judged first on 2026-12-07: before that day's small talk (c87ea7844aa85a62), recall
 # 16/20, false transfers 6/20, honest 0.955; with it (2f471f1bc97713d1), 17/20, 5/20, 0.951;
 # with DIET's 40 epochs (838e8336f5f9858e), 15/20, 4/20, 0.957; with the praise and
 # indifference chosen on HWU64's dev part (708eea0a9ac27aa5), 16/20, 6/20, 0.957; with the
-# linear reading (1d28cfa6588e400c), 17/20, 1/20, 0.982.
+# linear reading (1d28cfa6588e400c), 17/20, 1/20, 0.982; with the pleasantries' trimming
+# (d1dfc479d16cf857), 17/20, 1/20, 0.984.
 #
 # HWU64's general intents (test part: 137 yes, 275 praise and indifference, 737 out of scope;
 # split by message, so its test part holds paraphrases of its dev part's crowd prompts), judged
 # first on 2026-12-07: 838e8336f5f9858e sent 96 of 412 simple messages to a person (0.233),
 # honest 0.872; with the praise and indifference chosen on its dev part (708eea0a9ac27aa5),
-# 44/412 (0.107), 0.863; with the linear reading (1d28cfa6588e400c), 36/412 (0.087), 0.883.
+# 44/412 (0.107), 0.863; with the linear reading (1d28cfa6588e400c), 36/412 (0.087), 0.883;
+# with the pleasantries' trimming (d1dfc479d16cf857), 37/412 (0.090), 0.894.
 #
 # (7378677b891189d1 and ef969015bd0ebc5e, trained after edits to the components' docstrings
 # and fingerprint, the second with "Talk to a person" on the shop's answers, parse every dev and
@@ -159,7 +163,7 @@ BELOW = "issue 15: not met yet on {source}, measured {when} on the test part: "
 
 
 def _below(measured: str, source: str = "generator-botbuilder-assistant",
-           when: str = "2026-12-07 with model 1d28cfa6588e400c") -> pytest.MarkDecorator:
+           when: str = "2026-12-07 with model d1dfc479d16cf857") -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, raises=AssertionError,
                              reason=BELOW.format(source=source, when=when) + measured)
 
@@ -474,23 +478,27 @@ def chat(evaluations: Dict[str, IndependentEvaluation]) -> Dict[str, Independent
     # one training to the next: one message of 21 decides it.
     (BOTBUILDER, "human-path recall"),
     pytest.param(BOTBUILDER, "false-transfer rate", marks=_below(
-        "false transfers 0.051 (16/316; 0.066 before the linear reading): small talk and "
-        "yes/no taken for frustration or a request for a person")),
+        "false transfers 0.044 (14/316; 0.051 before the pleasantries' trimming, 0.066 "
+        "before the linear reading): small talk and yes/no taken for frustration or a "
+        "request for a person")),
     (BOTBUILDER, "out-of-scope handled honestly"),
     pytest.param(NLPJS_CORPUS, "human-path recall", marks=_below(
-        "17/20 (0.850; 16/20 before the linear reading) requests for a person reached one",
+        "17/20 (0.850, as before the pleasantries' trimming; 16/20 before the linear "
+        "reading) requests for a person reached one",
         NLPJS_CORPUS)),
     pytest.param(NLPJS_CORPUS, "false-transfer rate", marks=_below(
-        "1/20 (0.050; 6/20 before the linear reading) of 'are you ready?' sent to a person",
+        "1/20 (0.050, as before the pleasantries' trimming; 6/20 before the linear "
+        "reading) of 'are you ready?' sent to a person",
         NLPJS_CORPUS)),
     (NLPJS_CORPUS, "out-of-scope handled honestly"),
     pytest.param(HWU64, "false-transfer rate", marks=_below(
-        "0.087 (36/412) of yes, praise and indifference sent to a person (0.107 before the "
-        "linear reading; 0.233 with 838e8336f5f9858e, before the praise and indifference of "
-        "data/nlu/variety.yml)", HWU64)),
+        "0.090 (37/412) of yes, praise and indifference sent to a person (0.087 before the "
+        "pleasantries' trimming, 0.107 before the linear reading; 0.233 with 838e8336f5f9858e, "
+        "before the praise and indifference of data/nlu/variety.yml)", HWU64)),
     pytest.param(HWU64, "out-of-scope handled honestly", marks=_below(
-        "0.883 (651/737; 0.863 before the linear reading): 'no, that's wrong' and requests "
-        "to check or repeat answered with a shop answer or thanks", HWU64)),
+        "0.894 (659/737; 0.883 before the pleasantries' trimming, 0.863 before the linear "
+        "reading): 'no, that's wrong' and requests to check or repeat answered with a shop "
+        "answer or thanks", HWU64)),
 ])
 def test_a_source_of_chat_meets_the_threshold(chat: Dict[str, IndependentEvaluation],
                                               source: str, figure: str) -> None:

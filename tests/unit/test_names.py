@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.names import find_names
+from bot.names import find_names, is_a_name
 
 
 def _values(text, language):
@@ -70,3 +70,12 @@ def test_the_french_pipeline_loads_with_the_component_not_on_the_first_message()
     assert _french_pipeline.cache_info().misses == 1
     find_names("Bonjour, ici Jean-Pierre Martin", "fr")
     assert _french_pipeline.cache_info().misses == 1
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Sophie Martin", True), ("Luc", True), ("Tom.", True), ("Marie-Claire Dupont", True),
+    ("Merci", False), ("Bonjour", False), ("ok", False), ("Thank you", False),
+    ("je veux un conseiller", False), ("Paul Martin Durand Dupont", False), ("33000", False),
+])
+def test_a_signature_s_name_is_told_from_other_words(text, name):
+    assert is_a_name(text) is name

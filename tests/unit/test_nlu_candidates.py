@@ -41,4 +41,4 @@ def test_the_project_candidate_is_config_yml_s_intent_pipeline():
     # The length guard and the name extractor change no intent.
     left_out = {"bot.limits.MessageLengthGuard", "bot.names.NameExtractor"}
     project = [c for c in config["pipeline"] if c["name"] not in left_out]
-    assert CANDIDATES["counts+linear+vote+total+novelty"] == project
+    assert CANDIDATES["trim+counts+linear+vote+total+novelty"] == project
