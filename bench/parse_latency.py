@@ -6,6 +6,10 @@ puts whatever else the machine does on both sides alike; the report gives each m
 and p95 and their ratio to the first model's.
 
     .venv/bin/python -m bench.parse_latency models/BEFORE.tar.gz models/AFTER.tar.gz [--rounds 3]
+        [--wrapped]
+
+`--wrapped` puts each message between a greeting and a sign-off (tests.assistant.nlu_eval's
+`wrapped`): what bot/pleasantries.py costs on the messages it trims.
 """
 
 from __future__ import annotations
@@ -58,18 +62,22 @@ def table(times: Dict[Path, List[float]]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parses our held-out messages with every model given and prints the table."""
-    from tests.assistant.nlu_eval import load_heldout
+    from tests.assistant.nlu_eval import load_heldout, wrapped
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path, help="model archives; the first is the "
                         "reference of the ratios")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the texts")
+    parser.add_argument("--wrapped", action="store_true", help="each message between a "
+                        "greeting and a sign-off, as tests.assistant.nlu_eval wraps them")
     args = parser.parse_args(argv)
     missing = [str(m) for m in args.models if not m.is_file()]
     if missing:
         parser.error(f"no such model archive: {', '.join(missing)}")
-    texts = [example.text for example in load_heldout()]
-    print(f"{len(texts)} held-out messages, {args.rounds} rounds, models taking turns", flush=True)
+    examples = wrapped(load_heldout()) if args.wrapped else load_heldout()
+    texts = [example.text for example in examples]
+    print(f"{len(texts)} held-out messages{' (wrapped)' if args.wrapped else ''}, "
+          f"{args.rounds} rounds, models taking turns", flush=True)
     print(table(asyncio.run(latencies(args.models, texts, args.rounds))))
     return 0
 
