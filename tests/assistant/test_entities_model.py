@@ -25,6 +25,10 @@ MESSAGES = {
     "je m'appelle Paul": {"name": ["Paul"]},
     "stupid bot": {"name": []},
     "Stupid Bot": {"name": []},
+    # Read without its greeting and sign-off (bot/pleasantries.py), then given back whole: the
+    # order number and the signature's name are still found.
+    "Bonjour, où en est ma commande 10235 ? Cordialement, Sophie Martin": {
+        "order_number": ["10235"], "name": ["Sophie Martin"]},
 }
 
 
@@ -55,3 +59,13 @@ def test_entities_of_the_trained_model(parsed, text):
     for entity, expected in MESSAGES[text].items():
         found = [e["value"] for e in parsed[text]["entities"] if e["entity"] == entity]
         assert found == expected, (text, parsed[text]["entities"])
+
+
+@pytest.mark.assistant
+@pytest.mark.timeout(600)
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+def test_a_trimmed_message_keeps_its_whole_text_and_its_request(parsed):
+    text = "Bonjour, où en est ma commande 10235 ? Cordialement, Sophie Martin"
+    assert parsed[text]["text"] == text
+    assert parsed[text]["intent"]["name"] == "order_status", parsed[text]["intent"]
