@@ -21,6 +21,7 @@ from bot.linear_intents import LinearIntents
 from bot.pleasantries import (
     DEFAULTS,
     MAX_CHARS,
+    MAX_PARTS,
     WHOLE_TEXT,
     PleasantryTrim,
     WholeTextRestore,
@@ -98,9 +99,11 @@ def test_the_nlu_reads_the_request_without_its_greeting_in_both_languages(trim, 
     "where is my order",                    # one part
     "/request_human",                       # a button's payload
     "hello, " + "where is my order? " * 40,  # longer than MAX_CHARS
+    "Bonjour, " + "merci, " * 14 + "je veux parler à un conseiller.",  # more than MAX_PARTS
 ])
 def test_what_has_no_pleasantry_to_take_away_is_read_whole(trim, text):
     assert len("hello, " + "where is my order? " * 40) > MAX_CHARS
+    assert len(parts("Bonjour, " + "merci, " * 14 + "je veux parler à un conseiller.")) > MAX_PARTS
     message = _read(trim, text)
     assert message.get(TEXT) == text
     assert message.get(WHOLE_TEXT) is None
