@@ -20,7 +20,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator, List, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMIT = "57ec275d8078af65b7731c2a98be812d844a6d6b"
@@ -58,7 +58,8 @@ def our_intent(text: str, labels: Sequence[str]) -> str:
     return "request_human" if ASKS_FOR_SOMEONE.search(text) else "frustration"
 
 
-def _evaluated() -> set:
+def _evaluated() -> Tuple[Set[str], Callable[[str], str]]:
+    """Every evaluation message, stripped bare, and the function that strips them."""
     sys.path.insert(0, str(ROOT))
     from tests.assistant import independent, nlu_eval
 
@@ -68,7 +69,7 @@ def _evaluated() -> set:
     for source in independent.load_sources():
         texts.update(independent.bare(e.text)
                      for e in independent.load_independent("all", source.name))
-    return texts
+    return texts, independent.bare
 
 
 def render(chosen: Sequence[Tuple[str, str]], commit: str) -> str:
@@ -91,15 +92,13 @@ def render(chosen: Sequence[Tuple[str, str]], commit: str) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def main(argv: Sequence[str] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clone", type=Path, help="a clone of PolyAI-LDN/task-specific-datasets")
     parser.add_argument("--commit", default=COMMIT)
     args = parser.parse_args(argv)
-    evaluated = _evaluated()
-    from tests.assistant.independent import bare
-
+    evaluated, bare = _evaluated()
     chosen, skipped = [], []
     for text, labels in _messages(args.clone, args.commit):
         intent = our_intent(text, labels)
