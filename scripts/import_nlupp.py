@@ -63,9 +63,7 @@ def _evaluated() -> Tuple[Set[str], Callable[[str], str]]:
     sys.path.insert(0, str(ROOT))
     from tests.assistant import independent, nlu_eval
 
-    texts = set()
-    for path in sorted((ROOT / "tests" / "nlu_heldout").glob("*.yml")):
-        texts.update(independent.bare(e.text) for e in nlu_eval.load_examples(path, "?"))
+    texts = {independent.bare(e.text) for e in nlu_eval.load_heldout()}
     for source in independent.load_sources():
         texts.update(independent.bare(e.text)
                      for e in independent.load_independent("all", source.name))
