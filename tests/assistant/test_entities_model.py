@@ -7,12 +7,12 @@ product runs applies them, in both languages.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Dict, List
 
 import pytest
 
 from stack.model import ensure_model
+from tests.assistant.nlu_eval import load_agent
 
 MESSAGES = {
     "where is my order 10234?": {"order_number": ["10234"]},
@@ -33,11 +33,7 @@ MESSAGES = {
 
 
 def _parse_all(texts: List[str]) -> Dict[str, dict]:
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.WARNING)
-    agent = Agent.load(str(ensure_model(say=lambda line: None)))
+    agent = load_agent(ensure_model(say=lambda line: None).resolve())
 
     async def parse():
         return {text: await agent.parse_message(text) for text in texts}
