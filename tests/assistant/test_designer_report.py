@@ -1,6 +1,7 @@
 """The before/after report (`python -m designer report`) on two revisions of the data.
 
-The "after" revision drops every second example of `request_human`, in every data file. The
+The "after" revision keeps one `request_human` example in KEEP_ONE_IN of each of our data files
+and removes NLU++'s requests for a person (data/nlu/nlupp*.yml). The
 "before" revision is today's data, so its model is the one ./test.sh trained (reused by hash);
 the "after" model is trained once and kept in models/ under its own hash, so later runs train
 nothing; ./test.sh trains it ahead while the other tests run (tests/assistant/
@@ -28,7 +29,7 @@ pytestmark = [pytest.mark.assistant, pytest.mark.timeout(1800),
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository with two commits: today's data, then half of request_human gone."""
+    """A git repository with two commits: today's data, then most of request_human gone."""
     repo = tmp_path_factory.mktemp("designer_report") / "project"
     removed = build(repo)
     assert len(removed) > 40, removed

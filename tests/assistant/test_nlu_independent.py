@@ -136,7 +136,9 @@ CHAT_MIN_HONEST = 0.90
 # With the linear reading of the encoder's space (1d28cfa6588e400c; bot/linear_intents.py),
 # chosen on the dev parts: 21/21, 0.051 (16/316), 0.987. With the request read without the
 # greeting and the sign-off around it (d1dfc479d16cf857; bot/pleasantries.py): 21/21, 0.044
-# (14/316), 0.984.
+# (14/316), 0.984. With NLU++'s requests for a person (b2b8142f3950142f, data/nlu/nlupp.yml;
+# main's model retrained beside it on the same AMD machine: 21/21, 0.047, 0.986): 21/21, 0.044
+# (14/316), 0.991.
 #
 # NLP.js's Corpus 50 (test part: 20 requests for a person, 20 "are you ready?", 507 out of
 # scope), judged first on 2026-12-07: before that day's small talk (c87ea7844aa85a62), recall
@@ -144,14 +146,18 @@ CHAT_MIN_HONEST = 0.90
 # with DIET's 40 epochs (838e8336f5f9858e), 15/20, 4/20, 0.957; with the praise and
 # indifference chosen on HWU64's dev part (708eea0a9ac27aa5), 16/20, 6/20, 0.957; with the
 # linear reading (1d28cfa6588e400c), 17/20, 1/20, 0.982; with the pleasantries' trimming
-# (d1dfc479d16cf857), 17/20, 1/20, 0.984.
+# (d1dfc479d16cf857), 17/20, 1/20, 0.984; with NLU++'s requests for a person
+# (b2b8142f3950142f), 17/20 (one more in French, one fewer in English), 1/20, 0.984.
 #
 # HWU64's general intents (test part: 137 yes, 275 praise and indifference, 737 out of scope;
 # split by message, so its test part holds paraphrases of its dev part's crowd prompts), judged
 # first on 2026-12-07: 838e8336f5f9858e sent 96 of 412 simple messages to a person (0.233),
 # honest 0.872; with the praise and indifference chosen on its dev part (708eea0a9ac27aa5),
 # 44/412 (0.107), 0.863; with the linear reading (1d28cfa6588e400c), 36/412 (0.087), 0.883;
-# with the pleasantries' trimming (d1dfc479d16cf857), 37/412 (0.090), 0.894.
+# with the pleasantries' trimming (d1dfc479d16cf857), 37/412 (0.090), 0.894. With NLU++'s
+# requests for a person (b2b8142f3950142f), 36/412 (0.087), honest 0.927 (683/737; main's
+# model retrained beside it: 0.891): met, but mostly by sending more of its out-of-scope
+# messages to a person (247 -> 288 of 737) and fewer to a wrong shop answer (80 -> 54).
 #
 # (7378677b891189d1 and ef969015bd0ebc5e, trained after edits to the components' docstrings
 # and fingerprint, the second with "Talk to a person" on the shop's answers, parse every dev and
@@ -163,7 +169,7 @@ BELOW = "issue 15: not met yet on {source}, measured {when} on the test part: "
 
 
 def _below(measured: str, source: str = "generator-botbuilder-assistant",
-           when: str = "2026-12-07 with model d1dfc479d16cf857") -> pytest.MarkDecorator:
+           when: str = "2026-12-07 with model b2b8142f3950142f") -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, raises=AssertionError,
                              reason=BELOW.format(source=source, when=when) + measured)
 
@@ -478,27 +484,26 @@ def chat(evaluations: Dict[str, IndependentEvaluation]) -> Dict[str, Independent
     # one training to the next: one message of 21 decides it.
     (BOTBUILDER, "human-path recall"),
     pytest.param(BOTBUILDER, "false-transfer rate", marks=_below(
-        "false transfers 0.044 (14/316; 0.051 before the pleasantries' trimming, 0.066 "
-        "before the linear reading): small talk and yes/no taken for frustration or a "
-        "request for a person")),
+        "false transfers 0.044 (14/316, as before NLU++'s requests for a person; 0.051 "
+        "before the pleasantries' trimming, 0.066 before the linear reading): small talk "
+        "and yes/no taken for frustration or a request for a person")),
     (BOTBUILDER, "out-of-scope handled honestly"),
     pytest.param(NLPJS_CORPUS, "human-path recall", marks=_below(
-        "17/20 (0.850, as before the pleasantries' trimming; 16/20 before the linear "
-        "reading) requests for a person reached one",
+        "17/20 (0.850, as before NLU++'s requests for a person and the pleasantries' "
+        "trimming; 16/20 before the linear reading) requests for a person reached one",
         NLPJS_CORPUS)),
     pytest.param(NLPJS_CORPUS, "false-transfer rate", marks=_below(
-        "1/20 (0.050, as before the pleasantries' trimming; 6/20 before the linear "
-        "reading) of 'are you ready?' sent to a person",
+        "1/20 (0.050, as before NLU++'s requests for a person and the pleasantries' "
+        "trimming; 6/20 before the linear reading) of 'are you ready?' sent to a person",
         NLPJS_CORPUS)),
     (NLPJS_CORPUS, "out-of-scope handled honestly"),
     pytest.param(HWU64, "false-transfer rate", marks=_below(
-        "0.090 (37/412) of yes, praise and indifference sent to a person (0.087 before the "
-        "pleasantries' trimming, 0.107 before the linear reading; 0.233 with 838e8336f5f9858e, "
-        "before the praise and indifference of data/nlu/variety.yml)", HWU64)),
-    pytest.param(HWU64, "out-of-scope handled honestly", marks=_below(
-        "0.894 (659/737; 0.883 before the pleasantries' trimming, 0.863 before the linear "
-        "reading): 'no, that's wrong' and requests to check or repeat answered with a shop "
-        "answer or thanks", HWU64)),
+        "0.087 (36/412) of yes, praise and indifference sent to a person (0.090 before "
+        "NLU++'s requests for a person, 0.087 before the pleasantries' trimming, 0.107 "
+        "before the linear reading; 0.233 with 838e8336f5f9858e, before the praise and "
+        "indifference of data/nlu/variety.yml)", HWU64)),
+    # Met with NLU++'s requests for a person (0.927), mostly by more transfers: see above.
+    (HWU64, "out-of-scope handled honestly"),
 ])
 def test_a_source_of_chat_meets_the_threshold(chat: Dict[str, IndependentEvaluation],
                                               source: str, figure: str) -> None:

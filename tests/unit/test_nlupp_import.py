@@ -1,11 +1,14 @@
-"""NLU++'s requests for a person, as scripts/import_nlupp.py maps them."""
+"""NLU++'s requests for a person, as scripts/import_nlupp.py maps them, and their translation."""
 
 from __future__ import annotations
 
 import importlib.util
+from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from tests.assistant.nlu_eval import load_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("import_nlupp", ROOT / "scripts" / "import_nlupp.py")
@@ -32,3 +35,12 @@ _spec.loader.exec_module(import_nlupp)
 ])
 def test_only_requests_for_a_shop_person_are_taken(text, labels, intent):
     assert import_nlupp.our_intent(text, labels) == intent
+
+
+def test_the_french_file_translates_each_english_message():
+    english = load_examples(ROOT / "data" / "nlu" / "nlupp.yml", "en")
+    french = load_examples(ROOT / "data" / "nlu" / "nlupp_fr.yml", "fr")
+    assert Counter(e.intent for e in english) == Counter(e.intent for e in french)
+    assert len(english) == 65
+    assert "NLU++" in (ROOT / "data" / "nlu" / "nlupp.yml").read_text(encoding="utf-8")
+    assert "CC BY 4.0" in (ROOT / "data" / "nlu" / "nlupp_fr.yml").read_text(encoding="utf-8")
