@@ -29,9 +29,11 @@ def main(argv: Optional[List[str]] = None) -> None:
                          os.environ.get("RASA_TOKEN", ""))
     from rasa.__main__ import main as rasa_main  # loads TensorFlow: only once the args are good
 
+    from bot import model_load
     from handoff import log_privacy
 
     log_privacy.install()  # Rasa's records too: no customer address, number or id in the log
+    model_load.install()  # the model's TensorFlow parts built by a prediction, not a training step
 
     try:
         rasa_main()

@@ -221,9 +221,12 @@ def load_agent(model_path: Path) -> Any:
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
+    from bot import model_load
+
     # Rasa logs every parse at debug level through structlog, which prints everything until
     # it is configured: keep warnings and errors only.
     configure_structlog(logging.WARNING)
+    model_load.install()  # as the product's Rasa server loads it (bot/serve.py)
     return Agent.load(str(model_path))
 
 
